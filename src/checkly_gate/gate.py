@@ -1,0 +1,185 @@
+"""The ``wait`` job: follow every session under one deadline, judge, write outputs.
+
+This is the shell around the pure core. One follower thread per session (so a long-poll on one
+never delays another); the main thread keeps the hard deadline, turns SIGINT/SIGTERM into an
+orderly stop, and always writes the requested outputs before returning.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+import httpx
+
+from checkly_gate.api import Client
+from checkly_gate.config import Options
+from checkly_gate.models import Session
+from checkly_gate.outputs import write_outputs
+from checkly_gate.poller import PollSettings, RealClock, follow
+from checkly_gate.progress import Progress, render_verdict
+from checkly_gate.redact import Redactor
+from checkly_gate.reports import GateRun
+from checkly_gate.verdict import Observation, Policy, Stop, combine, judge_session
+
+log = logging.getLogger("checkly_gate")
+
+# How long past the deadline the main thread waits for followers to report before judging
+# without them. Followers clamp every request to the deadline, so this is only a safety net.
+WATCHDOG_GRACE = 3.0
+
+
+class _Interrupted(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, _frame: Any) -> None:
+    raise _Interrupted(signum)
+
+
+def run_gate(
+    options: Options,
+    out: TextIO,
+    colour: bool = False,
+    transport: httpx.BaseTransport | None = None,
+    handle_signals: bool = True,
+    settings: PollSettings | None = None,
+    wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> GateRun:
+    """Run the whole wait and write the requested outputs; returns what was decided."""
+    started_wall = wall_clock()
+    stop = threading.Event()
+    clock = RealClock(stop)
+    started = clock.now()
+    deadline = started + options.timeout
+    settings = settings or PollSettings(
+        poll_interval=options.poll_interval,
+        long_poll=options.long_poll,
+        not_found_grace=options.not_found_grace,
+    )
+    policy = Policy(fail_on_degraded=options.fail_on_degraded, fail_on_flaky=options.fail_on_flaky)
+    redactor = Redactor([options.api_key])
+    client = Client(
+        api_key=options.api_key,
+        api_url=options.api_url,
+        account_id=options.account_id,
+        transport=transport,
+    )
+    progress = Progress(
+        out,
+        clock.now,
+        colour=colour,
+        quiet=options.verbosity < 0,
+        several=len(options.session_ids) > 1,
+    )
+    lock = threading.Lock()
+    latest: dict[str, tuple[Session, Any]] = {}
+    done: dict[str, Observation] = {}
+
+    def follower(session_id: str) -> None:
+        def on_update(session: Session, body: Any) -> None:
+            with lock:
+                latest[session_id] = (session, body)
+            progress.update(session)
+
+        try:
+            obs = follow(
+                client,
+                session_id,
+                deadline,
+                clock,
+                settings,
+                on_update=on_update,
+                should_stop=stop.is_set,
+            )
+        except Exception as exc:  # a bug must not turn into a hang or a green
+            log.error("internal error following %s: %s", session_id, redactor(repr(exc)))
+            with lock:
+                current = latest.get(session_id)
+            obs = Observation(
+                session_id,
+                Stop.DEADLINE,
+                session=current[0] if current else None,
+                error=f"internal error: {type(exc).__name__}",
+                error_is_current=True,
+            )
+        with lock:
+            done[session_id] = obs
+
+    threads = [
+        threading.Thread(target=follower, args=(sid,), name=f"follow-{sid[:8]}", daemon=True)
+        for sid in options.session_ids
+    ]
+    received: int | None = None
+    previous_handlers: dict[int, Any] = {}
+    if handle_signals and threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous_handlers[signum] = signal.signal(signum, _raise_interrupted)
+    try:
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive() and clock.now() < deadline + WATCHDOG_GRACE:
+                    thread.join(timeout=0.1)
+        except _Interrupted as exc:
+            received = exc.signum
+            stop.set()
+            log.warning("received signal %d: stopping and writing what is known", received)
+        finally:
+            # A second signal while outputs are written must not cut them short.
+            for signum in previous_handlers:
+                signal.signal(signum, signal.SIG_IGN)
+        stop.set()
+
+        observations = []
+        with lock:
+            for sid in options.session_ids:
+                obs = done.get(sid)
+                current = latest.get(sid)
+                if received is not None and (obs is None or obs.stop is not Stop.FINAL):
+                    obs = Observation(
+                        sid,
+                        Stop.INTERRUPTED,
+                        session=current[0] if current else None,
+                        signal=received,
+                    )
+                elif obs is None:
+                    obs = Observation(
+                        sid,
+                        Stop.DEADLINE,
+                        session=current[0] if current else None,
+                        error="no answer before the deadline",
+                        error_is_current=True,
+                    )
+                observations.append(obs)
+            bodies = {sid: redactor.scrub(body) for sid, (_, body) in latest.items()}
+
+        verdict = combine([judge_session(o, policy) for o in observations], received)
+        run = GateRun(
+            verdict=verdict,
+            observations=tuple(observations),
+            bodies=bodies,
+            policy=policy,
+            started_at=started_wall,
+            finished_at=wall_clock(),
+            duration_seconds=time.monotonic() - started,
+            requests=client.requests,
+            signal=received,
+        )
+        write_outputs(run, options, redactor)
+        for line in render_verdict(verdict, colour):
+            out.write(line + "\n")
+        out.flush()
+        return run
+    finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
+        client.close()

@@ -1,0 +1,207 @@
+"""Follow one test session until it is final, refused, or the deadline comes.
+
+The loop alternates a GET of the session (progress) with a long-poll of the completion endpoint
+(so a finished session is seen within one round trip), falls back to plain polling where the
+long-poll is missing, retries transient trouble with ``backoff``'s exponential schedule plus
+jitter, and honours ``Retry-After`` exactly. Time and sleeping come from an injected ``Clock`` so
+tests drive the loop without real waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import backoff
+
+from checkly_gate.api import (
+    Client,
+    CompletionUnsupported,
+    NotFound,
+    Refused,
+    Transient,
+)
+from checkly_gate.models import Session
+from checkly_gate.verdict import Observation, Stop, is_settled
+
+log = logging.getLogger("checkly_gate")
+
+MAX_BACKOFF = 30.0
+
+
+class Clock(Protocol):
+    """Monotonic time and a sleep that may end early when the gate is stopping."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class RealClock:
+    """``time.monotonic`` and a sleep that wakes up at once when ``stop`` is set."""
+
+    def __init__(self, stop: threading.Event | None = None) -> None:
+        self.stop = stop or threading.Event()
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.stop.wait(seconds)
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    """How to follow a session. Defaults match the CLI's."""
+
+    poll_interval: float = 10.0
+    long_poll: bool = True
+    not_found_grace: float = 30.0
+    settle_window: float = 5.0
+    settle_attempts: int = 3
+
+
+def _backoff_waits(base: float) -> Iterator[float]:
+    """Exponential waits starting near ``base`` with equal jitter, capped at ``MAX_BACKOFF``.
+
+    Equal jitter (half fixed, half random) spreads parallel pipelines apart without the near-zero
+    waits of full jitter, which would hammer an API that is already failing.
+    """
+    for value in backoff.expo(base=2, factor=base, max_value=MAX_BACKOFF):
+        if value is None:  # backoff's generators prime with None on first next() in some versions
+            continue
+        yield value / 2 + random.uniform(0, value / 2)
+
+
+OnUpdate = Callable[[Session, Any], None]
+
+
+def follow(
+    client: Client,
+    session_id: str,
+    deadline: float,
+    clock: Clock,
+    settings: PollSettings = PollSettings(),
+    on_update: OnUpdate | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Observation:
+    """Watch one session; return what was seen when it ended or the gate had to stop."""
+    started = clock.now()
+    session: Session | None = None
+    error: str | None = None
+    error_current = False
+    last_not_found = False
+    waits: Iterator[float] | None = None
+    long_poll = settings.long_poll
+    mode = "get"
+    cycle_started = started
+    settle_tries = 0
+    base_wait = min(1.0, max(0.1, settings.poll_interval))
+
+    def observation(stop: Stop) -> Observation:
+        return Observation(
+            session_id=session_id,
+            stop=stop,
+            session=session,
+            error=error,
+            error_is_current=error_current,
+        )
+
+    def timed_out() -> Observation:
+        if session is None and last_not_found:
+            return observation(Stop.NOT_FOUND)
+        return observation(Stop.DEADLINE)
+
+    while True:
+        if should_stop():
+            return observation(Stop.INTERRUPTED)
+        left = deadline - clock.now()
+        if left <= 0:
+            return timed_out()
+        try:
+            if mode == "completion":
+                max_wait = int(min(30.0, max(1.0, settings.poll_interval), max(1.0, left)))
+                got = client.await_completion(session_id, max_wait, timeout=min(left, max_wait + 5))
+            else:
+                got = client.get_session(session_id, timeout=min(left, 30.0))
+        except CompletionUnsupported as exc:
+            log.info("completion long-poll unavailable (%s); polling instead", exc.message)
+            long_poll = False
+            mode = "get"
+            clock.sleep(min(_jittered(settings.poll_interval), max(0.0, deadline - clock.now())))
+            continue
+        except NotFound as exc:
+            error, last_not_found = exc.message, True
+            error_current = True
+            since = clock.now() - started
+            if session is not None or since >= settings.not_found_grace:
+                return observation(Stop.NOT_FOUND)
+            waits = waits or _backoff_waits(base_wait)
+            pause = min(next(waits), settings.not_found_grace - since, deadline - clock.now())
+            log.info("session not found yet; retrying in %.1fs", pause)
+            clock.sleep(max(0.0, pause))
+            continue
+        except Refused as exc:
+            error, error_current = exc.message, True
+            return observation(Stop.REFUSED)
+        except Transient as exc:
+            if exc.timed_out and clock.now() >= deadline - 0.05:
+                return timed_out()  # our own deadline cut the request short: not API trouble
+            error, error_current, last_not_found = exc.message, True, False
+            waits = waits or _backoff_waits(base_wait)
+            left = deadline - clock.now()
+            if exc.retry_after is not None:
+                pause = exc.retry_after
+                if pause >= left:
+                    error = f"{exc.message}; Retry-After {pause:g}s is beyond the deadline"
+                    log.warning("%s", error)
+                    return timed_out()
+                log.info("%s; waiting %.1fs as Retry-After asks", exc.message, pause)
+            else:
+                pause = min(next(waits), left)
+                log.info("%s; retrying in %.1fs", exc.message, pause)
+            clock.sleep(pause)
+            mode = "get"
+            continue
+
+        waits = None
+        error_current = last_not_found = False
+        if got is not None:
+            session = got[0]
+            if on_update is not None:
+                on_update(session, got[1])
+        assert session is not None or got is None
+
+        if session is not None and session.is_final:
+            if is_settled(session) or settle_tries >= settings.settle_attempts:
+                return observation(Stop.FINAL)
+            settle_tries += 1
+            pause = settings.settle_window / max(1, settings.settle_attempts)
+            log.info("session is final but results are still arriving; re-reading")
+            clock.sleep(min(pause, max(0.0, deadline - clock.now())))
+            mode = "get"
+            continue
+
+        if mode == "get" and long_poll and session is not None:
+            mode = "completion"
+            cycle_started = clock.now()
+            continue
+        if mode == "completion":
+            # 408: still running. Keep at least one poll interval between progress fetches even
+            # if the server ends its long-poll early.
+            rest = settings.poll_interval - (clock.now() - cycle_started)
+        else:
+            rest = _jittered(settings.poll_interval)
+        mode = "get"
+        clock.sleep(min(max(0.0, rest), max(0.0, deadline - clock.now())))
+
+
+def _jittered(seconds: float) -> float:
+    """Plain polling interval with ±10% jitter, so parallel gates do not poll in lockstep."""
+    return seconds * random.uniform(0.9, 1.1)

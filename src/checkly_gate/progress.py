@@ -1,0 +1,160 @@
+"""Progress lines for the log: printed only when something changed, never one per poll.
+
+``render_*`` functions are pure (data in, text out); ``Progress`` remembers what was already
+announced so each finished check is reported once. No ANSI colour unless asked for, because CI
+logs and files garble escape sequences.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TextIO
+
+from checkly_gate.models import Session
+from checkly_gate.verdict import Category, Counts, Run, Verdict, count_runs, group_runs
+
+_SYMBOL = {
+    Category.PASSED: "✓",
+    Category.FAILED: "✗",
+    Category.ERROR: "✗",
+    Category.FLAKY: "~",
+    Category.DEGRADED: "!",
+    Category.SKIPPED: "-",
+    Category.PENDING: "…",
+}
+_COLOUR = {
+    Category.PASSED: "32",
+    Category.FAILED: "31",
+    Category.ERROR: "31",
+    Category.FLAKY: "33",
+    Category.DEGRADED: "33",
+    Category.SKIPPED: "90",
+    Category.PENDING: "90",
+}
+_WORD = {
+    Category.PASSED: "PASSED",
+    Category.FAILED: "FAILED",
+    Category.ERROR: "ERROR",
+    Category.FLAKY: "FLAKY",
+    Category.DEGRADED: "DEGRADED",
+    Category.SKIPPED: "SKIPPED",
+    Category.PENDING: "PENDING",
+}
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """Untrusted text folded onto one line (no control characters) and capped."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
+    cleaned = " ".join(cleaned.split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def paint(text: str, code: str, colour: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if colour else text
+
+
+def render_header(session: Session) -> str:
+    link = f": {session.link}" if session.link else ""
+    return f"Following test session '{one_line(session.display_name)}' ({session.status}){link}"
+
+
+def render_counts(counts: Counts, status: str, elapsed: float) -> str:
+    parts = [f"{counts.finished}/{counts.total} finished"]
+    running = counts.pending
+    if running:
+        parts.append(f"{running} running")
+    failed = counts.failed + counts.errored
+    if failed:
+        parts.append(f"{failed} failed")
+    if counts.flaky:
+        parts.append(f"{counts.flaky} flaky")
+    if counts.degraded:
+        parts.append(f"{counts.degraded} degraded")
+    if counts.skipped:
+        parts.append(f"{counts.skipped} skipped")
+    return f"[{elapsed:6.1f}s] {status}: " + " · ".join(parts)
+
+
+def render_run(run: Run, colour: bool = False) -> str:
+    category = run.category
+    result = run.latest
+    word = f"{_SYMBOL[category]} {_WORD[category]:<8}"
+    bits = [paint(word, _COLOUR[category], colour), f"{result.check_type:<10}", one_line(run.name)]
+    if result.run_location:
+        bits.append(f"· {one_line(result.run_location, 40)}")
+    if run.failed_attempts:
+        bits.append(f"· {len(run.failed_attempts) + 1} attempts")
+    if result.link:
+        bits.append(f"· {result.link}")
+    return "  " + " ".join(bits)
+
+
+def render_verdict(verdict: Verdict, colour: bool = False) -> list[str]:
+    code = "32" if verdict.exit_code == 0 else "31"
+    head = paint(f"{verdict.outcome.label.upper()} (exit {verdict.exit_code})", code, colour)
+    lines = [f"{head}: {one_line(verdict.reason, 400)}"]
+    lines += [f"warning: {one_line(w, 400)}" for w in verdict.warnings]
+    for session in verdict.sessions:
+        for run in session.unfinished:
+            if session.session is not None and session.session.is_final:
+                lines.append(f"  unfinished: {one_line(run.name)}")
+    return lines
+
+
+class Progress:
+    """Prints one line when something changes. Thread-safe (one follower thread per session)."""
+
+    def __init__(
+        self,
+        out: TextIO,
+        clock: Callable[[], float],
+        colour: bool = False,
+        quiet: bool = False,
+        several: bool = False,
+    ) -> None:
+        self._out = out
+        self._clock = clock
+        self._started = clock()
+        self._colour = colour
+        self._quiet = quiet
+        self._several = several
+        self._lock = threading.Lock()
+        self._seen_sessions: set[str] = set()
+        self._announced: dict[str, set[str]] = {}
+        self._last_counts: dict[str, tuple[str, Counts]] = {}
+
+    def line(self, text: str) -> None:
+        if self._quiet:
+            return
+        with self._lock:
+            self._out.write(text + "\n")
+            self._out.flush()
+
+    def update(self, session: Session) -> None:
+        """Called after every successful read of a session."""
+        runs = group_runs(session.results)
+        counts = count_runs(runs)
+        prefix = f"[{one_line(session.display_name, 40)}] " if self._several else ""
+        lines: list[str] = []
+        sid = session.session_id
+        if sid not in self._seen_sessions:
+            self._seen_sessions.add(sid)
+            lines.append(render_header(session))
+        announced = self._announced.setdefault(sid, set())
+        for run in runs:
+            if run.final is None:
+                continue
+            key = run.final.result_id
+            if key in announced:
+                continue
+            announced.add(key)
+            lines.append(render_run(run, self._colour))
+        state = (session.status, counts)
+        if self._last_counts.get(sid) != state:
+            self._last_counts[sid] = state
+            lines.append(
+                prefix + render_counts(counts, session.status, self._clock() - self._started)
+            )
+        for text in lines:
+            self.line(text)

@@ -1,0 +1,29 @@
+"""Report renderers: pure functions from a finished gate run to text.
+
+Every format is a module with ``render(run: GateRun) -> str``; the shell decides where the text
+goes. ``GateRun`` is also what a ``--json`` snapshot holds, so reports can be rendered again later
+from the snapshot alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from checkly_gate.verdict import Observation, Policy, Verdict
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """A finished run of the gate: the verdict and what it was based on."""
+
+    verdict: Verdict
+    observations: tuple[Observation, ...] = ()
+    bodies: dict[str, Any] = field(default_factory=dict)  # last raw body per session id
+    policy: Policy = field(default_factory=Policy)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_seconds: float | None = None
+    requests: int = 0
+    signal: int | None = None

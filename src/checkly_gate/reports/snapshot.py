@@ -1,0 +1,165 @@
+"""The ``--json`` snapshot: final session bodies plus the gate's verdict, and its reader.
+
+The snapshot keeps what the verdict was based on (raw bodies, why polling stopped, the policy),
+so ``checkly-gate report`` can judge and render it again offline with the same exit code.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from checkly_gate import __version__
+from checkly_gate.models import NotASessionError, parse_session, parse_time
+from checkly_gate.reports import GateRun
+from checkly_gate.verdict import (
+    Observation,
+    Outcome,
+    Policy,
+    Stop,
+    Verdict,
+    combine,
+    judge_session,
+    usage_verdict,
+)
+
+SCHEMA_VERSION = 1
+
+
+class SnapshotError(ValueError):
+    """The file is not a snapshot this version can read."""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def render(run: GateRun) -> str:
+    verdict = run.verdict
+    sessions = []
+    by_id = {obs.session_id: obs for obs in run.observations}
+    for sv in verdict.sessions:
+        obs = by_id.get(sv.session_id)
+        sessions.append(
+            {
+                "sessionId": sv.session_id,
+                "name": sv.session.name if sv.session else None,
+                "link": sv.session.link if sv.session else None,
+                "status": sv.session.status if sv.session else None,
+                "outcome": sv.outcome.label,
+                "exitCode": sv.outcome.value,
+                "reason": sv.reason,
+                "warnings": list(sv.warnings),
+                "counts": sv.counts.as_dict(),
+                "unfinished": [run_.name for run_ in sv.unfinished],
+                "stop": obs.stop.value if obs else None,
+                "error": obs.error if obs else None,
+                "errorIsCurrent": obs.error_is_current if obs else False,
+                "body": run.bodies.get(sv.session_id),
+            }
+        )
+    data = {
+        "tool": "checkly-gate",
+        "version": __version__,
+        "schemaVersion": SCHEMA_VERSION,
+        "outcome": verdict.outcome.label,
+        "exitCode": verdict.exit_code,
+        "reason": verdict.reason,
+        "warnings": list(verdict.warnings),
+        "counts": verdict.counts.as_dict(),
+        "policy": {
+            "failOnDegraded": run.policy.fail_on_degraded,
+            "failOnFlaky": run.policy.fail_on_flaky,
+        },
+        "signal": run.signal,
+        "timings": {
+            "startedAt": _iso(run.started_at),
+            "finishedAt": _iso(run.finished_at),
+            "durationSeconds": (
+                round(run.duration_seconds, 3) if run.duration_seconds is not None else None
+            ),
+        },
+        "requests": run.requests,
+        "sessions": sessions,
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def load(text: str) -> GateRun:
+    """Rebuild a ``GateRun`` from a snapshot, judging the stored bodies again."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise SnapshotError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("tool") != "checkly-gate":
+        raise SnapshotError("not a checkly-gate --json snapshot")
+    if data.get("schemaVersion") != SCHEMA_VERSION:
+        raise SnapshotError(f"unsupported snapshot schemaVersion {data.get('schemaVersion')!r}")
+    raw_policy = data.get("policy") or {}
+    policy = Policy(
+        fail_on_degraded=raw_policy.get("failOnDegraded") is True,
+        fail_on_flaky=raw_policy.get("failOnFlaky") is True,
+    )
+    signal = data.get("signal") if isinstance(data.get("signal"), int) else None
+    observations = []
+    bodies: dict[str, Any] = {}
+    raw_sessions = data.get("sessions")
+    if not isinstance(raw_sessions, list):
+        raise SnapshotError("snapshot has no sessions list")
+    for entry in raw_sessions:
+        if not isinstance(entry, dict) or not isinstance(entry.get("sessionId"), str):
+            raise SnapshotError("snapshot session entry without sessionId")
+        sid = entry["sessionId"]
+        try:
+            stop = Stop(entry.get("stop"))
+        except ValueError:
+            raise SnapshotError(f"session {sid}: unknown stop {entry.get('stop')!r}") from None
+        body = entry.get("body")
+        session = None
+        if body is not None:
+            try:
+                session = parse_session(body)
+            except NotASessionError as exc:
+                raise SnapshotError(f"session {sid}: {exc}") from None
+            bodies[sid] = body
+        error = entry.get("error") if isinstance(entry.get("error"), str) else None
+        observations.append(
+            Observation(
+                session_id=sid,
+                stop=stop,
+                session=session,
+                error=error,
+                error_is_current=entry.get("errorIsCurrent") is True,
+                signal=signal,
+            )
+        )
+    if observations:
+        verdict = combine([judge_session(o, policy) for o in observations], signal)
+    else:
+        verdict = _stored_verdict(data)
+    timings = data.get("timings") or {}
+    duration = timings.get("durationSeconds")
+    return GateRun(
+        verdict=verdict,
+        observations=tuple(observations),
+        bodies=bodies,
+        policy=policy,
+        started_at=parse_time(timings.get("startedAt")),
+        finished_at=parse_time(timings.get("finishedAt")),
+        duration_seconds=float(duration) if isinstance(duration, (int, float)) else None,
+        requests=data.get("requests") if isinstance(data.get("requests"), int) else 0,
+        signal=signal,
+    )
+
+
+def _stored_verdict(data: dict[str, Any]) -> Verdict:
+    """A run that never read a session (usage error, interrupt): keep what was stored."""
+    reason = data.get("reason") if isinstance(data.get("reason"), str) else "no session read"
+    code = data.get("exitCode")
+    if isinstance(code, int) and code >= 128:
+        return Verdict(Outcome.INTERRUPTED, code, reason)
+    for outcome in Outcome:
+        if outcome.value == code:
+            return Verdict(outcome, code, reason)
+    return usage_verdict(reason)

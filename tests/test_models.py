@@ -1,0 +1,116 @@
+"""Parsing is tolerant: the API grows and bodies are incomplete while a session runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from checkly_gate.models import NotASessionError, parse_session
+from checkly_gate.verdict import Observation, Stop, judge_session
+from tests.fakes import row, session_body
+
+
+def test_parses_a_full_session() -> None:
+    session = parse_session(session_body("FAILED", [row(status="FAILED")]))
+    assert session.status == "FAILED"
+    assert session.name == "Deploy checks"
+    assert session.metadata.branch_name == "main"
+    (result,) = session.results
+    assert result.failed and result.is_final
+    assert result.duration_seconds == pytest.approx(2.5)
+
+
+def test_unknown_enums_missing_fields_and_extras_do_not_crash() -> None:
+    body = {
+        "testSessionId": "x",
+        "status": "QUEUED_FOR_MARS",
+        "newTopLevelThing": {"a": 1},
+        "metadata": None,
+        "errorGroupIds": None,
+        "results": [
+            {"checkType": "TRACEROUTE", "status": "PASSED", "extra": [1, 2]},
+            {"checkType": None, "status": None, "resultType": "SOMETHING_NEW"},
+            "not-an-object",
+            None,
+        ],
+    }
+    session = parse_session(body)
+    assert session.status == "QUEUED_FOR_MARS"
+    assert not session.is_final  # unknown status counts as still running
+    assert [r.check_type for r in session.results] == ["TRACEROUTE", "UNKNOWN"]
+    assert session.results[0].is_final  # resultType missing but status final
+    assert not session.results[1].is_final
+
+
+def test_final_row_with_running_status_decides_nothing() -> None:
+    session = parse_session(session_body("RUNNING", [row(status="RUNNING")]))
+    assert not session.results[0].is_final
+
+
+@pytest.mark.parametrize("body", [[], "text", 3, None, {}, {"status": "PASSED"}, {"ok": True}])
+def test_non_sessions_are_refused(body: object) -> None:
+    with pytest.raises(NotASessionError):
+        parse_session(body)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+FIELDS = st.sampled_from(
+    [
+        "testSessionId",
+        "status",
+        "results",
+        "name",
+        "metadata",
+        "startedAt",
+        "stoppedAt",
+        "testSessionLink",
+        "errorGroupIds",
+        "timeElapsed",
+    ]
+)
+RESULT_FIELDS = st.sampled_from(
+    [
+        "testSessionResultId",
+        "status",
+        "resultType",
+        "checkType",
+        "name",
+        "hasErrors",
+        "hasFailures",
+        "isDegraded",
+        "aborted",
+        "startedAt",
+        "stoppedAt",
+        "runLocation",
+        "checkId",
+        "responseTime",
+        "errorGroupIds",
+    ]
+)
+RESULT = st.dictionaries(RESULT_FIELDS, JSON | st.sampled_from(["FINAL", "ATTEMPT", "PASSED"]))
+SESSIONISH = st.dictionaries(FIELDS, JSON | st.lists(RESULT, max_size=4) | st.just("PASSED"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(JSON, SESSIONISH))
+def test_any_json_parses_or_is_refused_cleanly_and_never_judges_unknown_as_pass(
+    data: object,
+) -> None:
+    try:
+        session = parse_session(json.loads(json.dumps(data)))
+    except NotASessionError:
+        return
+    verdict = judge_session(Observation(session.session_id, Stop.FINAL, session=session))
+    if verdict.outcome.value == 0:
+        assert session.status == "PASSED"
+        assert verdict.counts.failed == verdict.counts.errored == 0
+        assert verdict.counts.passed + verdict.counts.flaky + verdict.counts.degraded > 0

@@ -1,0 +1,319 @@
+"""The polling loop, driven by a fake clock and an in-memory transport: no real waiting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.utils import format_datetime
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from checkly_gate.api import Client
+from checkly_gate.poller import PollSettings, follow
+from checkly_gate.verdict import Stop
+from tests.fakes import SID, FakeClock, row, session_body
+
+WALL = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def make_client(handler: Handler, clock: FakeClock) -> Client:
+    # The wall clock follows the fake monotonic clock so HTTP-date Retry-After is testable.
+    start = clock.now()
+    return Client(
+        "secret-key-123",
+        "https://api.test",
+        account_id="acc-1",
+        transport=httpx.MockTransport(handler),
+        wall_clock=lambda: WALL + timedelta(seconds=clock.now() - start),
+    )
+
+
+def is_completion(request: httpx.Request) -> bool:
+    return request.url.path.endswith("/completion")
+
+
+def running() -> httpx.Response:
+    return httpx.Response(200, json=session_body("RUNNING", [row("a", "RUNNING", "PENDING")]))
+
+
+def passed() -> httpx.Response:
+    return httpx.Response(200, json=session_body("PASSED", [row("a")]))
+
+
+def test_long_poll_sees_completion_at_once_and_sends_auth_headers() -> None:
+    clock = FakeClock()
+    finished_at = clock.now() + 25
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if is_completion(request):
+            wait = int(request.url.params["maxWaitSeconds"])
+            if clock.now() + wait >= finished_at:
+                clock.advance(finished_at - clock.now())
+                return passed()
+            clock.advance(wait)
+            return httpx.Response(408, json={"statusCode": 408})
+        return passed() if clock.now() >= finished_at else running()
+
+    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    assert obs.stop is Stop.FINAL and obs.session is not None and obs.session.status == "PASSED"
+    # The verdict is seen the moment the session finished, not a poll interval later.
+    assert clock.now() == pytest.approx(finished_at)
+    assert {r.url.params.get("maxWaitSeconds") for r in seen if is_completion(r)} == {"10"}
+    first = seen[0]
+    assert first.headers["authorization"] == "Bearer secret-key-123"
+    assert first.headers["x-checkly-account"] == "acc-1"
+    assert first.headers["user-agent"].startswith("checkly-gate/")
+
+
+def test_defaults_cost_at_most_12_requests_a_minute() -> None:
+    clock = FakeClock()
+    count = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal count
+        count += 1
+        if is_completion(request):
+            clock.advance(int(request.url.params["maxWaitSeconds"]))
+            return httpx.Response(408)
+        return running()
+
+    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    assert obs.stop is Stop.DEADLINE
+    assert count / 10 <= 12.5  # ten minutes of waiting
+
+
+def test_early_408_still_keeps_one_poll_interval_between_fetches() -> None:
+    clock = FakeClock()
+    count = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal count
+        count += 1
+        return httpx.Response(408) if is_completion(request) else running()
+
+    follow(make_client(handler, clock), SID, clock.now() + 60, clock, PollSettings())
+    assert count <= 14  # 6 cycles of GET + completion in 60 s, give or take one
+
+
+def test_retry_after_seconds_is_honoured_exactly() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:
+            return httpx.Response(429, headers={"Retry-After": "7"}, json={"message": "slow"})
+        return passed()
+
+    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    assert obs.stop is Stop.FINAL
+    assert clock.sleeps[:2] == [7.0, 7.0]
+
+
+def test_retry_after_http_date_is_honoured() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            when = format_datetime(WALL + timedelta(seconds=12), usegmt=True)
+            return httpx.Response(429, headers={"Retry-After": when})
+        return passed()
+
+    follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    assert clock.sleeps[0] == pytest.approx(12.0)
+
+
+def test_retry_after_beyond_the_deadline_gives_up_at_once_as_unavailable() -> None:
+    clock = FakeClock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": "120"})
+
+    start = clock.now()
+    obs = follow(make_client(handler, clock), SID, start + 60, clock, PollSettings())
+    assert obs.stop is Stop.DEADLINE and obs.error_is_current and obs.session is None
+    assert clock.now() - start < 1  # no pointless sleeping until the deadline
+    assert "Retry-After" in (obs.error or "")
+
+
+def test_transient_errors_back_off_exponentially_with_jitter() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise httpx.ConnectError("connection refused")
+        if calls == 2:
+            return httpx.Response(502, text="<html><title>Bad gateway</title></html>")
+        if calls == 3:
+            return httpx.Response(200, text="{truncated")
+        if calls == 4:
+            return httpx.Response(200, json={"ok": True})
+        if calls == 5:
+            raise httpx.ReadError("connection reset by peer")
+        return passed()
+
+    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    assert obs.stop is Stop.FINAL and not obs.error_is_current
+    waits = clock.sleeps[:5]
+    # Equal jitter on 1, 2, 4, 8, 16: each wait lies in [v/2, v].
+    for wait, nominal in zip(waits, [1, 2, 4, 8, 16], strict=True):
+        assert nominal / 2 <= wait <= nominal
+
+
+def test_api_down_until_deadline_is_unavailable_and_never_overruns() -> None:
+    clock = FakeClock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"message": "maintenance"})
+
+    start = clock.now()
+    obs = follow(make_client(handler, clock), SID, start + 120, clock, PollSettings())
+    assert obs.stop is Stop.DEADLINE and obs.error_is_current
+    assert "503" in (obs.error or "")
+    assert clock.now() <= start + 120 + 1e-6
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_refusals_are_not_retried(status: int) -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(status, json={"statusCode": status, "message": "nope"})
+
+    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    assert obs.stop is Stop.REFUSED and calls == 1
+    assert "nope" in (obs.error or "") and "hint" in (obs.error or "")
+
+
+def test_404_is_retried_within_the_grace_period_then_found() -> None:
+    clock = FakeClock()
+    start = clock.now()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if clock.now() - start < 8:
+            return httpx.Response(404, json={"message": "Not Found"})
+        return passed()
+
+    obs = follow(make_client(handler, clock), SID, start + 600, clock, PollSettings())
+    assert obs.stop is Stop.FINAL
+
+
+def test_404_beyond_grace_is_not_found_even_if_deadline_comes_first() -> None:
+    clock = FakeClock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"message": "Not Found"})
+
+    start = clock.now()
+    obs = follow(make_client(handler, clock), SID, start + 600, clock, PollSettings())
+    assert obs.stop is Stop.NOT_FOUND
+    assert 30 <= clock.now() - start <= 31
+    clock2 = FakeClock()
+    obs = follow(make_client(handler, clock2), SID, clock2.now() + 10, clock2, PollSettings())
+    assert obs.stop is Stop.NOT_FOUND
+
+
+def test_completion_endpoint_missing_falls_back_to_plain_polling() -> None:
+    clock = FakeClock()
+    paths: list[str] = []
+    start = clock.now()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if is_completion(request):
+            return httpx.Response(404)
+        return passed() if clock.now() - start > 35 else running()
+
+    obs = follow(make_client(handler, clock), SID, start + 600, clock, PollSettings())
+    assert obs.stop is Stop.FINAL
+    assert sum(p.endswith("/completion") for p in paths) == 1
+    assert all(9 <= s <= 11 for s in clock.sleeps)  # poll interval with ±10% jitter
+
+
+def test_no_long_poll_never_calls_completion() -> None:
+    clock = FakeClock()
+    paths: list[str] = []
+    start = clock.now()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        return passed() if clock.now() - start > 25 else running()
+
+    follow(make_client(handler, clock), SID, start + 600, clock, PollSettings(long_poll=False))
+    assert not any(p.endswith("/completion") for p in paths) and len(paths) >= 3
+
+
+def test_final_session_with_pending_rows_is_settled_before_judging() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return httpx.Response(
+                200, json=session_body("PASSED", [row("a"), row("b", "RUNNING", "PENDING")])
+            )
+        return httpx.Response(200, json=session_body("PASSED", [row("a"), row("b", "FAILED")]))
+
+    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    assert obs.stop is Stop.FINAL and calls == 2
+    assert obs.session is not None and obs.session.results[1].status == "FAILED"
+
+
+def test_settle_window_is_bounded() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(200, json=session_body("PASSED", [row("b", "RUNNING", "PENDING")]))
+
+    start = clock.now()
+    obs = follow(make_client(handler, clock), SID, start + 600, clock, PollSettings())
+    assert obs.stop is Stop.FINAL and calls == 4
+    assert clock.now() - start <= 5.0 + 1e-6
+
+
+def test_deadline_while_running_is_a_deadline_stop_with_the_last_session() -> None:
+    clock = FakeClock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if is_completion(request):
+            clock.advance(int(request.url.params["maxWaitSeconds"]))
+            return httpx.Response(408)
+        return running()
+
+    start = clock.now()
+    obs = follow(make_client(handler, clock), SID, start + 45, clock, PollSettings())
+    assert obs.stop is Stop.DEADLINE and not obs.error_is_current
+    assert obs.session is not None and obs.session.status == "RUNNING"
+    assert clock.now() <= start + 46
+
+
+def test_should_stop_ends_the_loop() -> None:
+    clock = FakeClock()
+    obs = follow(
+        make_client(lambda r: running(), clock),
+        SID,
+        clock.now() + 600,
+        clock,
+        PollSettings(),
+        should_stop=lambda: True,
+    )
+    assert obs.stop is Stop.INTERRUPTED
