@@ -27,3 +27,5 @@ class GateRun:
     duration_seconds: float | None = None
     requests: int = 0
     signal: int | None = None
+    # Human-readable error text per error group id (``cleanedErrorMessage``), when fetched.
+    error_messages: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,510 @@
+"""GitHub-flavoured markdown summary of a gate run (step summary, file, GitLab artifact).
+
+Everything taken from the API or the user (names, locations, messages, reasons, links) is
+untrusted: it is escaped so it can neither break the table nor inject HTML, links or emphasis.
+The output has a hard size budget in UTF-8 bytes (GitHub refuses step summaries over 1 MiB): when
+over it, the least important table rows are dropped first and replaced by a "more rows" line.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from checkly_gate import __version__
+from checkly_gate.models import Session
+from checkly_gate.reports import GateRun
+from checkly_gate.text import strip_ansi
+from checkly_gate.verdict import Category, Counts, Observation, Outcome, Run, SessionVerdict
+
+DEFAULT_BUDGET = 900 * 1024
+
+NAME_LIMIT = 200  # characters of a name, location or type before "…"
+TEXT_LIMIT = 1000  # characters of a reason or warning
+MESSAGE_CHARS = 4000  # characters of one error message
+MESSAGE_LINES = 80  # lines of one error message
+LIST_LIMIT = 50  # names listed for unfinished checks / checks hit by an error
+WARNING_LIMIT = 20  # warnings shown per session
+DETAILS_AFTER = 20  # more passed rows than this go inside <details>
+
+_EMOJI = {
+    Outcome.PASSED: "✅",
+    Outcome.FAILED: "❌",
+    Outcome.USAGE: "⛔",
+    Outcome.CANCELLED: "🚫",
+    Outcome.TIMED_OUT: "⏱️",
+    Outcome.REFUSED: "🔒",
+    Outcome.UNAVAILABLE: "🔌",
+    Outcome.INTERRUPTED: "🛑",
+}
+
+_RESULT_CELL = {
+    Category.ERROR: "💥 error",
+    Category.FAILED: "❌ failed",
+    Category.FLAKY: "🔁 flaky",
+    Category.DEGRADED: "⚠️ degraded",
+    Category.SKIPPED: "⏭ skipped",
+    Category.PENDING: "⏳ unfinished",
+    Category.PASSED: "✅ passed",
+}
+
+# Display order: Category is declared worst first, which is the order the table wants.
+_ORDER = {category: index for index, category in enumerate(Category)}
+
+# Which rows go first when over budget (lower tier = dropped earlier). Error blocks sit in between.
+_TIER = {
+    Category.PASSED: 0,
+    Category.SKIPPED: 1,
+    Category.PENDING: 1,
+    Category.FLAKY: 2,
+    Category.DEGRADED: 2,
+    Category.FAILED: 4,
+    Category.ERROR: 4,
+}
+_ERROR_BLOCK_TIER = 3
+
+# Sessions whose outcome means "we do not know everything": they get a "what is known" section.
+_UNKNOWN_OUTCOMES = (Outcome.TIMED_OUT, Outcome.UNAVAILABLE, Outcome.REFUSED, Outcome.INTERRUPTED)
+
+_UNKNOWN_TITLE = {
+    Outcome.TIMED_OUT: "⏱️ Timed out",
+    Outcome.UNAVAILABLE: "🔌 API unavailable",
+    Outcome.REFUSED: "🔒 Refused by the API",
+    Outcome.INTERRUPTED: "🛑 Interrupted",
+}
+
+_HEADER = "| Result | Check | Type | Location | Duration | Attempts | Link |"
+_DELIMITER = "| --- | --- | --- | --- | ---: | ---: | --- |"
+
+# C0/C1 controls and DEL (tab and newline handled separately), bidi overrides, lone surrogates.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_WHITESPACE = re.compile(r"\s+")
+# Characters that mean something to markdown (or GitHub's math) inside a line: backslash-escaped.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]()!#|$])")
+_BACKTICKS = re.compile(r"`+")
+_SAFE_URL_CHARS = "-._~:/?#[]@!$&'*+,;=%"
+
+
+# --- escaping -----------------------------------------------------------------------------------
+
+
+def _strip_controls(text: str) -> str:
+    """Remove ANSI escapes and control characters; newlines become ``\\n``, tabs stay."""
+    text = strip_ansi(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text)
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
+
+
+def _text(value: object, limit: int = NAME_LIMIT, empty: str = "–") -> str:
+    """Untrusted text as one inert markdown line: no HTML, no links, no emphasis, no table cells.
+
+    Control characters and ANSI escapes are removed, whitespace (including newlines) collapses to
+    one space, long text is truncated, ``<>&`` become entities and markdown punctuation (and ``|``)
+    is backslash-escaped.
+    """
+    if value is None:
+        return empty
+    text = _WHITESPACE.sub(" ", _strip_controls(str(value))).strip()
+    if not text:
+        return empty
+    text = _truncate(text, limit)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _paragraph(value: object, limit: int = TEXT_LIMIT) -> str:
+    """Like ``_text``, and also safe at the start of a line (no list item or thematic break)."""
+    text = _text(value, limit)
+    match = re.match(r"\d{1,9}\.", text)
+    if match:
+        return text[: match.end() - 1] + "\\" + text[match.end() - 1 :]
+    if text[:1] in ("-", "+", "="):
+        return "\\" + text
+    return text
+
+
+def _url(value: object) -> str | None:
+    """An http(s) URL fit for a markdown link destination, else ``None``."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if not url.lower().startswith(("http://", "https://")) or len(url) > 2048:
+        return None
+    if any(ord(ch) <= 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in url):
+        return None
+    if len(url.split("/", 3)[2]) == 0:  # "https:///path": no host
+        return None
+    try:
+        return quote(url, safe=_SAFE_URL_CHARS)
+    except UnicodeEncodeError:  # lone surrogates
+        return None
+
+
+def _link(label: str, url: object, fallback: str | None = None) -> str:
+    """``[label](url)`` for http(s) URLs, else ``fallback`` (default: the escaped label)."""
+    safe = _url(url)
+    if safe:
+        return f"[{label}]({safe})"
+    return label if fallback is None else fallback
+
+
+def _fenced(text: str) -> str:
+    """A fenced code block no line of ``text`` can close early."""
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text}\n{fence}"
+
+
+def _message(value: str) -> str:
+    """An error message for a code block: controls stripped, lines and length capped."""
+    text = _strip_controls(value).expandtabs(4)
+    lines = [line.rstrip() for line in text.split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    cut = len(lines) > MESSAGE_LINES
+    text = "\n".join(lines[:MESSAGE_LINES])
+    if len(text) > MESSAGE_CHARS:
+        text, cut = text[:MESSAGE_CHARS], True
+    return text + ("\n…" if cut and text else "")
+
+
+# --- formatting ---------------------------------------------------------------------------------
+
+
+def _duration(seconds: float | None) -> str:
+    """Human-readable duration: ``420 ms``, ``2.5 s``, ``1 m 03 s``, ``2 h 05 m``."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    if seconds < 0.9995:
+        return f"{round(seconds * 1000)} ms"
+    tenths = round(seconds * 10)
+    if tenths < 600:
+        whole, tenth = divmod(tenths, 10)
+        return f"{whole} s" if tenth == 0 else f"{whole}.{tenth} s"
+    total = round(seconds)
+    if total < 3600:
+        return f"{total // 60} m {total % 60:02d} s"
+    return f"{total // 3600} h {total % 3600 // 60:02d} m"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _status_line(counts: Counts) -> str:
+    """``✅ 12 passed · ❌ 1 failed · …``; zero parts omitted except passed."""
+    parts = [f"✅ {counts.passed} passed"]
+    for n, label in (
+        (counts.failed, "❌ {} failed"),
+        (counts.errored, "💥 {} errored"),
+        (counts.flaky, "🔁 {} flaky"),
+        (counts.degraded, "⚠️ {} degraded"),
+        (counts.skipped, "⏭ {} skipped"),
+        (counts.pending, "⏳ {} unfinished"),
+    ):
+        if n:
+            parts.append(label.format(n))
+    return " · ".join(parts)
+
+
+def _run_name(run: Run) -> str:
+    location = run.latest.run_location
+    name = _text(run.name)
+    return f"{name} ({_text(location)})" if location else name
+
+
+def _name_list(runs: Sequence[Run], limit: int = LIST_LIMIT) -> str:
+    names = ", ".join(_run_name(run) for run in runs[:limit])
+    more = len(runs) - limit
+    return names + (f" and {more} more" if more > 0 else "")
+
+
+def _session_duration(session: Session) -> float | None:
+    if session.time_elapsed_ms is not None:
+        return session.time_elapsed_ms / 1000.0
+    if session.started_at and session.stopped_at:
+        return (session.stopped_at - session.started_at).total_seconds()
+    return None
+
+
+def _row(run: Run) -> str:
+    latest = run.latest
+    cells = (
+        _RESULT_CELL[run.category],
+        _text(run.name),
+        _text(latest.check_type),
+        _text(latest.run_location),
+        _duration(latest.duration_seconds),
+        str(1 + len(run.failed_attempts)),
+        _link("result", latest.link, fallback="–"),
+    )
+    return "| " + " | ".join(cells) + " |"
+
+
+def _more_rows(n: int) -> str:
+    return f"_{n} more {'row' if n == 1 else 'rows'}, see the JUnit report._"
+
+
+# --- document model -----------------------------------------------------------------------------
+# The document is rendered from pre-escaped pieces; trimming to the budget only decides which
+# row lines and error blocks are left out, so each attempt is a cheap join.
+
+
+@dataclass
+class _Row:
+    key: int
+    category: Category
+    line: str
+
+
+@dataclass
+class _Section:
+    head: list[str]  # blocks before the table
+    rows: list[_Row]  # in display order
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (key, block)
+    passed_total: int = 0
+
+
+@dataclass
+class _Document:
+    head: list[str]
+    sections: list[_Section]
+    footer: str
+
+
+def _warnings(warnings: Sequence[str]) -> str:
+    lines = ["> **⚠️ Warnings**", ">"]
+    lines += [f"> - {_text(w, TEXT_LIMIT)}" for w in warnings[:WARNING_LIMIT]]
+    more = len(warnings) - WARNING_LIMIT
+    if more > 0:
+        lines.append(f"> - and {more} more")
+    return "\n".join(lines)
+
+
+def _meta_line(sv: SessionVerdict) -> str | None:
+    session = sv.session
+    if session is None:
+        return None
+    parts = []
+    duration = _session_duration(session)
+    if duration is not None:
+        parts.append(f"**Duration:** {_duration(duration)}")
+    meta = session.metadata
+    if meta.environment:
+        parts.append(f"**Environment:** {_text(meta.environment)}")
+    if meta.branch_name:
+        parts.append(f"**Branch:** {_text(meta.branch_name)}")
+    if meta.commit_id:
+        parts.append(f"**Commit:** {_text(meta.commit_id.strip()[:7])}")
+    return " · ".join(parts) or None
+
+
+def _unknown_section(sv: SessionVerdict, obs: Observation | None) -> str:
+    """What is known about a session that timed out, was refused or could not be read."""
+    title = _UNKNOWN_TITLE.get(sv.outcome, f"{_EMOJI[sv.outcome]} Not finished")
+    if sv.session is None:
+        title += " (session not read)"
+    lines = [f"#### {title}", "", f"- **Reason:** {_text(sv.reason, TEXT_LIMIT)}"]
+    status = sv.session.status if sv.session else None
+    lines.append(f"- **Last known status:** {_text(status) if status else 'never read'}")
+    if obs is not None:
+        lines.append(f"- **Stopped:** {_text(obs.stop.value)}")
+        if obs.error:
+            current = " (still failing at the end)" if obs.error_is_current else ""
+            lines.append(f"- **Last API error:** {_text(obs.error, TEXT_LIMIT)}{current}")
+    if sv.session is not None:
+        counts = sv.counts
+        lines.append(f"- **Finished:** {counts.finished}/{counts.total} results")
+        unfinished = sv.unfinished
+        if unfinished:
+            lines.append(f"- **Unfinished:** {_name_list(unfinished)}")
+    return "\n".join(lines)
+
+
+def _error_blocks(
+    runs: Sequence[Run], messages: dict[str, str], keys: Iterator[int]
+) -> list[tuple[int, str]]:
+    """One fenced block per distinct error message of failed/errored runs, naming its checks."""
+    hits: dict[str, list[Run]] = {}
+    for run in runs:
+        if run.category not in (Category.ERROR, Category.FAILED):
+            continue
+        group_ids: list[str] = []
+        for result in (*run.failed_attempts, *((run.final,) if run.final else ())):
+            group_ids += [g for g in result.error_group_ids if g not in group_ids]
+        for group_id in group_ids:
+            raw = messages.get(group_id)
+            if not isinstance(raw, str):
+                continue
+            text = _message(raw)
+            if not text:
+                continue
+            hit = hits.setdefault(text, [])
+            if run not in hit:
+                hit.append(run)
+    return [
+        (next(keys), f"Hit by {_name_list(hit)}:\n\n{_fenced(text)}") for text, hit in hits.items()
+    ]
+
+
+def _model(run: GateRun) -> _Document:
+    verdict = run.verdict
+    several = len(verdict.sessions) > 1
+    head = [
+        f"## {_EMOJI[verdict.outcome]} Checkly: {verdict.outcome.label} (exit {verdict.exit_code})",
+        _paragraph(verdict.reason),
+    ]
+    if several:
+        head.append(f"{_status_line(verdict.counts)} · {len(verdict.sessions)} sessions")
+    session_warnings = {w for sv in verdict.sessions for w in sv.warnings}
+    extra = [w for w in verdict.warnings if w not in session_warnings]
+    if extra:
+        head.append(_warnings(extra))
+
+    observations = {obs.session_id: obs for obs in run.observations}
+    row_keys = itertools.count()  # one key per row and per error block, for trimming
+    sections = []
+    for sv in verdict.sessions:
+        session = sv.session
+        name = _text(session.display_name if session else sv.session_id)
+        title = _link(name, session.link if session else None)
+        if several:
+            block = [
+                f"### {_EMOJI[sv.outcome]} {title} · {sv.outcome.label} (exit {sv.outcome.value})",
+                _paragraph(sv.reason),
+            ]
+        else:
+            block = [f"### {title}"]
+        if session is not None:
+            block.append(_status_line(sv.counts))
+        meta = _meta_line(sv)
+        if meta:
+            block.append(meta)
+        if sv.warnings:
+            block.append(_warnings(sv.warnings))
+        if session is None or sv.outcome in _UNKNOWN_OUTCOMES:
+            block.append(_unknown_section(sv, observations.get(sv.session_id)))
+        runs = sorted(sv.runs, key=lambda r: _ORDER[r.category])  # stable: API order kept
+        rows = [_Row(next(row_keys), r.category, _row(r)) for r in runs]
+        errors = _error_blocks(runs, run.error_messages, row_keys)
+        passed_total = sum(1 for r in runs if r.category is Category.PASSED)
+        sections.append(_Section(block, rows, errors, passed_total))
+
+    footer = [f"checkly-gate {__version__}", _plural(run.requests, "API request")]
+    if run.duration_seconds is not None:
+        footer.append(_duration(run.duration_seconds))
+    return _Document(head, sections, f"<sub>{' · '.join(footer)}</sub>")
+
+
+def _table(lines: Sequence[str]) -> str:
+    return "\n".join([_HEADER, _DELIMITER, *lines])
+
+
+def _assemble(doc: _Document, dropped: set[int]) -> str:
+    blocks = list(doc.head)
+    for section in doc.sections:
+        blocks += section.head
+        kept = [row for row in section.rows if row.key not in dropped]
+        others = [row.line for row in kept if row.category is not Category.PASSED]
+        passed = [row.line for row in kept if row.category is Category.PASSED]
+        if section.passed_total > DETAILS_AFTER and passed:
+            if others:
+                blocks.append(_table(others))
+            shown = len(passed)
+            summary = (
+                f"{shown} passed"
+                if shown == section.passed_total
+                else f"{shown} of {section.passed_total} passed"
+            )
+            blocks += [f"<details><summary>{summary}</summary>", _table(passed), "</details>"]
+        elif kept:
+            blocks.append(_table(others + passed))
+        missing = len(section.rows) - len(kept)
+        if missing:
+            blocks.append(_more_rows(missing))
+        errors = [block for key, block in section.errors if key not in dropped]
+        if errors:
+            blocks.append("#### Error messages")
+            blocks += errors
+        missing = len(section.errors) - len(errors)
+        if missing:
+            blocks.append(f"_{_plural(missing, 'more error message')} left out for size._")
+    blocks.append(doc.footer)
+    return "\n\n".join(blocks) + "\n"
+
+
+def _drop_order(doc: _Document) -> list[int]:
+    """Keys in the order they are given up: passed rows first, failures last; later rows first."""
+    items: list[tuple[int, int, int]] = []  # (tier, -position, key)
+    position = 0
+    for section in doc.sections:
+        for row in section.rows:
+            items.append((_TIER[row.category], -position, row.key))
+            position += 1
+        for key, _block in section.errors:
+            items.append((_ERROR_BLOCK_TIER, -position, key))
+            position += 1
+    return [key for _tier, _pos, key in sorted(items)]
+
+
+def _fits(text: str, budget: int) -> bool:
+    return len(text.encode("utf-8")) <= budget
+
+
+def _cut(text: str, budget: int) -> str:
+    """Last resort: the longest prefix of whole lines (else characters) within the budget."""
+    data = text.encode("utf-8")[: max(0, budget)]
+    newline = data.rfind(b"\n")
+    if newline >= 0:
+        data = data[: newline + 1]
+    return data.decode("utf-8", errors="ignore")
+
+
+def render(run: GateRun, budget_bytes: int = DEFAULT_BUDGET) -> str:
+    """The markdown summary of ``run``, at most ``budget_bytes`` UTF-8 bytes long.
+
+    Pure and deterministic. Over budget, rows are dropped passed first, then skipped/unfinished,
+    flaky/degraded, error messages and failures last, each replaced by a "more rows" line.
+    """
+    doc = _model(run)
+    text = _assemble(doc, set())
+    if _fits(text, budget_bytes):
+        return text
+    order = _drop_order(doc)
+    # Smallest number of dropped items that fits (size shrinks as items go; only ``hi`` values
+    # that were actually measured to fit are ever returned).
+    lo, hi, best = 0, len(order), None
+    full = _assemble(doc, set(order))
+    if _fits(full, budget_bytes):
+        best = full
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            candidate = _assemble(doc, set(order[:mid]))
+            if _fits(candidate, budget_bytes):
+                hi, best = mid, candidate
+            else:
+                lo = mid
+        return best
+    # Even the skeleton is too big (e.g. thousands of sessions): a minimal summary.
+    verdict = run.verdict
+    minimal = "\n\n".join(
+        [
+            doc.head[0],
+            _paragraph(verdict.reason, 300),
+            _status_line(verdict.counts),
+            f"_The summary does not fit in {budget_bytes} bytes, see the JUnit report._",
+            doc.footer,
+        ]
+    )
+    minimal += "\n"
+    return minimal if _fits(minimal, budget_bytes) else _cut(minimal, budget_bytes)

@@ -1,0 +1,552 @@
+"""Markdown summary: outcome headings, table rows through a real GFM parser, escaping, budget."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from markdown_it import MarkdownIt
+
+from checkly_gate.reports import GateRun
+from checkly_gate.reports.markdown import _duration, _fenced, _text, _url, render
+from checkly_gate.verdict import Category, Outcome
+from tests import runs
+from tests.fakes import row, session_body
+
+LABELS = {
+    "💥 error": Category.ERROR,
+    "❌ failed": Category.FAILED,
+    "🔁 flaky": Category.FLAKY,
+    "⚠️ degraded": Category.DEGRADED,
+    "⏭ skipped": Category.SKIPPED,
+    "⏳ unfinished": Category.PENDING,
+    "✅ passed": Category.PASSED,
+}
+TIER = {
+    Category.PASSED: 0,
+    Category.SKIPPED: 1,
+    Category.PENDING: 1,
+    Category.FLAKY: 2,
+    Category.DEGRADED: 2,
+    Category.FAILED: 3,
+    Category.ERROR: 3,
+}
+MORE_ROWS = re.compile(r"^_(\d+) more rows?, see the JUnit report\._$", re.M)
+UNKNOWN_SECTION = "- **Last known status:**"
+
+
+def md() -> MarkdownIt:
+    # GitHub's dialect minus linkify (needs an extra package); html on, as on GitHub.
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+class Html(HTMLParser):
+    """Collects body rows of every table (cell texts), all tags and all link targets."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.tags: list[str] = []
+        self.hrefs: list[str | None] = []
+        self._in_body = False
+        self._cell: list[str] | None = None
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        if tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self.rows.append([])
+        elif tag == "td" and self._in_body:
+            self._cell = []
+        elif tag == "a":
+            self.hrefs.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tbody":
+            self._in_body = False
+        elif tag == "td" and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse(text: str) -> Html:
+    return Html(md().render(text))
+
+
+def total_runs(run: GateRun) -> int:
+    return sum(len(sv.runs) for sv in run.verdict.sessions)
+
+
+def check_rows(rows: list[list[str]]) -> None:
+    """Every row has 7 cells with the fixed columns where they belong (nothing shifted)."""
+    for cells in rows:
+        assert len(cells) == 7, cells
+        assert cells[0] in LABELS, cells
+        assert cells[2] in ("API", "BROWSER", "SSL"), cells
+        assert cells[5].isdigit(), cells
+        assert cells[6] in ("result", "–"), cells
+
+
+@functools.cache
+def large() -> GateRun:
+    """The 3,000-result run, built once (GateRun is frozen, so sharing it is safe)."""
+    return runs.large()
+
+
+def custom(rows: list[dict[str, Any]], status: str = "FAILED", **session: Any) -> GateRun:
+    body = session_body(status, rows)
+    body.update(session)
+    return runs.from_body(body)
+
+
+def many_passed(n: int) -> GateRun:
+    return custom([row(f"ok {i:03d}") for i in range(n)], "PASSED")
+
+
+def mixed() -> GateRun:
+    """Every category, interleaved so API order differs from report order."""
+    rows = []
+    for i in range(60):
+        rows.append(row(f"passed {i:02d}"))
+        if i % 6 == 0:
+            rows.append(row(f"skipped {i:02d}", "CANCELLED", aborted=True))
+            rows.append(row(f"flaky {i:02d}", "FAILED", "ATTEMPT"))
+            rows.append(row(f"flaky {i:02d}"))
+            rows.append(row(f"degraded {i:02d}", isDegraded=True))
+        if i % 12 == 0:
+            rows.append(row(f"failed {i:02d}", "FAILED"))
+            rows.append(row(f"error {i:02d}", "FAILED", hasErrors=True))
+            rows.append(row(f"pending {i:02d}", "RUNNING", "PENDING"))
+    return custom(rows)
+
+
+# --- every outcome --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(runs.ALL_OUTCOMES))
+def test_every_outcome_has_heading_exit_code_and_footer(name: str) -> None:
+    run = runs.ALL_OUTCOMES[name]()
+    text = render(run)
+    verdict = run.verdict
+    first = text.splitlines()[0]
+    assert first.startswith("## ")
+    assert first.endswith(f"Checkly: {verdict.outcome.label} (exit {verdict.exit_code})")
+    assert text.rstrip().endswith("</sub>")
+    assert "checkly-gate 0.1.0" in text
+    assert len(text.encode()) <= 900 * 1024
+    html = parse(text)
+    check_rows(html.rows)
+    assert len(html.rows) == total_runs(run)
+    assert "script" not in html.tags
+
+
+@pytest.mark.parametrize("name", sorted(runs.ALL_OUTCOMES))
+def test_what_is_known_section_only_where_something_is_unknown(name: str) -> None:
+    text = render(runs.ALL_OUTCOMES[name]())
+    expected = name in ("timed-out", "unavailable", "refused", "interrupted")
+    assert (UNKNOWN_SECTION in text) is expected
+
+
+def test_exit_code_of_interrupt_is_the_signal_code() -> None:
+    assert render(runs.interrupted()).startswith("## 🛑 Checkly: interrupted (exit 143)\n")
+
+
+def test_timed_out_section_lists_unfinished_checks_and_counts() -> None:
+    text = render(runs.timed_out())
+    assert "#### ⏱️ Timed out" in text
+    assert "- **Last known status:** RUNNING" in text
+    assert "- **Finished:** 1/3 results" in text
+    assert "- **Unfinished:** Checkout (eu-west-1), Slow (eu-west-1)" in text
+    assert "⏳ 2 unfinished" in text
+
+
+def test_unread_session_says_what_is_known() -> None:
+    text = render(runs.refused())
+    assert "session not read" in text
+    assert "- **Last known status:** never read" in text
+    assert "HTTP 401 Unauthorized" in text
+    assert "| Result |" not in text
+
+
+def test_usage_is_a_short_summary() -> None:
+    text = render(runs.usage())
+    assert text.startswith("## ⛔ Checkly: error (exit 2)\n")
+    assert "session id 'x' is not a UUID" in text
+    assert "###" not in text and "|" not in text
+    assert len(text.splitlines()) <= 6
+
+
+def test_several_sessions_overall_heading_then_one_section_each() -> None:
+    text = render(runs.several())
+    assert text.startswith("## ❌ Checkly: failed (exit 1)\n")
+    assert "✅ 2 passed · ❌ 1 failed · 2 sessions" in text
+    sections = re.findall(r"^### (.*)$", text, re.M)
+    assert len(sections) == 2
+    assert sections[0].startswith("✅ [Deploy checks](https://") and "passed" in sections[0]
+    assert sections[1].startswith("❌ [Second session](https://") and "failed" in sections[1]
+
+
+def test_session_line_status_and_metadata() -> None:
+    text = render(runs.failed())
+    assert "### [Deploy checks](https://app.checklyhq.com/test-sessions/" in text
+    assert "✅ 3 passed · ❌ 1 failed · 💥 1 errored · 🔁 1 flaky · ⚠️ 1 degraded\n" in text
+    assert "**Duration:** 5 s · **Environment:** staging · **Branch:** main" in text
+    run = custom([row("a")], "PASSED", metadata={"commitId": "0123456789abcdef"})
+    assert "**Commit:** 0123456" in render(run) and "01234567" not in render(run)
+
+
+def test_warnings_are_shown() -> None:
+    run = custom([row("Broken", "FAILED")], "PASSED")  # status PASSED, FINAL failed
+    assert run.verdict.warnings
+    text = render(run)
+    assert "> **⚠️ Warnings**" in text
+    assert "> - session status is PASSED but FINAL results failed; the failure wins" in text
+    assert "blockquote" in parse(text).tags
+
+
+# --- table ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [runs.passed, runs.failed, runs.nasty, runs.several, mixed],
+    ids=lambda b: b.__name__,
+)
+def test_one_table_row_per_run(builder: Any) -> None:
+    run = builder()
+    html = parse(render(run))
+    check_rows(html.rows)
+    assert len(html.rows) == total_runs(run)
+
+
+def test_more_than_20_passed_go_inside_details() -> None:
+    text = render(many_passed(25))
+    assert "<details><summary>25 passed</summary>\n\n| Result |" in text
+    assert "|\n\n</details>" in text
+    html = md().render(text)
+    inside = html.split("<details>", 1)[1].split("</details>", 1)[0]
+    assert len(Html(inside).rows) == 25
+
+
+def test_20_passed_stay_in_the_plain_table() -> None:
+    text = render(many_passed(20))
+    assert "<details>" not in text
+    assert len(parse(text).rows) == 20
+
+
+def test_large_run_one_row_per_run_failures_open_passed_in_details() -> None:
+    text = render(large())
+    html = md().render(text)
+    check_rows(Html(html).rows)
+    before, inside = html.split("<details>", 1)
+    assert [cells[0] for cells in Html(before).rows] == ["❌ failed"] * 6
+    assert len(Html(inside).rows) == 2994
+    assert "<summary>2994 passed</summary>" in text
+
+
+def test_order_failures_first_then_flaky_degraded_skipped_unfinished_passed() -> None:
+    rows = parse(render(mixed())).rows
+    categories = [LABELS[cells[0]] for cells in rows]
+    ranks = [list(Category).index(c) for c in categories]
+    assert ranks == sorted(ranks)
+    assert categories[0] is Category.ERROR and categories[-1] is Category.PASSED
+    # stable within a group: API order
+    passed = [cells[1] for cells in rows if cells[0] == "✅ passed"]
+    assert passed == [f"passed {i:02d}" for i in range(60)]
+    flaky = [cells for cells in rows if cells[0] == "🔁 flaky"]
+    assert [c[1] for c in flaky] == [f"flaky {i:02d}" for i in range(0, 60, 6)]
+    assert {c[5] for c in flaky} == {"2"}  # attempts = 1 + failed attempts
+
+
+def test_cells_duration_location_and_link() -> None:
+    cells = parse(render(runs.passed())).rows[0]
+    assert cells == ["🔁 flaky", "Login API", "API", "eu-west-1", "2.5 s", "2", "result"]
+    html = parse(render(runs.passed()))
+    assert all(h and h.startswith("https://app.checklyhq.com/") for h in html.hrefs)
+
+
+# --- untrusted text -------------------------------------------------------------------------
+
+
+def test_nasty_names_are_inert() -> None:
+    run = runs.nasty()
+    text = render(run)
+    html = md().render(text)
+    parsed = Html(html)
+    assert "<script" not in html.lower()
+    assert "<b>" not in html
+    assert 'href="javascript:' not in html.lower()
+    assert not {"script", "b", "em", "img", "code", "s", "del", "h1"} & set(parsed.tags)
+    assert all(h and h.startswith("https://") for h in parsed.hrefs)
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text)
+    assert "emoji 🚀✅ name" in text and " 🚀](https://" in text  # emoji kept, session too
+    check_rows(parsed.rows)
+    assert len(parsed.rows) == len(runs.NASTY)
+    names = {cells[1] for cells in parsed.rows}
+    assert "pipe | in | name" in names
+    assert "<script>alert(1)</script>" in names
+    assert "cdata ]]> end" in names
+    assert "multi line name" in names
+    assert "[link](javascript:alert(1)) `code` & *bold*" in names
+    assert "L" * 200 + "…" in names
+    assert {cells[3] for cells in parsed.rows} == {f"loc|{i}" for i in range(len(runs.NASTY))}
+    assert not re.search(r"^::", text, re.M)  # no workflow command at a line start
+
+
+def test_only_http_links_and_urls_cannot_break_the_table() -> None:
+    rows = [
+        row("js", "FAILED", testSessionResultLink="javascript:alert(1)"),
+        row("data", testSessionResultLink="data:text/html,<script>alert(1)</script>"),
+        row("odd", testSessionResultLink='https://x.test/a)b|c<d>"f`g'),
+        row("space", testSessionResultLink="https://x.test/a b"),
+        row("newline", testSessionResultLink="java\nscript:alert(1)"),
+        row("none", testSessionResultLink=None),
+    ]
+    run = custom(rows, testSessionLink="javascript:alert(2)", name="[x](javascript:alert(3))")
+    text = render(run)
+    parsed = parse(text)
+    check_rows(parsed.rows)
+    assert len(parsed.rows) == 6
+    assert parsed.hrefs == ["https://x.test/a%29b%7Cc%3Cd%3E%22f%60g"]
+    assert [cells[6] for cells in parsed.rows] == ["–", "–", "result", "–", "–", "–"]
+    assert "### \\[x\\]\\(javascript:alert\\(3\\)\\)\n" in text
+
+
+def test_nasty_metadata_types_and_reasons() -> None:
+    rows = [row("a\x1b[31mred\x1b[0m", "FAILED", check_type="<img src=x onerror=alert(1)>")]
+    run = custom(
+        rows,
+        metadata={"environment": "<iframe>", "branchName": "feat/*x*\n# h", "commitId": "`rm`"},
+    )
+    text = render(run)
+    html = md().render(text)
+    assert "<img" not in html and "<iframe" not in html and "<h1" not in html
+    assert "<em>" not in html and "<code>" not in html
+    cells = Html(html).rows[0]
+    assert cells[1] == "ared"
+    assert cells[2] == "<IMG SRC=X ONERROR=ALERT(1)>"
+
+
+def test_text_escaping_helper() -> None:
+    assert _text("a|b") == "a\\|b"
+    assert _text("x\r\ny") == "x y"
+    assert _text("\x1b[1;31mred\x1b[0m") == "red"
+    assert _text("<b>&") == "&lt;b&gt;&amp;"
+    assert _text("![i](u) *e* _u_ ~s~ #h `c` $m$ \\") == (
+        "\\!\\[i\\]\\(u\\) \\*e\\* \\_u\\_ \\~s\\~ \\#h \\`c\\` \\$m\\$ \\\\"
+    )
+    assert _text("x" * 300) == "x" * 200 + "…"
+    assert _text(None) == "–"
+    assert _text("\x00\x07") == "–"
+    assert _text("a\u202eb\ud800c") == "abc"
+
+
+def test_url_helper() -> None:
+    assert _url("https://a.test/x?y=1&z=2") == "https://a.test/x?y=1&z=2"
+    assert _url("HTTP://a.test/") == "HTTP://a.test/"
+    for bad in ("javascript:alert(1)", "ftp://a.test", "https:///x", "http://a\tb", None, 3):
+        assert _url(bad) is None
+
+
+def test_duration_helper() -> None:
+    assert _duration(None) == "–"
+    assert _duration(0.42) == "420 ms"
+    assert _duration(2.5) == "2.5 s"
+    assert _duration(3.0) == "3 s"
+    assert _duration(59.96) == "1 m 00 s"
+    assert _duration(63) == "1 m 03 s"
+    assert _duration(90) == "1 m 30 s"
+    assert _duration(3725) == "1 h 02 m"
+    assert _duration(float("nan")) == "–"
+
+
+# --- error messages -------------------------------------------------------------------------
+
+
+def with_messages(messages: dict[str, str]) -> GateRun:
+    return dataclasses.replace(runs.failed(), error_messages=messages)
+
+
+def fences(text: str) -> list[str]:
+    return [t.content for t in md().parse(text) if t.type == "fence"]
+
+
+def test_error_messages_one_block_per_message_naming_the_checks() -> None:
+    text = render(with_messages({"eg-1": "expected 200, got 500", "eg-2": "socket hang up"}))
+    assert "#### Error messages" in text
+    # table order: the errored run comes before the failed one
+    assert fences(text) == ["socket hang up\n", "expected 200, got 500\n"]
+    assert "Hit by Payments API (eu-west-1):\n\n```\nsocket hang up\n```" in text
+    assert "Hit by Checkout (eu-west-1):\n\n```\nexpected 200, got 500\n```" in text
+    # the section is under the table
+    assert text.index("#### Error messages") > text.index("| ✅ passed |")
+
+
+def test_same_message_for_two_groups_is_one_block_naming_both_checks() -> None:
+    text = render(with_messages({"eg-1": "boom", "eg-2": "boom", "unused": "never shown"}))
+    assert fences(text) == ["boom\n"]
+    assert "Hit by Payments API (eu-west-1), Checkout (eu-west-1):" in text
+    assert "never shown" not in text
+
+
+def test_no_error_section_without_messages() -> None:
+    assert "Error messages" not in render(runs.failed())
+    assert "Error messages" not in render(with_messages({"other": "x"}))
+
+
+def test_backticks_cannot_break_out_of_the_fence() -> None:
+    message = "before\n```\n<script>alert(1)</script>\n````\n# not a heading\n\x1b[31mred\x00"
+    text = render(with_messages({"eg-1": message}))
+    assert fences(text) == ["before\n```\n<script>alert(1)</script>\n````\n# not a heading\nred\n"]
+    html = md().render(text)
+    assert "<script" not in html and "<h1" not in html
+    assert "`````\nbefore" in text
+
+
+def test_fence_helper_is_longer_than_any_backtick_run() -> None:
+    assert _fenced("a") == "```\na\n```"
+    assert _fenced("``````x").startswith("```````\n")
+
+
+def test_long_error_message_is_capped() -> None:
+    text = render(with_messages({"eg-1": "line\n" * 1000}))
+    (content,) = fences(text)
+    assert content.count("line") == 80 and content.endswith("…\n")
+
+
+# --- budget ---------------------------------------------------------------------------------
+
+
+def test_small_budget_trims_passed_rows_and_keeps_failures() -> None:
+    text = render(large(), budget_bytes=20_000)
+    assert len(text.encode()) <= 20_000
+    (more,) = MORE_ROWS.findall(text)
+    rows = parse(text).rows
+    check_rows(rows)
+    assert len(rows) + int(more) == 3000
+    assert int(more) > 2000
+    assert sum(1 for cells in rows if cells[0] == "❌ failed") == 6
+    assert "passed</summary>" in text and " of 2994 passed" in text
+    assert text.rstrip().endswith("</sub>")
+
+
+def test_default_budget_is_respected_on_the_large_run() -> None:
+    text = render(large())
+    assert len(text.encode()) <= 900 * 1024
+    assert not MORE_ROWS.search(text)
+
+
+def test_default_budget_trims_a_huge_run() -> None:
+    run = runs.large(12_000)
+    text = render(run)
+    assert len(text.encode()) <= 900 * 1024
+    (more,) = MORE_ROWS.findall(text)
+    rows = re.findall(r"^\| (?:✅ passed|❌ failed) \|", text, re.M)  # too big to parse quickly
+    assert len(rows) + int(more) == 12_000
+    assert len([r for r in rows if "failed" in r]) == 24
+
+
+def test_trimming_order_passed_then_skipped_then_flaky_then_failures() -> None:
+    run = dataclasses.replace(mixed(), error_messages={})
+    full = len(render(run).encode())
+    seen_partial = set()
+    for budget in range(full, 1500, -400):
+        text = render(run, budget_bytes=budget)
+        assert len(text.encode()) <= budget
+        rows = parse(text).rows
+        kept = [LABELS[cells[0]] for cells in rows]
+        expected = {
+            c: sum(1 for r in run.verdict.sessions[0].runs if r.category is c) for c in TIER
+        }
+        dropped_tiers = {TIER[c] for c in TIER if kept.count(c) < expected[c]}
+        if dropped_tiers:
+            top = max(dropped_tiers)
+            # everything in lower tiers is gone before anything in a higher tier goes
+            assert all(kept.count(c) == 0 for c in TIER if TIER[c] < top)
+            seen_partial.add(top)
+            (more,) = MORE_ROWS.findall(text)
+            assert len(rows) + int(more) == len(run.verdict.sessions[0].runs)
+        # within a group the earliest rows (API order) stay
+        passed = [cells[1] for cells in rows if cells[0] == "✅ passed"]
+        assert passed == [f"passed {i:02d}" for i in range(len(passed))]
+    assert seen_partial >= {0, 1, 2, 3}
+
+
+def test_error_blocks_go_after_flaky_rows_but_before_failures() -> None:
+    run = with_messages({"eg-1": "x" * 3000, "eg-2": "y" * 3000})
+    full = len(render(run).encode())
+    seen = set()
+    for budget in range(full, 500, -100):
+        text = render(run, budget_bytes=budget)
+        assert len(text.encode()) <= budget
+        if "does not fit" in text:  # the minimal fallback: nothing left to order
+            break
+        labels = [cells[0] for cells in parse(text).rows]
+        blocks = len(fences(text))
+        if blocks < 2:
+            seen.add("block")
+            assert labels == [label for label in labels if label in ("💥 error", "❌ failed")]
+            assert "more error message" in text
+        if len(labels) < 2 or labels[:2] != ["💥 error", "❌ failed"]:
+            seen.add("failure")
+            assert blocks == 0
+        if blocks == 1:
+            assert fences(text) == ["y" * 3000 + "\n"]  # the later block goes first
+    assert seen == {"block", "failure"}
+
+
+@pytest.mark.parametrize("budget", [0, 1, 7, 40, 120, 300, 800, 2000])
+@pytest.mark.parametrize("builder", [large, runs.several, runs.nasty, runs.timed_out])
+def test_any_budget_is_a_hard_limit(builder: Any, budget: int) -> None:
+    text = render(builder(), budget_bytes=budget)
+    assert len(text.encode()) <= budget
+
+
+def test_even_failures_are_trimmed_when_nothing_else_fits() -> None:
+    rows = [row(f"failed {i:03d} " + "z" * 150, "FAILED") for i in range(200)]
+    run = custom(rows)
+    text = render(run, budget_bytes=8_000)
+    assert len(text.encode()) <= 8_000
+    (more,) = MORE_ROWS.findall(text)
+    assert len(parse(text).rows) + int(more) == 200
+
+
+def test_pathological_sessions_fall_back_to_a_minimal_summary() -> None:
+    from checkly_gate.models import parse_session
+    from checkly_gate.verdict import Observation, Stop
+
+    observations = []
+    for i in range(300):
+        sid = f"00000000-0000-4000-8000-{i:012d}"
+        body = session_body("RUNNING", [row(f"c{i}", "RUNNING", "PENDING")], sid=sid)
+        body["name"] = "n" * 500
+        observations.append(Observation(sid, Stop.DEADLINE, session=parse_session(body)))
+    run = runs.build(observations)
+    assert run.verdict.outcome is Outcome.TIMED_OUT
+    text = render(run, budget_bytes=4_000)
+    assert len(text.encode()) <= 4_000
+    assert text.startswith("## ⏱️ Checkly: timed-out (exit 4)")
+    assert "does not fit in 4000 bytes" in text
+
+
+# --- purity ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "builder", [*runs.ALL_OUTCOMES.values(), runs.nasty, mixed], ids=lambda b: b.__name__
+)
+def test_deterministic(builder: Any) -> None:
+    run = builder()
+    assert render(run) == render(run)
+    assert render(run, budget_bytes=3000) == render(run, budget_bytes=3000)
