@@ -1,0 +1,308 @@
+"""GitHub Actions: annotations, step outputs, the job summary and safe log groups.
+
+Everything printed goes through the runner's workflow-command parser, so untrusted text (check
+names, error messages, API errors) is escaped the way the Actions toolkit escapes it, and the
+progress output and verdict are fenced with ``stop-commands`` under a random token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from checkly_gate.ci import Integration, session_link
+from checkly_gate.files import append_text
+from checkly_gate.reports import GateRun
+from checkly_gate.text import one_line, plain_text
+from checkly_gate.verdict import Category, Outcome, Run, SessionVerdict
+
+# GitHub shows at most 10 error and 10 warning annotations per step.
+ANNOTATION_LIMIT = 10
+# A step summary larger than 1 MiB is not uploaded at all (GitHub docs), so stay below it.
+SUMMARY_LIMIT_BYTES = 1024 * 1024
+NAME_LIMIT = 200
+MESSAGE_LIMIT = 1000
+
+_BROKEN = (Category.FAILED, Category.ERROR)
+_WARNED = (Category.FLAKY, Category.DEGRADED)
+# Sessions whose trouble no check annotation explains.
+_SESSION_TROUBLE = {
+    Outcome.TIMED_OUT: "timed out",
+    Outcome.UNAVAILABLE: "could not be read",
+    Outcome.REFUSED: "was refused by the API",
+    Outcome.CANCELLED: "was cancelled",
+    Outcome.FAILED: "failed",
+}
+
+
+def escape_data(text: str) -> str:
+    """Escape a command message as the Actions toolkit does (``%``, CR, LF)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a command property value: as ``escape_data`` plus ``:`` and ``,``."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def command(name: str, message: str = "", **properties: str) -> str:
+    """One workflow command line, ``::name k=v,...::message``, with everything escaped."""
+    props = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
+    return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+def group_start(title: str) -> str:
+    """Open a collapsible log group."""
+    return f"::group::{escape_data(one_line(title))}"
+
+
+def group_end() -> str:
+    return "::endgroup::"
+
+
+def new_token() -> str:
+    """A token nobody can guess, for ``stop-commands``."""
+    return uuid.uuid4().hex
+
+
+def new_delimiter() -> str:
+    """A heredoc delimiter for ``GITHUB_OUTPUT`` that no value can anticipate."""
+    return "ghadelimiter_" + uuid.uuid4().hex
+
+
+def stop_commands(token: str) -> str:
+    """Stop processing workflow commands until ``resume_commands(token)`` is printed."""
+    return f"::stop-commands::{token}"
+
+
+def resume_commands(token: str) -> str:
+    return f"::{token}::"
+
+
+# --- annotations ---------------------------------------------------------------------------
+
+
+def _where(run: Run) -> str:
+    location = run.latest.run_location
+    return f" ({one_line(location, 60)})" if location else ""
+
+
+def _run_error(run: Run, error_messages: Mapping[str, str], session: str) -> str:
+    name = one_line(run.name, NAME_LIMIT)
+    title = f"{name} failed"
+    verb = "failed with a Checkly error" if run.category is Category.ERROR else "failed"
+    lines = [f"{name}{_where(run)} {verb}{session}"]
+    result = run.final or run.latest
+    seen: set[str] = set()
+    for group in result.error_group_ids:
+        text = error_messages.get(group)
+        if text and text not in seen:
+            seen.add(text)
+            lines.append(plain_text(text, MESSAGE_LIMIT))
+    if run.latest.link:
+        lines.append(f"Result: {one_line(run.latest.link, 500)}")
+    return command("error", "\n".join(lines), title=title)
+
+
+def _run_warning(run: Run, session: str) -> str:
+    name = one_line(run.name, NAME_LIMIT)
+    if run.category is Category.FLAKY:
+        tries = len(run.failed_attempts)
+        title = f"{name} is flaky"
+        text = f"{name}{_where(run)} passed after {tries} failed attempt{'s' * (tries != 1)}"
+    else:
+        title = f"{name} is degraded"
+        text = f"{name}{_where(run)} passed but was degraded"
+    lines = [text + session]
+    if run.latest.link:
+        lines.append(f"Result: {one_line(run.latest.link, 500)}")
+    return command("warning", "\n".join(lines), title=title)
+
+
+def _session_label(sv: SessionVerdict) -> str:
+    return one_line(sv.session.display_name if sv.session else sv.session_id, NAME_LIMIT)
+
+
+def _session_error(sv: SessionVerdict, link: str) -> str | None:
+    trouble = _SESSION_TROUBLE.get(sv.outcome)
+    if trouble is None:
+        return None
+    if sv.outcome is Outcome.FAILED and any(r.category in _BROKEN for r in sv.runs):
+        return None  # the failed checks carry their own annotations
+    label = _session_label(sv)
+    lines = [f"Test session {label} {trouble}: {plain_text(sv.reason, MESSAGE_LIMIT)}"]
+    if link:
+        lines.append(f"Session: {link}")
+    return command("error", "\n".join(lines), title=f"Checkly session {trouble}")
+
+
+def _capped(lines: list[str], limit: int, what: str) -> list[str]:
+    if len(lines) <= limit:
+        return lines
+    more = len(lines) - limit
+    note = f"{more} more {what} not annotated (GitHub shows {limit}); see the job summary"
+    return [*lines[:limit], command("notice", note)]
+
+
+def annotations(run: GateRun, limit: int = ANNOTATION_LIMIT) -> list[str]:
+    """Error annotations for failed checks and troubled sessions, warnings for flaky and
+    degraded checks; at most ``limit`` of each, then a notice saying how many were left out."""
+    several = len(run.verdict.sessions) > 1
+    errors: list[str] = []
+    check_errors: list[str] = []
+    warnings: list[str] = []
+    for sv in run.verdict.sessions:
+        session = f" in session {_session_label(sv)}" if several else ""
+        trouble = _session_error(sv, session_link(run, sv))
+        if trouble:
+            errors.append(trouble)
+        for r in sv.runs:
+            if r.category in _BROKEN:
+                check_errors.append(_run_error(r, run.error_messages, session))
+            elif r.category in _WARNED:
+                warnings.append(_run_warning(r, session))
+    if not run.verdict.sessions and run.verdict.outcome is not Outcome.PASSED:
+        reason = plain_text(run.verdict.reason, MESSAGE_LIMIT)
+        errors.append(command("error", reason, title=f"checkly-gate: {run.verdict.outcome.label}"))
+    return [
+        *_capped(errors + check_errors, limit, "failed checks"),
+        *_capped(warnings, limit, "flaky or degraded checks"),
+    ]
+
+
+# --- outputs -------------------------------------------------------------------------------
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+def outputs(run: GateRun, junit: Path | None, summary: Path | None) -> dict[str, str]:
+    """Step outputs (``steps.<id>.outputs.*``): status, exit code, counts, links, files."""
+    verdict = run.verdict
+    counts = verdict.counts
+    links = [session_link(run, sv) for sv in verdict.sessions]
+    failed = _unique(
+        one_line(r.name, 1000) for sv in verdict.sessions for r in sv.runs if r.category in _BROKEN
+    )
+    values = {
+        "status": verdict.outcome.label,
+        "exit-code": str(verdict.exit_code),
+        "passed": str(counts.passed),
+        "failed": str(counts.failed + counts.errored),
+        "flaky": str(counts.flaky),
+        "degraded": str(counts.degraded),
+        "skipped": str(counts.skipped),
+        "total": str(counts.total),
+        "session-url": links[0] if links else "",
+    }
+    if len(links) > 1:
+        values["session-urls"] = json.dumps(links)
+    values["failed-checks"] = json.dumps(failed, ensure_ascii=False)
+    values["junit"] = str(junit) if junit else ""
+    values["summary"] = str(summary) if summary else ""
+    return values
+
+
+def render_outputs(values: Mapping[str, str], delimiter: Callable[[], str] = new_delimiter) -> str:
+    """``values`` in ``GITHUB_OUTPUT`` syntax: ``name=value`` lines, heredocs for multi-line.
+
+    A heredoc delimiter is random and checked against the value, so a value can never end the
+    block early and smuggle in further outputs. Line breaks in multi-line values become LF.
+    """
+    parts = []
+    for name, value in values.items():
+        if not name or any(bad in name for bad in ("=", "<<", "\n", "\r")):
+            raise ValueError(f"invalid output name {name!r}")
+        if "\n" not in value and "\r" not in value:
+            parts.append(f"{name}={value}\n")
+            continue
+        # The runner reads the file line by line and treats CR, LF and CRLF alike; normalise
+        # so a trailing CR cannot merge with the line break before the delimiter.
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+        for _ in range(100):
+            delim = delimiter()
+            if delim and delim not in value and delim not in name:
+                break
+        else:
+            raise RuntimeError("could not find a delimiter that does not occur in the value")
+        parts.append(f"{name}<<{delim}\n{value}\n{delim}\n")
+    return "".join(parts)
+
+
+def _fit_summary(markdown: str, budget: int) -> str:
+    """Cut the markdown at a line break so the step summary stays under GitHub's limit."""
+    data = markdown.encode("utf-8")
+    if len(data) <= budget:
+        return markdown
+    note = "\n\n*(summary truncated: GitHub limits a step summary to 1 MiB)*\n"
+    room = budget - len(note.encode("utf-8"))
+    if room <= 0:
+        return ""
+    cut = data[:room].decode("utf-8", errors="ignore")
+    cut = cut[: cut.rfind("\n") + 1] if "\n" in cut else ""
+    return cut + note
+
+
+class GitHub(Integration):
+    """GitHub Actions: log groups, stop-commands, annotations, outputs and step summary."""
+
+    name = "github"
+
+    def __init__(self, env: Mapping[str, str], token: Callable[[], str] = new_token) -> None:
+        self._env = env
+        self._token = token
+        self._progress_token: str | None = None
+
+    def progress_start(self, title: str) -> list[str]:
+        self._progress_token = self._token()
+        return [group_start(title), stop_commands(self._progress_token)]
+
+    def progress_end(self) -> list[str]:
+        token, self._progress_token = self._progress_token, None
+        if token is None:
+            return []
+        return [resume_commands(token), group_end()]
+
+    def protect(self, lines: list[str]) -> list[str]:
+        if not lines:
+            return []
+        token = self._token()
+        return [stop_commands(token), *lines, resume_commands(token)]
+
+    def publish(
+        self, run: GateRun, summary_markdown: str, junit: Path | None, summary: Path | None
+    ) -> list[str]:
+        problems: list[str] = []
+        summary_file = self._env.get("GITHUB_STEP_SUMMARY")
+        if summary_file and summary_markdown:
+            try:
+                existing = os.path.getsize(summary_file) if os.path.exists(summary_file) else 0
+                text = (
+                    summary_markdown if summary_markdown.endswith("\n") else summary_markdown + "\n"
+                )
+                if existing:
+                    text = "\n" + text
+                text = _fit_summary(text, SUMMARY_LIMIT_BYTES - existing)
+                if text:
+                    append_text(Path(summary_file), text)
+                else:
+                    full = "$GITHUB_STEP_SUMMARY is already at GitHub's 1 MiB limit"
+                    problems.append(command("warning", f"summary not written: {full}"))
+            except (OSError, ValueError) as exc:  # ValueError: unencodable text
+                problems.append(_file_warning("GITHUB_STEP_SUMMARY", summary_file, exc))
+        output_file = self._env.get("GITHUB_OUTPUT")
+        if output_file:
+            try:
+                append_text(Path(output_file), render_outputs(outputs(run, junit, summary)))
+            except (OSError, ValueError) as exc:  # ValueError: unencodable text
+                problems.append(_file_warning("GITHUB_OUTPUT", output_file, exc))
+        return [*annotations(run), *problems]
+
+
+def _file_warning(variable: str, path: str, exc: Exception) -> str:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return command("warning", one_line(f"cannot write ${variable} ({path}): {reason}", 500))

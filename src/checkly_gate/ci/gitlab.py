@@ -1,0 +1,67 @@
+"""GitLab CI: collapsible log sections around the progress output.
+
+GitLab has no workflow commands in job logs, so there is nothing to inject and nothing to
+protect; variables for later jobs go through the dotenv report (``reports.dotenv``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from checkly_gate.ci import Integration
+from checkly_gate.reports import GateRun
+from checkly_gate.text import one_line
+
+SECTION = "checkly_gate_wait"
+_NOT_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def section_name(text: str) -> str:
+    """A valid section name: GitLab accepts only letters, digits, ``_``, ``.`` and ``-``."""
+    return _NOT_NAME.sub("_", text) or "section"
+
+
+def section_start(name: str, title: str, timestamp: int, collapsed: bool = True) -> str:
+    """The marker that opens a collapsible section (collapsed by default) with a header."""
+    options = "[collapsed=true]" if collapsed else ""
+    return (
+        f"\x1b[0Ksection_start:{int(timestamp)}:{section_name(name)}{options}"
+        f"\r\x1b[0K{one_line(title)}"
+    )
+
+
+def section_end(name: str, timestamp: int) -> str:
+    """The marker that closes the section opened under the same name."""
+    return f"\x1b[0Ksection_end:{int(timestamp)}:{section_name(name)}\r\x1b[0K"
+
+
+class GitLab(Integration):
+    """GitLab CI: the progress output goes into a collapsed section."""
+
+    name = "gitlab"
+
+    def __init__(self, env: Mapping[str, str], now: Callable[[], float] = time.time) -> None:
+        self._env = env
+        self._now = now
+        self._open = False
+
+    def progress_start(self, title: str) -> list[str]:
+        self._open = True
+        return [section_start(SECTION, title, int(self._now()))]
+
+    def progress_end(self) -> list[str]:
+        if not self._open:
+            return []
+        self._open = False
+        return [section_end(SECTION, int(self._now()))]
+
+    def protect(self, lines: list[str]) -> list[str]:
+        return list(lines)
+
+    def publish(
+        self, run: GateRun, summary_markdown: str, junit: Path | None, summary: Path | None
+    ) -> list[str]:
+        return []
