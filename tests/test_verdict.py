@@ -21,10 +21,14 @@ from tests.fakes import SID, row, session_body
 
 
 def judge(
-    status: str, rows: list[dict], stop: Stop = Stop.FINAL, policy: Policy = Policy(), **obs: object
+    status: str,
+    rows: list[dict],
+    stop: Stop = Stop.FINAL,
+    policy: Policy | None = None,
+    **obs: object,
 ) -> SessionVerdict:
     session = parse_session(session_body(status, rows))
-    return judge_session(Observation(SID, stop, session=session, **obs), policy)
+    return judge_session(Observation(SID, stop, session=session, **obs), policy or Policy())
 
 
 def test_all_final_passed_is_a_pass() -> None:

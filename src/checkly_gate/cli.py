@@ -155,6 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="where reports go (default ./checkly-gate-demo)",
     )
     demo.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
+
+    report = commands.add_parser(
+        "report",
+        help="render reports again from a --json snapshot, offline",
+        description="Render the reports of an earlier `wait` from its --json snapshot, offline, "
+        "and exit with the same code.",
+    )
+    report.add_argument("snapshot", metavar="SNAPSHOT.json", help="file written by wait --json")
+    report.add_argument("--junit", metavar="PATH", help="write a JUnit XML report")
+    report.add_argument("--summary", metavar="PATH", help="write a markdown summary")
+    report.add_argument("--dotenv", metavar="PATH", help="write a dotenv report")
     return parser
 
 
@@ -209,7 +220,41 @@ def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
     _setup_logging(err, verbosity)
     from checkly_gate.gate import run_gate
 
-    run = run_gate(options, out, colour=_use_colour(out, env))
+    run = run_gate(options, out, env=env, colour=_use_colour(out, env))
+    return run.verdict.exit_code
+
+
+def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
+    from checkly_gate.ci import detect
+    from checkly_gate.config import Options
+    from checkly_gate.gate import finish
+    from checkly_gate.redact import RedactingStream, Redactor
+    from checkly_gate.reports import snapshot
+
+    path = Path(args.snapshot)
+    try:
+        run = snapshot.load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        err.write(f"checkly-gate: error: cannot read {path}: {getattr(exc, 'strerror', exc)}\n")
+        return EXIT_USAGE
+    except snapshot.SnapshotError as exc:
+        err.write(f"checkly-gate: error: {path}: {exc}\n")
+        return EXIT_USAGE
+    cwd = Path.cwd()
+
+    def target(value: str | None) -> Path | None:
+        return None if value is None else cwd / value
+
+    options = Options(
+        session_ids=tuple(o.session_id for o in run.observations),
+        api_key="",
+        junit=target(args.junit),
+        summary=target(args.summary),
+        dotenv=target(args.dotenv),
+    )
+    _setup_logging(err, 0)
+    redactor = Redactor([env.get("CHECKLY_API_KEY")])
+    finish(run, options, RedactingStream(out, redactor), detect(env), redactor)
     return run.verdict.exit_code
 
 
@@ -289,7 +334,7 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
             junit=folder / "junit.xml",
             summary=folder / "summary.md",
         )
-        run = run_gate(options, out, colour=_use_colour(out, env))
+        run = run_gate(options, out, env=env, colour=_use_colour(out, env))
     written = [p for p in (options.json, options.junit, options.summary) if p and p.exists()]
     out.write(f"\nReports written to {folder}:\n")
     for path in written:
@@ -314,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_simulate(args, out, err)
         if args.command == "demo":
             return cmd_demo(args, env, out, err)
+        if args.command == "report":
+            return cmd_report(args, env, out, err)
     except KeyboardInterrupt:
         err.write("checkly-gate: interrupted\n")
         return 130

@@ -7,24 +7,27 @@ orderly stop, and always writes the requested outputs before returning.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 
 from checkly_gate.api import Client
+from checkly_gate.ci import Integration, detect
 from checkly_gate.config import Options
-from checkly_gate.models import Session
+from checkly_gate.models import Session, parse_session
 from checkly_gate.outputs import write_outputs
 from checkly_gate.poller import PollSettings, RealClock, follow
 from checkly_gate.progress import Progress, render_verdict
 from checkly_gate.redact import Redactor
-from checkly_gate.reports import GateRun
+from checkly_gate.reports import GateRun, markdown
 from checkly_gate.verdict import Observation, Policy, Stop, combine, judge_session
 
 log = logging.getLogger("checkly_gate")
@@ -47,6 +50,7 @@ def _raise_interrupted(signum: int, _frame: Any) -> None:
 def run_gate(
     options: Options,
     out: TextIO,
+    env: Mapping[str, str] | None = None,
     colour: bool = False,
     transport: httpx.BaseTransport | None = None,
     handle_signals: bool = True,
@@ -79,6 +83,13 @@ def run_gate(
         quiet=options.verbosity < 0,
         several=len(options.session_ids) > 1,
     )
+    integration = detect(env or {})
+
+    def emit(lines: list[str]) -> None:
+        for line in lines:
+            out.write(line + "\n")
+        out.flush()
+
     lock = threading.Lock()
     latest: dict[str, tuple[Session, Any]] = {}
     done: dict[str, Observation] = {}
@@ -123,6 +134,15 @@ def run_gate(
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous_handlers[signum] = signal.signal(signum, _raise_interrupted)
     try:
+        if integration is not None and options.verbosity >= 0:
+            several = len(options.session_ids) > 1
+            emit(
+                integration.progress_start(
+                    f"Waiting for {len(options.session_ids)} Checkly test sessions"
+                    if several
+                    else f"Waiting for Checkly test session {options.session_ids[0]}"
+                )
+            )
         try:
             for thread in threads:
                 thread.start()
@@ -138,6 +158,8 @@ def run_gate(
             for signum in previous_handlers:
                 signal.signal(signum, signal.SIG_IGN)
         stop.set()
+        if integration is not None:
+            emit(integration.progress_end())
 
         observations = []
         with lock:
@@ -161,6 +183,9 @@ def run_gate(
                     )
                 observations.append(obs)
             bodies = {sid: redactor.scrub(body) for sid, (_, body) in latest.items()}
+        # Judge and render only from redacted data, so no report can carry the key even when
+        # a server echoed it back (reports escape text, which would hide it from a final pass).
+        observations = [_redacted(o, bodies, redactor) for o in observations]
 
         verdict = combine([judge_session(o, policy) for o in observations], received)
         run = GateRun(
@@ -174,12 +199,49 @@ def run_gate(
             requests=client.requests,
             signal=received,
         )
-        write_outputs(run, options, redactor)
-        for line in render_verdict(verdict, colour):
-            out.write(line + "\n")
-        out.flush()
+        finish(run, options, out, integration, redactor, colour)
         return run
     finally:
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
         client.close()
+
+
+def _redacted(obs: Observation, bodies: dict[str, Any], redactor: Redactor) -> Observation:
+    body = bodies.get(obs.session_id)
+    session = obs.session
+    if session is not None and body is not None:
+        session = parse_session(body)
+    error = redactor(obs.error) if obs.error else obs.error
+    return dataclasses.replace(obs, session=session, error=error)
+
+
+def output_targets(options: Options) -> dict[str, Path | None]:
+    return {
+        "json": options.json,
+        "junit": options.junit,
+        "summary": options.summary,
+        "dotenv": options.dotenv,
+    }
+
+
+def finish(
+    run: GateRun,
+    options: Options,
+    out: TextIO,
+    integration: Integration | None,
+    redactor: Redactor,
+    colour: bool = False,
+) -> None:
+    """Write files, print the verdict and publish to the CI; shared by ``wait`` and ``report``."""
+    written = write_outputs(run, output_targets(options), redactor)
+    lines = render_verdict(run.verdict, colour)
+    if integration is not None:
+        lines = integration.protect(lines)
+        summary_text = redactor(markdown.render(run))
+        lines += integration.publish(
+            run, summary_text, written.get("junit"), written.get("summary")
+        )
+    for line in lines:
+        out.write(redactor(line) + "\n")
+    out.flush()

@@ -3,27 +3,39 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
-from checkly_gate.config import Options
 from checkly_gate.files import write_atomic
 from checkly_gate.redact import Redactor
-from checkly_gate.reports import GateRun, snapshot
+from checkly_gate.reports import GateRun, dotenv, junit, markdown, snapshot
 
 log = logging.getLogger("checkly_gate")
 
+Renderer = Callable[[GateRun], str]
+RENDERERS: dict[str, Renderer] = {
+    "json": snapshot.render,
+    "junit": junit.render,
+    "summary": markdown.render,
+    "dotenv": dotenv.render,
+}
 
-def write_outputs(run: GateRun, options: Options, redactor: Redactor) -> list[Path]:
-    """Render and write every requested file; a failed write is reported, not fatal."""
-    written: list[Path] = []
-    targets = [(options.json, snapshot.render)]
-    for path, render in targets:
+
+def write_outputs(
+    run: GateRun, targets: dict[str, Path | None], redactor: Redactor
+) -> dict[str, Path]:
+    """Render and write each requested format (``{"junit": path, ...}``).
+
+    A failed write is logged, never fatal: the verdict must still reach the exit code.
+    """
+    written: dict[str, Path] = {}
+    for kind, path in targets.items():
         if path is None:
             continue
         try:
-            write_atomic(path, redactor(render(run)))
+            write_atomic(path, redactor(RENDERERS[kind](run)))
         except OSError as exc:
-            log.error("cannot write %s: %s", path, exc.strerror or exc)
+            log.error("cannot write %s report %s: %s", kind, path, exc.strerror or exc)
             continue
-        written.append(path)
+        written[kind] = path
     return written

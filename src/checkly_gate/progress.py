@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from checkly_gate.models import Session
+from checkly_gate.text import one_line
 from checkly_gate.verdict import Category, Counts, Run, Verdict, count_runs, group_runs
 
 _SYMBOL = {
@@ -41,13 +42,6 @@ _WORD = {
     Category.SKIPPED: "SKIPPED",
     Category.PENDING: "PENDING",
 }
-
-
-def one_line(text: str, limit: int = 200) -> str:
-    """Untrusted text folded onto one line (no control characters) and capped."""
-    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
-    cleaned = " ".join(cleaned.split())
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def paint(text: str, code: str, colour: bool) -> str:

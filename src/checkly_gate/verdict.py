@@ -339,7 +339,13 @@ def judge_session(obs: Observation, policy: Policy = Policy()) -> SessionVerdict
         finals = [r for r in runs if r.final is not None]
         if not finals:
             return verdict(Outcome.FAILED, "session is PASSED but has no check results")
-        return verdict(Outcome.PASSED, f"{_plural(len(finals), 'check run')} passed")
+        notes = [
+            f"{n} {what}"
+            for n, what in ((counts.flaky, "flaky"), (counts.degraded, "degraded"))
+            if n
+        ]
+        extra = f" ({', '.join(notes)})" if notes else ""
+        return verdict(Outcome.PASSED, f"{_plural(len(finals), 'check run')} passed{extra}")
 
     # The session did not reach a final status while we watched.
     if obs.stop is Stop.INTERRUPTED:

@@ -1,0 +1,85 @@
+"""Options: defaults < file < env < flags, and one-line errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from checkly_gate.config import ConfigError, parse_session_id, resolve
+from tests.fakes import SID
+
+ENV = {"CHECKLY_API_KEY": "k-123456"}
+
+
+def write(tmp_path: Path, text: str, name: str = "checkly-gate.yml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_defaults(tmp_path: Path) -> None:
+    o = resolve([SID], {}, ENV, tmp_path)
+    assert (o.timeout, o.poll_interval, o.not_found_grace, o.long_poll) == (1800, 10, 30, True)
+    assert o.api_url == "https://api.checklyhq.com" and o.json is None
+
+
+def test_precedence_defaults_file_env_flags(tmp_path: Path) -> None:
+    write(tmp_path, "timeout: 100\npoll-interval: 5\naccount-id: from-file\nfail_on_flaky: true\n")
+    env = {**ENV, "CHECKLY_GATE_POLL_INTERVAL": "0.2", "CHECKLY_ACCOUNT_ID": "from-env"}
+    o = resolve([SID], {"account-id": "from-flag"}, env, tmp_path)
+    assert o.timeout == 100  # file beats default
+    assert o.poll_interval == 0.2  # env beats file
+    assert o.account_id == "from-flag"  # flag beats env
+    assert o.fail_on_flaky is True
+    assert o.sources["timeout"].startswith("file") and o.sources["account-id"] == "flag"
+
+
+def test_explicit_config_path_and_relative_outputs(tmp_path: Path) -> None:
+    write(tmp_path, "json: out/c.json\n", "ci.yml")
+    o = resolve([SID], {}, ENV, tmp_path, config_path="ci.yml")
+    assert o.json == tmp_path / "out" / "c.json"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("timeuot: 5\n", "unknown key 'timeuot' (did you mean 'timeout'?)"),
+        ("timeout: soon\n", "'timeout': expected a number"),
+        ("timeout: 0\n", "must be at least 1"),
+        ("fail-on-flaky: maybe\n", "expected true or false"),
+        ("api-key: abc\n", "'api-key' must not be in a config file"),
+        ("timeout: [1\n", "invalid YAML at line"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("api-url: ftp://x\n", "expected an http(s) URL"),
+    ],
+)
+def test_file_errors_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        resolve([SID], {}, ENV, tmp_path)
+    assert expected in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_empty_file_is_fine_and_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, "")
+    assert resolve([SID], {}, ENV, tmp_path).timeout == 1800
+    with pytest.raises(ConfigError, match="does not exist"):
+        resolve([SID], {}, ENV, tmp_path, config_path="nope.yml")
+
+
+def test_env_errors_name_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="CHECKLY_GATE_TIMEOUT"):
+        resolve([SID], {}, {**ENV, "CHECKLY_GATE_TIMEOUT": "ten"}, tmp_path)
+    with pytest.raises(ConfigError, match="CHECKLY_GATE_FAIL_ON_FLAKY"):
+        resolve([SID], {}, {**ENV, "CHECKLY_GATE_FAIL_ON_FLAKY": "perhaps"}, tmp_path)
+
+
+def test_api_key_required_and_session_ids_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="CHECKLY_API_KEY"):
+        resolve([SID], {}, {}, tmp_path)
+    with pytest.raises(ConfigError, match="is not a UUID"):
+        resolve(["not-a-uuid"], {}, ENV, tmp_path)
+    assert resolve([SID.upper(), SID], {}, ENV, tmp_path).session_ids == (SID,)
+    assert parse_session_id(" " + SID.upper() + " ") == SID
