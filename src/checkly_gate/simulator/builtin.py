@@ -1,0 +1,220 @@
+"""Builtin scenarios (their names are a public contract) and ``load_scenario``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from checkly_gate.simulator.model import (
+    CheckSpec,
+    Fault,
+    Scenario,
+    ScenarioError,
+    load_scenario_file,
+)
+
+_SESSION_NAME = "Deploy smoke checks"
+
+
+def _passing_checks() -> tuple[CheckSpec, ...]:
+    """The ~12 s demo timeline: 9 runs finishing one by one, a flaky and a degraded check."""
+    return (
+        CheckSpec("Login API", "API", ("eu-west-1",), start=0.2, duration=1.3),
+        CheckSpec("Status page", "URL", ("eu-west-1",), start=1.0, duration=1.0),
+        CheckSpec(
+            "Homepage", "BROWSER", ("eu-west-1", "us-east-1"), start=0.5, duration=2.5, stagger=1.0
+        ),
+        CheckSpec(
+            "Checkout flow",
+            "MULTI_STEP",
+            ("eu-west-1",),
+            start=1.0,
+            duration=4.0,
+            failed_attempts=1,
+        ),
+        CheckSpec(
+            "Product API", "API", ("us-east-1",), start=3.5, duration=2.5, outcome="degraded"
+        ),
+        CheckSpec("Search suite", "PLAYWRIGHT", ("eu-west-1",), start=2.0, duration=5.0),
+        CheckSpec("Database port", "TCP", ("eu-central-1",), start=6.0, duration=3.0),
+        CheckSpec("TLS certificate", "SSL", ("eu-west-1",), start=8.0, duration=4.0),
+    )
+
+
+def _failing_checks() -> tuple[CheckSpec, ...]:
+    """Like the passing timeline, but checkout fails after a retry and one check errors."""
+    replaced = {
+        "Checkout flow": CheckSpec(
+            "Checkout flow",
+            "MULTI_STEP",
+            ("eu-west-1",),
+            start=1.0,
+            duration=4.0,
+            failed_attempts=1,
+            outcome="failed",
+        ),
+        "Database port": CheckSpec(
+            "Database port", "TCP", ("eu-central-1",), start=6.0, duration=3.0, outcome="error"
+        ),
+    }
+    return tuple(replaced.get(c.name, c) for c in _passing_checks())
+
+
+def _short_checks() -> tuple[CheckSpec, ...]:
+    """A ~6 s passing timeline (6 runs, one flaky) for the fault and edge-case scenarios."""
+    return (
+        CheckSpec("Login API", "API", ("eu-west-1",), start=0.2, duration=0.8),
+        CheckSpec(
+            "Homepage", "BROWSER", ("eu-west-1", "us-east-1"), start=0.3, duration=1.5, stagger=0.5
+        ),
+        CheckSpec("Status page", "URL", ("eu-west-1",), start=2.0, duration=1.0),
+        CheckSpec(
+            "Checkout flow",
+            "MULTI_STEP",
+            ("eu-west-1",),
+            start=1.0,
+            duration=3.0,
+            failed_attempts=1,
+        ),
+        CheckSpec("TLS certificate", "SSL", ("eu-west-1",), start=3.0, duration=3.0),
+    )
+
+
+def _large_checks() -> tuple[CheckSpec, ...]:
+    """1,500 checks in two locations (3,000 runs), all finished within ~5 s."""
+    types = ("API", "BROWSER", "MULTI_STEP", "PLAYWRIGHT", "URL", "TCP", "DNS", "ICMP")
+    checks = []
+    for i in range(1500):
+        checks.append(
+            CheckSpec(
+                f"Check {i + 1:04d}",
+                types[i % len(types)],
+                ("eu-west-1", "us-east-1"),
+                start=(i % 300) / 100,  # 0 .. 2.99
+                duration=0.5 + (i % 7) * 0.2,  # 0.5 .. 1.7
+                stagger=0.2,
+                outcome="degraded" if i % 97 == 0 else "passed",
+                failed_attempts=1 if i % 113 == 0 else 0,
+            )
+        )
+    return tuple(checks)
+
+
+def _builtins() -> dict[str, Scenario]:
+    short = _short_checks()
+    specs = [
+        Scenario(
+            name="passing",
+            description="~12 s, 9 runs finishing one by one, one flaky and one degraded: PASSED",
+            session_name=_SESSION_NAME,
+            checks=_passing_checks(),
+        ),
+        Scenario(
+            name="failing",
+            description="~12 s; checkout fails after a retry and one check has errors: FAILED",
+            session_name=_SESSION_NAME,
+            checks=_failing_checks(),
+        ),
+        Scenario(
+            name="cancelled",
+            description="the passing timeline, cancelled after 4 s: CANCELLED",
+            session_name=_SESSION_NAME,
+            end="cancelled",
+            cancel_at=4.0,
+            checks=_passing_checks(),
+        ),
+        Scenario(
+            name="rate-limited",
+            description="~6 s passing session; 429 + Retry-After on early requests (one HTTP date)",
+            session_name=_SESSION_NAME,
+            checks=short,
+            faults=(
+                Fault("rate-limit", requests=(2, 3), retry_after=1),
+                Fault("rate-limit", requests=(5, 5), retry_after="http-date"),
+                Fault("rate-limit", requests=(7, 7), retry_after=1),
+            ),
+        ),
+        Scenario(
+            name="unreliable-network",
+            description="~6 s passing session; reset, 503, HTML 502, garbage and truncated bodies",
+            session_name=_SESSION_NAME,
+            checks=short,
+            faults=(
+                Fault("reset", requests=(2, 2)),
+                Fault("server-error", requests=(3, 3), status=503),
+                Fault("html", requests=(5, 5)),
+                Fault("garbage", requests=(7, 7)),
+                Fault("truncated", requests=(9, 9)),
+            ),
+        ),
+        Scenario(
+            name="unauthorized",
+            description="every request 401, the body echoing the Authorization header back",
+            session_name=_SESSION_NAME,
+            checks=short,
+            faults=(Fault("unauthorized-echo"),),
+        ),
+        Scenario(
+            name="never-ends",
+            description="runs never finish; the session stays RUNNING forever",
+            session_name=_SESSION_NAME,
+            end="never",
+            checks=short,
+        ),
+        Scenario(
+            name="slow-start",
+            description="404 for 3 s after the first request, then a ~6 s passing session",
+            session_name=_SESSION_NAME,
+            not_found_seconds=3.0,
+            checks=short,
+        ),
+        Scenario(
+            name="no-long-poll",
+            description="the completion endpoint answers 404; ~6 s passing session",
+            session_name=_SESSION_NAME,
+            completion_endpoint=False,
+            checks=short,
+        ),
+        Scenario(
+            name="settling",
+            description="~6 s passing session whose last FINAL row lags 1.5 s behind the status",
+            session_name=_SESSION_NAME,
+            final_lag=1.5,
+            checks=short,
+        ),
+        Scenario(
+            name="large",
+            description="3,000 runs (1,500 checks x 2 locations) finished within ~5 s: PASSED",
+            session_name="Large regression suite",
+            checks=_large_checks(),
+        ),
+    ]
+    return {s.name: s for s in specs}
+
+
+#: Builtin scenarios by name; every one is also loadable with ``load_scenario(name)``.
+BUILTIN_SCENARIOS: dict[str, Scenario] = _builtins()
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """Return the builtin scenario called ``name_or_path`` or load it from a YAML file.
+
+    Raises ScenarioError with a one-line message for an unknown name, an unreadable file,
+    invalid YAML, unknown keys or wrong types.
+    """
+    if not isinstance(name_or_path, str) or not name_or_path.strip():
+        raise ScenarioError("scenario must be a builtin name or a path to a .yml/.yaml file")
+    if name_or_path in BUILTIN_SCENARIOS:
+        return BUILTIN_SCENARIOS[name_or_path]
+    path = Path(name_or_path)
+    looks_like_path = (
+        name_or_path.lower().endswith((".yml", ".yaml"))
+        or "/" in name_or_path
+        or "\\" in name_or_path
+        or path.exists()
+    )
+    if not looks_like_path:
+        raise ScenarioError(
+            f"unknown scenario '{name_or_path}'; builtin scenarios: "
+            f"{', '.join(BUILTIN_SCENARIOS)} (or give a path to a .yml/.yaml file)"
+        )
+    return load_scenario_file(path)

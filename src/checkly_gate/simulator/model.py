@@ -1,0 +1,349 @@
+"""Scenario model: frozen dataclasses, their validation, and parsing from YAML mappings.
+
+Validation lives in ``__post_init__`` so scenarios built in Python are checked exactly like
+scenarios read from YAML; the parser only adds the location (``checks[2]``) to the message.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+OUTCOMES = ("passed", "failed", "error", "degraded", "cancelled")
+ENDS = ("auto", "cancelled", "never")
+SESSION_STATUSES = ("PASSED", "FAILED", "CANCELLED")
+FAULT_KINDS = (
+    "rate-limit",
+    "server-error",
+    "reset",
+    "garbage",
+    "truncated",
+    "html",
+    "not-a-session",
+    "unauthorized-echo",
+)
+ENDPOINTS = ("any", "session", "completion")
+METADATA_KEYS = (
+    "environment",
+    "repoUrl",
+    "commitId",
+    "commitOwner",
+    "commitMessage",
+    "branchName",
+)
+DEFAULT_METADATA: dict[str, str | None] = {
+    "environment": "simulated",
+    "repoUrl": "https://github.com/acme/webshop",
+    "commitId": "4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39",
+    "commitOwner": "jane-doe",
+    "commitMessage": "Simulated deploy",
+    "branchName": "main",
+}
+#: ``CheckSpec.check_id`` value meaning "derive a stable uuid5 from the check name".
+AUTO = "auto"
+# Which fault kinds accept which optional settings (anything else is a mistake worth reporting).
+_FAULT_OPTIONS = {
+    "status": ("server-error", "html"),
+    "body": ("server-error", "not-a-session"),
+    "retry_after": ("rate-limit", "server-error"),
+    "retry_after_seconds": ("rate-limit", "server-error"),
+}
+_FAULT_BODIES = {"server-error": ("json", "html"), "not-a-session": ("object", "list")}
+
+
+class ScenarioError(ValueError):
+    """A scenario is unknown, unreadable or invalid. The message is a single line."""
+
+
+def _show(value: Any) -> str:
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _number(key: str, value: Any, *, minimum: float = 0.0, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ScenarioError(f"'{key}' must be a number, got {_show(value)}")
+    if value < minimum or (positive and value <= 0):
+        bound = f"> {minimum:g}" if positive else f">= {minimum:g}"
+        raise ScenarioError(f"'{key}' must be {bound}, got {_show(value)}")
+    return float(value)
+
+
+def _integer(key: str, value: Any, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScenarioError(f"'{key}' must be an integer, got {_show(value)}")
+    if value < minimum:
+        raise ScenarioError(f"'{key}' must be >= {minimum}, got {value}")
+    return value
+
+
+def _string(key: str, value: Any, *, empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise ScenarioError(f"'{key}' must be a string, got {_show(value)}")
+    if not empty and not value.strip():
+        raise ScenarioError(f"'{key}' must not be empty")
+    return value
+
+
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ScenarioError(f"'{key}' must be one of {', '.join(choices)}; got {_show(value)}")
+    return value
+
+
+def _boolean(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ScenarioError(f"'{key}' must be true or false, got {_show(value)}")
+    return value
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check of a scenario; every location in ``locations`` is its own run.
+
+    A run starts ``start + index * stagger`` scenario seconds after the session becomes visible
+    and lasts ``duration``. With ``failed_attempts: k`` the run is split into k+1 equal tries,
+    the first k of which produce failed ATTEMPT rows before the FINAL row shows ``outcome``.
+    """
+
+    name: str
+    type: str = "API"
+    locations: tuple[str, ...] = ("eu-west-1",)
+    start: float = 0.0
+    duration: float = 1.0
+    outcome: str = "passed"
+    failed_attempts: int = 0
+    stagger: float = 0.0
+    check_id: str | None = AUTO
+    response_time: int | None = None
+
+    def __post_init__(self) -> None:
+        _string("name", self.name)
+        _string("type", self.type)
+        locations = self.locations
+        if isinstance(locations, str) or not isinstance(locations, (list, tuple)):
+            raise ScenarioError(f"'locations' must be a list of strings, got {_show(locations)}")
+        if not locations:
+            raise ScenarioError("'locations' must not be empty")
+        for location in locations:
+            _string("locations", location)
+        object.__setattr__(self, "locations", tuple(locations))
+        object.__setattr__(self, "start", _number("start", self.start))
+        object.__setattr__(self, "duration", _number("duration", self.duration))
+        object.__setattr__(self, "stagger", _number("stagger", self.stagger))
+        _choice("outcome", self.outcome, OUTCOMES)
+        _integer("failed_attempts", self.failed_attempts)
+        if self.check_id is not None:
+            _string("check_id", self.check_id)
+        if self.response_time is not None:
+            _integer("response_time", self.response_time)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A misbehaviour injected into selected requests.
+
+    Selection: ``requests: (first, last)`` (1-based, inclusive) or ``every: N`` over the
+    requests served by the owning scenario that match ``endpoint``; neither means all of them.
+    """
+
+    kind: str
+    requests: tuple[int, int] | None = None
+    every: int | None = None
+    endpoint: str = "any"
+    status: int | None = None
+    body: str | None = None
+    retry_after: int | str | None = None
+    retry_after_seconds: int = 2
+
+    def __post_init__(self) -> None:
+        kind = _choice("kind", self.kind, FAULT_KINDS)
+        if self.requests is not None:
+            window = self.requests
+            if isinstance(window, int) and not isinstance(window, bool):
+                window = (window, window)
+            if not isinstance(window, (list, tuple)) or len(window) != 2:
+                raise ScenarioError(
+                    f"'requests' must be [first, last] or a single number, got {_show(window)}"
+                )
+            first = _integer("requests", window[0], minimum=1)
+            last = _integer("requests", window[1], minimum=first)
+            object.__setattr__(self, "requests", (first, last))
+        if self.every is not None:
+            if self.requests is not None:
+                raise ScenarioError("use either 'requests' or 'every', not both")
+            _integer("every", self.every, minimum=1)
+        _choice("endpoint", self.endpoint, ENDPOINTS)
+        for option, kinds in _FAULT_OPTIONS.items():
+            default = 2 if option == "retry_after_seconds" else None
+            if getattr(self, option) != default and kind not in kinds:
+                raise ScenarioError(f"'{option}' is not used by fault kind '{kind}'")
+        if self.status is not None:
+            status = _integer("status", self.status, minimum=400)
+            if status > 599:
+                raise ScenarioError(f"'status' must be between 400 and 599, got {status}")
+        if self.body is not None:
+            _choice("body", self.body, _FAULT_BODIES[kind])
+        retry_after = self.retry_after
+        if isinstance(retry_after, str):
+            _choice("retry_after", retry_after, ("http-date", "none"))
+        elif retry_after is not None:
+            _integer("retry_after", retry_after)
+        _integer("retry_after_seconds", self.retry_after_seconds)
+
+    def selects(self, count: int) -> bool:
+        """True when the ``count``-th matching request (1-based) is hit by this fault."""
+        if self.requests is not None:
+            return self.requests[0] <= count <= self.requests[1]
+        if self.every is not None:
+            return count % self.every == 0
+        return True
+
+    def applies_to(self, endpoint: str | None) -> bool:
+        """True when a request to ``endpoint`` ("session", "completion" or None) is counted."""
+        return self.endpoint == "any" or self.endpoint == endpoint
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the fake API does for a test session: its checks, its ending and its faults.
+
+    All times are scenario seconds (divided by ``Simulator.speed``).
+    """
+
+    name: str = "custom"
+    description: str = ""
+    session_name: str = "Simulated test session"
+    metadata: Mapping[str, str | None] = field(
+        default_factory=lambda: dict(DEFAULT_METADATA), hash=False
+    )
+    not_found_seconds: float = 0.0
+    completion_endpoint: bool = True
+    end: str = "auto"
+    cancel_at: float = 2.0
+    final_lag: float = 0.0
+    status_override: str | None = None
+    checks: tuple[CheckSpec, ...] = ()
+    faults: tuple[Fault, ...] = ()
+
+    def __post_init__(self) -> None:
+        _string("name", self.name)
+        _string("description", self.description, empty=True)
+        _string("session_name", self.session_name, empty=True)
+        if not isinstance(self.metadata, Mapping):
+            raise ScenarioError(f"'metadata' must be a mapping, got {_show(self.metadata)}")
+        merged = dict(DEFAULT_METADATA)
+        for key, value in self.metadata.items():
+            if key not in METADATA_KEYS:
+                raise ScenarioError(
+                    f"unknown key 'metadata.{key}' (known: {', '.join(METADATA_KEYS)})"
+                )
+            if value is not None:
+                _string(f"metadata.{key}", value, empty=key != "environment")
+            merged[key] = value
+        object.__setattr__(self, "metadata", merged)
+        for key in ("not_found_seconds", "cancel_at", "final_lag"):
+            object.__setattr__(self, key, _number(key, getattr(self, key)))
+        _boolean("completion_endpoint", self.completion_endpoint)
+        _choice("end", self.end, ENDS)
+        if self.status_override is not None:
+            _choice("status_override", self.status_override, SESSION_STATUSES)
+        for key, kind in (("checks", CheckSpec), ("faults", Fault)):
+            items = getattr(self, key)
+            if not isinstance(items, (list, tuple)) or not all(isinstance(i, kind) for i in items):
+                raise ScenarioError(f"'{key}' must be a list of {kind.__name__}")
+            object.__setattr__(self, key, tuple(items))
+
+
+# --------------------------------------------------------------------------- YAML parsing
+
+
+def _field_names(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def _mapping(where: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ScenarioError(f"{where}: expected a mapping, got {_show(value)}")
+    for key in value:
+        if not isinstance(key, str):
+            raise ScenarioError(f"{where}: keys must be strings, got {_show(key)}")
+    return value
+
+
+def _reject_unknown(where: str, data: Mapping[str, Any], known: set[str]) -> None:
+    for key in data:
+        if key not in known:
+            raise ScenarioError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(known))})")
+
+
+def _build(where: str, cls: type, kwargs: dict[str, Any]) -> Any:
+    try:
+        return cls(**kwargs)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+
+
+def _parse_check(where: str, raw: Any) -> CheckSpec:
+    data = dict(_mapping(where, raw))
+    _reject_unknown(where, data, _field_names(CheckSpec) | {"location"})
+    if "name" not in data:
+        raise ScenarioError(f"{where}: missing key 'name'")
+    if "location" in data:
+        if "locations" in data:
+            raise ScenarioError(f"{where}: use either 'location' or 'locations', not both")
+        location = data.pop("location")
+        data["locations"] = [location] if isinstance(location, str) else location
+    return _build(where, CheckSpec, data)
+
+
+def _parse_fault(where: str, raw: Any) -> Fault:
+    data = dict(_mapping(where, raw))
+    _reject_unknown(where, data, _field_names(Fault))
+    if "kind" not in data:
+        raise ScenarioError(f"{where}: missing key 'kind'")
+    return _build(where, Fault, data)
+
+
+def parse_scenario(data: Any, *, source: str, default_name: str = "custom") -> Scenario:
+    """Build a Scenario from a parsed YAML document; errors name ``source`` and the key."""
+    top = dict(_mapping(source, data))
+    _reject_unknown(source, top, _field_names(Scenario))
+    for key in ("checks", "faults"):
+        value = top.get(key)
+        if value is None:
+            top[key] = ()
+        elif not isinstance(value, list):
+            raise ScenarioError(f"{source}: '{key}' must be a list, got {_show(value)}")
+    if top.get("metadata") is None:
+        top.pop("metadata", None)
+    checks = [_parse_check(f"{source}: checks[{i}]", c) for i, c in enumerate(top["checks"])]
+    faults = [_parse_fault(f"{source}: faults[{i}]", f) for i, f in enumerate(top["faults"])]
+    top["checks"] = tuple(checks)
+    top["faults"] = tuple(faults)
+    top.setdefault("name", default_name)
+    return _build(source, Scenario, top)
+
+
+def load_scenario_file(path: Path) -> Scenario:
+    """Read and validate a scenario YAML file, raising ScenarioError with a one-line message."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ScenarioError(f"cannot read scenario file '{path}': {reason}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ScenarioError(f"invalid YAML in '{path}': {problem}{where}") from None
+    if data is None:
+        raise ScenarioError(f"scenario file '{path}' is empty; expected a mapping")
+    return parse_scenario(data, source=str(path), default_name=path.stem)
