@@ -1,0 +1,127 @@
+"""Benchmarks against the local simulator. Prints figures; asserts nothing.
+
+    python benchmarks/bench.py            # everything (about 2 minutes)
+    python benchmarks/bench.py --quick    # shorter request-rate window
+
+Figures (targets from issue 2): verdict latency after the session turns final (< 0.5 s with
+long-poll at the default interval), API requests per minute of waiting (<= 12), start-up time
+of `checkly-gate --version` (< 0.15 s), peak memory for a 3,000-result session (< 60 MiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import replace
+
+from checkly_gate.config import Options
+from checkly_gate.gate import run_gate
+from checkly_gate.simulator import Simulator, load_scenario
+
+KEY = "bench-key"
+
+
+def verdict_latency(runs: int) -> list[float]:
+    """Seconds from the session turning final (simulator clock) to the gate returning."""
+    figures = []
+    for _ in range(runs):
+        with Simulator(scenario=load_scenario("passing"), api_key=KEY, speed=2.0) as sim:
+            sid = str(uuid.uuid4())
+            options = Options(session_ids=(sid,), api_key=KEY, api_url=sim.url, timeout=120)
+            run_gate(options, io.StringIO(), handle_signals=False)
+            returned = time.monotonic()
+            final = sim.final_at(sid)
+            assert final is not None, "session never turned final"
+            figures.append(returned - final)
+    return figures
+
+
+def requests_per_minute(seconds: float) -> float:
+    """Requests the gate makes while a session keeps running, at default settings."""
+    with Simulator(scenario=load_scenario("never-ends"), api_key=KEY) as sim:
+        options = Options(
+            session_ids=(str(uuid.uuid4()),), api_key=KEY, api_url=sim.url, timeout=seconds
+        )
+        run = run_gate(options, io.StringIO(), handle_signals=False)
+        return run.requests / (seconds / 60.0)
+
+
+def startup(runs: int) -> list[float]:
+    """Wall time of `checkly-gate --version` in a fresh interpreter."""
+    exe = os.path.join(os.path.dirname(sys.executable), "checkly-gate")
+    cmd = [exe, "--version"] if os.path.exists(exe) else [sys.executable, "-m", "checkly_gate"]
+    figures = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(
+            cmd + (["--version"] if cmd[-1] != "--version" else []), check=True, capture_output=True
+        )
+        figures.append(time.perf_counter() - start)
+    return figures
+
+
+def peak_memory_mib() -> float:
+    """Peak RSS of a `wait` process following a 3,000-result session to the end."""
+    with Simulator(scenario=replace(load_scenario("large")), api_key=KEY, speed=2.0) as sim:
+        env = {**os.environ, "CHECKLY_API_KEY": KEY}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "checkly_gate",
+                "wait",
+                str(uuid.uuid4()),
+                "--api-url",
+                sim.url,
+                "--poll-interval",
+                "1",
+                "--timeout",
+                "120",
+                "-q",
+                "--json",
+                os.devnull,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"large run failed: {proc.returncode} {proc.stderr}")
+        return max(before, after) / 1024.0  # ru_maxrss is KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="30 s request-rate window")
+    args = parser.parse_args()
+
+    lat = verdict_latency(3)
+    print(
+        f"verdict latency (long-poll, interval 10 s): median {statistics.median(lat):.3f} s, "
+        f"max {max(lat):.3f} s over {len(lat)} runs (target < 0.5 s)"
+    )
+    window = 30.0 if args.quick else 60.0
+    rpm = requests_per_minute(window)
+    print(
+        f"requests per minute while waiting (defaults, {window:.0f} s window): {rpm:.1f} "
+        f"(target <= 12)"
+    )
+    st = startup(10)
+    print(
+        f"start-up of checkly-gate --version: median {statistics.median(st) * 1000:.0f} ms, "
+        f"min {min(st) * 1000:.0f} ms over {len(st)} runs (target < 150 ms)"
+    )
+    print(f"peak memory, 3,000-result session: {peak_memory_mib():.1f} MiB (target < 60 MiB)")
+
+
+if __name__ == "__main__":
+    main()
