@@ -9,6 +9,7 @@ custom CAs come from the standard environment variables through httpx.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -20,6 +21,8 @@ import httpx
 
 from checkly_gate import __version__
 from checkly_gate.models import NotASessionError, Session, parse_session
+
+log = logging.getLogger("checkly_gate")
 
 DEFAULT_API_URL = "https://api.checklyhq.com"
 USER_AGENT = f"checkly-gate/{__version__}"
@@ -61,6 +64,14 @@ class Transient(ApiError):
 
 class CompletionUnsupported(ApiError):
     """The long-poll endpoint is not there (404/405/501): fall back to plain polling."""
+
+
+class NoMatch(ApiError):
+    """The trigger matched no checks (404, or 403 saying so)."""
+
+
+class Ambiguous(ApiError):
+    """A trigger failed after it may have reached the API: retrying could start a duplicate."""
 
 
 _HINTS = {
@@ -115,6 +126,12 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
     return f"{head}: {message}" if message else head
 
 
+def _limits(timeout: float) -> httpx.Timeout:
+    """Per-request timeouts, clamped by the caller to what is left of the deadline."""
+    timeout = max(0.05, timeout)
+    return httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
+
+
 class Client:
     """Talks to the Checkly Public API. Thread-safe; counts every request it makes."""
 
@@ -166,25 +183,83 @@ class Client:
             return None
         return self._session_from(response)
 
+    def trigger(self, body: dict[str, Any], timeout: float) -> tuple[Session, Any]:
+        """Start a test session. Not idempotent, so errors say whether a retry is safe:
+
+        ``Transient`` only when the API surely did not create a session (connection refused,
+        connect timeout, 429), ``Ambiguous`` after any failure once the request may have
+        arrived (5xx, read timeout, reset, unreadable answer).
+        """
+        limits = _limits(timeout)
+        with self._lock:
+            self.requests += 1
+        try:
+            response = self._http.post("/v1/test-sessions/trigger", json=body, timeout=limits)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            raise Transient(f"cannot connect: {detail}") from None
+        except httpx.HTTPError as exc:
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            raise Ambiguous(f"trigger request failed after sending: {detail}") from None
+        status = response.status_code
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
+            raise Transient(error_message(response), status, retry_after=retry_after)
+        if status == 404 or (status == 403 and "match" in response.text.lower()):
+            raise NoMatch(error_message(response), status)
+        if status >= 500 or status == 408:
+            raise Ambiguous(error_message(response), status)
+        if not 200 <= status < 300:
+            hint = _HINTS.get(status)
+            raise Refused(error_message(response) + (f" (hint: {hint})" if hint else ""), status)
+        try:
+            return self._session_from(response)
+        except Transient as exc:
+            raise Ambiguous(exc.message, status) from None
+
+    def error_group_message(self, group_id: str, timeout: float) -> str | None:
+        """``cleanedErrorMessage`` of an error group (best effort, for reports)."""
+        response = self._request(f"/v1/test-session-error-groups/{group_id}", None, timeout)
+        assert response is not None
+        try:
+            body = response.json()
+        except ValueError:
+            raise Transient("unreadable error-group body", response.status_code) from None
+        if not isinstance(body, dict):
+            return None
+        text = body.get("cleanedErrorMessage") or body.get("rawErrorMessage")
+        return text if isinstance(text, str) and text.strip() else None
+
+    def cancel(self, session_id: str, timeout: float) -> None:
+        """Ask the API to cancel a running session (best effort, once)."""
+        self._request(
+            f"/v1/test-sessions/{session_id}/cancel", None, timeout, method="POST", json_body={}
+        )
+
     def _request(
         self,
         path: str,
         params: dict[str, str] | None,
         timeout: float,
         completion: bool = False,
+        method: str = "GET",
+        json_body: Any = None,
     ) -> httpx.Response | None:
-        timeout = max(0.05, timeout)
-        limits = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
+        limits = _limits(timeout)
         with self._lock:
             self.requests += 1
+        log.debug("%s %s", method, path)
         try:
-            response = self._http.get(path, params=params, timeout=limits)
+            response = self._http.request(
+                method, path, params=params, json=json_body, timeout=limits
+            )
         except httpx.TimeoutException as exc:
             raise Transient(f"request timed out ({type(exc).__name__})", timed_out=True) from None
         except httpx.TransportError as exc:
             detail = " ".join(str(exc).split()) or type(exc).__name__
             raise Transient(f"network error: {detail}") from None
         status = response.status_code
+        log.debug("%s %s -> %d", method, path, status)
         if 200 <= status < 300:
             return response
         if completion and status == 408:

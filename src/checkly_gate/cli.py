@@ -25,6 +25,16 @@ exit codes:
   130/143 interrupted by SIGINT/SIGTERM
 """
 
+RUN_EPILOG = """\
+examples:
+  checkly-gate run --tags web,critical                # checks tagged web AND critical
+  checkly-gate run --tags web --tags api --retries 1  # web OR api
+  checkly-gate run --check-id $CHECK_ID --env BASE_URL=https://staging.example.com
+  checkly-gate run --tags smoke --detach              # then later: checkly-gate wait $ID
+
+exit codes: as `wait`, plus 7 when no check matched (0 with --no-fail-on-no-matching)
+"""
+
 MAIN_EPILOG = """\
 examples:
   checkly-gate demo                     # the whole flow against the built-in simulator
@@ -41,7 +51,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_wait_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("session_ids", nargs="+", metavar="SESSION_ID", help="test session UUID")
     add = parser.add_argument
     add("--api-key", metavar="KEY", help="API key (prefer the env CHECKLY_API_KEY)")
     add(
@@ -100,6 +109,18 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
         help="fail when a check passed only after retries (default off)",
     )
     add(
+        "--details",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fetch the error messages of failed checks for the reports (default on)",
+    )
+    add(
+        "--cancel-on-interrupt",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="on SIGINT/SIGTERM ask Checkly to cancel the session (default off)",
+    )
+    add(
         "--config",
         metavar="PATH",
         help="YAML file with any option but the API key (default ./checkly-gate.yml if present)",
@@ -126,7 +147,50 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=WAIT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    wait.add_argument("session_ids", nargs="+", metavar="SESSION_ID", help="test session UUID")
     _add_wait_options(wait)
+
+    run = commands.add_parser(
+        "run",
+        help="start a test session (by tags or check ids), then wait for it",
+        description="Trigger a Checkly test session and wait for it exactly as `wait` does.",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "--tags",
+        action="append",
+        default=[],
+        metavar="A,B",
+        help="checks having all these tags; repeat to OR several groups",
+    )
+    run.add_argument(
+        "--check-id", action="append", default=[], metavar="UUID", help="a check to run; repeatable"
+    )
+    run.add_argument("--location", metavar="REGION", help="run location (default eu-west-1)")
+    run.add_argument("--name", help="session name (default: repository@branch from the CI)")
+    run.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment variable for the checks; repeatable, up to 50; values are never printed",
+    )
+    run.add_argument(
+        "--retries", type=int, metavar="N", help="retry failed checks up to N times (0-10)"
+    )
+    run.add_argument(
+        "--detach",
+        action="store_true",
+        help="start, print the session id and link, write them for a later job, exit 0",
+    )
+    run.add_argument(
+        "--fail-on-no-matching",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="exit 7 when no check matches (default on)",
+    )
+    _add_wait_options(run)
 
     simulate = commands.add_parser(
         "simulate",
@@ -222,6 +286,53 @@ def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
 
     run = run_gate(options, out, env=env, colour=_use_colour(out, env))
     return run.verdict.exit_code
+
+
+def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
+    from checkly_gate.config import ConfigError, resolve
+    from checkly_gate.redact import RedactingStream, Redactor
+    from checkly_gate.trigger import (
+        TriggerOptions,
+        parse_check_ids,
+        parse_env_vars,
+        parse_tags,
+    )
+
+    api_key = args.api_key if args.api_key is not None else env.get("CHECKLY_API_KEY")
+    env_values = [v.partition("=")[2] for v in args.env]
+    redactor = Redactor([api_key, *env_values])
+    out, err = RedactingStream(out, redactor), RedactingStream(err, redactor)
+    verbosity = -1 if args.quiet else (1 if args.verbose else 0)
+    try:
+        if args.retries is not None and not 0 <= args.retries <= 10:
+            raise ConfigError(f"--retries must be 0..10, got {args.retries}")
+        trigger_options = TriggerOptions(
+            tag_groups=parse_tags(args.tags),
+            check_ids=parse_check_ids(args.check_id),
+            location=args.location,
+            name=args.name,
+            env_vars=parse_env_vars(args.env),
+            retries=args.retries,
+            detach=args.detach,
+            fail_on_no_matching=args.fail_on_no_matching,
+        )
+        options = resolve(
+            [],
+            _flags(args),
+            env,
+            Path.cwd(),
+            config_path=args.config,
+            api_key_flag=args.api_key,
+            verbosity=verbosity,
+            require_sessions=False,
+        )
+    except ConfigError as exc:
+        err.write(f"checkly-gate: error: {exc}\n")
+        return EXIT_USAGE
+    _setup_logging(err, verbosity)
+    from checkly_gate.launch import run_launch
+
+    return run_launch(options, trigger_options, out, env, colour=_use_colour(out, env))
 
 
 def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
@@ -359,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_simulate(args, out, err)
         if args.command == "demo":
             return cmd_demo(args, env, out, err)
+        if args.command == "run":
+            return cmd_run(args, env, out, err)
         if args.command == "report":
             return cmd_report(args, env, out, err)
     except KeyboardInterrupt:

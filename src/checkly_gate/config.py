@@ -48,6 +48,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("dotenv", str, "CHECKLY_GATE_DOTENV"),
     Spec("fail-on-degraded", bool, "CHECKLY_GATE_FAIL_ON_DEGRADED", False),
     Spec("fail-on-flaky", bool, "CHECKLY_GATE_FAIL_ON_FLAKY", False),
+    Spec("details", bool, "CHECKLY_GATE_DETAILS", True),
+    Spec("cancel-on-interrupt", bool, "CHECKLY_GATE_CANCEL_ON_INTERRUPT", False),
 )
 SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 SECRET_KEYS = frozenset({"api-key", "apikey", "api_key", "checkly-api-key", "key", "token"})
@@ -74,6 +76,8 @@ class Options:
     dotenv: Path | None = None
     fail_on_degraded: bool = False
     fail_on_flaky: bool = False
+    details: bool = True  # fetch error groups of failed results for the reports
+    cancel_on_interrupt: bool = False
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
 
@@ -185,6 +189,7 @@ def resolve(
     config_path: str | None = None,
     api_key_flag: str | None = None,
     verbosity: int = 0,
+    require_sessions: bool = True,
 ) -> Options:
     """Merge defaults < file < env < flags and validate. ``flags`` holds only given flags."""
     values: dict[str, Any] = {spec.key: spec.default for spec in SPECS}
@@ -215,7 +220,7 @@ def resolve(
     api_key = api_key_flag if api_key_flag is not None else env.get(API_KEY_ENV)
     if not api_key or not api_key.strip():
         raise ConfigError(f"no API key: set {API_KEY_ENV} (recommended) or pass --api-key")
-    if not session_ids:
+    if require_sessions and not session_ids:
         raise ConfigError("no session id given")
     ids = tuple(dict.fromkeys(parse_session_id(s) for s in session_ids))
 
@@ -241,6 +246,8 @@ def resolve(
         dotenv=as_path("dotenv"),
         fail_on_degraded=values["fail-on-degraded"],
         fail_on_flaky=values["fail-on-flaky"],
+        details=values["details"],
+        cancel_on_interrupt=values["cancel-on-interrupt"],
         verbosity=verbosity,
         sources=sources,
     )

@@ -22,6 +22,7 @@ import httpx
 from checkly_gate.api import Client
 from checkly_gate.ci import Integration, detect
 from checkly_gate.config import Options
+from checkly_gate.details import fetch_error_messages
 from checkly_gate.models import Session, parse_session
 from checkly_gate.outputs import write_outputs
 from checkly_gate.poller import PollSettings, RealClock, follow
@@ -56,6 +57,8 @@ def run_gate(
     handle_signals: bool = True,
     settings: PollSettings | None = None,
     wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    client: Client | None = None,
+    redactor: Redactor | None = None,
 ) -> GateRun:
     """Run the whole wait and write the requested outputs; returns what was decided."""
     started_wall = wall_clock()
@@ -69,8 +72,9 @@ def run_gate(
         not_found_grace=options.not_found_grace,
     )
     policy = Policy(fail_on_degraded=options.fail_on_degraded, fail_on_flaky=options.fail_on_flaky)
-    redactor = Redactor([options.api_key])
-    client = Client(
+    redactor = redactor or Redactor([options.api_key])
+    owns_client = client is None
+    client = client or Client(
         api_key=options.api_key,
         api_url=options.api_url,
         account_id=options.account_id,
@@ -158,6 +162,10 @@ def run_gate(
             for signum in previous_handlers:
                 signal.signal(signum, signal.SIG_IGN)
         stop.set()
+        if received is not None and options.cancel_on_interrupt:
+            with lock:
+                final = {sid for sid, obs in done.items() if obs.stop is Stop.FINAL}
+            _cancel_sessions(client, [s for s in options.session_ids if s not in final])
         if integration is not None:
             emit(integration.progress_end())
 
@@ -188,6 +196,12 @@ def run_gate(
         observations = [_redacted(o, bodies, redactor) for o in observations]
 
         verdict = combine([judge_session(o, policy) for o in observations], received)
+        error_messages: dict[str, str] = {}
+        if options.details and received is None:
+            error_messages = {
+                group: redactor(text)
+                for group, text in fetch_error_messages(client, verdict, deadline, clock).items()
+            }
         run = GateRun(
             verdict=verdict,
             observations=tuple(observations),
@@ -198,13 +212,33 @@ def run_gate(
             duration_seconds=time.monotonic() - started,
             requests=client.requests,
             signal=received,
+            error_messages=error_messages,
         )
         finish(run, options, out, integration, redactor, colour)
         return run
     finally:
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
-        client.close()
+        if owns_client:
+            client.close()
+
+
+CANCEL_BUDGET = 5.0
+
+
+def _cancel_sessions(client: Client, session_ids: list[str]) -> None:
+    """Ask the API once to cancel what is still running; at most ``CANCEL_BUDGET`` seconds."""
+    end = time.monotonic() + CANCEL_BUDGET
+    for sid in session_ids:
+        left = end - time.monotonic()
+        if left <= 0:
+            log.warning("no time left to cancel %s", sid)
+            break
+        try:
+            client.cancel(sid, timeout=left)
+            log.warning("cancelled test session %s", sid)
+        except Exception as exc:  # best effort: the exit code is already decided
+            log.warning("could not cancel test session %s: %s", sid, exc)
 
 
 def _redacted(obs: Observation, bodies: dict[str, Any], redactor: Redactor) -> Observation:

@@ -67,7 +67,7 @@ class PollSettings:
     settle_attempts: int = 3
 
 
-def _backoff_waits(base: float) -> Iterator[float]:
+def backoff_waits(base: float) -> Iterator[float]:
     """Exponential waits starting near ``base`` with equal jitter, capped at ``MAX_BACKOFF``.
 
     Equal jitter (half fixed, half random) spreads parallel pipelines apart without the near-zero
@@ -142,7 +142,7 @@ def follow(
             since = clock.now() - started
             if session is not None or since >= settings.not_found_grace:
                 return observation(Stop.NOT_FOUND)
-            waits = waits or _backoff_waits(base_wait)
+            waits = waits or backoff_waits(base_wait)
             pause = min(next(waits), settings.not_found_grace - since, deadline - clock.now())
             log.info("session not found yet; retrying in %.1fs", pause)
             clock.sleep(max(0.0, pause))
@@ -154,7 +154,7 @@ def follow(
             if exc.timed_out and clock.now() >= deadline - 0.05:
                 return timed_out()  # our own deadline cut the request short: not API trouble
             error, error_current, last_not_found = exc.message, True, False
-            waits = waits or _backoff_waits(base_wait)
+            waits = waits or backoff_waits(base_wait)
             left = deadline - clock.now()
             if exc.retry_after is not None:
                 pause = exc.retry_after

@@ -25,6 +25,7 @@ class Outcome(enum.Enum):
     TIMED_OUT = 4
     REFUSED = 5
     UNAVAILABLE = 6
+    NO_MATCH = 7  # `run`: the trigger matched no checks
     INTERRUPTED = 130
 
     @property
@@ -41,6 +42,7 @@ _LABELS = {
     Outcome.TIMED_OUT: "timed-out",
     Outcome.REFUSED: "error",
     Outcome.UNAVAILABLE: "error",
+    Outcome.NO_MATCH: "no-match",
     Outcome.INTERRUPTED: "interrupted",
 }
 
@@ -53,6 +55,7 @@ SEVERITY: tuple[Outcome, ...] = (
     Outcome.CANCELLED,
     Outcome.REFUSED,
     Outcome.FAILED,
+    Outcome.NO_MATCH,
     Outcome.USAGE,
     Outcome.INTERRUPTED,
 )

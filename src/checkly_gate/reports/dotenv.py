@@ -74,3 +74,12 @@ def render(run: GateRun) -> str:
     if len(text.encode("utf-8")) >= MAX_FILE_BYTES:
         raise ValueError("dotenv report exceeds GitLab's size limit")  # cannot happen: capped
     return text
+
+
+def render_started(session_id: str, link: str | None) -> str:
+    """The dotenv report of ``run --detach``: the started session, for a later ``wait`` job."""
+    return (
+        f"{PREFIX}STATUS=started\n"
+        f"{PREFIX}SESSION_ID={_session_id(session_id)}\n"
+        f"{PREFIX}SESSION_URL={_url(one_line(link or '', MAX_VALUE_BYTES))}\n"
+    )

@@ -81,6 +81,7 @@ def render(run: GateRun) -> str:
             ),
         },
         "requests": run.requests,
+        "errorMessages": dict(run.error_messages),
         "sessions": sessions,
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -150,6 +151,11 @@ def load(text: str) -> GateRun:
         duration_seconds=float(duration) if isinstance(duration, (int, float)) else None,
         requests=data.get("requests") if isinstance(data.get("requests"), int) else 0,
         signal=signal,
+        error_messages={
+            k: v
+            for k, v in (data.get("errorMessages") or {}).items()
+            if isinstance(k, str) and isinstance(v, str)
+        },
     )
 
 

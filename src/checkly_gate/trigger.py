@@ -1,0 +1,165 @@
+"""What to start with ``checkly-gate run``: the trigger request body and its CI metadata.
+
+Pure: flags and environment in, the JSON body of ``POST /v1/test-sessions/trigger`` out.
+Metadata is taken from Checkly's own variables first (users of Checkly's CLI already set them),
+then from the CI system that runs us, so sessions link back to the commit that was deployed.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from checkly_gate.config import ConfigError
+
+MAX_ENV_VARS = 50
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class TriggerOptions:
+    """The flags of ``run`` that choose what to start."""
+
+    tag_groups: tuple[tuple[str, ...], ...] = ()
+    check_ids: tuple[str, ...] = ()
+    location: str | None = None
+    name: str | None = None
+    env_vars: tuple[tuple[str, str], ...] = ()
+    retries: int | None = None
+    detach: bool = False
+    fail_on_no_matching: bool = True
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_tags(values: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    """Each ``--tags A,B`` is one AND-group; several groups are ORed (Checkly's matchTags)."""
+    groups = []
+    for value in values:
+        tags = tuple(t.strip() for t in value.split(",") if t.strip())
+        if not tags:
+            raise ConfigError(f"--tags {value!r}: expected comma-separated tag names")
+        groups.append(tags)
+    return tuple(groups)
+
+
+def parse_env_vars(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``KEY=VALUE`` pairs for the session; the value is never echoed in an error."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        key = key.strip()
+        if not sep or not _ENV_KEY.match(key):
+            raise ConfigError(f"--env {key or '?'}=…: expected KEY=VALUE, KEY a variable name")
+        if not text:
+            raise ConfigError(f"--env {key}: the value is empty")
+        pairs[key] = text
+    if len(pairs) > MAX_ENV_VARS:
+        raise ConfigError(f"--env: at most {MAX_ENV_VARS} variables, got {len(pairs)}")
+    return tuple(pairs.items())
+
+
+def parse_check_ids(values: Sequence[str]) -> tuple[str, ...]:
+    ids = []
+    for value in values:
+        try:
+            ids.append(str(uuid.UUID(value.strip())))
+        except ValueError:
+            raise ConfigError(f"--check-id {value!r} is not a UUID") from None
+    return tuple(dict.fromkeys(ids))
+
+
+def _first(env: Mapping[str, str], *names: str) -> str | None:
+    for name in names:
+        value = env.get(name)
+        if value:
+            return value
+    return None
+
+
+def ci_metadata(env: Mapping[str, str]) -> dict[str, Any]:
+    """Session metadata from Checkly's variables, GitHub Actions or GitLab CI (in that order)."""
+    github = env.get("GITHUB_ACTIONS") == "true"
+    gitlab = env.get("GITLAB_CI") == "true"
+    repo_url = None
+    if github and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+        repo_url = f"{server}/{env['GITHUB_REPOSITORY']}"
+    elif gitlab:
+        repo_url = env.get("CI_PROJECT_URL")
+    values = {
+        "environment": _first(env, "CHECKLY_TEST_ENVIRONMENT")
+        or (env.get("CI_ENVIRONMENT_NAME") if gitlab else None),
+        "repoUrl": _first(env, "CHECKLY_REPO_URL") or repo_url,
+        "commitId": _first(env, "CHECKLY_REPO_SHA")
+        or (env.get("GITHUB_SHA") if github else None)
+        or (env.get("CI_COMMIT_SHA") if gitlab else None),
+        "branchName": _first(env, "CHECKLY_REPO_BRANCH")
+        or (_first(env, "GITHUB_HEAD_REF", "GITHUB_REF_NAME") if github else None)
+        or (_first(env, "CI_COMMIT_REF_NAME") if gitlab else None),
+        "commitOwner": _first(env, "CHECKLY_REPO_COMMIT_OWNER")
+        or (env.get("GITHUB_ACTOR") if github else None)
+        or (env.get("CI_COMMIT_AUTHOR") if gitlab else None),
+        "commitMessage": _first(env, "CHECKLY_REPO_COMMIT_MESSAGE")
+        or (env.get("CI_COMMIT_TITLE") if gitlab else None),
+    }
+    metadata: dict[str, Any] = {k: v for k, v in values.items() if v}
+    if github:
+        run = {
+            "reporting": False,
+            "repository": env.get("GITHUB_REPOSITORY"),
+            "sha": env.get("GITHUB_SHA"),
+            "runId": env.get("GITHUB_RUN_ID"),
+            "runAttempt": env.get("GITHUB_RUN_ATTEMPT"),
+            "workflow": env.get("GITHUB_WORKFLOW"),
+            "job": env.get("GITHUB_JOB"),
+            "eventName": env.get("GITHUB_EVENT_NAME"),
+            "ref": env.get("GITHUB_REF"),
+            "headRef": env.get("GITHUB_HEAD_REF") or None,
+            "baseRef": env.get("GITHUB_BASE_REF") or None,
+            "serverUrl": env.get("GITHUB_SERVER_URL"),
+        }
+        metadata["github"] = {k: v for k, v in run.items() if v is not None}
+    return metadata
+
+
+def default_name(env: Mapping[str, str]) -> str:
+    """A session name people recognise in Checkly's UI: the repository and branch if known."""
+    repo = env.get("GITHUB_REPOSITORY") or env.get("CI_PROJECT_PATH")
+    branch = _first(env, "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME")
+    if repo and branch:
+        return f"checkly-gate: {repo}@{branch}"
+    return "checkly-gate"
+
+
+def request_body(options: TriggerOptions, env: Mapping[str, str]) -> dict[str, Any]:
+    """The JSON body of ``POST /v1/test-sessions/trigger``."""
+    target: dict[str, Any] = {}
+    if options.tag_groups:
+        target["matchTags"] = [list(group) for group in options.tag_groups]
+    if options.check_ids:
+        target["checkId"] = list(options.check_ids)
+    body: dict[str, Any] = {
+        "name": options.name or default_name(env),
+        "runLocation": options.location or "eu-west-1",
+        "target": target,
+        "metadata": {**ci_metadata(env), **options.metadata},
+    }
+    if options.env_vars:
+        body["environmentVariables"] = [
+            {"key": key, "value": value, "secret": False} for key, value in options.env_vars
+        ]
+    if options.retries is not None:
+        body["retryStrategy"] = (
+            None
+            if options.retries == 0
+            else {
+                "type": "FIXED",
+                "maxRetries": options.retries,
+                "baseBackoffSeconds": 0,
+                "sameRegion": True,
+            }
+        )
+    return body
