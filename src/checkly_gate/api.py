@@ -164,14 +164,16 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def get_session(self, session_id: str, timeout: float = REQUEST_TIMEOUT) -> tuple[Session, Any]:
-        """GET the session: the parsed ``Session`` and the decoded body."""
+    def get_session(
+        self, session_id: str, timeout: float = REQUEST_TIMEOUT
+    ) -> tuple[Session, bytes]:
+        """GET the session: the parsed ``Session`` and the raw body."""
         response = self._request(f"/v1/test-sessions/{session_id}", None, timeout)
         return self._session_from(response)
 
     def await_completion(
         self, session_id: str, max_wait: int, timeout: float
-    ) -> tuple[Session, Any] | None:
+    ) -> tuple[Session, bytes] | None:
         """Long-poll until the session is final or ``max_wait`` passes (``None``: still running)."""
         response = self._request(
             f"/v1/test-sessions/{session_id}/completion",
@@ -183,7 +185,7 @@ class Client:
             return None
         return self._session_from(response)
 
-    def trigger(self, body: dict[str, Any], timeout: float) -> tuple[Session, Any]:
+    def trigger(self, body: dict[str, Any], timeout: float) -> tuple[Session, bytes]:
         """Start a test session. Not idempotent, so errors say whether a retry is safe:
 
         ``Transient`` only when the API surely did not create a session (connection refused,
@@ -279,9 +281,11 @@ class Client:
         raise Refused(f"{message}" + (f" (hint: {hint})" if hint else ""), status)
 
     @staticmethod
-    def _session_from(response: httpx.Response) -> tuple[Session, Any]:
+    def _session_from(response: httpx.Response) -> tuple[Session, bytes]:
+        """The parsed session and the raw body. The raw bytes are what callers keep (for the
+        snapshot): far smaller than the decoded JSON of a session with thousands of results."""
         try:
-            body = response.json()
+            body = json.loads(response.content)  # bytes: no decoded copy of a large body
         except ValueError:
             snippet = " ".join(response.text[:80].split())
             raise Transient(
@@ -289,6 +293,6 @@ class Client:
                 response.status_code,
             ) from None
         try:
-            return parse_session(body), body
+            return parse_session(body), response.content
         except NotASessionError as exc:
             raise Transient(f"body is not a test session: {exc}", response.status_code) from None

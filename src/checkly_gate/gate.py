@@ -8,6 +8,7 @@ orderly stop, and always writes the requested outputs before returning.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import signal
 import threading
@@ -95,11 +96,11 @@ def run_gate(
         out.flush()
 
     lock = threading.Lock()
-    latest: dict[str, tuple[Session, Any]] = {}
+    latest: dict[str, tuple[Session, bytes]] = {}
     done: dict[str, Observation] = {}
 
     def follower(session_id: str) -> None:
-        def on_update(session: Session, body: Any) -> None:
+        def on_update(session: Session, body: bytes) -> None:
             with lock:
                 latest[session_id] = (session, body)
             progress.update(session)
@@ -190,10 +191,11 @@ def run_gate(
                         error_is_current=True,
                     )
                 observations.append(obs)
-            bodies = {sid: redactor.scrub(body) for sid, (_, body) in latest.items()}
+            raw = {sid: body for sid, (_, body) in latest.items()}
+        bodies, masked = _decode_bodies(raw, redactor)
         # Judge and render only from redacted data, so no report can carry the key even when
         # a server echoed it back (reports escape text, which would hide it from a final pass).
-        observations = [_redacted(o, bodies, redactor) for o in observations]
+        observations = [_redacted(o, masked, redactor) for o in observations]
 
         verdict = combine([judge_session(o, policy) for o in observations], received)
         error_messages: dict[str, str] = {}
@@ -241,11 +243,28 @@ def _cancel_sessions(client: Client, session_ids: list[str]) -> None:
             log.warning("could not cancel test session %s: %s", sid, exc)
 
 
-def _redacted(obs: Observation, bodies: dict[str, Any], redactor: Redactor) -> Observation:
-    body = bodies.get(obs.session_id)
+def _decode_bodies(
+    raw: dict[str, bytes], redactor: Redactor
+) -> tuple[dict[str, Any], dict[str, Session]]:
+    """Decode the last raw body of each session with secrets masked, for the snapshot.
+
+    Also returns the sessions whose body held a secret, parsed again from the masked text.
+    """
+    bodies: dict[str, Any] = {}
+    masked: dict[str, Session] = {}
+    for sid, content in raw.items():
+        text = content.decode("utf-8", "replace")
+        clean = redactor(text)
+        bodies[sid] = json.loads(clean)
+        if clean is not text:
+            masked[sid] = parse_session(bodies[sid])
+    return bodies, masked
+
+
+def _redacted(obs: Observation, masked: dict[str, Session], redactor: Redactor) -> Observation:
     session = obs.session
-    if session is not None and body is not None:
-        session = parse_session(body)
+    if session is not None and obs.session_id in masked:
+        session = masked[obs.session_id]  # the key was in the body: judge the masked copy
     error = redactor(obs.error) if obs.error else obs.error
     return dataclasses.replace(obs, session=session, error=error)
 

@@ -30,7 +30,7 @@ class NotASessionError(ValueError):
     """The JSON body is not a test session (no id or no status)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Metadata:
     """Where the session came from (all optional)."""
 
@@ -42,7 +42,7 @@ class Metadata:
     branch_name: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     """One row of ``results``: a FINAL outcome, an earlier ATTEMPT or a PENDING placeholder."""
 
@@ -102,7 +102,7 @@ class Result:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Session:
     """A test session as last read from the API."""
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import backoff
 
@@ -79,7 +79,7 @@ def backoff_waits(base: float) -> Iterator[float]:
         yield value / 2 + random.uniform(0, value / 2)
 
 
-OnUpdate = Callable[[Session, Any], None]
+OnUpdate = Callable[[Session, bytes], None]
 
 
 def follow(

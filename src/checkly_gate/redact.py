@@ -26,13 +26,23 @@ class Redactor:
         return text
 
     def scrub(self, value: Any) -> Any:
-        """Redact every string inside a JSON-like structure (keys included)."""
+        """Redact every string inside a JSON-like structure (keys included).
+
+        Returns ``value`` itself when nothing needed masking, so the common case costs no copy
+        of a large session body.
+        """
         if isinstance(value, str):
             return self(value)
         if isinstance(value, dict):
-            return {self.scrub(k): self.scrub(v) for k, v in value.items()}
+            items = [(self.scrub(k), self.scrub(v)) for k, v in value.items()]
+            if all(a is k and b is v for (a, b), (k, v) in zip(items, value.items(), strict=True)):
+                return value
+            return dict(items)
         if isinstance(value, (list, tuple)):
-            return [self.scrub(v) for v in value]
+            scrubbed = [self.scrub(v) for v in value]
+            if all(a is b for a, b in zip(scrubbed, value, strict=True)):
+                return value
+            return scrubbed
         return value
 
 
