@@ -666,6 +666,7 @@ def test_every_builtin_loads_and_renders() -> None:
         "slow-start",
         "no-long-poll",
         "settling",
+        "trigger-demo",
         "large",
     }
     assert expected <= set(BUILTIN_SCENARIOS)
@@ -682,6 +683,7 @@ def test_every_builtin_loads_and_renders() -> None:
     assert statuses["failing"] == "FAILED"
     assert statuses["cancelled"] == "CANCELLED"
     assert statuses["never-ends"] == "RUNNING"
+    assert statuses["trigger-demo"] == "FAILED"
 
 
 def test_builtin_passing_shape() -> None:
@@ -738,8 +740,14 @@ def test_docs_example_is_a_valid_scenario(tmp_path: Path) -> None:
     scenario = load_scenario(str(path))
     assert scenario.name == "my-scenario" and len(scenario.checks) == 3
     assert len(scenario.faults) == 4 and scenario.checks[1].failed_attempts == 1
-    for key in ("not_found_seconds", "final_lag", "status_override", "stagger", "every"):
+    assert scenario.no_match_status == 404 and scenario.checks[0].tags == ("web", "smoke")
+    assert scenario.checks[1].error_message is not None
+    keys = ("not_found_seconds", "final_lag", "status_override", "stagger", "every")
+    keys += ("tags", "error_message", "no_match_status", "ambiguous", "error-group", "cancel")
+    for key in keys:
         assert f"`{key}`" in text
+    for name in ("trigger-demo", "sim.triggered", "sim.cancelled", "TriggeredSession"):
+        assert f"`{name}" in text
 
 
 @pytest.mark.parametrize(

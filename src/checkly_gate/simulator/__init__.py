@@ -2,12 +2,13 @@
 
 Used by the test-suite, by ``checkly-gate demo`` and by ``checkly-gate simulate``: sessions
 progress over real time according to a Scenario (builtin or YAML), optionally with injected
-faults (rate limits, resets, garbage bodies...). See docs/scenarios.md.
+faults (rate limits, resets, garbage bodies...). It also serves the trigger (checks matched by
+tags or ids), cancel and error-group endpoints. See docs/scenarios.md.
 """
 
 from checkly_gate.simulator.builtin import BUILTIN_SCENARIOS, load_scenario
 from checkly_gate.simulator.model import CheckSpec, Fault, Scenario, ScenarioError
-from checkly_gate.simulator.server import RecordedRequest, Simulator
+from checkly_gate.simulator.server import RecordedRequest, Simulator, TriggeredSession
 
 __all__ = [
     "BUILTIN_SCENARIOS",
@@ -17,5 +18,6 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Simulator",
+    "TriggeredSession",
     "load_scenario",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from checkly_gate.simulator.model import (
@@ -13,11 +14,39 @@ from checkly_gate.simulator.model import (
 )
 
 _SESSION_NAME = "Deploy smoke checks"
+#: Tags of the builtin checks (by check name), for ``POST /v1/test-sessions/trigger``:
+#: ``web`` = the site as a browser sees it, ``api`` = HTTP APIs and multi-step API flows,
+#: ``infra`` = ports and certificates; ``smoke``, ``critical``, ``checkout``... narrow it down.
+CHECK_TAGS: dict[str, tuple[str, ...]] = {
+    "Login API": ("api", "auth", "smoke", "critical"),
+    "Status page": ("web", "smoke"),
+    "Homepage": ("web", "smoke", "critical"),
+    "Checkout flow": ("api", "checkout", "critical"),
+    "Product API": ("api", "catalog"),
+    "Search suite": ("web", "search", "e2e"),
+    "Database port": ("infra", "database", "critical"),
+    "TLS certificate": ("infra", "security"),
+}
+_LARGE_TAGS = {
+    "API": "api",
+    "MULTI_STEP": "api",
+    "BROWSER": "web",
+    "PLAYWRIGHT": "web",
+    "URL": "web",
+    "TCP": "infra",
+    "DNS": "infra",
+    "ICMP": "infra",
+}
+
+
+def _tagged(*checks: CheckSpec) -> tuple[CheckSpec, ...]:
+    """``checks`` with the tags of ``CHECK_TAGS`` (timelines are unchanged by tags)."""
+    return tuple(replace(c, tags=CHECK_TAGS.get(c.name, c.tags)) for c in checks)
 
 
 def _passing_checks() -> tuple[CheckSpec, ...]:
     """The ~12 s demo timeline: 9 runs finishing one by one, a flaky and a degraded check."""
-    return (
+    return _tagged(
         CheckSpec("Login API", "API", ("eu-west-1",), start=0.2, duration=1.3),
         CheckSpec("Status page", "URL", ("eu-west-1",), start=1.0, duration=1.0),
         CheckSpec(
@@ -42,26 +71,15 @@ def _passing_checks() -> tuple[CheckSpec, ...]:
 
 def _failing_checks() -> tuple[CheckSpec, ...]:
     """Like the passing timeline, but checkout fails after a retry and one check errors."""
-    replaced = {
-        "Checkout flow": CheckSpec(
-            "Checkout flow",
-            "MULTI_STEP",
-            ("eu-west-1",),
-            start=1.0,
-            duration=4.0,
-            failed_attempts=1,
-            outcome="failed",
-        ),
-        "Database port": CheckSpec(
-            "Database port", "TCP", ("eu-central-1",), start=6.0, duration=3.0, outcome="error"
-        ),
-    }
-    return tuple(replaced.get(c.name, c) for c in _passing_checks())
+    outcomes = {"Checkout flow": "failed", "Database port": "error"}
+    return tuple(
+        replace(c, outcome=outcomes[c.name]) if c.name in outcomes else c for c in _passing_checks()
+    )
 
 
 def _short_checks() -> tuple[CheckSpec, ...]:
     """A ~6 s passing timeline (6 runs, one flaky) for the fault and edge-case scenarios."""
-    return (
+    return _tagged(
         CheckSpec("Login API", "API", ("eu-west-1",), start=0.2, duration=0.8),
         CheckSpec(
             "Homepage", "BROWSER", ("eu-west-1", "us-east-1"), start=0.3, duration=1.5, stagger=0.5
@@ -94,9 +112,41 @@ def _large_checks() -> tuple[CheckSpec, ...]:
                 stagger=0.2,
                 outcome="degraded" if i % 97 == 0 else "passed",
                 failed_attempts=1 if i % 113 == 0 else 0,
+                tags=("regression", _LARGE_TAGS[types[i % len(types)]]),
             )
         )
     return tuple(checks)
+
+
+def _trigger_demo_checks() -> tuple[CheckSpec, ...]:
+    """~6 s of tagged checks where only the checkout (``api``, ``checkout``) fails."""
+    return _tagged(
+        CheckSpec("Login API", "API", ("eu-west-1",), start=0.2, duration=0.8),
+        CheckSpec(
+            "Homepage",
+            "BROWSER",
+            ("eu-west-1", "us-east-1"),
+            start=0.3,
+            duration=1.5,
+            stagger=0.5,
+        ),
+        CheckSpec("Status page", "URL", ("eu-west-1",), start=1.0, duration=1.0),
+        CheckSpec(
+            "Checkout flow",
+            "MULTI_STEP",
+            ("eu-west-1",),
+            start=1.0,
+            duration=3.0,
+            failed_attempts=1,
+            outcome="failed",
+            error_message=(
+                "expect(received).toBe(expected) — Expected: 201, Received: 502 (POST /api/orders)"
+            ),
+        ),
+        CheckSpec("Search suite", "PLAYWRIGHT", ("eu-west-1",), start=2.0, duration=3.0),
+        CheckSpec("Database port", "TCP", ("eu-central-1",), start=3.0, duration=1.0),
+        CheckSpec("TLS certificate", "SSL", ("eu-west-1",), start=4.0, duration=2.0),
+    )
 
 
 def _builtins() -> dict[str, Scenario]:
@@ -180,6 +230,16 @@ def _builtins() -> dict[str, Scenario]:
             session_name=_SESSION_NAME,
             final_lag=1.5,
             checks=short,
+        ),
+        Scenario(
+            name="trigger-demo",
+            description=(
+                "for `run`: ~6 s of tagged checks, 404 for 1 s after the trigger; only the "
+                "checkout fails (--tags web: PASSED, --tags api,critical: FAILED)"
+            ),
+            session_name=_SESSION_NAME,
+            not_found_seconds=1.0,
+            checks=_trigger_demo_checks(),
         ),
         Scenario(
             name="large",

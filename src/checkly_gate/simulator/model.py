@@ -26,8 +26,11 @@ FAULT_KINDS = (
     "html",
     "not-a-session",
     "unauthorized-echo",
+    "ambiguous",
 )
-ENDPOINTS = ("any", "session", "completion")
+ENDPOINTS = ("any", "session", "completion", "trigger", "cancel", "error-group")
+#: Statuses the trigger may answer when no check matches (``Scenario.no_match_status``).
+NO_MATCH_STATUSES = (404, 403)
 METADATA_KEYS = (
     "environment",
     "repoUrl",
@@ -48,12 +51,48 @@ DEFAULT_METADATA: dict[str, str | None] = {
 AUTO = "auto"
 # Which fault kinds accept which optional settings (anything else is a mistake worth reporting).
 _FAULT_OPTIONS = {
-    "status": ("server-error", "html"),
+    "status": ("server-error", "html", "ambiguous"),
     "body": ("server-error", "not-a-session"),
     "retry_after": ("rate-limit", "server-error"),
     "retry_after_seconds": ("rate-limit", "server-error"),
 }
 _FAULT_BODIES = {"server-error": ("json", "html"), "not-a-session": ("object", "list")}
+
+
+# Default error texts, by check type, of failing runs (``CheckSpec.error_message`` unset).
+_BROWSER_TYPES = ("BROWSER", "MULTI_STEP", "PLAYWRIGHT")
+_FAILED_MESSAGES = {
+    "API": "expect(received).toBe(expected) — Expected: 200, Received: 503",
+    "URL": "Assertion failed: response status code — Expected: 200, Received: 503",
+    "BROWSER": (
+        "TimeoutError: page.click: Timeout 30000ms exceeded. waiting for locator('#submit')"
+    ),
+    "MULTI_STEP": "expect(received).toBe(expected) — Expected: 201, Received: 500",
+    "PLAYWRIGHT": (
+        "Error: expect(locator).toBeVisible() failed — Locator: getByRole('heading'), "
+        "Expected: visible, Received: <element(s) not found>"
+    ),
+    "TCP": "Error: connect ECONNREFUSED 10.0.3.17:5432",
+    "SSL": "Error: certificate has expired (valid to 2024-01-01T00:00:00Z)",
+    "DNS": "Error: queryA ENOTFOUND shop.example.com",
+    "ICMP": "Error: 100% packet loss (0 of 10 packets received)",
+}
+_DEFAULT_FAILED = "expect(received).toBe(expected) — Expected: 200, Received: 503"
+_ERROR_MESSAGES = {
+    True: "Checkly internal error: browser crashed",
+    False: "Checkly internal error: the check runner stopped responding",
+}
+
+
+def default_error_message(check_type: str, outcome: str) -> str:
+    """The error text of a failing run of a ``check_type`` check whose FINAL is ``outcome``.
+
+    ``error`` outcomes get an internal-error text; anything else (``failed``, and the failed
+    ATTEMPT rows of flaky checks) a failed assertion or connection error typical of the type.
+    """
+    if outcome == "error":
+        return _ERROR_MESSAGES[check_type.upper() in _BROWSER_TYPES]
+    return _FAILED_MESSAGES.get(check_type.upper(), _DEFAULT_FAILED)
 
 
 class ScenarioError(ValueError):
@@ -109,6 +148,8 @@ class CheckSpec:
     A run starts ``start + index * stagger`` scenario seconds after the session becomes visible
     and lasts ``duration``. With ``failed_attempts: k`` the run is split into k+1 equal tries,
     the first k of which produce failed ATTEMPT rows before the FINAL row shows ``outcome``.
+    ``tags`` select the check in ``POST /v1/test-sessions/trigger``; ``error_message`` is the
+    text of its error group (see ``failure_message``).
     """
 
     name: str
@@ -121,10 +162,20 @@ class CheckSpec:
     stagger: float = 0.0
     check_id: str | None = AUTO
     response_time: int | None = None
+    tags: tuple[str, ...] = ()
+    error_message: str | None = None
 
     def __post_init__(self) -> None:
         _string("name", self.name)
         _string("type", self.type)
+        tags = self.tags
+        if isinstance(tags, str) or not isinstance(tags, (list, tuple)):
+            raise ScenarioError(f"'tags' must be a list of strings, got {_show(tags)}")
+        for tag in tags:
+            _string("tags", tag)
+        object.__setattr__(self, "tags", tuple(tags))
+        if self.error_message is not None:
+            _string("error_message", self.error_message)
         locations = self.locations
         if isinstance(locations, str) or not isinstance(locations, (list, tuple)):
             raise ScenarioError(f"'locations' must be a list of strings, got {_show(locations)}")
@@ -142,6 +193,13 @@ class CheckSpec:
             _string("check_id", self.check_id)
         if self.response_time is not None:
             _integer("response_time", self.response_time)
+
+    @property
+    def failure_message(self) -> str:
+        """The error text of this check's error group: ``error_message`` or a typical default."""
+        if self.error_message is not None:
+            return self.error_message
+        return default_error_message(self.type, self.outcome)
 
 
 @dataclass(frozen=True)
@@ -205,7 +263,8 @@ class Fault:
         return True
 
     def applies_to(self, endpoint: str | None) -> bool:
-        """True when a request to ``endpoint`` ("session", "completion" or None) is counted."""
+        """True when a request to ``endpoint`` (an ``ENDPOINTS`` value but "any", or None for
+        an unknown path) is counted."""
         return self.endpoint == "any" or self.endpoint == endpoint
 
 
@@ -230,6 +289,7 @@ class Scenario:
     status_override: str | None = None
     checks: tuple[CheckSpec, ...] = ()
     faults: tuple[Fault, ...] = ()
+    no_match_status: int = 404
 
     def __post_init__(self) -> None:
         _string("name", self.name)
@@ -253,6 +313,13 @@ class Scenario:
         _choice("end", self.end, ENDS)
         if self.status_override is not None:
             _choice("status_override", self.status_override, SESSION_STATUSES)
+        status = self.no_match_status
+        if (
+            isinstance(status, bool)
+            or not isinstance(status, int)
+            or status not in NO_MATCH_STATUSES
+        ):
+            raise ScenarioError(f"'no_match_status' must be 404 or 403, got {_show(status)}")
         for key, kind in (("checks", CheckSpec), ("faults", Fault)):
             items = getattr(self, key)
             if not isinstance(items, (list, tuple)) or not all(isinstance(i, kind) for i in items):

@@ -3,6 +3,10 @@
 Request handling is split in two: ``Simulator._answer`` decides what to send (pure logic, may
 block for the completion long-poll) and ``_Handler`` does the socket I/O, so a bug in one
 request can never take the server down and shutdown never waits for a slow client.
+
+Served: ``GET /v1/test-sessions/{id}``, ``GET /v1/test-sessions/{id}/completion``,
+``POST /v1/test-sessions/trigger``, ``POST /v1/test-sessions/{id}/cancel`` and
+``GET /v1/test-session-error-groups/{id}``.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,10 +29,23 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from checkly_gate.simulator.builtin import BUILTIN_SCENARIOS
-from checkly_gate.simulator.model import Fault, Scenario
-from checkly_gate.simulator.timeline import SessionTimeline
+from checkly_gate.simulator.model import METADATA_KEYS, CheckSpec, Fault, Scenario, ScenarioError
+from checkly_gate.simulator.timeline import SessionTimeline, check_id_of
 
 _ROUTE = re.compile(r"^/v1/test-sessions/([^/]+)(/completion)?$")
+_TRIGGER = "/v1/test-sessions/trigger"
+_CANCEL = re.compile(r"^/v1/test-sessions/([^/]+)/cancel$")
+_ERROR_GROUP = re.compile(r"^/v1/test-session-error-groups/([^/]+)$")
+#: The one method each endpoint accepts (anything else is 405 with ``Allow``).
+_METHODS = {
+    "session": "GET",
+    "completion": "GET",
+    "trigger": "POST",
+    "cancel": "POST",
+    "error-group": "GET",
+}
+_MAX_ENV_VARS = 50
+NO_MATCH_MESSAGE = "No matching checks were found."
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _MAX_DRAIN = 1 << 20
 _HTML_PAGE = (
@@ -48,6 +65,20 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]
     status: int | None
+    at: float
+    body: Any = None  # the decoded JSON body, None without one (or when it is not JSON)
+
+
+@dataclass(frozen=True)
+class TriggeredSession:
+    """A session created by ``POST /v1/test-sessions/trigger``.
+
+    ``body`` is the decoded request JSON, ``at`` the ``time.monotonic()`` the request arrived,
+    which is also when the session's clock started.
+    """
+
+    session_id: str
+    body: Any
     at: float
 
 
@@ -81,6 +112,112 @@ def _json(value: object) -> bytes:
 def _html(status: int) -> _Response:
     page = _HTML_PAGE.format(code=status, phrase=_phrase(status)).encode()
     return _Response(status, page, content_type="text/html")
+
+
+def _route(path: str) -> tuple[str | None, str]:
+    """(endpoint name or None for an unknown path, the raw id in the path or "")."""
+    if path == _TRIGGER:
+        return "trigger", ""
+    match = _ROUTE.match(path)
+    if match is not None:
+        return ("completion" if match.group(2) else "session"), unquote(match.group(1))
+    match = _CANCEL.match(path)
+    if match is not None:
+        return "cancel", unquote(match.group(1))
+    match = _ERROR_GROUP.match(path)
+    if match is not None:
+        return "error-group", unquote(match.group(1))
+    return None, ""
+
+
+_INVALID = object()  # a body that is not JSON (or could not be read)
+
+
+def _decode(raw: bytes | None) -> Any:
+    """The JSON value of a request body; None when empty, ``_INVALID`` when not JSON."""
+    if raw is None:
+        return _INVALID
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:  # includes UnicodeDecodeError
+        return _INVALID
+
+
+def _is_strings(value: Any, *, empty: bool = False) -> bool:
+    """True for a list of non-empty strings (an empty list only when ``empty``)."""
+    return (
+        isinstance(value, list)
+        and (empty or bool(value))
+        and all(isinstance(v, str) and v.strip() for v in value)
+    )
+
+
+def _trigger_problem(payload: dict[str, Any]) -> str | None:
+    """What is wrong with a TriggerTestSessionRequest body (Joi-style message), or None."""
+    for key in ("name", "runLocation"):
+        value = payload.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            return f'"{key}" must be a non-empty string'
+    target = payload.get("target")
+    if target is not None:
+        if not isinstance(target, dict):
+            return '"target" must be of type object'
+        tags = target.get("matchTags")
+        if tags is not None and (
+            not isinstance(tags, list) or not all(_is_strings(g, empty=True) for g in tags)
+        ):
+            return '"target.matchTags" must be an array of arrays of strings'
+        ids = target.get("checkId")
+        if ids is not None and not _is_strings(ids, empty=True):
+            return '"target.checkId" must be an array of strings'
+    variables = payload.get("environmentVariables")
+    if variables is not None:
+        if not isinstance(variables, list):
+            return '"environmentVariables" must be an array'
+        if len(variables) > _MAX_ENV_VARS:
+            return (
+                f'"environmentVariables" must contain less than or equal to {_MAX_ENV_VARS} items'
+            )
+        for index, item in enumerate(variables):
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("key"), str)
+                or not item["key"]
+            ):
+                return f'"environmentVariables[{index}].key" is required'
+    metadata = payload.get("metadata")
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            return '"metadata" must be of type object'
+        for key in METADATA_KEYS:
+            value = metadata.get(key)
+            if value is not None and not isinstance(value, str):
+                return f'"metadata.{key}" must be a string'
+        if metadata.get("environment") == "":
+            return '"metadata.environment" is not allowed to be empty'
+    return None
+
+
+def _select(checks: tuple[CheckSpec, ...], target: Mapping[str, Any] | None) -> list[CheckSpec]:
+    """The checks a trigger ``target`` selects: a check matches when every tag of at least one
+    ``matchTags`` group is among its tags, or when its checkId is in ``checkId``. A target
+    without groups and ids selects every check."""
+    target = target or {}
+    groups = [set(group) for group in target.get("matchTags") or []]
+    ids = {i.lower() for i in target.get("checkId") or []}
+    if not groups and not ids:
+        return list(checks)
+    chosen = []
+    for check in checks:
+        tags = set(check.tags)
+        check_id = check_id_of(check) if ids else None
+        if any(group <= tags for group in groups) or (
+            check_id is not None and check_id.lower() in ids
+        ):
+            chosen.append(check)
+    return chosen
 
 
 class _Server(ThreadingHTTPServer):
@@ -130,9 +267,10 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         headers = {k.lower(): v for k, v in self.headers.items()}
+        raw: bytes | None = b""
         try:
-            self._drain_body()
-            response = sim._answer(self.command, split.path, query, headers, arrived)
+            raw = self._read_body()
+            response = sim._answer(self.command, split.path, query, headers, arrived, raw)
         except OSError:
             response = _Response(0, reset=True)  # the client went away while sending
         except Exception as exc:  # a simulator bug must not kill the connection silently
@@ -140,7 +278,11 @@ class _Handler(BaseHTTPRequestHandler):
             response = _api_error(500, "simulator internal error")
         # record before answering, so a client that got its answer always finds the record
         status = None if response.reset else response.status
-        sim._record(RecordedRequest(self.command, split.path, query, headers, status, arrived))
+        decoded = _decode(raw)
+        body = None if decoded is _INVALID else decoded
+        sim._record(
+            RecordedRequest(self.command, split.path, query, headers, status, arrived, body)
+        )
         try:
             self._send(response)
         except OSError:
@@ -148,32 +290,57 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch
 
-    def _drain_body(self) -> None:
-        if self.headers.get("Transfer-Encoding"):
+    def _read_body(self) -> bytes | None:
+        """The request body (b"" without one); None, closing the connection, if unreadable."""
+        encoding = self.headers.get("Transfer-Encoding")
+        if encoding:
+            if encoding.strip().lower() == "chunked":
+                return self._read_chunked()
             self.close_connection = True
-            return
+            return None
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
+        if length == 0:
+            return b""
         if 0 < length <= _MAX_DRAIN:
-            self.rfile.read(length)
-        elif length != 0:
-            self.close_connection = True
+            return self.rfile.read(length)
+        self.close_connection = True
+        return None
+
+    def _read_chunked(self) -> bytes | None:
+        data = bytearray()
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                size = -1
+            if size < 0 or len(data) + size > _MAX_DRAIN:
+                self.close_connection = True
+                return None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return bytes(data)
+            data += self.rfile.read(size)
+            self.rfile.readline(1024)  # the CRLF after the chunk
 
     def _send(self, response: _Response) -> None:
         if response.reset:
             self._reset()
             return
         self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
+        if response.status not in (204, 304):  # no body, no body headers
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers:
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command != "HEAD" and response.status not in (204, 304):
             self.wfile.write(response.body)
 
     def _reset(self) -> None:
@@ -193,7 +360,10 @@ class Simulator:
 
     Every session id gets its own clock at its first request and follows ``sessions[id]`` or
     the default ``scenario``; ``speed`` divides every scenario time (not Retry-After, not
-    maxWaitSeconds). Use as a context manager, or ``start()``/``stop()``, or ``serve_forever()``.
+    maxWaitSeconds). ``POST /v1/test-sessions/trigger`` creates sessions of the default
+    scenario restricted to the matched checks, ``POST .../cancel`` cancels one (see
+    ``triggered`` and ``cancelled``). Use as a context manager, or ``start()``/``stop()``, or
+    ``serve_forever()``.
     """
 
     def __init__(
@@ -226,6 +396,10 @@ class Simulator:
         self._lock = threading.Lock()
         self._timelines: dict[str, SessionTimeline] = {}
         self._requests: list[RecordedRequest] = []
+        self._triggered: list[TriggeredSession] = []
+        self._cancelled: dict[str, float] = {}
+        # notified when a session changes (cancel) or the server stops: wakes long-polls
+        self._changed = threading.Condition(self._lock)
         self._fault_counts: dict[tuple[str, int], int] = {}
         self._connections: set[socket.socket] = set()
         self._active = 0
@@ -294,6 +468,8 @@ class Simulator:
             self._stopped = True
             server, thread, looping = self._server, self._thread, self._loop_running
         self._stopping.set()
+        with self._changed:
+            self._changed.notify_all()
         if server is None:
             return
         if looping and threading.current_thread() is not thread:
@@ -324,6 +500,18 @@ class Simulator:
         """A snapshot copy of every request answered so far, in the order they were answered."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def triggered(self) -> list[TriggeredSession]:
+        """A snapshot copy of every session created by the trigger endpoint, oldest first."""
+        with self._lock:
+            return list(self._triggered)
+
+    @property
+    def cancelled(self) -> dict[str, float]:
+        """A snapshot copy: session id -> ``time.monotonic()`` of its first accepted cancel."""
+        with self._lock:
+            return dict(self._cancelled)
 
     def final_at(self, session_id: str) -> float | None:
         """``time.monotonic()`` at which that session's status turned final, else None."""
@@ -383,10 +571,11 @@ class Simulator:
         query: dict[str, str],
         headers: dict[str, str],
         now: float,
+        body: bytes | None = b"",
     ) -> _Response:
         self._active_add(1)
         try:
-            return self._answer_inner(method, path, query, headers, now)
+            return self._answer_inner(method, path, query, headers, now, body)
         finally:
             self._active_add(-1)
 
@@ -401,60 +590,179 @@ class Simulator:
         query: dict[str, str],
         headers: dict[str, str],
         now: float,
+        body: bytes | None,
     ) -> _Response:
-        match = _ROUTE.match(path)
-        endpoint = None if match is None else ("completion" if match.group(2) else "session")
-        raw_id = unquote(match.group(1)) if match else ""
-        session_id = raw_id.lower() if _UUID.match(raw_id) else None
-        timeline = self._timeline(session_id, now) if session_id else None
-        owner = session_id if session_id in self.sessions else "*"
-        scenario = timeline.scenario if timeline else self.scenario
+        endpoint, raw_id = _route(path)
+        ident = raw_id.lower() if _UUID.match(raw_id) else None
+        timeline = None
+        owner, scenario = "*", self.scenario
+        if ident is not None and endpoint in ("session", "completion", "cancel"):
+            if endpoint == "cancel":  # a cancel does not start a clock
+                with self._lock:
+                    timeline = self._timelines.get(ident)
+            else:
+                timeline = self._timeline(ident, now)
+            if ident in self.sessions:
+                owner = ident
+            scenario = timeline.scenario if timeline else self.sessions.get(ident, self.scenario)
         fault = self._pick_fault(owner, scenario, endpoint)
-        if fault is not None:
+        if fault is not None and fault.kind != "ambiguous":
             return self._fault(fault, headers, timeline)
+        response = self._serve(method, path, endpoint, raw_id, ident, query, headers, now, body)
+        if fault is not None:  # ambiguous: the request took effect, its answer is lost
+            return _html(fault.status or 502)
+        return response
 
+    def _serve(
+        self,
+        method: str,
+        path: str,
+        endpoint: str | None,
+        raw_id: str,
+        ident: str | None,
+        query: dict[str, str],
+        headers: dict[str, str],
+        now: float,
+        body: bytes | None,
+    ) -> _Response:
+        """The answer of the API itself (authentication, routing, the endpoints)."""
         if headers.get("authorization") != f"Bearer {self.api_key}":
             return _api_error(401, "Missing or invalid API key")
         if self.account_id is not None and headers.get("x-checkly-account") != self.account_id:
             return _api_error(403, "Missing or invalid X-Checkly-Account header")
-        if method != "GET":
+        if endpoint is None:
+            return _api_error(404, f"Cannot {method} {path}")
+        allowed = _METHODS[endpoint]
+        if method != allowed:
             return _api_error(
-                405, f"Method {method} not allowed; only GET is simulated", [("Allow", "GET")]
+                405,
+                f"Method {method} not allowed; only {allowed} is simulated here",
+                [("Allow", allowed)],
             )
-        if match is None:
-            return _api_error(404, f"Cannot GET {path}")
-        if timeline is None:
+        if endpoint == "trigger":
+            return self._trigger(body, now)
+        if endpoint == "error-group":
+            if ident is None:
+                return _api_error(400, "id must be a UUID")
+            return self._error_group(ident)
+        if ident is None:
             return _api_error(400, "testSessionId must be a UUID")
-        if endpoint == "completion" and not scenario.completion_endpoint:
+        if endpoint == "cancel":
+            return self._cancel(ident, body, now)
+        return self._session(ident, endpoint == "completion", path, query, now)
+
+    def _session(
+        self, session_id: str, completion: bool, path: str, query: dict[str, str], now: float
+    ) -> _Response:
+        with self._lock:
+            timeline = self._timelines[session_id]
+        if completion and not timeline.scenario.completion_endpoint:
             return _api_error(404, f"Cannot GET {path}")
         max_wait = 30
-        if endpoint == "completion" and "maxWaitSeconds" in query:
+        if completion and "maxWaitSeconds" in query:
             raw = query["maxWaitSeconds"]
             if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 30:
                 return _api_error(400, "maxWaitSeconds must be an integer between 1 and 30")
             max_wait = int(raw)
         if not timeline.is_visible(time.monotonic()):
             return _api_error(404, f"Test session {session_id} not found")
-        if endpoint == "session":
+        if not completion:
             return _Response(200, timeline.body(time.monotonic()))
-        return self._long_poll(timeline, now + max_wait)
+        return self._long_poll(session_id, now + max_wait)
 
-    def _long_poll(self, timeline: SessionTimeline, deadline: float) -> _Response:
+    def _long_poll(self, session_id: str, deadline: float) -> _Response:
+        with self._changed:
+            while True:
+                timeline = self._timelines[session_id]  # a cancel may replace it
+                now = time.monotonic()
+                if timeline.is_final(now):
+                    break
+                if self._stopping.is_set():
+                    return _api_error(503, "the simulator is shutting down")
+                remaining = deadline - now
+                if remaining <= 0:
+                    return _api_error(
+                        408,
+                        "Test session is still running; call this endpoint again to keep waiting",
+                    )
+                wait = remaining
+                if timeline.final_mono is not None:
+                    wait = min(wait, max(timeline.final_mono - now, 0.0) + 0.001)
+                self._changed.wait(wait)
+        return _Response(200, timeline.body(now))
+
+    def _trigger(self, raw: bytes | None, now: float) -> _Response:
+        payload = _decode(raw)
+        if not isinstance(payload, dict):
+            return _api_error(400, "Request body must be a JSON object")
+        problem = _trigger_problem(payload)
+        if problem is not None:
+            return _api_error(400, problem)
+        base = self.scenario
+        checks = _select(base.checks, payload.get("target"))
+        if not checks:
+            return _api_error(base.no_match_status, NO_MATCH_MESSAGE)
+        location = payload.get("runLocation")
+        if location:
+            checks = [replace(check, locations=(location,)) for check in checks]
+        given = payload.get("metadata") or {}
+        metadata = dict(base.metadata)
+        metadata.update({k: v for k, v in given.items() if k in METADATA_KEYS})
+        try:
+            scenario = replace(
+                base,
+                checks=tuple(checks),
+                session_name=payload.get("name") or base.session_name,
+                metadata=metadata,
+            )
+        except ScenarioError as exc:
+            return _api_error(400, str(exc))
+        session_id = str(uuid.uuid4())
+        wall = time.time() - (time.monotonic() - now)
+        timeline = SessionTimeline(session_id, scenario, speed=self.speed, mono=now, wall=wall)
+        with self._lock:
+            self._timelines[session_id] = timeline
+            self._triggered.append(TriggeredSession(session_id, payload, now))
+        return _Response(201, timeline.body(now))
+
+    def _cancel(self, session_id: str, raw: bytes | None, now: float) -> _Response:
+        payload = _decode(raw)
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, dict):
+            return _api_error(400, "Request body must be a JSON object")
+        for key in payload:
+            if key != "sequenceId":
+                return _api_error(400, f'"{key}" is not allowed')
+        if "sequenceId" in payload and not _is_strings(payload["sequenceId"]):
+            return _api_error(400, '"sequenceId" must be a non-empty array of strings')
+        with self._lock:
+            known = session_id in self._timelines
+        if not known:
+            if session_id not in self.sessions:
+                return _api_error(404, f"Test session {session_id} not found")
+            self._timeline(session_id, now)  # configured but never asked for: its clock starts
         while True:
-            now = time.monotonic()
-            if timeline.is_final(now):
-                return _Response(200, timeline.body(now))
-            if self._stopping.is_set():
-                return _api_error(503, "the simulator is shutting down")
-            remaining = deadline - now
-            if remaining <= 0:
-                return _api_error(
-                    408, "Test session is still running; call this endpoint again to keep waiting"
-                )
-            wait = remaining
-            if timeline.final_mono is not None:
-                wait = min(wait, max(timeline.final_mono - now, 0.0) + 0.001)
-            self._stopping.wait(wait)
+            with self._lock:
+                current = self._timelines[session_id]
+            successor = current.cancel(now)
+            with self._changed:
+                if self._timelines[session_id] is current:
+                    self._timelines[session_id] = successor
+                    self._cancelled.setdefault(session_id, now)
+                    self._changed.notify_all()
+                    break
+        return _Response(204)
+
+    def _error_group(self, group_id: str) -> _Response:
+        now = time.monotonic()
+        with self._lock:
+            timelines = list(self._timelines.values())
+        for timeline in timelines:
+            group = timeline.error_group(group_id, now)
+            if group is not None:
+                return _Response(200, _json(group))
+        return _api_error(404, f"Test session error group {group_id} not found")
 
     def _fault(
         self, fault: Fault, headers: dict[str, str], timeline: SessionTimeline | None

@@ -48,6 +48,12 @@ def _derive(*parts: object) -> str:
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
 
 
+def check_id_of(check: CheckSpec) -> str | None:
+    """The ``checkId`` results show for ``check``: a stable uuid5 of its name unless it sets
+    ``check_id`` (``None`` gives ``null``). The trigger's ``target.checkId`` matches this."""
+    return _derive("check", check.name) if check.check_id == AUTO else check.check_id
+
+
 @dataclass
 class _Run:
     """Pre-rendered rows of one run (one check at one location)."""
@@ -61,21 +67,36 @@ class _Run:
 
 
 class SessionTimeline:
-    """Deterministic state of one session over time; immutable after construction."""
+    """Deterministic state of one session over time; immutable after construction.
+
+    ``cancelled_at`` (scenario seconds after the session became visible) cancels the session
+    then, whatever the scenario's ``end``: it is how ``cancel`` builds the cancelled successor.
+    """
 
     def __init__(
-        self, session_id: str, scenario: Scenario, *, speed: float, mono: float, wall: float
+        self,
+        session_id: str,
+        scenario: Scenario,
+        *,
+        speed: float,
+        mono: float,
+        wall: float,
+        cancelled_at: float | None = None,
     ) -> None:
         self.session_id = session_id
         self.scenario = scenario
         self.speed = speed
         self.created_mono = mono
+        self.created_wall = wall
+        self.cancelled_at = cancelled_at
         self.visible_mono = mono + scenario.not_found_seconds / speed
         visible_wall = wall + scenario.not_found_seconds / speed
         # naive UTC datetime of the visible start: isoformat() on it is fast
         self._base = datetime.fromtimestamp(visible_wall, tz=timezone.utc).replace(tzinfo=None)
         self._runs: list[_Run] = []
         self._per_check: dict[int, tuple[str, str]] = {}
+        self._group_checks: dict[str, CheckSpec] = {}  # error group id -> its check
+        self._group_seen: dict[str, list[float]] = {}  # error group id -> when rows show it
         self.final_time, self.final_status = self._build()
         #: time.monotonic() at which the session status turns non-RUNNING (None: never).
         self.final_mono: float | None = (
@@ -96,12 +117,16 @@ class SessionTimeline:
 
     # ------------------------------------------------------------------ construction
 
+    def _iso(self, scenario_time: float) -> str:
+        """ISO 8601 UTC timestamp (milliseconds, ``Z``) of a scenario time."""
+        moment = self._base + timedelta(seconds=scenario_time / self.speed)
+        return f"{moment.isoformat(timespec='milliseconds')}Z"
+
     def _stamp(self, scenario_time: float | None) -> str:
         """JSON fragment for the timestamp of a scenario time (or null)."""
         if scenario_time is None:
             return "null"
-        moment = self._base + timedelta(seconds=scenario_time / self.speed)
-        return f'"{moment.isoformat(timespec="milliseconds")}Z"'
+        return f'"{self._iso(scenario_time)}"'
 
     def _render_run(
         self, index: int, check: CheckSpec, location: str, start: float, cut: float
@@ -115,13 +140,14 @@ class SessionTimeline:
         key = (sid, index, check.name, location)
         per_check = self._per_check.get(index)
         if per_check is None:
-            check_id = _derive("check", check.name) if check.check_id == AUTO else check.check_id
+            check_id = check_id_of(check)
             described = (
                 f',"checkId":{_dumps(check_id)},"checkType":{_dumps(check.type)}'
                 f',"name":{_dumps(check.name)}'
             )
             per_check = (described, _derive("error-group", sid, index, check.name))
             self._per_check[index] = per_check
+            self._group_checks[per_check[1]] = check
         described, group = per_check
         described = f'{described},"runLocation":{_dumps(location)}'
         with_group = f'["{group}"]'
@@ -180,9 +206,10 @@ class SessionTimeline:
             )
             run.attempts.append((end, attempt_row, group))
         run_end = start + check.duration
-        if self.scenario.end == "never":
+        never = self.scenario.end == "never"
+        if never and math.isinf(cut):
             return run  # the run stays PENDING forever
-        if run_end > cut:
+        if never or run_end > cut:
             began = run.pending[-1][0] if len(run.pending) > 1 else None
             run.final_at, run.final_outcome = cut, "cancelled"
             run.final_row = row(final_id, "FINAL", "cancelled", "[]", None, began, cut)
@@ -204,15 +231,20 @@ class SessionTimeline:
             for i, location in enumerate(check.locations)
         ]
         natural_end = max((start + c.duration for _, c, _, start in spans), default=0.0)
-        cancelling = scenario.end == "cancelled" and scenario.cancel_at < natural_end
-        cut = scenario.cancel_at if cancelling else math.inf
+        if self.cancelled_at is not None:
+            cancelling, cut = True, self.cancelled_at
+        else:
+            cancelling = scenario.end == "cancelled" and scenario.cancel_at < natural_end
+            cut = scenario.cancel_at if cancelling else math.inf
         self._runs = [self._render_run(n, c, loc, start, cut) for n, c, loc, start in spans]
-        if scenario.end == "never":
+        if scenario.end == "never" and not cancelling:
+            self._index_groups()
             return math.inf, "RUNNING"
         final_time = cut if cancelling else natural_end
         if self._runs and scenario.final_lag > 0:
             last = max(range(len(self._runs)), key=lambda i: (self._runs[i].final_at, i))
             self._runs[last].final_at += scenario.final_lag
+        self._index_groups()
         outcomes = {run.final_outcome for run in self._runs}
         if scenario.status_override is not None:
             status = scenario.status_override
@@ -226,7 +258,69 @@ class SessionTimeline:
             status = "PASSED"
         return final_time, status
 
+    def _index_groups(self) -> None:
+        """Record when each error group first and last shows up in a row."""
+        seen = self._group_seen
+        for run in self._runs:
+            for appear, _row, group in run.attempts:
+                seen.setdefault(group, []).append(appear)
+            if run.final_group is not None:
+                seen.setdefault(run.final_group, []).append(run.final_at)
+
     # ------------------------------------------------------------------ queries
+
+    def cancel(self, now: float) -> SessionTimeline:
+        """This session cancelled at monotonic time ``now``, as a new timeline.
+
+        Runs not finished by then get FINAL ``CANCELLED``/``aborted`` rows and the session
+        turns ``CANCELLED`` at once (``status_override`` still wins). Ids and timestamps do not
+        change. A session that is already final is returned unchanged.
+        """
+        if self.is_final(now):
+            return self
+        at = max(0.0, (now - self.visible_mono) * self.speed)
+        return SessionTimeline(
+            self.session_id,
+            self.scenario,
+            speed=self.speed,
+            mono=self.created_mono,
+            wall=self.created_wall,
+            cancelled_at=at,
+        )
+
+    def error_group_ids(self) -> list[str]:
+        """Every error group id this session can ever show (in scenario order)."""
+        return list(self._group_seen)
+
+    def error_group(self, group_id: str, now: float) -> dict[str, Any] | None:
+        """The TestSessionErrorGroup of ``group_id`` if a row shows it at ``now``, else None."""
+        times = self._group_seen.get(group_id)
+        if times is None or not self.is_visible(now):
+            return None
+        elapsed = (now - self.visible_mono) * self.speed
+        seen = [t for t in times if t <= elapsed]
+        if not seen:
+            return None
+        check = self._group_checks[group_id]
+        message = check.failure_message
+        slug = "-".join(check.name.lower().split()) or "check"
+        line = 10 + zlib.crc32(check.name.encode()) % 90
+        raw = (
+            f"{message}\n    at {slug}.spec.ts:{line}:{5 + line % 20}"
+            "\n    at processTicksAndRejections (node:internal/process/task_queues:95:5)"
+        )
+        return {
+            "id": group_id,
+            "projectId": None,
+            "environments": [],
+            "errorHash": hashlib.sha1(message.encode()).hexdigest(),
+            "rawErrorMessage": raw,
+            "cleanedErrorMessage": message,
+            "firstSeen": self._iso(min(seen)),
+            "lastSeen": self._iso(max(seen)),
+            "archivedUntilNextEvent": False,
+            "pwtMetadata": None,
+        }
 
     def is_visible(self, now: float) -> bool:
         """False during the scenario's ``not_found_seconds`` window (the API answers 404)."""
