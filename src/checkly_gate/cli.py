@@ -82,12 +82,6 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
         help="keep retrying 404 this long "
         "after start [env CHECKLY_GATE_NOT_FOUND_GRACE; default 30]",
     )
-    add(
-        "--long-poll",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="use the completion long-poll between progress fetches (default on)",
-    )
     add("--json", metavar="PATH", help="write sessions + verdict as JSON [env CHECKLY_GATE_JSON]")
     add("--junit", metavar="PATH", help="write a JUnit XML report [env CHECKLY_GATE_JUNIT]")
     add("--summary", metavar="PATH", help="write a markdown summary [env CHECKLY_GATE_SUMMARY]")
@@ -96,30 +90,14 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="write a dotenv report for later CI jobs [env CHECKLY_GATE_DOTENV]",
     )
-    add(
-        "--fail-on-degraded",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="fail when a check is degraded (default off)",
-    )
-    add(
-        "--fail-on-flaky",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="fail when a check passed only after retries (default off)",
-    )
-    add(
-        "--details",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="fetch the error messages of failed checks for the reports (default on)",
-    )
-    add(
-        "--cancel-on-interrupt",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="on SIGINT/SIGTERM ask Checkly to cancel the session (default off)",
-    )
+    for flag, text in (
+        ("--long-poll", "use the completion long-poll between progress fetches (default on)"),
+        ("--fail-on-degraded", "fail when a check is degraded (default off)"),
+        ("--fail-on-flaky", "fail when a check passed only after retries (default off)"),
+        ("--details", "fetch the error messages of failed checks for the reports (default on)"),
+        ("--cancel-on-interrupt", "on SIGINT/SIGTERM ask Checkly to cancel the session once"),
+    ):
+        add(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
     add(
         "--config",
         metavar="PATH",

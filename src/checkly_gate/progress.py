@@ -54,19 +54,15 @@ def render_header(session: Session) -> str:
 
 
 def render_counts(counts: Counts, status: str, elapsed: float) -> str:
+    extra = (
+        (counts.pending, "running"),
+        (counts.failed + counts.errored, "failed"),
+        (counts.flaky, "flaky"),
+        (counts.degraded, "degraded"),
+        (counts.skipped, "skipped"),
+    )
     parts = [f"{counts.finished}/{counts.total} finished"]
-    running = counts.pending
-    if running:
-        parts.append(f"{running} running")
-    failed = counts.failed + counts.errored
-    if failed:
-        parts.append(f"{failed} failed")
-    if counts.flaky:
-        parts.append(f"{counts.flaky} flaky")
-    if counts.degraded:
-        parts.append(f"{counts.degraded} degraded")
-    if counts.skipped:
-        parts.append(f"{counts.skipped} skipped")
+    parts += [f"{n} {word}" for n, word in extra if n]
     return f"[{elapsed:6.1f}s] {status}: " + " · ".join(parts)
 
 
@@ -86,7 +82,7 @@ def render_run(run: Run, colour: bool = False) -> str:
 
 def render_verdict(verdict: Verdict, colour: bool = False) -> list[str]:
     code = "32" if verdict.exit_code == 0 else "31"
-    head = paint(f"{verdict.outcome.label.upper()} (exit {verdict.exit_code})", code, colour)
+    head = paint(f"{verdict.outcome.title.upper()} (exit {verdict.exit_code})", code, colour)
     lines = [f"{head}: {one_line(verdict.reason, 400)}"]
     lines += [f"warning: {one_line(w, 400)}" for w in verdict.warnings]
     for session in verdict.sessions:

@@ -33,6 +33,11 @@ class Outcome(enum.Enum):
         """Stable machine-readable name (also the GitHub ``status`` output)."""
         return _LABELS[self]
 
+    @property
+    def title(self) -> str:
+        """What people read in the log: more specific than the label ("refused", not "error")."""
+        return self.name.replace("_", " ").lower()
+
 
 _LABELS = {
     Outcome.PASSED: "passed",
