@@ -249,3 +249,17 @@ def test_cancel_on_sigterm_reaches_the_simulator(tmp_path: Path) -> None:
         assert proc.returncode == 143, stdout + stderr
         assert sid in s.cancelled
         assert json.loads((tmp_path / "g.json").read_text())["exitCode"] == 143
+
+
+def test_demo_trigger_explains_the_failure(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "checkly_gate", "demo", "--trigger", "--speed", "4"],
+        env=BASE_ENV,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "checkly-gate run" in proc.stdout and "why Checkout flow" in proc.stdout
+    assert "Expected: 201" in (tmp_path / "checkly-gate-demo" / "summary.md").read_text()

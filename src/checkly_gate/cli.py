@@ -189,7 +189,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start the simulator on a free port and run the real `wait` against it.",
     )
     demo.add_argument(
-        "--scenario", default="passing", help="builtin name or YAML file (default passing)"
+        "--scenario",
+        help="builtin name or YAML file (default passing, or trigger-demo with --trigger)",
+    )
+    demo.add_argument(
+        "--trigger",
+        action="store_true",
+        help="start the session with `run` (trigger, then wait) instead of waiting for one",
+    )
+    demo.add_argument(
+        "--tags",
+        action="append",
+        default=[],
+        metavar="A,B",
+        help="with --trigger: tag groups to match, as for `run`",
     )
     demo.add_argument(
         "--output-dir",
@@ -393,25 +406,26 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
     import uuid
 
-    from checkly_gate.config import Options
+    from checkly_gate.config import ConfigError, Options
     from checkly_gate.gate import run_gate
+    from checkly_gate.launch import run_launch
     from checkly_gate.simulator import ScenarioError, Simulator, load_scenario
+    from checkly_gate.trigger import TriggerOptions, parse_tags
 
     try:
-        scenario = load_scenario(args.scenario)
-    except ScenarioError as exc:
+        scenario = load_scenario(args.scenario or ("trigger-demo" if args.trigger else "passing"))
+        tags = parse_tags(args.tags)
+    except (ScenarioError, ConfigError) as exc:
         err.write(f"checkly-gate: error: {exc}\n")
         return EXIT_USAGE
     folder = Path(args.output_dir).resolve()
     key = "demo-" + uuid.uuid4().hex
+    colour = _use_colour(out, env)
+    # The demo shows the plain log: CI integrations would write into the caller's CI files.
+    demo_env = {k: v for k, v in env.items() if k not in ("GITHUB_ACTIONS", "GITLAB_CI")}
     _setup_logging(err, 0)
     with Simulator(scenario=scenario, api_key=key, speed=args.speed) as sim:
         session_id = str(uuid.uuid4())
-        out.write(
-            f"checkly-gate demo: simulator at {sim.url}, scenario '{scenario.name}'\n"
-            f"$ checkly-gate wait {session_id} --api-url {sim.url} --poll-interval 1 "
-            f"--timeout 120 --json ... --junit ... --summary ...\n\n"
-        )
         options = Options(
             session_ids=(session_id,),
             api_key=key,
@@ -423,13 +437,23 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
             junit=folder / "junit.xml",
             summary=folder / "summary.md",
         )
-        run = run_gate(options, out, env=env, colour=_use_colour(out, env))
+        outputs = "--json ... --junit ... --summary ..."
+        out.write(f"checkly-gate demo: simulator at {sim.url}, scenario '{scenario.name}'\n")
+        if args.trigger:
+            shown = "".join(f"--tags {','.join(group)} " for group in tags)
+            out.write(f"$ checkly-gate run {shown}--api-url {sim.url} {outputs}\n\n")
+            code = run_launch(
+                options, TriggerOptions(tag_groups=tags), out, demo_env, colour=colour
+            )
+        else:
+            out.write(f"$ checkly-gate wait {session_id} --api-url {sim.url} {outputs}\n\n")
+            code = run_gate(options, out, env=demo_env, colour=colour).verdict.exit_code
     written = [p for p in (options.json, options.junit, options.summary) if p and p.exists()]
     out.write(f"\nReports written to {folder}:\n")
     for path in written:
         out.write(f"  {path}\n")
-    out.write(f"The real gate would exit with code {run.verdict.exit_code}.\n")
-    return run.verdict.exit_code
+    out.write(f"The real gate would exit with code {code}.\n")
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

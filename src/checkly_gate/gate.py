@@ -27,7 +27,7 @@ from checkly_gate.details import fetch_error_messages
 from checkly_gate.models import Session, parse_session
 from checkly_gate.outputs import write_outputs
 from checkly_gate.poller import PollSettings, RealClock, follow
-from checkly_gate.progress import Progress, render_verdict
+from checkly_gate.progress import Progress, render_explanations, render_verdict
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, markdown
 from checkly_gate.verdict import Observation, Policy, Stop, combine, judge_session
@@ -288,7 +288,7 @@ def finish(
 ) -> None:
     """Write files, print the verdict and publish to the CI; shared by ``wait`` and ``report``."""
     written = write_outputs(run, output_targets(options), redactor)
-    lines = render_verdict(run.verdict, colour)
+    lines = render_verdict(run.verdict, colour) + render_explanations(run)
     if integration is not None:
         lines = integration.protect(lines)
         summary_text = redactor(markdown.render(run))

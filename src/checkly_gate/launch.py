@@ -23,9 +23,9 @@ from checkly_gate.files import append_text, write_atomic
 from checkly_gate.gate import finish, run_gate
 from checkly_gate.models import Session
 from checkly_gate.poller import backoff_waits
-from checkly_gate.progress import render_header
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, dotenv
+from checkly_gate.text import one_line
 from checkly_gate.trigger import TriggerOptions, request_body
 from checkly_gate.verdict import Outcome, Verdict
 
@@ -101,8 +101,10 @@ def run_launch(
             run = GateRun(verdict=failed.verdict, requests=client.requests)
             finish(run, options, out, detect(env), redactor, colour)
             return failed.verdict.exit_code
-        out.write(redactor(f"Started {render_header(session)}") + "\n")
-        out.write(f"test session id: {session.session_id}\n")
+        name = one_line(session.display_name)
+        out.write(redactor(f"Started test session '{name}': {session.session_id}") + "\n")
+        if trigger_options.detach and session.link:
+            out.write(f"{session.link}\n")
         out.flush()
         if trigger_options.detach:
             _hand_over(session, options, env, redactor)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from checkly_gate.models import Session
+from checkly_gate.reports import GateRun
 from checkly_gate.text import one_line
 from checkly_gate.verdict import Category, Counts, Run, Verdict, count_runs, group_runs
 
@@ -89,6 +90,24 @@ def render_verdict(verdict: Verdict, colour: bool = False) -> list[str]:
         for run in session.unfinished:
             if session.session is not None and session.session.is_final:
                 lines.append(f"  unfinished: {one_line(run.name)}")
+    return lines
+
+
+def render_explanations(run: GateRun, limit: int = 10) -> list[str]:
+    """One line per failed check whose error text was fetched: the log says *why*, too."""
+    lines = []
+    for session in run.verdict.sessions:
+        for item in session.runs:
+            if item.final is None or item.category not in (Category.FAILED, Category.ERROR):
+                continue
+            texts = [
+                run.error_messages[g] for g in item.final.error_group_ids if g in run.error_messages
+            ]
+            if texts:
+                where = f" ({item.latest.run_location})" if item.latest.run_location else ""
+                lines.append(f"  why {one_line(item.name)}{where}: {one_line(texts[0], 300)}")
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"  … and {len(lines) - limit} more, see the reports"]
     return lines
 
 
