@@ -245,19 +245,21 @@ def _cancel_sessions(client: Client, session_ids: list[str]) -> None:
 
 def _decode_bodies(
     raw: dict[str, bytes], redactor: Redactor
-) -> tuple[dict[str, Any], dict[str, Session]]:
-    """Decode the last raw body of each session with secrets masked, for the snapshot.
+) -> tuple[dict[str, bytes], dict[str, Session]]:
+    """The last raw body of each session with secrets masked, for the snapshot.
 
     Also returns the sessions whose body held a secret, parsed again from the masked text.
     """
-    bodies: dict[str, Any] = {}
+    bodies: dict[str, bytes] = {}
     masked: dict[str, Session] = {}
     for sid, content in raw.items():
         text = content.decode("utf-8", "replace")
         clean = redactor(text)
-        bodies[sid] = json.loads(clean)
-        if clean is not text:
-            masked[sid] = parse_session(bodies[sid])
+        if clean is text:
+            bodies[sid] = content
+        else:
+            bodies[sid] = clean.encode("utf-8")
+            masked[sid] = parse_session(json.loads(clean))
     return bodies, masked
 
 

@@ -181,7 +181,8 @@ def _unique(names: Iterable[str]) -> list[str]:
 
 
 def outputs(run: GateRun, junit: Path | None, summary: Path | None) -> dict[str, str]:
-    """Step outputs (``steps.<id>.outputs.*``): status, exit code, counts, links, files."""
+    """Step outputs (``steps.<id>.outputs.*``): status, exit code, counts, session id and
+    links, files."""
     verdict = run.verdict
     counts = verdict.counts
     links = [session_link(run, sv) for sv in verdict.sessions]
@@ -197,6 +198,7 @@ def outputs(run: GateRun, junit: Path | None, summary: Path | None) -> dict[str,
         "degraded": str(counts.degraded),
         "skipped": str(counts.skipped),
         "total": str(counts.total),
+        "session-id": verdict.sessions[0].session_id if verdict.sessions else "",
         "session-url": links[0] if links else "",
     }
     if len(links) > 1:

@@ -20,7 +20,9 @@ class GateRun:
 
     verdict: Verdict
     observations: tuple[Observation, ...] = ()
-    bodies: dict[str, Any] = field(default_factory=dict)  # last raw body per session id
+    # Last body per session id, as the API sent it (secrets masked): JSON text as bytes while the
+    # gate runs (far smaller than decoded JSON), decoded when read back from a snapshot.
+    bodies: dict[str, bytes | Any] = field(default_factory=dict)
     policy: Policy = field(default_factory=Policy)
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -35,6 +35,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+def _decoded(body: Any) -> Any:
+    return json.loads(body) if isinstance(body, (bytes, str)) else body
+
+
 def render(run: GateRun) -> str:
     verdict = run.verdict
     sessions = []
@@ -56,7 +60,7 @@ def render(run: GateRun) -> str:
                 "stop": obs.stop.value if obs else None,
                 "error": obs.error if obs else None,
                 "errorIsCurrent": obs.error_is_current if obs else False,
-                "body": run.bodies.get(sv.session_id),
+                "body": _decoded(run.bodies.get(sv.session_id)),
             }
         )
     data = {
