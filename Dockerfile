@@ -3,7 +3,7 @@
 #   docker build -t checkly-gate:0.1.0 .
 #   docker run --rm -e CHECKLY_API_KEY -e CHECKLY_ACCOUNT_ID -v "$PWD/reports:/reports" \
 #     checkly-gate:0.1.0 wait "$SESSION_ID" --junit checkly-junit.xml --summary checkly-summary.md
-# As a GitLab `image:`, set `entrypoint: [""]` (see docs/ci-usage-draft.md).
+# As a GitLab `image:`, set `entrypoint: [""]` (see the README, "Container image").
 #
 # Alpine, not Debian slim: python:3.13-slim alone is ~125 MB uncompressed, the Alpine variant
 # ~47 MB, and every dependency ships a musl wheel, so no compiler is needed in either stage.

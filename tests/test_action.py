@@ -4,8 +4,9 @@
 - act runs tests/workflows/github-action.yml (host mode, `actions/checkout@v4` first) in a
   throwaway copy of the repository: the action installs checkly-gate from its own folder into a
   virtual environment and waits for sessions of two local simulators, one passing and one
-  failing, and once more with invalid inputs. The test reads the outputs, files, step
-  summaries and exit codes that act reports.
+  failing, starts a session by tags on a third and waits for it, and runs once more with
+  invalid inputs. The test reads the outputs, files, step summaries and exit codes that act
+  reports, and what the simulator was asked to start.
 
 A missing tool skips its test with the reason; `.ci/run` installs the tools so they run on CI.
 """
@@ -38,6 +39,7 @@ ACCOUNT = "4b9c2f70-0000-4000-8000-00000000a11c"
 GATE_OUTPUTS = [
     "status",
     "exit-code",
+    "session-id",
     "session-url",
     "passed",
     "failed",
@@ -51,6 +53,7 @@ GATE_OUTPUTS = [
 ]
 INPUTS = [
     "session-id",
+    "tags",
     "api-key",
     "account-id",
     "api-url",
@@ -105,7 +108,9 @@ def test_action_declares_every_input_and_output_with_a_description() -> None:
             assert isinstance(spec["default"], str), f"{name}: default must be a quoted string"
     assert inputs["junit"]["default"] == "checkly-junit.xml"
     assert inputs["summary"]["default"] == "checkly-summary.md"
-    assert inputs["session-id"]["required"] is True
+    # Exactly one of session-id and tags: the input check enforces it, so neither is required.
+    for name in ("session-id", "tags"):
+        assert inputs[name]["required"] is False and inputs[name]["default"] == "", name
     outputs = action["outputs"]
     assert sorted(outputs) == sorted(GATE_OUTPUTS)
     for name, spec in outputs.items():
@@ -149,6 +154,8 @@ def simulators() -> Iterator[dict[str, Simulator]]:
             scenario=load_scenario("passing"), api_key=KEY, account_id=ACCOUNT, speed=20
         ),
         "failing": Simulator(scenario=load_scenario("failing"), api_key=KEY, speed=20),
+        # --tags web: PASSED (only the checkout, tagged api, fails)
+        "tags": Simulator(scenario=load_scenario("trigger-demo"), api_key=KEY, speed=20),
     }
     for sim in sims.values():
         sim.start()
@@ -251,6 +258,8 @@ def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
         "--env",
         f"FAILING_API_URL={simulators['failing'].url}",
         "--env",
+        f"TAGS_API_URL={simulators['tags'].url}",
+        "--env",
         f"RESULT_FILE={result_file}",
     ]
     proc = subprocess.run(
@@ -302,6 +311,7 @@ def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
     assert (out["passed"], out["flaky"], out["degraded"], out["failed"]) == ("7", "1", "1", "0")
     assert (out["skipped"], out["total"]) == ("0", "9")
     assert json.loads(out["failed-checks"]) == []
+    assert out["session-id"] == passing_id
     assert out["session-url"].endswith(passing_id)
     assert out["junit"].endswith("reports/passing-junit.xml")
     assert out["summary"].endswith("reports/passing-summary.md")
@@ -313,6 +323,26 @@ def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
     assert "Checkout flow" in summary
     assert "exit status" not in messages("passing")
 
+    # -- tags: the action started exactly one session of the checks tagged web and waited for it
+    (started,) = simulators["tags"].triggered
+    assert started.body["target"]["matchTags"] == [["web"]]
+    assert not simulators["passing"].triggered and not simulators["failing"].triggered
+    tags = record["tags"]
+    assert tags["outcome"] == "success"
+    out = tags["outputs"]
+    assert (out["status"], out["exit-code"]) == ("passed", "0")
+    assert out["session-id"] == started.session_id
+    assert out["session-url"].endswith(started.session_id)
+    assert out["failed"] == "0" and int(out["total"]) > 0
+    assert json.loads(out["failed-checks"]) == []
+    assert out["junit"].endswith("reports/tags-junit.xml")
+    assert out["summary"].endswith("reports/tags-summary.md")
+    assert tags["junit"] and "<failure" not in tags["junit"]
+    assert "Checkout flow" not in tags["junit"]  # tagged api, not web
+    (summary,) = summaries("tags")
+    assert "Checkly: passed (exit 0)" in summary
+    assert "exit status" not in messages("tags")
+
     # -- a failing session: the same, exit code 1, and the step fails with it
     failing = record["failing"]
     assert failing["outcome"] == "failure"
@@ -321,6 +351,7 @@ def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
     assert out["exit-code"] == "1"
     assert out["failed"] == "2"
     assert set(json.loads(out["failed-checks"])) == {"Checkout flow", "Database port"}
+    assert out["session-id"] == failing_id
     assert out["session-url"].endswith(failing_id)
     assert out["junit"].endswith("checkly-junit.xml")  # the input's default
     assert failing["junit"] and "<failure" in failing["junit"]
@@ -330,7 +361,8 @@ def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
     assert "exit status 1" in messages("failing")
     assert "exit status 1" not in messages("passing")
 
-    # -- invalid inputs: the step fails with exit code 2 before anything is installed
+    # -- invalid inputs (session-id and tags both given, among others): the step fails with
+    # exit code 2 before anything is installed, and nothing is started
     assert record["invalid"]["outcome"] == "failure"
     assert "exit status 2" in messages("invalid")
     ran = {tuple(e["stepID"]) for e in of("invalid") if e.get("stepResult")}
@@ -343,9 +375,12 @@ def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
 VALID_ID = "3f1c0b4e-8f3a-4b7e-9a53-2f6f7c1d9e10"
 
 
-def run_input_check(tmp_path: Path, **inputs: str) -> subprocess.CompletedProcess[str]:
-    (step,) = [s for s in load_action()["runs"]["steps"] if s["name"] == "Check the inputs"]
-    script = tmp_path / "check.sh"
+def run_step(tmp_path: Path, step_id: str, **inputs: str) -> subprocess.CompletedProcess[str]:
+    """Run one bash step of the action with bash; `inputs` by input name, and upper-case keys
+    as further environment variables (these also override the step's own `env:`)."""
+    steps = load_action()["runs"]["steps"]
+    (step,) = [s for s in steps if step_id in (s.get("id"), s["name"])]
+    script = tmp_path / "step.sh"
     script.write_text(step["run"], encoding="utf-8")
     env = clean_env()
     for name, expression in step["env"].items():
@@ -363,6 +398,10 @@ def run_input_check(tmp_path: Path, **inputs: str) -> subprocess.CompletedProces
     )
 
 
+def run_input_check(tmp_path: Path, **inputs: str) -> subprocess.CompletedProcess[str]:
+    return run_step(tmp_path, "Check the inputs", **inputs)
+
+
 @pytest.mark.parametrize(
     ("inputs", "errors"),
     [
@@ -374,8 +413,26 @@ def run_input_check(tmp_path: Path, **inputs: str) -> subprocess.CompletedProces
             [],
         ),
         ({"session-id": VALID_ID, "api-key": "k", "fail-on-flaky": "true"}, []),
-        ({"api-key": "k"}, ["session-id is missing"]),
-        ({"session-id": " \n ", "api-key": "k"}, ["session-id is missing"]),
+        ({"tags": "web", "api-key": "k"}, []),
+        ({"tags": "web, critical\r\n\n api \n", "api-key": "k"}, []),
+        ({"session-id": " \n ", "tags": "web", "api-key": "k"}, []),
+        ({"api-key": "k"}, ["session-id or tags is missing"]),
+        (
+            {"session-id": " \n ", "tags": " \n\t", "api-key": "k"},
+            ["session-id or tags is missing"],
+        ),
+        (
+            {"session-id": VALID_ID, "tags": "web", "api-key": "k"},
+            ["session-id and tags are both given"],
+        ),
+        (
+            {"session-id": "not-a-uuid", "tags": "web", "api-key": "k"},
+            ["session-id and tags are both given", "session-id 'not-a-uuid' is not a UUID"],
+        ),
+        (
+            {"tags": "web\n , ,\napi", "api-key": "k"},
+            ["tags line ' , ,' names no tag: write one group per line"],
+        ),
         ({"session-id": VALID_ID}, ["api-key is missing"]),
         ({"session-id": "not-a-uuid", "api-key": "k"}, ["session-id 'not-a-uuid' is not a UUID"]),
         (
@@ -406,3 +463,53 @@ def test_inputs_are_checked_with_clear_errors(
         assert any(error in line for line in lines), (error, lines)
     assert len(lines) == len(errors), lines
     assert proc.returncode == (2 if errors else 0), proc.stderr
+
+
+STUB_GATE = """\
+#!{python}
+import json, os, sys
+record = {{"args": sys.argv[1:], "key": os.environ.get("CHECKLY_API_KEY")}}
+with open(os.environ["STUB_RECORD"], "w", encoding="utf-8") as f:
+    json.dump(record, f)
+sys.exit(int(os.environ["STUB_EXIT"]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("inputs", "args"),
+    [
+        (
+            {"session-id": f"{VALID_ID}, {VALID_ID.upper()}\n"},
+            ["wait", VALID_ID, VALID_ID.upper()],
+        ),
+        ({"tags": "web"}, ["run", "--tags=web"]),
+        # one --tags per line (an AND-group), blank lines and CRs dropped, nothing else touched
+        (
+            {"tags": "web, critical\r\n\n  \n-api\nmy tag,*\n"},
+            ["run", "--tags=web, critical", "--tags=-api", "--tags=my tag,*"],
+        ),
+        (
+            {"tags": "web", "timeout": "60", "fail-on-flaky": "false", "junit": "j.xml"},
+            ["run", "--tags=web", "--timeout", "60", "--junit", "j.xml", "--no-fail-on-flaky"],
+        ),
+    ],
+)
+def test_the_gate_runs_with_wait_or_run_by_the_inputs(
+    tmp_path: Path, inputs: dict[str, str], args: list[str]
+) -> None:
+    gate = tmp_path / "gate"
+    gate.write_text(STUB_GATE.format(python=sys.executable), encoding="utf-8")
+    gate.chmod(0o755)
+    output, record = tmp_path / "output", tmp_path / "record.json"
+    proc = run_step(
+        tmp_path,
+        "wait",
+        **{"api-key": " k \n", **inputs},
+        CG_GATE=str(gate),
+        GITHUB_OUTPUT=str(output),
+        STUB_RECORD=str(record),
+        STUB_EXIT="7",
+    )
+    assert proc.returncode == 0, proc.stderr  # the next step fails with the gate's code
+    assert json.loads(record.read_text(encoding="utf-8")) == {"args": args, "key": "k"}
+    assert output.read_text(encoding="utf-8") == "gate-exit-code=7\n"

@@ -27,7 +27,7 @@ from checkly_gate.ci.gitlab import GitLab
 from checkly_gate.reports import GateRun
 from checkly_gate.text import one_line
 from tests import runs
-from tests.fakes import row, session_body
+from tests.fakes import SID, row, session_body
 
 # --- helpers: the runner's side of the protocol -------------------------------------------
 
@@ -247,6 +247,10 @@ def test_outputs_for_every_outcome(key: str) -> None:
     has_session = bool(run.verdict.sessions and run.verdict.sessions[0].session)
     assert values["session-url"].startswith("https://") == has_session
     assert ("session-urls" in values) == (key == "several")
+    # The (first) session waited for, also when it could not be read; none for a usage error.
+    assert values["session-id"] == ("" if key == "usage" else SID)
+    if has_session:
+        assert values["session-url"].endswith(values["session-id"])
 
 
 def test_outputs_counts_and_names() -> None:
@@ -262,6 +266,7 @@ def test_outputs_several_sessions() -> None:
     urls = json.loads(values["session-urls"])
     assert len(urls) == 2 and urls[0] == values["session-url"]
     assert urls[1].endswith(runs.SID2)
+    assert values["session-id"] == SID and "session-ids" not in values
     assert json.loads(values["failed-checks"]) == ["B one"]
 
 

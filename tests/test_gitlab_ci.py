@@ -3,10 +3,12 @@
 - check-jsonschema validates both templates against GitLab's CI schema (the component's
   `spec` header, its job as written and as GitLab interpolates it with the inputs' defaults);
 - gitlab-ci-local (shell executor, isolated builds) runs tests/fixtures/gitlab-ci.yml in a
-  throwaway git repository holding a copy of the project: the component twice (a passing
+  throwaway git repository holding a copy of the project: the component three times (a passing
   session, installing the checkout under test into a virtual environment; a failing session
-  whose exit code 1 is allowed with `allow_failure: exit_codes`), the plain template on a
-  failing session, and a later job reading the dotenv report.
+  whose exit code 1 is allowed with `allow_failure: exit_codes`; a session it starts by tags),
+  the plain template on a failing session, and a later job reading the dotenv report;
+- the scripts that turn the inputs into checkly-gate's arguments run with sh and a stand-in
+  checkly-gate that records them.
 
 A missing tool skips its test with the reason; `.ci/run` installs the tools so they run on CI.
 """
@@ -123,7 +125,8 @@ def test_component_inputs_mirror_the_actions_inputs() -> None:
     assert set(action["inputs"]) <= set(inputs)
     for name, spec in inputs.items():
         assert spec.get("description"), name
-    assert "default" not in inputs["session-id"]  # mandatory
+    # Exactly one of session-id and tags: the job's script enforces it.
+    assert inputs["session-id"]["default"] == inputs["tags"]["default"] == ""
     assert inputs["junit"]["default"] == action["inputs"]["junit"]["default"]
     assert inputs["summary"]["default"] == action["inputs"]["summary"]["default"]
     assert inputs["package"]["default"] == f"checkly-gate=={__version__}"
@@ -173,6 +176,7 @@ def simulators() -> Iterator[dict[str, Simulator]]:
             scenario=load_scenario("passing"), api_key=KEY, account_id=ACCOUNT, speed=20
         ),
         "failing": Simulator(scenario=load_scenario("failing"), api_key=KEY, speed=20),
+        "tags": Simulator(scenario=load_scenario("trigger-demo"), api_key=KEY, speed=20),
     }
     for sim in sims.values():
         sim.start()
@@ -254,6 +258,7 @@ def test_jobs_run_by_gitlab_ci_local(tmp_path: Path, simulators) -> None:
         "PASSING_API_URL": simulators["passing"].url,
         "FAILING_SESSION_ID": failing_id,
         "FAILING_API_URL": simulators["failing"].url,
+        "TAGS_API_URL": simulators["tags"].url,
         "GATELESS_PATH": f"{gateless}:/usr/bin:/bin",
         "GATED_PATH": f"{gated}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "RESULT_DIR": str(results),
@@ -284,6 +289,7 @@ def test_jobs_run_by_gitlab_ci_local(tmp_path: Path, simulators) -> None:
     assert jobs == {
         "component-passing": "PASS",
         "component-failing": "WARN",  # failed with exit code 1, which the pipeline allows
+        "component-tags": "PASS",
         "plain-failing": "FAIL",
         "after-gate": "PASS",
     }, output[-6000:]
@@ -307,6 +313,16 @@ def test_jobs_run_by_gitlab_ci_local(tmp_path: Path, simulators) -> None:
     )
     assert "CHECKLY_GATE_STATUS=passed" in dotenv.splitlines()
 
+    # The component with tags: started one session of the matching checks and waited for it.
+    (started,) = simulators["tags"].triggered
+    assert started.body["target"]["matchTags"] == [["web"], ["infra", "security"]]
+    assert "PASSED (exit 0)" in logs["component-tags"]
+    tags = artifacts / "component-tags"
+    assert "<failure" not in (tags / "tags-junit.xml").read_text(encoding="utf-8")
+    dotenv = (tags / ".gitlab-ci-reports" / "dotenv" / "tags.env").read_text(encoding="utf-8")
+    assert f"CHECKLY_GATE_SESSION_ID={started.session_id}" in dotenv.splitlines(), dotenv
+    assert not simulators["passing"].triggered and not simulators["failing"].triggered
+
     # The component and the plain template, failing: reports written although the job failed.
     for job in ("component-failing", "plain-failing"):
         assert "FAILED (exit 1)" in logs[job], logs[job]
@@ -325,3 +341,113 @@ def test_jobs_run_by_gitlab_ci_local(tmp_path: Path, simulators) -> None:
     # A later job sees the failing job's dotenv report.
     after = (results / "after-gate.txt").read_text(encoding="utf-8").splitlines()
     assert after == ["status=failed", "exit=1", "failed=2"]
+
+
+# --- the scripts, run with sh and a stand-in checkly-gate -----------------------------------
+
+ID1 = "3f1c0b4e-8f3a-4b7e-9a53-2f6f7c1d9e10"
+ID2 = "7d4e1b2a-3c5d-4e6f-8a9b-0c1d2e3f4a5b"
+STUB_GATE = """\
+#!{python}
+import json, os, sys
+with open(os.environ["STUB_RECORD"], "a", encoding="utf-8") as f:
+    f.write(json.dumps({{"args": sys.argv[1:], "key": os.environ.get("CHECKLY_API_KEY")}}) + "\\n")
+"""
+
+
+def run_script(
+    tmp_path: Path, script: str, variables: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    """``script`` with sh -e (as GitLab runs a script in an alpine image) and a stand-in
+    checkly-gate on PATH; returns the process and the argument lists it was called with."""
+    sh = shutil.which("sh")
+    if sh is None:
+        pytest.skip("sh is not installed")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    gate = bin_dir / "checkly-gate"
+    gate.write_text(STUB_GATE.format(python=sys.executable), encoding="utf-8")
+    gate.chmod(0o755)
+    record = tmp_path / "record.jsonl"
+    record.touch()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHECKLY", "GITLAB", "CI_"))}
+    env.update(variables, PATH=f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}")
+    env["STUB_RECORD"] = str(record)
+    proc = subprocess.run(
+        [sh, "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
+    )
+    calls = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
+    return proc, calls
+
+
+REPORTS = ["--junit", "checkly-junit.xml", "--summary", "checkly-summary.md"]
+
+
+@pytest.mark.parametrize(
+    ("session_id", "tags", "args"),
+    [
+        (f" {ID1},{ID2}\n", "", ["wait", ID1, ID2]),
+        ("", "web", ["run", "--tags=web"]),
+        # blank-separated groups, each one --tags (commas: the tags of a group)
+        (
+            "",
+            "web,critical api\r\n\n-x\t*",
+            ["run", "--tags=web,critical", "--tags=api", "--tags=-x", "--tags=*"],
+        ),
+        (ID1, "web", None),
+        (" \n", " ", None),
+    ],
+)
+def test_component_script_waits_or_runs_by_the_inputs(
+    tmp_path: Path, session_id: str, tags: str, args: list[str] | None
+) -> None:
+    header, job = component_documents()
+    (body,) = job.values()
+    inputs = header["spec"]["inputs"]
+    variables = {
+        name: str(interpolate(value, {n: s.get("default", "") for n, s in inputs.items()}))
+        for name, value in body["variables"].items()
+    }
+    variables.update(
+        CHECKLY_GATE_INPUT_SESSION_ID=session_id,
+        CHECKLY_GATE_INPUT_TAGS=tags,
+        CHECKLY_GATE_INPUT_API_KEY="k",
+        CHECKLY_GATE_INPUT_ACCOUNT_ID="",
+    )
+    proc, calls = run_script(tmp_path, body["script"][1], variables)
+    if args is None:
+        assert proc.returncode == 2 and not calls, proc.stdout + proc.stderr
+        reason = "are both given" if session_id.strip() else "are empty"
+        assert f"error: the session-id and tags inputs {reason}" in proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    assert calls == [{"args": [*args, *REPORTS, "--dotenv", "checkly-gate.env"], "key": "k"}]
+
+
+@pytest.mark.parametrize(
+    ("session_id", "tags", "args"),
+    [
+        (f"{ID1}\n{ID2}", None, ["wait", ID1, ID2]),
+        (None, "web,critical\napi", ["run", "--tags=web,critical", "--tags=api"]),
+        ("", " web ", ["run", "--tags=web"]),
+        (ID1, "web", None),
+        (None, None, None),
+    ],
+)
+def test_plain_template_script_waits_or_runs_by_its_variables(
+    tmp_path: Path, session_id: str | None, tags: str | None, args: list[str] | None
+) -> None:
+    plain = yaml.safe_load(PLAIN.read_text(encoding="utf-8"))[".checkly-gate"]
+    variables = {"CHECKLY_API_KEY": "k"}
+    if session_id is not None:
+        variables["CHECKLY_SESSION_ID"] = session_id
+    if tags is not None:
+        variables["CHECKLY_TAGS"] = tags
+    proc, calls = run_script(tmp_path, plain["script"][1], variables)
+    if args is None:
+        assert proc.returncode == 2 and not calls, proc.stdout + proc.stderr
+        reason = "are both set" if session_id else "CHECKLY_SESSION_ID is empty"
+        assert reason in proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    assert calls == [{"args": args, "key": "k"}]
