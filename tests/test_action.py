@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checkly_gate.simulator import Simulator, load_scenario
+from checkly_gate.simulator import Simulator
+from tests.tools import ci_simulators, tool
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action.yml"
@@ -65,15 +66,6 @@ INPUTS = [
     "fail-on-flaky",
     "config",
 ]
-
-
-def tool(name: str) -> str | None:
-    """A command on PATH, or next to this interpreter (a venv that is not activated)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else None
 
 
 def load_action() -> dict:
@@ -149,21 +141,8 @@ def test_python_is_set_up_only_when_the_runner_has_none_new_enough() -> None:
 
 @pytest.fixture
 def simulators() -> Iterator[dict[str, Simulator]]:
-    sims = {
-        "passing": Simulator(
-            scenario=load_scenario("passing"), api_key=KEY, account_id=ACCOUNT, speed=20
-        ),
-        "failing": Simulator(scenario=load_scenario("failing"), api_key=KEY, speed=20),
-        # --tags web: PASSED (only the checkout, tagged api, fails)
-        "tags": Simulator(scenario=load_scenario("trigger-demo"), api_key=KEY, speed=20),
-    }
-    for sim in sims.values():
-        sim.start()
-    try:
+    with ci_simulators(KEY, ACCOUNT) as sims:
         yield sims
-    finally:
-        for sim in sims.values():
-            sim.stop()
 
 
 def copy_project(dest: Path, *extra: str) -> Path:

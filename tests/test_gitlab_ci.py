@@ -31,7 +31,8 @@ import pytest
 import yaml
 
 from checkly_gate import __version__
-from checkly_gate.simulator import Simulator, load_scenario
+from checkly_gate.simulator import Simulator
+from tests.tools import ci_simulators, tool
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPONENT = ROOT / "templates" / "checkly-gate.yml"
@@ -40,15 +41,6 @@ PIPELINE = ROOT / "tests" / "fixtures" / "gitlab-ci.yml"
 KEY = "cu_gitlab_" + uuid.uuid4().hex
 ACCOUNT = "4b9c2f70-0000-4000-8000-00000000a11c"
 INTERPOLATION = re.compile(r"\$\[\[\s*inputs\.([A-Za-z0-9_-]+)\s*\]\]")
-
-
-def tool(name: str) -> str | None:
-    """A command on PATH, or next to this interpreter (a venv that is not activated)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else None
 
 
 def component_documents() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -171,20 +163,8 @@ def test_both_templates_install_checkly_gate_the_same_way() -> None:
 
 @pytest.fixture
 def simulators() -> Iterator[dict[str, Simulator]]:
-    sims = {
-        "passing": Simulator(
-            scenario=load_scenario("passing"), api_key=KEY, account_id=ACCOUNT, speed=20
-        ),
-        "failing": Simulator(scenario=load_scenario("failing"), api_key=KEY, speed=20),
-        "tags": Simulator(scenario=load_scenario("trigger-demo"), api_key=KEY, speed=20),
-    }
-    for sim in sims.values():
-        sim.start()
-    try:
+    with ci_simulators(KEY, ACCOUNT) as sims:
         yield sims
-    finally:
-        for sim in sims.values():
-            sim.stop()
 
 
 def base_python() -> Path:

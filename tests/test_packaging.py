@@ -23,19 +23,12 @@ from pathlib import Path
 import pytest
 
 from checkly_gate import __version__
+from tests.tools import tool
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 REPOSITORY = "https://github.com/checkly-gate/checkly-gate"
-
-
-def tool(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else None
 
 
 # --- a small Dockerfile reader -------------------------------------------------------------

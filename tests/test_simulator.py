@@ -7,7 +7,6 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -53,22 +52,6 @@ def one_check(**kwargs: object) -> Scenario:
     """A scenario with one check "A" at eu-west-1, customised by ``kwargs`` of CheckSpec."""
     check = CheckSpec("A", **kwargs)  # type: ignore[arg-type]
     return Scenario(name="one", checks=(check,))
-
-
-@pytest.fixture
-def serve() -> Iterator:
-    """Start simulators on demand and stop them all at the end of the test."""
-    started: list[Simulator] = []
-
-    def _serve(scenario: Scenario | None = None, **kwargs: object) -> Simulator:
-        kwargs.setdefault("api_key", KEY)
-        sim = Simulator(scenario, **kwargs).start()  # type: ignore[arg-type]
-        started.append(sim)
-        return sim
-
-    yield _serve
-    for sim in started:
-        sim.stop()
 
 
 def client(sim: Simulator, **headers: str) -> httpx.Client:

@@ -8,7 +8,6 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,21 +37,6 @@ PASSING = {c.name: c for c in BUILTIN_SCENARIOS["passing"].checks}
 
 def sid() -> str:
     return str(uuid.uuid4())
-
-
-@pytest.fixture
-def serve() -> Iterator:
-    started: list[Simulator] = []
-
-    def _serve(scenario: Scenario | None = None, **kwargs: object) -> Simulator:
-        kwargs.setdefault("api_key", KEY)
-        sim = Simulator(scenario, **kwargs).start()  # type: ignore[arg-type]
-        started.append(sim)
-        return sim
-
-    yield _serve
-    for sim in started:
-        sim.stop()
 
 
 def client(sim: Simulator, **headers: str) -> httpx.Client:

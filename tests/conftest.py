@@ -1,0 +1,27 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from checkly_gate.simulator import Scenario, Simulator
+
+
+@pytest.fixture
+def serve(request: pytest.FixtureRequest) -> Iterator[Callable[..., Simulator]]:
+    """Start simulators on demand (API key: the test module's ``KEY``) and stop them all at the
+    end of the test."""
+    started: list[Simulator] = []
+    key = getattr(request.module, "KEY", "sim-key")
+
+    def _serve(scenario: Scenario | None = None, **kwargs: object) -> Simulator:
+        kwargs.setdefault("api_key", key)
+        sim = Simulator(scenario, **kwargs).start()  # type: ignore[arg-type]
+        started.append(sim)
+        return sim
+
+    yield _serve
+    for sim in started:
+        sim.stop()

@@ -1,0 +1,40 @@
+"""Helpers for the tests that drive real CI tools (act, gitlab-ci-local, hadolint)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from checkly_gate.simulator import Simulator, load_scenario
+
+
+def tool(name: str) -> str | None:
+    """A command on PATH, or next to this interpreter (a venv that is not activated)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else None
+
+
+@contextmanager
+def ci_simulators(key: str, account: str) -> Iterator[dict[str, Simulator]]:
+    """Three fast simulators: a passing session (account id required), a failing one, and
+    trigger-demo for tags (`web` passes; only the checkout, tagged api, fails)."""
+    sims = {
+        "passing": Simulator(
+            scenario=load_scenario("passing"), api_key=key, account_id=account, speed=20
+        ),
+        "failing": Simulator(scenario=load_scenario("failing"), api_key=key, speed=20),
+        "tags": Simulator(scenario=load_scenario("trigger-demo"), api_key=key, speed=20),
+    }
+    for sim in sims.values():
+        sim.start()
+    try:
+        yield sims
+    finally:
+        for sim in sims.values():
+            sim.stop()
