@@ -263,3 +263,39 @@ def test_demo_trigger_explains_the_failure(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "checkly-gate run" in proc.stdout and "why Checkout flow" in proc.stdout
     assert "Expected: 201" in (tmp_path / "checkly-gate-demo" / "summary.md").read_text()
+
+
+def test_sigterm_while_the_trigger_waits_still_writes_reports(tmp_path: Path) -> None:
+    scenario = replace(
+        load_scenario("trigger-demo"),
+        faults=(Fault(kind="rate-limit", endpoint="trigger", retry_after=20),),
+    )
+    with Simulator(scenario=scenario, api_key=KEY) as s:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "checkly_gate",
+                "run",
+                "--tags",
+                "web",
+                "--api-url",
+                s.url,
+                "--junit",
+                "j.xml",
+            ],
+            env={**BASE_ENV, "CHECKLY_API_KEY": KEY},
+            cwd=tmp_path,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not s.requests:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=10)
+        assert proc.returncode == 143, stdout + stderr
+        assert s.triggered == []
+        assert "interrupted" in (tmp_path / "j.xml").read_text()

@@ -7,13 +7,14 @@ orderly stop, and always writes the requested outputs before returning.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -39,14 +40,30 @@ log = logging.getLogger("checkly_gate")
 WATCHDOG_GRACE = 3.0
 
 
-class _Interrupted(Exception):
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived; ``signum`` says which."""
+
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
 
 
 def _raise_interrupted(signum: int, _frame: Any) -> None:
-    raise _Interrupted(signum)
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def signals_as_exceptions() -> Iterator[None]:
+    """While inside, SIGINT/SIGTERM raise ``Interrupted`` in the main thread (no-op elsewhere)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def run_gate(
@@ -154,7 +171,7 @@ def run_gate(
             for thread in threads:
                 while thread.is_alive() and clock.now() < deadline + WATCHDOG_GRACE:
                     thread.join(timeout=0.1)
-        except _Interrupted as exc:
+        except Interrupted as exc:
             received = exc.signum
             stop.set()
             log.warning("received signal %d: stopping and writing what is known", received)

@@ -20,7 +20,7 @@ from checkly_gate.ci import detect
 from checkly_gate.ci.github import render_outputs
 from checkly_gate.config import Options
 from checkly_gate.files import append_text, write_atomic
-from checkly_gate.gate import finish, run_gate
+from checkly_gate.gate import Interrupted, finish, run_gate, signals_as_exceptions
 from checkly_gate.models import Session
 from checkly_gate.poller import backoff_waits
 from checkly_gate.redact import Redactor
@@ -96,7 +96,20 @@ def run_launch(
     body = request_body(trigger_options, env)
     try:
         try:
-            session, _ = trigger(client, body, deadline, trigger_options.fail_on_no_matching)
+            with signals_as_exceptions():
+                session, _ = trigger(client, body, deadline, trigger_options.fail_on_no_matching)
+        except Interrupted as exc:
+            reason = f"interrupted by signal {exc.signum} while starting the test session"
+            verdict = Verdict(Outcome.INTERRUPTED, 128 + exc.signum, reason)
+            finish(
+                GateRun(verdict=verdict, requests=client.requests, signal=exc.signum),
+                options,
+                out,
+                detect(env),
+                redactor,
+                colour,
+            )
+            return verdict.exit_code
         except TriggerFailed as failed:
             run = GateRun(verdict=failed.verdict, requests=client.requests)
             finish(run, options, out, detect(env), redactor, colour)
