@@ -187,27 +187,8 @@ def run_gate(
         if integration is not None:
             emit(integration.progress_end())
 
-        observations = []
         with lock:
-            for sid in options.session_ids:
-                obs = done.get(sid)
-                current = latest.get(sid)
-                if received is not None and (obs is None or obs.stop is not Stop.FINAL):
-                    obs = Observation(
-                        sid,
-                        Stop.INTERRUPTED,
-                        session=current[0] if current else None,
-                        signal=received,
-                    )
-                elif obs is None:
-                    obs = Observation(
-                        sid,
-                        Stop.DEADLINE,
-                        session=current[0] if current else None,
-                        error="no answer before the deadline",
-                        error_is_current=True,
-                    )
-                observations.append(obs)
+            observations = _final_observations(options.session_ids, done, latest, received)
             raw = {sid: body for sid, (_, body) in latest.items()}
         bodies, masked = _decode_bodies(raw, redactor)
         # Judge and render only from redacted data, so no report can carry the key even when
@@ -240,6 +221,33 @@ def run_gate(
             signal.signal(signum, handler)
         if owns_client:
             client.close()
+
+
+def _final_observations(
+    session_ids: tuple[str, ...],
+    done: dict[str, Observation],
+    latest: dict[str, tuple[Session, bytes]],
+    received: int | None,
+) -> list[Observation]:
+    """What each follower reported, completed for those that could not report: interrupted
+    (a signal came first) or cut off by the watchdog at the deadline."""
+    observations = []
+    for sid in session_ids:
+        obs = done.get(sid)
+        current = latest.get(sid)
+        last = current[0] if current else None
+        if received is not None and (obs is None or obs.stop is not Stop.FINAL):
+            obs = Observation(sid, Stop.INTERRUPTED, session=last, signal=received)
+        elif obs is None:
+            obs = Observation(
+                sid,
+                Stop.DEADLINE,
+                session=last,
+                error="no answer before the deadline",
+                error_is_current=True,
+            )
+        observations.append(obs)
+    return observations
 
 
 CANCEL_BUDGET = 5.0

@@ -1,0 +1,52 @@
+"""The gate's shell: a stuck or broken follower can neither hang the pipeline nor turn green."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import httpx
+
+from checkly_gate.config import Options
+from checkly_gate.gate import WATCHDOG_GRACE, run_gate
+from checkly_gate.verdict import Outcome
+from tests.fakes import SID
+
+
+def options(timeout: float = 1.0) -> Options:
+    return Options(
+        session_ids=(SID,),
+        api_key="k-123456",
+        api_url="https://api.test",
+        timeout=timeout,
+        poll_interval=0.1,
+    )
+
+
+def test_a_request_that_never_returns_cannot_outlive_the_deadline() -> None:
+    release = threading.Event()
+
+    def stuck(request: httpx.Request) -> httpx.Response:
+        release.wait(30)  # a transport that ignores its timeout
+        return httpx.Response(503)
+
+    start = time.monotonic()
+    try:
+        run = run_gate(
+            options(1.0), io.StringIO(), transport=httpx.MockTransport(stuck), handle_signals=False
+        )
+    finally:
+        release.set()
+    assert time.monotonic() - start < 1.0 + WATCHDOG_GRACE + 1.0
+    assert run.verdict.outcome is Outcome.UNAVAILABLE and run.verdict.exit_code == 6
+
+
+def test_an_internal_error_in_a_follower_is_never_green() -> None:
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("bug in a transport")
+
+    out = io.StringIO()
+    run = run_gate(options(5.0), out, transport=httpx.MockTransport(broken), handle_signals=False)
+    assert run.verdict.exit_code == 6
+    assert "internal error" in run.verdict.reason
