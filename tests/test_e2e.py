@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 
 from checkly_gate.simulator import Simulator, load_scenario
@@ -393,3 +396,43 @@ def test_demo_runs_and_writes_its_reports(tmp_path: Path) -> None:
     for name in ("checkly-gate.json", "junit.xml", "summary.md"):
         assert (folder / name).is_file() and str(folder / name) in proc.stdout
     assert "FLAKY" in proc.stdout and "DEGRADED" in proc.stdout
+
+
+class _ForwardingProxy(http.server.ThreadingHTTPServer):
+    """A minimal HTTP proxy: records the absolute URLs it is asked for and forwards them."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                proxy.seen.append(self.path)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                upstream = httpx.get(self.path, headers=headers, timeout=30)
+                self.send_response(upstream.status_code)
+                self.send_header("Content-Type", upstream.headers.get("content-type", "text/plain"))
+                self.send_header("Content-Length", str(len(upstream.content)))
+                self.end_headers()
+                self.wfile.write(upstream.content)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_requests_go_through_the_standard_proxy_variables(sim_factory) -> None:
+    sim = sim_factory("passing")
+    proxy = _ForwardingProxy()
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{proxy.server_address[1]}"
+        proc = run_gate(sim, HTTP_PROXY=url, http_proxy=url, NO_PROXY="", no_proxy="")
+    finally:
+        proxy.shutdown()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proxy.seen and all(p.startswith(sim.url + "/v1/test-sessions/") for p in proxy.seen)
