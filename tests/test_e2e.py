@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from checkly_gate.simulator import Simulator, load_scenario
+from tests.tools import clean_env
 
 KEY = "cu_e2e_" + "s3cr3t" * 4
 
@@ -57,7 +57,7 @@ def gate_cmd(sim: Simulator, *ids: str, extra: tuple[str, ...] = ()) -> list[str
 
 
 def gate_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHECKLY", "GITHUB", "GITLAB"))}
+    env = clean_env()
     env.update({"CHECKLY_API_KEY": KEY, "NO_COLOR": "1"})
     env.update(extra)
     return env

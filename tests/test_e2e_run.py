@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,11 +15,10 @@ from pathlib import Path
 import pytest
 
 from checkly_gate.simulator import Fault, Simulator, load_scenario
+from tests.tools import clean_env
 
 KEY = "cu_run_" + "k3y" * 6
-BASE_ENV = {
-    k: v for k, v in os.environ.items() if not k.startswith(("CHECKLY", "GITHUB", "GITLAB", "CI_"))
-}
+BASE_ENV = clean_env()
 
 
 @pytest.fixture

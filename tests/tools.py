@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -38,3 +39,14 @@ def ci_simulators(key: str, account: str) -> Iterator[dict[str, Simulator]]:
     finally:
         for sim in sims.values():
             sim.stop()
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without anything that would change the gate's behaviour:
+    Checkly and CI variables (the tests set what they need) and proxies (loopback only)."""
+    foreign = ("CHECKLY", "GITHUB", "GITLAB", "CI_")
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(foreign) and not k.lower().endswith("_proxy")
+    }
