@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 from checkly_gate.ci import Integration, detect
 from checkly_gate.ci.github import (
     GitHub,
-    annotations,
     escape_data,
     escape_property,
     group_end,
     group_start,
     outputs,
+    render_annotations,
     render_outputs,
 )
 from checkly_gate.ci.gitlab import GitLab
@@ -122,7 +122,7 @@ def test_one_line_strips_ansi_and_controls() -> None:
 
 def test_failed_checks_are_errors_with_title_link_and_message() -> None:
     run = with_messages(runs.failed(), {"eg-1": "Expected 200\nbut got 500", "eg-2": "Timeout"})
-    lines = annotations(run)
+    lines = render_annotations(run)
     errors = [line for line in lines if line.startswith("::error")]
     assert len(errors) == 2
     checkout = next(e for e in errors if "title=Checkout failed::" in e)
@@ -135,7 +135,7 @@ def test_failed_checks_are_errors_with_title_link_and_message() -> None:
 
 
 def test_flaky_and_degraded_are_warnings() -> None:
-    lines = annotations(runs.passed())
+    lines = render_annotations(runs.passed())
     assert not [line for line in lines if line.startswith("::error")]
     warnings = [line for line in lines if line.startswith("::warning")]
     assert len(warnings) == 2
@@ -145,7 +145,7 @@ def test_flaky_and_degraded_are_warnings() -> None:
 
 
 def test_error_limit_with_notice() -> None:
-    lines = annotations(failing(15))
+    lines = render_annotations(failing(15))
     errors = [line for line in lines if line.startswith("::error")]
     notices = [line for line in lines if line.startswith("::notice")]
     assert len(errors) == 10
@@ -155,15 +155,15 @@ def test_error_limit_with_notice() -> None:
 
 
 def test_custom_limit_and_warning_notice() -> None:
-    lines = annotations(flaky(12))
+    lines = render_annotations(flaky(12))
     warnings = [line for line in lines if line.startswith("::warning")]
     assert len(warnings) == 10
     assert lines[-1].startswith("::notice::2 more flaky or degraded checks")
-    assert len([line for line in annotations(failing(3), limit=2) if "::error" in line]) == 2
+    assert len([line for line in render_annotations(failing(3), limit=2) if "::error" in line]) == 2
 
 
 def test_no_notice_at_the_limit() -> None:
-    assert not [line for line in annotations(failing(10)) if line.startswith("::notice")]
+    assert not [line for line in render_annotations(failing(10)) if line.startswith("::notice")]
 
 
 @pytest.mark.parametrize(
@@ -177,18 +177,18 @@ def test_no_notice_at_the_limit() -> None:
     ],
 )
 def test_session_trouble_is_an_error(build, needle: str) -> None:
-    errors = [line for line in annotations(build()) if line.startswith("::error")]
+    errors = [line for line in render_annotations(build()) if line.startswith("::error")]
     assert len(errors) == 1
     assert needle in unescape(errors[0])
 
 
 def test_passed_and_interrupted_have_no_errors() -> None:
     for build in (runs.passed, runs.interrupted):
-        assert not [line for line in annotations(build()) if line.startswith("::error")]
+        assert not [line for line in render_annotations(build()) if line.startswith("::error")]
 
 
 def test_several_sessions_name_the_session() -> None:
-    errors = annotations(runs.several())
+    errors = render_annotations(runs.several())
     assert len(errors) == 1
     assert "in session Second session" in errors[0]
 
@@ -196,13 +196,15 @@ def test_several_sessions_name_the_session() -> None:
 @pytest.mark.parametrize("build", [runs.nasty, *runs.ALL_OUTCOMES.values()])
 def test_annotations_cannot_inject_commands(build) -> None:
     run = with_messages(build(), {"eg-1": "x\n::error::evil\r\n::stop-commands::t"})
-    for line in annotations(run):
+    for line in render_annotations(run):
         assert COMMAND.match(line), line
         assert "\n" not in line and "\r" not in line and "\x1b" not in line and "\x00" not in line
 
 
 def test_nasty_names_are_cleaned_in_titles() -> None:
-    titles = [unescape(COMMAND.match(line).group(2) or "") for line in annotations(runs.nasty())]
+    titles = [
+        unescape(COMMAND.match(line).group(2) or "") for line in render_annotations(runs.nasty())
+    ]
     assert "::error::injected failed" in titles
     assert "multi line name failed" in titles
     assert "control chars failed" in titles
@@ -351,7 +353,7 @@ def test_publish_appends_to_both_files(tmp_path: Path) -> None:
     Path(env["GITHUB_OUTPUT"]).write_text("earlier=1\n", encoding="utf-8")
     run = runs.failed()
     lines = GitHub(env).publish(run, "## Checkly\n\n| a |", Path("j.xml"), None)
-    assert lines == annotations(run)
+    assert lines == render_annotations(run)
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
     assert summary == "# earlier step\n\n## Checkly\n\n| a |\n"
     parsed = parse_github_output(Path(env["GITHUB_OUTPUT"]).read_text(encoding="utf-8"))
@@ -371,7 +373,9 @@ def test_publish_twice_appends_again(tmp_path: Path) -> None:
 
 def test_publish_without_env_vars(tmp_path: Path) -> None:
     run = runs.failed()
-    assert GitHub({"GITHUB_ACTIONS": "true"}).publish(run, "x", None, None) == annotations(run)
+    assert GitHub({"GITHUB_ACTIONS": "true"}).publish(run, "x", None, None) == render_annotations(
+        run
+    )
     assert list(tmp_path.iterdir()) == []
 
 

@@ -169,6 +169,7 @@ class Client:
     ) -> tuple[Session, bytes]:
         """GET the session: the parsed ``Session`` and the raw body."""
         response = self._request(f"/v1/test-sessions/{session_id}", None, timeout)
+        assert response is not None  # only the completion long-poll answers "still running"
         return self._session_from(response)
 
     def await_completion(

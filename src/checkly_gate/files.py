@@ -31,7 +31,7 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def append_text(path: Path, text: str) -> None:
+def append_text(path: Path | str, text: str) -> None:
     """Append to a file another process owns (e.g. ``$GITHUB_STEP_SUMMARY``); never truncate."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -62,8 +62,8 @@ def signals_as_exceptions() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_gate(
@@ -153,8 +153,8 @@ def run_gate(
     received: int | None = None
     previous_handlers: dict[int, Any] = {}
     if handle_signals and threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous_handlers[signum] = signal.signal(signum, _raise_interrupted)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous_handlers[sig] = signal.signal(sig, _raise_interrupted)
     try:
         if integration is not None and options.verbosity >= 0:
             several = len(options.session_ids) > 1
@@ -177,8 +177,8 @@ def run_gate(
             log.warning("received signal %d: stopping and writing what is known", received)
         finally:
             # A second signal while outputs are written must not cut them short.
-            for signum in previous_handlers:
-                signal.signal(signum, signal.SIG_IGN)
+            for handled in previous_handlers:
+                signal.signal(handled, signal.SIG_IGN)
         stop.set()
         if received is not None and options.cancel_on_interrupt:
             with lock:
@@ -217,8 +217,8 @@ def run_gate(
         finish(run, options, out, integration, redactor, colour)
         return run
     finally:
-        for signum, handler in previous_handlers.items():
-            signal.signal(signum, handler)
+        for handled, handler in previous_handlers.items():
+            signal.signal(handled, handler)
         if owns_client:
             client.close()
 

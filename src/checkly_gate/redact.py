@@ -6,7 +6,8 @@ is applied to every outgoing line and every report, not only to messages we comp
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from collections.abc import Iterable
+from typing import Any, TextIO, cast
 
 MASK = "***"
 
@@ -14,7 +15,7 @@ MASK = "***"
 class Redactor:
     """Replaces every known secret (and its ``Bearer`` form) with ``***``."""
 
-    def __init__(self, secrets: list[str | None] | tuple[str | None, ...] = ()) -> None:
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         # Longest first, so a secret that contains another is masked whole. Very short values
         # would mask innocent text and are not secrets worth the name; ignore them.
         self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
@@ -64,3 +65,8 @@ class RedactingStream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+def redacting(stream: TextIO, redactor: Redactor) -> TextIO:
+    """``stream`` wrapped so that every write is redacted, typed as the stream it stands for."""
+    return cast(TextIO, RedactingStream(stream, redactor))

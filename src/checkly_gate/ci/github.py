@@ -147,7 +147,7 @@ def _capped(lines: list[str], limit: int, what: str) -> list[str]:
     return [*lines[:limit], command("notice", note)]
 
 
-def annotations(run: GateRun, limit: int = ANNOTATION_LIMIT) -> list[str]:
+def render_annotations(run: GateRun, limit: int = ANNOTATION_LIMIT) -> list[str]:
     """Error annotations for failed checks and troubled sessions, warnings for flaky and
     degraded checks; at most ``limit`` of each, then a notice saying how many were left out."""
     several = len(run.verdict.sessions) > 1
@@ -302,7 +302,7 @@ class GitHub(Integration):
                 append_text(Path(output_file), render_outputs(outputs(run, junit, summary)))
             except (OSError, ValueError) as exc:  # ValueError: unencodable text
                 problems.append(_file_warning("GITHUB_OUTPUT", output_file, exc))
-        return [*annotations(run), *problems]
+        return [*render_annotations(run), *problems]
 
 
 def _file_warning(variable: str, path: str, exc: Exception) -> str:

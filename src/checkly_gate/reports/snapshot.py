@@ -155,7 +155,7 @@ def load(text: str) -> GateRun:
         started_at=parse_time(timings.get("startedAt")),
         finished_at=parse_time(timings.get("finishedAt")),
         duration_seconds=float(duration) if isinstance(duration, (int, float)) else None,
-        requests=data.get("requests") if isinstance(data.get("requests"), int) else 0,
+        requests=_int(data.get("requests")),
         signal=signal,
         error_messages={
             k: v
@@ -165,9 +165,14 @@ def load(text: str) -> GateRun:
     )
 
 
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _stored_verdict(data: dict[str, Any]) -> Verdict:
     """A run that never read a session (usage error, interrupt): keep what was stored."""
-    reason = data.get("reason") if isinstance(data.get("reason"), str) else "no session read"
+    stored = data.get("reason")
+    reason = stored if isinstance(stored, str) else "no session read"
     code = data.get("exitCode")
     if isinstance(code, int) and code >= 128:
         return Verdict(Outcome.INTERRUPTED, code, reason)
