@@ -164,9 +164,10 @@ def test_deadline_while_running_is_4_and_on_time(sim_factory, tmp_path: Path) ->
     proc = run_gate(sim, extra=("--timeout", "2", "--json", str(out)))
     elapsed = time.monotonic() - start
     assert proc.returncode == 4, proc.stdout + proc.stderr
-    assert elapsed < 5
+    assert elapsed < 10  # wall time includes interpreter start-up on a loaded machine
     data = json.loads(out.read_text())
     assert data["outcome"] == "timed-out" and data["sessions"][0]["status"] == "RUNNING"
+    assert data["timings"]["durationSeconds"] < 2.5  # the gate's own clock: on time
 
 
 def test_sigterm_writes_outputs_and_exits_143(sim_factory, tmp_path: Path) -> None:
@@ -186,7 +187,7 @@ def test_sigterm_writes_outputs_and_exits_143(sim_factory, tmp_path: Path) -> No
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 143, stdout + stderr
-    assert time.monotonic() - start < 3
+    assert time.monotonic() - start < 5
     data = json.loads(out.read_text())
     assert data["exitCode"] == 143 and data["outcome"] == "interrupted"
 
@@ -226,7 +227,8 @@ def test_config_file_env_and_flag_precedence(sim_factory, tmp_path: Path) -> Non
         timeout=60,
     )
     assert proc.returncode == 4, proc.stdout + proc.stderr
-    assert time.monotonic() - start < 4  # api-url came from the file, timeout from the flag
+    # api-url came from the file, timeout from the flag (1 s, not the env's 30 or the file's 60)
+    assert time.monotonic() - start < 15
 
 
 @pytest.mark.parametrize(
