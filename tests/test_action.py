@@ -191,6 +191,9 @@ runs:
 """
 
 
+# One rerun: the external runner (not the gate) has shown a rare hiccup on a loaded machine
+# (act dropping output of instant steps; one unexplained gitlab-ci-local start failure).
+@pytest.mark.flaky(reruns=1)
 def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
     act = tool("act")
     if act is None:

@@ -206,6 +206,9 @@ def job_results(output: str) -> dict[str, str]:
     }
 
 
+# One rerun: the external runner (not the gate) has shown a rare hiccup on a loaded machine
+# (act dropping output of instant steps; one unexplained gitlab-ci-local start failure).
+@pytest.mark.flaky(reruns=1)
 def test_jobs_run_by_gitlab_ci_local(tmp_path: Path, simulators) -> None:
     runner = tool("gitlab-ci-local")
     missing = [name for name in ("git", "rsync", "bash") if shutil.which(name) is None]
