@@ -14,7 +14,6 @@ A missing tool skips its test with the reason; `.ci/run` installs the tools so t
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -28,7 +27,7 @@ import pytest
 import yaml
 
 from checkly_gate.simulator import Simulator
-from tests.tools import ci_simulators, tool
+from tests.tools import ci_simulators, clean_env, commit_all, tool
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action.yml"
@@ -155,27 +154,6 @@ def copy_project(dest: Path, *extra: str) -> Path:
     return dest
 
 
-def git_commit(repo: Path) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "test",
-        "GIT_AUTHOR_EMAIL": "test@example.invalid",
-        "GIT_COMMITTER_NAME": "test",
-        "GIT_COMMITTER_EMAIL": "test@example.invalid",
-    }
-    for args in (
-        ["init", "-q", "-b", "main"],
-        ["add", "-A"],
-        ["-c", "commit.gpgsign=false", "commit", "-q", "-m", "test"],
-    ):
-        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
-
-
-def clean_env() -> dict[str, str]:
-    prefixes = ("CHECKLY", "GITHUB_", "GITLAB", "RUNNER_", "ACTIONS_", "CI_")
-    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-
-
 SETUP_PYTHON_STAND_IN = """\
 name: stand-in for actions/setup-python
 description: act fetches every action a composite action names, even in a skipped step.
@@ -204,7 +182,7 @@ def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
     workflows = repo / ".github" / "workflows"
     workflows.mkdir(parents=True)
     shutil.copy2(WORKFLOW, workflows / WORKFLOW.name)
-    git_commit(repo)
+    commit_all(repo)
     # act downloads every action named in a composite action before running it, also
     # actions/setup-python in the step that is skipped when the runner's Python is new enough.
     # github.com is out of reach here, so that one action maps to a local stand-in that fails

@@ -32,7 +32,7 @@ import yaml
 
 from checkly_gate import __version__
 from checkly_gate.simulator import Simulator
-from tests.tools import ci_simulators, tool
+from tests.tools import ci_simulators, commit_all, tool
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPONENT = ROOT / "templates" / "checkly-gate.yml"
@@ -181,19 +181,7 @@ def make_repo(dest: Path) -> Path:
     shutil.copytree(ROOT / "src", dest / "src", ignore=ignore)
     shutil.copytree(ROOT / "templates", dest / "templates", ignore=ignore)
     shutil.copy2(PIPELINE, dest / ".gitlab-ci.yml")
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "test",
-        "GIT_AUTHOR_EMAIL": "test@example.invalid",
-        "GIT_COMMITTER_NAME": "test",
-        "GIT_COMMITTER_EMAIL": "test@example.invalid",
-    }
-    for args in (
-        ["init", "-q", "-b", "main"],
-        ["add", "-A"],
-        ["-c", "commit.gpgsign=false", "commit", "-q", "-m", "test"],
-    ):
-        subprocess.run(["git", *args], cwd=dest, env=env, check=True, capture_output=True)
+    commit_all(dest)
     return dest
 
 

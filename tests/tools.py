@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,9 +45,26 @@ def ci_simulators(key: str, account: str) -> Iterator[dict[str, Simulator]]:
 def clean_env() -> dict[str, str]:
     """This process's environment without anything that would change the gate's behaviour:
     Checkly and CI variables (the tests set what they need) and proxies (loopback only)."""
-    foreign = ("CHECKLY", "GITHUB", "GITLAB", "CI_")
+    foreign = ("CHECKLY", "GITHUB", "GITLAB", "CI_", "RUNNER_", "ACTIONS_")
     return {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(foreign) and not k.lower().endswith("_proxy")
     }
+
+
+def commit_all(repo: Path) -> None:
+    """Make ``repo`` a git repository with everything in it committed (CI runners need one)."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    }
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "commit.gpgsign=false", "commit", "-q", "-m", "test"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
