@@ -260,7 +260,9 @@ class Client:
             raise Transient(f"request timed out ({type(exc).__name__})", timed_out=True) from None
         except httpx.TransportError as exc:
             detail = " ".join(str(exc).split()) or type(exc).__name__
-            raise Transient(f"network error: {detail}") from None
+            raise Transient(
+                f"network error reaching {self._http.base_url.host}: {detail}"
+            ) from None
         status = response.status_code
         log.debug("%s %s -> %d", method, path, status)
         if 200 <= status < 300:
