@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import signal
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ import httpx
 import pytest
 
 from checkly_gate.simulator import Simulator, load_scenario
-from tests.tools import clean_env
+from tests.tools import clean_env, terminate_when_seen
 
 KEY = "cu_e2e_" + "s3cr3t" * 4
 
@@ -173,21 +172,9 @@ def test_deadline_while_running_is_4_and_on_time(sim_factory, tmp_path: Path) ->
 def test_sigterm_writes_outputs_and_exits_143(sim_factory, tmp_path: Path) -> None:
     sim = sim_factory("never-ends")
     out = tmp_path / "gate.json"
-    proc = subprocess.Popen(
-        gate_cmd(sim, extra=("--json", str(out))),
-        env=gate_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and len(sim.requests) < 2:
-        time.sleep(0.05)
-    start = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    stdout, stderr = proc.communicate(timeout=10)
-    assert proc.returncode == 143, stdout + stderr
-    assert time.monotonic() - start < 5
+    proc, took = terminate_when_seen(gate_cmd(sim, extra=("--json", str(out))), gate_env(), sim, 2)
+    assert proc.returncode == 143, proc.stdout + proc.stderr
+    assert took < 5
     data = json.loads(out.read_text())
     assert data["exitCode"] == 143 and data["outcome"] == "interrupted"
 

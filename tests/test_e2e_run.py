@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from checkly_gate.simulator import Fault, Simulator, load_scenario
-from tests.tools import clean_env
+from tests.tools import clean_env, terminate_when_seen
 
 KEY = "cu_run_" + "k3y" * 6
 BASE_ENV = clean_env()
@@ -218,33 +216,22 @@ def test_env_values_are_never_printed(sim: Simulator, tmp_path: Path) -> None:
 def test_cancel_on_sigterm_reaches_the_simulator(tmp_path: Path) -> None:
     with Simulator(scenario=load_scenario("never-ends"), api_key=KEY) as s:
         sid = str(uuid.uuid4())
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "checkly_gate",
-                "wait",
-                sid,
-                "--api-url",
-                s.url,
-                "--poll-interval",
-                "0.2",
-                "--cancel-on-interrupt",
-                "--json",
-                "g.json",
-            ],
-            env={**BASE_ENV, "CHECKLY_API_KEY": KEY},
-            cwd=tmp_path,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and len(s.requests) < 2:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=15)
-        assert proc.returncode == 143, stdout + stderr
+        cmd = [
+            sys.executable,
+            "-m",
+            "checkly_gate",
+            "wait",
+            sid,
+            "--api-url",
+            s.url,
+            "--poll-interval",
+            "0.2",
+            "--cancel-on-interrupt",
+            "--json",
+            "g.json",
+        ]
+        proc, _ = terminate_when_seen(cmd, {**BASE_ENV, "CHECKLY_API_KEY": KEY}, s, 2, tmp_path)
+        assert proc.returncode == 143, proc.stdout + proc.stderr
         assert sid in s.cancelled
         assert json.loads((tmp_path / "g.json").read_text())["exitCode"] == 143
 
@@ -269,31 +256,20 @@ def test_sigterm_while_the_trigger_waits_still_writes_reports(tmp_path: Path) ->
         faults=(Fault(kind="rate-limit", endpoint="trigger", retry_after=20),),
     )
     with Simulator(scenario=scenario, api_key=KEY) as s:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "checkly_gate",
-                "run",
-                "--tags",
-                "web",
-                "--api-url",
-                s.url,
-                "--junit",
-                "j.xml",
-            ],
-            env={**BASE_ENV, "CHECKLY_API_KEY": KEY},
-            cwd=tmp_path,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not s.requests:
-            time.sleep(0.05)
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=10)
-        assert proc.returncode == 143, stdout + stderr
+        cmd = [
+            sys.executable,
+            "-m",
+            "checkly_gate",
+            "run",
+            "--tags",
+            "web",
+            "--api-url",
+            s.url,
+            "--junit",
+            "j.xml",
+        ]
+        # One 429 answered: the gate is now sleeping out the 20 s Retry-After.
+        proc, _ = terminate_when_seen(cmd, {**BASE_ENV, "CHECKLY_API_KEY": KEY}, s, 1, tmp_path)
+        assert proc.returncode == 143, proc.stdout + proc.stderr
         assert s.triggered == []
         assert "interrupted" in (tmp_path / "j.xml").read_text()

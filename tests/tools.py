@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,3 +70,23 @@ def commit_all(repo: Path) -> None:
         ["-c", "commit.gpgsign=false", "commit", "-q", "-m", "test"],
     ):
         subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+
+
+def terminate_when_seen(
+    cmd: list[str], env: dict[str, str], sim: Simulator, requests: int, cwd: Path | None = None
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``cmd``, SIGTERM it once ``sim`` has answered ``requests`` requests, and wait for it.
+
+    Returns the finished process and the seconds it took to exit after the signal.
+    """
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=cwd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and len(sim.requests) < requests:
+        time.sleep(0.05)
+    signalled = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=15)
+    done = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+    return done, time.monotonic() - signalled

@@ -50,6 +50,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _add_tags(parser: argparse.ArgumentParser, text: str) -> None:
+    """``--tags A,B``, repeatable: one AND-group per use, the groups ORed (Checkly's matchTags)."""
+    parser.add_argument("--tags", action="append", default=[], metavar="A,B", help=text)
+
+
 def _add_wait_options(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--api-key", metavar="KEY", help="API key (prefer the env CHECKLY_API_KEY)")
@@ -135,13 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument(
-        "--tags",
-        action="append",
-        default=[],
-        metavar="A,B",
-        help="checks having all these tags; repeat to OR several groups",
-    )
+    _add_tags(run, "checks having all these tags; repeat to OR several groups")
     run.add_argument(
         "--check-id", action="append", default=[], metavar="UUID", help="a check to run; repeatable"
     )
@@ -197,13 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the session with `run` (trigger, then wait) instead of waiting for one",
     )
-    demo.add_argument(
-        "--tags",
-        action="append",
-        default=[],
-        metavar="A,B",
-        help="with --trigger: tag groups to match, as for `run`",
-    )
+    _add_tags(demo, "with --trigger: tag groups to match, as for `run`")
     demo.add_argument(
         "--output-dir",
         default="checkly-gate-demo",
