@@ -275,7 +275,7 @@ REPORT_ARGS = ("--junit", "out/junit.xml", "--summary", "out/summary.md", "--jso
         ("failing", (), 1, "failed"),
         ("cancelled", (), 3, "cancelled"),
         ("never-ends", ("--timeout", "1.5"), 4, "timed-out"),
-        ("unauthorized", (), 5, "error"),
+        ("unauthorized", (), 5, "refused"),
     ],
 )
 def test_every_outcome_writes_every_report(
