@@ -20,6 +20,9 @@ from checkly_gate.reports import GateRun
 from checkly_gate.reports.junit import (
     ATTR_LIMIT,
     DEGRADED_NOTE,
+    FULL_TEXTS_PER_GROUP,
+    NOT_FETCHED,
+    NOT_FETCHED_ATTEMPT,
     TEXT_LIMIT,
     TRUNCATED,
     clean_attr,
@@ -627,3 +630,86 @@ def test_large_run_is_fast(rendered: dict[str, tuple[GateRun, str]]) -> None:
     assert len(root.findall(".//testcase")) == 3000
     assert root.get("failures") == "6"
     assert elapsed < 1.0
+
+
+# --- size budget and texts that were not fetched --------------------------------------------------
+
+ERROR_8K = "".join(
+    f"{i:03d} Error: connect ECONNREFUSED 203.0.113.7:443 loading https://shop.test/\n"
+    for i in range(110)
+)[:8192]
+TAIL = ERROR_8K[-300:]  # only a full copy of the text holds its tail
+
+
+def site_down(n: int = 3000) -> GateRun:
+    """``n`` failed runs that all hit one 8 KB error group (a site that is down)."""
+    rows = [
+        row(f"check {i:04d}", "FAILED", errorGroupIds=["eg-down"], checkId=f"c{i}")
+        for i in range(n)
+    ]
+    for i in range(0, n, 3):  # some failed after a retry that hit the same group
+        rows.insert(
+            i,
+            row(f"check {i:04d}", "FAILED", "ATTEMPT", errorGroupIds=["eg-down"], checkId=f"c{i}"),
+        )
+    run = runs.from_body(session_body("FAILED", rows))
+    return dataclasses.replace(run, error_messages={"eg-down": ERROR_8K})
+
+
+def test_3000_runs_sharing_one_8kb_error_stay_small() -> None:
+    started = time.perf_counter()
+    xml = render(site_down())
+    elapsed = time.perf_counter() - started
+    size = len(xml.encode("utf-8"))
+    assert size < 5 * 1024 * 1024, size  # far below MAX_BYTES, let alone GitLab's 30 MB
+    assert junit_dialect.problems(xml) == []
+    assert xml.count(TAIL) == FULL_TEXTS_PER_GROUP  # the full text for the first few only
+    root = parse(xml)
+    failures = root.findall(".//failure")
+    assert len(failures) == 3000
+    for failure in failures:  # the text at most once per failure element
+        assert (failure.text or "").count(TAIL) <= 1
+        assert TAIL not in failure.get("message", "")
+    later = case_named(root, "check 2999").find("failure")
+    assert later is not None
+    assert "same error as check 0000, group eg-down" in (later.text or "")
+    assert "https://app.checklyhq.com/r/" in (later.text or "")
+    assert elapsed < 5.0
+
+
+def test_a_file_over_budget_is_cut_and_says_so() -> None:
+    run = dataclasses.replace(site_down(300), error_messages={"eg-down": ERROR_8K})
+    full = render(run)
+    budget = len(full.encode("utf-8")) - 1
+    cut = render(run, max_bytes=budget)
+    assert len(cut.encode("utf-8")) <= budget
+    assert junit_dialect.problems(cut, max_bytes=budget) == []
+    props = {p.get("name"): p.get("value") for p in parse(cut).iter("property")}
+    assert "report cut to fit its size budget" in props["gate.report_cut"]
+    assert "report cut" in (parse(cut).findtext("testsuite/system-out") or "")
+    # Still the same verdict for every consumer.
+    assert junit_dialect.gitlab_red(cut) and junit_dialect.dorny_red(cut)
+    assert "gate.report_cut" not in full
+    tiny = render(run, max_bytes=1000)  # nothing fits: the shortest level, still cut and red
+    assert "no error texts" in tiny and junit_dialect.gitlab_red(tiny)
+
+
+def test_failure_text_says_when_the_cause_was_not_fetched_and_links_the_result() -> None:
+    run = dataclasses.replace(runs.failed(), error_messages={"eg-2": "DNS lookup failed"})
+    root = parse(render(run))
+    checkout = case_named(root, "Checkout")
+    failure = checkout.find("failure")
+    assert failure is not None
+    text = failure.text or ""
+    assert NOT_FETCHED in text and "error group eg-1" in text
+    assert "result: https://app.checklyhq.com/r/" in text
+    rerun = checkout.find("rerunFailure")
+    assert rerun is not None and NOT_FETCHED_ATTEMPT in (rerun.findtext("stackTrace") or "")
+    error = case_named(root, "Payments API").find("error")
+    assert error is not None and "DNS lookup failed" in (error.text or "")
+    # A result without any error group says so, rather than looking like "nothing fetched".
+    bare = parse(render(status_failed_without_failures()))
+    assert bare is not None
+    no_groups = parse(render(runs.from_body(session_body("FAILED", [row("X", "FAILED")]))))
+    x = case_named(no_groups, "X").find("failure")
+    assert x is not None and "none reported by Checkly" in (x.text or "")
