@@ -118,7 +118,7 @@ def _base_name(run: Run) -> str:
 
 
 def _distinct(names: list[str], extras: list[str | None]) -> list[str]:
-    """Append ``extra`` (in brackets ``open``/``close``) to every name that is not unique."""
+    """Append ``(extra)`` to every name that is not unique (when it has an extra)."""
     counts = Counter(names)
     return [
         f"{name} ({clean_attr(extra)})" if counts[name] > 1 and extra else name
