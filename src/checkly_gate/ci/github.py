@@ -18,7 +18,7 @@ from checkly_gate.files import append_text
 from checkly_gate.outcomes import facts
 from checkly_gate.reports import GateRun
 from checkly_gate.text import one_line, plain_text
-from checkly_gate.verdict import Category, Run, SessionVerdict
+from checkly_gate.verdict import Run, SessionVerdict
 
 # GitHub shows at most 10 error and 10 warning annotations per step.
 ANNOTATION_LIMIT = 10
@@ -98,17 +98,13 @@ def _run_error(run: Run, error_messages: Mapping[str, str], session: str) -> str
 
 def _run_warning(run: Run, session: str) -> str:
     name = one_line(run.name, NAME_LIMIT)
-    if run.category is Category.FLAKY:
-        tries = len(run.failed_attempts)
-        title = f"{name} is flaky"
-        text = f"{name}{_where(run)} passed after {tries} failed attempt{'s' * (tries != 1)}"
-    else:
-        title = f"{name} is degraded"
-        text = f"{name}{_where(run)} passed but was degraded"
-    lines = [text + session]
+    row = facts(run.category)
+    tries = len(run.failed_attempts)
+    after = f" ({tries} failed attempt{'s' * (tries != 1)})" if tries else ""
+    lines = [f"{name}{_where(run)}: {row.message}{after}{session}"]
     if run.latest.link:
         lines.append(f"Result: {one_line(run.latest.link, 500)}")
-    return command("warning", "\n".join(lines), title=title)
+    return command("warning", "\n".join(lines), title=f"{name} is {row.label}")
 
 
 def _session_label(sv: SessionVerdict) -> str:
