@@ -127,7 +127,7 @@ def test_failed_checks_are_errors_with_title_link_and_message() -> None:
     assert len(errors) == 2
     checkout = next(e for e in errors if "title=Checkout failed::" in e)
     message = unescape(COMMAND.match(checkout).group(3))
-    assert "Checkout (eu-west-1) failed" in message
+    assert "Checkout (eu-west-1): check failed" in message
     assert "Expected 200\nbut got 500" in message
     assert "https://app.checklyhq.com/r/" in message
     payments = next(e for e in errors if "title=Payments API failed::" in e)
@@ -218,8 +218,8 @@ EXPECTED = {
     "failed": ("failed", 1),
     "cancelled": ("cancelled", 3),
     "timed-out": ("timed-out", 4),
-    "unavailable": ("error", 6),
-    "refused": ("error", 5),
+    "unavailable": ("unavailable", 6),
+    "refused": ("refused", 5),
     "interrupted": ("interrupted", 143),
     "usage": ("error", 2),
     "several": ("failed", 1),

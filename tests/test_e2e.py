@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from checkly_gate.simulator import Simulator, load_scenario
+from tests import junit_dialect
 from tests.tools import clean_env, terminate_when_seen
 
 KEY = "cu_e2e_" + "s3cr3t" * 4
@@ -275,7 +276,7 @@ REPORT_ARGS = ("--junit", "out/junit.xml", "--summary", "out/summary.md", "--jso
         ("failing", (), 1, "failed"),
         ("cancelled", (), 3, "cancelled"),
         ("never-ends", ("--timeout", "1.5"), 4, "timed-out"),
-        ("unauthorized", (), 5, "error"),
+        ("unauthorized", (), 5, "refused"),
     ],
 )
 def test_every_outcome_writes_every_report(
@@ -284,7 +285,10 @@ def test_every_outcome_writes_every_report(
     proc = run_gate(sim_factory(scenario), extra=REPORT_ARGS + extra, cwd=tmp_path)
     assert proc.returncode == code, proc.stdout + proc.stderr
     out = tmp_path / "out"
-    assert f'name="gate.outcome" value="{label}"' in (out / "junit.xml").read_text()
+    xml = (out / "junit.xml").read_text()
+    assert f'name="gate.outcome" value="{label}"' in xml
+    assert junit_dialect.problems(xml) == []
+    assert junit_dialect.gitlab_red(xml) is junit_dialect.dorny_red(xml) is (code != 0)
     assert f"(exit {code})" in (out / "summary.md").read_text()
     assert json.loads((out / "g.json").read_text())["exitCode"] == code
     for path in out.iterdir():

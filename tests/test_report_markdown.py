@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import html as htmllib
 import re
 from html.parser import HTMLParser
 from typing import Any
 
+import cmarkgfm
 import pytest
+from cmarkgfm.cmark import Options
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from checkly_gate.reports import GateRun
-from checkly_gate.reports.markdown import _duration, _fenced, _text, _url, render
+from checkly_gate.reports.markdown import (
+    LONG_WORD,
+    NAME_LIMIT,
+    _duration,
+    _fenced,
+    _text,
+    _url,
+    render,
+)
 from checkly_gate.verdict import Category, Outcome
 from tests import runs
 from tests.fakes import row, session_body
@@ -39,9 +52,18 @@ MORE_ROWS = re.compile(r"^_(\d+) more rows?, see the JUnit report\._$", re.M)
 UNKNOWN_SECTION = "- **Last known status:**"
 
 
+ZWSP = "\u200b"
+
+
 def md() -> MarkdownIt:
-    # GitHub's dialect minus linkify (needs an extra package); html on, as on GitHub.
+    """A CommonMark tokenizer, for the fenced blocks' contents."""
     return MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+def gfm(text: str) -> str:
+    """HTML as GitHub renders it: cmark-gfm with its extensions (table, autolink, strikethrough,
+    tagfilter, tasklist); raw HTML kept, as GitHub keeps it before sanitising."""
+    return cmarkgfm.github_flavored_markdown_to_html(text, options=Options.CMARK_OPT_UNSAFE)
 
 
 class Html(HTMLParser):
@@ -72,7 +94,8 @@ class Html(HTMLParser):
         if tag == "tbody":
             self._in_body = False
         elif tag == "td" and self._cell is not None:
-            self.rows[-1].append("".join(self._cell))
+            # What a reader sees: zero-width spaces (break opportunities) are invisible.
+            self.rows[-1].append("".join(self._cell).replace(ZWSP, ""))
             self._cell = None
 
     def handle_data(self, data: str) -> None:
@@ -81,7 +104,7 @@ class Html(HTMLParser):
 
 
 def parse(text: str) -> Html:
-    return Html(md().render(text))
+    return Html(gfm(text))
 
 
 def total_runs(run: GateRun) -> int:
@@ -200,7 +223,7 @@ def test_several_sessions_overall_heading_then_one_section_each() -> None:
 def test_session_line_status_and_metadata() -> None:
     text = render(runs.failed())
     assert "### [Deploy checks](https://app.checklyhq.com/test-sessions/" in text
-    assert "✅ 3 passed · ❌ 1 failed · 💥 1 errored · 🔁 1 flaky · ⚠️ 1 degraded\n" in text
+    assert "✅ 3 passed · ❌ 1 failed · 💥 1 error · 🔁 1 flaky · ⚠️ 1 degraded\n" in text
     assert "**Duration:** 5 s · **Environment:** staging · **Branch:** main" in text
     run = custom([row("a")], "PASSED", metadata={"commitId": "0123456789abcdef"})
     assert "**Commit:** 0123456" in render(run) and "01234567" not in render(run)
@@ -234,7 +257,7 @@ def test_more_than_20_passed_go_inside_details() -> None:
     text = render(many_passed(25))
     assert "<details><summary>25 passed</summary>\n\n| Result |" in text
     assert "|\n\n</details>" in text
-    html = md().render(text)
+    html = gfm(text)
     inside = html.split("<details>", 1)[1].split("</details>", 1)[0]
     assert len(Html(inside).rows) == 25
 
@@ -247,7 +270,7 @@ def test_20_passed_stay_in_the_plain_table() -> None:
 
 def test_large_run_one_row_per_run_failures_open_passed_in_details() -> None:
     text = render(large())
-    html = md().render(text)
+    html = gfm(text)
     check_rows(Html(html).rows)
     before, inside = html.split("<details>", 1)
     assert [cells[0] for cells in Html(before).rows] == ["❌ failed"] * 6
@@ -282,7 +305,7 @@ def test_cells_duration_location_and_link() -> None:
 def test_nasty_names_are_inert() -> None:
     run = runs.nasty()
     text = render(run)
-    html = md().render(text)
+    html = gfm(text)
     parsed = Html(html)
     assert "<script" not in html.lower()
     assert "<b>" not in html
@@ -330,7 +353,7 @@ def test_nasty_metadata_types_and_reasons() -> None:
         metadata={"environment": "<iframe>", "branchName": "feat/*x*\n# h", "commitId": "`rm`"},
     )
     text = render(run)
-    html = md().render(text)
+    html = gfm(text)
     assert "<img" not in html and "<iframe" not in html and "<h1" not in html
     assert "<em>" not in html and "<code>" not in html
     cells = Html(html).rows[0]
@@ -346,7 +369,7 @@ def test_text_escaping_helper() -> None:
     assert _text("![i](u) *e* _u_ ~s~ #h `c` $m$ \\") == (
         "\\!\\[i\\]\\(u\\) \\*e\\* \\_u\\_ \\~s\\~ \\#h \\`c\\` \\$m\\$ \\\\"
     )
-    assert _text("x" * 300) == "x" * 200 + "…"
+    assert _text("x" * 300).replace(ZWSP, "") == "x" * 200 + "…"
     assert _text(None) == "–"
     assert _text("\x00\x07") == "–"
     assert _text("a\u202eb\ud800c") == "abc"
@@ -409,7 +432,7 @@ def test_backticks_cannot_break_out_of_the_fence() -> None:
     message = "before\n```\n<script>alert(1)</script>\n````\n# not a heading\n\x1b[31mred\x00"
     text = render(with_messages({"eg-1": message}))
     assert fences(text) == ["before\n```\n<script>alert(1)</script>\n````\n# not a heading\nred\n"]
-    html = md().render(text)
+    html = gfm(text)
     assert "<script" not in html and "<h1" not in html
     assert "`````\nbefore" in text
 
@@ -550,3 +573,59 @@ def test_deterministic(builder: Any) -> None:
     run = builder()
     assert render(run) == render(run)
     assert render(run, budget_bytes=3000) == render(run, budget_bytes=3000)
+
+
+# --- GitHub's autolinker and long names (cmark-gfm, GitHub's engine) ----------------------------
+
+URLISH = [
+    "https://www.example.com/cart?id=1&sort=asc",
+    "https://www.example.com\\",
+    "www.example.com/a_b_c",
+    "ops@example.com",
+    "http://x.test/a_(b)*c*",
+    "ftp://files.example.com/x",
+    "WWW.EXAMPLE.COM",
+]
+
+
+def visible_cells(html: str) -> list[list[str]]:
+    """Table body cells as a reader sees them, zero-width spaces kept (to measure breaks)."""
+    cells = []
+    for row_html in re.findall(r"<tr>(.*?)</tr>", html.split("<tbody>", 1)[-1], re.S):
+        tds = re.findall(r"<td[^>]*>(.*?)</td>", row_html, re.S)
+        cells.append([htmllib.unescape(re.sub(r"<[^>]+>", "", td)) for td in tds])
+    return cells
+
+
+def test_urls_in_names_are_shown_as_written_and_never_linked() -> None:
+    rows = [row(name, "FAILED", location=name) for name in URLISH]
+    text = render(custom(rows, name=URLISH[0]))
+    parsed = Html(gfm(text))
+    # Only our own links: the session and one per result, all to Checkly.
+    assert len(parsed.hrefs) == 1 + len(URLISH)
+    assert all(h and h.startswith("https://app.checklyhq.com/") for h in parsed.hrefs)
+    assert [cells[1] for cells in parsed.rows] == URLISH
+    assert [cells[3] for cells in parsed.rows] == URLISH
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("htps:/.wWcom@&_\\*~|[]()<>#!`$x1 -")), max_size=80))
+def test_no_untrusted_text_becomes_a_link_or_shows_escapes(name: str) -> None:
+    """The whole kind: any text made of URL and markdown punctuation renders as itself."""
+    name = name if name.strip() else "x"
+    run = custom([row(name, "FAILED")], name=name)
+    parsed = Html(gfm(render(run)))
+    assert all(h and h.startswith("https://app.checklyhq.com/") for h in parsed.hrefs)
+    assert len(parsed.hrefs) == 2
+    assert parsed.rows[0][1] == " ".join(name.split())
+
+
+def test_long_unbroken_names_get_break_opportunities() -> None:
+    long = "https://monitoring.example.com/" + "averyveryverylongpathsegment" * 5
+    rows = [row(long, "FAILED", location="x" * 90), row("Short", "FAILED")]
+    html = gfm(render(custom(rows)))
+    for cells in visible_cells(html):
+        for cell in cells:
+            assert max(len(w) for w in re.split(rf"[\s{ZWSP}]+", cell)) <= LONG_WORD, cell
+    assert len(long) < NAME_LIMIT
+    assert Html(html).rows[0][1] == long  # the reader sees the whole name

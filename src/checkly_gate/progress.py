@@ -12,37 +12,10 @@ from collections.abc import Callable
 from typing import TextIO
 
 from checkly_gate.models import Session
+from checkly_gate.outcomes import facts
 from checkly_gate.reports import GateRun
 from checkly_gate.text import one_line
-from checkly_gate.verdict import Category, Counts, Run, Verdict, count_runs, group_runs
-
-_SYMBOL = {
-    Category.PASSED: "✓",
-    Category.FAILED: "✗",
-    Category.ERROR: "✗",
-    Category.FLAKY: "~",
-    Category.DEGRADED: "!",
-    Category.SKIPPED: "-",
-    Category.PENDING: "…",
-}
-_COLOUR = {
-    Category.PASSED: "32",
-    Category.FAILED: "31",
-    Category.ERROR: "31",
-    Category.FLAKY: "33",
-    Category.DEGRADED: "33",
-    Category.SKIPPED: "90",
-    Category.PENDING: "90",
-}
-_WORD = {
-    Category.PASSED: "PASSED",
-    Category.FAILED: "FAILED",
-    Category.ERROR: "ERROR",
-    Category.FLAKY: "FLAKY",
-    Category.DEGRADED: "DEGRADED",
-    Category.SKIPPED: "SKIPPED",
-    Category.PENDING: "PENDING",
-}
+from checkly_gate.verdict import Counts, Run, Verdict, count_runs, group_runs
 
 
 def paint(text: str, code: str, colour: bool) -> str:
@@ -70,8 +43,9 @@ def render_counts(counts: Counts, status: str, elapsed: float) -> str:
 def render_run(run: Run, colour: bool = False) -> str:
     category = run.category
     result = run.latest
-    word = f"{_SYMBOL[category]} {_WORD[category]:<8}"
-    bits = [paint(word, _COLOUR[category], colour), f"{result.check_type:<10}", one_line(run.name)]
+    row = facts(category)
+    word = f"{row.glyph} {row.label.upper():<8}"
+    bits = [paint(word, row.colour, colour), f"{result.check_type:<10}", one_line(run.name)]
     if result.run_location:
         bits.append(f"· {one_line(result.run_location, 40)}")
     if run.failed_attempts:
@@ -83,7 +57,7 @@ def render_run(run: Run, colour: bool = False) -> str:
 
 def render_verdict(verdict: Verdict, colour: bool = False) -> list[str]:
     code = "32" if verdict.exit_code == 0 else "31"
-    head = paint(f"{verdict.outcome.title.upper()} (exit {verdict.exit_code})", code, colour)
+    head = paint(f"{verdict.outcome.label.upper()} (exit {verdict.exit_code})", code, colour)
     lines = [f"{head}: {one_line(verdict.reason, 400)}"]
     lines += [f"warning: {one_line(w, 400)}" for w in verdict.warnings]
     for session in verdict.sessions:
@@ -98,7 +72,7 @@ def render_explanations(run: GateRun, limit: int = 10) -> list[str]:
     lines = []
     for session in run.verdict.sessions:
         for item in session.runs:
-            if item.final is None or item.category not in (Category.FAILED, Category.ERROR):
+            if item.final is None or not facts(item.category).broken:
                 continue
             texts = [
                 run.error_messages[g] for g in item.final.error_group_ids if g in run.error_messages

@@ -13,43 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from checkly_gate.models import CANCELLED, FAILED, PASSED, Result, Session
-
-
-class Outcome(enum.Enum):
-    """Outcome of one session or of the whole gate. ``value`` is the exit code."""
-
-    PASSED = 0
-    FAILED = 1
-    USAGE = 2
-    CANCELLED = 3
-    TIMED_OUT = 4
-    REFUSED = 5
-    UNAVAILABLE = 6
-    NO_MATCH = 7  # `run`: the trigger matched no checks
-    INTERRUPTED = 130
-
-    @property
-    def label(self) -> str:
-        """Stable machine-readable name (also the GitHub ``status`` output)."""
-        return _LABELS[self]
-
-    @property
-    def title(self) -> str:
-        """What people read in the log: more specific than the label ("refused", not "error")."""
-        return self.name.replace("_", " ").lower()
-
-
-_LABELS = {
-    Outcome.PASSED: "passed",
-    Outcome.FAILED: "failed",
-    Outcome.USAGE: "error",
-    Outcome.CANCELLED: "cancelled",
-    Outcome.TIMED_OUT: "timed-out",
-    Outcome.REFUSED: "error",
-    Outcome.UNAVAILABLE: "error",
-    Outcome.NO_MATCH: "no-match",
-    Outcome.INTERRUPTED: "interrupted",
-}
+from checkly_gate.outcomes import Outcome  # the facts table; importable from here as before
 
 # Several sessions: the most severe outcome wins. A definite failure outranks "we could not tell"
 # (timeout, API trouble), so allowing exit codes 4 and 6 in a pipeline never hides a real failure.
@@ -85,6 +49,7 @@ class Category(enum.Enum):
     DEGRADED = "degraded"
     SKIPPED = "skipped"  # cancelled or aborted
     PENDING = "pending"  # no FINAL row yet
+    UNKNOWN = "unknown"
     PASSED = "passed"
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from checkly_gate.ci import Integration, session_link
 from checkly_gate.files import append_text
+from checkly_gate.outcomes import facts
 from checkly_gate.reports import GateRun
 from checkly_gate.text import one_line, plain_text
-from checkly_gate.verdict import Category, Outcome, Run, SessionVerdict
+from checkly_gate.verdict import Run, SessionVerdict
 
 # GitHub shows at most 10 error and 10 warning annotations per step.
 ANNOTATION_LIMIT = 10
@@ -25,17 +26,6 @@ ANNOTATION_LIMIT = 10
 SUMMARY_LIMIT_BYTES = 1024 * 1024
 NAME_LIMIT = 200
 MESSAGE_LIMIT = 1000
-
-_BROKEN = (Category.FAILED, Category.ERROR)
-_WARNED = (Category.FLAKY, Category.DEGRADED)
-# Sessions whose trouble no check annotation explains.
-_SESSION_TROUBLE = {
-    Outcome.TIMED_OUT: "timed out",
-    Outcome.UNAVAILABLE: "could not be read",
-    Outcome.REFUSED: "was refused by the API",
-    Outcome.CANCELLED: "was cancelled",
-    Outcome.FAILED: "failed",
-}
 
 
 def escape_data(text: str) -> str:
@@ -93,8 +83,7 @@ def _where(run: Run) -> str:
 def _run_error(run: Run, error_messages: Mapping[str, str], session: str) -> str:
     name = one_line(run.name, NAME_LIMIT)
     title = f"{name} failed"
-    verb = "failed with a Checkly error" if run.category is Category.ERROR else "failed"
-    lines = [f"{name}{_where(run)} {verb}{session}"]
+    lines = [f"{name}{_where(run)}: {facts(run.category).message}{session}"]
     result = run.final or run.latest
     seen: set[str] = set()
     for group in result.error_group_ids:
@@ -109,17 +98,13 @@ def _run_error(run: Run, error_messages: Mapping[str, str], session: str) -> str
 
 def _run_warning(run: Run, session: str) -> str:
     name = one_line(run.name, NAME_LIMIT)
-    if run.category is Category.FLAKY:
-        tries = len(run.failed_attempts)
-        title = f"{name} is flaky"
-        text = f"{name}{_where(run)} passed after {tries} failed attempt{'s' * (tries != 1)}"
-    else:
-        title = f"{name} is degraded"
-        text = f"{name}{_where(run)} passed but was degraded"
-    lines = [text + session]
+    row = facts(run.category)
+    tries = len(run.failed_attempts)
+    after = f" ({tries} failed attempt{'s' * (tries != 1)})" if tries else ""
+    lines = [f"{name}{_where(run)}: {row.message}{after}{session}"]
     if run.latest.link:
         lines.append(f"Result: {one_line(run.latest.link, 500)}")
-    return command("warning", "\n".join(lines), title=title)
+    return command("warning", "\n".join(lines), title=f"{name} is {row.label}")
 
 
 def _session_label(sv: SessionVerdict) -> str:
@@ -127,10 +112,10 @@ def _session_label(sv: SessionVerdict) -> str:
 
 
 def _session_error(sv: SessionVerdict, link: str) -> str | None:
-    trouble = _SESSION_TROUBLE.get(sv.outcome)
+    trouble = sv.outcome.trouble
     if trouble is None:
         return None
-    if sv.outcome is Outcome.FAILED and any(r.category in _BROKEN for r in sv.runs):
+    if any(facts(r.category).broken for r in sv.runs):
         return None  # the failed checks carry their own annotations
     label = _session_label(sv)
     lines = [f"Test session {label} {trouble}: {plain_text(sv.reason, MESSAGE_LIMIT)}"]
@@ -160,11 +145,11 @@ def render_annotations(run: GateRun, limit: int = ANNOTATION_LIMIT) -> list[str]
         if trouble:
             errors.append(trouble)
         for r in sv.runs:
-            if r.category in _BROKEN:
+            if facts(r.category).broken:
                 check_errors.append(_run_error(r, run.error_messages, session))
-            elif r.category in _WARNED:
+            elif facts(r.category).warned:
                 warnings.append(_run_warning(r, session))
-    if not run.verdict.sessions and run.verdict.outcome is not Outcome.PASSED:
+    if not run.verdict.sessions and run.verdict.exit_code != 0:
         reason = plain_text(run.verdict.reason, MESSAGE_LIMIT)
         errors.append(command("error", reason, title=f"checkly-gate: {run.verdict.outcome.label}"))
     return [
@@ -187,7 +172,10 @@ def outputs(run: GateRun, junit: Path | None, summary: Path | None) -> dict[str,
     counts = verdict.counts
     links = [session_link(run, sv) for sv in verdict.sessions]
     failed = _unique(
-        one_line(r.name, 1000) for sv in verdict.sessions for r in sv.runs if r.category in _BROKEN
+        one_line(r.name, 1000)
+        for sv in verdict.sessions
+        for r in sv.runs
+        if facts(r.category).broken
     )
     values = {
         "status": verdict.outcome.label,

@@ -1,9 +1,25 @@
 """JUnit XML report: one ``<testsuite>`` per session, one ``<testcase>`` per check run.
 
 Targets the strict Jenkins xUnit schema (``junit-10.xsd``), which GitLab, Jenkins and other test
-report readers also accept. Surefire's retry elements carry flaky runs (``flakyFailure``) and
-failures after retries (``rerunFailure``). Every outcome, including "the session could not be read"
-and usage errors, yields a parseable file, so CI never shows a silent green report for a red gate.
+report readers also accept, and the project's own dialect checker (``tests/junit_dialect.py``).
+Surefire's retry elements carry flaky runs (``flakyFailure``) and failures after retries
+(``rerunFailure``). Every outcome, including "the session could not be read" and usage errors,
+yields a parseable file.
+
+The verdict a consumer shows equals the exit code (GitLab and dorny/test-reporter count a file
+red when any testcase has ``<failure>`` or ``<error>``; see ``checkly_gate.outcomes``): a
+non-zero exit always leaves at least one such element (a gate testcase, classname
+``checkly.gate``, carries the reason where no check run does), and an exit of 0 leaves none.
+
+Names are stable across runs and session order: a testcase is named after its check, plus
+``[location]`` only when the session runs that check in several locations (then the check id,
+then ``#n`` in API order only for checks that are still indistinguishable); sessions are told
+apart by the suite name (the session name, plus its id only when two sessions share a name).
+
+Size: the file stays under ``MAX_BYTES`` (20 MB; GitLab refuses JUnit files over 30 MB). An
+error group's text is written in full for the first ``FULL_TEXTS_PER_GROUP`` elements that hit
+it and as "same error as <check>, group <id>" after; when the file is still too big, texts are
+shortened further and the suites say so (property ``gate.report_cut``).
 
 All text comes from the API or the user and is untrusted: it goes through ElementTree (never string
 concatenation), loses ANSI escapes and characters XML 1.0 forbids, and is truncated with a marker.
@@ -16,12 +32,14 @@ import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from checkly_gate.models import Result, Session
+from checkly_gate.outcomes import RED_ELEMENTS, Outcome, facts, gate_element
 from checkly_gate.reports import GateRun
 from checkly_gate.text import strip_ansi
-from checkly_gate.verdict import Category, Outcome, Run, SessionVerdict, Stop
+from checkly_gate.verdict import Category, Run, SessionVerdict, Stop
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 SUITES_NAME = "checkly-gate"
@@ -29,7 +47,15 @@ GATE_CLASSNAME = "checkly.gate"
 ATTR_LIMIT = 1_000  # characters in an attribute value (messages, names, properties)
 TEXT_LIMIT = 16 * 1024  # characters in element text
 TRUNCATED = "… [truncated]"
-DEGRADED_NOTE = "degraded: slower than its degraded threshold"
+DEGRADED_NOTE = "slower than its degraded threshold"
+GATE_CASE = "checkly-gate"  # name of the testcase standing for the gate (classname checkly.gate)
+MAX_BYTES = 20 * 1024 * 1024  # the documented size budget of the file (GitLab refuses > 30 MB)
+FULL_TEXTS_PER_GROUP = 3  # elements that get an error group's full text; later ones refer back
+NOT_FETCHED = (
+    "error text not fetched (the gate fetches at most 20 error groups of FINAL results per run, "
+    "stops at a rate limit or the deadline, and fetches none with --no-details)"
+)
+NOT_FETCHED_ATTEMPT = "error text not fetched (only FINAL results' error groups are fetched)"
 
 # Everything outside XML 1.0's Char production (controls, lone surrogates, U+FFFE/U+FFFF), plus
 # DEL and the C1 controls, which XML allows but no report reader shows sensibly.
@@ -91,34 +117,126 @@ def _base_name(run: Run) -> str:
     return "check"
 
 
-class _Names:
-    """Hands out testcase names unique within the whole report (GitLab drops duplicates).
+def _distinct(names: list[str], extras: list[str | None]) -> list[str]:
+    """Append ``(extra)`` to every name that is not unique (when it has an extra)."""
+    counts = Counter(names)
+    return [
+        f"{name} ({clean_attr(extra)})" if counts[name] > 1 and extra else name
+        for name, extra in zip(names, extras, strict=True)
+    ]
 
-    A name shared by several runs gets its location (``Homepage [us-east-1]``); what still
-    collides gets a counter (``Homepage [us-east-1] #2``).
-    """
 
-    def __init__(self, runs: Iterable[Run]) -> None:
-        counts = Counter(_base_name(run) for run in runs)
-        self._shared = {name for name, n in counts.items() if n > 1}
-        self._used: set[str] = set()
-        self._next: dict[str, int] = {}
-
-    def for_run(self, run: Run) -> str:
-        name = _base_name(run)
-        location = clean_attr(run.latest.run_location or "")
-        if name in self._shared and location:
-            name = f"{name} [{location}]"
-        return self.take(name)
-
-    def take(self, name: str) -> str:
-        candidate = name
-        while candidate in self._used:
-            n = self._next.get(name, 1) + 1
-            self._next[name] = n
+def _numbered(names: list[str]) -> list[str]:
+    """Last resort for names still equal: ``#2``, ``#3``... in API order."""
+    used: set[str] = set()
+    out = []
+    for name in names:
+        candidate, n = name, 1
+        while candidate in used:
+            n += 1
             candidate = f"{name} #{n}"
-        self._used.add(candidate)
-        return candidate
+        used.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def case_names(runs: Iterable[Run]) -> list[str]:
+    """Testcase names of one session's check runs, in order; unique within the session.
+
+    The check's name; ``[location]`` only when the session runs that name in several locations;
+    then the check id for different checks that still share a name; then ``#n``.
+    """
+    runs = list(runs)
+    bases = [_base_name(r) for r in runs]
+    locations: dict[str, set[str]] = {}
+    for base, run in zip(bases, runs, strict=True):
+        locations.setdefault(base, set()).add(run.latest.run_location or "")
+    names = [
+        f"{base} [{clean_attr(run.latest.run_location)}]"
+        if len(locations[base]) > 1 and run.latest.run_location
+        else base
+        for base, run in zip(bases, runs, strict=True)
+    ]
+    names = _distinct(names, [r.latest.check_id for r in runs])
+    return _numbered(names)
+
+
+def suite_names(sessions: Iterable[SessionVerdict]) -> list[str]:
+    """Suite names: the session's name; plus its id only when two sessions share a name."""
+    sessions = list(sessions)
+    bases = [
+        clean_attr(sv.session.display_name if sv.session else sv.session_id) or "session"
+        for sv in sessions
+    ]
+    return _numbered(_distinct(bases, [sv.session_id for sv in sessions]))
+
+
+# --- error texts and the size budget ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Level:
+    """How much text a rendering may carry; later levels are tried when the file is too big."""
+
+    full_per_group: int  # elements that get an error group's full text
+    text_limit: int  # characters of one error group's text
+    passing_out: bool  # system-out on testcases without a verdict element
+    note: str  # what the file says about being cut ("" for the full report)
+
+
+LEVELS = (
+    _Level(FULL_TEXTS_PER_GROUP, TEXT_LIMIT, True, ""),
+    _Level(
+        1,
+        2048,
+        False,
+        "report cut to fit its size budget: error texts once per group (2 KB),"
+        " no output of passing testcases",
+    ),
+    _Level(0, 0, False, "report cut to fit its size budget: no error texts"),
+)
+
+
+class _Texts:
+    """Hands out error group texts: in full for the first few elements, then a reference."""
+
+    def __init__(self, errors: dict[str, str], level: _Level) -> None:
+        self.errors = errors
+        self.level = level
+        self.first: dict[str, tuple[str, int]] = {}  # group id -> (where it is shown, uses)
+
+    def preview(self, result: Result) -> str:
+        """The first line of the first known text (for a ``message`` attribute), or ""."""
+        if not self.level.full_per_group:
+            return ""
+        for gid in result.error_group_ids:
+            text = self.errors.get(gid)
+            if text:
+                first = clean_attr(text.strip().split("\n", 1)[0], 200)
+                return f": {first}" if first else ""
+        return ""
+
+    def groups(self, result: Result, case: str, attempt: bool = False) -> str:
+        """One block per error group of ``result``: its text, a reference, or why there is none."""
+        if not result.error_group_ids:
+            return "error groups: none reported by Checkly for this result"
+        blocks = []
+        for gid in result.error_group_ids:
+            text = self.errors.get(gid)
+            if not text:
+                blocks.append(
+                    f"error group {gid}: {NOT_FETCHED_ATTEMPT if attempt else NOT_FETCHED}"
+                )
+                continue
+            where, uses = self.first.get(gid, (case, 0))
+            self.first[gid] = (where, uses + 1)
+            if uses < self.level.full_per_group:
+                blocks.append(f"error group {gid}:\n{_truncate(text, self.level.text_limit)}")
+            elif self.level.full_per_group:
+                blocks.append(f"error group {gid}: same error as {where}, group {gid}")
+            else:
+                blocks.append(f"error group {gid}: text left out ({self.level.note})")
+        return "\n".join(blocks)
 
 
 # --- elements -----------------------------------------------------------------------------------
@@ -146,14 +264,14 @@ class _Suite:
 
     def add(self, case: ET.Element) -> None:
         self.cases.append(case)
-        for kind in ("failure", "error", "skipped"):
+        for kind in (*RED_ELEMENTS, "skipped"):
             if case.find(kind) is not None:
                 self.tally[kind] += 1
                 break
 
     @property
     def broken(self) -> bool:
-        return bool(self.tally["failure"] or self.tally["error"])
+        return any(self.tally[kind] for kind in RED_ELEMENTS)
 
     def element(self) -> ET.Element:
         attrs = {
@@ -178,23 +296,20 @@ class _Suite:
 
 
 def _testcase(name: str, classname: str, time: float | None = None) -> ET.Element:
-    attrs = {"name": name, "classname": clean_attr(classname)}
-    seconds = _seconds(time)
-    if seconds is not None:
-        attrs["time"] = seconds
+    """A testcase; ``time`` is always there (``0.000`` when Checkly gave no duration)."""
+    attrs = {"name": name, "classname": clean_attr(classname), "time": _seconds(time) or "0.000"}
     return ET.Element("testcase", attrs)
 
 
-def _mark(
-    case: ET.Element, tag: str, message: str, type_: str | None = None, text: str | None = None
-) -> ET.Element:
-    """Append a failure/error/skipped element; GitLab shows only its text, so repeat it there."""
-    attrs = {"message": clean_attr(message)}
-    if type_:
-        attrs["type"] = clean_attr(type_)
+def _mark(case: ET.Element, tag: str, message: str, type_: str, text: str) -> ET.Element:
+    """Append a failure/error/skipped element. GitLab shows only the text (an element with
+    attributes and no text becomes a hash it prints raw), so the text always says it all."""
+    message, type_ = clean_attr(message), clean_attr(type_)
+    if message.lower().startswith(type_.lower()):  # dorny shows "type: message": no doubling
+        message = message[len(type_) :].lstrip(" :;,-") or message
+    attrs = {"message": message, "type": type_}
     element = ET.SubElement(case, tag, attrs)
-    if text:
-        element.text = clean_text(text)
+    element.text = clean_text(text or message)
     return element
 
 
@@ -209,75 +324,43 @@ def _out(parent: ET.Element, text: str) -> None:
 class _Context:
     """What every testcase of one session needs to know about the gate run."""
 
-    def __init__(self, run: GateRun, sv: SessionVerdict, stop: Stop | None) -> None:
+    def __init__(self, run: GateRun, sv: SessionVerdict, stop: Stop | None, texts: _Texts) -> None:
         self.policy = run.policy
-        self.errors = run.error_messages
-        self.timed_out = run.verdict.outcome is Outcome.TIMED_OUT
+        self.texts = texts
+        self.passing_out = texts.level.passing_out
         self.why = _why_unfinished(run, sv, stop)
 
 
 def _why_unfinished(run: GateRun, sv: SessionVerdict, stop: Stop | None) -> str:
     outcome = sv.outcome
     if Outcome.INTERRUPTED in (run.verdict.outcome, outcome) or stop is Stop.INTERRUPTED:
-        return "interrupted"
-    if outcome is Outcome.UNAVAILABLE:
-        return "API unavailable"
-    if outcome is Outcome.REFUSED:
-        return "API refused the request"
-    if outcome is Outcome.TIMED_OUT or stop is Stop.DEADLINE:
-        return "timed out"
-    if stop is Stop.FINAL and sv.session is not None:
+        outcome = Outcome.INTERRUPTED
+    elif stop is Stop.DEADLINE and not outcome.partial:
+        outcome = Outcome.TIMED_OUT
+    elif stop is Stop.FINAL and sv.session is not None:
         return f"session {sv.session.status}"
-    return outcome.label
+    title = outcome.title
+    return title if title[:3].isupper() else title[:1].lower() + title[1:]
 
 
 def _where(result: Result) -> str:
     return f" in {result.run_location}" if result.run_location else ""
 
 
-def _error_texts(result: Result, errors: dict[str, str]) -> list[str]:
-    return [errors[gid] for gid in result.error_group_ids if errors.get(gid)]
-
-
-def _error_groups(result: Result, errors: dict[str, str]) -> str:
-    """The error group ids of a result, then the known text of each."""
-    ids = result.error_group_ids
-    if not ids:
-        return ""
-    texts = [f"{gid}: {errors[gid]}" for gid in ids if errors.get(gid)]
-    return _lines(f"error groups: {', '.join(ids)}", *texts)
-
-
-def _details(result: Result, errors: dict[str, str]) -> str:
-    """Link, location, error group ids and their known texts of one result row."""
-    return _lines(
-        f"result: {result.link}" if result.link else None,
-        f"location: {result.run_location}" if result.run_location else None,
-        _error_groups(result, errors),
-    )
-
-
-def _problem(what: str, result: Result, errors: dict[str, str], after: str = "") -> str:
-    """A one-line message: what happened, where, and the first known error text."""
-    texts = _error_texts(result, errors)
-    return f"{what}{_where(result)}{after}" + (f": {texts[0]}" if texts else "")
-
-
-_RETRY_KINDS = {True: ("Error", "ERROR", "errored"), False: ("Failure", "FAILED", "failed")}
-
-
-def _retries(case: ET.Element, prefix: str, run: Run, ctx: _Context) -> None:
+def _retries(case: ET.Element, prefix: str, run: Run, ctx: _Context, name: str) -> None:
     """One ``rerun*``/``flaky*`` element per failed attempt, children in rerunType order."""
     for number, attempt in enumerate(run.attempts, 1):
         if not attempt.failed:
             continue
-        kind, type_, what = _RETRY_KINDS[attempt.has_errors]
-        message = _problem(f"attempt {number} {what}", attempt, ctx.errors)
-        attrs = {"message": clean_attr(message), "type": type_}
-        element = ET.SubElement(case, prefix + kind, attrs)
-        trace = _error_groups(attempt, ctx.errors)
-        if trace:
-            ET.SubElement(element, "stackTrace").text = clean_text(trace)
+        kind, type_, what = (
+            ("Error", "ERROR", "errored") if attempt.has_errors else ("Failure", "FAILED", "failed")
+        )
+        message = f"attempt {number} {what}{_where(attempt)}{ctx.texts.preview(attempt)}"
+        element = ET.SubElement(
+            case, prefix + kind, {"message": clean_attr(message), "type": type_}
+        )
+        trace = ctx.texts.groups(attempt, f"{name} (attempt {number})", attempt=True)
+        ET.SubElement(element, "stackTrace").text = clean_text(trace)
         where = f"location: {attempt.run_location}" if attempt.run_location else None
         _out(element, _lines(f"result: {attempt.link}" if attempt.link else None, where))
 
@@ -286,47 +369,44 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
     """The testcase of one check run; its single failure/error/skipped child decides its count."""
     latest = run.latest
     case = _testcase(name, f"checkly.{latest.check_type.lower()}", latest.duration_seconds)
-    category = run.category
-    details = _details(latest, ctx.errors)
-
-    if category in (Category.FAILED, Category.ERROR):
-        tag, what = ("failure", "failed") if category is Category.FAILED else ("error", "errored")
+    row = facts(run.category)
+    link = f"result: {latest.link}" if latest.link else "result: no link given by Checkly"
+    what = row.message + _where(latest)
+    if row.raw:
+        what += f" (status {latest.status}, result type {latest.result_type or 'none'})"
+    if row.broken:
         after = f" after {len(run.attempts) + 1} attempts" if run.failed_attempts else ""
-        message = _problem(what, latest, ctx.errors, after)
-        _mark(case, tag, message, category.name, _lines(message, details))
-        _retries(case, "rerun", run, ctx)
-    elif category is Category.SKIPPED:
-        _mark(case, "skipped", "cancelled")
-    elif category is Category.PENDING:
-        if ctx.timed_out:
-            message = f"still running when the gate stopped ({ctx.why})"
-            _mark(case, "failure", message, "timeout", _lines(message, details))
-        else:
-            _mark(case, "skipped", f"still running when the gate stopped ({ctx.why})")
+        message = what + after + ctx.texts.preview(latest)
+        text = _lines(what + after, link, ctx.texts.groups(latest, name))
+        _mark(case, row.junit or "error", message, row.label, text)
+        _retries(case, "rerun", run, ctx, name)
+    elif row.junit == "skipped":
+        reason = f"{what} ({ctx.why})" if run.unfinished else what
+        _mark(case, "skipped", reason, row.label, _lines(reason, link))
     else:  # passed, flaky or degraded: a pass unless the user's policy says otherwise
-        flaky = category is Category.FLAKY
         hits = []
-        if flaky and ctx.policy.fail_on_flaky:
+        if run.category is Category.FLAKY and ctx.policy.fail_on_flaky:
             failed = len(run.failed_attempts)
-            hits.append(("flaky", f"flaky: passed after {failed} failed attempt(s)"))
+            hits.append(("flaky", f"passed after {failed} failed attempt(s), --fail-on-flaky"))
         if run.degraded and ctx.policy.fail_on_degraded:
-            hits.append(("degraded", DEGRADED_NOTE))
+            hits.append(("degraded", f"{DEGRADED_NOTE}, --fail-on-degraded"))
         if hits:
-            message = "; ".join(text for _, text in hits) + " (failed by policy)"
-            _mark(case, "failure", message, hits[0][0], _lines(message, details))
-        if flaky:
-            _retries(case, "flaky", run, ctx)
+            message = "failed by policy: " + "; ".join(text for _, text in hits)
+            _mark(case, "failure", message, hits[0][0], _lines(message + _where(latest), link))
+        if run.category is Category.FLAKY:
+            _retries(case, "flaky", run, ctx, name)
 
-    _out(
-        case,
-        _lines(
-            f"result: {latest.link}" if latest.link else None,
-            f"location: {latest.run_location}" if latest.run_location else None,
-            f"status: {latest.status}" if run.final is not None else "status: unfinished",
-            f"failed attempts: {len(run.failed_attempts)}" if run.failed_attempts else None,
-            DEGRADED_NOTE if run.degraded else None,
-        ),
-    )
+    if ctx.passing_out or len(case):
+        _out(
+            case,
+            _lines(
+                f"result: {latest.link}" if latest.link else None,
+                f"location: {latest.run_location}" if latest.run_location else None,
+                f"status: {latest.status}" if run.final is not None else "status: unfinished",
+                f"failed attempts: {len(run.failed_attempts)}" if run.failed_attempts else None,
+                f"degraded: {DEGRADED_NOTE}" if run.degraded else None,
+            ),
+        )
     return case
 
 
@@ -342,11 +422,13 @@ def _session_seconds(session: Session | None, run: GateRun) -> float | None:
     return run.duration_seconds
 
 
-def _gate_props(suite: _Suite, run: GateRun, sv: SessionVerdict | None) -> None:
+def _gate_props(suite: _Suite, run: GateRun, sv: SessionVerdict | None, level: _Level) -> None:
     if sv is not None:
         suite.prop("gate.session_outcome", sv.outcome.label)
     suite.prop("gate.outcome", run.verdict.outcome.label)
     suite.prop("gate.exit_code", run.verdict.exit_code)
+    if level.note:
+        suite.prop("gate.report_cut", f"{level.note} ({MAX_BYTES} bytes)")
 
 
 def _why_text(run: GateRun, sv: SessionVerdict | None) -> str:
@@ -359,38 +441,28 @@ def _why_text(run: GateRun, sv: SessionVerdict | None) -> str:
     )
 
 
-def _gate_case(
-    suite: _Suite, names: _Names, name: str, outcome: Outcome, reason: str, text: str
-) -> None:
-    """A testcase standing for the gate itself, for what no check run can say."""
-    case = _testcase(names.take(clean_attr(name) or "checkly-gate"), GATE_CLASSNAME)
-    if outcome is Outcome.FAILED:
-        _mark(case, "failure", reason, outcome.name, text)
-    elif outcome is Outcome.TIMED_OUT:
-        _mark(case, "failure", reason, "timeout", text)
-    else:
-        _mark(case, "error", reason, outcome.name, text)
+def _gate_case(suite: _Suite, outcome: Outcome, exit_code: int, reason: str, text: str) -> None:
+    """A testcase standing for the gate itself, for what no check run can say: red exactly when
+    ``exit_code`` is non-zero (``outcomes.gate_element``)."""
+    case = _testcase(GATE_CASE, GATE_CLASSNAME)
+    _mark(case, gate_element(outcome, exit_code), reason, outcome.label, text)
     suite.add(case)
 
 
-def _unread_suite(run: GateRun, sv: SessionVerdict | None, names: _Names) -> _Suite:
-    """A session never read (or no session at all): one error testcase that says why."""
-    if sv is None:
-        suite = _Suite(SUITES_NAME, run.duration_seconds, run.started_at)
-        outcome, reason, name = run.verdict.outcome, run.verdict.reason, SUITES_NAME
-    else:
-        suite = _Suite(clean_attr(sv.session_id) or "session", run.duration_seconds, run.started_at)
-        suite.prop("checkly.session_id", sv.session_id)
-        outcome, reason, name = sv.outcome, sv.reason, f"session {sv.session_id}"
-    _gate_props(suite, run, sv)
-    _gate_case(suite, names, name, outcome, reason, _why_text(run, sv))
+def _unread_suite(run: GateRun, sv: SessionVerdict, name: str, level: _Level) -> _Suite:
+    """A session never read: one gate testcase that says why."""
+    suite = _Suite(name, run.duration_seconds, run.started_at)
+    suite.prop("checkly.session_id", sv.session_id)
+    _gate_props(suite, run, sv, level)
+    _gate_case(suite, sv.outcome, sv.outcome.code, sv.reason, _why_text(run, sv))
     return suite
 
 
-def _session_suite(run: GateRun, sv: SessionVerdict, stop: Stop | None, names: _Names) -> _Suite:
+def _session_suite(
+    run: GateRun, sv: SessionVerdict, stop: Stop | None, name: str, texts: _Texts
+) -> _Suite:
     session = sv.session
     assert session is not None
-    name = clean_attr(session.display_name) or clean_attr(sv.session_id) or "session"
     suite = _Suite(name, _session_seconds(session, run), session.started_at)
     meta = session.metadata
     suite.prop("checkly.session_id", session.session_id)
@@ -400,37 +472,39 @@ def _session_suite(run: GateRun, sv: SessionVerdict, stop: Stop | None, names: _
     suite.prop("checkly.repo", meta.repo_url)
     suite.prop("checkly.branch", meta.branch_name)
     suite.prop("checkly.commit", meta.commit_id)
-    _gate_props(suite, run, sv)
+    _gate_props(suite, run, sv, texts.level)
 
-    ctx = _Context(run, sv, stop)
-    for check_run in sv.runs:
-        suite.add(_run_case(check_run, names.for_run(check_run), ctx))
+    ctx = _Context(run, sv, stop, texts)
+    for check_run, case_name in zip(sv.runs, case_names(sv.runs), strict=True):
+        suite.add(_run_case(check_run, case_name, ctx))
     # A red session whose check runs all look fine (status FAILED without failed results, no
-    # results at all, API trouble, a timeout after every result finished): say so in a testcase.
-    red = (Outcome.FAILED, Outcome.TIMED_OUT, Outcome.UNAVAILABLE, Outcome.REFUSED)
-    if sv.outcome in red and not suite.broken:
-        text = _why_text(run, sv)
-        _gate_case(suite, names, f"session {sv.session_id}", sv.outcome, sv.reason, text)
-    suite.out = _lines(sv.reason, session.link, *sv.warnings)
+    # results at all, a cancel, API trouble, a timeout, an interrupt): say so in a testcase.
+    if not sv.outcome.green and not suite.broken:
+        _gate_case(suite, sv.outcome, sv.outcome.code, sv.reason, _why_text(run, sv))
+    suite.out = _lines(texts.level.note, sv.reason, session.link, *sv.warnings)
     return suite
 
 
-def render(run: GateRun) -> str:
-    """The JUnit XML document for a finished gate run (pure and deterministic).
-
-    The text declares UTF-8; whoever writes it to a file must encode it as UTF-8.
-    """
+def _render(run: GateRun, level: _Level) -> str:
     verdict = run.verdict
-    names = _Names(r for sv in verdict.sessions for r in sv.runs)
+    texts = _Texts(run.error_messages, level)
     stops = {obs.session_id: obs.stop for obs in run.observations}
+    names = suite_names(verdict.sessions)
     suites: list[_Suite] = []
-    for sv in verdict.sessions:
+    for sv, name in zip(verdict.sessions, names, strict=True):
         if sv.session is None:
-            suites.append(_unread_suite(run, sv, names))
+            suites.append(_unread_suite(run, sv, name, level))
         else:
-            suites.append(_session_suite(run, sv, stops.get(sv.session_id), names))
-    if not suites:
-        suites.append(_unread_suite(run, None, names))
+            suites.append(_session_suite(run, sv, stops.get(sv.session_id), name, texts))
+    red = any(s.broken for s in suites)
+    if not suites or (verdict.exit_code != 0 and not red):
+        # No session at all (usage error, no-match, a trigger that failed), or a red gate whose
+        # sessions all look fine (an interrupt after they finished): the gate's own suite.
+        suite = _Suite(SUITES_NAME, run.duration_seconds, run.started_at)
+        _gate_props(suite, run, None, level)
+        _gate_case(suite, verdict.outcome, verdict.exit_code, verdict.reason, _why_text(run, None))
+        suite.out = level.note
+        suites.append(suite)
 
     total_time = _seconds(run.duration_seconds)
     if total_time is None:
@@ -448,3 +522,18 @@ def render(run: GateRun) -> str:
     root.extend(suite.element() for suite in suites)
     ET.indent(root, space="  ")
     return XML_DECLARATION + "\n" + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def render(run: GateRun, max_bytes: int = MAX_BYTES) -> str:
+    """The JUnit XML document for a finished gate run (pure and deterministic).
+
+    At most ``max_bytes`` UTF-8 bytes whenever the shortest level (no error texts) fits; a report
+    that had to be cut says so in every suite (property ``gate.report_cut`` and system-out).
+    The text declares UTF-8; whoever writes it to a file must encode it as UTF-8.
+    """
+    xml = ""
+    for level in LEVELS:
+        xml = _render(run, level)
+        if len(xml.encode("utf-8")) <= max_bytes:
+            break
+    return xml

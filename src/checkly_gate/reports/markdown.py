@@ -17,9 +17,10 @@ from urllib.parse import quote
 
 from checkly_gate import __version__
 from checkly_gate.models import Session
+from checkly_gate.outcomes import facts
 from checkly_gate.reports import GateRun
 from checkly_gate.text import strip_ansi
-from checkly_gate.verdict import Category, Counts, Observation, Outcome, Run, SessionVerdict
+from checkly_gate.verdict import Category, Counts, Observation, Run, SessionVerdict
 
 DEFAULT_BUDGET = 900 * 1024
 
@@ -31,51 +32,13 @@ LIST_LIMIT = 50  # names listed for unfinished checks / checks hit by an error
 WARNING_LIMIT = 20  # warnings shown per session
 DETAILS_AFTER = 20  # more passed rows than this go inside <details>
 
-_EMOJI = {
-    Outcome.PASSED: "✅",
-    Outcome.FAILED: "❌",
-    Outcome.USAGE: "⛔",
-    Outcome.CANCELLED: "🚫",
-    Outcome.TIMED_OUT: "⏱️",
-    Outcome.REFUSED: "🔒",
-    Outcome.UNAVAILABLE: "🔌",
-    Outcome.INTERRUPTED: "🛑",
-}
-
-_RESULT_CELL = {
-    Category.ERROR: "💥 error",
-    Category.FAILED: "❌ failed",
-    Category.FLAKY: "🔁 flaky",
-    Category.DEGRADED: "⚠️ degraded",
-    Category.SKIPPED: "⏭ skipped",
-    Category.PENDING: "⏳ unfinished",
-    Category.PASSED: "✅ passed",
-}
+BREAK_EVERY = 20  # characters between break opportunities in a long unbroken word
+LONG_WORD = 30  # words longer than this get break opportunities
+ZWSP = "\u200b"  # zero-width space: a line-break opportunity, and it stops GitHub's autolinker
 
 # Display order: Category is declared worst first, which is the order the table wants.
 _ORDER = {category: index for index, category in enumerate(Category)}
-
-# Which rows go first when over budget (lower tier = dropped earlier). Error blocks sit in between.
-_TIER = {
-    Category.PASSED: 0,
-    Category.SKIPPED: 1,
-    Category.PENDING: 1,
-    Category.FLAKY: 2,
-    Category.DEGRADED: 2,
-    Category.FAILED: 4,
-    Category.ERROR: 4,
-}
-_ERROR_BLOCK_TIER = 3
-
-# Sessions whose outcome means "we do not know everything": they get a "what is known" section.
-_UNKNOWN_OUTCOMES = (Outcome.TIMED_OUT, Outcome.UNAVAILABLE, Outcome.REFUSED, Outcome.INTERRUPTED)
-
-_UNKNOWN_TITLE = {
-    Outcome.TIMED_OUT: "⏱️ Timed out",
-    Outcome.UNAVAILABLE: "🔌 API unavailable",
-    Outcome.REFUSED: "🔒 Refused by the API",
-    Outcome.INTERRUPTED: "🛑 Interrupted",
-}
+_ERROR_BLOCK_TIER = 3  # error blocks are given up between flaky/degraded rows and failures
 
 _HEADER = "| Result | Check | Type | Location | Duration | Attempts | Link |"
 _DELIMITER = "| --- | --- | --- | --- | ---: | ---: | --- |"
@@ -83,6 +46,11 @@ _DELIMITER = "| --- | --- | --- | --- | ---: | ---: | --- |"
 # C0/C1 controls and DEL (tab and newline handled separately), bidi overrides, lone surrogates.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _WHITESPACE = re.compile(r"\s+")
+# What cmark-gfm's autolink extension turns into a link *before* entities and backslash escapes
+# are decoded (so ``&amp;`` and ``\_`` would show, and the href breaks): a scheme's ``://``, a
+# ``www.`` and the ``@`` of an e-mail address. A zero-width space inside each stops it.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?i:(?<=www))(?=\.)|(?=@)")
+_LONG_WORD = re.compile(rf"[^\s{ZWSP}]{{{LONG_WORD + 1},}}")
 # Characters that mean something to markdown (or GitHub's math) inside a line: backslash-escaped.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]()!#|$])")
 _BACKTICKS = re.compile(r"`+")
@@ -107,17 +75,30 @@ def _text(value: object, limit: int = NAME_LIMIT, empty: str = "–") -> str:
     """Untrusted text as one inert markdown line: no HTML, no links, no emphasis, no table cells.
 
     Control characters and ANSI escapes are removed, whitespace (including newlines) collapses to
-    one space, long text is truncated, ``<>&`` become entities and markdown punctuation (and ``|``)
-    is backslash-escaped.
+    one space, long text is truncated, autolinks are broken and long words made breakable
+    (``_breakable``), ``<>&`` become entities and markdown punctuation (and ``|``) is
+    backslash-escaped.
     """
     if value is None:
         return empty
     text = _WHITESPACE.sub(" ", _strip_controls(str(value))).strip()
     if not text:
         return empty
-    text = _truncate(text, limit)
+    text = _breakable(_truncate(text, limit))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _breakable(text: str) -> str:
+    """Untrusted text that GitHub cannot autolink and that wraps: a zero-width space in every
+    ``://``, ``www.`` and ``@``, and every ``BREAK_EVERY`` characters of a long unbroken word."""
+    text = _AUTOLINK.sub(ZWSP, text)
+
+    def split(match: re.Match[str]) -> str:
+        word = match.group(0)
+        return ZWSP.join(word[i : i + BREAK_EVERY] for i in range(0, len(word), BREAK_EVERY))
+
+    return _LONG_WORD.sub(split, text)
 
 
 def _paragraph(value: object, limit: int = TEXT_LIMIT) -> str:
@@ -203,18 +184,24 @@ def _plural(n: int, word: str) -> str:
 
 def _status_line(counts: Counts) -> str:
     """``✅ 12 passed · ❌ 1 failed · …``; zero parts omitted except passed."""
-    parts = [f"✅ {counts.passed} passed"]
-    for n, label in (
-        (counts.failed, "❌ {} failed"),
-        (counts.errored, "💥 {} errored"),
-        (counts.flaky, "🔁 {} flaky"),
-        (counts.degraded, "⚠️ {} degraded"),
-        (counts.skipped, "⏭ {} skipped"),
-        (counts.pending, "⏳ {} unfinished"),
+    parts = [_count(counts.passed, Category.PASSED)]
+    for n, category in (
+        (counts.failed, Category.FAILED),
+        (counts.errored, Category.ERROR),
+        (getattr(counts, "unknown", 0), Category.UNKNOWN),
+        (counts.flaky, Category.FLAKY),
+        (counts.degraded, Category.DEGRADED),
+        (counts.skipped, Category.SKIPPED),
+        (counts.pending, Category.PENDING),
     ):
         if n:
-            parts.append(label.format(n))
+            parts.append(_count(n, category))
     return " · ".join(parts)
+
+
+def _count(n: int, category: Category) -> str:
+    row = facts(category)
+    return f"{row.emoji} {n} {row.label}"
 
 
 def _run_name(run: Run) -> str:
@@ -240,7 +227,7 @@ def _session_duration(session: Session) -> float | None:
 def _row(run: Run) -> str:
     latest = run.latest
     cells = (
-        _RESULT_CELL[run.category],
+        _cell(run.category),
         _text(run.name),
         _text(latest.check_type),
         _text(latest.run_location),
@@ -249,6 +236,11 @@ def _row(run: Run) -> str:
         _link("result", latest.link, fallback="–"),
     )
     return "| " + " | ".join(cells) + " |"
+
+
+def _cell(category: Category) -> str:
+    row = facts(category)
+    return f"{row.emoji} {row.label}"
 
 
 def _more_rows(n: int) -> str:
@@ -311,7 +303,7 @@ def _meta_line(sv: SessionVerdict) -> str | None:
 
 def _unknown_section(sv: SessionVerdict, obs: Observation | None) -> str:
     """What is known about a session that timed out, was refused or could not be read."""
-    title = _UNKNOWN_TITLE.get(sv.outcome, f"{_EMOJI[sv.outcome]} Not finished")
+    title = f"{sv.outcome.emoji} {sv.outcome.title}"
     if sv.session is None:
         title += " (session not read)"
     lines = [f"#### {title}", "", f"- **Reason:** {_text(sv.reason, TEXT_LIMIT)}"]
@@ -337,7 +329,7 @@ def _error_blocks(
     """One fenced block per distinct error message of failed/errored runs, naming its checks."""
     hits: dict[str, list[Run]] = {}
     for run in runs:
-        if run.category not in (Category.ERROR, Category.FAILED):
+        if not facts(run.category).broken:
             continue
         group_ids: list[str] = []
         for result in (*run.failed_attempts, *((run.final,) if run.final else ())):
@@ -361,7 +353,7 @@ def _model(run: GateRun) -> _Document:
     verdict = run.verdict
     several = len(verdict.sessions) > 1
     head = [
-        f"## {_EMOJI[verdict.outcome]} Checkly: {verdict.outcome.label} (exit {verdict.exit_code})",
+        f"## {verdict.outcome.emoji} Checkly: {verdict.outcome.label} (exit {verdict.exit_code})",
         _paragraph(verdict.reason),
     ]
     if several:
@@ -380,7 +372,7 @@ def _model(run: GateRun) -> _Document:
         title = _link(name, session.link if session else None)
         if several:
             block = [
-                f"### {_EMOJI[sv.outcome]} {title} · {sv.outcome.label} (exit {sv.outcome.value})",
+                f"### {sv.outcome.emoji} {title} · {sv.outcome.label} (exit {sv.outcome.value})",
                 _paragraph(sv.reason),
             ]
         else:
@@ -392,7 +384,7 @@ def _model(run: GateRun) -> _Document:
             block.append(meta)
         if sv.warnings:
             block.append(_warnings(sv.warnings))
-        if session is None or sv.outcome in _UNKNOWN_OUTCOMES:
+        if session is None or sv.outcome.partial:
             block.append(_unknown_section(sv, observations.get(sv.session_id)))
         runs = sorted(sv.runs, key=lambda r: _ORDER[r.category])  # stable: API order kept
         rows = [_Row(next(row_keys), r.category, _row(r)) for r in runs]
@@ -449,7 +441,7 @@ def _drop_order(doc: _Document) -> list[int]:
     position = 0
     for section in doc.sections:
         for row in section.rows:
-            items.append((_TIER[row.category], -position, row.key))
+            items.append((facts(row.category).tier, -position, row.key))
             position += 1
         for key, _block in section.errors:
             items.append((_ERROR_BLOCK_TIER, -position, key))

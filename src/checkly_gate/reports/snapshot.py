@@ -174,6 +174,10 @@ def _stored_verdict(data: dict[str, Any]) -> Verdict:
     stored = data.get("reason")
     reason = stored if isinstance(stored, str) else "no session read"
     code = data.get("exitCode")
+    label = data.get("outcome")
+    outcome = Outcome.from_label(label) if isinstance(label, str) else None
+    if outcome is not None and isinstance(code, int) and not isinstance(code, bool):
+        return Verdict(outcome, code, reason)  # the code may differ (--no-fail-on-no-matching)
     if isinstance(code, int) and code >= 128:
         return Verdict(Outcome.INTERRUPTED, code, reason)
     for outcome in Outcome:

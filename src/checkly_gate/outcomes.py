@@ -1,0 +1,186 @@
+"""The one table of what the gate says per outcome and per check-run category.
+
+Every renderer (log, markdown, JUnit, dotenv, snapshot) and every CI integration reads its
+words, glyphs, exit codes and JUnit elements from here, never from a dict or an ``if`` of its
+own, so a new outcome or category cannot be forgotten by one of them:
+
+- ``Outcome`` members *are* their rows: adding an outcome is one line in the class below
+  (``NO_SESSION = (8, "no-session", ...)``), and every fact must be given.
+- ``CATEGORY`` holds one ``CategoryFacts`` per ``verdict.Category``; importing
+  ``checkly_gate.reports`` (every renderer does) fails when a category has no row.
+
+Facts about consumers, which decide the JUnit elements below:
+
+- GitLab (``lib/gitlab/ci/parsers/test/junit.rb``, ``lib/gitlab/ci/reports/test_suite.rb``): a
+  testcase is failed if it has ``<failure>``, else error if ``<error>``, else skipped if
+  ``<skipped>``, else success; a suite (and the merge request widget) is red when any testcase is
+  failed or error. Retry elements (``rerunFailure``, ``flakyFailure``) are ignored.
+- dorny/test-reporter (``src/parsers/java-junit/java-junit-parser.ts``): ``<failure>`` or
+  ``<error>`` makes a testcase failed, ``<skipped>`` skipped; any failed testcase makes the check
+  run conclude ``failure``.
+
+So: a non-zero exit needs at least one ``<failure>``/``<error>`` in the file, and an exit of 0
+needs none. ``skipped`` is neutral everywhere.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from checkly_gate.verdict import Category
+
+#: JUnit elements that make a consumer show a testcase red.
+RED_ELEMENTS = ("failure", "error")
+
+
+class Outcome(enum.Enum):
+    """Outcome of one session or of the whole gate. ``value`` is the exit code.
+
+    Each member carries its facts (see the column names in ``__new__``). ``label`` is the one
+    name of the outcome everywhere: log, summary heading, GitHub ``status`` output, dotenv
+    ``CHECKLY_GATE_STATUS``, JUnit ``gate.outcome`` property and the JSON snapshot.
+    """
+
+    # fmt: off
+    # name     = (exit, label,        title,                emoji, ascii, junit,     partial,
+    #             what a session annotation says after "Test session X ...")
+    PASSED      = (0,   "passed",      "Passed",             "✅", "OK", None,      False, None)
+    FAILED      = (1,   "failed",      "Failed",             "❌", "XX", "failure", False, "failed")
+    USAGE       = (2,   "error",       "Usage error",        "⛔", "!!", "error",   False, None)
+    CANCELLED   = (3,   "cancelled",   "Cancelled",          "🚫", "--", "error",   False,
+                   "was cancelled")
+    TIMED_OUT   = (4,   "timed-out",   "Timed out",          "⏱️", "TO", "failure", True,
+                   "timed out")
+    REFUSED     = (5,   "refused",     "Refused by the API", "🔒", "!!", "error",   True,
+                   "was refused by the API")
+    UNAVAILABLE = (6,   "unavailable", "API unavailable",    "🔌", "!!", "error",   True,
+                   "could not be read")
+    NO_MATCH    = (7,   "no-match",    "No check matched",   "🔍", "--", "error",   False, None)
+    INTERRUPTED = (130, "interrupted", "Interrupted",        "🛑", "!!", "error",   True, None)
+    # fmt: on
+
+    # Set by __new__ (declared for type checkers).
+    label: str
+    title: str
+    emoji: str
+    ascii: str
+    junit: str | None
+    partial: bool
+    trouble: str | None
+
+    def __new__(
+        cls,
+        code: int,
+        label: str,
+        title: str,
+        emoji: str,
+        ascii: str,
+        junit: str | None,
+        partial: bool,
+        trouble: str | None,
+    ) -> Outcome:
+        member = object.__new__(cls)
+        member._value_ = code
+        member.label = label  # the vocabulary word (decision 1 of the brief)
+        member.title = title  # what a heading says
+        member.emoji = emoji  # markdown
+        member.ascii = ascii  # a plain-ASCII glyph for streams that cannot encode the emoji
+        # The element of the gate testcase that carries this outcome's reason when no check
+        # run does: "failure" or "error" (red in every consumer), None for a pass.
+        member.junit = junit
+        member.partial = partial  # the session may not be fully known: reports say what is
+        member.trouble = trouble  # GitHub session annotation; None: no annotation of its own
+        return member
+
+    @property
+    def code(self) -> int:
+        """The exit code this outcome exits with (policy may turn ``no-match`` into 0)."""
+        return int(self.value)
+
+    @property
+    def green(self) -> bool:
+        """Exits 0 by default: a consumer must show it as a pass."""
+        return self.value == 0
+
+    @classmethod
+    def from_label(cls, label: str) -> Outcome | None:
+        """The outcome named ``label``; ``None`` for an unknown word (``error`` is usage)."""
+        return next((o for o in cls if o.label == label), None)
+
+
+@dataclass(frozen=True)
+class CategoryFacts:
+    """What every report says about one check run of a category.
+
+    ``junit`` is the testcase's verdict element (``failure``, ``error``, ``skipped`` or None for a
+    pass), named by ``message``, which never starts with the element's ``type`` (dorny shows
+    ``type: message``). ``broken`` runs fail the gate and get error annotations, ``warned`` runs
+    pass with a warning. ``tier`` orders what a size-bounded summary gives up first (lower first).
+    ``raw`` messages also name the result's raw status and type (the value the gate did not know).
+    """
+
+    label: str  # markdown cell and log word (upper-cased there)
+    emoji: str
+    glyph: str  # one-character log symbol
+    ascii: str  # the same for streams that cannot encode ``glyph``
+    colour: str  # ANSI SGR code for terminals
+    junit: str | None
+    broken: bool
+    warned: bool
+    tier: int
+    message: str
+    raw: bool = False
+
+
+# Keyed by ``Category.value`` so this module needs no import of ``verdict`` (which imports it);
+# ``check_categories`` (run when ``checkly_gate.reports`` is imported) refuses a missing row.
+_F = CategoryFacts
+# fmt: off
+CATEGORY: dict[str, CategoryFacts] = {
+    #        label,        emoji, glyph, ascii, colour, junit,    broken, warned, tier, message
+    "error":    _F("error",      "💥", "✗", "x", "31", "error",   True,  False, 4,
+                   "Checkly error (hasErrors)"),
+    "failed":   _F("failed",     "❌", "✗", "x", "31", "failure", True,  False, 4,
+                   "check failed"),
+    # A result the gate cannot read: never a pass (decision 2 of the brief).
+    "unknown":  _F("unknown",    "❓", "?", "?", "31", "error",   True,  False, 4,
+                   "result the gate does not know", raw=True),
+    "flaky":    _F("flaky",      "🔁", "~", "~", "33", None,      False, True,  2,
+                   "passed after failed attempts"),
+    "degraded": _F("degraded",   "⚠️", "!", "!", "33", None,      False, True,  2,
+                   "slower than its degraded threshold"),
+    "skipped":  _F("skipped",    "⏭", "-", "-", "90", "skipped", False, False, 1,
+                   "cancelled"),
+    "pending":  _F("unfinished", "⏳", "…", ".", "90", "skipped", False, False, 1,
+                   "still running when the gate stopped"),
+    "passed":   _F("passed",     "✅", "✓", "+", "32", None,      False, False, 0,
+                   "passed"),
+}
+# fmt: on
+
+
+def facts(category: Category) -> CategoryFacts:
+    """The row of ``category``."""
+    return CATEGORY[category.value]
+
+
+def check_categories(categories: Iterable[Category]) -> None:
+    """Raise ``RuntimeError`` naming every category without a row in ``CATEGORY``."""
+    missing = [c for c in categories if c.value not in CATEGORY]
+    if missing:
+        raise RuntimeError(f"outcomes.CATEGORY has no row for {missing}")
+
+
+def gate_element(outcome: Outcome, exit_code: int) -> str:
+    """The JUnit element of a gate testcase standing for ``outcome`` under ``exit_code``.
+
+    Red (``failure``/``error``) exactly when the gate exits non-zero; ``skipped`` (neutral,
+    with the reason as text) when policy lets the outcome pass, e.g. an allowed no-match.
+    """
+    if exit_code == 0:
+        return "skipped"
+    return outcome.junit or "error"
