@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
 import httpx
@@ -121,6 +122,7 @@ def run_launch(
     """Trigger, then wait (or detach) under one scope; returns the exit code. Reports are
     written on every outcome, a signal included."""
     scope = Scope(options.timeout)
+    started_wall = datetime.now(timezone.utc)
     secrets = [options.api_key, *(value for _, value in trigger_options.env_vars)]
     redactor = Redactor(secrets)
     body = request_body(trigger_options, env)
@@ -140,7 +142,14 @@ def run_launch(
             session, _ = trigger(client, body, trigger_options.fail_on_no_matching)
         except TriggerFailed as failed:
             signum = scope.signal if failed.verdict.outcome is Outcome.INTERRUPTED else None
-            run = GateRun(verdict=failed.verdict, requests=client.requests, signal=signum)
+            run = GateRun(
+                verdict=failed.verdict,
+                started_at=started_wall,
+                finished_at=datetime.now(timezone.utc),
+                duration_seconds=scope.now() - scope.started,
+                requests=client.requests,
+                signal=signum,
+            )
             finish(run, options, out, detect(env), redactor, colour)
             return deferred_signal(run, scope).verdict.exit_code
         name = one_line(session.display_name)
