@@ -38,8 +38,12 @@ def test_a_request_that_never_returns_cannot_outlive_the_deadline() -> None:
         )
     finally:
         release.set()
-    assert time.monotonic() - start < 1.0 + WATCHDOG_GRACE + 1.0
+    # The scope abandons the exchange at the deadline itself; the watchdog is not needed.
+    assert time.monotonic() - start < 1.0 + min(WATCHDOG_GRACE, 1.0)
     assert run.verdict.outcome is Outcome.UNAVAILABLE and run.verdict.exit_code == 6
+    assert (
+        "no complete answer" in run.verdict.reason and "before the deadline" in run.verdict.reason
+    )
 
 
 def test_an_internal_error_in_a_follower_is_never_green() -> None:

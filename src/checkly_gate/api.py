@@ -159,7 +159,7 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
     return f"{head}: {message}" if message else head
 
 
-MAX_BODY_BYTES = 64 * 1024 * 1024  # a session with 10,000 results is about 7 MB
+MAX_BODY_BYTES = 64 * 1024 * 1024  # a session with 10,000 results is about 6 MB
 
 
 def _limits(timeout: float) -> httpx.Timeout:
@@ -526,7 +526,9 @@ class _Exchange:
         """How far the exchange got, for messages."""
         if self.headers_read:
             return f"headers received, {self.received} body bytes read"
-        return "request sent, no answer yet" if self.sent else "not connected yet"
+        if self.sent or not self.traced:
+            return "no answer yet"
+        return "not connected yet"
 
     def abandon(self) -> None:
         """Give up on the exchange: the worker stops at its next chunk or socket error."""

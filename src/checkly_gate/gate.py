@@ -57,7 +57,8 @@ log = logging.getLogger("checkly_gate")
 WATCHDOG_GRACE = 3.0
 # After a signal, how long followers get to hand in what they saw (their exchanges end at once).
 STOP_GRACE = 0.5
-# The cancel request after a signal: short enough that the gate exits within 2 s of the signal.
+# The cancel request after a signal, counted from the signal: short enough that the gate
+# exits within 2 s of it.
 CANCEL_BUDGET = 1.5
 
 
@@ -134,6 +135,8 @@ def run_gate(
                 env=env,
             )
             stack.callback(client.close)
+        elif client.scope is not scope:
+            client = client.under(scope)  # no request of this wait outside its scope
         waiting = Waiting(
             options=options,
             scope=scope,
@@ -346,10 +349,12 @@ def _final_observations(
 def cancel_sessions(client: Client, session_ids: list[str]) -> None:
     """Ask the API once to cancel what is still running (``--cancel-on-interrupt``).
 
-    Runs in a shielded child scope opened after the signal: at most ``CANCEL_BUDGET`` seconds
-    in all, and a further signal ends it at once. Best effort: the exit code is decided.
+    Runs in a shielded child scope opened after the signal: it ends ``CANCEL_BUDGET`` seconds
+    after the signal, and a further signal ends it at once. Best effort: the exit code is decided.
     """
-    with client.scope.child(CANCEL_BUDGET, shield=True) as cancelling:
+    scope = client.scope
+    since = scope.now() - (scope.stopped_at if scope.stopped_at is not None else scope.now())
+    with scope.child(max(0.1, CANCEL_BUDGET - since), shield=True) as cancelling:
         bound = client.under(cancelling)
         for sid in session_ids:
             try:

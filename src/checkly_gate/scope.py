@@ -77,6 +77,7 @@ class Scope:
         self.parent = parent
         self.shield = shield
         self.signal: int | None = None
+        self.stopped_at: float | None = None  # scope-clock time of the first stop
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._children: list[Scope] = []
@@ -143,6 +144,8 @@ class Scope:
         with self._lock:
             if signum is not None and self.signal is None:
                 self.signal = signum
+            if self.stopped_at is None:
+                self.stopped_at = self._now()
             self._stopped.set()
             callbacks, self._on_stop = self._on_stop, []
             children = [c for c in self._children if not c.shield]
