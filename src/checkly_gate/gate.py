@@ -3,7 +3,8 @@
 1. **follow**: one follower thread per session (a long-poll on one never delays another) until
    every session is final, the deadline passes, or a signal stops the scope.
 2. **judge**: redact what was read, then decide each session (pure: ``verdict.judge_session``).
-3. **explain**: fetch the error messages of failed checks (best effort, never on a signal).
+3. **explain**: fetch the error messages of failed checks (best effort, at most
+   ``EXPLAIN_BUDGET`` seconds, never after a signal).
 4. **finish**: on a signal, ask Checkly to cancel (``--cancel-on-interrupt``, at most
    ``CANCEL_BUDGET`` seconds, a second signal ends it); combine, write every requested output,
    print the verdict.
@@ -57,6 +58,8 @@ log = logging.getLogger("checkly_gate")
 WATCHDOG_GRACE = 3.0
 # After a signal, how long followers get to hand in what they saw (their exchanges end at once).
 STOP_GRACE = 0.5
+# The whole explain phase: the verdict is known, details must not hold the pipeline for long.
+EXPLAIN_BUDGET = 15.0
 # The cancel request after a signal, counted from the signal: short enough that the gate
 # exits within 2 s of it.
 CANCEL_BUDGET = 1.5
@@ -249,7 +252,9 @@ def explain_phase(waiting: Waiting, judged: Judged) -> dict[str, str]:
     if not waiting.options.details or scope.done:
         return {}
     verdict = combine(judged.verdicts)
-    found = fetch_error_messages(waiting.client, verdict, scope.deadline, scope)
+    with scope.child(EXPLAIN_BUDGET) as explaining:
+        client = waiting.client.under(explaining)
+        found = fetch_error_messages(client, verdict, explaining.deadline, explaining)
     return {group: waiting.redactor(text) for group, text in found.items()}
 
 
