@@ -5,7 +5,7 @@ the spirit of trio's cancel scopes. ``api.Client`` is bound to a scope when it i
 network exchange can outlive the deadline or ignore a stop; the poller and the detail fetch
 sleep on the scope, so a signal wakes them at once.
 
-Signals reach the scope through ``signals_stop``: a C-level wake-up pipe
+Signals reach the scope through ``signals_stop``: a C-level wake-up socket
 (``signal.set_wakeup_fd``) read by a watcher thread, so nothing runs inside a Python signal
 handler but a no-op, and a signal interrupts no phase in the middle of a file write. The
 handlers are installed explicitly, so SIGTERM also works when the gate is PID 1 of a container
@@ -17,8 +17,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -200,13 +200,14 @@ def signals_stop(
     if threading.current_thread() is not threading.main_thread():
         yield received
         return
-    read_end, write_end = os.pipe()
-    os.set_blocking(write_end, False)
+    # A socket pair, not a pipe: Windows accepts only sockets as wake-up fds.
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
     try:
-        previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
     except ValueError:  # not the main interpreter
-        os.close(read_end)
-        os.close(write_end)
+        reader.close()
+        writer.close()
         yield received
         return
     previous = {s: signal.signal(s, _ignore) for s in signums}
@@ -214,8 +215,10 @@ def signals_stop(
     def watch() -> None:
         while True:
             try:
-                data = os.read(read_end, 64)
+                data = reader.recv(64)
             except OSError:
+                return
+            if not data:
                 return
             for signum in data:
                 if signum == 0:  # our own "stop watching" byte
@@ -243,8 +246,8 @@ def signals_stop(
             signal.signal(signum, handler)
         signal.set_wakeup_fd(previous_fd)
         with contextlib.suppress(OSError):
-            os.write(write_end, b"\0")
+            writer.send(b"\0")
         watcher.join(1.0)
-        os.close(write_end)
+        writer.close()
         if not watcher.is_alive():
-            os.close(read_end)
+            reader.close()
