@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import subprocess
@@ -12,12 +13,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from pathlib import Path
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import checkly_gate
 from checkly_gate.api import MAX_BODY_BYTES, Client, OutOfTime, Stopped, Transient
 from checkly_gate.poller import PollSettings, follow
 from checkly_gate.scope import Scope, signals_stop
@@ -194,3 +197,39 @@ def test_a_retry_after_storm_is_about_one_request_a_second_end_to_end() -> None:
     # 3 s at about one request a second (equal jitter on 1 s, 2 s, ...): 68 before the fix.
     assert 2 <= len(s.requests) <= 4, [round(r.at - s.requests[0].at, 2) for r in s.requests]
     assert "beyond the deadline" not in proc.stdout + proc.stderr
+
+
+# -- the rule: no network call exists outside the scope owner -------------------------------
+
+CLIENT_CALLS = {"get", "post", "put", "patch", "delete", "head", "request", "stream", "Client"}
+CLIENT_MODULES = {"urllib.request", "http.client", "requests", "aiohttp", "urllib3"}
+
+
+def test_no_network_call_exists_outside_the_scope_bound_client() -> None:
+    """Only ``api.py`` may talk HTTP; everything else goes through ``api.Client``, which is
+    bound to a scope. (The simulator serves HTTP, it never calls out.)"""
+    root = Path(checkly_gate.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "api.py" and path.parent == root:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "httpx"
+                and node.attr in CLIENT_CALLS
+            ):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno} httpx.{node.attr}")
+            if isinstance(node, ast.Import):
+                names = {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names = {node.module or ""}
+                if node.module == "httpx":
+                    names |= {f"httpx.{a.name}" for a in node.names if a.name in CLIENT_CALLS}
+            else:
+                continue
+            for name in names & (CLIENT_MODULES | {f"httpx.{c}" for c in CLIENT_CALLS}):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno} imports {name}")
+    assert offenders == []
