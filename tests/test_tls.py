@@ -29,7 +29,9 @@ import pytest
 
 from checkly_gate.config import Options
 from checkly_gate.gate import run_gate
+from checkly_gate.launch import run_launch
 from checkly_gate.tls import ssl_context
+from checkly_gate.trigger import TriggerOptions
 from tests.fakes import SID, row, session_body
 from tests.tools import clean_env
 
@@ -278,3 +280,32 @@ def test_tls_failure_code_depends_on_whether_anything_was_read(
     assert run.verdict.exit_code == code, run.verdict.reason
     assert calls == (2 if answers_first else 1)  # never retried
     assert "self-signed certificate" in run.verdict.reason
+
+
+def test_a_trigger_that_cannot_verify_tls_is_a_configuration_error(tmp_path: Path) -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        raise _verify_failure()
+
+    options = Options(
+        session_ids=(),
+        api_key=KEY,
+        api_url="https://api.test",
+        timeout=20,
+        json=tmp_path / "gate.json",
+    )
+    out = io.StringIO()
+    code = run_launch(
+        options,
+        TriggerOptions(tag_groups=(("web",),)),
+        out,
+        {},
+        transport=httpx.MockTransport(handler),
+        handle_signals=False,
+    )
+    assert code == 2 and calls == 1, out.getvalue()
+    assert "cannot verify the TLS certificate of api.test" in out.getvalue()
+    assert json.loads((tmp_path / "gate.json").read_text())["exitCode"] == 2
