@@ -170,7 +170,7 @@ def follow(
                 return timed_out()  # our own deadline cut the request short: not API trouble
             error, error_current, last_not_found = exc.message, True, False
             if exc.status == 429:
-                limited = limited or backoff_waits(max(base_wait, RATE_LIMIT_BASE))
+                limited = limited or backoff_waits(RATE_LIMIT_BASE)
                 schedule = limited
             else:
                 waits = waits or backoff_waits(base_wait)
