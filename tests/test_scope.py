@@ -87,8 +87,13 @@ def test_an_exchange_is_bounded_by_its_own_cap(sim) -> None:
         client.close()
 
 
-def test_a_stop_abandons_an_exchange_in_flight(sim) -> None:
-    with HostileProxy(sim, "session", "endless") as proxy:
+def _http_workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("http-")]
+
+
+@pytest.mark.parametrize("behaviour", ["silent", "endless"])
+def test_a_stop_abandons_an_exchange_in_flight(sim, behaviour: str) -> None:
+    with HostileProxy(sim, "session", behaviour) as proxy:
         scope = Scope(30)
         client = Client("k", proxy.url, scope=scope)
         threading.Timer(0.3, scope.stop, args=(signal.SIGINT,)).start()
@@ -99,6 +104,12 @@ def test_a_stop_abandons_an_exchange_in_flight(sim) -> None:
         with pytest.raises(Stopped):  # nothing new starts under a stopped scope
             client.get_session(SID, timeout=30)
         assert client.requests == 1
+        # The owner shut the connection down: the abandoned worker ends too, it does not
+        # linger until its own 30 s timeout.
+        ended = time.monotonic() + 2
+        while _http_workers() and time.monotonic() < ended:
+            time.sleep(0.02)
+        assert not _http_workers()
         client.close()
 
 
