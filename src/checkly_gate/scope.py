@@ -232,7 +232,8 @@ def signals_stop(
                         )
                     else:
                         log.warning(
-                            "received %s again: ending the current phase",
+                            "received %s while stopping: a cancel in progress ends, "
+                            "the reports are still written",
                             signal.Signals(signum).name,
                         )
                     scope.deliver(signum)
@@ -243,7 +244,8 @@ def signals_stop(
         yield received
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            # None: a handler not installed from Python; the default is the closest match.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
         signal.set_wakeup_fd(previous_fd)
         with contextlib.suppress(OSError):
             writer.send(b"\0")
