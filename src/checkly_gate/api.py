@@ -373,7 +373,10 @@ class Client:
         worker = threading.Thread(target=work.run, name=f"http-{path[:40]}", daemon=True)
         worker.start()
         scope.wait(work.done, until)
-        if not work.finished:
+        # httpx's own read timeout (set to the same bound) may fire a moment before ours: the
+        # same event, told the same way.
+        at_bound = isinstance(work.error, httpx.TimeoutException) and scope.now() >= until - 0.25
+        if not work.finished or at_bound:
             work.abandon()
             where = f"{method} {path} on {self._host}"
             stage = work.stage()
@@ -402,7 +405,7 @@ class Client:
         detail = " ".join(str(exc).split()) or type(exc).__name__
         if isinstance(exc, BodyTooLarge):
             return Transient(f"answer from {self._host} is {exc}", sent=True)
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, httpx.TimeoutException):  # e.g. the connect timeout, before the bound
             return Transient(f"request timed out ({type(exc).__name__})", timed_out=True, sent=sent)
         if isinstance(exc, httpx.TransportError):
             problem = verification_error(exc)
