@@ -126,6 +126,7 @@ def test_while_triggering(sim, tmp_path: Path) -> None:
         )
     assert code == 130, log
     assert took < KILL_AFTER
+    assert "a session may have started" in log  # the POST had gone out when it was abandoned
     assert_reports(tmp_path, 130)
 
 

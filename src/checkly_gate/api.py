@@ -86,9 +86,10 @@ class OutOfTime(Transient):
 class Stopped(ApiError):
     """The scope was stopped (SIGINT/SIGTERM) before or while the exchange ran."""
 
-    def __init__(self, message: str, signal: int | None = None) -> None:
+    def __init__(self, message: str, signal: int | None = None, sent: bool = False) -> None:
         super().__init__(message)
         self.signal = signal
+        self.sent = sent  # the request may have reached the server
 
 
 class BodyTooLarge(Exception):
@@ -381,7 +382,11 @@ class Client:
             where = f"{method} {path} on {self._host}"
             stage = work.stage()
             if scope.stopped:
-                raise Stopped(f"{where} abandoned ({stage})", signal=scope.signal)
+                raise Stopped(
+                    f"{where} abandoned ({stage})",
+                    signal=scope.signal,
+                    sent=work.may_have_arrived(),
+                )
             if until >= scope.deadline:
                 raise OutOfTime(
                     f"no complete answer to {where} before the deadline ({stage})",

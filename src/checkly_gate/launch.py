@@ -58,6 +58,10 @@ def _unavailable(reason: str) -> TriggerFailed:
     return TriggerFailed(Verdict(Outcome.UNAVAILABLE, Outcome.UNAVAILABLE.value, reason))
 
 
+def _maybe_started(sent: bool) -> str:
+    return " (the request was sent: a session may have started)" if sent else ""
+
+
 def trigger(
     client: Client, body: dict[str, Any], fail_on_no_matching: bool = True
 ) -> tuple[Session, Any]:
@@ -68,17 +72,14 @@ def trigger(
     while True:
         try:
             return client.trigger(body, timeout=TRIGGER_TIMEOUT)
-        except Stopped:
+        except Stopped as exc:
             signum = scope.signal or 0
+            reason = f"interrupted by signal {signum} while starting the test session"
             raise TriggerFailed(
-                Verdict(
-                    Outcome.INTERRUPTED,
-                    128 + signum,
-                    f"interrupted by signal {signum} while starting the test session",
-                )
+                Verdict(Outcome.INTERRUPTED, 128 + signum, reason + _maybe_started(exc.sent))
             ) from None
         except OutOfTime as exc:
-            maybe = " (the request was sent: a session may have started)" if exc.sent else ""
+            maybe = _maybe_started(exc.sent)
             raise _unavailable(
                 f"could not start a test session before the deadline: {exc.message}{maybe}"
             ) from None
