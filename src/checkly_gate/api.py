@@ -234,7 +234,8 @@ class Client:
         return self._stats.misconfigured
 
     def under(self, scope: Scope) -> Client:
-        """The same client (connections, counters) bound to another scope, e.g. a phase's."""
+        """The same client (connections, counters) bound to another scope, e.g. a phase's.
+        Views share one connection pool: closing any of them closes it for all."""
         view = copy.copy(self)
         view._scope = scope
         return view
