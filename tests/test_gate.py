@@ -7,11 +7,13 @@ import threading
 import time
 
 import httpx
+import pytest
 
+from checkly_gate import gate
 from checkly_gate.config import Options
 from checkly_gate.gate import WATCHDOG_GRACE, run_gate
 from checkly_gate.verdict import Outcome
-from tests.fakes import SID
+from tests.fakes import SID, row, session_body
 
 
 def options(timeout: float = 1.0) -> Options:
@@ -38,8 +40,12 @@ def test_a_request_that_never_returns_cannot_outlive_the_deadline() -> None:
         )
     finally:
         release.set()
-    assert time.monotonic() - start < 1.0 + WATCHDOG_GRACE + 1.0
+    # The scope abandons the exchange at the deadline itself; the watchdog is not needed.
+    assert time.monotonic() - start < 1.0 + min(WATCHDOG_GRACE, 1.0)
     assert run.verdict.outcome is Outcome.UNAVAILABLE and run.verdict.exit_code == 6
+    assert (
+        "no complete answer" in run.verdict.reason and "before the deadline" in run.verdict.reason
+    )
 
 
 def test_an_internal_error_in_a_follower_is_never_green() -> None:
@@ -50,3 +56,30 @@ def test_an_internal_error_in_a_follower_is_never_green() -> None:
     run = run_gate(options(5.0), out, transport=httpx.MockTransport(broken), handle_signals=False)
     assert run.verdict.exit_code == 6
     assert "internal error" in run.verdict.reason
+
+
+def test_error_details_have_a_budget_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verdict is known: a slow error-group endpoint delays the reports by at most the
+    explain budget, not by the rest of a long --timeout."""
+    monkeypatch.setattr(gate, "EXPLAIN_BUDGET", 0.5)
+    release = threading.Event()
+    failed = session_body("FAILED", [row("Checkout", "FAILED", errorGroupIds=["eg-1"])])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "error-groups" in request.url.path:
+            release.wait(30)
+            return httpx.Response(503)
+        return httpx.Response(200, json=failed)
+
+    start = time.monotonic()
+    try:
+        run = run_gate(
+            options(30.0),
+            io.StringIO(),
+            transport=httpx.MockTransport(handler),
+            handle_signals=False,
+        )
+    finally:
+        release.set()
+    assert time.monotonic() - start < 3.0
+    assert run.verdict.exit_code == 1 and run.error_messages == {}

@@ -1,18 +1,26 @@
-"""HTTP client for the two Checkly endpoints the gate uses, with errors sorted by what to do next.
+"""HTTP client for the Checkly endpoints the gate uses, with errors sorted by what to do next.
 
-Every failure becomes one of three exceptions: ``Refused`` (retrying cannot help), ``NotFound``
-(may be the API catching up after a trigger) or ``Transient`` (retry with backoff, honouring
-``Retry-After``). The transport is injectable (``httpx.MockTransport`` in tests); proxies and
-custom CAs come from the standard environment variables through httpx.
+Every failure becomes one of a few exceptions: ``Refused`` (retrying cannot help; its subclass
+``Misconfigured`` for a TLS certificate that cannot be verified), ``NotFound`` (may be the API
+catching up after a trigger), ``Transient`` (retry with backoff, honouring ``Retry-After``; its
+subclass ``OutOfTime`` when the deadline cut the exchange) or ``Stopped`` (a signal). The client
+is bound to a ``scope.Scope``: no exchange outlives its deadline or ignores its stop. The
+transport is injectable (``httpx.MockTransport`` in tests); proxies come from the standard
+environment variables through httpx, CAs from ``tls.ssl_context``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import logging
+import os
 import re
+import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -21,6 +29,8 @@ import httpx
 
 from checkly_gate import __version__
 from checkly_gate.models import NotASessionError, Session, parse_session
+from checkly_gate.scope import Scope
+from checkly_gate.tls import ssl_context, verification_error
 
 log = logging.getLogger("checkly_gate")
 
@@ -43,6 +53,11 @@ class Refused(ApiError):
     """400, 401, 403 and other client errors: retrying cannot help."""
 
 
+class Misconfigured(Refused):
+    """The server's TLS certificate cannot be verified: a configuration problem (CA bundle,
+    proxy, --api-url), reported at once and never retried."""
+
+
 class NotFound(ApiError):
     """404: the session does not exist (yet), or the endpoint does not."""
 
@@ -56,10 +71,29 @@ class Transient(ApiError):
         status: int | None = None,
         retry_after: float | None = None,
         timed_out: bool = False,
+        sent: bool = False,
     ) -> None:
         super().__init__(message, status)
         self.retry_after = retry_after
         self.timed_out = timed_out
+        self.sent = sent  # the request may have reached the server
+
+
+class OutOfTime(Transient):
+    """The scope's deadline came before the whole answer (or before the request could start)."""
+
+
+class Stopped(ApiError):
+    """The scope was stopped (SIGINT/SIGTERM) before or while the exchange ran."""
+
+    def __init__(self, message: str, signal: int | None = None, sent: bool = False) -> None:
+        super().__init__(message)
+        self.signal = signal
+        self.sent = sent  # the request may have reached the server
+
+
+class BodyTooLarge(Exception):
+    """An answer longer than ``MAX_BODY_BYTES``: no Checkly answer is that big."""
 
 
 class CompletionUnsupported(ApiError):
@@ -126,14 +160,24 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
     return f"{head}: {message}" if message else head
 
 
+MAX_BODY_BYTES = 64 * 1024 * 1024  # a session with 10,000 results is about 6 MB
+
+
 def _limits(timeout: float) -> httpx.Timeout:
-    """Per-request timeouts, clamped by the caller to what is left of the deadline."""
+    """httpx's per-operation timeouts (connect, each read, each write). They bound single
+    socket operations only; the whole exchange is bounded by ``Client`` (see ``_exchange``)."""
     timeout = max(0.05, timeout)
     return httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
 
 
 class Client:
-    """Talks to the Checkly Public API. Thread-safe; counts every request it makes."""
+    """Talks to the Checkly Public API under one ``Scope``. Thread-safe; counts its requests.
+
+    Every exchange, whichever endpoint, is bounded as a whole (connect, headers, the last body
+    byte) by ``min(scope deadline, its own per-request cap)``, ends at once when the scope is
+    stopped (a signal), and reads at most ``MAX_BODY_BYTES``. Without a ``scope`` the client
+    has one of its own with no deadline (tests); the gate always passes its scope.
+    """
 
     def __init__(
         self,
@@ -142,6 +186,8 @@ class Client:
         account_id: str | None = None,
         transport: httpx.BaseTransport | None = None,
         wall_clock: Callable[[], datetime] | None = None,
+        scope: Scope | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         headers = {
             "Authorization": f"Bearer {api_key}",
@@ -150,16 +196,49 @@ class Client:
         }
         if account_id:
             headers["X-Checkly-Account"] = account_id
+        verify: ssl.SSLContext | bool = True
+        if transport is None:
+            verify = ssl_context(os.environ if env is None else env)
         self._http = httpx.Client(
             base_url=api_url.rstrip("/"),
             headers=headers,
             transport=transport,
+            verify=verify,
             follow_redirects=False,
             timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT),
         )
+        self._host = self._http.base_url.host or api_url
         self._lock = threading.Lock()
         self._wall_clock = wall_clock or (lambda: datetime.now(timezone.utc))
-        self.requests = 0
+        self._scope = scope or Scope()
+        self._stats = _Stats()
+
+    @property
+    def scope(self) -> Scope:
+        """The scope every exchange of this client runs under."""
+        return self._scope
+
+    @property
+    def requests(self) -> int:
+        """Exchanges started (shared with every ``under`` view)."""
+        return self._stats.requests
+
+    @property
+    def answers(self) -> int:
+        """Exchanges that produced a complete HTTP answer, whatever its status."""
+        return self._stats.answers
+
+    @property
+    def misconfigured(self) -> str | None:
+        """The first TLS verification failure, one line, or None."""
+        return self._stats.misconfigured
+
+    def under(self, scope: Scope) -> Client:
+        """The same client (connections, counters) bound to another scope, e.g. a phase's.
+        Views share one connection pool: closing any of them closes it for all."""
+        view = copy.copy(self)
+        view._scope = scope
+        return view
 
     def close(self) -> None:
         self._http.close()
@@ -189,21 +268,17 @@ class Client:
     def trigger(self, body: dict[str, Any], timeout: float) -> tuple[Session, bytes]:
         """Start a test session. Not idempotent, so errors say whether a retry is safe:
 
-        ``Transient`` only when the API surely did not create a session (connection refused,
-        connect timeout, 429), ``Ambiguous`` after any failure once the request may have
-        arrived (5xx, read timeout, reset, unreadable answer).
+        ``Transient`` only when the API surely did not create a session (the request was never
+        sent: connection refused, connect timeout; or 429), ``Ambiguous`` after any failure once
+        the request may have arrived (5xx, read timeout, reset, unreadable answer). ``OutOfTime``
+        and ``Stopped`` say in ``sent`` whether the request had gone out.
         """
-        limits = _limits(timeout)
-        with self._lock:
-            self.requests += 1
         try:
-            response = self._http.post("/v1/test-sessions/trigger", json=body, timeout=limits)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            detail = " ".join(str(exc).split()) or type(exc).__name__
-            raise Transient(f"cannot connect: {detail}") from None
-        except httpx.HTTPError as exc:
-            detail = " ".join(str(exc).split()) or type(exc).__name__
-            raise Ambiguous(f"trigger request failed after sending: {detail}") from None
+            response = self._exchange("POST", "/v1/test-sessions/trigger", None, body, timeout)
+        except Transient as exc:
+            if not exc.sent or isinstance(exc, OutOfTime):
+                raise
+            raise Ambiguous(f"trigger request failed after sending: {exc.message}") from None
         status = response.status_code
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
@@ -248,21 +323,14 @@ class Client:
         method: str = "GET",
         json_body: Any = None,
     ) -> httpx.Response | None:
-        limits = _limits(timeout)
-        with self._lock:
-            self.requests += 1
-        log.debug("%s %s", method, path)
-        try:
-            response = self._http.request(
-                method, path, params=params, json=json_body, timeout=limits
-            )
-        except httpx.TimeoutException as exc:
-            raise Transient(f"request timed out ({type(exc).__name__})", timed_out=True) from None
-        except httpx.TransportError as exc:
-            detail = " ".join(str(exc).split()) or type(exc).__name__
-            raise Transient(
-                f"network error reaching {self._http.base_url.host}: {detail}"
-            ) from None
+        """One exchange with the API, its answer sorted by what to do next.
+
+        ``timeout`` is the per-request cap in seconds for the WHOLE exchange; the scope's
+        deadline may cut it shorter. Returns the fully read 2xx response (``None`` for the
+        completion long-poll's 408 "still running"); raises ``Refused``, ``NotFound``,
+        ``Transient`` (``OutOfTime`` at the deadline), ``CompletionUnsupported``, ``Stopped``.
+        """
+        response = self._exchange(method, path, params, json_body, timeout)
         status = response.status_code
         log.debug("%s %s -> %d", method, path, status)
         if 200 <= status < 300:
@@ -283,6 +351,83 @@ class Client:
         hint = _HINTS.get(status)
         raise Refused(f"{message}" + (f" (hint: {hint})" if hint else ""), status)
 
+    def _exchange(
+        self, method: str, path: str, params: dict[str, str] | None, json_body: Any, cap: float
+    ) -> httpx.Response:
+        """Send one request and read its whole answer, bounded by the scope and by ``cap``.
+
+        The exchange runs in a worker thread that this thread can abandon: it waits for the
+        answer, the deadline, the cap or a stop, whichever comes first, and on abandoning
+        shuts the connection down so the worker ends too. Transport failures become
+        ``Transient`` (with ``sent``) or ``Misconfigured`` (TLS verification).
+        """
+        scope = self._scope
+        if scope.stopped:
+            raise Stopped("stopped before the request", signal=scope.signal)
+        now = scope.now()
+        until = min(scope.deadline, now + max(0.05, cap))
+        if until <= now:
+            raise OutOfTime("no time left before the deadline", timed_out=True)
+        with self._lock:
+            self._stats.requests += 1
+        log.debug("%s %s", method, path)
+        work = _Exchange(self._http, method, path, params, json_body, until - now)
+        worker = threading.Thread(target=work.run, name=f"http-{path[:40]}", daemon=True)
+        worker.start()
+        scope.wait(work.done, until)
+        # httpx's own read timeout (set to the same bound) may fire a moment before ours: the
+        # same event, told the same way.
+        at_bound = isinstance(work.error, httpx.TimeoutException) and scope.now() >= until - 0.25
+        if not work.finished or at_bound:
+            work.abandon()
+            where = f"{method} {path} on {self._host}"
+            stage = work.stage()
+            if scope.stopped:
+                raise Stopped(
+                    f"{where} abandoned ({stage})",
+                    signal=scope.signal,
+                    sent=work.may_have_arrived(),
+                )
+            if until >= scope.deadline:
+                raise OutOfTime(
+                    f"no complete answer to {where} before the deadline ({stage})",
+                    timed_out=True,
+                    sent=work.may_have_arrived(),
+                )
+            raise Transient(
+                f"no complete answer to {where} within {cap:g}s ({stage})",
+                timed_out=True,
+                sent=work.may_have_arrived(),
+            )
+        if work.error is not None:
+            raise self._failure(work.error, work.may_have_arrived())
+        assert work.response is not None
+        with self._lock:
+            self._stats.answers += 1
+        return work.response
+
+    def _failure(self, exc: BaseException, sent: bool) -> Exception:
+        """The API error for a failed exchange (a non-httpx exception is a bug: re-raised)."""
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, BodyTooLarge):
+            return Transient(f"answer from {self._host} is {exc}", sent=True)
+        if isinstance(exc, httpx.TimeoutException):  # e.g. the connect timeout, before the bound
+            return Transient(f"request timed out ({type(exc).__name__})", timed_out=True, sent=sent)
+        if isinstance(exc, httpx.TransportError):
+            problem = verification_error(exc)
+            if problem is not None:
+                message = (
+                    f"cannot verify the TLS certificate of {self._host}: {problem}; "
+                    "if a proxy inspects TLS, point SSL_CERT_FILE at its CA bundle"
+                )
+                with self._lock:
+                    self._stats.misconfigured = self._stats.misconfigured or message
+                return Misconfigured(message)
+            return Transient(f"network error reaching {self._host}: {detail}", sent=sent)
+        if isinstance(exc, httpx.HTTPError):
+            return Transient(f"unreadable answer from {self._host}: {detail}", sent=sent)
+        return exc if isinstance(exc, Exception) else RuntimeError(detail)
+
     @staticmethod
     def _session_from(response: httpx.Response) -> tuple[Session, bytes]:
         """The parsed session and the raw body. The raw bytes are what callers keep (for the
@@ -299,3 +444,125 @@ class Client:
             return parse_session(body), response.content
         except NotASessionError as exc:
             raise Transient(f"body is not a test session: {exc}", response.status_code) from None
+
+
+@dataclass
+class _Stats:
+    """Counters shared by a client and its ``under`` views."""
+
+    requests: int = 0
+    answers: int = 0
+    misconfigured: str | None = None
+
+
+# httpcore trace events: the request is on the wire once its headers start going out.
+_SENDING = ("http11.send_request_headers.started", "http2.send_request_headers.started")
+_CONNECTED = ("connection.connect_tcp.complete", "connection.start_tls.complete")
+
+
+class _Exchange:
+    """One request and its whole answer, run in a worker thread that may be abandoned."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        json_body: Any,
+        timeout: float,
+    ) -> None:
+        self._http = http
+        self._args = (method, path, params, json_body)
+        self._timeout = _limits(timeout)
+        self.done = threading.Event()
+        self.finished = False
+        self.sent = False
+        self.traced = False
+        self.headers_read = False
+        self.received = 0
+        self.response: httpx.Response | None = None
+        self.error: BaseException | None = None
+        self._abandoned = False
+        self._stream: Any = None  # httpcore's network stream, to shut down on abandon
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        method, path, params, json_body = self._args
+        try:
+            with self._http.stream(
+                method,
+                path,
+                params=params,
+                json=json_body,
+                timeout=self._timeout,
+                extensions={"trace": self._trace},
+            ) as response:
+                self.headers_read = True
+                chunks = []
+                for chunk in response.iter_bytes():
+                    if self._abandoned:
+                        return
+                    self.received += len(chunk)
+                    if self.received > MAX_BODY_BYTES:
+                        raise BodyTooLarge(f"larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
+                    chunks.append(chunk)
+                self.response = _complete(response, b"".join(chunks))
+        except BaseException as exc:  # handed to the waiting thread, which decides
+            self.error = exc
+        finally:
+            self.finished = not self._abandoned
+            self.done.set()
+
+    def may_have_arrived(self) -> bool:
+        """Whether the request may have reached the server. Without trace events (a mock
+        transport) only a connect failure proves it did not."""
+        if self.traced:
+            return self.sent
+        return not isinstance(self.error, (httpx.ConnectError, httpx.ConnectTimeout))
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        self.traced = True
+        if event in _SENDING:
+            self.sent = True
+        elif event in _CONNECTED:
+            with self._lock:
+                self._stream = info.get("return_value")
+                if self._abandoned:
+                    self._shutdown()
+
+    def stage(self) -> str:
+        """How far the exchange got, for messages."""
+        if self.headers_read:
+            return f"headers received, {self.received} body bytes read"
+        if self.sent or not self.traced:
+            return "no answer yet"
+        return "not connected yet"
+
+    def abandon(self) -> None:
+        """Give up on the exchange: the worker stops at its next chunk or socket error."""
+        with self._lock:
+            self._abandoned = True
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        stream = self._stream
+        if stream is None:
+            return
+        with contextlib.suppress(Exception):
+            sock = stream.get_extra_info("socket")
+            if sock is not None:
+                sock.shutdown(2)  # socket.SHUT_RDWR: wakes a read blocked in the worker
+
+
+def _complete(response: httpx.Response, content: bytes) -> httpx.Response:
+    """A fully read copy of a streamed response (the body already decoded)."""
+    drop = {"content-encoding", "content-length", "transfer-encoding"}
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in drop]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=content,
+        request=response.request,
+        extensions={"reason_phrase": response.extensions.get("reason_phrase", b"")},
+    )

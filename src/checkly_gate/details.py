@@ -1,16 +1,17 @@
 """Explain failures: fetch the error groups of failed results for the reports.
 
-Best effort by design: bounded (a few groups, each fetched once), inside the deadline, polite
-under rate limits, and unable to change the verdict. A failure here only means a report says
-less about *why* a check failed.
+Best effort by design: bounded (a few groups, each fetched once, each exchange cut by the
+client's scope), polite under rate limits, and unable to change the verdict. A failure here
+only means a report says less about *why* a check failed. A stop (signal), the deadline or a
+TLS problem ends the whole phase at once.
 """
 
 from __future__ import annotations
 
 import logging
 
-from checkly_gate.api import ApiError, Client, Transient
-from checkly_gate.poller import Clock
+from checkly_gate.api import ApiError, Client, Misconfigured, OutOfTime, Stopped, Transient
+from checkly_gate.scope import Clock
 from checkly_gate.verdict import Category, Verdict
 
 log = logging.getLogger("checkly_gate")
@@ -43,6 +44,9 @@ def fetch_error_messages(
             break
         try:
             text = client.error_group_message(group_id, timeout=min(REQUEST_TIMEOUT, left))
+        except (Stopped, OutOfTime, Misconfigured) as exc:
+            log.info("stopped fetching error details: %s", exc.message)
+            break
         except Transient as exc:
             if exc.status == 429:
                 log.info("rate limited while fetching error details; skipping the rest")

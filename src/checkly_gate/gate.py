@@ -1,8 +1,18 @@
-"""The ``wait`` job: follow every session under one deadline, judge, write outputs.
+"""The ``wait`` job as four phases under one scope: follow -> judge -> explain -> finish.
 
-This is the shell around the pure core. One follower thread per session (so a long-poll on one
-never delays another); the main thread keeps the hard deadline, turns SIGINT/SIGTERM into an
-orderly stop, and always writes the requested outputs before returning.
+1. **follow**: one follower thread per session (a long-poll on one never delays another) until
+   every session is final, the deadline passes, or a signal stops the scope.
+2. **judge**: redact what was read, then decide each session (pure: ``verdict.judge_session``).
+3. **explain**: fetch the error messages of failed checks (best effort, at most
+   ``EXPLAIN_BUDGET`` seconds, never after a signal).
+4. **finish**: on a signal, ask Checkly to cancel (``--cancel-on-interrupt``, at most
+   ``CANCEL_BUDGET`` seconds, a second signal ends it); combine, write every requested output,
+   print the verdict.
+
+All phases run under one ``scope.Scope``: the ``--timeout`` deadline and the stop event that
+SIGINT/SIGTERM set. The ``api.Client`` is bound to it, so no network exchange outlives the
+deadline or a signal; a signal that arrives while outputs are written is recorded and the
+outputs are completed first (see ``finish_phase``).
 """
 
 from __future__ import annotations
@@ -11,59 +21,85 @@ import contextlib
 import dataclasses
 import json
 import logging
-import signal
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import httpx
 
-from checkly_gate.api import Client
+from checkly_gate.api import Client, OutOfTime, Stopped
 from checkly_gate.ci import Integration, detect
 from checkly_gate.config import Options
 from checkly_gate.details import fetch_error_messages
 from checkly_gate.models import Session, parse_session
 from checkly_gate.outputs import write_outputs
-from checkly_gate.poller import PollSettings, RealClock, follow
+from checkly_gate.poller import PollSettings, follow
 from checkly_gate.progress import Progress, render_explanations, render_verdict
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, markdown
-from checkly_gate.verdict import Observation, Policy, Stop, combine, judge_session
+from checkly_gate.scope import Scope, signals_stop
+from checkly_gate.verdict import (
+    Observation,
+    Outcome,
+    Policy,
+    SessionVerdict,
+    Stop,
+    Verdict,
+    combine,
+    judge_session,
+)
 
 log = logging.getLogger("checkly_gate")
 
 # How long past the deadline the main thread waits for followers to report before judging
-# without them. Followers clamp every request to the deadline, so this is only a safety net.
+# without them. Every exchange is bounded by the scope, so this only guards against a bug.
 WATCHDOG_GRACE = 3.0
+# After a signal, how long followers get to hand in what they saw (their exchanges end at once).
+STOP_GRACE = 0.5
+# The whole explain phase: the verdict is known, details must not hold the pipeline for long.
+EXPLAIN_BUDGET = 15.0
+# The cancel request after a signal, counted from the signal: short enough that the gate
+# exits within 2 s of it.
+CANCEL_BUDGET = 1.5
 
 
-class Interrupted(Exception):
-    """SIGINT or SIGTERM arrived; ``signum`` says which."""
+@dataclasses.dataclass
+class Waiting:
+    """What every phase of one ``wait`` shares: options, the scope, the client and the outputs."""
 
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
+    options: Options
+    scope: Scope
+    client: Client
+    redactor: Redactor
+    out: TextIO
+    integration: Integration | None
+    progress: Progress
+    colour: bool = False
+    started_wall: datetime = dataclasses.field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def emit(self, lines: list[str]) -> None:
+        for line in lines:
+            self.out.write(line + "\n")
+        self.out.flush()
 
 
-def _raise_interrupted(signum: int, _frame: Any) -> None:
-    raise Interrupted(signum)
+@dataclasses.dataclass(frozen=True)
+class Followed:
+    """Phase 1's result: an observation per session and the last raw body of each."""
+
+    observations: list[Observation]
+    bodies: dict[str, bytes]
 
 
-@contextlib.contextmanager
-def signals_as_exceptions() -> Iterator[None]:
-    """While inside, SIGINT/SIGTERM raise ``Interrupted`` in the main thread (no-op elsewhere)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+@dataclasses.dataclass(frozen=True)
+class Judged:
+    """Phase 2's result: redacted observations and bodies, and a verdict per session."""
+
+    observations: list[Observation]
+    bodies: dict[str, bytes]
+    verdicts: list[SessionVerdict]
 
 
 def run_gate(
@@ -77,63 +113,88 @@ def run_gate(
     wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     client: Client | None = None,
     redactor: Redactor | None = None,
+    scope: Scope | None = None,
 ) -> GateRun:
-    """Run the whole wait and write the requested outputs; returns what was decided."""
+    """Follow, judge, explain and finish; returns the run whose ``verdict.exit_code`` to exit
+    with. Outputs are written on every outcome.
+
+    ``scope`` is the caller's when the wait is one part of a command (``run``: trigger, then
+    wait); otherwise the gate makes one from ``options.timeout`` and, with ``handle_signals``,
+    routes SIGINT/SIGTERM to it. ``client`` must be bound to that scope.
+    """
     started_wall = wall_clock()
-    stop = threading.Event()
-    clock = RealClock(stop)
-    started = clock.now()
-    deadline = started + options.timeout
+    with contextlib.ExitStack() as stack:
+        if scope is None:
+            scope = Scope(options.timeout)
+            if handle_signals:
+                stack.enter_context(signals_stop(scope))
+        if client is None:
+            client = Client(
+                api_key=options.api_key,
+                api_url=options.api_url,
+                account_id=options.account_id,
+                transport=transport,
+                scope=scope,
+                env=env,
+            )
+            stack.callback(client.close)
+        elif client.scope is not scope:
+            client = client.under(scope)  # no request of this wait outside its scope
+        waiting = Waiting(
+            options=options,
+            scope=scope,
+            client=client,
+            redactor=redactor or Redactor([options.api_key]),
+            out=out,
+            integration=detect(env or {}),
+            progress=Progress(
+                out,
+                scope.now,
+                colour=colour,
+                quiet=options.verbosity < 0,
+                several=len(options.session_ids) > 1,
+            ),
+            colour=colour,
+            started_wall=started_wall,
+        )
+        followed = follow_phase(waiting, settings)
+        judged = judge_phase(waiting, followed)
+        error_messages = explain_phase(waiting, judged)
+        return finish_phase(waiting, judged, error_messages, wall_clock)
+    raise AssertionError("unreachable")  # pragma: no cover (for type checkers)
+
+
+def follow_phase(waiting: Waiting, settings: PollSettings | None = None) -> Followed:
+    """Phase 1: follow every session in its own thread until it ends, the deadline, or a stop."""
+    options, scope = waiting.options, waiting.scope
     settings = settings or PollSettings(
         poll_interval=options.poll_interval,
         long_poll=options.long_poll,
         not_found_grace=options.not_found_grace,
     )
-    policy = Policy(fail_on_degraded=options.fail_on_degraded, fail_on_flaky=options.fail_on_flaky)
-    redactor = redactor or Redactor([options.api_key])
-    owns_client = client is None
-    client = client or Client(
-        api_key=options.api_key,
-        api_url=options.api_url,
-        account_id=options.account_id,
-        transport=transport,
-    )
-    progress = Progress(
-        out,
-        clock.now,
-        colour=colour,
-        quiet=options.verbosity < 0,
-        several=len(options.session_ids) > 1,
-    )
-    integration = detect(env or {})
-
-    def emit(lines: list[str]) -> None:
-        for line in lines:
-            out.write(line + "\n")
-        out.flush()
-
     lock = threading.Lock()
     latest: dict[str, tuple[Session, bytes]] = {}
     done: dict[str, Observation] = {}
+    all_done = threading.Event()
 
     def follower(session_id: str) -> None:
         def on_update(session: Session, body: bytes) -> None:
             with lock:
                 latest[session_id] = (session, body)
-            progress.update(session)
+            waiting.progress.update(session)
 
         try:
             obs = follow(
-                client,
+                waiting.client,
                 session_id,
-                deadline,
-                clock,
+                scope.deadline,
+                scope,
                 settings,
                 on_update=on_update,
-                should_stop=stop.is_set,
+                should_stop=lambda: scope.stopped,
             )
         except Exception as exc:  # a bug must not turn into a hang or a green
-            log.error("internal error following %s: %s", session_id, redactor(repr(exc)))
+            log.error("internal error following %s: %s", session_id, waiting.redactor(repr(exc)))
             with lock:
                 current = latest.get(session_id)
             obs = Observation(
@@ -145,82 +206,122 @@ def run_gate(
             )
         with lock:
             done[session_id] = obs
+            if len(done) == len(options.session_ids):
+                all_done.set()
 
+    if waiting.integration is not None and options.verbosity >= 0:
+        count = len(options.session_ids)
+        waiting.emit(
+            waiting.integration.progress_start(
+                f"Waiting for {count} Checkly test sessions"
+                if count > 1
+                else f"Waiting for Checkly test session {options.session_ids[0]}"
+            )
+        )
     threads = [
         threading.Thread(target=follower, args=(sid,), name=f"follow-{sid[:8]}", daemon=True)
         for sid in options.session_ids
     ]
-    received: int | None = None
-    previous_handlers: dict[int, Any] = {}
-    if handle_signals and threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous_handlers[sig] = signal.signal(sig, _raise_interrupted)
-    try:
-        if integration is not None and options.verbosity >= 0:
-            several = len(options.session_ids) > 1
-            emit(
-                integration.progress_start(
-                    f"Waiting for {len(options.session_ids)} Checkly test sessions"
-                    if several
-                    else f"Waiting for Checkly test session {options.session_ids[0]}"
-                )
-            )
-        try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                while thread.is_alive() and clock.now() < deadline + WATCHDOG_GRACE:
-                    thread.join(timeout=0.1)
-        except Interrupted as exc:
-            received = exc.signum
-            stop.set()
-            log.warning("received signal %d: stopping and writing what is known", received)
-        finally:
-            # A second signal while outputs are written must not cut them short.
-            for handled in previous_handlers:
-                signal.signal(handled, signal.SIG_IGN)
-        stop.set()
-        if received is not None and options.cancel_on_interrupt:
-            with lock:
-                final = {sid for sid, obs in done.items() if obs.stop is Stop.FINAL}
-            _cancel_sessions(client, [s for s in options.session_ids if s not in final])
-        if integration is not None:
-            emit(integration.progress_end())
+    for thread in threads:
+        thread.start()
+    scope.wait(all_done, scope.deadline + WATCHDOG_GRACE)
+    if scope.stopped:  # followers end at once on a stop; give them a moment to report
+        grace_end = scope.now() + STOP_GRACE
+        for thread in threads:
+            thread.join(max(0.0, grace_end - scope.now()))
+    if waiting.integration is not None:
+        waiting.emit(waiting.integration.progress_end())
+    with lock:
+        observations = _final_observations(options.session_ids, done, latest, scope.signal)
+        bodies = {sid: body for sid, (_, body) in latest.items()}
+    return Followed(observations, bodies)
 
-        with lock:
-            observations = _final_observations(options.session_ids, done, latest, received)
-            raw = {sid: body for sid, (_, body) in latest.items()}
-        bodies, masked = _decode_bodies(raw, redactor)
-        # Judge and render only from redacted data, so no report can carry the key even when
-        # a server echoed it back (reports escape text, which would hide it from a final pass).
-        observations = [_redacted(o, masked, redactor) for o in observations]
 
-        verdict = combine([judge_session(o, policy) for o in observations], received)
-        error_messages: dict[str, str] = {}
-        if options.details and received is None:
-            error_messages = {
-                group: redactor(text)
-                for group, text in fetch_error_messages(client, verdict, deadline, clock).items()
-            }
-        run = GateRun(
-            verdict=verdict,
-            observations=tuple(observations),
-            bodies=bodies,
-            policy=policy,
-            started_at=started_wall,
-            finished_at=wall_clock(),
-            duration_seconds=time.monotonic() - started,
-            requests=client.requests,
-            signal=received,
-            error_messages=error_messages,
-        )
-        finish(run, options, out, integration, redactor, colour)
+def judge_phase(waiting: Waiting, followed: Followed) -> Judged:
+    """Phase 2: mask secrets in what was read, then judge each session from the masked data,
+    so no report can carry the key even when a server echoed it back."""
+    bodies, masked = _decode_bodies(followed.bodies, waiting.redactor)
+    observations = [_redacted(o, masked, waiting.redactor) for o in followed.observations]
+    policy = _policy(waiting.options)
+    return Judged(observations, bodies, [judge_session(o, policy) for o in observations])
+
+
+def explain_phase(waiting: Waiting, judged: Judged) -> dict[str, str]:
+    """Phase 3: error messages of failed checks, per error group id (never after a signal)."""
+    scope = waiting.scope
+    if not waiting.options.details or scope.done:
+        return {}
+    verdict = combine(judged.verdicts)
+    with scope.child(EXPLAIN_BUDGET) as explaining:
+        client = waiting.client.under(explaining)
+        found = fetch_error_messages(client, verdict, explaining.deadline, explaining)
+    return {group: waiting.redactor(text) for group, text in found.items()}
+
+
+def finish_phase(
+    waiting: Waiting,
+    judged: Judged,
+    error_messages: dict[str, str],
+    wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> GateRun:
+    """Phase 4: cancel on a signal if asked, combine, write every output, print the verdict.
+
+    A signal that arrives from here on cannot change the reports: they are written in full,
+    and the gate then exits 128 + that signal's number.
+    """
+    scope, options = waiting.scope, waiting.options
+    received = scope.signal
+    if received is not None and options.cancel_on_interrupt:
+        running = [o.session_id for o in judged.observations if o.stop is not Stop.FINAL]
+        cancel_sessions(waiting.client, running)
+    verdict = _configuration_problem(combine(judged.verdicts, received), waiting.client)
+    run = GateRun(
+        verdict=verdict,
+        observations=tuple(judged.observations),
+        bodies=judged.bodies,
+        policy=_policy(options),
+        started_at=waiting.started_wall,
+        finished_at=wall_clock(),
+        duration_seconds=scope.now() - scope.started,
+        requests=waiting.client.requests,
+        signal=received,
+        error_messages=error_messages,
+    )
+    finish(run, options, waiting.out, waiting.integration, waiting.redactor, waiting.colour)
+    return deferred_signal(run, scope)
+
+
+def deferred_signal(run: GateRun, scope: Scope) -> GateRun:
+    """``run`` with the exit code of a signal that arrived while its outputs were written."""
+    if scope.signal is None or run.signal is not None:
         return run
-    finally:
-        for handled, handler in previous_handlers.items():
-            signal.signal(handled, handler)
-        if owns_client:
-            client.close()
+    log.warning(
+        "signal %d arrived while the outputs were written: they hold the verdict reached "
+        "before it (%s); exiting %d",
+        scope.signal,
+        run.verdict.outcome.label,
+        128 + scope.signal,
+    )
+    verdict = dataclasses.replace(run.verdict, exit_code=128 + scope.signal)
+    return dataclasses.replace(run, verdict=verdict)
+
+
+def _policy(options: Options) -> Policy:
+    return Policy(fail_on_degraded=options.fail_on_degraded, fail_on_flaky=options.fail_on_flaky)
+
+
+def _configuration_problem(verdict: Verdict, client: Client) -> Verdict:
+    """A TLS certificate that could not be verified before the API answered anything is a
+    configuration error (exit 2), not a refusal: nothing was ever read."""
+    problem = client.misconfigured
+    if problem is None or client.answers or verdict.outcome is Outcome.INTERRUPTED:
+        return verdict
+    return dataclasses.replace(
+        verdict,
+        outcome=Outcome.USAGE,
+        exit_code=Outcome.USAGE.value,
+        reason=f"configuration problem: {problem}",
+    )
 
 
 def _final_observations(
@@ -250,22 +351,28 @@ def _final_observations(
     return observations
 
 
-CANCEL_BUDGET = 5.0
+def cancel_sessions(client: Client, session_ids: list[str]) -> None:
+    """Ask the API once to cancel what is still running (``--cancel-on-interrupt``).
 
-
-def _cancel_sessions(client: Client, session_ids: list[str]) -> None:
-    """Ask the API once to cancel what is still running; at most ``CANCEL_BUDGET`` seconds."""
-    end = time.monotonic() + CANCEL_BUDGET
-    for sid in session_ids:
-        left = end - time.monotonic()
-        if left <= 0:
-            log.warning("no time left to cancel %s", sid)
-            break
-        try:
-            client.cancel(sid, timeout=left)
-            log.warning("cancelled test session %s", sid)
-        except Exception as exc:  # best effort: the exit code is already decided
-            log.warning("could not cancel test session %s: %s", sid, exc)
+    Runs in a shielded child scope opened after the signal: it ends ``CANCEL_BUDGET`` seconds
+    after the signal, and a further signal ends it at once. Best effort: the exit code is decided.
+    """
+    scope = client.scope
+    since = scope.now() - (scope.stopped_at if scope.stopped_at is not None else scope.now())
+    with scope.child(max(0.1, CANCEL_BUDGET - since), shield=True) as cancelling:
+        bound = client.under(cancelling)
+        for sid in session_ids:
+            try:
+                bound.cancel(sid, timeout=cancelling.remaining())
+                log.warning("cancelled test session %s", sid)
+            except Stopped:
+                log.warning("gave up cancelling %s: another signal arrived", sid)
+                break
+            except OutOfTime:
+                log.warning("no time left to cancel %s", sid)
+                break
+            except Exception as exc:  # best effort: the exit code is already decided
+                log.warning("could not cancel test session %s: %s", sid, exc)
 
 
 def _decode_bodies(

@@ -1,35 +1,49 @@
 """The ``run`` job: trigger a test session, then wait for it (or hand it over with --detach).
 
-A trigger is not idempotent, so it is retried only when the request surely created nothing
-(connection refused, 429); after an ambiguous failure the gate says so and exits 6 rather than
-risk starting a duplicate session.
+Both steps run under ONE ``scope.Scope``: the ``--timeout`` deadline covers the trigger and the
+wait together, and SIGINT/SIGTERM stop whichever is running. A trigger is not idempotent, so
+it is retried only when the request surely created nothing (connection refused, 429); after an
+ambiguous failure the gate says so and exits 6 rather than risk starting a duplicate session.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-import time
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
 import httpx
 
-from checkly_gate.api import Ambiguous, Client, NoMatch, Refused, Transient
+from checkly_gate.api import (
+    Ambiguous,
+    Client,
+    Misconfigured,
+    NoMatch,
+    OutOfTime,
+    Refused,
+    Stopped,
+    Transient,
+)
 from checkly_gate.ci import detect
 from checkly_gate.ci.github import render_outputs
 from checkly_gate.config import Options
 from checkly_gate.files import append_text, write_atomic
-from checkly_gate.gate import Interrupted, finish, run_gate, signals_as_exceptions
+from checkly_gate.gate import deferred_signal, finish, run_gate
 from checkly_gate.models import Session
-from checkly_gate.poller import backoff_waits
+from checkly_gate.poller import RATE_LIMIT_BASE, RetryBeyondDeadline, backoff_waits, retry_pause
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, dotenv
+from checkly_gate.scope import Scope, signals_stop
 from checkly_gate.text import one_line
 from checkly_gate.trigger import TriggerOptions, request_body
 from checkly_gate.verdict import Outcome, Verdict
 
 log = logging.getLogger("checkly_gate")
+
+TRIGGER_TIMEOUT = 30.0  # per-request cap of the trigger POST
 
 
 class TriggerFailed(Exception):
@@ -40,43 +54,61 @@ class TriggerFailed(Exception):
         self.verdict = verdict
 
 
+def _unavailable(reason: str) -> TriggerFailed:
+    return TriggerFailed(Verdict(Outcome.UNAVAILABLE, Outcome.UNAVAILABLE.value, reason))
+
+
+def _maybe_started(sent: bool) -> str:
+    return " (the request was sent: a session may have started)" if sent else ""
+
+
 def trigger(
-    client: Client, body: dict[str, Any], deadline: float, fail_on_no_matching: bool = True
+    client: Client, body: dict[str, Any], fail_on_no_matching: bool = True
 ) -> tuple[Session, Any]:
-    """POST the trigger, retrying only failures that surely created no session."""
-    waits = backoff_waits(1.0)
+    """POST the trigger under the client's scope, retrying only failures that surely created
+    no session. Raises ``TriggerFailed`` with the verdict to end with otherwise."""
+    scope = client.scope
+    limited = backoff_waits(RATE_LIMIT_BASE)
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TriggerFailed(
-                Verdict(
-                    Outcome.UNAVAILABLE, 6, "could not start a test session before the deadline"
-                )
-            )
         try:
-            return client.trigger(body, timeout=min(30.0, left))
+            return client.trigger(body, timeout=TRIGGER_TIMEOUT)
+        except Stopped as exc:
+            signum = scope.signal or 0
+            reason = f"interrupted by signal {signum} while starting the test session"
+            raise TriggerFailed(
+                Verdict(Outcome.INTERRUPTED, 128 + signum, reason + _maybe_started(exc.sent))
+            ) from None
+        except OutOfTime as exc:
+            maybe = _maybe_started(exc.sent)
+            raise _unavailable(
+                f"could not start a test session before the deadline: {exc.message}{maybe}"
+            ) from None
         except NoMatch as exc:
             code = Outcome.NO_MATCH.value if fail_on_no_matching else 0
             reason = f"no checks matched the trigger ({exc.message})"
             raise TriggerFailed(Verdict(Outcome.NO_MATCH, code, reason)) from None
         except Ambiguous as exc:
-            reason = (
-                f"{exc.message}; the session may or may not have started, so the trigger is not "
-                "retried (a retry could start a duplicate session)"
-            )
-            raise TriggerFailed(Verdict(Outcome.UNAVAILABLE, 6, reason)) from None
+            raise _unavailable(
+                f"{exc.message}; the session may or may not have started, so the trigger is "
+                "not retried (a retry could start a duplicate session)"
+            ) from None
+        except Misconfigured as exc:
+            outcome = Outcome.USAGE if not client.answers else Outcome.REFUSED
+            reason = f"configuration problem: {exc.message}"
+            raise TriggerFailed(Verdict(outcome, outcome.value, reason)) from None
         except Refused as exc:
             raise TriggerFailed(Verdict(Outcome.REFUSED, 5, exc.message)) from None
         except Transient as exc:
-            pause = exc.retry_after if exc.retry_after is not None else next(waits)
-            if pause >= deadline - time.monotonic():
-                raise TriggerFailed(
-                    Verdict(Outcome.UNAVAILABLE, 6, f"{exc.message}; no time left to retry")
-                ) from None
+            try:
+                pause = retry_pause(exc, limited, scope.remaining())
+            except RetryBeyondDeadline as beyond:
+                raise _unavailable(str(beyond)) from None
+            if pause >= scope.remaining():
+                raise _unavailable(f"{exc.message}; no time left to retry") from None
             log.info(
                 "%s; retrying the trigger in %.1fs (no session was created)", exc.message, pause
             )
-            time.sleep(pause)
+            scope.sleep(pause)
 
 
 def run_launch(
@@ -86,34 +118,41 @@ def run_launch(
     env: Mapping[str, str],
     colour: bool = False,
     transport: httpx.BaseTransport | None = None,
+    handle_signals: bool = True,
 ) -> int:
-    """Trigger, then wait (or detach); returns the exit code. Reports are written either way."""
-    started = time.monotonic()
-    deadline = started + options.timeout
+    """Trigger, then wait (or detach) under one scope; returns the exit code. Reports are
+    written on every outcome, a signal included."""
+    scope = Scope(options.timeout)
+    started_wall = datetime.now(timezone.utc)
     secrets = [options.api_key, *(value for _, value in trigger_options.env_vars)]
     redactor = Redactor(secrets)
-    client = Client(options.api_key, options.api_url, options.account_id, transport=transport)
     body = request_body(trigger_options, env)
-    try:
+    with contextlib.ExitStack() as stack:
+        if handle_signals:
+            stack.enter_context(signals_stop(scope))
+        client = Client(
+            options.api_key,
+            options.api_url,
+            options.account_id,
+            transport=transport,
+            scope=scope,
+            env=env,
+        )
+        stack.callback(client.close)
         try:
-            with signals_as_exceptions():
-                session, _ = trigger(client, body, deadline, trigger_options.fail_on_no_matching)
-        except Interrupted as exc:
-            reason = f"interrupted by signal {exc.signum} while starting the test session"
-            verdict = Verdict(Outcome.INTERRUPTED, 128 + exc.signum, reason)
-            finish(
-                GateRun(verdict=verdict, requests=client.requests, signal=exc.signum),
-                options,
-                out,
-                detect(env),
-                redactor,
-                colour,
-            )
-            return verdict.exit_code
+            session, _ = trigger(client, body, trigger_options.fail_on_no_matching)
         except TriggerFailed as failed:
-            run = GateRun(verdict=failed.verdict, requests=client.requests)
+            signum = scope.signal if failed.verdict.outcome is Outcome.INTERRUPTED else None
+            run = GateRun(
+                verdict=failed.verdict,
+                started_at=started_wall,
+                finished_at=datetime.now(timezone.utc),
+                duration_seconds=scope.now() - scope.started,
+                requests=client.requests,
+                signal=signum,
+            )
             finish(run, options, out, detect(env), redactor, colour)
-            return failed.verdict.exit_code
+            return deferred_signal(run, scope).verdict.exit_code
         name = one_line(session.display_name)
         out.write(redactor(f"Started test session '{name}': {session.session_id}") + "\n")
         if trigger_options.detach and session.link:
@@ -122,12 +161,12 @@ def run_launch(
         if trigger_options.detach:
             _hand_over(session, options, env, redactor)
             return 0
-        remaining = max(1.0, deadline - time.monotonic())
-        waiting = dataclasses.replace(options, session_ids=(session.session_id,), timeout=remaining)
-        run = run_gate(waiting, out, env=env, colour=colour, client=client, redactor=redactor)
+        waiting = dataclasses.replace(options, session_ids=(session.session_id,))
+        run = run_gate(
+            waiting, out, env=env, colour=colour, client=client, redactor=redactor, scope=scope
+        )
         return run.verdict.exit_code
-    finally:
-        client.close()
+    raise AssertionError("unreachable")  # pragma: no cover (for type checkers)
 
 
 def _hand_over(

@@ -3,19 +3,17 @@
 The loop alternates a GET of the session (progress) with a long-poll of the completion endpoint
 (so a finished session is seen within one round trip), falls back to plain polling where the
 long-poll is missing, retries transient trouble with ``backoff``'s exponential schedule plus
-jitter, and honours ``Retry-After`` exactly. Time and sleeping come from an injected ``Clock`` so
-tests drive the loop without real waiting.
+jitter, and honours ``Retry-After`` (never sooner than the backoff step: ``retry_pause``). Time
+and sleeping come from an injected ``Clock`` (the gate's ``scope.Scope``) so tests drive the
+loop without real waiting; every request goes through a ``Client`` bound to that scope.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
 
 import backoff
 
@@ -23,37 +21,23 @@ from checkly_gate.api import (
     Client,
     CompletionUnsupported,
     NotFound,
+    OutOfTime,
     Refused,
+    Stopped,
     Transient,
 )
 from checkly_gate.models import Session
+from checkly_gate.scope import Clock, RealClock
 from checkly_gate.verdict import Observation, Stop, is_settled
+
+__all__ = ["Clock", "PollSettings", "RealClock", "backoff_waits", "follow", "retry_pause"]
 
 log = logging.getLogger("checkly_gate")
 
 MAX_BACKOFF = 30.0
-
-
-class Clock(Protocol):
-    """Monotonic time and a sleep that may end early when the gate is stopping."""
-
-    def now(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class RealClock:
-    """``time.monotonic`` and a sleep that wakes up at once when ``stop`` is set."""
-
-    def __init__(self, stop: threading.Event | None = None) -> None:
-        self.stop = stop or threading.Event()
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            self.stop.wait(seconds)
+# The first backoff step after a 429, in seconds: the account's budget (600 requests a minute)
+# is shared by every pipeline, so a rate limit is never retried faster than about once a second.
+RATE_LIMIT_BASE = 1.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +63,30 @@ def backoff_waits(base: float) -> Iterator[float]:
         yield value / 2 + random.uniform(0, value / 2)
 
 
+class RetryBeyondDeadline(Exception):
+    """A ``Retry-After`` that truly reaches past the deadline: waiting it out is pointless."""
+
+
+def retry_pause(exc: Transient, waits: Iterator[float], left: float) -> float:
+    """Seconds to wait before retrying after ``exc``, with ``left`` seconds to the deadline.
+
+    The backoff step (``next(waits)``) is the floor: a ``Retry-After`` of 0, negative, garbage
+    or an HTTP date in the past never makes the next request come sooner than a 429 without
+    the header would. A longer ``Retry-After`` is honoured exactly; one beyond the deadline
+    raises ``RetryBeyondDeadline`` with a message saying so. The result never exceeds ``left``.
+    """
+    step = next(waits)
+    asked = exc.retry_after
+    if asked is not None and asked > step:
+        if asked >= left:
+            raise RetryBeyondDeadline(
+                f"{exc.message}; the API asked to wait {asked:g}s (Retry-After), "
+                f"beyond the deadline ({left:.1f}s left)"
+            )
+        return asked
+    return max(0.0, min(step, left))
+
+
 OnUpdate = Callable[[Session, bytes], None]
 
 
@@ -98,6 +106,7 @@ def follow(
     error_current = False
     last_not_found = False
     waits: Iterator[float] | None = None
+    limited: Iterator[float] | None = None  # the 429 schedule, kept apart from other trouble
     long_poll = settings.long_poll
     mode = "get"
     cycle_started = started
@@ -150,27 +159,34 @@ def follow(
         except Refused as exc:
             error, error_current = exc.message, True
             return observation(Stop.REFUSED)
+        except Stopped:
+            return observation(Stop.INTERRUPTED)
+        except OutOfTime as exc:
+            if session is None:  # say what kept the session from being read
+                error, error_current = exc.message, True
+            return timed_out()
         except Transient as exc:
             if exc.timed_out and clock.now() >= deadline - 0.05:
                 return timed_out()  # our own deadline cut the request short: not API trouble
             error, error_current, last_not_found = exc.message, True, False
-            waits = waits or backoff_waits(base_wait)
-            left = deadline - clock.now()
-            if exc.retry_after is not None:
-                pause = exc.retry_after
-                if pause >= left:
-                    error = f"{exc.message}; Retry-After {pause:g}s is beyond the deadline"
-                    log.warning("%s", error)
-                    return timed_out()
-                log.info("%s; waiting %.1fs as Retry-After asks", exc.message, pause)
+            if exc.status == 429:
+                limited = limited or backoff_waits(RATE_LIMIT_BASE)
+                schedule = limited
             else:
-                pause = min(next(waits), left)
-                log.info("%s; retrying in %.1fs", exc.message, pause)
+                waits = waits or backoff_waits(base_wait)
+                schedule = waits
+            try:
+                pause = retry_pause(exc, schedule, deadline - clock.now())
+            except RetryBeyondDeadline as beyond:
+                error = str(beyond)
+                log.warning("%s", error)
+                return timed_out()
+            log.info("%s; retrying in %.1fs", exc.message, pause)
             clock.sleep(pause)
             mode = "get"
             continue
 
-        waits = None
+        waits = limited = None
         error_current = last_not_found = False
         if got is not None:
             session = got[0]

@@ -1,0 +1,255 @@
+"""The one owner of time and cancellation: the deadline, the stop event and the received signal.
+
+Every phase of a command (trigger, follow, explain, cancel, write) runs under one ``Scope``, in
+the spirit of trio's cancel scopes. ``api.Client`` is bound to a scope when it is built, so no
+network exchange can outlive the deadline or ignore a stop; the poller and the detail fetch
+sleep on the scope, so a signal wakes them at once.
+
+Signals reach the scope through ``signals_stop``: a C-level wake-up socket
+(``signal.set_wakeup_fd``) read by a watcher thread, so nothing runs inside a Python signal
+handler but a no-op, and a signal interrupts no phase in the middle of a file write. The
+handlers are installed explicitly, so SIGTERM also works when the gate is PID 1 of a container
+(Linux gives PID 1 no default signal actions).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Protocol
+
+log = logging.getLogger("checkly_gate")
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Clock(Protocol):
+    """Monotonic time (seconds) and a sleep that may end early when the gate is stopping."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class RealClock:
+    """``time.monotonic`` and a sleep that wakes up at once when ``stop`` is set."""
+
+    def __init__(self, stop: threading.Event | None = None) -> None:
+        self.stop = stop or threading.Event()
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.stop.wait(seconds)
+
+
+class Scope:
+    """A deadline and a stop event that every wait under it honours. Thread-safe.
+
+    ``timeout`` (seconds, ``math.inf`` for none) counts from construction on the ``now`` clock
+    (``time.monotonic`` unless injected). ``stop(signum)`` ends the scope early: waits return,
+    in-flight exchanges are abandoned, and ``signal`` keeps the first signal received. A child
+    scope (``child``) has a shorter deadline of its own and stops with its parent, unless it is
+    shielded: a shielded child is opened after a stop (to cancel the session, say) and is ended
+    only by its own budget or by a *later* signal (``deliver``).
+    """
+
+    def __init__(
+        self,
+        timeout: float = math.inf,
+        now: Callable[[], float] = time.monotonic,
+        *,
+        parent: Scope | None = None,
+        shield: bool = False,
+    ) -> None:
+        self._now = now
+        self.started = now()
+        self.deadline = self.started + max(0.0, timeout)
+        self.parent = parent
+        self.shield = shield
+        self.signal: int | None = None
+        self.stopped_at: float | None = None  # scope-clock time of the first stop
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._children: list[Scope] = []
+        self._on_stop: list[Callable[[], None]] = []
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Seconds on the scope's monotonic clock."""
+        return self._now()
+
+    def remaining(self) -> float:
+        """Seconds left until the deadline, never negative."""
+        return max(0.0, self.deadline - self._now())
+
+    @property
+    def expired(self) -> bool:
+        return self._now() >= self.deadline
+
+    @property
+    def stopped(self) -> bool:
+        """True once ``stop`` (or a signal) ended the scope."""
+        return self._stopped.is_set()
+
+    @property
+    def done(self) -> bool:
+        """Stopped or past the deadline: nothing more should be started under this scope."""
+        return self.stopped or self.expired
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds``, but never past the deadline and not a moment after a stop."""
+        seconds = min(seconds, self.remaining())
+        if seconds > 0:
+            self._stopped.wait(seconds)
+
+    def wait(self, event: threading.Event, until: float) -> None:
+        """Block until ``event`` is set, the scope-clock time ``until`` passes or the scope
+        stops. A stop also sets ``event`` (to wake the waiter): owners of ``event`` keep their
+        own "finished" flag where the difference matters (see ``api.Client``)."""
+        self.on_stop(event.set)
+        try:
+            left = until - self._now()
+            if left > 0:
+                event.wait(left)
+        finally:
+            self._forget(event.set)
+
+    # -- cancellation -------------------------------------------------------------------------
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from the stopping thread) when the scope stops; at once if it has."""
+        with self._lock:
+            if not self._stopped.is_set():
+                self._on_stop.append(callback)
+                return
+        callback()
+
+    def _forget(self, callback: Callable[[], None]) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._on_stop.remove(callback)
+
+    def stop(self, signum: int | None = None) -> None:
+        """End the scope and its unshielded children; remember ``signum`` if it is the first."""
+        with self._lock:
+            if signum is not None and self.signal is None:
+                self.signal = signum
+            if self.stopped_at is None:
+                self.stopped_at = self._now()
+            self._stopped.set()
+            callbacks, self._on_stop = self._on_stop, []
+            children = [c for c in self._children if not c.shield]
+        for child in children:
+            child.stop(signum)
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception as exc:  # a stop must reach every waiter
+                log.debug("stop callback failed: %r", exc)
+
+    def deliver(self, signum: int) -> None:
+        """A signal arrived: stop this scope and every scope open under it, shielded or not."""
+        with self._lock:
+            children = list(self._children)
+        self.stop(signum)
+        for child in children:
+            child.deliver(signum)
+
+    @contextlib.contextmanager
+    def child(self, budget: float = math.inf, *, shield: bool = False) -> Iterator[Scope]:
+        """A scope for one phase: at most ``budget`` seconds, and never past this deadline
+        unless ``shield``ed (then only ``budget`` and later signals bound it)."""
+        left = budget if shield else min(budget, self.remaining())
+        scope = Scope(left, self._now, parent=self, shield=shield)
+        with self._lock:
+            self._children.append(scope)
+            stopped = self._stopped.is_set()
+        if stopped and not shield:
+            scope.stop(self.signal)
+        try:
+            yield scope
+        finally:
+            with self._lock:
+                self._children.remove(scope)
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """The Python-level handler: the work happens in the watcher thread (see ``signals_stop``)."""
+
+
+@contextlib.contextmanager
+def signals_stop(
+    scope: Scope, signums: tuple[int, ...] = tuple(STOP_SIGNALS)
+) -> Iterator[list[int]]:
+    """While inside, SIGINT/SIGTERM are delivered to ``scope`` (no-op outside the main thread).
+
+    Yields the list of signals received so far (in order), for the log. A signal never raises
+    into the main thread: writing a report is never cut short, it is only recorded.
+    """
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    # A socket pair, not a pipe: Windows accepts only sockets as wake-up fds.
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    try:
+        previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    except ValueError:  # not the main interpreter
+        reader.close()
+        writer.close()
+        yield received
+        return
+    previous = {s: signal.signal(s, _ignore) for s in signums}
+
+    def watch() -> None:
+        while True:
+            try:
+                data = reader.recv(64)
+            except OSError:
+                return
+            if not data:
+                return
+            for signum in data:
+                if signum == 0:  # our own "stop watching" byte
+                    return
+                if signum in signums:
+                    received.append(signum)
+                    if len(received) == 1:
+                        log.warning(
+                            "received %s: stopping and writing what is known",
+                            signal.Signals(signum).name,
+                        )
+                    else:
+                        log.warning(
+                            "received %s while stopping: a cancel in progress ends, "
+                            "the reports are still written",
+                            signal.Signals(signum).name,
+                        )
+                    scope.deliver(signum)
+
+    watcher = threading.Thread(target=watch, name="signal-watcher", daemon=True)
+    watcher.start()
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            # None: a handler not installed from Python; the default is the closest match.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        signal.set_wakeup_fd(previous_fd)
+        with contextlib.suppress(OSError):
+            writer.send(b"\0")
+        watcher.join(1.0)
+        writer.close()
+        if not watcher.is_alive():
+            reader.close()

@@ -1,0 +1,49 @@
+"""TLS trust for the API client: which CAs, which checks, and how a failure is named.
+
+The gate builds its ``ssl.SSLContext`` itself rather than letting each Python version choose:
+
+- CAs: ``SSL_CERT_FILE`` and/or ``SSL_CERT_DIR`` when set (the OpenSSL variables curl and httpx
+  also honour: a TLS-inspecting proxy's CA goes there), otherwise certifi's bundle.
+- ``VERIFY_X509_STRICT`` is cleared. Python 3.13's ``ssl.create_default_context`` sets it, and
+  it rejects CA certificates that curl, browsers and Python 3.11/3.12 accept, such as a
+  corporate proxy CA whose basicConstraints extension is not marked critical. The chain, the
+  expiry and the host name are still verified exactly as before; only RFC 5280 pedantry
+  differs. So the gate trusts the same certificates on every supported Python.
+
+A certificate that cannot be verified is a configuration problem, never "network trouble":
+``verification_error`` finds it in an exception chain so the client can report it at once.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+
+import certifi
+
+
+def ssl_context(env: Mapping[str, str]) -> ssl.SSLContext:
+    """A client context trusting ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (else certifi), not strict."""
+    cafile = env.get("SSL_CERT_FILE") or None
+    capath = env.get("SSL_CERT_DIR") or None
+    if cafile is None and capath is None:
+        cafile = certifi.where()
+    context = ssl.create_default_context(cafile=cafile, capath=capath)
+    context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    return context
+
+
+def verification_error(exc: BaseException) -> str | None:
+    """The certificate verification error somewhere in ``exc``'s chain, as one line, or None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            reason = current.verify_message or current.reason or str(current)
+            return f"{reason} (OpenSSL verify code {current.verify_code})"
+        for arg in getattr(current, "args", ()):
+            if isinstance(arg, ssl.SSLCertVerificationError):
+                return verification_error(arg)
+        current = current.__cause__ or current.__context__
+    return None

@@ -1,0 +1,265 @@
+"""Signals in every phase: GitHub's cancel sequence replayed against the real process.
+
+GitHub Actions cancels a step with SIGINT, then SIGTERM 7.5 s later, then SIGKILL 2.5 s after
+that. Scaled down here: SIGINT, SIGTERM 0.5 s later if the gate still runs, SIGKILL 3 s after
+the SIGINT (the gate promises 2 s; one more for a loaded test machine). In each phase the gate
+must stop the phase, write its reports and exit 130 (the first signal was SIGINT).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from checkly_gate.simulator import Fault, Simulator, load_scenario
+from tests.hostile import REPORTS, SID, HostileProxy
+from tests.tools import clean_env
+
+KEY = "cu_signals_" + "y" * 16
+TERM_AFTER = 0.5
+KILL_AFTER = 3.0
+
+
+def gate_cmd(url: str, *args: str, timeout: float = 30) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "checkly_gate",
+        *args,
+        "--api-url",
+        url,
+        "--poll-interval",
+        "0.2",
+        "--timeout",
+        str(timeout),
+        *REPORTS,
+    ]
+
+
+def gate_env(**extra: str) -> dict[str, str]:
+    return {**clean_env(), "CHECKLY_API_KEY": KEY, "NO_COLOR": "1", **extra}
+
+
+def github_cancel(
+    cmd: list[str],
+    cwd: Path,
+    ready: Callable[[], bool],
+    env: dict[str, str] | None = None,
+    after_term: Callable[[], None] | None = None,
+) -> tuple[int, float, str]:
+    """Start ``cmd``; once ``ready()``, replay GitHub's cancel sequence. Returns the exit
+    code, the seconds from SIGINT to exit, and the output."""
+    proc = subprocess.Popen(
+        cmd,
+        env=env or gate_env(),
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.append(proc.stdout.read()), daemon=True)
+    reader.start()
+    start = time.monotonic()
+    while not ready() and proc.poll() is None and time.monotonic() - start < 20:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the gate ended before the phase under test"
+    sigint = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(TERM_AFTER)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        if after_term is not None:
+            after_term()
+    try:
+        proc.wait(max(0.0, KILL_AFTER - (time.monotonic() - sigint)))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    took = time.monotonic() - sigint
+    reader.join(5)
+    return proc.returncode, took, "".join(output)
+
+
+def assert_reports(cwd: Path, code: int) -> None:
+    out = cwd / "out"
+    data = json.loads((out / "gate.json").read_text())
+    assert data["exitCode"] == code and data["outcome"] == "interrupted"
+    assert "interrupted" in (out / "junit.xml").read_text()
+    assert f"(exit {code})" in (out / "summary.md").read_text()
+
+
+@pytest.fixture
+def sim() -> Iterator[Callable[..., Simulator]]:
+    started: list[Simulator] = []
+
+    def start(scenario: str = "never-ends", **kwargs: object) -> Simulator:
+        sc = load_scenario(scenario)
+        if "faults" in kwargs:
+            sc = replace(sc, faults=kwargs.pop("faults"))  # type: ignore[arg-type]
+        s = Simulator(scenario=sc, api_key=KEY, speed=20, **kwargs).start()  # type: ignore[arg-type]
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def test_while_triggering(sim, tmp_path: Path) -> None:
+    with HostileProxy(sim("trigger-demo"), "trigger", "silent") as proxy:
+        code, took, log = github_cancel(
+            gate_cmd(proxy.url, "run", "--tags", "web"), tmp_path, lambda: proxy.hits("trigger")
+        )
+    assert code == 130, log
+    assert took < KILL_AFTER
+    assert "a session may have started" in log  # the POST had gone out when it was abandoned
+    assert_reports(tmp_path, 130)
+
+
+def test_while_following(sim, tmp_path: Path) -> None:
+    s = sim("never-ends")
+    code, took, log = github_cancel(
+        gate_cmd(s.url, "wait", SID),
+        tmp_path,
+        lambda: any(r.path.endswith("/completion") for r in s.requests),
+    )
+    assert code == 130, log
+    assert took < KILL_AFTER
+    assert_reports(tmp_path, 130)
+
+
+def test_while_sleeping_on_retry_after(sim, tmp_path: Path) -> None:
+    s = sim("never-ends", faults=(Fault(kind="rate-limit", endpoint="session", retry_after=20),))
+    code, took, log = github_cancel(
+        gate_cmd(s.url, "wait", SID), tmp_path, lambda: len(s.requests) >= 1
+    )
+    assert code == 130, log
+    assert took < KILL_AFTER
+    assert len(s.requests) == 1  # the 20 s wait was cut short, not waited out
+    assert_reports(tmp_path, 130)
+
+
+def test_while_fetching_error_details(sim, tmp_path: Path) -> None:
+    with HostileProxy(sim("failing"), "error-group", "drip") as proxy:
+        code, took, log = github_cancel(
+            gate_cmd(proxy.url, "wait", SID), tmp_path, lambda: proxy.hits("error-group")
+        )
+    assert code == 130, log
+    assert took < KILL_AFTER
+    assert_reports(tmp_path, 130)
+    # What was judged before the signal is kept: the session's failures are in the report.
+    data = json.loads((tmp_path / "out" / "gate.json").read_text())
+    assert data["counts"]["failed"] >= 1
+
+
+def test_while_cancelling_a_second_signal_ends_the_cancel(sim, tmp_path: Path) -> None:
+    s = sim("never-ends")
+    with HostileProxy(s, "cancel", "silent") as proxy:
+        code, took, log = github_cancel(
+            gate_cmd(proxy.url, "wait", SID, "--cancel-on-interrupt"),
+            tmp_path,
+            lambda: proxy.hits("completion"),
+        )
+        assert proxy.hits("cancel") == 1
+    assert code == 130, log
+    assert took < KILL_AFTER
+    assert "another signal" in log or "no time left" in log
+    assert_reports(tmp_path, 130)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a FIFO")
+def test_while_writing_a_second_signal_does_not_cut_the_reports_short(sim, tmp_path: Path) -> None:
+    """The step summary is a FIFO nobody reads yet: the gate blocks while writing it."""
+    s = sim("passing")
+    fifo = tmp_path / "step-summary"
+    os.mkfifo(fifo)
+    summary: list[str] = []
+
+    def drain() -> None:
+        with open(fifo, encoding="utf-8") as handle:
+            summary.append(handle.read())
+
+    env = gate_env(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(fifo))
+    code, took, log = github_cancel(
+        gate_cmd(s.url, "wait", SID),
+        tmp_path,
+        lambda: (tmp_path / "out" / "summary.md").exists(),
+        env=env,
+        after_term=drain,
+    )
+    # The verdict was reached before the signals: the reports hold it, complete; the process
+    # then exits for the first signal.
+    assert code == 130, log
+    assert took < KILL_AFTER
+    assert summary and "Checkly: passed (exit 0)" in summary[0]
+    data = json.loads((tmp_path / "out" / "gate.json").read_text())
+    assert data["outcome"] == "passed"
+    assert "</testsuites>" in (tmp_path / "out" / "junit.xml").read_text()
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(p) for p in path.read_text().split()]
+    except OSError:
+        return []
+
+
+def _namespace_pids(pid: int) -> list[int]:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("NSpid:"):
+            return [int(p) for p in line.split()[1:]]
+    return []
+
+
+def test_sigterm_as_pid_1_of_a_pid_namespace(sim, tmp_path: Path) -> None:
+    """A container runs the gate as PID 1, which has no default signal actions in Linux: the
+    gate's own handlers must turn SIGTERM into reports and exit 143."""
+    unshare = shutil.which("unshare")
+    if unshare is None or not sys.platform.startswith("linux"):
+        pytest.skip("needs Linux and unshare (util-linux)")
+    probe = subprocess.run(
+        [unshare, "--pid", "--fork", "--mount-proc", "true"], capture_output=True, timeout=10
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"unshare --pid not permitted here: {probe.stderr.decode().strip()}")
+    s = sim("never-ends")
+    proc = subprocess.Popen(
+        [unshare, "--pid", "--fork", "--mount-proc", *gate_cmd(s.url, "wait", SID)],
+        env=gate_env(),
+        cwd=tmp_path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        start = time.monotonic()
+        while not s.requests and time.monotonic() - start < 20:
+            time.sleep(0.02)
+        children = _children(proc.pid)
+        assert children, "unshare did not fork the gate"
+        gate = children[0]
+        assert _namespace_pids(gate)[-1] == 1, "the gate is not PID 1 of its namespace"
+        signalled = time.monotonic()
+        os.kill(gate, signal.SIGTERM)
+        output, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, output
+    assert time.monotonic() - signalled < 5
+    assert_reports(tmp_path, 143)
