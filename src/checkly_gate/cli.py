@@ -113,6 +113,41 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
     volume.add_argument("-v", "--verbose", action="store_true", help="also every request")
 
 
+def _add_discovery_options(parser: argparse.ArgumentParser) -> None:
+    """``wait`` without ids: find the sessions of a commit, or follow check sessions."""
+    add = parser.add_argument
+    add(
+        "--commit",
+        nargs="?",
+        const="auto",
+        metavar="SHA",
+        help="wait for the test sessions of this commit (full or abbreviated SHA); without a "
+        "value or 'auto': the CI's own commit (GITHUB_SHA, CI_COMMIT_SHA, ...)",
+    )
+    add("--branch", metavar="NAME", help="with --commit: only sessions of this branch")
+    add("--provider", metavar="NAME", help="with --commit: only sessions from VERCEL, GITHUB, ...")
+    add("--environment", metavar="NAME", help="with --commit: only sessions of this environment")
+    add(
+        "--discover-timeout",
+        metavar="SECONDS",
+        type=float,
+        help="how long to keep looking for the sessions (default 300, inside --timeout)",
+    )
+    add(
+        "--fail-on-no-session",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="exit 8 when no session is found (default on; off: exit 0)",
+    )
+    add(
+        "--check-session",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a check session (UUID) to wait for; repeatable",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="checkly-gate",
@@ -130,7 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=WAIT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    wait.add_argument("session_ids", nargs="+", metavar="SESSION_ID", help="test session UUID")
+    wait.add_argument(
+        "session_ids", nargs="*", metavar="SESSION_ID", help="test session UUID (or use --commit)"
+    )
+    _add_discovery_options(wait)
     _add_wait_options(wait)
 
     run = commands.add_parser(
@@ -160,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--detach",
         action="store_true",
         help="start, print the session id and link, write them for a later job, exit 0",
+    )
+    run.add_argument(
+        "--check-sessions",
+        action="store_true",
+        help="start check sessions (POST /v2/check-sessions/trigger, normal alerting) "
+        "instead of a test session",
     )
     run.add_argument(
         "--fail-on-no-matching",
@@ -245,14 +289,29 @@ def _use_colour(stream: TextIO, env: dict[str, str]) -> bool:
 
 
 def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
-    from checkly_gate.config import ConfigError, resolve
+    import dataclasses
+
+    from checkly_gate.config import ConfigError, parse_session_id, resolve
     from checkly_gate.redact import Redactor, redacting
 
     api_key = args.api_key if args.api_key is not None else env.get("CHECKLY_API_KEY")
     redactor = Redactor([api_key])
     out, err = redacting(out, redactor), redacting(err, redactor)
     verbosity = -1 if args.quiet else (1 if args.verbose else 0)
+    from checkly_gate.discovery import parse_options, run_discovered
+
     try:
+        discovery = parse_options(
+            args.commit,
+            args.branch,
+            args.provider,
+            args.environment,
+            args.discover_timeout,
+            args.fail_on_no_session,
+            env,
+        )
+        if discovery is not None and (args.session_ids or args.check_session):
+            raise ConfigError("give session ids or --commit/--branch, not both")
         options = resolve(
             args.session_ids,
             _flags(args),
@@ -261,11 +320,21 @@ def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
             config_path=args.config,
             api_key_flag=args.api_key,
             verbosity=verbosity,
+            require_sessions=not (discovery or args.check_session),
         )
+        if args.check_session:
+            checks = tuple(dict.fromkeys(parse_session_id(i) for i in args.check_session))
+            options = dataclasses.replace(
+                options,
+                session_ids=options.session_ids + checks,
+                check_session_ids=checks,
+            )
     except ConfigError as exc:
         err.write(f"checkly-gate: error: {exc}\n")
         return EXIT_USAGE
     _setup_logging(err, verbosity)
+    if discovery is not None:
+        return run_discovered(options, discovery, out, env, colour=_use_colour(out, env))
     from checkly_gate.gate import run_gate
 
     run = run_gate(options, out, env=env, colour=_use_colour(out, env))
@@ -288,6 +357,10 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
     out, err = redacting(out, redactor), redacting(err, redactor)
     verbosity = -1 if args.quiet else (1 if args.verbose else 0)
     try:
+        if args.check_sessions and (args.detach or args.env or args.retries is not None):
+            raise ConfigError(
+                "--check-sessions takes tags and check ids only, not --detach, --env or --retries"
+            )
         if args.retries is not None and not 0 <= args.retries <= 10:
             raise ConfigError(f"--retries must be 0..10, got {args.retries}")
         trigger_options = TriggerOptions(
@@ -314,6 +387,10 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
         err.write(f"checkly-gate: error: {exc}\n")
         return EXIT_USAGE
     _setup_logging(err, verbosity)
+    if args.check_sessions:
+        from checkly_gate.check_session_flow import run_check_sessions
+
+        return run_check_sessions(options, trigger_options, out, env, colour=_use_colour(out, env))
     from checkly_gate.launch import run_launch
 
     return run_launch(options, trigger_options, out, env, colour=_use_colour(out, env))

@@ -22,12 +22,13 @@ from typing import Any, TextIO
 import httpx
 
 from checkly_gate.api import Client
+from checkly_gate.check_sessions import parse_any_session
 from checkly_gate.ci import Integration, detect
 from checkly_gate.config import Options
 from checkly_gate.details import fetch_error_messages
-from checkly_gate.models import Session, parse_session
+from checkly_gate.models import Session
 from checkly_gate.outputs import write_outputs
-from checkly_gate.poller import PollSettings, RealClock, follow
+from checkly_gate.poller import PollSettings, RealClock, SessionSource, follow
 from checkly_gate.progress import Progress, render_explanations, render_verdict
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, markdown
@@ -122,9 +123,14 @@ def run_gate(
                 latest[session_id] = (session, body)
             progress.update(session)
 
+        source: SessionSource = client
+        if session_id in options.check_session_ids:
+            from checkly_gate.check_session_flow import CheckSessionSource
+
+            source = CheckSessionSource(client)
         try:
             obs = follow(
-                client,
+                source,
                 session_id,
                 deadline,
                 clock,
@@ -183,7 +189,11 @@ def run_gate(
         if received is not None and options.cancel_on_interrupt:
             with lock:
                 final = {sid for sid, obs in done.items() if obs.stop is Stop.FINAL}
-            _cancel_sessions(client, [s for s in options.session_ids if s not in final])
+            _cancel_sessions(
+                client,
+                [s for s in options.session_ids if s not in final],
+                options.check_session_ids,
+            )
         if integration is not None:
             emit(integration.progress_end())
 
@@ -253,7 +263,9 @@ def _final_observations(
 CANCEL_BUDGET = 5.0
 
 
-def _cancel_sessions(client: Client, session_ids: list[str]) -> None:
+def _cancel_sessions(
+    client: Client, session_ids: list[str], check_session_ids: tuple[str, ...] = ()
+) -> None:
     """Ask the API once to cancel what is still running; at most ``CANCEL_BUDGET`` seconds."""
     end = time.monotonic() + CANCEL_BUDGET
     for sid in session_ids:
@@ -262,8 +274,13 @@ def _cancel_sessions(client: Client, session_ids: list[str]) -> None:
             log.warning("no time left to cancel %s", sid)
             break
         try:
-            client.cancel(sid, timeout=left)
-            log.warning("cancelled test session %s", sid)
+            if sid in check_session_ids:
+                client.cancel_check_session(sid, timeout=left)
+            else:
+                client.cancel(sid, timeout=left)
+            log.warning(
+                "cancelled %s session %s", "check" if sid in check_session_ids else "test", sid
+            )
         except Exception as exc:  # best effort: the exit code is already decided
             log.warning("could not cancel test session %s: %s", sid, exc)
 
@@ -284,7 +301,7 @@ def _decode_bodies(
             bodies[sid] = content
         else:
             bodies[sid] = clean.encode("utf-8")
-            masked[sid] = parse_session(json.loads(clean))
+            masked[sid] = parse_any_session(json.loads(clean))
     return bodies, masked
 
 

@@ -26,6 +26,7 @@ class Outcome(enum.Enum):
     REFUSED = 5
     UNAVAILABLE = 6
     NO_MATCH = 7  # `run`: the trigger matched no checks
+    NO_SESSION = 8  # `wait --commit/--branch`: no test session found within the discovery window
     INTERRUPTED = 130
 
     @property
@@ -48,6 +49,7 @@ _LABELS = {
     Outcome.REFUSED: "error",
     Outcome.UNAVAILABLE: "error",
     Outcome.NO_MATCH: "no-match",
+    Outcome.NO_SESSION: "no-session",
     Outcome.INTERRUPTED: "interrupted",
 }
 
@@ -57,6 +59,7 @@ SEVERITY: tuple[Outcome, ...] = (
     Outcome.PASSED,
     Outcome.TIMED_OUT,
     Outcome.UNAVAILABLE,
+    Outcome.NO_SESSION,  # nothing found to judge: worse than "could not tell", below a verdict
     Outcome.CANCELLED,
     Outcome.REFUSED,
     Outcome.FAILED,

@@ -40,6 +40,8 @@ _EMOJI = {
     Outcome.REFUSED: "🔒",
     Outcome.UNAVAILABLE: "🔌",
     Outcome.INTERRUPTED: "🛑",
+    Outcome.NO_MATCH: "🔎",
+    Outcome.NO_SESSION: "🔎",
 }
 
 _RESULT_CELL = {

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from checkly_gate import __version__
-from checkly_gate.models import NotASessionError, parse_session, parse_time
+from checkly_gate.check_sessions import parse_any_session
+from checkly_gate.models import NotASessionError, parse_time
 from checkly_gate.reports import GateRun
 from checkly_gate.verdict import (
     Observation,
@@ -126,7 +127,7 @@ def load(text: str) -> GateRun:
         session = None
         if body is not None:
             try:
-                session = parse_session(body)
+                session = parse_any_session(body)
             except NotASessionError as exc:
                 raise SnapshotError(f"session {sid}: {exc}") from None
             bodies[sid] = body

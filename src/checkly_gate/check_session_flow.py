@@ -1,0 +1,135 @@
+"""Following and starting check sessions with the test session's machinery.
+
+``CheckSessionSource`` lets ``poller.follow`` read ``/v2/check-sessions/{id}`` (and its
+completion long-poll) exactly as it reads a test session; ``run_check_sessions`` is ``run
+--check-sessions``: ``POST /v2/check-sessions/trigger`` (one check session per matched check),
+then one ``wait`` for all of them, with the same deadline, retries, reports and exit codes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from typing import Any, TextIO, cast
+
+import httpx
+
+from checkly_gate.api import REQUEST_TIMEOUT, Ambiguous, Client, NoMatch
+from checkly_gate.check_sessions import parse_check_session
+from checkly_gate.ci import detect
+from checkly_gate.config import Options
+from checkly_gate.gate import Interrupted, finish, run_gate, signals_as_exceptions
+from checkly_gate.launch import TriggerFailed, trigger
+from checkly_gate.models import NotASessionError, Session
+from checkly_gate.redact import Redactor
+from checkly_gate.reports import GateRun
+from checkly_gate.text import one_line
+from checkly_gate.trigger import TriggerOptions
+from checkly_gate.verdict import Outcome, Verdict
+
+
+class CheckSessionSource:
+    """``poller.SessionSource`` over the check-session endpoints of ``client``."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def get_session(
+        self, session_id: str, timeout: float = REQUEST_TIMEOUT
+    ) -> tuple[Session, bytes]:
+        return self.client.get_check_session(session_id, timeout)
+
+    def await_completion(
+        self, session_id: str, max_wait: int, timeout: float
+    ) -> tuple[Session, bytes] | None:
+        return self.client.await_check_session(session_id, max_wait, timeout)
+
+
+def trigger_body(options: TriggerOptions) -> dict[str, Any]:
+    """``CheckSessionsV2TriggerRequest``: the tag groups and check ids of ``run`` (no target:
+    every eligible check). Location, name, env vars and retries are not part of this request."""
+    target: dict[str, Any] = {}
+    if options.tag_groups:
+        target["matchTags"] = [list(group) for group in options.tag_groups]
+    if options.check_ids:
+        target["checkId"] = list(options.check_ids)
+    return {"target": target} if target else {}
+
+
+class _Trigger:
+    """Presents ``POST /v2/check-sessions/trigger`` as ``Client.trigger`` so ``launch.trigger``
+    (retry only what surely started nothing) serves check sessions too. Returns the first
+    session and the list of all of them."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def trigger(self, body: dict[str, Any], timeout: float) -> tuple[Session, list[Session]]:
+        answer = self.client.trigger_check_sessions(body, timeout)
+        raw = answer.get("sessions") if isinstance(answer, dict) else None
+        if not isinstance(raw, list):
+            raise Ambiguous("the trigger answer has no sessions list; sessions may have started")
+        sessions = []
+        for item in raw:
+            try:
+                sessions.append(parse_check_session(item))
+            except NotASessionError:
+                continue
+        if not sessions:
+            raise NoMatch("the trigger started no check session")
+        return sessions[0], sessions
+
+
+def run_check_sessions(
+    options: Options,
+    trigger_options: TriggerOptions,
+    out: TextIO,
+    env: Mapping[str, str],
+    colour: bool = False,
+    transport: httpx.BaseTransport | None = None,
+) -> int:
+    """``run --check-sessions``: trigger, then wait for every started check session."""
+    deadline = time.monotonic() + options.timeout
+    redactor = Redactor([options.api_key])
+    client = Client(options.api_key, options.api_url, options.account_id, transport=transport)
+    body = trigger_body(trigger_options)
+    try:
+        try:
+            with signals_as_exceptions():
+                _, started = trigger(
+                    cast(Client, _Trigger(client)),
+                    body,
+                    deadline,
+                    trigger_options.fail_on_no_matching,
+                )
+        except Interrupted as exc:
+            reason = f"interrupted by signal {exc.signum} while starting check sessions"
+            verdict = Verdict(Outcome.INTERRUPTED, 128 + exc.signum, reason)
+            run = GateRun(verdict=verdict, requests=client.requests, signal=exc.signum)
+            finish(run, options, out, detect(env), redactor, colour)
+            return verdict.exit_code
+        except TriggerFailed as failed:
+            finish(
+                GateRun(verdict=failed.verdict, requests=client.requests),
+                options,
+                out,
+                detect(env),
+                redactor,
+                colour,
+            )
+            return failed.verdict.exit_code
+        sessions: list[Session] = started
+        for session in sessions:
+            name = one_line(session.display_name)
+            out.write(redactor(f"Started check session '{name}': {session.session_id}") + "\n")
+        out.flush()
+        ids = tuple(s.session_id for s in sessions)
+        remaining = max(1.0, deadline - time.monotonic())
+        waiting = dataclasses.replace(
+            options, session_ids=ids, check_session_ids=ids, timeout=remaining
+        )
+        run = run_gate(waiting, out, env=env, colour=colour, client=client, redactor=redactor)
+        return run.verdict.exit_code
+    finally:
+        client.close()
