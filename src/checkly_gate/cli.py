@@ -310,6 +310,11 @@ def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
             args.fail_on_no_session,
             env,
         )
+        if discovery is None and not (args.session_ids or args.check_session):
+            raise ConfigError(
+                "SESSION_ID is required (or --commit [SHA] to find the sessions of a commit, "
+                "or --check-session ID)"
+            )
         if discovery is not None and (args.session_ids or args.check_session):
             raise ConfigError("give session ids or --commit/--branch, not both")
         options = resolve(

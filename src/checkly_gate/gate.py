@@ -26,6 +26,7 @@ from checkly_gate.check_sessions import parse_any_session
 from checkly_gate.ci import Integration, detect
 from checkly_gate.config import Options
 from checkly_gate.details import fetch_error_messages
+from checkly_gate.evidence import fetch_evidence
 from checkly_gate.models import Session
 from checkly_gate.outputs import write_outputs
 from checkly_gate.poller import PollSettings, RealClock, SessionSource, follow
@@ -212,6 +213,11 @@ def run_gate(
                 group: redactor(text)
                 for group, text in fetch_error_messages(client, verdict, deadline, clock).items()
             }
+        evidence = {}
+        if options.details and received is None:
+            evidence = fetch_evidence(
+                client, verdict, deadline, clock, skip=options.check_session_ids
+            )
         run = GateRun(
             verdict=verdict,
             observations=tuple(observations),
@@ -223,6 +229,7 @@ def run_gate(
             requests=client.requests,
             signal=received,
             error_messages=error_messages,
+            evidence=evidence,
         )
         finish(run, options, out, integration, redactor, colour)
         return run

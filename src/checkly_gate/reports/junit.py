@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 
 from checkly_gate.models import Result, Session
 from checkly_gate.reports import GateRun
+from checkly_gate.reports.evidence import evidence_line
 from checkly_gate.text import strip_ansi
 from checkly_gate.verdict import Category, Outcome, Run, SessionVerdict, Stop
 
@@ -212,6 +213,7 @@ class _Context:
     def __init__(self, run: GateRun, sv: SessionVerdict, stop: Stop | None) -> None:
         self.policy = run.policy
         self.errors = run.error_messages
+        self.evidence = run.evidence
         self.timed_out = run.verdict.outcome is Outcome.TIMED_OUT
         self.why = _why_unfinished(run, sv, stop)
 
@@ -287,7 +289,7 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
     latest = run.latest
     case = _testcase(name, f"checkly.{latest.check_type.lower()}", latest.duration_seconds)
     category = run.category
-    details = _details(latest, ctx.errors)
+    details = _lines(_details(latest, ctx.errors), evidence_line(ctx.evidence, run))
 
     if category in (Category.FAILED, Category.ERROR):
         tag, what = ("failure", "failed") if category is Category.FAILED else ("error", "errored")

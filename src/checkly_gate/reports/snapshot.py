@@ -14,6 +14,7 @@ from checkly_gate import __version__
 from checkly_gate.check_sessions import parse_any_session
 from checkly_gate.models import NotASessionError, parse_time
 from checkly_gate.reports import GateRun
+from checkly_gate.reports.evidence import load_evidence
 from checkly_gate.verdict import (
     Observation,
     Outcome,
@@ -87,6 +88,7 @@ def render(run: GateRun) -> str:
         },
         "requests": run.requests,
         "errorMessages": dict(run.error_messages),
+        "evidence": {rid: list(kinds) for rid, kinds in run.evidence.items()},
         "sessions": sessions,
     }
     # Compact: with an indent the json module falls back to its pure-Python encoder, which for a
@@ -158,6 +160,7 @@ def load(text: str) -> GateRun:
         duration_seconds=float(duration) if isinstance(duration, (int, float)) else None,
         requests=_int(data.get("requests")),
         signal=signal,
+        evidence=load_evidence(data.get("evidence")),
         error_messages={
             k: v
             for k, v in (data.get("errorMessages") or {}).items()
