@@ -514,7 +514,21 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
         )
         outputs = "--json ... --junit ... --summary ..."
         out.write(f"checkly-gate demo: simulator at {sim.url}, scenario '{scenario.name}'\n")
-        if args.trigger:
+        if scenario.listed_after is not None:
+            from checkly_gate.discovery import DiscoveryOptions, run_discovered
+
+            commit = str(scenario.metadata.get("commitId"))
+            out.write(
+                f"$ checkly-gate wait --commit {commit[:12]} --api-url {sim.url} {outputs}\n\n"
+            )
+            code = run_discovered(
+                options,
+                DiscoveryOptions(commit=commit, discover_timeout=60.0),
+                out,
+                demo_env,
+                colour=colour,
+            )
+        elif args.trigger:
             shown = "".join(f"--tags {','.join(group)} " for group in tags)
             out.write(f"$ checkly-gate run {shown}--api-url {sim.url} {outputs}\n\n")
             code = run_launch(
