@@ -262,14 +262,17 @@ def discover(
         try:
             next_id: str | None = None
             seen_cursors: set[str] = set()
-            for _ in range(MAX_PAGES):
-                left = window_end - clock.now()
+            for number in range(MAX_PAGES):
+                # The first page of a look may use the whole deadline: a look once begun is
+                # answered; further pages only while the window is open.
+                left = (window_end if number else deadline) - clock.now()
                 if left <= 0:
                     break
                 entries, next_id = _page(
                     client, list_query(options, since, next_id), min(REQUEST_TIMEOUT, left)
                 )
                 result.pages += 1
+                read = True
                 for entry in entries:
                     if matches(entry, options):
                         found.setdefault(entry["id"].strip(), entry)
@@ -280,7 +283,6 @@ def discover(
                 log.info(
                     "looked at %d pages of test sessions; older ones are not searched", MAX_PAGES
                 )
-            read = True
             since = round_started - OVERLAP_SECONDS
         except (Refused, NotFound) as exc:
             result.outcome, result.reason = Outcome.REFUSED, exc.message
@@ -314,7 +316,8 @@ def discover(
         result.outcome = Outcome.NO_SESSION
         result.reason = (
             f"no test session found for {options.describe()} within {seconds} "
-            f"({result.rounds} looks, {result.pages} pages)"
+            f"(looked {result.rounds} {'time' if result.rounds == 1 else 'times'}, "
+            f"{result.pages} {'page' if result.pages == 1 else 'pages'})"
         )
     return result
 

@@ -1,0 +1,243 @@
+"""Finding the test sessions of a commit: matching, the query, the schedule, and the loop
+(driven by a fake clock and an in-memory transport: no real waiting)."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from checkly_gate.api import Client
+from checkly_gate.config import ConfigError
+from checkly_gate.discovery import (
+    COMMIT_VARIABLES,
+    MAX_PAGES,
+    DiscoveryOptions,
+    commit_matches,
+    discover,
+    discovery_waits,
+    list_query,
+    matches,
+    parse_options,
+    resolve_commit,
+)
+from checkly_gate.verdict import Outcome
+from tests.fakes import FakeClock
+
+SHA = "4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39"
+OTHER = "0" * 40
+WALL = 1_800_000_000.0
+hexsha = st.text(alphabet="0123456789abcdef", min_size=40, max_size=40)
+
+
+def entry(sid: str, commit: str | None = SHA, **extra: Any) -> dict[str, Any]:
+    body = {"id": sid, "name": f"session {sid}", "provider": "VERCEL", "status": "RUNNING"}
+    body.update(commitId=commit, branchName="main", environment="production")
+    body.update(extra)
+    return body
+
+
+# --- the commit --------------------------------------------------------------------------------
+
+
+def test_commit_auto_takes_the_ci_commit_in_documented_order() -> None:
+    env = {"GITHUB_SHA": SHA.upper(), "CI_COMMIT_SHA": OTHER}
+    assert resolve_commit("auto", env) == SHA
+    assert resolve_commit("AUTO", {"CI_COMMIT_SHA": OTHER}) == OTHER
+    assert resolve_commit(" 4F2A9C1 ", {}) == "4f2a9c1"
+
+
+def test_commit_auto_without_a_ci_commit_names_where_it_looked() -> None:
+    with pytest.raises(ConfigError, match="GITHUB_SHA, CI_COMMIT_SHA"):
+        resolve_commit("auto", {name: "" for name in COMMIT_VARIABLES})
+
+
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789abcdef", max_size=6),
+        st.text(alphabet="0123456789abcdef", min_size=65, max_size=80),
+        st.text(min_size=1).filter(lambda t: any(c not in string.hexdigits for c in t.strip())),
+    )
+)
+def test_anything_but_7_to_64_hex_digits_is_a_usage_error(text: str) -> None:
+    if text.strip().lower() == "auto":
+        return
+    with pytest.raises(ConfigError) as info:
+        resolve_commit(text, {})
+    assert "\n" not in str(info.value)
+
+
+@given(hexsha, st.integers(7, 40), st.booleans())
+def test_any_prefix_of_7_or_more_matches_either_way_and_any_case(
+    sha: str, n: int, upper: bool
+) -> None:
+    short = sha[:n].upper() if upper else sha[:n]
+    assert commit_matches(sha, short)
+    assert commit_matches(short, sha)
+
+
+@given(hexsha, st.integers(0, 6))
+def test_prefixes_shorter_than_7_never_match(sha: str, n: int) -> None:
+    assert not commit_matches(sha, sha[:n])
+    assert not commit_matches(sha[:n], sha)
+
+
+@given(hexsha, hexsha)
+def test_different_commits_do_not_match(a: str, b: str) -> None:
+    assert commit_matches(a, b) == (a == b)
+
+
+def test_filters_are_checked_on_the_client_too_and_any_shape_is_tolerated() -> None:
+    options = DiscoveryOptions(commit=SHA[:7], branch="main", provider="VERCEL")
+    assert matches(entry("a"), options)
+    assert not matches(entry("a", branchName="dev"), options)
+    assert not matches(entry("a", provider="GITHUB"), options)
+    assert not matches(entry("a", commit=OTHER), options)
+    env_options = DiscoveryOptions(commit=SHA, environment="Production")
+    assert matches(entry("a"), env_options)
+    assert not matches(entry("a", environment="staging"), env_options)
+    for weird in (None, [], "x", {"id": 3}, entry("a", commit=None), entry("a", commit=12345678)):
+        assert not matches(weird, options)
+
+
+def test_the_query_asks_for_the_filters_the_api_has() -> None:
+    options = DiscoveryOptions(commit=SHA, branch="main", provider="VERCEL", environment="prod")
+    query = list_query(options, WALL, next_id="cursor-1")
+    assert ("from", str(int(WALL))) in query
+    assert ("limit", "100") in query
+    assert ("branches", "main") in query and ("providers", "VERCEL") in query
+    assert ("nextId", "cursor-1") in query
+    assert all(key != "environment" for key, _ in query)  # no such filter: checked locally
+
+
+def test_the_schedule_widens_to_30_seconds() -> None:
+    waits = discovery_waits(10.0)
+    assert [next(waits) for _ in range(6)] == [5.0, 10.0, 20.0, 30.0, 30.0, 30.0]
+    fast = discovery_waits(0.2)
+    assert [round(next(fast), 2) for _ in range(3)] == [0.2, 0.4, 0.8]
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        ({"discover_timeout": -1.0, "commit": SHA}, "at least 0"),
+        ({"provider": "VER CEL", "commit": SHA}, "--provider"),
+        ({"branch": " ", "commit": SHA}, "--branch"),
+        ({"discover_timeout": 5.0}, "need --commit"),
+    ],
+)
+def test_bad_discovery_flags_are_one_line_usage_errors(flags: dict[str, Any], needle: str) -> None:
+    args = {k: None for k in ("commit", "branch", "provider", "environment", "discover_timeout")}
+    args.update(flags)
+    with pytest.raises(ConfigError, match=needle):
+        parse_options(
+            args["commit"],
+            args["branch"],
+            args["provider"],
+            args["environment"],
+            args["discover_timeout"],
+            None,
+            {},
+        )
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def run(
+    handler: Handler, options: DiscoveryOptions, timeout: float = 1800.0
+) -> tuple[Any, FakeClock, list[httpx.Request]]:
+    clock = FakeClock()
+    seen: list[httpx.Request] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)
+
+    client = Client("key-1", "https://api.test", transport=httpx.MockTransport(recording))
+    found = discover(
+        client, options, clock.now() + timeout, clock, lambda: WALL + clock.now(), 10.0
+    )
+    return found, clock, seen
+
+
+def page(entries: list[dict[str, Any]], next_id: str | None = None) -> httpx.Response:
+    return httpx.Response(200, json={"length": len(entries), "entries": entries, "nextId": next_id})
+
+
+def test_pages_with_next_id_and_waits_for_every_match() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        cursor = request.url.params.get("nextId")
+        if cursor is None:
+            return page([entry("noise-1", OTHER), entry("match-1")], "p2")
+        return page([entry("noise-2", OTHER), entry("match-2", SHA[:7].upper())])
+
+    found, _, seen = run(handler, DiscoveryOptions(commit=SHA))
+    assert found.outcome is None
+    assert found.session_ids == ["match-1", "match-2"]
+    assert [r.url.params.get("nextId") for r in seen] == [None, "p2"]
+
+
+def test_none_found_ends_with_no_session_after_the_window_on_a_widening_schedule() -> None:
+    found, clock, seen = run(
+        lambda r: page([entry("x", OTHER)]), DiscoveryOptions(SHA, None, None, None, 60.0)
+    )
+    assert found.outcome is Outcome.NO_SESSION
+    assert "no test session found for commit" in found.reason
+    assert clock.sleeps == [5.0, 10.0, 20.0]  # the next (30 s) would pass the 60 s window
+    assert len(seen) == 4  # cheap: one request per look
+    later = [r.url.params["from"] for r in seen[1:]]
+    assert all(float(v) > WALL for v in later)  # later looks list only what is new
+
+
+def test_429_waits_exactly_retry_after_then_finds() -> None:
+    answers = iter([httpx.Response(429, headers={"Retry-After": "7"}, json={}), page([entry("m")])])
+    found, clock, _ = run(lambda r: next(answers), DiscoveryOptions(commit=SHA))
+    assert found.session_ids == ["m"]
+    assert clock.sleeps == [7.0]
+
+
+def test_retry_after_beyond_the_window_ends_the_search_early() -> None:
+    response = httpx.Response(429, headers={"Retry-After": "600"}, json={})
+    found, clock, seen = run(lambda r: response, DiscoveryOptions(SHA, None, None, None, 60.0))
+    assert found.outcome is Outcome.UNAVAILABLE  # never read a list: cannot say "none"
+    assert clock.sleeps == [] and len(seen) == 1
+
+
+def test_refused_ends_at_once_and_unreadable_lists_are_api_trouble() -> None:
+    found, _, seen = run(
+        lambda r: httpx.Response(401, json={"message": "bad key"}), DiscoveryOptions(commit=SHA)
+    )
+    assert found.outcome is Outcome.REFUSED and len(seen) == 1
+    for body in ({"entries": "x"}, [], "text"):
+        found, _, _ = run(
+            lambda r, b=body: httpx.Response(200, json=b),
+            DiscoveryOptions(SHA, None, None, None, 20.0),
+        )
+        assert found.outcome is Outcome.UNAVAILABLE
+
+
+def test_pages_per_look_are_bounded_and_a_repeating_cursor_stops() -> None:
+    found, _, seen = run(
+        lambda r: page([entry("x", OTHER)], "again"), DiscoveryOptions(SHA, None, None, None, 1.0)
+    )
+    assert found.outcome is Outcome.NO_SESSION
+    assert len(seen) == 2  # the cursor came back the same: stop
+    counter = iter(range(1000))
+    found, _, seen = run(
+        lambda r: page([entry("x", OTHER)], f"c{next(counter)}"),
+        DiscoveryOptions(SHA, None, None, None, 1.0),
+    )
+    assert len(seen) == MAX_PAGES
+
+
+def test_a_zero_window_looks_exactly_once() -> None:
+    found, clock, seen = run(lambda r: page([]), DiscoveryOptions(SHA, None, None, None, 0.0))
+    assert found.outcome is Outcome.NO_SESSION and len(seen) == 1 and clock.sleeps == []
