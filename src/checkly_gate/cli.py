@@ -309,6 +309,7 @@ def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
             args.discover_timeout,
             args.fail_on_no_session,
             env,
+            use_env=not (args.session_ids or args.check_session),
         )
         if discovery is None and not (args.session_ids or args.check_session):
             raise ConfigError(

@@ -115,6 +115,24 @@ def resolve_commit(value: str, env: Mapping[str, str]) -> str:
     return text.lower()
 
 
+#: Environment variables read when neither the flag nor a session id is given (so the GitHub
+#: Action and the GitLab templates pass an input with one environment line).
+ENV = {
+    "commit": "CHECKLY_GATE_COMMIT",
+    "branch": "CHECKLY_GATE_BRANCH",
+    "provider": "CHECKLY_GATE_PROVIDER",
+    "environment": "CHECKLY_GATE_ENVIRONMENT",
+    "discover-timeout": "CHECKLY_GATE_DISCOVER_TIMEOUT",
+    "fail-on-no-session": "CHECKLY_GATE_FAIL_ON_NO_SESSION",
+}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _from_env(env: Mapping[str, str], key: str) -> str | None:
+    value = env.get(ENV[key], "").strip()
+    return value or None
+
+
 def parse_options(
     commit: str | None,
     branch: str | None,
@@ -123,9 +141,31 @@ def parse_options(
     discover_timeout: float | None,
     fail_on_no_session: bool | None,
     env: Mapping[str, str],
+    use_env: bool = True,
 ) -> DiscoveryOptions | None:
-    """Discovery options from the flags; ``None`` when no discovery flag was given at all.
-    ``ConfigError`` (one line, exit 2) for a bad SHA, provider or timeout."""
+    """Discovery options from the flags, else (``use_env``) from ``ENV``; ``None`` when none
+    is given at all. ``ConfigError`` (one line, exit 2) for a bad SHA, provider or timeout."""
+    flags = (discover_timeout, fail_on_no_session)
+    if use_env:
+        commit = commit if commit is not None else _from_env(env, "commit")
+        branch = branch if branch is not None else _from_env(env, "branch")
+        provider = provider if provider is not None else _from_env(env, "provider")
+        environment = environment if environment is not None else _from_env(env, "environment")
+        text = _from_env(env, "discover-timeout")
+        if discover_timeout is None and text is not None:
+            try:
+                discover_timeout = float(text)
+            except ValueError:
+                where = ENV["discover-timeout"]
+                raise ConfigError(f"{where}: expected a number of seconds, got {text!r}") from None
+        text = _from_env(env, "fail-on-no-session")
+        if fail_on_no_session is None and text is not None:
+            if text.lower() not in _TRUE + _FALSE:
+                where = ENV["fail-on-no-session"]
+                raise ConfigError(f"{where}: expected true or false, got {text!r}")
+            fail_on_no_session = text.lower() in _TRUE
+        if all(v is None for v in (commit, branch, provider, environment)):
+            discover_timeout, fail_on_no_session = flags  # the environment's are for --commit
     given = (commit, branch, provider, environment)
     if all(v is None for v in given):
         if discover_timeout is not None or fail_on_no_session is not None:
