@@ -18,10 +18,13 @@ examples:
   checkly-gate wait 3f1c0b4e-8f3a-4b7e-9a53-2f6f7c1d9e10
   checkly-gate wait $SESSION_ID --timeout 900 --json out/checkly.json --junit out/junit.xml
   checkly-gate wait $ID1 $ID2 --fail-on-flaky --config ci/checkly-gate.yml
+  checkly-gate wait --commit                    # the sessions of the CI's commit (GITHUB_SHA...)
+  checkly-gate wait --check-session $CHECK_SESSION_ID
 
 exit codes:
   0 passed  1 failed  2 usage/config error  3 cancelled  4 timed out while running
   5 API refused (400/401/403/404)  6 API unavailable until the deadline
+  8 no session found for --commit (0 with --no-fail-on-no-session)
   130/143 interrupted by SIGINT/SIGTERM
 """
 
