@@ -158,3 +158,24 @@ def test_not_a_check_session_is_refused_and_test_sessions_still_parse() -> None:
     body = check_session("PASSED", BOTH)
     assert parse_any_session(body).session_id == CSID
     assert parse_any_session({"testSessionId": "t", "status": "PASSED"}).session_id == "t"
+
+
+def test_cancel_on_interrupt_uses_the_check_session_endpoint() -> None:
+    import httpx
+
+    from checkly_gate.api import Client
+    from checkly_gate.gate import _cancel_sessions
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        return httpx.Response(204)
+
+    client = Client("k", "https://api.test", transport=httpx.MockTransport(handler))
+    test_session = "0b9f3c3e-5a4b-4c2d-9e1f-1234567890ab"
+    _cancel_sessions(client, [CSID, test_session], (CSID,))
+    assert seen == [
+        f"POST /v1/check-sessions/{CSID}/cancel",
+        f"POST /v1/test-sessions/{test_session}/cancel",
+    ]

@@ -14,7 +14,7 @@ import pytest
 from checkly_gate.discovery import COMMIT_VARIABLES
 from checkly_gate.simulator import CheckSpec, Fault, Scenario, Simulator, load_scenario
 from checkly_gate.simulator.model import DEFAULT_METADATA
-from tests.tools import clean_env
+from tests.tools import clean_env, terminate_when_seen
 
 KEY = "cu_e2e_disc_" + "s3cr3t" * 4
 SHA = str(DEFAULT_METADATA["commitId"])
@@ -202,3 +202,41 @@ def test_failed_browser_checks_name_their_evidence_and_never_the_asset_urls(sims
     quiet = gate(sim, "wait", sid, "--no-details", cwd=tmp_path)
     assert quiet.returncode == 1
     assert len([r for r in sim.requests if r.path.endswith("/assets")]) == 2
+
+
+def test_sigterm_while_looking_writes_reports_and_exits_143(sims, tmp_path) -> None:
+    sim = sims("passing")
+    command = [sys.executable, "-m", "checkly_gate", "wait", "--commit", SHA, "--api-url", sim.url]
+    command += ["--poll-interval", "0.2", "--json", "out.json", "--discover-timeout", "30"]
+    environ = {k: v for k, v in clean_env().items() if k not in COMMIT_VARIABLES}
+    environ.update({"CHECKLY_API_KEY": KEY})
+    proc, took = terminate_when_seen(command, environ, sim, 2, cwd=tmp_path)
+    assert proc.returncode == 143, proc.stderr
+    assert snapshot(tmp_path)["outcome"] == "interrupted" and took < 10
+
+
+def test_report_renders_check_session_and_no_session_snapshots_again(sims, tmp_path) -> None:
+    sim = sims(one_check("failed"))
+    csid = "6a1b2c3d-0000-4000-8000-00000000c5e6"
+    assert gate(sim, "wait", "--check-session", csid, cwd=tmp_path).returncode == 1
+    again = subprocess.run(
+        [sys.executable, "-m", "checkly_gate", "report", "out.json", "--junit", "again.xml"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert again.returncode == 1, again.stderr
+    assert "Orders API" in (tmp_path / "again.xml").read_text()
+    args = ("wait", "--commit", SHA, "--discover-timeout", "0", "--no-fail-on-no-session")
+    assert gate(sim, *args, cwd=tmp_path).returncode == 0
+    allowed = subprocess.run(
+        [sys.executable, "-m", "checkly_gate", "report", "out.json"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert allowed.returncode == 0 and "NO SESSION (exit 0)" in allowed.stdout

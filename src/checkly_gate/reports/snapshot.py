@@ -181,6 +181,12 @@ def _stored_verdict(data: dict[str, Any]) -> Verdict:
     if isinstance(code, int) and code >= 128:
         return Verdict(Outcome.INTERRUPTED, code, reason)
     for outcome in Outcome:
+        if outcome.value == code and outcome.label == data.get("outcome"):
+            return Verdict(outcome, code, reason)
+    for outcome in Outcome:  # an allowed outcome exits 0 (--no-fail-on-no-session/-matching)
+        if outcome.label == data.get("outcome") and code == 0:
+            return Verdict(outcome, code, reason)
+    for outcome in Outcome:
         if outcome.value == code:
             return Verdict(outcome, code, reason)
     return usage_verdict(reason)
