@@ -115,7 +115,9 @@ def test_every_documented_status_is_in_the_one_table() -> None:
 
 
 @given(
-    st.text(min_size=1, max_size=20).filter(lambda s: s.strip().upper() not in CHECK_SESSION_STATUS)
+    st.text(min_size=1, max_size=20).filter(
+        lambda s: bool(s.strip()) and s.strip().upper() not in CHECK_SESSION_STATUS
+    )
 )
 def test_unknown_statuses_are_never_green(status: str) -> None:
     stopped = judge(check_session(status, BOTH))

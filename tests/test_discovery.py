@@ -241,3 +241,13 @@ def test_pages_per_look_are_bounded_and_a_repeating_cursor_stops() -> None:
 def test_a_zero_window_looks_exactly_once() -> None:
     found, clock, seen = run(lambda r: page([]), DiscoveryOptions(SHA, None, None, None, 0.0))
     assert found.outcome is Outcome.NO_SESSION and len(seen) == 1 and clock.sleeps == []
+
+
+@pytest.mark.parametrize("code", [8, 0])
+def test_a_no_session_snapshot_reads_back_with_its_outcome_and_code(code: int) -> None:
+    from checkly_gate.reports import GateRun, snapshot
+    from checkly_gate.verdict import Verdict
+
+    run = GateRun(verdict=Verdict(Outcome.NO_SESSION, code, "no test session found"))
+    again = snapshot.load(snapshot.render(run))
+    assert (again.verdict.outcome, again.verdict.exit_code) == (Outcome.NO_SESSION, code)
