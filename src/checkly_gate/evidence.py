@@ -8,18 +8,15 @@ assets endpoint; check sessions (``skip``) are left out. Only asset types are ke
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection
 
-from checkly_gate.api import ApiError, Client, Transient
+from checkly_gate.api import Client
+from checkly_gate.details import fetch_bounded
 from checkly_gate.poller import Clock
 from checkly_gate.reports.evidence import evidence_results, manifest_kinds
 from checkly_gate.verdict import Category, Verdict
 
-log = logging.getLogger("checkly_gate")
-
 MAX_RESULTS = 20
-REQUEST_TIMEOUT = 10.0
 _WORTH = (Category.FAILED, Category.ERROR, Category.FLAKY)
 
 
@@ -49,30 +46,12 @@ def fetch_evidence(
     clock: Clock,
     skip: Collection[str] = (),
 ) -> dict[str, tuple[str, ...]]:
-    """Asset types per result id, for as many failed results as time and the API allow."""
-    evidence: dict[str, tuple[str, ...]] = {}
-    for session_id, result_id in evidence_targets(verdict, skip):
-        left = deadline - clock.now()
-        if left <= 0.5:
-            log.info("no time left to fetch the evidence of failed results")
-            break
-        try:
-            manifest = client.result_assets(
-                session_id, result_id, timeout=min(REQUEST_TIMEOUT, left)
-            )
-        except Transient as exc:
-            if exc.status == 429:
-                log.info("rate limited while fetching evidence; skipping the rest")
-                break
-            log.info("evidence of %s unavailable: %s", result_id, exc.message)
-            continue
-        except ApiError as exc:
-            log.info("evidence of %s unavailable: %s", result_id, exc.message)
-            continue
-        except Exception as exc:  # never let the evidence break the verdict
-            log.info("evidence of %s failed: %s", result_id, type(exc).__name__)
-            continue
-        kinds = manifest_kinds(manifest)
-        if kinds:
-            evidence[result_id] = kinds
-    return evidence
+    """Asset types per result id, for as many failed results as time and the API allow
+    (``details.fetch_bounded``: stops at the first 429, skips what fails)."""
+
+    def fetch(target: tuple[str, str], timeout: float) -> tuple[str, ...]:
+        session_id, result_id = target
+        return manifest_kinds(client.result_assets(session_id, result_id, timeout=timeout))
+
+    found = fetch_bounded(evidence_targets(verdict, skip), fetch, deadline, clock, "evidence")
+    return {result_id: kinds for (_, result_id), kinds in found.items()}
