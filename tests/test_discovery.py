@@ -251,3 +251,49 @@ def test_a_no_session_snapshot_reads_back_with_its_outcome_and_code(code: int) -
     run = GateRun(verdict=Verdict(Outcome.NO_SESSION, code, "no test session found"))
     again = snapshot.load(snapshot.render(run))
     assert (again.verdict.outcome, again.verdict.exit_code) == (Outcome.NO_SESSION, code)
+
+
+entries_strategy = st.lists(
+    st.one_of(
+        st.builds(
+            lambda sid, commit, branch: {"id": sid, "commitId": commit, "branchName": branch},
+            st.uuids().map(str),
+            st.one_of(st.just(SHA), st.just(SHA[:7].upper()), hexsha, st.none(), st.integers()),
+            st.sampled_from(["main", "dev", None]),
+        ),
+        st.none(),
+        st.integers(),
+        st.text(max_size=3),
+    ),
+    max_size=40,
+)
+
+
+@given(entries_strategy, st.integers(1, 15), st.sampled_from([None, "main"]))
+def test_discovery_finds_exactly_the_matching_sessions_whatever_the_pages(
+    entries: list[Any], size: int, branch: str | None
+) -> None:
+    pages = [entries[i : i + size] for i in range(0, len(entries), size)] or [[]]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        index = int(request.url.params.get("nextId", "0"))
+        more = str(index + 1) if index + 1 < len(pages) else None
+        return page(pages[index], more)
+
+    options = DiscoveryOptions(commit=SHA, branch=branch, discover_timeout=0.0)
+    found, _, seen = run(handler, options)
+    reachable = [e for p in pages[:MAX_PAGES] for e in p]
+    expected = list(dict.fromkeys(e["id"] for e in reachable if matches(e, options)))[:20]
+    assert found.session_ids == expected
+    assert (found.outcome is None) == bool(expected)
+    assert len(seen) <= MAX_PAGES
+
+
+def test_waiting_for_a_session_costs_few_requests_a_minute() -> None:
+    found, clock, seen = run(lambda r: page([]), DiscoveryOptions(SHA, None, None, None, 300.0))
+    assert found.outcome is Outcome.NO_SESSION
+    times = [0.0]
+    for pause in clock.sleeps:
+        times.append(times[-1] + pause)
+    assert len(seen) == len(times) == 12  # 0, 5, 15, 35, 65, 95, ... 275 s
+    assert max(sum(1 for t in times if s <= t < s + 60) for s in times) <= 5

@@ -281,9 +281,10 @@ def discover(
 ) -> Discovery:
     """Look for the sessions until found, refused, or the discovery window closes.
 
-    The window is ``options.discover_timeout`` seconds, cut to ``deadline``; every request is
-    bounded by what is left of it. 429 waits exactly ``Retry-After`` (ending the window early
-    when that is beyond it); other transient trouble waits the next pause of the schedule.
+    The window is ``options.discover_timeout`` seconds, cut to ``deadline``: no look starts
+    after it. A look reads up to ``MAX_PAGES`` pages, each request bounded by ``REQUEST_TIMEOUT``
+    and the deadline. 429 waits exactly ``Retry-After`` (ending the search when that is beyond
+    the window); other transient trouble waits the next pause of the schedule.
     """
     result = Discovery()
     window_end = min(deadline, clock.now() + options.discover_timeout)
@@ -302,10 +303,10 @@ def discover(
         try:
             next_id: str | None = None
             seen_cursors: set[str] = set()
-            for number in range(MAX_PAGES):
-                # The first page of a look may use the whole deadline: a look once begun is
-                # answered; further pages only while the window is open.
-                left = (window_end if number else deadline) - clock.now()
+            for _ in range(MAX_PAGES):
+                # A look once begun is read to its end (at most MAX_PAGES pages) within the
+                # overall deadline; the window only decides whether another look starts.
+                left = deadline - clock.now()
                 if left <= 0:
                     break
                 entries, next_id = _page(
