@@ -297,3 +297,16 @@ def test_waiting_for_a_session_costs_few_requests_a_minute() -> None:
         times.append(times[-1] + pause)
     assert len(seen) == len(times) == 12  # 0, 5, 15, 35, 65, 95, ... 275 s
     assert max(sum(1 for t in times if s <= t < s + 60) for s in times) <= 5
+
+
+def test_the_environment_applies_only_without_session_ids() -> None:
+    env = {"CHECKLY_GATE_COMMIT": "auto", "GITHUB_SHA": SHA, "CHECKLY_GATE_BRANCH": "main"}
+    env["CHECKLY_GATE_DISCOVER_TIMEOUT"] = "12.5"
+    found = parse_options(None, None, None, None, None, None, env)
+    assert found == DiscoveryOptions(commit=SHA, branch="main", discover_timeout=12.5)
+    assert parse_options(None, None, None, None, None, None, env, use_env=False) is None
+    only_timing = {"CHECKLY_GATE_DISCOVER_TIMEOUT": "5", "CHECKLY_GATE_FAIL_ON_NO_SESSION": "no"}
+    assert parse_options(None, None, None, None, None, None, only_timing) is None
+    flags_win = parse_options("abcdef1", None, None, None, 3.0, True, env)
+    assert flags_win is not None
+    assert (flags_win.commit, flags_win.discover_timeout) == ("abcdef1", 3.0)

@@ -233,3 +233,12 @@ def test_report_renders_a_check_session_snapshot_again(sims, tmp_path) -> None:
     )
     assert again.returncode == 1, again.stderr
     assert "Orders API" in (tmp_path / "again.xml").read_text()
+
+
+@pytest.mark.parametrize("extra", [["--detach"], ["--env", "A=b"], ["--location", "us-east-1"]])
+def test_run_check_sessions_refuses_what_it_cannot_do(monkeypatch, capsys, extra) -> None:
+    from checkly_gate.cli import main
+
+    monkeypatch.setenv("CHECKLY_API_KEY", KEY)
+    assert main(["run", "--check-sessions", "--tags", "web", *extra]) == 2
+    assert "--check-sessions takes tags and check ids only" in capsys.readouterr().err

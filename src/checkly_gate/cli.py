@@ -366,9 +366,11 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
     out, err = redacting(out, redactor), redacting(err, redactor)
     verbosity = -1 if args.quiet else (1 if args.verbose else 0)
     try:
-        if args.check_sessions and (args.detach or args.env or args.retries is not None):
+        unsupported = (args.detach, args.env, args.retries, args.location, args.name)
+        if args.check_sessions and any(v not in (None, False, []) for v in unsupported):
             raise ConfigError(
-                "--check-sessions takes tags and check ids only, not --detach, --env or --retries"
+                "--check-sessions takes tags and check ids only, "
+                "not --detach, --env, --retries, --location or --name"
             )
         if args.retries is not None and not 0 <= args.retries <= 10:
             raise ConfigError(f"--retries must be 0..10, got {args.retries}")
