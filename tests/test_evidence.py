@@ -128,3 +128,10 @@ def test_no_evidence_no_line() -> None:
     run = failing_run()
     assert all(evidence_line({}, r) == "" for r in run.verdict.sessions[0].runs)
     assert "evidence" not in junit.render(run)
+
+
+def test_evidence_of_a_flaky_run_says_it_belongs_to_the_failed_attempts() -> None:
+    run = failing_run()
+    search = next(r for r in run.verdict.sessions[0].runs if r.name == "Search")
+    line = evidence_line({search.attempts[0].result_id: ("trace",)}, search)
+    assert line == "evidence in Checkly: trace (of the failed attempts; open the result)"

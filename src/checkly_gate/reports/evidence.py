@@ -50,9 +50,14 @@ def _union(evidence: Evidence, results: Iterable[Result]) -> tuple[str, ...]:
 
 def evidence_line(evidence: Evidence, run: Run) -> str:
     """``evidence in Checkly: trace, video, screenshot (open the result)`` for a check run with
-    fetched evidence, else "". Safe in every format: fixed words only, no URL, no name."""
+    fetched evidence, else "" ("of the failed attempts" when only attempts have any, as for a
+    flaky run). Safe in every format: fixed words only, no URL, no name."""
     kinds = _union(evidence, evidence_results(run))
-    return f"evidence in Checkly: {', '.join(kinds)} (open the result)" if kinds else ""
+    if not kinds:
+        return ""
+    final = run.final is not None and bool(evidence.get(run.final.result_id))
+    where = "open the result" if final else "of the failed attempts; open the result"
+    return f"evidence in Checkly: {', '.join(kinds)} ({where})"
 
 
 def load_evidence(data: Any) -> dict[str, tuple[str, ...]]:
