@@ -280,16 +280,15 @@ def _cancel_sessions(
         if left <= 0:
             log.warning("no time left to cancel %s", sid)
             break
+        kind = "check" if sid in check_session_ids else "test"
         try:
             if sid in check_session_ids:
                 client.cancel_check_session(sid, timeout=left)
             else:
                 client.cancel(sid, timeout=left)
-            log.warning(
-                "cancelled %s session %s", "check" if sid in check_session_ids else "test", sid
-            )
+            log.warning("cancelled %s session %s", kind, sid)
         except Exception as exc:  # best effort: the exit code is already decided
-            log.warning("could not cancel test session %s: %s", sid, exc)
+            log.warning("could not cancel %s session %s: %s", kind, sid, exc)
 
 
 def _decode_bodies(

@@ -108,7 +108,7 @@ def render_explanations(run: GateRun, limit: int = 10) -> list[str]:
             if texts:
                 lines.append(f"  why {one_line(item.name)}{where}: {one_line(texts[0], 300)}")
             if evidence := evidence_line(run.evidence, item):
-                link = f" · {item.latest.link}" if item.latest.link else ""
+                link = f" · {one_line(item.latest.link, 500)}" if item.latest.link else ""
                 lines.append(f"  {one_line(item.name)}{where}: {evidence}{link}")
     if len(lines) > limit:
         lines = [*lines[:limit], f"  … and {len(lines) - limit} more, see the reports"]
