@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from checkly_gate.simulator import discovery
+from checkly_gate.simulator import check_sessions, discovery
 from checkly_gate.simulator.builtin import BUILTIN_SCENARIOS
 from checkly_gate.simulator.model import METADATA_KEYS, CheckSpec, Fault, Scenario, ScenarioError
 from checkly_gate.simulator.timeline import SessionTimeline, check_id_of
@@ -665,7 +665,7 @@ class Simulator:
             payload = _decode(body)
             if payload is _INVALID:
                 return _api_error(400, "Request body must be JSON")
-            return discovery.serve_check(self, endpoint, raw_id, query, payload, now)
+            return check_sessions.serve_check(self, endpoint, raw_id, query, payload, now)
         if endpoint == "error-group":
             if ident is None:
                 return _api_error(400, "id must be a UUID")
