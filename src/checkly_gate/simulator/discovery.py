@@ -3,9 +3,9 @@
 Served next to the test-session endpoints of ``server.Simulator``:
 
 - ``GET /v1/test-sessions``: the sessions registered with ``add_listed`` (and a scenario's own
-  session when it sets ``listed_after``) plus triggered ones, newest first, filtered by ``from``,
-  ``to``, ``statuses``, ``branches``, ``providers``, ``textSearch``, paged by ``limit`` and an
-  opaque ``nextId``. A list filter takes one value or comma-separated values.
+  session when it sets ``listed_after``), newest first, filtered by ``from``, ``to``,
+  ``statuses``, ``branches``, ``providers``, ``textSearch``, paged by ``limit`` and an opaque
+  ``nextId``. A list filter takes one value or comma-separated values.
 - ``GET /v1/test-sessions/{id}/results/{resultId}/assets``: an asset manifest by check type
   (browser-like failed rows: trace, video, screenshot, log; others: log) with authenticated API
   URLs, as Checkly's are.
