@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import string
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -35,8 +36,12 @@ WALL = 1_800_000_000.0
 hexsha = st.text(alphabet="0123456789abcdef", min_size=40, max_size=40)
 
 
+def ID(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+
+
 def entry(sid: str, commit: str | None = SHA, **extra: Any) -> dict[str, Any]:
-    body = {"id": sid, "name": f"session {sid}", "provider": "VERCEL", "status": "RUNNING"}
+    body = {"id": ID(sid), "name": f"session {sid}", "provider": "VERCEL", "status": "RUNNING"}
     body.update(commitId=commit, branchName="main", environment="production")
     body.update(extra)
     return body
@@ -181,7 +186,7 @@ def test_pages_with_next_id_and_waits_for_every_match() -> None:
 
     found, _, seen = run(handler, DiscoveryOptions(commit=SHA))
     assert found.outcome is None
-    assert found.session_ids == ["match-1", "match-2"]
+    assert found.session_ids == [ID("match-1"), ID("match-2")]
     assert [r.url.params.get("nextId") for r in seen] == [None, "p2"]
 
 
@@ -200,7 +205,7 @@ def test_none_found_ends_with_no_session_after_the_window_on_a_widening_schedule
 def test_429_waits_exactly_retry_after_then_finds() -> None:
     answers = iter([httpx.Response(429, headers={"Retry-After": "7"}, json={}), page([entry("m")])])
     found, clock, _ = run(lambda r: next(answers), DiscoveryOptions(commit=SHA))
-    assert found.session_ids == ["m"]
+    assert found.session_ids == [ID("m")]
     assert clock.sleeps == [7.0]
 
 
@@ -283,7 +288,7 @@ def test_discovery_finds_exactly_the_matching_sessions_whatever_the_pages(
     options = DiscoveryOptions(commit=SHA, branch=branch, discover_timeout=0.0)
     found, _, seen = run(handler, options)
     reachable = [e for p in pages[:MAX_PAGES] for e in p]
-    expected = list(dict.fromkeys(e["id"] for e in reachable if matches(e, options)))[:20]
+    expected = list(dict.fromkeys(e["id"].lower() for e in reachable if matches(e, options)))[:20]
     assert found.session_ids == expected
     assert (found.outcome is None) == bool(expected)
     assert len(seen) <= MAX_PAGES
@@ -310,3 +315,10 @@ def test_the_environment_applies_only_without_session_ids() -> None:
     flags_win = parse_options("abcdef1", None, None, None, 3.0, True, env)
     assert flags_win is not None
     assert (flags_win.commit, flags_win.discover_timeout) == ("abcdef1", 3.0)
+
+
+def test_ids_that_are_not_uuids_never_match() -> None:
+    options = DiscoveryOptions(commit=SHA)
+    for bad in ("../../v1/accounts", "x", "", " ", "0b9f3c3e-5a4b-4c2d-9e1f-1234567890ab/../x"):
+        assert not matches({**entry("a"), "id": bad}, options)
+    assert matches({**entry("a"), "id": "0B9F3C3E-5A4B-4C2D-9E1F-1234567890AB"}, options)

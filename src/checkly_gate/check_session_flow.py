@@ -18,7 +18,7 @@ import httpx
 from checkly_gate.api import REQUEST_TIMEOUT, Ambiguous, Client, NoMatch
 from checkly_gate.check_sessions import parse_check_session
 from checkly_gate.ci import detect
-from checkly_gate.config import Options
+from checkly_gate.config import ConfigError, Options, parse_session_id
 from checkly_gate.gate import Interrupted, finish, run_gate, signals_as_exceptions
 from checkly_gate.launch import TriggerFailed, trigger
 from checkly_gate.models import NotASessionError, Session
@@ -73,9 +73,11 @@ class _Trigger:
         sessions = []
         for item in raw:
             try:
-                sessions.append(parse_check_session(item))
-            except NotASessionError:
+                session = parse_check_session(item)
+                session_id = parse_session_id(session.session_id)  # only a UUID makes a path
+            except (NotASessionError, ConfigError):
                 continue
+            sessions.append(dataclasses.replace(session, session_id=session_id))
         if not sessions:
             raise NoMatch("the trigger started no check session")
         return sessions[0], sessions

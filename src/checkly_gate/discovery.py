@@ -56,6 +56,7 @@ COMMIT_VARIABLES = (
 AUTO = "auto"
 MIN_SHA = 7
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _PROVIDER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 
 DEFAULT_DISCOVER_TIMEOUT = 300.0
@@ -211,8 +212,8 @@ def matches(entry: Any, options: DiscoveryOptions) -> bool:
     """Whether a ``TestSessionListEntry`` is one of the sessions looked for. The filters sent to
     the API (branch, provider) are checked again here: an API that ignores one never widens the
     match."""
-    if not isinstance(entry, dict) or not _text(entry.get("id")):
-        return False
+    if not isinstance(entry, dict) or not _UUID.match(_text(entry.get("id"))):
+        return False  # an id that is not a UUID never reaches a request path
     if options.commit is not None and not commit_matches(entry.get("commitId"), options.commit):
         return False
     for key, wanted in (
@@ -316,7 +317,7 @@ def discover(
                 read = True
                 for entry in entries:
                     if matches(entry, options):
-                        found.setdefault(entry["id"].strip(), entry)
+                        found.setdefault(entry["id"].strip().lower(), entry)
                 if not entries or not next_id or next_id in seen_cursors:
                     break
                 seen_cursors.add(next_id)
@@ -340,7 +341,7 @@ def discover(
         if found:
             newest = list(found.values())[:MAX_SESSIONS]
             result.entries = newest
-            result.session_ids = [entry["id"].strip() for entry in newest]
+            result.session_ids = list(found)[:MAX_SESSIONS]
             return result
         if pause is None:
             pause = next(waits)
