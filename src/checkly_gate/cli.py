@@ -464,6 +464,13 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except OSError as exc:
         err.write(f"checkly-gate: error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}\n")
         return EXIT_USAGE
+    if scenario.listed_after is not None:
+        commit = str(scenario.metadata.get("commitId"))
+        out.write(
+            f"A session of commit {commit[:12]} appears after {scenario.listed_after:g}s; try:\n"
+            f"  CHECKLY_API_KEY={args.api_key} checkly-gate wait --api-url {sim.url} "
+            f"--poll-interval 1 --commit {commit[:12]}\n"
+        )
     out.write(
         f"Simulating the Checkly API at {sim.url} (scenario '{scenario.name}').\n"
         f"Any UUID is a session; try:\n"
