@@ -54,6 +54,9 @@ GATE_OUTPUTS = [
 INPUTS = [
     "session-id",
     "tags",
+    "commit",
+    "branch",
+    "discover-timeout",
     "api-key",
     "account-id",
     "api-url",

@@ -43,6 +43,7 @@ VOCABULARY = {
     "refused": 5,
     "unavailable": 6,
     "no-match": 7,
+    "no-session": 8,
     "interrupted": 130,
 }
 

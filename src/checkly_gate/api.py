@@ -19,15 +19,17 @@ import os
 import re
 import ssl
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 
 from checkly_gate import __version__
+from checkly_gate.check_sessions import parse_check_session
 from checkly_gate.models import NotASessionError, Session, parse_session
 from checkly_gate.scope import Scope
 from checkly_gate.tls import ssl_context, verification_error
@@ -314,6 +316,80 @@ class Client:
             f"/v1/test-sessions/{session_id}/cancel", None, timeout, method="POST", json_body={}
         )
 
+    # --- discovery, result assets and check sessions -------------------------------------------
+
+    def list_test_sessions(self, query: Sequence[tuple[str, str]], timeout: float) -> Any:
+        """``GET /v1/test-sessions`` with ``query`` pairs (a key repeated for a list filter, e.g.
+        ``("branches", "main")``); the decoded ``ListTestSessionsResponse``, whatever its shape."""
+        path = "/v1/test-sessions" + (f"?{urlencode(list(query))}" if query else "")
+        return self._json(self._request(path, None, timeout))
+
+    def result_assets(self, session_id: str, result_id: str, timeout: float) -> Any:
+        """``GET /v1/test-sessions/{id}/results/{resultId}/assets``: the decoded asset manifest.
+        Its URLs need the API key: callers keep only what they name, never the URLs."""
+        path = f"/v1/test-sessions/{quote(session_id, safe='')}/results/{quote(result_id, safe='')}"
+        return self._json(self._request(f"{path}/assets", None, timeout))
+
+    def get_check_session(
+        self, session_id: str, timeout: float = REQUEST_TIMEOUT
+    ) -> tuple[Session, bytes]:
+        """``GET /v2/check-sessions/{id}``, read as a ``Session`` (see ``check_sessions``)."""
+        response = self._request(f"/v2/check-sessions/{session_id}", None, timeout)
+        assert response is not None
+        return self._session_from(response, parse_check_session)
+
+    def await_check_session(
+        self, session_id: str, max_wait: int, timeout: float
+    ) -> tuple[Session, bytes] | None:
+        """``GET /v2/check-sessions/{id}/completion`` long-poll (``None``: 408, still running)."""
+        response = self._request(
+            f"/v2/check-sessions/{session_id}/completion",
+            {"maxWaitSeconds": str(max_wait)},
+            timeout,
+            completion=True,
+        )
+        return None if response is None else self._session_from(response, parse_check_session)
+
+    def cancel_check_session(self, session_id: str, timeout: float) -> None:
+        """``POST /v1/check-sessions/{id}/cancel`` (best effort, once)."""
+        self._request(
+            f"/v1/check-sessions/{session_id}/cancel", None, timeout, method="POST", json_body={}
+        )
+
+    def trigger_check_sessions(self, body: dict[str, Any], timeout: float) -> Any:
+        """``POST /v2/check-sessions/trigger``: the decoded ``CheckSessionsV2TriggerResponse``.
+
+        Not idempotent: only a 429 stays ``Transient`` (the API refused it, nothing started);
+        any other failure after sending is ``Ambiguous``, a 404 (or 403 saying so) ``NoMatch``.
+        """
+        try:
+            response = self._request(
+                "/v2/check-sessions/trigger", None, timeout, method="POST", json_body=body
+            )
+        except NotFound as exc:
+            raise NoMatch(exc.message, exc.status) from None
+        except Refused as exc:
+            if exc.status == 403 and "match" in exc.message.lower():
+                raise NoMatch(exc.message, exc.status) from None
+            raise
+        except Transient as exc:
+            if exc.status == 429:
+                raise
+            raise Ambiguous(exc.message, exc.status) from None
+        try:
+            return self._json(response)
+        except Transient as exc:
+            raise Ambiguous(exc.message, exc.status) from None
+
+    @staticmethod
+    def _json(response: httpx.Response | None) -> Any:
+        """The decoded JSON body; ``Transient`` when it is not JSON."""
+        assert response is not None
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            raise Transient(f"unreadable body from HTTP {response.status_code}") from None
+
     def _request(
         self,
         path: str,
@@ -429,7 +505,9 @@ class Client:
         return exc if isinstance(exc, Exception) else RuntimeError(detail)
 
     @staticmethod
-    def _session_from(response: httpx.Response) -> tuple[Session, bytes]:
+    def _session_from(
+        response: httpx.Response, parse: Callable[[Any], Session] = parse_session
+    ) -> tuple[Session, bytes]:
         """The parsed session and the raw body. The raw bytes are what callers keep (for the
         snapshot): far smaller than the decoded JSON of a session with thousands of results."""
         try:
@@ -441,7 +519,7 @@ class Client:
                 response.status_code,
             ) from None
         try:
-            return parse_session(body), response.content
+            return parse(body), response.content
         except NotASessionError as exc:
             raise Transient(f"body is not a test session: {exc}", response.status_code) from None
 

@@ -18,10 +18,13 @@ examples:
   checkly-gate wait 3f1c0b4e-8f3a-4b7e-9a53-2f6f7c1d9e10
   checkly-gate wait $SESSION_ID --timeout 900 --json out/checkly.json --junit out/junit.xml
   checkly-gate wait $ID1 $ID2 --fail-on-flaky --config ci/checkly-gate.yml
+  checkly-gate wait --commit                    # the sessions of the CI's commit (GITHUB_SHA...)
+  checkly-gate wait --check-session $CHECK_SESSION_ID
 
 exit codes:
   0 passed  1 failed  2 usage/config error  3 cancelled  4 timed out while running
   5 API refused (400/401/403/404)  6 API unavailable until the deadline
+  8 no session found for --commit (0 with --no-fail-on-no-session)
   130/143 interrupted by SIGINT/SIGTERM
 """
 
@@ -113,6 +116,41 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
     volume.add_argument("-v", "--verbose", action="store_true", help="also every request")
 
 
+def _add_discovery_options(parser: argparse.ArgumentParser) -> None:
+    """``wait`` without ids: find the sessions of a commit, or follow check sessions."""
+    add = parser.add_argument
+    add(
+        "--commit",
+        nargs="?",
+        const="auto",
+        metavar="SHA",
+        help="wait for the test sessions of this commit (full or abbreviated SHA); without a "
+        "value or 'auto': the CI's own commit (GITHUB_SHA, CI_COMMIT_SHA, ...)",
+    )
+    add("--branch", metavar="NAME", help="with --commit: only sessions of this branch")
+    add("--provider", metavar="NAME", help="with --commit: only sessions from VERCEL, GITHUB, ...")
+    add("--environment", metavar="NAME", help="with --commit: only sessions of this environment")
+    add(
+        "--discover-timeout",
+        metavar="SECONDS",
+        type=float,
+        help="how long to keep looking for the sessions (default 300, inside --timeout)",
+    )
+    add(
+        "--fail-on-no-session",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="exit 8 when no session is found (default on; off: exit 0)",
+    )
+    add(
+        "--check-session",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a check session (UUID) to wait for; repeatable",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="checkly-gate",
@@ -130,7 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=WAIT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    wait.add_argument("session_ids", nargs="+", metavar="SESSION_ID", help="test session UUID")
+    wait.add_argument(
+        "session_ids", nargs="*", metavar="SESSION_ID", help="test session UUID (or use --commit)"
+    )
+    _add_discovery_options(wait)
     _add_wait_options(wait)
 
     run = commands.add_parser(
@@ -160,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--detach",
         action="store_true",
         help="start, print the session id and link, write them for a later job, exit 0",
+    )
+    run.add_argument(
+        "--check-sessions",
+        action="store_true",
+        help="start check sessions (POST /v2/check-sessions/trigger, normal alerting) "
+        "instead of a test session",
     )
     run.add_argument(
         "--fail-on-no-matching",
@@ -245,14 +292,35 @@ def _use_colour(stream: TextIO, env: dict[str, str]) -> bool:
 
 
 def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
-    from checkly_gate.config import ConfigError, resolve
+    import dataclasses
+
+    from checkly_gate.config import ConfigError, parse_session_id, resolve
     from checkly_gate.redact import Redactor, redacting
 
     api_key = args.api_key if args.api_key is not None else env.get("CHECKLY_API_KEY")
     redactor = Redactor([api_key])
     out, err = redacting(out, redactor), redacting(err, redactor)
     verbosity = -1 if args.quiet else (1 if args.verbose else 0)
+    from checkly_gate.discovery import parse_options, run_discovered
+
     try:
+        discovery = parse_options(
+            args.commit,
+            args.branch,
+            args.provider,
+            args.environment,
+            args.discover_timeout,
+            args.fail_on_no_session,
+            env,
+            use_env=not (args.session_ids or args.check_session),
+        )
+        if discovery is None and not (args.session_ids or args.check_session):
+            raise ConfigError(
+                "SESSION_ID is required (or --commit [SHA] to find the sessions of a commit, "
+                "or --check-session ID)"
+            )
+        if discovery is not None and (args.session_ids or args.check_session):
+            raise ConfigError("give session ids or --commit/--branch, not both")
         options = resolve(
             args.session_ids,
             _flags(args),
@@ -261,11 +329,21 @@ def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
             config_path=args.config,
             api_key_flag=args.api_key,
             verbosity=verbosity,
+            require_sessions=not (discovery or args.check_session),
         )
+        if args.check_session:
+            checks = tuple(dict.fromkeys(parse_session_id(i) for i in args.check_session))
+            options = dataclasses.replace(
+                options,
+                session_ids=options.session_ids + checks,
+                check_session_ids=checks,
+            )
     except ConfigError as exc:
         err.write(f"checkly-gate: error: {exc}\n")
         return EXIT_USAGE
     _setup_logging(err, verbosity)
+    if discovery is not None:
+        return run_discovered(options, discovery, out, env, colour=_use_colour(out, env))
     from checkly_gate.gate import run_gate
 
     run = run_gate(options, out, env=env, colour=_use_colour(out, env))
@@ -288,6 +366,12 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
     out, err = redacting(out, redactor), redacting(err, redactor)
     verbosity = -1 if args.quiet else (1 if args.verbose else 0)
     try:
+        unsupported = (args.detach, args.env, args.retries, args.location, args.name)
+        if args.check_sessions and any(v not in (None, False, []) for v in unsupported):
+            raise ConfigError(
+                "--check-sessions takes tags and check ids only, "
+                "not --detach, --env, --retries, --location or --name"
+            )
         if args.retries is not None and not 0 <= args.retries <= 10:
             raise ConfigError(f"--retries must be 0..10, got {args.retries}")
         trigger_options = TriggerOptions(
@@ -314,6 +398,10 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
         err.write(f"checkly-gate: error: {exc}\n")
         return EXIT_USAGE
     _setup_logging(err, verbosity)
+    if args.check_sessions:
+        from checkly_gate.check_session_flow import run_check_sessions
+
+        return run_check_sessions(options, trigger_options, out, env, colour=_use_colour(out, env))
     from checkly_gate.launch import run_launch
 
     return run_launch(options, trigger_options, out, env, colour=_use_colour(out, env))
@@ -376,6 +464,13 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except OSError as exc:
         err.write(f"checkly-gate: error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}\n")
         return EXIT_USAGE
+    if scenario.listed_after is not None:
+        commit = str(scenario.metadata.get("commitId"))
+        out.write(
+            f"A session of commit {commit[:12]} appears after {scenario.listed_after:g}s; try:\n"
+            f"  CHECKLY_API_KEY={args.api_key} checkly-gate wait --api-url {sim.url} "
+            f"--poll-interval 1 --commit {commit[:12]}\n"
+        )
     out.write(
         f"Simulating the Checkly API at {sim.url} (scenario '{scenario.name}').\n"
         f"Any UUID is a session; try:\n"
@@ -432,7 +527,21 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
         )
         outputs = "--json ... --junit ... --summary ..."
         out.write(f"checkly-gate demo: simulator at {sim.url}, scenario '{scenario.name}'\n")
-        if args.trigger:
+        if scenario.listed_after is not None:
+            from checkly_gate.discovery import DiscoveryOptions, run_discovered
+
+            commit = str(scenario.metadata.get("commitId"))
+            out.write(
+                f"$ checkly-gate wait --commit {commit[:12]} --api-url {sim.url} {outputs}\n\n"
+            )
+            code = run_discovered(
+                options,
+                DiscoveryOptions(commit=commit, discover_timeout=60.0),
+                out,
+                demo_env,
+                colour=colour,
+            )
+        elif args.trigger:
             shown = "".join(f"--tags {','.join(group)} " for group in tags)
             out.write(f"$ checkly-gate run {shown}--api-url {sim.url} {outputs}\n\n")
             code = run_launch(

@@ -78,6 +78,7 @@ class Options:
     fail_on_flaky: bool = False
     details: bool = True  # fetch error groups of failed results for the reports
     cancel_on_interrupt: bool = False
+    check_session_ids: tuple[str, ...] = ()  # those of session_ids that are check sessions
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
 

@@ -9,6 +9,8 @@ TLS problem ends the whole phase at once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from checkly_gate.api import ApiError, Client, Misconfigured, OutOfTime, Stopped, Transient
 from checkly_gate.scope import Clock
@@ -16,6 +18,8 @@ from checkly_gate.verdict import Category, Verdict
 
 log = logging.getLogger("checkly_gate")
 
+K = TypeVar("K")
+V = TypeVar("V")
 MAX_GROUPS = 20
 REQUEST_TIMEOUT = 10.0
 
@@ -36,29 +40,46 @@ def fetch_error_messages(
     client: Client, verdict: Verdict, deadline: float, clock: Clock
 ) -> dict[str, str]:
     """``cleanedErrorMessage`` per error group id, for as many groups as time and API allow."""
-    messages: dict[str, str] = {}
-    for group_id in failed_group_ids(verdict):
+
+    def fetch(group_id: str, timeout: float) -> str | None:
+        return client.error_group_message(group_id, timeout=timeout)
+
+    return fetch_bounded(failed_group_ids(verdict), fetch, deadline, clock, "error details")
+
+
+def fetch_bounded(
+    keys: Iterable[K],
+    fetch: Callable[[K, float], V | None],
+    deadline: float,
+    clock: Clock,
+    what: str,
+) -> dict[K, V]:
+    """``fetch(key, timeout)`` for each key while time is left (each call bounded by
+    ``REQUEST_TIMEOUT`` and the deadline), skipping keys whose fetch fails and stopping at the
+    first 429: best effort that can never change a verdict. ``None`` answers are left out."""
+    found: dict[K, V] = {}
+    for key in keys:
         left = deadline - clock.now()
         if left <= 0.5:
-            log.info("no time left to fetch error details")
+            log.info("no time left to fetch %s", what)
             break
         try:
-            text = client.error_group_message(group_id, timeout=min(REQUEST_TIMEOUT, left))
+            value = fetch(key, min(REQUEST_TIMEOUT, left))
         except (Stopped, OutOfTime, Misconfigured) as exc:
-            log.info("stopped fetching error details: %s", exc.message)
+            log.info("stopped fetching %s: %s", what, exc.message)
             break
         except Transient as exc:
             if exc.status == 429:
-                log.info("rate limited while fetching error details; skipping the rest")
+                log.info("rate limited while fetching %s; skipping the rest", what)
                 break
-            log.info("error details for %s unavailable: %s", group_id, exc.message)
+            log.info("%s for %s unavailable: %s", what, key, exc.message)
             continue
         except ApiError as exc:
-            log.info("error details for %s unavailable: %s", group_id, exc.message)
+            log.info("%s for %s unavailable: %s", what, key, exc.message)
             continue
         except Exception as exc:  # never let the explanation break the verdict
-            log.info("error details for %s failed: %s", group_id, type(exc).__name__)
+            log.info("%s for %s failed: %s", what, key, type(exc).__name__)
             continue
-        if text:
-            messages[group_id] = text
-    return messages
+        if value:
+            found[key] = value
+    return found

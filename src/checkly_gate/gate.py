@@ -3,7 +3,7 @@
 1. **follow**: one follower thread per session (a long-poll on one never delays another) until
    every session is final, the deadline passes, or a signal stops the scope.
 2. **judge**: redact what was read, then decide each session (pure: ``verdict.judge_session``).
-3. **explain**: fetch the error messages of failed checks (best effort, at most
+3. **explain**: fetch the error messages and evidence of failed checks (best effort, at most
    ``EXPLAIN_BUDGET`` seconds, never after a signal).
 4. **finish**: on a signal, ask Checkly to cancel (``--cancel-on-interrupt``, at most
    ``CANCEL_BUDGET`` seconds, a second signal ends it); combine, write every requested output,
@@ -22,7 +22,7 @@ import dataclasses
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
@@ -30,12 +30,14 @@ from typing import TextIO
 import httpx
 
 from checkly_gate.api import Client, OutOfTime, Stopped
+from checkly_gate.check_sessions import parse_any_session
 from checkly_gate.ci import Integration, detect
 from checkly_gate.config import Options
 from checkly_gate.details import fetch_error_messages
-from checkly_gate.models import Session, parse_session
+from checkly_gate.evidence import fetch_evidence
+from checkly_gate.models import Session
 from checkly_gate.outputs import write_outputs
-from checkly_gate.poller import PollSettings, follow
+from checkly_gate.poller import PollSettings, SessionSource, follow
 from checkly_gate.progress import Progress, render_explanations, render_verdict
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, markdown
@@ -159,8 +161,8 @@ def run_gate(
         )
         followed = follow_phase(waiting, settings)
         judged = judge_phase(waiting, followed)
-        error_messages = explain_phase(waiting, judged)
-        return finish_phase(waiting, judged, error_messages, wall_clock)
+        explained = explain_phase(waiting, judged)
+        return finish_phase(waiting, judged, explained, wall_clock)
     raise AssertionError("unreachable")  # pragma: no cover (for type checkers)
 
 
@@ -183,9 +185,14 @@ def follow_phase(waiting: Waiting, settings: PollSettings | None = None) -> Foll
                 latest[session_id] = (session, body)
             waiting.progress.update(session)
 
+        source: SessionSource = waiting.client
+        if session_id in options.check_session_ids:
+            from checkly_gate.check_session_flow import CheckSessionSource
+
+            source = CheckSessionSource(waiting.client)
         try:
             obs = follow(
-                waiting.client,
+                source,
                 session_id,
                 scope.deadline,
                 scope,
@@ -246,22 +253,39 @@ def judge_phase(waiting: Waiting, followed: Followed) -> Judged:
     return Judged(observations, bodies, [judge_session(o, policy) for o in observations])
 
 
-def explain_phase(waiting: Waiting, judged: Judged) -> dict[str, str]:
-    """Phase 3: error messages of failed checks, per error group id (never after a signal)."""
+@dataclasses.dataclass(frozen=True)
+class Explained:
+    """Phase 3's result: why failed checks failed and what evidence Checkly kept of it."""
+
+    error_messages: dict[str, str] = dataclasses.field(default_factory=dict)
+    evidence: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+
+
+def explain_phase(waiting: Waiting, judged: Judged) -> Explained:
+    """Phase 3: error messages per error group id and asset types per failed result, in one
+    budget of ``EXPLAIN_BUDGET`` seconds (never after a signal; never changes the verdict)."""
     scope = waiting.scope
     if not waiting.options.details or scope.done:
-        return {}
+        return Explained()
     verdict = combine(judged.verdicts)
     with scope.child(EXPLAIN_BUDGET) as explaining:
         client = waiting.client.under(explaining)
         found = fetch_error_messages(client, verdict, explaining.deadline, explaining)
-    return {group: waiting.redactor(text) for group, text in found.items()}
+        evidence = fetch_evidence(
+            client,
+            verdict,
+            explaining.deadline,
+            explaining,
+            skip=waiting.options.check_session_ids,
+        )
+    messages = {group: waiting.redactor(text) for group, text in found.items()}
+    return Explained(messages, evidence)
 
 
 def finish_phase(
     waiting: Waiting,
     judged: Judged,
-    error_messages: dict[str, str],
+    explained: Explained,
     wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> GateRun:
     """Phase 4: cancel on a signal if asked, combine, write every output, print the verdict.
@@ -273,7 +297,7 @@ def finish_phase(
     received = scope.signal
     if received is not None and options.cancel_on_interrupt:
         running = [o.session_id for o in judged.observations if o.stop is not Stop.FINAL]
-        cancel_sessions(waiting.client, running)
+        cancel_sessions(waiting.client, running, options.check_session_ids)
     verdict = _configuration_problem(combine(judged.verdicts, received), waiting.client)
     run = GateRun(
         verdict=verdict,
@@ -285,7 +309,8 @@ def finish_phase(
         duration_seconds=scope.now() - scope.started,
         requests=waiting.client.requests,
         signal=received,
-        error_messages=error_messages,
+        error_messages=explained.error_messages,
+        evidence=explained.evidence,
     )
     finish(run, options, waiting.out, waiting.integration, waiting.redactor, waiting.colour)
     return deferred_signal(run, scope)
@@ -351,8 +376,11 @@ def _final_observations(
     return observations
 
 
-def cancel_sessions(client: Client, session_ids: list[str]) -> None:
-    """Ask the API once to cancel what is still running (``--cancel-on-interrupt``).
+def cancel_sessions(
+    client: Client, session_ids: list[str], check_session_ids: Collection[str] = ()
+) -> None:
+    """Ask the API once to cancel what is still running (``--cancel-on-interrupt``); check
+    sessions (``check_session_ids``) through their own endpoint.
 
     Runs in a shielded child scope opened after the signal: it ends ``CANCEL_BUDGET`` seconds
     after the signal, and a further signal ends it at once. Best effort: the exit code is decided.
@@ -362,9 +390,11 @@ def cancel_sessions(client: Client, session_ids: list[str]) -> None:
     with scope.child(max(0.1, CANCEL_BUDGET - since), shield=True) as cancelling:
         bound = client.under(cancelling)
         for sid in session_ids:
+            kind = "check" if sid in check_session_ids else "test"
+            cancel = bound.cancel_check_session if kind == "check" else bound.cancel
             try:
-                bound.cancel(sid, timeout=cancelling.remaining())
-                log.warning("cancelled test session %s", sid)
+                cancel(sid, timeout=cancelling.remaining())
+                log.warning("cancelled %s session %s", kind, sid)
             except Stopped:
                 log.warning("gave up cancelling %s: another signal arrived", sid)
                 break
@@ -372,7 +402,7 @@ def cancel_sessions(client: Client, session_ids: list[str]) -> None:
                 log.warning("no time left to cancel %s", sid)
                 break
             except Exception as exc:  # best effort: the exit code is already decided
-                log.warning("could not cancel test session %s: %s", sid, exc)
+                log.warning("could not cancel %s session %s: %s", kind, sid, exc)
 
 
 def _decode_bodies(
@@ -391,7 +421,7 @@ def _decode_bodies(
             bodies[sid] = content
         else:
             bodies[sid] = clean.encode("utf-8")
-            masked[sid] = parse_session(json.loads(clean))
+            masked[sid] = parse_any_session(json.loads(clean))
     return bodies, masked
 
 

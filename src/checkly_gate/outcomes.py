@@ -60,6 +60,7 @@ class Outcome(enum.Enum):
     UNAVAILABLE = (6,   "unavailable", "API unavailable",    "🔌", "!!", "error",   True,
                    "could not be read")
     NO_MATCH    = (7,   "no-match",    "No check matched",   "🔍", "--", "error",   False, None)
+    NO_SESSION  = (8,   "no-session",  "No session found",   "🔎", "--", "error",   False, None)
     INTERRUPTED = (130, "interrupted", "Interrupted",        "🛑", "!!", "error",   True, None)
     # fmt: on
 

@@ -14,11 +14,11 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import backoff
 
 from checkly_gate.api import (
-    Client,
     CompletionUnsupported,
     NotFound,
     OutOfTime,
@@ -90,8 +90,19 @@ def retry_pause(exc: Transient, waits: Iterator[float], left: float) -> float:
 OnUpdate = Callable[[Session, bytes], None]
 
 
+class SessionSource(Protocol):
+    """What ``follow`` reads a session through: ``api.Client`` (test sessions) or
+    ``check_session_flow.CheckSessionSource`` (check sessions)."""
+
+    def get_session(self, session_id: str, timeout: float = ...) -> tuple[Session, bytes]: ...
+
+    def await_completion(
+        self, session_id: str, max_wait: int, timeout: float
+    ) -> tuple[Session, bytes] | None: ...
+
+
 def follow(
-    client: Client,
+    client: SessionSource,
     session_id: str,
     deadline: float,
     clock: Clock,

@@ -14,6 +14,7 @@ from typing import TextIO
 from checkly_gate.models import Session
 from checkly_gate.outcomes import facts
 from checkly_gate.reports import GateRun
+from checkly_gate.reports.evidence import evidence_line
 from checkly_gate.text import one_line
 from checkly_gate.verdict import Counts, Run, Verdict, count_runs, group_runs
 
@@ -77,9 +78,12 @@ def render_explanations(run: GateRun, limit: int = 10) -> list[str]:
             texts = [
                 run.error_messages[g] for g in item.final.error_group_ids if g in run.error_messages
             ]
+            where = f" ({item.latest.run_location})" if item.latest.run_location else ""
             if texts:
-                where = f" ({item.latest.run_location})" if item.latest.run_location else ""
                 lines.append(f"  why {one_line(item.name)}{where}: {one_line(texts[0], 300)}")
+            if evidence := evidence_line(run.evidence, item):
+                link = f" · {one_line(item.latest.link, 500)}" if item.latest.link else ""
+                lines.append(f"  {one_line(item.name)}{where}: {evidence}{link}")
     if len(lines) > limit:
         lines = [*lines[:limit], f"  … and {len(lines) - limit} more, see the reports"]
     return lines

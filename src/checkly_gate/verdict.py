@@ -21,6 +21,7 @@ SEVERITY: tuple[Outcome, ...] = (
     Outcome.PASSED,
     Outcome.TIMED_OUT,
     Outcome.UNAVAILABLE,
+    Outcome.NO_SESSION,  # nothing found to judge: worse than "could not tell", below a verdict
     Outcome.CANCELLED,
     Outcome.REFUSED,
     Outcome.FAILED,

@@ -17,6 +17,7 @@ from checkly_gate.ci import Integration, session_link
 from checkly_gate.files import append_text
 from checkly_gate.outcomes import facts
 from checkly_gate.reports import GateRun
+from checkly_gate.reports.evidence import Evidence, evidence_line
 from checkly_gate.text import one_line, plain_text
 from checkly_gate.verdict import Run, SessionVerdict
 
@@ -80,7 +81,9 @@ def _where(run: Run) -> str:
     return f" ({one_line(location, 60)})" if location else ""
 
 
-def _run_error(run: Run, error_messages: Mapping[str, str], session: str) -> str:
+def _run_error(
+    run: Run, error_messages: Mapping[str, str], session: str, evidence: Evidence | None = None
+) -> str:
     name = one_line(run.name, NAME_LIMIT)
     title = f"{name} failed"
     lines = [f"{name}{_where(run)}: {facts(run.category).message}{session}"]
@@ -91,17 +94,19 @@ def _run_error(run: Run, error_messages: Mapping[str, str], session: str) -> str
         if text and text not in seen:
             seen.add(text)
             lines.append(plain_text(text, MESSAGE_LIMIT))
+    lines += [line for line in (evidence_line(evidence or {}, run),) if line]
     if run.latest.link:
         lines.append(f"Result: {one_line(run.latest.link, 500)}")
     return command("error", "\n".join(lines), title=title)
 
 
-def _run_warning(run: Run, session: str) -> str:
+def _run_warning(run: Run, session: str, evidence: Evidence | None = None) -> str:
     name = one_line(run.name, NAME_LIMIT)
     row = facts(run.category)
     tries = len(run.failed_attempts)
     after = f" ({tries} failed attempt{'s' * (tries != 1)})" if tries else ""
     lines = [f"{name}{_where(run)}: {row.message}{after}{session}"]
+    lines += [line for line in (evidence_line(evidence or {}, run),) if line]
     if run.latest.link:
         lines.append(f"Result: {one_line(run.latest.link, 500)}")
     return command("warning", "\n".join(lines), title=f"{name} is {row.label}")
@@ -146,9 +151,9 @@ def render_annotations(run: GateRun, limit: int = ANNOTATION_LIMIT) -> list[str]
             errors.append(trouble)
         for r in sv.runs:
             if facts(r.category).broken:
-                check_errors.append(_run_error(r, run.error_messages, session))
+                check_errors.append(_run_error(r, run.error_messages, session, run.evidence))
             elif facts(r.category).warned:
-                warnings.append(_run_warning(r, session))
+                warnings.append(_run_warning(r, session, run.evidence))
     if not run.verdict.sessions and run.verdict.exit_code != 0:
         reason = plain_text(run.verdict.reason, MESSAGE_LIMIT)
         errors.append(command("error", reason, title=f"checkly-gate: {run.verdict.outcome.label}"))

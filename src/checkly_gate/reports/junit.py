@@ -38,6 +38,7 @@ from datetime import datetime, timezone
 from checkly_gate.models import Result, Session
 from checkly_gate.outcomes import RED_ELEMENTS, Outcome, facts, gate_element
 from checkly_gate.reports import GateRun
+from checkly_gate.reports.evidence import evidence_line
 from checkly_gate.text import strip_ansi
 from checkly_gate.verdict import Category, Run, SessionVerdict, Stop
 
@@ -328,6 +329,7 @@ class _Context:
         self.policy = run.policy
         self.texts = texts
         self.passing_out = texts.level.passing_out
+        self.evidence = run.evidence
         self.why = _why_unfinished(run, sv, stop)
 
 
@@ -377,7 +379,9 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
     if row.broken:
         after = f" after {len(run.attempts) + 1} attempts" if run.failed_attempts else ""
         message = what + after + ctx.texts.preview(latest)
-        text = _lines(what + after, link, ctx.texts.groups(latest, name))
+        text = _lines(
+            what + after, link, evidence_line(ctx.evidence, run), ctx.texts.groups(latest, name)
+        )
         _mark(case, row.junit or "error", message, row.label, text)
         _retries(case, "rerun", run, ctx, name)
     elif row.junit == "skipped":

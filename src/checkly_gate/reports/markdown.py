@@ -19,6 +19,7 @@ from checkly_gate import __version__
 from checkly_gate.models import Session
 from checkly_gate.outcomes import facts
 from checkly_gate.reports import GateRun
+from checkly_gate.reports.evidence import Evidence, evidence_line
 from checkly_gate.text import strip_ansi
 from checkly_gate.verdict import Category, Counts, Observation, Run, SessionVerdict
 
@@ -224,7 +225,7 @@ def _session_duration(session: Session) -> float | None:
     return None
 
 
-def _row(run: Run) -> str:
+def _row(run: Run, evidence: Evidence | None = None) -> str:
     latest = run.latest
     cells = (
         _cell(run.category),
@@ -233,7 +234,7 @@ def _row(run: Run) -> str:
         _text(latest.run_location),
         _duration(latest.duration_seconds),
         str(1 + len(run.failed_attempts)),
-        _link("result", latest.link, fallback="–"),
+        _link("result", latest.link, fallback="–") + _note(evidence_line(evidence or {}, run)),
     )
     return "| " + " | ".join(cells) + " |"
 
@@ -241,6 +242,11 @@ def _row(run: Run) -> str:
 def _cell(category: Category) -> str:
     row = facts(category)
     return f"{row.emoji} {row.label}"
+
+
+def _note(text: str) -> str:
+    """`` · text`` after a table cell's link, or ""."""
+    return f" · {_text(text)}" if text else ""
 
 
 def _more_rows(n: int) -> str:
@@ -387,7 +393,7 @@ def _model(run: GateRun) -> _Document:
         if session is None or sv.outcome.partial:
             block.append(_unknown_section(sv, observations.get(sv.session_id)))
         runs = sorted(sv.runs, key=lambda r: _ORDER[r.category])  # stable: API order kept
-        rows = [_Row(next(row_keys), r.category, _row(r)) for r in runs]
+        rows = [_Row(next(row_keys), r.category, _row(r, run.evidence)) for r in runs]
         errors = _error_blocks(runs, run.error_messages, row_keys)
         passed_total = sum(1 for r in runs if r.category is Category.PASSED)
         sections.append(_Section(block, rows, errors, passed_total))

@@ -11,8 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from checkly_gate import __version__
-from checkly_gate.models import NotASessionError, parse_session, parse_time
+from checkly_gate.check_sessions import parse_any_session
+from checkly_gate.models import NotASessionError, parse_time
 from checkly_gate.reports import GateRun
+from checkly_gate.reports.evidence import load_evidence
 from checkly_gate.verdict import (
     Observation,
     Outcome,
@@ -86,6 +88,7 @@ def render(run: GateRun) -> str:
         },
         "requests": run.requests,
         "errorMessages": dict(run.error_messages),
+        "evidence": {rid: list(kinds) for rid, kinds in run.evidence.items()},
         "sessions": sessions,
     }
     # Compact: with an indent the json module falls back to its pure-Python encoder, which for a
@@ -126,7 +129,7 @@ def load(text: str) -> GateRun:
         session = None
         if body is not None:
             try:
-                session = parse_session(body)
+                session = parse_any_session(body)
             except NotASessionError as exc:
                 raise SnapshotError(f"session {sid}: {exc}") from None
             bodies[sid] = body
@@ -157,6 +160,7 @@ def load(text: str) -> GateRun:
         duration_seconds=float(duration) if isinstance(duration, (int, float)) else None,
         requests=_int(data.get("requests")),
         signal=signal,
+        evidence=load_evidence(data.get("evidence")),
         error_messages={
             k: v
             for k, v in (data.get("errorMessages") or {}).items()
@@ -180,6 +184,12 @@ def _stored_verdict(data: dict[str, Any]) -> Verdict:
         return Verdict(outcome, code, reason)  # the code may differ (--no-fail-on-no-matching)
     if isinstance(code, int) and code >= 128:
         return Verdict(Outcome.INTERRUPTED, code, reason)
+    for outcome in Outcome:
+        if outcome.value == code and outcome.label == data.get("outcome"):
+            return Verdict(outcome, code, reason)
+    for outcome in Outcome:  # an allowed outcome exits 0 (--no-fail-on-no-session/-matching)
+        if outcome.label == data.get("outcome") and code == 0:
+            return Verdict(outcome, code, reason)
     for outcome in Outcome:
         if outcome.value == code:
             return Verdict(outcome, code, reason)

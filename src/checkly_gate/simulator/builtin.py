@@ -242,6 +242,17 @@ def _builtins() -> dict[str, Scenario]:
             checks=_trigger_demo_checks(),
         ),
         Scenario(
+            name="discovery",
+            description=(
+                "for `wait --commit`: a ~6 s passing session (one flaky multi-step check) of "
+                "the default commit appears in the list 3 s after the simulator starts (VERCEL)"
+            ),
+            session_name="Vercel deployment checks",
+            listed_after=3.0,
+            provider="VERCEL",
+            checks=short,
+        ),
+        Scenario(
             name="large",
             description="3,000 runs (1,500 checks x 2 locations) finished within ~5 s: PASSED",
             session_name="Large regression suite",

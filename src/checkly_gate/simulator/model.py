@@ -28,7 +28,21 @@ FAULT_KINDS = (
     "unauthorized-echo",
     "ambiguous",
 )
-ENDPOINTS = ("any", "session", "completion", "trigger", "cancel", "error-group")
+ENDPOINTS = (
+    "any",
+    "session",
+    "completion",
+    "trigger",
+    "cancel",
+    "error-group",
+    # discovery, result assets and check sessions (simulator/discovery.py)
+    "list",
+    "assets",
+    "check-trigger",
+    "check-session",
+    "check-completion",
+    "check-cancel",
+)
 #: Statuses the trigger may answer when no check matches (``Scenario.no_match_status``).
 NO_MATCH_STATUSES = (404, 403)
 METADATA_KEYS = (
@@ -290,6 +304,10 @@ class Scenario:
     checks: tuple[CheckSpec, ...] = ()
     faults: tuple[Fault, ...] = ()
     no_match_status: int = 404
+    # The session of this scenario appears in GET /v1/test-sessions ``listed_after`` scenario
+    # seconds after the simulator starts, from ``provider`` (None: not listed by itself).
+    listed_after: float | None = None
+    provider: str = "VERCEL"
 
     def __post_init__(self) -> None:
         _string("name", self.name)
@@ -310,6 +328,9 @@ class Scenario:
         for key in ("not_found_seconds", "cancel_at", "final_lag"):
             object.__setattr__(self, key, _number(key, getattr(self, key)))
         _boolean("completion_endpoint", self.completion_endpoint)
+        if self.listed_after is not None:
+            object.__setattr__(self, "listed_after", _number("listed_after", self.listed_after))
+        _string("provider", self.provider)
         _choice("end", self.end, ENDS)
         if self.status_override is not None:
             _choice("status_override", self.status_override, SESSION_STATUSES)

@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from checkly_gate.simulator import check_sessions, discovery
 from checkly_gate.simulator.builtin import BUILTIN_SCENARIOS
 from checkly_gate.simulator.model import METADATA_KEYS, CheckSpec, Fault, Scenario, ScenarioError
 from checkly_gate.simulator.timeline import SessionTimeline, check_id_of
@@ -43,6 +44,7 @@ _METHODS = {
     "trigger": "POST",
     "cancel": "POST",
     "error-group": "GET",
+    **discovery.METHODS,
 }
 _MAX_ENV_VARS = 50
 NO_MATCH_MESSAGE = "No matching checks were found."
@@ -127,7 +129,7 @@ def _route(path: str) -> tuple[str | None, str]:
     match = _ERROR_GROUP.match(path)
     if match is not None:
         return "error-group", unquote(match.group(1))
-    return None, ""
+    return discovery.route(path)
 
 
 _INVALID = object()  # a body that is not JSON (or could not be read)
@@ -408,6 +410,9 @@ class Simulator:
         self._thread: threading.Thread | None = None
         self._loop_running = False
         self._stopped = False
+        self._listed: list[discovery.Listed] = []  # sessions GET /v1/test-sessions shows
+        self._check_timelines: dict[str, SessionTimeline] = {}  # check sessions by id
+        discovery.register_scenario(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -506,6 +511,17 @@ class Simulator:
         """A snapshot copy of every session created by the trigger endpoint, oldest first."""
         with self._lock:
             return list(self._triggered)
+
+    def add_listed(
+        self,
+        scenario: Scenario,
+        after: float = 0.0,
+        provider: str = "VERCEL",
+        session_id: str | None = None,
+    ) -> str:
+        """Register a session of ``scenario`` that ``GET /v1/test-sessions`` (and GET by id)
+        shows ``after`` scenario seconds from now, from ``provider``; returns its id."""
+        return discovery.add_listed(self, scenario, after, provider, session_id)
 
     @property
     def cancelled(self) -> dict[str, float]:
@@ -641,6 +657,15 @@ class Simulator:
             )
         if endpoint == "trigger":
             return self._trigger(body, now)
+        if endpoint == "list":
+            return discovery.serve_list(self, query, now)
+        if endpoint == "assets":
+            return discovery.serve_assets(self, raw_id, path, now)
+        if endpoint in discovery.METHODS:
+            payload = _decode(body)
+            if payload is _INVALID:
+                return _api_error(400, "Request body must be JSON")
+            return check_sessions.serve_check(self, endpoint, raw_id, query, payload, now)
         if endpoint == "error-group":
             if ident is None:
                 return _api_error(400, "id must be a UUID")

@@ -1,0 +1,147 @@
+"""Following and starting check sessions with the test session's machinery.
+
+``CheckSessionSource`` lets ``poller.follow`` read ``/v2/check-sessions/{id}`` (and its
+completion long-poll) exactly as it reads a test session; ``run_check_sessions`` is ``run
+--check-sessions``: ``POST /v2/check-sessions/trigger`` (one check session per matched check),
+then one ``wait`` for all of them, with the same deadline, retries, reports and exit codes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, TextIO, cast
+
+import httpx
+
+from checkly_gate.api import REQUEST_TIMEOUT, Ambiguous, Client, NoMatch
+from checkly_gate.check_sessions import parse_check_session
+from checkly_gate.ci import detect
+from checkly_gate.config import ConfigError, Options, parse_session_id
+from checkly_gate.gate import deferred_signal, finish, run_gate
+from checkly_gate.launch import TriggerFailed, trigger
+from checkly_gate.models import NotASessionError, Session
+from checkly_gate.redact import Redactor
+from checkly_gate.reports import GateRun
+from checkly_gate.scope import Scope, signals_stop
+from checkly_gate.text import one_line
+from checkly_gate.trigger import TriggerOptions
+from checkly_gate.verdict import Outcome
+
+
+class CheckSessionSource:
+    """``poller.SessionSource`` over the check-session endpoints of ``client``."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def get_session(
+        self, session_id: str, timeout: float = REQUEST_TIMEOUT
+    ) -> tuple[Session, bytes]:
+        return self.client.get_check_session(session_id, timeout)
+
+    def await_completion(
+        self, session_id: str, max_wait: int, timeout: float
+    ) -> tuple[Session, bytes] | None:
+        return self.client.await_check_session(session_id, max_wait, timeout)
+
+
+def trigger_body(options: TriggerOptions) -> dict[str, Any]:
+    """``CheckSessionsV2TriggerRequest``: the tag groups and check ids of ``run`` (no target:
+    every eligible check). Location, name, env vars and retries are not part of this request."""
+    target: dict[str, Any] = {}
+    if options.tag_groups:
+        target["matchTags"] = [list(group) for group in options.tag_groups]
+    if options.check_ids:
+        target["checkId"] = list(options.check_ids)
+    return {"target": target} if target else {}
+
+
+class _Trigger:
+    """Presents ``POST /v2/check-sessions/trigger`` as ``Client.trigger`` so ``launch.trigger``
+    (retry only what surely started nothing) serves check sessions too. Returns the first
+    session and the list of all of them."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.scope = client.scope
+
+    @property
+    def answers(self) -> int:
+        return self.client.answers
+
+    def trigger(self, body: dict[str, Any], timeout: float) -> tuple[Session, list[Session]]:
+        answer = self.client.trigger_check_sessions(body, timeout)
+        raw = answer.get("sessions") if isinstance(answer, dict) else None
+        if not isinstance(raw, list):
+            raise Ambiguous("the trigger answer has no sessions list; sessions may have started")
+        sessions = []
+        for item in raw:
+            try:
+                session = parse_check_session(item)
+                session_id = parse_session_id(session.session_id)  # only a UUID makes a path
+            except (NotASessionError, ConfigError):
+                continue
+            sessions.append(dataclasses.replace(session, session_id=session_id))
+        if not sessions:
+            raise NoMatch("the trigger started no check session")
+        return sessions[0], sessions
+
+
+def run_check_sessions(
+    options: Options,
+    trigger_options: TriggerOptions,
+    out: TextIO,
+    env: Mapping[str, str],
+    colour: bool = False,
+    transport: httpx.BaseTransport | None = None,
+    handle_signals: bool = True,
+) -> int:
+    """``run --check-sessions``: trigger, then wait for every started check session, both
+    under one ``Scope`` (the ``--timeout`` deadline and SIGINT/SIGTERM)."""
+    started_wall = datetime.now(timezone.utc)
+    scope = Scope(options.timeout)
+    redactor = Redactor([options.api_key])
+    body = trigger_body(trigger_options)
+    with contextlib.ExitStack() as stack:
+        if handle_signals:
+            stack.enter_context(signals_stop(scope))
+        client = Client(
+            options.api_key,
+            options.api_url,
+            options.account_id,
+            transport=transport,
+            scope=scope,
+            env=env,
+        )
+        stack.callback(client.close)
+        try:
+            _, started = trigger(
+                cast(Client, _Trigger(client)), body, trigger_options.fail_on_no_matching
+            )
+        except TriggerFailed as failed:
+            signum = scope.signal if failed.verdict.outcome is Outcome.INTERRUPTED else None
+            run = GateRun(
+                verdict=failed.verdict,
+                started_at=started_wall,
+                finished_at=datetime.now(timezone.utc),
+                duration_seconds=scope.now() - scope.started,
+                requests=client.requests,
+                signal=signum,
+            )
+            finish(run, options, out, detect(env), redactor, colour)
+            return deferred_signal(run, scope).verdict.exit_code
+        sessions: list[Session] = started
+        for session in sessions:
+            name = one_line(session.display_name)
+            out.write(redactor(f"Started check session '{name}': {session.session_id}") + "\n")
+        out.flush()
+        ids = tuple(s.session_id for s in sessions)
+        waiting = dataclasses.replace(options, session_ids=ids, check_session_ids=ids)
+        run = run_gate(
+            waiting, out, env=env, colour=colour, client=client, redactor=redactor, scope=scope
+        )
+        return run.verdict.exit_code
+    raise AssertionError("unreachable")  # pragma: no cover (for type checkers)

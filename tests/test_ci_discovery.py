@@ -1,0 +1,71 @@
+"""The Action's and the GitLab templates' commit inputs reach the gate (one environment line
+each): the Action's own scripts run with bash and the real gate against the simulator, the
+templates' scripts with sh and a stand-in gate."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+from checkly_gate.simulator import Simulator, load_scenario
+from checkly_gate.simulator.model import DEFAULT_METADATA
+from tests.test_action import run_input_check, run_step
+from tests.test_gitlab_ci import PLAIN, REPORTS, component_documents, interpolate, run_script
+
+SHA = str(DEFAULT_METADATA["commitId"])
+
+
+def test_the_action_accepts_commit_instead_of_session_id_or_tags(tmp_path: Path) -> None:
+    assert run_input_check(tmp_path, commit="auto", **{"api-key": "k"}).returncode == 0
+    proc = run_input_check(tmp_path, commit=" \n", **{"api-key": "k"})
+    assert proc.returncode == 2 and "session-id or tags is missing" in proc.stdout
+
+
+def test_the_actions_wait_step_finds_the_workflows_commit(tmp_path: Path) -> None:
+    gate = shutil.which("checkly-gate") or str(Path(sys.executable).parent / "checkly-gate")
+    sim = Simulator(scenario=load_scenario("discovery"), api_key="k", speed=20).start()
+    try:
+        output = tmp_path / "output"
+        proc = run_step(
+            tmp_path,
+            "wait",
+            commit="auto",
+            branch="main",
+            **{"discover-timeout": "10", "api-key": "k", "api-url": sim.url},
+            **{"poll-interval": "0.1", "timeout": "30", "junit": "", "summary": ""},
+            CG_GATE=gate,
+            GITHUB_ACTIONS="true",
+            GITHUB_OUTPUT=str(output),
+            GITHUB_SHA=SHA,
+        )
+    finally:
+        sim.stop()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    written = output.read_text(encoding="utf-8")
+    assert "status=passed" in written and "gate-exit-code=0" in written
+    assert any(r.path == "/v1/test-sessions" for r in sim.requests)
+
+
+def test_the_component_waits_for_the_commit_input(tmp_path: Path) -> None:
+    header, job = component_documents()
+    (body,) = job.values()
+    inputs = header["spec"]["inputs"]
+    values = {n: s.get("default", "") for n, s in inputs.items()}
+    values.update({"commit": "auto", "api-key": "k"})
+    variables = {name: str(interpolate(v, values)) for name, v in body["variables"].items()}
+    assert variables["CHECKLY_GATE_COMMIT"] == "auto"
+    assert inputs["discover-timeout"]["regex"]
+    proc, calls = run_script(tmp_path, body["script"][1], variables)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == [{"args": ["wait", *REPORTS, "--dotenv", "checkly-gate.env"], "key": "k"}]
+
+
+def test_the_plain_template_waits_for_checkly_gate_commit(tmp_path: Path) -> None:
+    plain = yaml.safe_load(PLAIN.read_text(encoding="utf-8"))[".checkly-gate"]
+    variables = {"CHECKLY_API_KEY": "k", "CHECKLY_GATE_COMMIT": SHA}
+    proc, calls = run_script(tmp_path, plain["script"][1], variables)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == [{"args": ["wait"], "key": "k"}]
