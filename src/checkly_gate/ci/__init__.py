@@ -7,9 +7,11 @@ and knows how to print untrusted text so it cannot be taken for a CI command.
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from checkly_gate.text import one_line
@@ -58,7 +60,8 @@ class Integration(Protocol):
 def detect(env: Mapping[str, str], now: Callable[[], float] = time.time) -> Integration | None:
     """The integration for the CI system described by ``env``; ``None`` outside CI.
 
-    GitHub Actions sets ``GITHUB_ACTIONS=true``, GitLab CI sets ``GITLAB_CI=true``.
+    GitHub Actions sets ``GITHUB_ACTIONS=true``, GitLab CI sets ``GITLAB_CI=true``; the other
+    systems are detected by their modules in ``SYSTEMS`` order (see each module's docstring).
     """
     # Imported here: the integration modules import this package for ``Integration``.
     if env.get("GITHUB_ACTIONS") == "true":
@@ -69,4 +72,40 @@ def detect(env: Mapping[str, str], now: Callable[[], float] = time.time) -> Inte
         from checkly_gate.ci.gitlab import GitLab
 
         return GitLab(env, now)
+    found = system(env)
+    if found is not None:
+        module, class_name = found
+        integration: Integration = getattr(module, class_name)(env)
+        return integration
     return None
+
+
+# CI systems with a module ``checkly_gate.ci.<module>`` defining ``detected(env)``,
+# ``metadata(env)`` and the integration class; checked in this order after GitHub and GitLab.
+SYSTEMS: tuple[tuple[str, str], ...] = (
+    ("azure", "Azure"),
+    ("buildkite", "Buildkite"),
+    ("circleci", "CircleCI"),
+    ("bitbucket", "Bitbucket"),
+    ("jenkins", "Jenkins"),
+)
+
+
+def system(env: Mapping[str, str]) -> tuple[ModuleType, str] | None:
+    """The module and class name of the CI system in ``SYSTEMS`` that ``env`` describes."""
+    for module_name, class_name in SYSTEMS:
+        module = importlib.import_module(f"checkly_gate.ci.{module_name}")
+        if module.detected(env):
+            return module, class_name
+    return None
+
+
+def run_metadata(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """``(system name, metadata)`` for ``checkly-gate run`` from a CI system in ``SYSTEMS``:
+    ``repoUrl``, ``commitId``, ``branchName``, ``commitOwner``, ``commitMessage``,
+    ``buildUrl``, each only when its variable is set; ``("", {})`` outside those systems."""
+    found = system(env)
+    if found is None:
+        return "", {}
+    module, _ = found
+    return module.__name__.rsplit(".", 1)[1], module.metadata(env)
