@@ -38,6 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPONENT = ROOT / "templates" / "checkly-gate.yml"
 PLAIN = ROOT / "templates" / "include" / "checkly-gate.gitlab-ci.yml"
 PIPELINE = ROOT / "tests" / "fixtures" / "gitlab-ci.yml"
+# Not on PyPI yet: the release's source archive, which exists once the tag does.
+ARCHIVE = (
+    "checkly-gate @ https://github.com/checkly-gate/checkly-gate/archive/refs/tags/"
+    f"v{__version__}.tar.gz"
+)
 KEY = "cu_gitlab_" + uuid.uuid4().hex
 ACCOUNT = "4b9c2f70-0000-4000-8000-00000000a11c"
 INTERPOLATION = re.compile(r"\$\[\[\s*inputs\.([A-Za-z0-9_-]+)\s*\]\]")
@@ -121,7 +126,7 @@ def test_component_inputs_mirror_the_actions_inputs() -> None:
     assert inputs["session-id"]["default"] == inputs["tags"]["default"] == ""
     assert inputs["junit"]["default"] == action["inputs"]["junit"]["default"]
     assert inputs["summary"]["default"] == action["inputs"]["summary"]["default"]
-    assert inputs["package"]["default"] == f"checkly-gate=={__version__}"
+    assert inputs["package"]["default"] == ARCHIVE
 
 
 def test_component_job_publishes_the_reports_on_every_outcome() -> None:
@@ -149,7 +154,7 @@ def test_both_templates_install_checkly_gate_the_same_way() -> None:
     (component,) = job.values()
     plain = yaml.safe_load(PLAIN.read_text(encoding="utf-8"))[".checkly-gate"]
     assert component["script"][0] == plain["script"][0]
-    assert plain["variables"]["CHECKLY_GATE_PACKAGE"] == f"checkly-gate=={__version__}"
+    assert plain["variables"]["CHECKLY_GATE_PACKAGE"] == ARCHIVE
     assert plain["artifacts"]["when"] == "always"
     assert plain["artifacts"]["reports"] == {
         "junit": plain["variables"]["CHECKLY_GATE_JUNIT"],
