@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--fail-on-no-matching",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=None,
         help="exit 7 when no check matches (default on)",
     )
     _add_wait_options(run)
@@ -275,12 +275,7 @@ def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
 def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
     from checkly_gate.config import ConfigError, resolve
     from checkly_gate.redact import Redactor, redacting
-    from checkly_gate.trigger import (
-        TriggerOptions,
-        parse_check_ids,
-        parse_env_vars,
-        parse_tags,
-    )
+    from checkly_gate.trigger import run_options
 
     api_key = args.api_key if args.api_key is not None else env.get("CHECKLY_API_KEY")
     env_values = [v.partition("=")[2] for v in args.env]
@@ -290,16 +285,6 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
     try:
         if args.retries is not None and not 0 <= args.retries <= 10:
             raise ConfigError(f"--retries must be 0..10, got {args.retries}")
-        trigger_options = TriggerOptions(
-            tag_groups=parse_tags(args.tags),
-            check_ids=parse_check_ids(args.check_id),
-            location=args.location,
-            name=args.name,
-            env_vars=parse_env_vars(args.env),
-            retries=args.retries,
-            detach=args.detach,
-            fail_on_no_matching=args.fail_on_no_matching,
-        )
         options = resolve(
             [],
             _flags(args),
@@ -310,6 +295,8 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
             verbosity=verbosity,
             require_sessions=False,
         )
+        # flags over the config file's run options (tags, check-id, retries, ...)
+        trigger_options = run_options(vars(args), options.run)
     except ConfigError as exc:
         err.write(f"checkly-gate: error: {exc}\n")
         return EXIT_USAGE

@@ -35,6 +35,34 @@ class TriggerOptions:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+def run_options(flags: Mapping[str, Any], file: Mapping[str, Any]) -> TriggerOptions:
+    """``run``'s options from its flags (argparse names: ``tags``, ``check_id``, ``env``, ...;
+    an unset flag is ``None`` or empty) over the config file's (``Options.run``, keys in the
+    flags' spelling). ``env`` comes only from flags: its values may be secrets.
+
+    Raises ``ConfigError`` naming the flag or key for a malformed value.
+    """
+    merged = {key.replace("-", "_"): value for key, value in file.items()}
+    for key, value in flags.items():
+        given = value is not None and value != [] and value is not False
+        if given or key not in merged:
+            merged[key] = value
+    retries = merged.get("retries")
+    if retries is not None and not 0 <= retries <= 10:
+        raise ConfigError(f"retries must be 0..10, got {retries}")
+    no_matching = merged.get("fail_on_no_matching")
+    return TriggerOptions(
+        tag_groups=parse_tags(merged.get("tags") or []),
+        check_ids=parse_check_ids(merged.get("check_id") or []),
+        location=merged.get("location"),
+        name=merged.get("name"),
+        env_vars=parse_env_vars(flags.get("env") or []),
+        retries=retries,
+        detach=bool(merged.get("detach")),
+        fail_on_no_matching=True if no_matching is None else bool(no_matching),
+    )
+
+
 def parse_tags(values: Sequence[str]) -> tuple[tuple[str, ...], ...]:
     """Each ``--tags A,B`` is one AND-group; several groups are ORed (Checkly's matchTags)."""
     groups = []
