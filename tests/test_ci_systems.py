@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checkly_gate.ci import Integration, azure, detect, run_metadata
+from checkly_gate.ci import COMMAND_MARK, Integration, azure, detect, run_metadata
 from checkly_gate.ci.common import branch_name, failure_messages, web_url
 from checkly_gate.trigger import TriggerOptions, ci_metadata, default_name, request_body
 from tests import runs
@@ -164,12 +164,12 @@ def test_branch_refs() -> None:
 def test_azure_groups_the_progress_and_annotates_each_failed_check() -> None:
     integration = detect(SYSTEMS["azure"])
     assert integration.progress_start("Waiting for ##vso[task.complete]") == [
-        "##[group]Waiting for #\u200b#vso[task.complete]"
+        f"{COMMAND_MARK}##[group]Waiting for #\u200b#vso[task.complete]"
     ]
-    assert integration.progress_end() == ["##[endgroup]"]
+    assert integration.progress_end() == [f"{COMMAND_MARK}##[endgroup]"]
     lines = integration.publish(runs.failed(), "", None, None)
     assert len(lines) == 2
-    assert all(line.startswith("##vso[task.logissue type=error]") for line in lines)
+    assert all(line.startswith(f"{COMMAND_MARK}##vso[task.logissue type=error]") for line in lines)
     assert any("Checkout" in line for line in lines) and any(
         "Payments API" in line for line in lines
     )
@@ -193,9 +193,10 @@ def test_azure_untrusted_text_never_makes_a_command(text: str) -> None:
 
 @pytest.mark.parametrize("name", [*runs.NASTY, "##vso[task.setvariable variable=X]1", "##[error]x"])
 def test_azure_check_names_cannot_inject(name: str) -> None:
-    (line,) = azure.Azure({}).publish(
+    (marked,) = azure.Azure({}).publish(
         runs.from_body(session_body("FAILED", [row(name, "FAILED")])), "", None, None
     )
+    line = marked.removeprefix(COMMAND_MARK)
     assert line.count("##vso[") == 1 and line.startswith("##vso[task.logissue type=error]")
     assert "\n" not in line
 
@@ -211,8 +212,8 @@ def test_buildkite_untrusted_lines_never_open_a_group(text: str) -> None:
 
 def test_buildkite_groups_progress_collapsed_and_the_verdict_expanded() -> None:
     integration = detect(SYSTEMS["buildkite"])
-    assert integration.progress_start("Waiting\nfor x") == ["--- Waiting for x"]
-    assert integration.progress_end() == ["+++ Checkly verdict"]
+    assert integration.progress_start("Waiting\nfor x") == [f"{COMMAND_MARK}--- Waiting for x"]
+    assert integration.progress_end() == [f"{COMMAND_MARK}+++ Checkly verdict"]
     # no agent on PATH: nothing to annotate, nothing printed
     assert integration.publish(runs.failed(), "# md", None, None) == []
 
@@ -272,3 +273,76 @@ def test_failure_messages_name_the_failed_checks_then_cap() -> None:
     assert [line.split(" ")[0] for line in lines] == ["Checkout", "Payments"]
     assert failure_messages(runs.passed()) == []
     assert len(failure_messages(runs.failed(), limit=1)) == 2
+
+
+# --- end to end: what the log of each system receives ----------------------------------------
+
+INJECTING = """\
+name: injecting
+session_name: "##vso[task.setvariable variable=NAME]x"
+checks:
+  - name: "Homepage ##vso[task.setvariable variable=PWNED]yes"
+    start: 0
+    duration: 0.2
+    outcome: passed
+  - name: "--- Checkout ##[error]forged"
+    start: 0
+    duration: 0.2
+    outcome: failed
+    error_message: "boom ##vso[task.complete result=Succeeded]done"
+"""
+
+
+@pytest.mark.parametrize("system", ["azure", "buildkite"])
+def test_the_log_carries_only_the_gates_own_commands(system: str, tmp_path: Path) -> None:
+    import subprocess
+    import uuid
+
+    from checkly_gate.simulator import Simulator, load_scenario
+    from tests.tools import clean_env
+
+    scenario = tmp_path / "injecting.yml"
+    scenario.write_text(INJECTING, encoding="utf-8")
+    with Simulator(scenario=load_scenario(str(scenario)), api_key="k", speed=5) as sim:
+        env = {
+            **clean_env(),
+            **SYSTEMS[system],
+            "CHECKLY_API_KEY": "k",
+            "NO_COLOR": "1",
+            "PATH": os.environ.get("PATH", ""),
+        }
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "checkly_gate",
+                "wait",
+                str(uuid.uuid4()),
+                "--api-url",
+                sim.url,
+                "--poll-interval",
+                "0.1",
+                "--timeout",
+                "20",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    log = (proc.stdout + proc.stderr).splitlines()
+    assert "Checkout" in proc.stdout and "\x1e" not in proc.stdout + proc.stderr
+    if system == "azure":
+        commands = [line for line in log if COMMAND.search(line)]
+        assert commands[0].startswith("##[group]") and "##[endgroup]" in commands
+        issues = [c for c in commands if c.startswith("##vso[task.logissue type=error]")]
+        assert len(issues) == 1 and "Checkout" in issues[0]
+        # only the gate's own: one group, one end, one issue; nothing a name or message forged
+        assert len(commands) == 3, commands
+        for command in commands:
+            assert command.count("##") == 1 + command.count("#\u200b#"), command
+    else:
+        headers = [line for line in log if re.match(r"(---|\+\+\+|~~~|\^\^\^)(\s|$)", line)]
+        assert headers[0].startswith("--- ") and headers[1] == "+++ Checkly verdict"
+        assert len(headers) == 2, headers

@@ -245,12 +245,14 @@ def _use_colour(stream: TextIO, env: dict[str, str]) -> bool:
 
 
 def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
+    from checkly_gate.ci import shielded
     from checkly_gate.config import ConfigError, resolve
     from checkly_gate.redact import Redactor, redacting
 
     api_key = args.api_key if args.api_key is not None else env.get("CHECKLY_API_KEY")
     redactor = Redactor([api_key])
     out, err = redacting(out, redactor), redacting(err, redactor)
+    out, err = shielded(out, env), shielded(err, env)  # no CI log commands from untrusted text
     verbosity = -1 if args.quiet else (1 if args.verbose else 0)
     try:
         options = resolve(
@@ -273,6 +275,7 @@ def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
 
 
 def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
+    from checkly_gate.ci import shielded
     from checkly_gate.config import ConfigError, resolve
     from checkly_gate.redact import Redactor, redacting
     from checkly_gate.trigger import run_options
@@ -281,6 +284,7 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
     env_values = [v.partition("=")[2] for v in args.env]
     redactor = Redactor([api_key, *env_values])
     out, err = redacting(out, redactor), redacting(err, redactor)
+    out, err = shielded(out, env), shielded(err, env)  # no CI log commands from untrusted text
     verbosity = -1 if args.quiet else (1 if args.verbose else 0)
     try:
         if args.retries is not None and not 0 <= args.retries <= 10:
@@ -307,7 +311,7 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
 
 
 def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
-    from checkly_gate.ci import detect
+    from checkly_gate.ci import detect, shielded
     from checkly_gate.config import Options
     from checkly_gate.gate import finish
     from checkly_gate.redact import Redactor, redacting
@@ -336,7 +340,7 @@ def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: 
     )
     _setup_logging(err, 0)
     redactor = Redactor([env.get("CHECKLY_API_KEY")])
-    finish(run, options, redacting(out, redactor), detect(env), redactor)
+    finish(run, options, shielded(redacting(out, redactor), env), detect(env), redactor)
     return run.verdict.exit_code
 
 

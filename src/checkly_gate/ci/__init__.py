@@ -8,11 +8,12 @@ and knows how to print untrusted text so it cannot be taken for a CI command.
 from __future__ import annotations
 
 import importlib
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast, runtime_checkable
 
 from checkly_gate.text import one_line
 
@@ -109,3 +110,48 @@ def run_metadata(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
         return "", {}
     module, _ = found
     return module.__name__.rsplit(".", 1)[1], module.metadata(env)
+
+
+# Starts a line that an integration wrote itself: the CI command on it is ours, so a shielded
+# stream passes it (without the mark) while it neutralises commands in every other line.
+# Untrusted text cannot carry it: text.one_line turns control characters into spaces.
+COMMAND_MARK = "\x1e"
+
+
+class ShieldedStream:
+    """A text stream whose lines cannot issue the CI system's log commands, but for the ones
+    marked with ``COMMAND_MARK``. Writes are expected to be whole lines (they are: progress,
+    logging and verdict lines are written one at a time)."""
+
+    def __init__(self, stream: TextIO, neutralise: Callable[[str], str]) -> None:
+        self._stream = stream
+        self._neutralise = neutralise
+
+    def write(self, text: str) -> int:
+        # split on LF only, as the CI agents do (str.splitlines would also split on \x1e)
+        lines = re.findall(r"[^\n]*\n|[^\n]+", text)
+        safe = "".join(
+            line[len(COMMAND_MARK) :] if line.startswith(COMMAND_MARK) else self._neutralise(line)
+            for line in lines
+        )
+        return self._stream.write(safe)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def shielded(stream: TextIO, env: Mapping[str, str]) -> TextIO:
+    """``stream`` as the CI system of ``env`` needs it: for a system whose module defines
+    ``neutralise(line)`` (Azure Pipelines: ``##vso[`` anywhere in a line; Buildkite: group
+    headers) every unmarked line is neutralised; elsewhere ``stream`` itself."""
+    found = system(env)
+    neutralise = getattr(found[0], "neutralise", None) if found else None
+    if neutralise is None:
+        return stream
+    return cast(TextIO, ShieldedStream(stream, neutralise))

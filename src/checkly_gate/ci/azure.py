@@ -4,7 +4,9 @@ Detected by ``TF_BUILD=True``. The agent reads logging commands from the output:
 and ``##[endgroup]`` fold the progress, ``##vso[task.logissue type=error]`` puts each failed
 check into the run's summary. Since the agent acts on ``##vso[`` anywhere in a line (and on
 ``##[`` formatting commands), untrusted text (check names, messages) printed by the verdict is
-neutralised: a zero-width space splits the ``##``. Publish the JUnit report with
+neutralised: a zero-width space splits the ``##``, in the verdict (``protect``) and in every
+other line the gate prints (``ci.shielded``: the integration's own commands carry
+``ci.COMMAND_MARK``). Publish the JUnit report with
 ``PublishTestResults@2`` (docs/ci/azure-pipelines.md).
 Variables (https://learn.microsoft.com/azure/devops/pipelines/build/variables):
 ``BUILD_SOURCEVERSION``, ``BUILD_SOURCEBRANCH`` (``refs/heads/main``; for pull requests
@@ -20,6 +22,7 @@ import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
+from checkly_gate.ci import COMMAND_MARK
 from checkly_gate.ci.common import Basic, branch_name, compact, failure_messages, first, web_url
 from checkly_gate.reports import GateRun
 from checkly_gate.text import one_line
@@ -78,10 +81,10 @@ class Azure(Basic):
     name = "azure"
 
     def progress_start(self, title: str) -> list[str]:
-        return [f"##[group]{neutralise(one_line(title))}"]
+        return [f"{COMMAND_MARK}##[group]{neutralise(one_line(title))}"]
 
     def progress_end(self) -> list[str]:
-        return ["##[endgroup]"]
+        return [f"{COMMAND_MARK}##[endgroup]"]
 
     def protect(self, lines: list[str]) -> list[str]:
         return [neutralise(line) for line in lines]
@@ -89,4 +92,4 @@ class Azure(Basic):
     def publish(
         self, run: GateRun, summary_markdown: str, junit: Path | None, summary: Path | None
     ) -> list[str]:
-        return [log_issue("error", line) for line in failure_messages(run)]
+        return [COMMAND_MARK + log_issue("error", line) for line in failure_messages(run)]

@@ -18,6 +18,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from checkly_gate.ci import COMMAND_MARK
 from checkly_gate.ci.common import Basic, compact, first, web_url
 from checkly_gate.reports import GateRun
 from checkly_gate.text import one_line
@@ -63,10 +64,10 @@ class Buildkite(Basic):
     name = "buildkite"
 
     def progress_start(self, title: str) -> list[str]:
-        return [f"--- {one_line(title)}"]
+        return [f"{COMMAND_MARK}--- {one_line(title)}"]
 
     def progress_end(self) -> list[str]:
-        return ["+++ Checkly verdict"]
+        return [f"{COMMAND_MARK}+++ Checkly verdict"]
 
     def protect(self, lines: list[str]) -> list[str]:
         return [neutralise(line) for line in lines]
