@@ -4,9 +4,9 @@ They are parsed out of README.md (the first two ```sh blocks) and run with ``sh 
 of the project, with a PATH whose ``python3`` is the system's Python (externally managed on
 Debian), HOME in a temporary folder (no user configuration, no user site) and nothing but the
 package index reachable. pip may use its wheel cache (``PIP_CACHE_DIR``), which keeps the test
-to about half a minute. The test command's ``pytest`` collects the suite instead of running it
-(``PYTEST_ADDOPTS=--collect-only``), or it would run this test again; ``.ci/run`` runs the same
-command for real.
+to about half a minute. The second command (install the dev extras, run the whole suite) is the
+one ``.ci/run`` runs, parsed out of the README the same way, so every CI run executes it as
+written; running it again here would run this test inside itself and double the suite's time.
 """
 
 from __future__ import annotations
@@ -102,9 +102,8 @@ def test_readme_commands_work_as_written_on_a_fresh_machine(tmp_path: Path) -> N
         PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR")
         or str(Path(os.path.expanduser("~")) / ".cache" / "pip"),
         PIP_DISABLE_PIP_VERSION_CHECK="1",
-        PYTEST_ADDOPTS="--collect-only -q -p no:cacheprovider",
     )
-    try_it, tests = readme_commands()
+    try_it, _ = readme_commands()
     stdlib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"],
         capture_output=True,
@@ -132,9 +131,3 @@ def test_readme_commands_work_as_written_on_a_fresh_machine(tmp_path: Path) -> N
     reports = project / "checkly-gate-demo"
     assert sorted(p.suffix for p in reports.iterdir()) == [".json", ".md", ".xml"]
     assert (project / ".venv" / "bin" / "checkly-gate").exists()
-
-    collected = subprocess.run(
-        ["sh", "-c", tests], cwd=project, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-3000:]
-    assert re.search(r"^\d+ tests collected", collected.stdout, re.M), collected.stdout[-2000:]
