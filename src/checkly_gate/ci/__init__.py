@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TextIO, cast, runtime_checkable
 
+from checkly_gate.redact import RedactingStream
 from checkly_gate.text import one_line
 
 if TYPE_CHECKING:
@@ -118,10 +119,11 @@ def run_metadata(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
 COMMAND_MARK = "\x1e"
 
 
-class ShieldedStream:
+class ShieldedStream(RedactingStream):
     """A text stream whose lines cannot issue the CI system's log commands, but for the ones
     marked with ``COMMAND_MARK``. Writes are expected to be whole lines (they are: progress,
-    logging and verdict lines are written one at a time)."""
+    logging and verdict lines are written one at a time). Flush, isatty and the rest are the
+    wrapped stream's, as for ``redact.RedactingStream``."""
 
     def __init__(self, stream: TextIO, neutralise: Callable[[str], str]) -> None:
         self._stream = stream
@@ -135,15 +137,6 @@ class ShieldedStream:
             for line in lines
         )
         return self._stream.write(safe)
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-    def isatty(self) -> bool:
-        return self._stream.isatty()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
 
 
 def shielded(stream: TextIO, env: Mapping[str, str]) -> TextIO:
