@@ -40,6 +40,7 @@ BASH4_ONLY = {
     r"\bwait\s+-n\b": "wait -n (bash 4.3)",
     r"\$EPOCH(SECONDS|REALTIME)": "EPOCHSECONDS (bash 5)",
     r"printf\s+'?%\(": "printf %(...)T (bash 4.2)",
+    r"=~\s+[^$\s\"'][^\s]*[(|]": "a regex literal with ( or | after =~: keep it in a variable",
 }
 
 
@@ -90,6 +91,7 @@ def test_action_steps_have_no_bash4_syntax(name: str, script: str) -> None:
         "case $x in a) echo ;& b) ;; esac",
         "cmd |& tee log",
         "[[ -v FOO ]]",
+        "[[ $x =~ ^(a|b)$ ]]",
         'echo "${arr[-1]}"',
         'for x in "${items[@]}"; do :; done',
     ],
