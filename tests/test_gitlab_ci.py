@@ -38,6 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPONENT = ROOT / "templates" / "checkly-gate.yml"
 PLAIN = ROOT / "templates" / "include" / "checkly-gate.gitlab-ci.yml"
 PIPELINE = ROOT / "tests" / "fixtures" / "gitlab-ci.yml"
+# Not on PyPI yet: the release's source archive, which exists once the tag does.
+ARCHIVE = (
+    "checkly-gate @ https://github.com/checkly-gate/checkly-gate/archive/refs/tags/"
+    f"v{__version__}.tar.gz"
+)
 KEY = "cu_gitlab_" + uuid.uuid4().hex
 ACCOUNT = "4b9c2f70-0000-4000-8000-00000000a11c"
 INTERPOLATION = re.compile(r"\$\[\[\s*inputs\.([A-Za-z0-9_-]+)\s*\]\]")
@@ -121,7 +126,7 @@ def test_component_inputs_mirror_the_actions_inputs() -> None:
     assert inputs["session-id"]["default"] == inputs["tags"]["default"] == ""
     assert inputs["junit"]["default"] == action["inputs"]["junit"]["default"]
     assert inputs["summary"]["default"] == action["inputs"]["summary"]["default"]
-    assert inputs["package"]["default"] == f"checkly-gate=={__version__}"
+    assert inputs["package"]["default"] == ARCHIVE
 
 
 def test_component_job_publishes_the_reports_on_every_outcome() -> None:
@@ -149,7 +154,7 @@ def test_both_templates_install_checkly_gate_the_same_way() -> None:
     (component,) = job.values()
     plain = yaml.safe_load(PLAIN.read_text(encoding="utf-8"))[".checkly-gate"]
     assert component["script"][0] == plain["script"][0]
-    assert plain["variables"]["CHECKLY_GATE_PACKAGE"] == f"checkly-gate=={__version__}"
+    assert plain["variables"]["CHECKLY_GATE_PACKAGE"] == ARCHIVE
     assert plain["artifacts"]["when"] == "always"
     assert plain["artifacts"]["reports"] == {
         "junit": plain["variables"]["CHECKLY_GATE_JUNIT"],
@@ -230,6 +235,7 @@ def test_jobs_run_by_gitlab_ci_local(tmp_path: Path, simulators) -> None:
         "FAILING_SESSION_ID": failing_id,
         "FAILING_API_URL": simulators["failing"].url,
         "TAGS_API_URL": simulators["tags"].url,
+        "RELEASE_NAME": "2026.11",  # a variable the env input refers to
         "GATELESS_PATH": f"{gateless}:/usr/bin:/bin",
         "GATED_PATH": f"{gated}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "RESULT_DIR": str(results),
@@ -286,6 +292,14 @@ def test_jobs_run_by_gitlab_ci_local(tmp_path: Path, simulators) -> None:
 
     # The component with tags: started one session of the matching checks and waited for it.
     (started,) = simulators["tags"].triggered
+    # run's options, from the component's inputs
+    assert started.body["environmentVariables"] == [
+        {"key": "ENVIRONMENT_URL", "value": "https://staging.example.com", "secret": False},
+        {"key": "RELEASE", "value": "2026.11", "secret": False},
+    ]
+    assert started.body["runLocation"] == "us-east-1"
+    assert started.body["name"] == "gitlab-ci-local session"
+    assert started.body["retryStrategy"]["maxRetries"] == 2
     assert started.body["target"]["matchTags"] == [["web"], ["infra", "security"]]
     assert "PASSED (exit 0)" in logs["component-tags"]
     tags = artifacts / "component-tags"
@@ -352,6 +366,63 @@ def run_script(
 
 
 REPORTS = ["--junit", "checkly-junit.xml", "--summary", "checkly-summary.md"]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "args"),
+    [
+        ({"CHECK_ID": f"{ID1},\n{ID2}"}, ["run", f"--check-id={ID1}", f"--check-id={ID2}"]),
+        (
+            {
+                "TAGS": "web",
+                "ENV": "A=https://x.example\r\n  B=c d=e\n\n",
+                "LOCATION": "us-east-1",
+                "SESSION_NAME": "my run",
+                "RETRIES": "0",
+                "FAIL_ON_NO_MATCHING": "false",
+            },
+            [
+                "run",
+                "--tags=web",
+                "--env=A=https://x.example",
+                "--env=B=c d=e",
+                "--location",
+                "us-east-1",
+                "--name",
+                "my run",
+                "--retries",
+                "0",
+                "--no-fail-on-no-matching",
+            ],
+        ),
+        ({"SESSION_ID": ID1, "CHECK_ID": ID2}, "are both given"),
+        ({"SESSION_ID": ID1, "RETRIES": "1"}, "only apply when the job starts a session"),
+        ({"SESSION_ID": ID1, "ENV": "A=b"}, "only apply when the job starts a session"),
+        ({"TAGS": "web", "FAIL_ON_NO_MATCHING": "yes"}, "must be true or false"),
+    ],
+)
+def test_component_script_passes_runs_options(
+    tmp_path: Path, inputs: dict[str, str], args: list[str] | str
+) -> None:
+    _, job = component_documents()
+    (body,) = job.values()
+    variables = {name: "" for name in body["variables"]}
+    variables.update({f"CHECKLY_GATE_INPUT_{k}": v for k, v in inputs.items()})
+    variables.update(
+        CHECKLY_GATE_INPUT_API_KEY="k",
+        CHECKLY_GATE_INPUT_JUNIT="j.xml",
+        CHECKLY_GATE_INPUT_SUMMARY="s.md",
+        CHECKLY_GATE_INPUT_DOTENV="d.env",
+    )
+    proc, calls = run_script(tmp_path, body["script"][1], variables)
+    if isinstance(args, str):
+        assert proc.returncode == 2 and not calls, proc.stdout + proc.stderr
+        assert args in proc.stderr and "https://x" not in proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    reports = ["--junit", "j.xml", "--summary", "s.md", "--dotenv", "d.env"]
+    (call,) = calls
+    assert call["args"][: len(args)] == args and call["args"][len(args) :] == reports
 
 
 @pytest.mark.parametrize(
@@ -422,3 +493,36 @@ def test_plain_template_script_waits_or_runs_by_its_variables(
         return
     assert proc.returncode == 0, proc.stderr
     assert calls == [{"args": args, "key": "k"}]
+
+
+def test_plain_template_passes_runs_options(tmp_path: Path) -> None:
+    plain = yaml.safe_load(PLAIN.read_text(encoding="utf-8"))[".checkly-gate"]
+    variables = {
+        "CHECKLY_API_KEY": "k",
+        "CHECKLY_CHECK_ID": ID1,
+        "CHECKLY_ENV": "A=b\n B=c d\n",
+        "CHECKLY_GATE_LOCATION": "us-east-1",
+        "CHECKLY_GATE_SESSION_NAME": "n",
+        "CHECKLY_GATE_RETRIES": "1",
+        "CHECKLY_GATE_FAIL_ON_NO_MATCHING": "false",
+    }
+    proc, calls = run_script(tmp_path, plain["script"][1], variables)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == [
+        {
+            "args": [
+                "run",
+                f"--check-id={ID1}",
+                "--env=A=b",
+                "--env=B=c d",
+                "--location",
+                "us-east-1",
+                "--name",
+                "n",
+                "--retries",
+                "1",
+                "--no-fail-on-no-matching",
+            ],
+            "key": "k",
+        }
+    ]

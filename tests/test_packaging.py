@@ -105,6 +105,26 @@ def run_flags(args: str) -> tuple[list[str], str]:
     return flags, args
 
 
+def host_commands(command: str, args: dict[str, str], paths: dict[str, Path]) -> list[list[str]]:
+    """A RUN line's `&&`-joined commands as argv lists, the image's paths mapped to ``paths``
+    (by prefix); any other absolute path is a test failure."""
+    commands: list[list[str]] = [[]]
+    for word in shlex.split(expand(command, args)):
+        if word == "&&":
+            commands.append([])
+            continue
+        for inside, outside in paths.items():
+            if word == inside or word.startswith(inside + "/"):
+                word = str(outside) + word[len(inside) :]
+                break
+        else:
+            assert not word.startswith("/"), f"{word}: a path the test does not map"
+        commands[-1].append(word)
+    for argv in commands:
+        assert argv[:3] == ["python", "-m", "pip"], argv
+    return commands
+
+
 @pytest.fixture(scope="module")
 def dockerfile() -> Dockerfile:
     return read_dockerfile(DOCKERFILE.read_text(encoding="utf-8"))
@@ -133,7 +153,10 @@ def test_image_is_small_and_safe_by_construction(dockerfile: Dockerfile) -> None
     # the final stage installs only the wheels built before, from no index, with no cache
     (install,) = [r for r in final.all("RUN") if "pip" in r]
     flags, command = run_flags(install)
-    assert flags == ["--mount=type=bind,from=build,source=/wheels,target=/wheels"]
+    assert flags == [
+        "--mount=type=bind,from=build,source=/wheels,target=/wheels",
+        "--mount=type=bind,from=build,source=/src/requirements.lock,target=/requirements.lock",
+    ]
     assert "--no-index" in command and "--no-cache-dir" in command
     for run in build.all("RUN") + final.all("RUN"):
         assert "pip install" not in run or "--no-cache-dir" in run, run
@@ -147,6 +170,7 @@ def test_image_is_small_and_safe_by_construction(dockerfile: Dockerfile) -> None
     assert json.loads(final.all("ENTRYPOINT")[0]) == ["checkly-gate"]
     assert final.all("WORKDIR") == ["/reports"]
     assert "chown 10001:10001 /reports" in " ".join(final.all("RUN"))
+    assert "chmod 1777 /reports" in " ".join(final.all("RUN"))  # any --user may write
     # OCI labels, the version being this package's
     labels = " ".join(final.all("LABEL"))
     for key in ("title", "description", "version", "licenses", "source"):
@@ -200,19 +224,18 @@ def wheels(dockerfile: Dockerfile, tmp_path_factory: pytest.TempPathFactory) -> 
             pip_runs.append((workdir, args))
     (run,) = pip_runs
     workdir, command = run
-    argv = shlex.split(expand(command, dockerfile.args))
-    assert argv[:4] == ["python", "-m", "pip", "wheel"], argv
     wheel_dir = root / "wheels"
-    mapped = [str(wheel_dir) if a == "/wheels" else a for a in argv]
-    assert not [a for a in mapped if a.startswith("/") and a != str(wheel_dir)], mapped
-    proc = subprocess.run(
-        [sys.executable, *mapped[1:]],
-        cwd=root / workdir.lstrip("/"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    commands = host_commands(command, dockerfile.args, {"/wheels": wheel_dir})
+    assert [argv[3] for argv in commands] == ["wheel", "download"], commands
+    for argv in commands:
+        proc = subprocess.run(
+            [sys.executable, *argv[1:]],
+            cwd=root / workdir.lstrip("/"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return wheel_dir
 
 
@@ -222,23 +245,23 @@ def test_the_dockerfiles_install_steps_give_a_working_entrypoint(
     final = dockerfile.stages[1]
     (install,) = [r for r in final.all("RUN") if "pip" in r]
     _, command = run_flags(install)
-    argv = shlex.split(expand(command, dockerfile.args))
-    assert argv[:4] == ["python", "-m", "pip", "install"], argv
-    mapped = [str(wheels) if a == "/wheels" else a for a in argv]
-    assert not [a for a in mapped if a.startswith("/") and a != str(wheels)], mapped
+    mounts = {"/wheels": wheels, "/requirements.lock": ROOT / "requirements.lock"}
+    commands = host_commands(command, dockerfile.args, mounts)
     # A virtual environment stands for the image's Python; this interpreter's pip installs
     # into it (`pip --python`), which spares bootstrapping pip into the environment.
     env_dir = tmp_path / "image-python"
     venv.create(env_dir, with_pip=False)
     bindir = env_dir / ("Scripts" if sys.platform == "win32" else "bin")
     target = bindir / ("python.exe" if sys.platform == "win32" else "python")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(target), *mapped[3:]],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for argv in commands:
+        assert argv[3] == "install" and "--no-index" in argv, argv
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "--python", str(target), *argv[3:]],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     entrypoint = json.loads(final.all("ENTRYPOINT")[0])
     executable = shutil.which(entrypoint[0], path=str(bindir))
     assert executable, f"{entrypoint[0]} is not installed in {bindir}"

@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--fail-on-no-matching",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=None,
         help="exit 7 when no check matches (default on)",
     )
     _add_wait_options(run)
@@ -294,12 +294,14 @@ def _use_colour(stream: TextIO, env: dict[str, str]) -> bool:
 def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
     import dataclasses
 
+    from checkly_gate.ci import shielded
     from checkly_gate.config import ConfigError, parse_session_id, resolve
     from checkly_gate.redact import Redactor, redacting
 
     api_key = args.api_key if args.api_key is not None else env.get("CHECKLY_API_KEY")
     redactor = Redactor([api_key])
     out, err = redacting(out, redactor), redacting(err, redactor)
+    out, err = shielded(out, env), shielded(err, env)  # no CI log commands from untrusted text
     verbosity = -1 if args.quiet else (1 if args.verbose else 0)
     from checkly_gate.discovery import parse_options, run_discovered
 
@@ -351,19 +353,16 @@ def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
 
 
 def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
+    from checkly_gate.ci import shielded
     from checkly_gate.config import ConfigError, resolve
     from checkly_gate.redact import Redactor, redacting
-    from checkly_gate.trigger import (
-        TriggerOptions,
-        parse_check_ids,
-        parse_env_vars,
-        parse_tags,
-    )
+    from checkly_gate.trigger import run_options
 
     api_key = args.api_key if args.api_key is not None else env.get("CHECKLY_API_KEY")
     env_values = [v.partition("=")[2] for v in args.env]
     redactor = Redactor([api_key, *env_values])
     out, err = redacting(out, redactor), redacting(err, redactor)
+    out, err = shielded(out, env), shielded(err, env)  # no CI log commands from untrusted text
     verbosity = -1 if args.quiet else (1 if args.verbose else 0)
     try:
         unsupported = (args.detach, args.env, args.retries, args.location, args.name)
@@ -374,16 +373,6 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
             )
         if args.retries is not None and not 0 <= args.retries <= 10:
             raise ConfigError(f"--retries must be 0..10, got {args.retries}")
-        trigger_options = TriggerOptions(
-            tag_groups=parse_tags(args.tags),
-            check_ids=parse_check_ids(args.check_id),
-            location=args.location,
-            name=args.name,
-            env_vars=parse_env_vars(args.env),
-            retries=args.retries,
-            detach=args.detach,
-            fail_on_no_matching=args.fail_on_no_matching,
-        )
         options = resolve(
             [],
             _flags(args),
@@ -394,11 +383,13 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
             verbosity=verbosity,
             require_sessions=False,
         )
+        # flags over the config file's run options (tags, check-id, retries, ...)
+        trigger_options = run_options(vars(args), options.run)
     except ConfigError as exc:
         err.write(f"checkly-gate: error: {exc}\n")
         return EXIT_USAGE
     _setup_logging(err, verbosity)
-    if args.check_sessions:
+    if args.check_sessions or options.run.get("check-sessions"):
         from checkly_gate.check_session_flow import run_check_sessions
 
         return run_check_sessions(options, trigger_options, out, env, colour=_use_colour(out, env))
@@ -408,7 +399,7 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
 
 
 def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
-    from checkly_gate.ci import detect
+    from checkly_gate.ci import detect, shielded
     from checkly_gate.config import Options
     from checkly_gate.gate import finish
     from checkly_gate.redact import Redactor, redacting
@@ -437,7 +428,7 @@ def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: 
     )
     _setup_logging(err, 0)
     redactor = Redactor([env.get("CHECKLY_API_KEY")])
-    finish(run, options, redacting(out, redactor), detect(env), redactor)
+    finish(run, options, shielded(redacting(out, redactor), env), detect(env), redactor)
     return run.verdict.exit_code
 
 

@@ -52,6 +52,21 @@ SPECS: tuple[Spec, ...] = (
     Spec("cancel-on-interrupt", bool, "CHECKLY_GATE_CANCEL_ON_INTERRUPT", False),
 )
 SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
+# ``run``'s own options in the config file, in the flags' spelling (``wait`` ignores them).
+# ``tags`` and ``check-id`` take a string or a list (one tag group "a,b" / one id per item).
+# ``env`` is not one of them: its values may be secrets (see ``RUN_SECRET_KEYS``).
+RUN_SPECS: tuple[Spec, ...] = (
+    Spec("tags", list, None),
+    Spec("check-id", list, None),
+    Spec("location", str, None),
+    Spec("name", str, None),
+    Spec("retries", int, None, minimum=0),
+    Spec("detach", bool, None),
+    Spec("fail-on-no-matching", bool, None),
+    Spec("check-sessions", bool, None),
+)
+RUN_SPEC_BY_KEY = {spec.key: spec for spec in RUN_SPECS}
+RUN_SECRET_KEYS = frozenset({"env", "environment", "environment-variables", "variables"})
 SECRET_KEYS = frozenset({"api-key", "apikey", "api_key", "checkly-api-key", "key", "token"})
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -81,6 +96,7 @@ class Options:
     check_session_ids: tuple[str, ...] = ()  # those of session_ids that are check sessions
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
+    run: dict[str, Any] = field(default_factory=dict)  # `run` options from the config file
 
 
 def _suggest(key: str, valid: list[str]) -> str:
@@ -96,6 +112,24 @@ def _coerce(spec: Spec, value: Any, where: str) -> Any:
         if isinstance(value, bool):
             return value
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if spec.kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        if spec.minimum is not None and value < spec.minimum:
+            raise ConfigError(f"{where}: must be at least {spec.minimum:g}, got {value!r}")
+        return value
+    if spec.kind is list:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            raise ConfigError(f"{where}: expected a string or a list of strings, got {value!r}")
+        texts = []
+        for item in items:
+            if isinstance(item, list) and all(isinstance(i, str) for i in item):
+                item = ",".join(item)  # a tag group written as a YAML list
+            if not isinstance(item, str) or not item.strip():
+                raise ConfigError(f"{where}: expected non-empty strings, got {item!r}")
+            texts.append(item.strip())
+        return texts
     if spec.kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number of seconds, got {value!r}")
@@ -150,14 +184,19 @@ def load_config_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of options, got {type(data).__name__}")
     values: dict[str, Any] = {}
-    valid = list(SPEC_BY_KEY)
+    valid = [*SPEC_BY_KEY, *RUN_SPEC_BY_KEY]
     for raw_key, value in data.items():
         key = str(raw_key).strip().replace("_", "-").lower()
         if key in SECRET_KEYS:
             raise ConfigError(
                 f"{path}: '{raw_key}' must not be in a config file; set {API_KEY_ENV} instead"
             )
-        spec = SPEC_BY_KEY.get(key)
+        if key in RUN_SECRET_KEYS:
+            raise ConfigError(
+                f"{path}: '{raw_key}' must not be in a config file: its values may be secrets; "
+                "pass --env KEY=VALUE (the Action's and the GitLab component's env input)"
+            )
+        spec = SPEC_BY_KEY.get(key) or RUN_SPEC_BY_KEY.get(key)
         if spec is None:
             raise ConfigError(f"{path}: unknown key '{raw_key}'{_suggest(key, valid)}")
         values[key] = _coerce(spec, value, f"{path}: '{raw_key}'")
@@ -212,6 +251,7 @@ def resolve(
             values[spec.key] = _from_env_text(spec, env[spec.env], spec.env)
             sources[spec.key] = f"env {spec.env}"
 
+    run_values = {key: values.pop(key) for key in list(values) if key in RUN_SPEC_BY_KEY}
     for key, value in flags.items():
         spec = SPEC_BY_KEY[key]
         if value is not None:
@@ -251,4 +291,5 @@ def resolve(
         cancel_on_interrupt=values["cancel-on-interrupt"],
         verbosity=verbosity,
         sources=sources,
+        run=run_values,
     )

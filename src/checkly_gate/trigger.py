@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from checkly_gate.ci import run_metadata
 from checkly_gate.config import ConfigError
 
 MAX_ENV_VARS = 50
@@ -32,6 +33,34 @@ class TriggerOptions:
     detach: bool = False
     fail_on_no_matching: bool = True
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def run_options(flags: Mapping[str, Any], file: Mapping[str, Any]) -> TriggerOptions:
+    """``run``'s options from its flags (argparse names: ``tags``, ``check_id``, ``env``, ...;
+    an unset flag is ``None`` or empty) over the config file's (``Options.run``, keys in the
+    flags' spelling). ``env`` comes only from flags: its values may be secrets.
+
+    Raises ``ConfigError`` naming the flag or key for a malformed value.
+    """
+    merged = {key.replace("-", "_"): value for key, value in file.items()}
+    for key, value in flags.items():
+        given = value is not None and value != [] and value is not False
+        if given or key not in merged:
+            merged[key] = value
+    retries = merged.get("retries")
+    if retries is not None and not 0 <= retries <= 10:
+        raise ConfigError(f"retries must be 0..10, got {retries}")
+    no_matching = merged.get("fail_on_no_matching")
+    return TriggerOptions(
+        tag_groups=parse_tags(merged.get("tags") or []),
+        check_ids=parse_check_ids(merged.get("check_id") or []),
+        location=merged.get("location"),
+        name=merged.get("name"),
+        env_vars=parse_env_vars(flags.get("env") or []),
+        retries=retries,
+        detach=bool(merged.get("detach")),
+        fail_on_no_matching=True if no_matching is None else bool(no_matching),
+    )
 
 
 def parse_tags(values: Sequence[str]) -> tuple[tuple[str, ...], ...]:
@@ -80,7 +109,10 @@ def _first(env: Mapping[str, str], *names: str) -> str | None:
 
 
 def ci_metadata(env: Mapping[str, str]) -> dict[str, Any]:
-    """Session metadata from Checkly's variables, GitHub Actions or GitLab CI (in that order)."""
+    """Session metadata from Checkly's variables, then the CI system: GitHub Actions, GitLab CI,
+    or one of ``ci.SYSTEMS`` (Azure Pipelines, Buildkite, CircleCI, Bitbucket, Jenkins; their
+    build page goes under ``metadata[<system>].buildUrl``, as GitHub's run goes under
+    ``metadata.github``)."""
     github = env.get("GITHUB_ACTIONS") == "true"
     gitlab = env.get("GITLAB_CI") == "true"
     repo_url = None
@@ -89,7 +121,7 @@ def ci_metadata(env: Mapping[str, str]) -> dict[str, Any]:
         repo_url = f"{server}/{env['GITHUB_REPOSITORY']}"
     elif gitlab:
         repo_url = env.get("CI_PROJECT_URL")
-    values = {
+    values: dict[str, Any] = {
         "environment": _first(env, "CHECKLY_TEST_ENVIRONMENT")
         or (env.get("CI_ENVIRONMENT_NAME") if gitlab else None),
         "repoUrl": _first(env, "CHECKLY_REPO_URL") or repo_url,
@@ -105,6 +137,13 @@ def ci_metadata(env: Mapping[str, str]) -> dict[str, Any]:
         "commitMessage": _first(env, "CHECKLY_REPO_COMMIT_MESSAGE")
         or (env.get("CI_COMMIT_TITLE") if gitlab else None),
     }
+    if not (github or gitlab):
+        system, found = run_metadata(env)
+        for key, value in found.items():
+            if key in values:
+                values[key] = values[key] or value
+        if found.get("buildUrl"):
+            values[system] = {"buildUrl": found["buildUrl"]}
     metadata: dict[str, Any] = {k: v for k, v in values.items() if v}
     if github:
         run = {
@@ -129,6 +168,10 @@ def default_name(env: Mapping[str, str]) -> str:
     """A session name people recognise in Checkly's UI: the repository and branch if known."""
     repo = env.get("GITHUB_REPOSITORY") or env.get("CI_PROJECT_PATH")
     branch = _first(env, "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME")
+    if not (repo and branch):
+        _, found = run_metadata(env)  # https://host/org/repo -> org/repo
+        repo = repo or "/".join(found.get("repoUrl", "").split("/")[3:]) or None
+        branch = branch or found.get("branchName")
     if repo and branch:
         return f"checkly-gate: {repo}@{branch}"
     return "checkly-gate"

@@ -7,11 +7,15 @@ and knows how to print untrusted text so it cannot be taken for a CI command.
 
 from __future__ import annotations
 
+import importlib
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol, TextIO, cast, runtime_checkable
 
+from checkly_gate.redact import RedactingStream
 from checkly_gate.text import one_line
 
 if TYPE_CHECKING:
@@ -58,7 +62,8 @@ class Integration(Protocol):
 def detect(env: Mapping[str, str], now: Callable[[], float] = time.time) -> Integration | None:
     """The integration for the CI system described by ``env``; ``None`` outside CI.
 
-    GitHub Actions sets ``GITHUB_ACTIONS=true``, GitLab CI sets ``GITLAB_CI=true``.
+    GitHub Actions sets ``GITHUB_ACTIONS=true``, GitLab CI sets ``GITLAB_CI=true``; the other
+    systems are detected by their modules in ``SYSTEMS`` order (see each module's docstring).
     """
     # Imported here: the integration modules import this package for ``Integration``.
     if env.get("GITHUB_ACTIONS") == "true":
@@ -69,4 +74,77 @@ def detect(env: Mapping[str, str], now: Callable[[], float] = time.time) -> Inte
         from checkly_gate.ci.gitlab import GitLab
 
         return GitLab(env, now)
+    found = system(env)
+    if found is not None:
+        module, class_name = found
+        integration: Integration = getattr(module, class_name)(env)
+        return integration
     return None
+
+
+# CI systems with a module ``checkly_gate.ci.<module>`` defining ``detected(env)``,
+# ``metadata(env)`` and the integration class; checked in this order after GitHub and GitLab.
+SYSTEMS: tuple[tuple[str, str], ...] = (
+    ("azure", "Azure"),
+    ("buildkite", "Buildkite"),
+    ("circleci", "CircleCI"),
+    ("bitbucket", "Bitbucket"),
+    ("jenkins", "Jenkins"),
+)
+
+
+def system(env: Mapping[str, str]) -> tuple[ModuleType, str] | None:
+    """The module and class name of the CI system in ``SYSTEMS`` that ``env`` describes."""
+    for module_name, class_name in SYSTEMS:
+        module = importlib.import_module(f"checkly_gate.ci.{module_name}")
+        if module.detected(env):
+            return module, class_name
+    return None
+
+
+def run_metadata(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """``(system name, metadata)`` for ``checkly-gate run`` from a CI system in ``SYSTEMS``:
+    ``repoUrl``, ``commitId``, ``branchName``, ``commitOwner``, ``commitMessage``,
+    ``buildUrl``, each only when its variable is set; ``("", {})`` outside those systems."""
+    found = system(env)
+    if found is None:
+        return "", {}
+    module, _ = found
+    return module.__name__.rsplit(".", 1)[1], module.metadata(env)
+
+
+# Starts a line that an integration wrote itself: the CI command on it is ours, so a shielded
+# stream passes it (without the mark) while it neutralises commands in every other line.
+# Untrusted text cannot carry it: text.one_line turns control characters into spaces.
+COMMAND_MARK = "\x1e"
+
+
+class ShieldedStream(RedactingStream):
+    """A text stream whose lines cannot issue the CI system's log commands, but for the ones
+    marked with ``COMMAND_MARK``. Writes are expected to be whole lines (they are: progress,
+    logging and verdict lines are written one at a time). Flush, isatty and the rest are the
+    wrapped stream's, as for ``redact.RedactingStream``."""
+
+    def __init__(self, stream: TextIO, neutralise: Callable[[str], str]) -> None:
+        self._stream = stream
+        self._neutralise = neutralise
+
+    def write(self, text: str) -> int:
+        # split on LF only, as the CI agents do (str.splitlines would also split on \x1e)
+        lines = re.findall(r"[^\n]*\n|[^\n]+", text)
+        safe = "".join(
+            line[len(COMMAND_MARK) :] if line.startswith(COMMAND_MARK) else self._neutralise(line)
+            for line in lines
+        )
+        return self._stream.write(safe)
+
+
+def shielded(stream: TextIO, env: Mapping[str, str]) -> TextIO:
+    """``stream`` as the CI system of ``env`` needs it: for a system whose module defines
+    ``neutralise(line)`` (Azure Pipelines: ``##vso[`` anywhere in a line; Buildkite: group
+    headers) every unmarked line is neutralised; elsewhere ``stream`` itself."""
+    found = system(env)
+    neutralise = getattr(found[0], "neutralise", None) if found else None
+    if neutralise is None:
+        return stream
+    return cast(TextIO, ShieldedStream(stream, neutralise))

@@ -1,0 +1,34 @@
+"""CircleCI: metadata for ``run`` from CircleCI's built-in variables.
+
+Detected by ``CIRCLECI=true``. Each step is its own log section already and the log has no
+commands; publish the JUnit report with ``store_test_results`` (docs/ci/circleci.md).
+Variables (https://circleci.com/docs/variables/#built-in-environment-variables):
+``CIRCLE_SHA1``, ``CIRCLE_BRANCH``, ``CIRCLE_REPOSITORY_URL``, ``CIRCLE_USERNAME``,
+``CIRCLE_BUILD_URL``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from checkly_gate.ci.common import Basic, compact, first, web_url
+
+
+def detected(env: Mapping[str, str]) -> bool:
+    return env.get("CIRCLECI") == "true"
+
+
+def metadata(env: Mapping[str, str]) -> dict[str, str]:
+    return compact(
+        {
+            "repoUrl": web_url(first(env, "CIRCLE_REPOSITORY_URL")),
+            "commitId": first(env, "CIRCLE_SHA1"),
+            "branchName": first(env, "CIRCLE_BRANCH"),
+            "commitOwner": first(env, "CIRCLE_USERNAME"),
+            "buildUrl": first(env, "CIRCLE_BUILD_URL"),
+        }
+    )
+
+
+class CircleCI(Basic):
+    name = "circleci"
