@@ -24,6 +24,7 @@ _SYMBOL = {
     Category.DEGRADED: "!",
     Category.SKIPPED: "-",
     Category.PENDING: "…",
+    Category.UNKNOWN: "?",
 }
 _COLOUR = {
     Category.PASSED: "32",
@@ -33,6 +34,7 @@ _COLOUR = {
     Category.DEGRADED: "33",
     Category.SKIPPED: "90",
     Category.PENDING: "90",
+    Category.UNKNOWN: "31",
 }
 _WORD = {
     Category.PASSED: "PASSED",
@@ -42,6 +44,7 @@ _WORD = {
     Category.DEGRADED: "DEGRADED",
     Category.SKIPPED: "SKIPPED",
     Category.PENDING: "PENDING",
+    Category.UNKNOWN: "UNKNOWN",
 }
 
 

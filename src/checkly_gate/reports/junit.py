@@ -295,6 +295,9 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
         message = _problem(what, latest, ctx.errors, after)
         _mark(case, tag, message, category.name, _lines(message, details))
         _retries(case, "rerun", run, ctx)
+    elif category is Category.UNKNOWN:
+        message = f"unknown to checkly-gate: {run.why}"
+        _mark(case, "error", message, "unknown", _lines(message, details))
     elif category is Category.SKIPPED:
         _mark(case, "skipped", "cancelled")
     elif category is Category.PENDING:

@@ -49,6 +49,7 @@ _RESULT_CELL = {
     Category.DEGRADED: "⚠️ degraded",
     Category.SKIPPED: "⏭ skipped",
     Category.PENDING: "⏳ unfinished",
+    Category.UNKNOWN: "❓ unknown",
     Category.PASSED: "✅ passed",
 }
 
@@ -64,6 +65,7 @@ _TIER = {
     Category.DEGRADED: 2,
     Category.FAILED: 4,
     Category.ERROR: 4,
+    Category.UNKNOWN: 4,
 }
 _ERROR_BLOCK_TIER = 3
 
