@@ -164,6 +164,12 @@ def _str(value: Any) -> str | None:
     return None
 
 
+def _text(value: Any) -> str | None:
+    """A string field that identifies a run (checkId, runLocation, sequenceId): only a
+    non-empty JSON string counts; anything else is as if the field were missing."""
+    return value if isinstance(value, str) and value else None
+
+
 def _bool(value: Any) -> bool:
     return value is True
 
@@ -269,8 +275,8 @@ def parse_result(data: Any, index: int = 0) -> Result:
         status=status or "",
         check_type=_upper(data.get("checkType")) or "UNKNOWN",
         name=_str(data.get("name")),
-        check_id=_str(data.get("checkId")),
-        run_location=_str(data.get("runLocation")),
+        check_id=_text(data.get("checkId")),
+        run_location=_text(data.get("runLocation")),
         result_type=result_type,
         link=_str(data.get("testSessionResultLink")),
         error_group_ids=_ids(data.get("errorGroupIds")),
@@ -281,7 +287,7 @@ def parse_result(data: Any, index: int = 0) -> Result:
         started_at=parse_time(data.get("startedAt")),
         stopped_at=parse_time(data.get("stoppedAt")),
         response_time_ms=_number(data.get("responseTime")),
-        sequence_id=_str(data.get("sequenceId")),
+        sequence_id=_text(data.get("sequenceId")),
         unreadable=tuple(unreadable),
     )
 

@@ -389,8 +389,9 @@ def _names(runs: Sequence[Run], limit: int = 5, why: bool = True) -> str:
 
 
 def same_session(requested_id: str, body_id: str) -> bool:
-    """True when a body's ``testSessionId`` names the session asked for (UUIDs: ignoring case)."""
-    return requested_id.lower() == body_id.lower()
+    """True when a body's ``testSessionId`` names the session asked for (UUIDs: ignoring ASCII
+    case)."""
+    return body_id.isascii() and requested_id.lower() == body_id.lower()
 
 
 def _policy_allows(run: Run, policy: Policy) -> bool:
