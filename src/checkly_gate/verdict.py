@@ -1,9 +1,11 @@
 """Verdict policy: what the gate knows about each session, turned into an outcome and exit code.
 
-Pure functions only. The poller says what it saw (``Observation``); this module decides. The
-rules, in short: FINAL rows decide a check run, ATTEMPT rows only make a passed run flaky, a run
-without a FINAL row is unfinished; where the session status and its FINAL rows disagree, the worse
-wins; nothing unknown ever becomes a pass.
+Pure functions only. The poller says what it saw (``Observation``); this module decides. Green
+is proven, not assumed: ``prove_passed`` is the one definition of "passed" and the only way to
+exit 0; everything else is non-zero with a reason naming the run and the field that decided it.
+Rows become runs without ever being merged into a pass (``group_runs``); each run is judged by
+the facts it shows, known failures first (``judge_run``); a value the gate does not know is
+``Category.UNKNOWN``, which fails (exit 1).
 """
 
 from __future__ import annotations
