@@ -58,19 +58,9 @@ ODD = st.one_of(
     st.dictionaries(st.sampled_from(["a", "status"]), st.integers(0, 2), max_size=2),
 )
 MISSING = object()  # a field left out of the body
-
-
-@st.composite
-def _field(draw: st.DrawFn, valid: st.SearchStrategy[Any], noise: int) -> Any:
-    """``valid`` most of the time; with ``noise`` percent a wrong value or a missing field."""
-    if noise and draw(st.integers(0, 99)) < noise:
-        return draw(st.one_of(ODD, st.just(MISSING)))
-    return draw(valid)
-
-
-def _put(target: dict[str, Any], key: str, value: Any) -> None:
-    if value is not MISSING:
-        target[key] = value
+ODD_OR_MISSING = st.one_of(ODD, st.just(MISSING))
+PERCENT = st.integers(0, 99)
+UUIDS = st.uuids().map(str)
 
 
 def _mostly(common: Any, *others: Any, weight: int = 6) -> st.SearchStrategy[Any]:
@@ -78,61 +68,89 @@ def _mostly(common: Any, *others: Any, weight: int = 6) -> st.SearchStrategy[Any
     return st.sampled_from([common] * weight + list(others))
 
 
+# Built once: strategies made inside a draw are validated again on every draw, which is slow.
+RUNS_PER_SESSION = _mostly(2, 0, 1, 1, 3, 3, 4, weight=4)
+CHECK_IDS = _mostly("uuid", None, MISSING)
+SEQUENCE_IDS = _mostly("uuid", MISSING, None, weight=2)
+TRIES = st.integers(0, 2)
+DECIDING_TYPES = _mostly("FINAL", "PENDING", None)
+FINAL_OUTCOMES = _mostly("passed", *OUTCOMES, weight=40)
+ATTEMPT_OUTCOMES = _mostly("failed", "passed", "error")
+SESSION_STATUS = _mostly(
+    "PASSED", "RUNNING", "FAILED", "CANCELLED", "passed", "TIMED_OUT", weight=20
+)
+STOPPED_AT = st.sampled_from(["2026-11-26T10:00:02.000Z", None])
+STARTED_AT = "2026-11-26T10:00:00.000Z"
+ERROR_GROUPS = st.lists(UUIDS, max_size=1)
+RESPONSE_TIME = st.one_of(st.integers(0, 9000), st.none(), ODD)
+METADATA = st.fixed_dictionaries(
+    {"environment": st.just("staging")},
+    optional={"branchName": st.one_of(st.none(), st.just("main")), "commitId": ODD},
+)
+
+
+def _field(draw: st.DrawFn, valid: Any, noise: int) -> Any:
+    """``valid`` (a value, or a strategy to draw one from) most of the time; with ``noise``
+    percent a value of the wrong type or outside the enum, ``null``, or a missing field."""
+    if noise and draw(PERCENT) < noise:
+        return draw(ODD_OR_MISSING)
+    return draw(valid) if isinstance(valid, st.SearchStrategy) else valid
+
+
+def _put(target: dict[str, Any], key: str, value: Any) -> None:
+    if value is not MISSING:
+        target[key] = value
+
+
 @st.composite
 def result_rows(draw: st.DrawFn, session_id: str, noise: int) -> list[Any]:
     """The rows of one session: a few runs of a few checks, each 0-2 ATTEMPT rows and a
     FINAL or PENDING row; then duplicated, dropped, reordered or non-object rows."""
     rows: list[Any] = []
-    for _ in range(draw(_mostly(2, 0, 1, 1, 3, 3, 4, weight=4))):
+    for _ in range(draw(RUNS_PER_SESSION)):
         name = draw(st.sampled_from(NAMES))
-        check_id = draw(_mostly("uuid", None, MISSING))
-        check_id = str(draw(st.uuids())) if check_id == "uuid" else check_id
-        location = draw(_field(st.sampled_from(LOCATIONS), noise))
-        sequence = draw(_mostly("uuid", MISSING, None, weight=2))
-        sequence = str(draw(st.uuids())) if sequence == "uuid" else sequence
-        tries = draw(st.integers(0, 2))
-        types = ["ATTEMPT"] * tries + [draw(_mostly("FINAL", "PENDING", None))]
+        check_id = draw(CHECK_IDS)
+        check_id = draw(UUIDS) if check_id == "uuid" else check_id
+        location = _field(draw, st.sampled_from(LOCATIONS), noise)
+        sequence = draw(SEQUENCE_IDS)
+        sequence = draw(UUIDS) if sequence == "uuid" else sequence
+        types = ["ATTEMPT"] * draw(TRIES) + [draw(DECIDING_TYPES)]
         for result_type in types:
-            final = result_type != "ATTEMPT"
             row: dict[str, Any] = {}
-            rid = str(draw(st.uuids()))
-            _put(row, "testSessionResultId", draw(_field(st.just(rid), noise)))
+            rid = draw(UUIDS)
+            _put(row, "testSessionResultId", _field(draw, rid, noise))
             link = f"https://app.checklyhq.com/test-sessions/{session_id}/results/{rid}"
-            _put(row, "testSessionResultLink", draw(_field(st.just(link), noise)))
+            _put(row, "testSessionResultLink", _field(draw, link, noise))
             _put(row, "checkId", check_id)
-            _put(row, "checkType", draw(_field(st.sampled_from(CHECK_TYPES), noise)))
-            _put(row, "name", draw(_field(st.just(name), noise)))
+            _put(row, "checkType", _field(draw, st.sampled_from(CHECK_TYPES), noise))
+            _put(row, "name", _field(draw, name, noise))
             _put(row, "runLocation", location)
-            _put(
-                row, "errorGroupIds", draw(_field(st.lists(st.uuids().map(str), max_size=1), noise))
-            )
+            _put(row, "errorGroupIds", _field(draw, ERROR_GROUPS, noise))
             if result_type is not None:
-                _put(row, "resultType", draw(_field(st.just(result_type), noise)))
-            status = (
-                _mostly("PASSED", "FAILED", "RUNNING", "CANCELLED")
-                if final
-                else _mostly("FAILED", "PASSED")
-            )
-            _put(row, "status", draw(_field(status, noise)))
-            for flag in FLAGS:
-                valid = _mostly(False, True) if final else st.just(flag == "hasFailures")
-                _put(row, flag, draw(_field(valid, noise)))
+                _put(row, "resultType", _field(draw, result_type, noise))
+            if result_type == "PENDING":
+                outcome = "running"
+            else:
+                outcome = draw(ATTEMPT_OUTCOMES if result_type == "ATTEMPT" else FINAL_OUTCOMES)
+            status, *flags = OUTCOMES[outcome]
+            _put(row, "status", _field(draw, status, noise))
+            for flag, value in zip(FLAGS, flags, strict=True):
+                _put(row, flag, _field(draw, value, noise))
             # The live API's and the simulator's extra fields.
-            _put(row, "responseTime", draw(st.one_of(st.integers(0, 9000), st.none(), ODD)))
-            _put(row, "startedAt", draw(_field(st.just("2026-11-26T10:00:00.000Z"), noise)))
-            stopped = st.sampled_from(["2026-11-26T10:00:02.000Z", None])
-            _put(row, "stoppedAt", draw(_field(stopped, noise)))
+            _put(row, "responseTime", draw(RESPONSE_TIME))
+            _put(row, "startedAt", _field(draw, STARTED_AT, noise))
+            _put(row, "stoppedAt", _field(draw, STOPPED_AT, noise))
             _put(row, "sequenceId", sequence)
-            if draw(st.integers(0, 9)) == 0:
+            if draw(PERCENT) < 10:
                 row["somethingNew"] = draw(ODD)
             rows.append(row)
-    if rows and draw(st.integers(0, 99)) < 15:  # a duplicated row
+    if rows and draw(PERCENT) < 15:  # a duplicated row
         rows.insert(draw(st.integers(0, len(rows))), dict(draw(st.sampled_from(rows))))
-    if rows and draw(st.integers(0, 99)) < 10:  # a dropped row
+    if rows and draw(PERCENT) < 10:  # a dropped row
         rows.pop(draw(st.integers(0, len(rows) - 1)))
-    if rows and draw(st.integers(0, 99)) < 10:  # API order not by run
+    if rows and draw(PERCENT) < 10:  # API order not by run
         rows = draw(st.permutations(rows))
-    if draw(st.integers(0, 99)) < noise:  # a row that is not an object
+    if noise and draw(PERCENT) < noise:  # a row that is not an object
         rows.insert(draw(st.integers(0, len(rows))), draw(ODD))
     return rows
 
@@ -149,33 +167,28 @@ class Case:
 def sessions(draw: st.DrawFn) -> Case:
     """A requested session id and a ``FindOneTestSessionResponse``-shaped answer."""
     noise = draw(st.sampled_from([0, 0, 0, 2, 5, 20]))
-    requested = str(draw(st.uuids()))
-    mode = draw(st.integers(0, 99))
+    requested = draw(UUIDS)
+    mode = draw(PERCENT)
     if mode < 80:
         sid: Any = requested
     elif mode < 85:
         sid = requested.upper()  # the same UUID
     elif mode < 93:
-        sid = str(draw(st.uuids()))  # another session's answer
+        sid = draw(UUIDS)  # another session's answer
     else:
-        sid = draw(st.one_of(ODD, st.just(MISSING)))
+        sid = draw(ODD_OR_MISSING)
     body: dict[str, Any] = {}
     _put(body, "testSessionId", sid)
     link = f"https://app.checklyhq.com/test-sessions/{requested}"
-    _put(body, "testSessionLink", draw(_field(st.just(link), noise)))
-    _put(body, "name", draw(_field(st.sampled_from(["Deploy checks", "Smoke"]), noise)))
-    status = _mostly("PASSED", "RUNNING", "FAILED", "CANCELLED", "passed", "TIMED_OUT", weight=20)
-    _put(body, "status", draw(_field(status, noise)))
-    _put(body, "errorGroupIds", draw(_field(st.just([]), noise)))
-    _put(body, "startedAt", draw(_field(st.just("2026-11-26T10:00:00.000Z"), noise)))
-    _put(body, "stoppedAt", draw(_field(st.just("2026-11-26T10:00:05.000Z"), noise)))
-    _put(body, "timeElapsed", draw(_field(st.integers(0, 10**6), noise)))
-    metadata = st.fixed_dictionaries(
-        {"environment": st.just("staging")},
-        optional={"branchName": st.one_of(st.none(), st.just("main")), "commitId": ODD},
-    )
-    _put(body, "metadata", draw(_field(metadata, noise)))
-    _put(body, "results", draw(_field(result_rows(requested, noise), noise)))
+    _put(body, "testSessionLink", _field(draw, link, noise))
+    _put(body, "name", _field(draw, st.sampled_from(["Deploy checks", "Smoke"]), noise))
+    _put(body, "status", _field(draw, SESSION_STATUS, noise))
+    _put(body, "errorGroupIds", _field(draw, [], noise))
+    _put(body, "startedAt", _field(draw, STARTED_AT, noise))
+    _put(body, "stoppedAt", _field(draw, "2026-11-26T10:00:05.000Z", noise))
+    _put(body, "timeElapsed", _field(draw, st.integers(0, 10**6), noise))
+    _put(body, "metadata", _field(draw, METADATA, noise))
+    _put(body, "results", _field(draw, result_rows(requested, noise), noise))
     if draw(st.booleans()):
         body["simulatorScenario"] = "generated"  # an extra field, as the simulator sends
     return Case(requested, body)
