@@ -262,6 +262,10 @@ def test_known_failure_facts_win_over_unknown_values() -> None:
 def test_unknown_outranks_cancelled_and_is_never_4_or_6() -> None:
     v = judge("CANCELLED", [row("a", "CANCELLED"), row("b", "NEW")])
     assert v.outcome is Outcome.FAILED
+    # When a failure decides, the unknown value is still named, so it can be reported.
+    v = judge("PASSED", [row("a", "FAILED"), row("b", "NEW")])
+    assert "a (eu-west-1; hasFailures true)" in v.reason
+    assert any("b (eu-west-1; status 'NEW')" in w and "report" in w for w in v.warnings)
     # Still running at the deadline, during API trouble: the unknown value still decides.
     for extra in ({}, {"error": "HTTP 503", "error_is_current": True}):
         v = judge("RUNNING", [row("a", "NEW")], Stop.DEADLINE, **extra)

@@ -523,6 +523,11 @@ def _not_passed(
             f"session is {status} but {_plural(len(unfinished), 'result')} "
             f"never finished: {_names(unfinished)}"
         )
+    if unknown:  # named even when something else decides the outcome, so it can be reported
+        warnings.append(
+            f"{_plural(len(unknown), 'check run')} with a value checkly-gate does not know "
+            f"(please report it): {_names(unknown)}"
+        )
     if obs.stop is Stop.INTERRUPTED:
         return Outcome.INTERRUPTED, "interrupted while the session was running"
     if broken:
@@ -539,7 +544,7 @@ def _not_passed(
     if unknown:
         return Outcome.FAILED, (
             f"{_plural(len(unknown), 'check run')} with a value checkly-gate does not know "
-            f"(never a pass; please report it): {_names(unknown)}"
+            f"(never a pass): {_names(unknown)}"
         )
     if status not in KNOWN_SESSION_STATUSES:
         return Outcome.FAILED, (
