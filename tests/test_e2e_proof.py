@@ -37,8 +37,9 @@ DOCUMENTED_EXITS = {0, 1, 3, 4, 5, 6}
 OTHER = "7d4e1b2a-3c5d-4e6f-8a9b-0c1d2e3f4a5b"
 
 
-def wait(sim: Simulator, session_id: str) -> subprocess.CompletedProcess[str]:
-    """The real CLI: short deadline, tiny poll interval, plain polling."""
+def wait(sim: Simulator, session_id: str, timeout: float = 3) -> subprocess.CompletedProcess[str]:
+    """The real CLI: tiny poll interval, plain polling; only a body that is still running,
+    settling or unreadable waits for the (short) deadline."""
     cmd = [
         sys.executable,
         "-m",
@@ -48,7 +49,7 @@ def wait(sim: Simulator, session_id: str) -> subprocess.CompletedProcess[str]:
         "--api-url",
         sim.url,
         "--timeout",
-        "3",
+        str(timeout),
         "--poll-interval",
         "0.05",
         "--no-long-poll",
@@ -58,12 +59,12 @@ def wait(sim: Simulator, session_id: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30)
 
 
-def wait_all(serve: Callable[..., Simulator], cases: list[Case]) -> list[Any]:
+def wait_all(serve: Callable[..., Simulator], cases: list[Case], timeout: float = 3) -> list[Any]:
     """Serve every body from one simulator (one session id each) and run the CLI on all of
     them at once, so a dozen runs take about as long as one."""
     sim = serve(sessions={c.requested_id: Scenario(name="static", body=c.body) for c in cases})
     with ThreadPoolExecutor(max_workers=len(cases)) as pool:
-        return list(pool.map(lambda c: wait(sim, c.requested_id), cases))
+        return list(pool.map(lambda c: wait(sim, c.requested_id, timeout), cases))
 
 
 def possible_exits(case: Case) -> set[int]:
@@ -88,12 +89,11 @@ ISSUE_BODIES = {
         3,
         "a (eu-west-1; status CANCELLED)",
     ),
-    # Cut off by the 3 s deadline while the gate lets the results settle: timed out. With the
-    # whole settle window it is exit 1 (test_final_row_still_running_after_settling_fails).
+    # Exit 0 after the 5 s settle window before; now re-read for 5 s, then unfinished: exit 1.
     "FINAL row still RUNNING": (
         session_body("PASSED", [row("a"), row("b", "RUNNING", "FINAL")]),
-        4,
-        "timed out before the results of the PASSED session settled",
+        1,
+        "b (eu-west-1; FINAL row with status RUNNING)",
     ),
     "another session's body": (
         session_body("PASSED", [row("a")], sid=OTHER),
@@ -108,16 +108,17 @@ def test_the_issue_bodies_are_never_green_through_the_cli(serve) -> None:
     for case in cases[:3]:
         case.body["testSessionId"] = case.requested_id
     for (name, (_, code, named)), proc in zip(
-        ISSUE_BODIES.items(), wait_all(serve, cases), strict=True
+        ISSUE_BODIES.items(), wait_all(serve, cases, timeout=15), strict=True
     ):
         assert proc.returncode == code, (name, proc.stdout, proc.stderr)
         assert named in proc.stdout, (name, proc.stdout)
         assert KEY not in proc.stdout + proc.stderr
 
 
-def test_final_row_still_running_after_settling_fails(serve) -> None:
-    """The real gate (in process, real HTTP) with a short settle window: the FINAL row that
-    never finished is unfinished, exit 1 naming it; it was exit 0 after the 5 s window."""
+def test_a_final_row_still_running_is_re_read_then_fails(serve) -> None:
+    """The real gate (in process, real HTTP) with a short settle window: the session is re-read
+    as often as the window allows, then the FINAL row that never finished fails it; cut off by
+    the deadline while settling, it is timed out. Never exit 0."""
     body = session_body("PASSED", [row("a"), row("b", "RUNNING", "FINAL")])
     sim = serve(Scenario(name="static", body=body))
     options = Options(session_ids=(SID,), api_key=KEY, api_url=sim.url, timeout=10)
@@ -127,6 +128,11 @@ def test_final_row_still_running_after_settling_fails(serve) -> None:
     assert run.verdict.exit_code == 1, out.getvalue()
     assert "b (eu-west-1; FINAL row with status RUNNING)" in run.verdict.reason
     assert len([r for r in sim.requests if r.status == 200]) == 4  # read, then 3 settle tries
+    short = Options(session_ids=(SID,), api_key=KEY, api_url=sim.url, timeout=1)
+    settle = PollSettings(poll_interval=0.05, long_poll=False, settle_window=30)
+    run = run_gate(short, io.StringIO(), settings=settle, handle_signals=False)
+    assert run.verdict.exit_code == 4
+    assert "before the results of the PASSED session settled" in run.verdict.reason
 
 
 # --- generated bodies ---------------------------------------------------------------------------
