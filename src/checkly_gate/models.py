@@ -3,7 +3,10 @@
 The API grows (new check types, new fields) and the body "may be incomplete" while a session
 runs, so parsing never fails on unknown enum values, missing optional fields, nulls or extra
 fields. Only a body that is not a session at all is refused (``NotASessionError``), because a
-proxy page or an unrelated JSON document must never be judged as a verdict.
+proxy page or an unrelated JSON document must never be judged as a verdict. Tolerant is not
+credulous: a result fact that cannot be read as the contract says (a missing or non-boolean
+flag, a status that is not a string, a row that is not an object) is kept in
+``Result.unreadable``, never guessed, and enum values are matched ASCII-case-insensitively only.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ FINAL_STATUSES = frozenset({PASSED, FAILED, CANCELLED})
 FINAL = "FINAL"
 ATTEMPT = "ATTEMPT"
 PENDING = "PENDING"
-RESULT_TYPES = frozenset({FINAL, ATTEMPT, PENDING})
 
 # The boolean facts of a result row. The contract requires each of them; a row where one is
 # missing or not a JSON boolean records that in ``Result.unreadable``.
@@ -55,9 +57,9 @@ class Result:
 
     ``result_type`` is the API's ``resultType`` (``None`` when missing or null: a FINAL row);
     ``unreadable`` lists the facts the parser could not read as the contract says, e.g.
-    ``"hasFailures is missing"`` or ``"status is 3 (not a string)"``: the verdict never counts
-    such a row as passed. ``sequence_id`` is ``sequenceId``, which the live API and the simulator
-    send (not in the contract): one id shared by the tries of one run.
+    ``"hasFailures is missing"`` or ``"status is null"``: the verdict never counts such a row as
+    passed. ``sequence_id`` is ``sequenceId`` (not in the contract; the simulator sends it and
+    Checkly's result detail has it): one id shared by the tries of one run.
     """
 
     result_id: str
@@ -178,12 +180,12 @@ def _describe(value: Any) -> str:
     """A short, one-line description of a JSON value for messages."""
     if value is _MISSING:
         return "missing"
-    text = repr(value) if isinstance(value, str) else json_text(value)
+    text = repr(value) if isinstance(value, str) else _json_text(value)
     text = " ".join(text.split())
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def json_text(value: Any) -> str:
+def _json_text(value: Any) -> str:
     try:
         return json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
