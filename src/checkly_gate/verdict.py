@@ -523,7 +523,8 @@ def _not_passed(
             f"session is {status} but {_plural(len(unfinished), 'result')} "
             f"never finished: {_names(unfinished)}"
         )
-    if unknown:  # named even when something else decides the outcome, so it can be reported
+    if unknown and (broken or status == FAILED or obs.stop is Stop.INTERRUPTED):
+        # Something else decides the outcome: name the unknown values anyway, to be reported.
         warnings.append(
             f"{_plural(len(unknown), 'check run')} with a value checkly-gate does not know "
             f"(please report it): {_names(unknown)}"
@@ -544,7 +545,7 @@ def _not_passed(
     if unknown:
         return Outcome.FAILED, (
             f"{_plural(len(unknown), 'check run')} with a value checkly-gate does not know "
-            f"(never a pass): {_names(unknown)}"
+            f"(never a pass; please report it): {_names(unknown)}"
         )
     if status not in KNOWN_SESSION_STATUSES:
         return Outcome.FAILED, (
