@@ -40,9 +40,16 @@ def test_unknown_enums_missing_fields_and_extras_do_not_crash() -> None:
     session = parse_session(body)
     assert session.status == "QUEUED_FOR_MARS"
     assert not session.is_final  # unknown status counts as still running
-    assert [r.check_type for r in session.results] == ["TRACEROUTE", "UNKNOWN"]
+    # Rows that are not objects are kept (as rows of unknown type), so they can never vanish
+    # from a verdict; they used to be dropped, which let a body hide a run.
+    assert [r.check_type for r in session.results] == ["TRACEROUTE", *["UNKNOWN"] * 3]
     assert session.results[0].is_final  # resultType missing but status final
     assert not session.results[1].is_final
+    assert session.results[2].unreadable == ("results[2] is 'not-an-object' (not an object)",)
+    assert session.results[3].unreadable == ("results[3] is null (not an object)",)
+    # The contract's required flags are missing from the first row: recorded, never assumed false.
+    assert "hasFailures is missing" in session.results[0].unreadable
+    assert "status is null" in session.results[1].unreadable
 
 
 def test_final_row_with_running_status_decides_nothing() -> None:

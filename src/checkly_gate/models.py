@@ -3,27 +3,36 @@
 The API grows (new check types, new fields) and the body "may be incomplete" while a session
 runs, so parsing never fails on unknown enum values, missing optional fields, nulls or extra
 fields. Only a body that is not a session at all is refused (``NotASessionError``), because a
-proxy page or an unrelated JSON document must never be judged as a verdict.
+proxy page or an unrelated JSON document must never be judged as a verdict. Tolerant is not
+credulous: a result fact that cannot be read as the contract says (a missing or non-boolean
+flag, a status that is not a string, a row that is not an object) is kept in
+``Result.unreadable``, never guessed, and enum values are matched ASCII-case-insensitively only.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-# Session and result statuses the API documents. Anything else is kept verbatim and treated as
-# "not final yet" by the verdict policy.
+# Session and result statuses the API documents. Anything else is kept verbatim: an unknown
+# session status counts as "not final yet", an unknown result status is judged by the verdict
+# policy as unknown (never a pass).
 RUNNING = "RUNNING"
 PASSED = "PASSED"
 FAILED = "FAILED"
 CANCELLED = "CANCELLED"
 FINAL_STATUSES = frozenset({PASSED, FAILED, CANCELLED})
 
-# Result types.
+# Result types. A row without ``resultType`` (or with ``null``) counts as FINAL.
 FINAL = "FINAL"
 ATTEMPT = "ATTEMPT"
 PENDING = "PENDING"
+
+# The boolean facts of a result row. The contract requires each of them; a row where one is
+# missing or not a JSON boolean records that in ``Result.unreadable``.
+_FLAGS = ("hasErrors", "hasFailures", "isDegraded", "aborted")
 
 
 class NotASessionError(ValueError):
@@ -44,7 +53,14 @@ class Metadata:
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """One row of ``results``: a FINAL outcome, an earlier ATTEMPT or a PENDING placeholder."""
+    """One row of ``results``: a FINAL outcome, an earlier ATTEMPT or a PENDING placeholder.
+
+    ``result_type`` is the API's ``resultType`` (``None`` when missing or null: a FINAL row);
+    ``unreadable`` lists the facts the parser could not read as the contract says, e.g.
+    ``"hasFailures is missing"`` or ``"status is null"``: the verdict never counts such a row as
+    passed. ``sequence_id`` is ``sequenceId`` (not in the contract; the simulator sends it and
+    Checkly's result detail has it): one id shared by the tries of one run.
+    """
 
     result_id: str
     status: str
@@ -62,6 +78,8 @@ class Result:
     started_at: datetime | None = None
     stopped_at: datetime | None = None
     response_time_ms: float | None = None
+    sequence_id: str | None = None
+    unreadable: tuple[str, ...] = ()
 
     @property
     def display_name(self) -> str:
@@ -69,15 +87,26 @@ class Result:
         return self.name or self.check_id or self.result_id
 
     @property
-    def run_key(self) -> tuple[str, str]:
-        """Identifies one run of a check at one location, to pair ATTEMPT rows with FINAL."""
-        return (self.check_id or self.name or self.result_id, self.run_location or "")
+    def kind(self) -> str:
+        """``resultType``, with a missing one read as FINAL; an unknown value verbatim."""
+        return FINAL if self.result_type is None else self.result_type
+
+    @property
+    def run_key(self) -> tuple[str, ...] | None:
+        """What identifies the run this row belongs to, to pair ATTEMPT rows with theirs:
+        ``sequenceId`` when the row has one, else ``checkId`` + ``runLocation``; ``None`` when
+        neither is known (a check name is not an identity: two checks may share it)."""
+        if self.sequence_id:
+            return ("sequence", self.sequence_id)
+        if self.check_id:
+            return ("check", self.check_id, self.run_location or "")
+        return None
 
     @property
     def is_final(self) -> bool:
         """A decided FINAL row. A missing resultType on a finished row counts as FINAL; a FINAL
         row whose status is not final (RUNNING, unknown) has not decided anything yet."""
-        return self.result_type in (FINAL, None) and self.status in FINAL_STATUSES
+        return self.kind == FINAL and self.status in FINAL_STATUSES
 
     @property
     def is_attempt(self) -> bool:
@@ -137,8 +166,33 @@ def _str(value: Any) -> str | None:
     return None
 
 
+def _text(value: Any) -> str | None:
+    """A string field that identifies a run (checkId, runLocation, sequenceId): only a
+    non-empty JSON string counts; anything else is as if the field were missing."""
+    return value if isinstance(value, str) and value else None
+
+
 def _bool(value: Any) -> bool:
     return value is True
+
+
+def _describe(value: Any) -> str:
+    """A short, one-line description of a JSON value for messages."""
+    if value is _MISSING:
+        return "missing"
+    text = repr(value) if isinstance(value, str) else _json_text(value)
+    text = " ".join(text.split())
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+_MISSING = object()
 
 
 def _number(value: Any) -> float | None:
@@ -170,8 +224,12 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def _upper(value: Any) -> str | None:
+    """An enum value: ASCII letters upper-cased (non-ASCII text is kept verbatim, so no
+    look-alike such as ``"paſſed"`` can become ``PASSED``)."""
     text = _str(value)
-    return text.upper() if text else None
+    if not text:
+        return None
+    return text.upper() if text.isascii() else text
 
 
 def parse_metadata(data: Any) -> Metadata:
@@ -187,27 +245,52 @@ def parse_metadata(data: Any) -> Metadata:
     )
 
 
-def parse_result(data: Any, index: int = 0) -> Result | None:
-    """One result row; ``None`` when the row is not an object at all."""
+def parse_result(data: Any, index: int = 0) -> Result:
+    """One result row. A row that is not an object becomes a row of unknown type whose
+    ``unreadable`` says so: it is counted, and never as a pass."""
     if not isinstance(data, dict):
-        return None
+        return Result(
+            result_id=f"result-{index}",
+            status="",
+            result_type="",
+            unreadable=(f"results[{index}] is {_describe(data)} (not an object)",),
+        )
+    unreadable: list[str] = []
+    flags = {}
+    for key in _FLAGS:
+        value = data.get(key, _MISSING)
+        if not isinstance(value, bool):
+            unreadable.append(f"{key} is {_describe(value)}")
+        flags[key] = _bool(value)
+    raw_status = data.get("status", _MISSING)
+    status = _upper(raw_status)
+    if status is None or not isinstance(raw_status, str):
+        unreadable.append(f"status is {_describe(raw_status)}")
+    raw_type = data.get("resultType")
+    result_type: str | None = None  # missing or null: a FINAL row
+    if isinstance(raw_type, str):
+        result_type = raw_type.upper() if raw_type.isascii() else raw_type
+    elif raw_type is not None:
+        result_type = _describe(raw_type)  # never FINAL/ATTEMPT/PENDING: an unknown type
     return Result(
         result_id=_str(data.get("testSessionResultId")) or f"result-{index}",
-        status=_upper(data.get("status")) or RUNNING,
+        status=status or "",
         check_type=_upper(data.get("checkType")) or "UNKNOWN",
         name=_str(data.get("name")),
-        check_id=_str(data.get("checkId")),
-        run_location=_str(data.get("runLocation")),
-        result_type=_upper(data.get("resultType")),
+        check_id=_text(data.get("checkId")),
+        run_location=_text(data.get("runLocation")),
+        result_type=result_type,
         link=_str(data.get("testSessionResultLink")),
         error_group_ids=_ids(data.get("errorGroupIds")),
-        has_errors=_bool(data.get("hasErrors")),
-        has_failures=_bool(data.get("hasFailures")),
-        is_degraded=_bool(data.get("isDegraded")),
-        aborted=_bool(data.get("aborted")),
+        has_errors=flags["hasErrors"],
+        has_failures=flags["hasFailures"],
+        is_degraded=flags["isDegraded"],
+        aborted=flags["aborted"],
         started_at=parse_time(data.get("startedAt")),
         stopped_at=parse_time(data.get("stoppedAt")),
         response_time_ms=_number(data.get("responseTime")),
+        sequence_id=_text(data.get("sequenceId")),
+        unreadable=tuple(unreadable),
     )
 
 
@@ -222,10 +305,7 @@ def parse_session(data: Any) -> Session:
     raw_results = data.get("results")
     results: list[Result] = []
     if isinstance(raw_results, list):
-        for index, row in enumerate(raw_results):
-            result = parse_result(row, index)
-            if result is not None:
-                results.append(result)
+        results = [parse_result(row, index) for index, row in enumerate(raw_results)]
     return Session(
         session_id=session_id,
         status=status,

@@ -35,6 +35,7 @@ def render_counts(counts: Counts, status: str, elapsed: float) -> str:
         (counts.flaky, "flaky"),
         (counts.degraded, "degraded"),
         (counts.skipped, "skipped"),
+        (counts.unknown, "unknown"),
     )
     parts = [f"{counts.finished}/{counts.total} finished"]
     parts += [f"{n} {word}" for n, word in extra if n]

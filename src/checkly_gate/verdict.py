@@ -1,9 +1,11 @@
 """Verdict policy: what the gate knows about each session, turned into an outcome and exit code.
 
-Pure functions only. The poller says what it saw (``Observation``); this module decides. The
-rules, in short: FINAL rows decide a check run, ATTEMPT rows only make a passed run flaky, a run
-without a FINAL row is unfinished; where the session status and its FINAL rows disagree, the worse
-wins; nothing unknown ever becomes a pass.
+Pure functions only. The poller says what it saw (``Observation``); this module decides. Green
+is proven, not assumed: ``prove_passed`` is the one definition of "passed" and the only way to
+exit 0; everything else is non-zero with a reason naming the run and the field that decided it.
+Rows become runs without ever being merged into a pass (``group_runs``); each run is judged by
+the facts it shows, known failures first (``judge_run``); a value the gate does not know is
+``Category.UNKNOWN``, which fails (exit 1).
 """
 
 from __future__ import annotations
@@ -11,8 +13,19 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from checkly_gate.models import CANCELLED, FAILED, PASSED, Result, Session
+from checkly_gate.models import (
+    CANCELLED,
+    FAILED,
+    FINAL_STATUSES,
+    PASSED,
+    RUNNING,
+    Result,
+    Session,
+)
+from checkly_gate.models import FINAL as FINAL_TYPE
+from checkly_gate.models import PENDING as PENDING_TYPE
 from checkly_gate.outcomes import Outcome  # the facts table; importable from here as before
 
 # Several sessions: the most severe outcome wins. A definite failure outranks "we could not tell"
@@ -49,14 +62,28 @@ class Category(enum.Enum):
     FLAKY = "flaky"  # FINAL passed after failed attempts
     DEGRADED = "degraded"
     SKIPPED = "skipped"  # cancelled or aborted
-    PENDING = "pending"  # no FINAL row yet
-    UNKNOWN = "unknown"
+    PENDING = "pending"  # not finished: no FINAL row, a PENDING row, or a FINAL row still RUNNING
+    UNKNOWN = "unknown"  # a value the gate does not know and no known fact decides; never a pass
     PASSED = "passed"
+
+
+KNOWN_SESSION_STATUSES = FINAL_STATUSES | {RUNNING}
+
+#: Categories of a run that passed (flaky and degraded only as far as the ``Policy`` allows).
+PASSING = frozenset({Category.PASSED, Category.FLAKY, Category.DEGRADED})
+#: Categories whose rows are not expected to change any more (the poller's settle rule).
+DECIDED = PASSING | {Category.ERROR, Category.FAILED, Category.SKIPPED}
 
 
 @dataclass(frozen=True)
 class Run:
-    """One check at one location: its FINAL row (if any) and its earlier attempts."""
+    """One run of a check at one location: the row that decides it and its earlier tries.
+
+    ``latest`` is the deciding row (FINAL, PENDING or of an unknown ``resultType``); a run made
+    only of ATTEMPT rows that no such row claims has the last of them. ``final`` is ``latest``
+    when it is a FINAL row (``resultType`` FINAL or missing), whatever its status, else None.
+    ``attempts`` are the ATTEMPT rows paired with it by ``Result.run_key``.
+    """
 
     final: Result | None
     attempts: tuple[Result, ...]
@@ -66,63 +93,135 @@ class Run:
     def name(self) -> str:
         return self.latest.display_name
 
+    @cached_property
+    def _judged(self) -> tuple[Category, str]:
+        return judge_run(self)
+
     @property
     def category(self) -> Category:
-        final = self.final
-        if final is None:
-            return Category.PENDING
-        if final.has_errors:
-            return Category.ERROR
-        if final.failed:
-            return Category.FAILED
-        if final.cancelled:
-            return Category.SKIPPED
-        if self.failed_attempts:
-            return Category.FLAKY
-        if final.is_degraded:
-            return Category.DEGRADED
-        return Category.PASSED
+        return self._judged[0]
+
+    @property
+    def why(self) -> str:
+        """The field that decided ``category``: ``hasFailures true``, ``status 'TIMED_OUT'``..."""
+        return self._judged[1]
 
     @property
     def failed_attempts(self) -> tuple[Result, ...]:
-        return tuple(a for a in self.attempts if a.failed)
+        """ATTEMPT rows that are not a provable pass (status PASSED, no flag, all readable)."""
+        return tuple(a for a in self.attempts if not _clean_pass(a))
 
     @property
     def degraded(self) -> bool:
-        return self.final is not None and self.final.is_degraded and not self.final.failed
+        """A passing run whose FINAL row says ``isDegraded``."""
+        return self.category in PASSING and self.latest.is_degraded
 
     @property
     def unfinished(self) -> bool:
-        """No decided FINAL row yet."""
-        return self.final is None
+        """Not finished yet: no FINAL row, a PENDING row, or a FINAL row still RUNNING."""
+        return self.category is Category.PENDING
+
+
+def _clean_pass(row: Result) -> bool:
+    return (
+        row.status == PASSED
+        and not (row.has_errors or row.has_failures or row.aborted)
+        and not row.unreadable
+    )
+
+
+def judge_run(run: Run) -> tuple[Category, str]:
+    """The category of one run and the field that decided it.
+
+    Known facts first: ``hasErrors`` true is an error and ``hasFailures`` true or status FAILED a
+    failure, whatever the status or type says. Then: a PENDING row, or a FINAL row with status
+    RUNNING, is unfinished; a fact that could not be read (``Result.unreadable``), an unknown
+    ``resultType`` or an unknown status is UNKNOWN; CANCELLED or ``aborted`` is SKIPPED. Only a
+    FINAL row with status PASSED and every fact readable passes (flaky after failed attempts,
+    degraded with ``isDegraded``).
+    """
+    row = run.latest
+    if row.is_attempt:
+        return Category.PENDING, f"no FINAL row, only {_plural(len(run.attempts), 'ATTEMPT row')}"
+    if row.has_errors:
+        return Category.ERROR, "hasErrors true"
+    if row.has_failures:
+        return Category.FAILED, "hasFailures true"
+    if row.status == FAILED:
+        return Category.FAILED, "status FAILED"
+    if row.kind == PENDING_TYPE:
+        return Category.PENDING, "resultType PENDING"
+    if row.unreadable:
+        return Category.UNKNOWN, "; ".join(row.unreadable)
+    if row.kind != FINAL_TYPE:
+        return Category.UNKNOWN, f"resultType {row.kind!r}"
+    if row.status == RUNNING:
+        return Category.PENDING, "FINAL row with status RUNNING"
+    if row.status == CANCELLED:
+        return Category.SKIPPED, "status CANCELLED"
+    if row.aborted:
+        return Category.SKIPPED, "aborted true"
+    if row.status != PASSED:
+        return Category.UNKNOWN, f"status {row.status!r}"
+    failed = run.failed_attempts
+    if failed:
+        return Category.FLAKY, f"passed after {_plural(len(failed), 'failed attempt')}"
+    if row.is_degraded:
+        return Category.DEGRADED, "isDegraded true"
+    return Category.PASSED, "status PASSED"
 
 
 def group_runs(results: Iterable[Result]) -> list[Run]:
-    """Pair FINAL, ATTEMPT and PENDING rows of the same check and location, in API order."""
-    order: list[tuple[str, str]] = []
-    rows: dict[tuple[str, str], list[Result]] = {}
-    for result in results:
-        key = result.run_key
-        if key not in rows:
-            order.append(key)
-            rows[key] = []
-        rows[key].append(result)
+    """Rows to runs, in API order. Rows are never merged into one run: every FINAL, PENDING or
+    unknown-type row is a run of its own (two FINAL rows of the same check and location are two
+    runs, and the worse one decides). Each ATTEMPT row joins the last such row with the same
+    ``Result.run_key`` (``sequenceId``, else ``checkId`` + ``runLocation``; never the name).
+    ATTEMPT rows that no row claims form a run without a FINAL row, which is unfinished."""
+    rows = list(results)
+    owner: dict[tuple[str, ...], int] = {}  # run key -> index of the last deciding row
+    for index, row in enumerate(rows):
+        key = row.run_key
+        if not row.is_attempt and key is not None:
+            owner[key] = index
+    order: list[int] = []
+    attempts: dict[int, list[Result]] = {}
+    orphans: dict[tuple[str, ...], int] = {}  # run key -> first unclaimed ATTEMPT row
+    for index, row in enumerate(rows):
+        key = row.run_key
+        if not row.is_attempt:
+            anchor = index
+        elif key is not None and key in owner:
+            attempts.setdefault(owner[key], []).append(row)
+            continue
+        else:
+            anchor = index if key is None else orphans.setdefault(key, index)
+        if anchor == index:
+            order.append(index)
+        if row.is_attempt:
+            attempts.setdefault(anchor, []).append(row)
     runs = []
-    for key in order:
-        group = rows[key]
-        finals = [r for r in group if r.is_final]
-        attempts = tuple(r for r in group if r.is_attempt)
-        final = finals[-1] if finals else None
-        runs.append(Run(final=final, attempts=attempts, latest=final or group[-1]))
+    for index in order:
+        row = rows[index]
+        tries = tuple(attempts.get(index, ()))
+        if row.is_attempt:
+            runs.append(Run(final=None, attempts=tries, latest=tries[-1]))
+        else:
+            final = row if row.kind == FINAL_TYPE else None
+            runs.append(Run(final=final, attempts=tries, latest=row))
     return runs
 
 
 def is_settled(session: Session) -> bool:
-    """A final session whose every run has a FINAL row with a stop time (none left to arrive)."""
+    """A final session whose every run is decided (``DECIDED``: not unfinished, not unknown)
+    and whose deciding rows that started also stopped, so no row is left to arrive or change.
+    The poller re-reads an unsettled final session a few times; the verdict never counts an
+    undecided run as passed either way."""
     if not session.is_final:
         return False
     for run in group_runs(session.results):
-        if run.final is None or (run.final.started_at and not run.final.stopped_at):
+        if run.category not in DECIDED:
+            return False
+        if run.latest.started_at and not run.latest.stopped_at:
             return False
     return True
 
@@ -136,22 +235,16 @@ class Counts:
     degraded: int = 0
     skipped: int = 0
     pending: int = 0
+    unknown: int = 0  # runs of Category.UNKNOWN
 
     @property
     def total(self) -> int:
-        return (
-            self.passed
-            + self.failed
-            + self.errored
-            + self.flaky
-            + self.degraded
-            + self.skipped
-            + self.pending
-        )
+        return sum(getattr(self, name) for name in _COUNT_FIELDS)
 
     @property
     def finished(self) -> int:
-        return self.total - self.pending
+        """Runs with a decided outcome (neither unfinished nor unknown)."""
+        return self.total - self.pending - self.unknown
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
@@ -164,7 +257,16 @@ class Counts:
         return data
 
 
-_COUNT_FIELDS = ("passed", "failed", "errored", "flaky", "degraded", "skipped", "pending")
+_COUNT_FIELDS = (
+    "passed",
+    "failed",
+    "errored",
+    "flaky",
+    "degraded",
+    "skipped",
+    "pending",
+    "unknown",
+)
 _CATEGORY_FIELD = {
     Category.PASSED: "passed",
     Category.FAILED: "failed",
@@ -173,6 +275,7 @@ _CATEGORY_FIELD = {
     Category.DEGRADED: "degraded",
     Category.SKIPPED: "skipped",
     Category.PENDING: "pending",
+    Category.UNKNOWN: "unknown",
 }
 
 
@@ -240,31 +343,102 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _names(runs: Sequence[Run], limit: int = 5) -> str:
-    names = [
-        run.name + (f" ({run.latest.run_location})" if run.latest.run_location else "")
-        for run in runs[:limit]
-    ]
+def _names(runs: Sequence[Run], limit: int = 5, why: bool = True) -> str:
+    """``Name (location; deciding field)`` for the first ``limit`` runs."""
+    names = []
+    for run in runs[:limit]:
+        where = [run.latest.run_location] if run.latest.run_location else []
+        if why:
+            where.append(run.why)
+        names.append(run.name + (f" ({'; '.join(where)})" if where else ""))
     more = len(runs) - limit
     return ", ".join(names) + (f" and {more} more" if more > 0 else "")
 
 
+def same_session(requested_id: str, body_id: str) -> bool:
+    """True when a body's ``testSessionId`` names the session asked for (UUIDs: ignoring ASCII
+    case)."""
+    return body_id.isascii() and requested_id.lower() == body_id.lower()
+
+
+def _policy_allows(run: Run, policy: Policy) -> bool:
+    if run.category not in PASSING:
+        return False
+    if policy.fail_on_flaky and run.category is Category.FLAKY:
+        return False
+    return not (policy.fail_on_degraded and run.degraded)
+
+
+@dataclass(frozen=True)
+class Proof:
+    """Whether one session provably passed; ``gaps`` names every condition that does not hold,
+    each naming the run and the field that decided it (empty: proven)."""
+
+    gaps: tuple[str, ...]
+
+    @property
+    def holds(self) -> bool:
+        return not self.gaps
+
+
+def prove_passed(
+    obs: Observation, policy: Policy = Policy(), runs: Sequence[Run] | None = None
+) -> Proof:
+    """THE definition of "passed": the only way to exit 0. A session passed when
+
+    1. the gate saw it end (``Stop.FINAL``);
+    2. the body is the session asked for: ``testSessionId`` equals the requested id;
+    3. its ``status`` is PASSED;
+    4. it has at least one check run;
+    5. every run passed (``judge_run``): a FINAL row with status PASSED, ``hasErrors``,
+       ``hasFailures`` and ``aborted`` false and every fact readable, so nothing is failed,
+       cancelled, aborted, RUNNING, PENDING or unknown;
+    6. flaky runs only without ``--fail-on-flaky``, degraded ones only without
+       ``--fail-on-degraded``.
+
+    ``runs`` may pass ``group_runs(session.results)`` already computed.
+    """
+    session = obs.session
+    if session is None:
+        return Proof(("the session was never read",))
+    gaps = []
+    if obs.stop is not Stop.FINAL:
+        gaps.append(f"the gate stopped before the session ended ({obs.stop.value})")
+    if not same_session(obs.session_id, session.session_id):
+        gaps.append(f"testSessionId is {session.session_id!r}, not {obs.session_id}")
+    if session.status != PASSED:
+        gaps.append(f"status is {session.status!r}, not PASSED")
+    runs = group_runs(session.results) if runs is None else runs
+    if not runs:
+        gaps.append("no check results")
+    gaps += [_names([r]) for r in runs if not _policy_allows(r, policy)]
+    return Proof(tuple(gaps))
+
+
 def judge_session(obs: Observation, policy: Policy = Policy()) -> SessionVerdict:
-    """Decide one session from what the poller observed."""
+    """Decide one session from what the poller observed.
+
+    PASSED only when ``prove_passed`` holds. Anything else gets the most telling non-zero
+    outcome, known facts first: a failed run or a FAILED session fails; a value the gate does
+    not know fails (exit 1, naming it; never 4 or 6, which pipelines often allow); a cancelled
+    session is cancelled; a PASSED session with no results, an unfinished run or a policy hit
+    fails, with cancelled or aborted runs it is cancelled; a session still running when the
+    gate stopped is refused, unavailable or timed out. A body of another session (its
+    ``testSessionId`` is not the requested id) is never judged: unavailable (exit 6).
+    """
     session = obs.session
     if session is None:
         return _judge_unread(obs)
+    if not same_session(obs.session_id, session.session_id):
+        return _judge_unread(
+            obs,
+            f"the API answered with another test session (testSessionId "
+            f"{session.session_id!r}), a misrouted or cached answer; it is not judged",
+        )
 
     runs = tuple(group_runs(session.results))
     counts = count_runs(runs)
     warnings: list[str] = []
-    broken = [r for r in runs if r.category in (Category.FAILED, Category.ERROR)]
-    policy_hits = []
-    if policy.fail_on_flaky:
-        policy_hits += [r for r in runs if r.category is Category.FLAKY]
-    if policy.fail_on_degraded:
-        policy_hits += [r for r in runs if r.degraded and r not in policy_hits]
-    unfinished = [r for r in runs if r.unfinished]
 
     def verdict(outcome: Outcome, reason: str) -> SessionVerdict:
         return SessionVerdict(
@@ -277,71 +451,118 @@ def judge_session(obs: Observation, policy: Policy = Policy()) -> SessionVerdict
             warnings=tuple(warnings),
         )
 
-    failed_reason = ""
-    if broken:
-        failed_reason = f"{_plural(len(broken), 'check')} failed: {_names(broken)}"
-
-    if obs.stop is Stop.FINAL and session.is_final:
-        if unfinished:
-            warnings.append(
-                f"session is {session.status} but {_plural(len(unfinished), 'result')} "
-                f"never finished: {_names(unfinished)}"
-            )
-        if session.status == FAILED:
-            if not broken:
-                warnings.append("session status is FAILED although no FINAL result failed")
-                return verdict(Outcome.FAILED, "session status is FAILED")
-            return verdict(Outcome.FAILED, failed_reason)
-        if broken:
-            if session.status == PASSED:
-                warnings.append(
-                    "session status is PASSED but FINAL results failed; the failure wins"
-                )
-            return verdict(Outcome.FAILED, failed_reason)
-        if session.status == CANCELLED:
-            return verdict(Outcome.CANCELLED, "session was cancelled")
-        if policy_hits:
-            kinds = []
-            if any(r.category is Category.FLAKY for r in policy_hits) and policy.fail_on_flaky:
-                kinds.append("flaky")
-            if any(r.degraded for r in policy_hits) and policy.fail_on_degraded:
-                kinds.append("degraded")
-            return verdict(
-                Outcome.FAILED,
-                f"--fail-on-{'/'.join(kinds)}: {_names(policy_hits)}",
-            )
-        finals = [r for r in runs if r.final is not None]
-        if not finals:
-            return verdict(Outcome.FAILED, "session is PASSED but has no check results")
+    proof = prove_passed(obs, policy, runs)
+    if proof.holds:
         notes = [
             f"{n} {what}"
             for n, what in ((counts.flaky, "flaky"), (counts.degraded, "degraded"))
             if n
         ]
         extra = f" ({', '.join(notes)})" if notes else ""
-        return verdict(Outcome.PASSED, f"{_plural(len(finals), 'check run')} passed{extra}")
+        return verdict(Outcome.PASSED, f"{_plural(len(runs), 'check run')} passed{extra}")
+    outcome, reason = _not_passed(obs, session, runs, policy, proof, warnings)
+    if outcome is Outcome.PASSED:  # cannot happen; a pass needs the proof above
+        outcome = Outcome.FAILED
+    return verdict(outcome, reason)
 
-    # The session did not reach a final status while we watched.
-    if obs.stop is Stop.INTERRUPTED:
-        return verdict(Outcome.INTERRUPTED, "interrupted while the session was running")
-    if broken:
-        warnings.append(f"session still {session.status} when the gate stopped ({obs.stop.value})")
-        return verdict(Outcome.FAILED, failed_reason + " (session still running)")
-    if obs.stop in (Stop.REFUSED, Stop.NOT_FOUND):
-        return verdict(Outcome.REFUSED, obs.error or "the API refused the request")
-    if obs.error_is_current:
-        return verdict(
-            Outcome.UNAVAILABLE,
-            f"API unavailable until the deadline ({obs.error}); last status {session.status}",
+
+def _not_passed(
+    obs: Observation,
+    session: Session,
+    runs: Sequence[Run],
+    policy: Policy,
+    proof: Proof,
+    warnings: list[str],
+) -> tuple[Outcome, str]:
+    """The outcome and reason of a session that did not provably pass (appends warnings)."""
+    status = session.status
+    ended = obs.stop is Stop.FINAL and session.is_final
+
+    def having(*categories: Category) -> list[Run]:
+        return [r for r in runs if r.category in categories]
+
+    broken, unknown = having(Category.FAILED, Category.ERROR), having(Category.UNKNOWN)
+    unfinished, skipped = having(Category.PENDING), having(Category.SKIPPED)
+    if ended and unfinished:
+        warnings.append(
+            f"session is {status} but {_plural(len(unfinished), 'result')} "
+            f"never finished: {_names(unfinished)}"
         )
-    return verdict(
+    if unknown and (broken or status == FAILED or obs.stop is Stop.INTERRUPTED):
+        # Something else decides the outcome: name the unknown values anyway, to be reported.
+        warnings.append(
+            f"{_plural(len(unknown), 'check run')} with a value checkly-gate does not know "
+            f"(please report it): {_names(unknown)}"
+        )
+    if obs.stop is Stop.INTERRUPTED:
+        return Outcome.INTERRUPTED, "interrupted while the session was running"
+    if broken:
+        reason = f"{_plural(len(broken), 'check')} failed: {_names(broken)}"
+        if not ended:
+            warnings.append(f"session still {status} when the gate stopped ({obs.stop.value})")
+            return Outcome.FAILED, reason + " (session still running)"
+        if status == PASSED:
+            warnings.append("session status is PASSED but FINAL results failed; the failure wins")
+        return Outcome.FAILED, reason
+    if status == FAILED:
+        warnings.append("session status is FAILED although no FINAL result failed")
+        return Outcome.FAILED, "session status is FAILED"
+    if unknown:
+        return Outcome.FAILED, (
+            f"{_plural(len(unknown), 'check run')} with a value checkly-gate does not know "
+            f"(never a pass; please report it): {_names(unknown)}"
+        )
+    if status not in KNOWN_SESSION_STATUSES:
+        return Outcome.FAILED, (
+            f"session status {status!r} is unknown to checkly-gate (never a pass; please report it)"
+        )
+    if status == CANCELLED:
+        return Outcome.CANCELLED, "session was cancelled"
+    if ended:  # the session is PASSED, yet something is missing from the proof
+        if not runs:
+            return Outcome.FAILED, "session is PASSED but has no check results"
+        if unfinished:
+            return Outcome.FAILED, (
+                f"session is PASSED but {_plural(len(unfinished), 'check run')} never "
+                f"finished: {_names(unfinished)}"
+            )
+        if skipped:
+            warnings.append("session status is PASSED but check runs were cancelled or aborted")
+            return Outcome.CANCELLED, (
+                f"session is PASSED but {_plural(len(skipped), 'check run')} "
+                f"{'was' if len(skipped) == 1 else 'were'} cancelled or aborted: {_names(skipped)}"
+            )
+        hits = [r for r in runs if not _policy_allows(r, policy)]
+        if hits:
+            kinds = [
+                kind
+                for kind, hit in (
+                    ("flaky", any(r.category is Category.FLAKY for r in hits)),
+                    ("degraded", any(r.degraded for r in hits)),
+                )
+                if hit
+            ]
+            return Outcome.FAILED, f"--fail-on-{'/'.join(kinds)}: {_names(hits, why=False)}"
+        return Outcome.FAILED, f"not proven passed: {proof.gaps[0]}"
+    # The gate stopped before the session ended, or before its results settled.
+    if obs.stop in (Stop.REFUSED, Stop.NOT_FOUND):
+        return Outcome.REFUSED, obs.error or "the API refused the request"
+    if obs.error_is_current:
+        return Outcome.UNAVAILABLE, (
+            f"API unavailable until the deadline ({obs.error}); last status {status}"
+        )
+    counts = count_runs(runs)
+    progress = f"{counts.finished}/{counts.total} results finished"
+    if status == RUNNING:
+        return Outcome.TIMED_OUT, f"timed out with the session still {status}: {progress}"
+    return (
         Outcome.TIMED_OUT,
-        f"timed out with the session still {session.status}: "
-        f"{counts.finished}/{counts.total} results finished",
+        f"timed out before the results of the {status} session settled: {progress}",
     )
 
 
-def _judge_unread(obs: Observation) -> SessionVerdict:
+def _judge_unread(obs: Observation, why: str | None = None) -> SessionVerdict:
+    """A session without a body that can be judged: never read, or ``why`` not."""
     if obs.stop is Stop.INTERRUPTED:
         outcome, reason = Outcome.INTERRUPTED, "interrupted before the session was read"
     elif obs.stop is Stop.NOT_FOUND:
@@ -349,6 +570,8 @@ def _judge_unread(obs: Observation) -> SessionVerdict:
         reason = obs.error or "session not found"
     elif obs.stop is Stop.REFUSED:
         outcome, reason = Outcome.REFUSED, obs.error or "the API refused the request"
+    elif why is not None:
+        outcome, reason = Outcome.UNAVAILABLE, why
     else:
         outcome = Outcome.UNAVAILABLE
         reason = f"could not read the session before the deadline: {obs.error or 'no answer'}"

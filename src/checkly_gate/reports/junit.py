@@ -374,8 +374,8 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
     row = facts(run.category)
     link = f"result: {latest.link}" if latest.link else "result: no link given by Checkly"
     what = row.message + _where(latest)
-    if row.raw:
-        what += f" (status {latest.status}, result type {latest.result_type or 'none'})"
+    if row.raw:  # the value the gate did not know, and the field that decided it
+        what += f" (status {latest.status}, result type {latest.result_type or 'none'}; {run.why})"
     if row.broken:
         after = f" after {len(run.attempts) + 1} attempts" if run.failed_attempts else ""
         message = what + after + ctx.texts.preview(latest)

@@ -6,6 +6,7 @@ scenarios read from YAML; the parser only adds the location (``checks[2]``) to t
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -308,6 +309,9 @@ class Scenario:
     # seconds after the simulator starts, from ``provider`` (None: not listed by itself).
     listed_after: float | None = None
     provider: str = "VERCEL"
+    #: A static body: served verbatim (as JSON) by the session and completion endpoints instead
+    #: of a simulated session; final at once when its ``status`` is PASSED, FAILED or CANCELLED.
+    body: Any = None
 
     def __post_init__(self) -> None:
         _string("name", self.name)
@@ -346,6 +350,13 @@ class Scenario:
             if not isinstance(items, (list, tuple)) or not all(isinstance(i, kind) for i in items):
                 raise ScenarioError(f"'{key}' must be a list of {kind.__name__}")
             object.__setattr__(self, key, tuple(items))
+        if self.body is not None:
+            if self.checks:
+                raise ScenarioError("use either 'body' or 'checks', not both")
+            try:
+                json.dumps(self.body, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise ScenarioError(f"'body' must be plain JSON data: {exc}") from None
 
 
 # --------------------------------------------------------------------------- YAML parsing

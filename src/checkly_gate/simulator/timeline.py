@@ -98,6 +98,10 @@ class SessionTimeline:
         self._group_checks: dict[str, CheckSpec] = {}  # error group id -> its check
         self._group_seen: dict[str, list[float]] = {}  # error group id -> when rows show it
         self.final_time, self.final_status = self._build()
+        if scenario.body is not None:  # a static body: final at once if its status says so
+            status = scenario.body.get("status") if isinstance(scenario.body, dict) else None
+            final = status in ("PASSED", "FAILED", "CANCELLED")
+            self.final_time, self.final_status = (0.0 if final else math.inf), str(status)
         #: time.monotonic() at which the session status turns non-RUNNING (None: never).
         self.final_mono: float | None = (
             None if math.isinf(self.final_time) else self.visible_mono + self.final_time / speed
@@ -276,7 +280,7 @@ class SessionTimeline:
         turns ``CANCELLED`` at once (``status_override`` still wins). Ids and timestamps do not
         change. A session that is already final is returned unchanged.
         """
-        if self.is_final(now):
+        if self.is_final(now) or self.scenario.body is not None:
             return self
         at = max(0.0, (now - self.visible_mono) * self.speed)
         return SessionTimeline(
@@ -331,7 +335,10 @@ class SessionTimeline:
         return self.final_mono is not None and now >= self.final_mono
 
     def body(self, now: float) -> bytes:
-        """The FindOneTestSessionResponse JSON as seen at monotonic time ``now``."""
+        """The FindOneTestSessionResponse JSON as seen at monotonic time ``now`` (a static
+        ``Scenario.body`` verbatim)."""
+        if self.scenario.body is not None:
+            return json.dumps(self.scenario.body, ensure_ascii=False).encode("utf-8")
         elapsed = max(0.0, (now - self.visible_mono) * self.speed)
         final = self.is_final(now)
         rows: list[str] = []
