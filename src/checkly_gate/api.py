@@ -21,6 +21,7 @@ import httpx
 
 from checkly_gate import __version__
 from checkly_gate.models import NotASessionError, Session, parse_session
+from checkly_gate.text import is_safe_id, one_line
 
 log = logging.getLogger("checkly_gate")
 
@@ -108,7 +109,7 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
     message = ""
     try:
         body: Any = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict):
         parts = [body.get("message"), body.get("error"), body.get("errorCode")]
@@ -124,6 +125,14 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
     reason = response.reason_phrase or ""
     head = f"HTTP {response.status_code}" + (f" {reason}" if reason else "")
     return f"{head}: {message}" if message else head
+
+
+def _segment(value: str) -> str:
+    """An id (from the command line or from an API answer) fit to go into a URL path as it is;
+    anything else is refused before a request is built (``text.is_safe_id``)."""
+    if not is_safe_id(value):
+        raise Refused(f"not a usable id: {one_line(repr(value), 80)}")
+    return value
 
 
 def _limits(timeout: float) -> httpx.Timeout:
@@ -168,7 +177,7 @@ class Client:
         self, session_id: str, timeout: float = REQUEST_TIMEOUT
     ) -> tuple[Session, bytes]:
         """GET the session: the parsed ``Session`` and the raw body."""
-        response = self._request(f"/v1/test-sessions/{session_id}", None, timeout)
+        response = self._request(f"/v1/test-sessions/{_segment(session_id)}", None, timeout)
         assert response is not None  # only the completion long-poll answers "still running"
         return self._session_from(response)
 
@@ -177,7 +186,7 @@ class Client:
     ) -> tuple[Session, bytes] | None:
         """Long-poll until the session is final or ``max_wait`` passes (``None``: still running)."""
         response = self._request(
-            f"/v1/test-sessions/{session_id}/completion",
+            f"/v1/test-sessions/{_segment(session_id)}/completion",
             {"maxWaitSeconds": str(max_wait)},
             timeout,
             completion=True,
@@ -222,11 +231,12 @@ class Client:
 
     def error_group_message(self, group_id: str, timeout: float) -> str | None:
         """``cleanedErrorMessage`` of an error group (best effort, for reports)."""
-        response = self._request(f"/v1/test-session-error-groups/{group_id}", None, timeout)
+        path = f"/v1/test-session-error-groups/{_segment(group_id)}"
+        response = self._request(path, None, timeout)
         assert response is not None
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise Transient("unreadable error-group body", response.status_code) from None
         if not isinstance(body, dict):
             return None
@@ -236,7 +246,11 @@ class Client:
     def cancel(self, session_id: str, timeout: float) -> None:
         """Ask the API to cancel a running session (best effort, once)."""
         self._request(
-            f"/v1/test-sessions/{session_id}/cancel", None, timeout, method="POST", json_body={}
+            f"/v1/test-sessions/{_segment(session_id)}/cancel",
+            None,
+            timeout,
+            method="POST",
+            json_body={},
         )
 
     def _request(
@@ -289,7 +303,7 @@ class Client:
         snapshot): far smaller than the decoded JSON of a session with thousands of results."""
         try:
             body = json.loads(response.content)  # bytes: no decoded copy of a large body
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             snippet = " ".join(response.text[:80].split())
             raise Transient(
                 f"unreadable body from HTTP {response.status_code}: {snippet!r}",
@@ -299,3 +313,7 @@ class Client:
             return parse_session(body), response.content
         except NotASessionError as exc:
             raise Transient(f"body is not a test session: {exc}", response.status_code) from None
+        except Exception as exc:  # any shape the parser trips over is an unreadable answer
+            raise Transient(
+                f"unreadable test session body ({type(exc).__name__})", response.status_code
+            ) from None
