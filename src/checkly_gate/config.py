@@ -192,7 +192,7 @@ def _coerce(spec: Spec, value: Any, where: str) -> Any:
             number = float(value)
         except OverflowError:
             number = math.inf
-        if not math.isfinite(number) or (spec.minimum is not None and number < spec.minimum):
+        if math.isnan(number) or (spec.minimum is not None and number < spec.minimum):
             raise ConfigError(f"{where}: must be at least {spec.minimum:g}, got {shown(value)}")
         if number > MAX_SECONDS:
             raise ConfigError(f"{where}: must be at most {MAX_SECONDS:g}, got {shown(value)}")
@@ -360,6 +360,18 @@ def output_paths(
     return paths
 
 
+def _where(key: str, sources: Mapping[str, str]) -> str:
+    """How to name an option in an error: its flag, variable or file key, as it was given."""
+    source = sources.get(key, "default")
+    if source == "flag":
+        return f"--{key}"
+    if source.startswith("env "):
+        return source[4:]
+    if source.startswith("file "):
+        return f"{source[5:]}: '{key}'"
+    return key
+
+
 def resolve(
     session_ids: list[str],
     flags: Mapping[str, Any],
@@ -401,8 +413,8 @@ def resolve(
         raise ConfigError(f"no API key: set {API_KEY_ENV} (recommended) or pass --api-key")
     api_key = check_api_key(api_key, "--api-key" if api_key_flag is not None else API_KEY_ENV)
     if values["account-id"] is not None:
-        check_account_id(values["account-id"], f"account-id ({sources['account-id']})")
-    api_url = check_url(values["api-url"], f"api-url ({sources['api-url']})")
+        check_account_id(values["account-id"], _where("account-id", sources))
+    api_url = check_url(values["api-url"], _where("api-url", sources))
     check_proxies(env)
     if require_sessions and not session_ids:
         raise ConfigError("no session id given")

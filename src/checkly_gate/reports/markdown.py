@@ -39,6 +39,7 @@ _EMOJI = {
     Outcome.TIMED_OUT: "⏱️",
     Outcome.REFUSED: "🔒",
     Outcome.UNAVAILABLE: "🔌",
+    Outcome.NO_MATCH: "🔍",
     Outcome.INTERRUPTED: "🛑",
 }
 
