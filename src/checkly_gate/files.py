@@ -10,7 +10,7 @@
   says why; callers report it and carry on (a report never changes the verdict).
 
 Text is masked with ``redact.everywhere()`` at this write point and encoded as UTF-8 with
-unencodable characters (lone surrogates) replaced, so writing never fails on content.
+lone surrogates replaced by U+FFFD, so writing never fails on content.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 from checkly_gate.redact import everywhere
+from checkly_gate.text import printable
 
 try:
     import fcntl
@@ -33,7 +34,7 @@ _IN_PLACE_ROOTS = ("/dev/", "/proc/")
 
 
 def _encode(text: str) -> bytes:
-    return everywhere()(text).encode("utf-8", "replace")
+    return printable(everywhere()(text)).encode("utf-8")
 
 
 def write_atomic(path: Path | str, text: str) -> None:

@@ -42,8 +42,6 @@ def printable(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-
-
 def one_line(text: str, limit: int = 200) -> str:
     """Untrusted text as one printable, inert line: ANSI sequences removed, control and format
     characters (newlines, CR, bidi overrides, ...) turned into spaces, lone surrogates into
