@@ -193,7 +193,7 @@ def test_answers_of_any_shape_are_unreadable_never_a_crash(tmp_path: Path, body:
         return 200, {"Content-Type": "application/json"}, body
 
     with canned(handler) as url:
-        proc, outputs = gate(url, "wait", SID, "--timeout", "1.5", tmp=tmp_path)
+        proc, outputs = gate(url, "wait", SID, "--timeout", "1", tmp=tmp_path)
     assert_no_traceback(proc)
     assert proc.returncode in (0, 1, 4, 5, 6), proc.stdout + proc.stderr
     assert "junit.xml" in outputs and "gh-output" in outputs
