@@ -536,7 +536,14 @@ def usage_error(
     from checkly_gate.verdict import usage_verdict
 
     _setup_logging(err, 0)
-    options = Options(session_ids=(), api_key="", **paths)
+    options = Options(
+        session_ids=(),
+        api_key="",
+        json=paths["json"],
+        junit=paths["junit"],
+        summary=paths["summary"],
+        dotenv=paths["dotenv"],
+    )
     finish(GateRun(verdict=usage_verdict(message)), options, out, integration, everywhere())
     return EXIT_USAGE
 
