@@ -198,3 +198,19 @@ def test_answers_of_any_shape_are_unreadable_never_a_crash(tmp_path: Path, body:
     assert proc.returncode in (0, 1, 4, 5, 6), proc.stdout + proc.stderr
     assert "junit.xml" in outputs and "gh-output" in outputs
     assert "internal error" not in proc.stdout + proc.stderr
+
+
+def test_a_session_id_from_a_trigger_answer_is_validated_before_any_url(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def handler(method: str, path: str, headers: dict[str, str]) -> Answer:
+        seen.append(path)
+        return json_answer(session_body("../../v1/x\n::error title=pwned::pwned"), status=201)
+
+    with canned(handler) as url:
+        proc, outputs = gate(url, "run", "--tags", "web", "--timeout", "2", tmp=tmp_path)
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert_no_traceback(proc)
+    assert_inert(outputs)
+    assert seen == ["/v1/test-sessions/trigger"]  # no request was built from the bad id
+    assert "not a usable id" in proc.stdout

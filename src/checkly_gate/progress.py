@@ -75,9 +75,10 @@ def render_counts(counts: Counts, status: str, elapsed: float) -> str:
 def render_run(run: Run, colour: bool = False) -> str:
     category = run.category
     result = run.latest
-    word = f"{_SYMBOL[category]} {_WORD[category]:<8}"
+    # A category added later (e.g. UNKNOWN) still gets a line: "?" and its own name.
+    word = f"{_SYMBOL.get(category, '?')} {_WORD.get(category, category.name):<8}"
     kind = one_line(str(result.check_type), 40)
-    bits = [paint(word, _COLOUR[category], colour), f"{kind:<10}", one_line(run.name)]
+    bits = [paint(word, _COLOUR.get(category, "33"), colour), f"{kind:<10}", one_line(run.name)]
     if result.run_location:
         bits.append(f"· {one_line(result.run_location, 40)}")
     if run.failed_attempts:
