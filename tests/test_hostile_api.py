@@ -214,3 +214,18 @@ def test_a_session_id_from_a_trigger_answer_is_validated_before_any_url(tmp_path
     assert_inert(outputs)
     assert seen == ["/v1/test-sessions/trigger"]  # no request was built from the bad id
     assert "not a usable id" in proc.stdout
+
+
+def test_hostile_text_cannot_open_or_close_a_gitlab_section(tmp_path: Path) -> None:
+    def handler(method: str, path: str, headers: dict[str, str]) -> Answer:
+        if path.startswith("/v1/test-session-error-groups/"):
+            return json_answer({"cleanedErrorMessage": HOSTILE})
+        return json_answer(session_body(SID, name=HOSTILE, results=[result(HOSTILE, group="g")]))
+
+    with canned(handler) as url:
+        proc, _ = gate(url, "wait", SID, tmp=tmp_path, GITHUB_ACTIONS="", GITLAB_CI="true")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    # Only our own two markers (each: ESC[0K section_x:... CR ESC[0K), nothing from the API.
+    assert proc.stdout.count("section_start:") == 1 and proc.stdout.count("section_end:") == 1
+    assert proc.stdout.count("\x1b") == proc.stdout.count("\x1b[0K") == 4
+    assert "\x1b" not in proc.stderr and "\r" not in proc.stderr

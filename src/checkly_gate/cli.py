@@ -496,7 +496,11 @@ def _error(err: TextIO, message: str) -> None:
 def _lenient(argv: list[str]) -> argparse.Namespace:
     """What can be read of the command line even when it does not parse as a whole: the command,
     the secrets (to redact them from the first line on) and where the reports go."""
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    class Quiet(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise ValueError(message)  # never print: the real parser reports the mistake
+
+    parser = Quiet(add_help=False)  # abbreviations allowed, like the real parser
     parser.add_argument("command", nargs="?")
     for flag in ("--api-key", "--config", "--json", "--junit", "--summary", "--dotenv"):
         parser.add_argument(flag)
