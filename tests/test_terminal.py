@@ -26,18 +26,8 @@ ENCODINGS = ("utf-8", "cp1252", "ascii")
 
 
 def gate_cmd(url: str, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "checkly_gate",
-        "wait",
-        str(uuid.uuid4()),
-        "--api-url",
-        url,
-        "--poll-interval",
-        "0.1",
-        *extra,
-    ]
+    sid = str(uuid.uuid4())
+    return [sys.executable, "-m", "checkly_gate", "wait", sid, "--api-url", url, *extra]
 
 
 def env(**extra: str) -> dict[str, str]:
@@ -49,7 +39,7 @@ def test_a_reader_that_goes_away_keeps_the_verdicts_exit_code(scenario: str, cod
     """``checkly-gate wait ... | head -1``."""
     with Simulator(scenario=load_scenario(scenario), api_key=KEY, speed=30) as sim:
         proc = subprocess.Popen(
-            gate_cmd(sim.url),
+            gate_cmd(sim.url, "--poll-interval", "0.1"),
             env=env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -121,7 +111,7 @@ def test_odd_names_under_a_narrow_encoding_through_the_console_script(encoding: 
         return json_answer(session_body(sid, name="Déploiement ✓", results=rows))
 
     with canned(handler) as url:
-        cmd = gate_cmd(url)
+        cmd = gate_cmd(url, "--poll-interval", "0.1")
         cmd[4] = sid
         proc = subprocess.run(
             cmd, env=env(PYTHONIOENCODING=encoding), capture_output=True, timeout=60
@@ -146,11 +136,13 @@ def test_the_demo_under_cp1252(tmp_path: Path) -> None:
 def test_a_socks_proxy_the_api_host_bypasses_never_breaks_a_run() -> None:
     with Simulator(scenario=load_scenario("passing"), api_key=KEY, speed=30) as sim:
         proxied = env(ALL_PROXY="socks5://127.0.0.1:1", NO_PROXY="127.0.0.1")
-        proc = subprocess.run(gate_cmd(sim.url), env=proxied, capture_output=True, text=True)
+        proc = subprocess.run(
+            gate_cmd(sim.url, "--poll-interval", "0.1"), env=proxied, capture_output=True, text=True
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert len(sim.requests) >= 1
         # The same proxy for the API host: used, unreachable, so the API is unavailable.
-        cmd = gate_cmd(sim.url, "--timeout", "1.5")
+        cmd = gate_cmd(sim.url, "--poll-interval", "0.1", "--timeout", "1.5")
         proc = subprocess.run(
             cmd, env=env(ALL_PROXY="socks5://127.0.0.1:1"), capture_output=True, text=True
         )

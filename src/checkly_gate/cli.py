@@ -6,9 +6,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from checkly_gate import __version__
+
+if TYPE_CHECKING:
+    from checkly_gate.config import Options
 
 EXIT_USAGE = 2
 
@@ -290,20 +293,25 @@ def _use_colour(stream: TextIO, env: dict[str, str]) -> bool:
     return "NO_COLOR" not in env and hasattr(stream, "isatty") and stream.isatty()
 
 
-def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
+def _options(args: argparse.Namespace, env: dict[str, str], session_ids: list[str]) -> Options:
+    """The validated options of ``wait`` (session ids required) or ``run`` (none given)."""
     from checkly_gate.config import resolve
 
-    verbosity = -1 if args.quiet else (1 if args.verbose else 0)
-    options = resolve(
-        args.session_ids,
+    return resolve(
+        session_ids,
         _flags(args),
         env,
         Path.cwd(),
         config_path=args.config,
         api_key_flag=args.api_key,
-        verbosity=verbosity,
+        verbosity=-1 if args.quiet else (1 if args.verbose else 0),
+        require_sessions=args.command == "wait",
     )
-    _setup_logging(err, verbosity)
+
+
+def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
+    options = _options(args, env, args.session_ids)
+    _setup_logging(err, options.verbosity)
     from checkly_gate.gate import run_gate
 
     run = run_gate(options, out, env=env, colour=_use_colour(out, env))
@@ -311,7 +319,7 @@ def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
 
 
 def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
-    from checkly_gate.config import ConfigError, check_text, resolve
+    from checkly_gate.config import ConfigError, check_text
     from checkly_gate.trigger import (
         TriggerOptions,
         parse_check_ids,
@@ -319,7 +327,6 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
         parse_tags,
     )
 
-    verbosity = -1 if args.quiet else (1 if args.verbose else 0)
     if args.retries is not None and not 0 <= args.retries <= 10:
         raise ConfigError(f"--retries must be 0..10, got {args.retries}")
     for flag, values in (
@@ -340,17 +347,8 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
         detach=args.detach,
         fail_on_no_matching=args.fail_on_no_matching,
     )
-    options = resolve(
-        [],
-        _flags(args),
-        env,
-        Path.cwd(),
-        config_path=args.config,
-        api_key_flag=args.api_key,
-        verbosity=verbosity,
-        require_sessions=False,
-    )
-    _setup_logging(err, verbosity)
+    options = _options(args, env, [])
+    _setup_logging(err, options.verbosity)
     from checkly_gate.launch import run_launch
 
     return run_launch(options, trigger_options, out, env, colour=_use_colour(out, env))
@@ -496,6 +494,7 @@ def _error(err: TextIO, message: str) -> None:
 def _lenient(argv: list[str]) -> argparse.Namespace:
     """What can be read of the command line even when it does not parse as a whole: the command,
     the secrets (to redact them from the first line on) and where the reports go."""
+
     class Quiet(argparse.ArgumentParser):
         def error(self, message: str) -> NoReturn:
             raise ValueError(message)  # never print: the real parser reports the mistake

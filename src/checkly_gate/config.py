@@ -399,8 +399,9 @@ def resolve(
 
     for spec in SPECS:
         if spec.env and env.get(spec.env) not in (None, ""):
-            values[spec.key] = _from_env_text(spec, env[spec.env], spec.env)
-            sources[spec.key] = f"env {spec.env}"
+            value = _from_env_text(spec, env[spec.env], spec.env)
+            if value is not None:  # a blank variable is an unset one
+                values[spec.key], sources[spec.key] = value, f"env {spec.env}"
 
     for key, value in flags.items():
         spec = SPEC_BY_KEY[key]
