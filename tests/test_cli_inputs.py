@@ -128,6 +128,7 @@ def mutation() -> st.SearchStrategy[tuple[str, object]]:
         ),
         st.tuples(st.just("session"), st.text(max_size=40).filter(lambda t: not _is_uuid(t))),
         st.tuples(st.just("config"), config_texts),
+        st.tuples(st.just("scenario"), bad_yaml),  # never a valid scenario: it would serve
         st.tuples(st.just("tags"), st.sampled_from([",", " , ", "", ",,"])),
         st.tuples(st.just("env-pair"), st.sampled_from(["=x", "NOEQUALS", "1A=b", "A=", "A B=c"])),
         st.tuples(st.just("env-pair"), with_bad("VALUE").map(lambda v: "1" + v + "=x")),
@@ -149,25 +150,23 @@ def _is_uuid(text: str) -> bool:
     return True
 
 
-yaml_values = st.one_of(
-    st.integers(), st.floats(), st.text(max_size=10), st.booleans(), st.none(), st.just([1])
+bad_yaml = st.sampled_from(
+    [
+        "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b]\n",
+        "x: " + "[" * 3000 + "]" * 3000 + "\n",
+        "timeout: 1" + "0" * 400 + "\n",
+        "api-key: cu_in_a_file\n",
+        "timout: 10\n",
+        "? [a]\n: 1\n",
+        "1: 2\n",
+        "- a\n- b\n",
+        'junit: "a\\0b"\n',
+        "\tbad: [\n",
+        "timeout: .nan\n",
+    ]
 )
 config_texts = st.one_of(
-    st.sampled_from(
-        [
-            "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b]\n",
-            "x: " + "[" * 3000 + "]" * 3000 + "\n",
-            "timeout: 1" + "0" * 400 + "\n",
-            "api-key: cu_in_a_file\n",
-            "timout: 10\n",
-            "? [a]\n: 1\n",
-            "1: 2\n",
-            "- a\n- b\n",
-            'junit: "a\\0b"\n',
-            "\tbad: [\n",
-            "timeout: .nan\n",
-        ]
-    ),
+    bad_yaml,
     st.dictionaries(
         st.sampled_from(["timeout", "poll-interval", "long-poll", "api-url", "account-id"]),
         st.one_of(st.lists(st.integers(), max_size=2), st.just({"a": 1}), st.just("x y\n")),
@@ -237,6 +236,9 @@ def build(
         command, ids = "run", []
         flag = {"env-pair": "--env", "check-id": "--check-id"}.get(kind, f"--{kind}")
         opts += [f"{flag}={text}"]
+    elif kind == "scenario":
+        (folder / "scenario.yml").write_text(text, "utf-8")
+        return ["simulate", "--scenario", str(folder / "scenario.yml"), "--port", "0"], env
     elif kind in ("port", "speed"):
         return ["simulate", f"--{kind}={text}"], env
     elif kind == "snapshot":
