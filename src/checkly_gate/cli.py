@@ -519,6 +519,7 @@ def usage_error(
 ) -> int:
     """Exit 2 with one line on stderr, and, when the report paths or the CI are known, the
     reports of an ``error`` outcome through the same finish path as every other outcome."""
+    _register_secrets(known, env)
     _error(err, message)
     if known.command not in ("wait", "run", "report"):
         return EXIT_USAGE
@@ -566,18 +567,24 @@ def main(argv: list[str] | None = None) -> int:
         close_stdout()
 
 
-def _main(argv: list[str], env: dict[str, str], out: TextIO, err: TextIO) -> int:
-    from checkly_gate.config import ConfigError
+def _register_secrets(known: argparse.Namespace, env: dict[str, str]) -> None:
+    """Make every writer of this process mask the API key and the ``--env`` values."""
     from checkly_gate.redact import Redactor
 
-    known = _lenient(argv)
     env_values = [value.partition("=")[2] for value in known.env if isinstance(value, str)]
     Redactor([known.api_key, env.get("CHECKLY_API_KEY"), *env_values])  # registers them
+
+
+def _main(argv: list[str], env: dict[str, str], out: TextIO, err: TextIO) -> int:
+    known = _lenient(argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(argv)  # --version and --help end here, before heavy imports
     except UsageError as exc:
         return usage_error(str(exc), known, env, out, err)
+    _register_secrets(known, env)
+    from checkly_gate.config import ConfigError
+
     if args.command is None:
         parser.print_help(out)
         return EXIT_USAGE
