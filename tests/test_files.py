@@ -100,16 +100,30 @@ def test_a_character_device_is_written_in_place_never_replaced(tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == ["null"]
 
 
-def test_dev_stdout_is_written_in_place(tmp_path: Path) -> None:
-    """``--summary /dev/stdout``: the summary lands in the output, the device stays."""
+@pytest.mark.parametrize("into", ["pipe", "log-file"])
+@pytest.mark.parametrize("path", ["/dev/stdout", "link-to-stdout.md"])
+def test_dev_stdout_is_the_process_output(tmp_path: Path, into: str, path: str) -> None:
+    """``--summary /dev/stdout`` (or a symlink to it): the summary lands in the output, in order,
+    whether stdout is a pipe or a log file; neither the device nor the log file is replaced."""
+    (tmp_path / "link-to-stdout.md").symlink_to("/dev/stdout")
     code = (
-        "from checkly_gate.files import write_atomic;write_atomic('/dev/stdout', 'summary text\\n')"
+        "from checkly_gate.files import write_atomic\n"
+        "print('before')\n"
+        f"write_atomic({path!r}, 'summary text\\n')\n"
+        "print('after')\n"
     )
-    before = os.stat("/dev/stdout" if os.path.exists("/dev/stdout") else "/dev/null")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    cmd = [sys.executable, "-c", code]
+    if into == "pipe":
+        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        output = proc.stdout
+    else:
+        log = tmp_path / "job.log"
+        with open(log, "w") as handle:
+            proc = subprocess.run(cmd, cwd=tmp_path, stdout=handle, stderr=subprocess.PIPE)
+        output = log.read_text()
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "summary text\n"
-    assert os.path.exists("/dev/null") and before is not None
+    assert output == "before\nsummary text\nafter\n"
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
 @pytest.mark.parametrize("kind", ["directory", "under-a-file", "unwritable"])

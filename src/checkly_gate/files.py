@@ -19,6 +19,7 @@ import contextlib
 import errno
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
 
@@ -50,14 +51,27 @@ def write_atomic(path: Path | str, text: str) -> None:
         final = None
     if final is not None and stat.S_ISDIR(final.st_mode):
         raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
-    if final is not None and (
-        not stat.S_ISREG(final.st_mode) or str(path.absolute()).startswith(_IN_PLACE_ROOTS)
-    ):
+    if final is not None and (not stat.S_ISREG(final.st_mode) or _special(path)):
         _write_in_place(path, data, fifo=stat.S_ISFIFO(final.st_mode))
         return
     # Regular or new: replace the file a symlink points to, never the link itself.
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     _replace(target, data)
+
+
+def _special(path: Path) -> bool:
+    """True when ``path`` is, or links through, ``/dev`` or ``/proc`` (``/dev/stdout`` pointing at
+    a log file is still the process's output: appended to, never replaced)."""
+    current = str(path.absolute())
+    for _ in range(40):  # the kernel's own limit on symlink hops
+        if current.startswith(_IN_PLACE_ROOTS):
+            return True
+        try:
+            target = os.readlink(current)
+        except OSError:  # not a link (any more)
+            return False
+        current = os.path.join(os.path.dirname(current), target)
+    return False
 
 
 def _replace(path: Path, data: bytes) -> None:
@@ -77,7 +91,30 @@ def _replace(path: Path, data: bytes) -> None:
         raise
 
 
+def _std_fd(final: os.stat_result) -> int | None:
+    """1 or 2 when the path is this process's stdout or stderr (``/dev/stdout`` and friends)."""
+    for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+        try:
+            if os.path.samestat(final, os.fstat(fd)):
+                with contextlib.suppress(Exception):
+                    stream.flush()  # keep the order of what was printed before
+                return fd
+        except OSError:
+            continue
+    return None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _write_in_place(path: Path, data: bytes, fifo: bool) -> None:
+    std = _std_fd(os.stat(path))
+    if std is not None:  # through our own descriptor: its file offset moves with the write
+        _write_all(std, data)
+        return
     flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
     try:
         # A FIFO without a reader would block the gate forever: refuse instead.
@@ -89,9 +126,7 @@ def _write_in_place(path: Path, data: bytes, fifo: bool) -> None:
     try:
         if fifo and fcntl is not None:
             fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        _write_all(fd, data)
     finally:
         os.close(fd)
 
