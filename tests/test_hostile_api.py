@@ -229,3 +229,15 @@ def test_hostile_text_cannot_open_or_close_a_gitlab_section(tmp_path: Path) -> N
     assert proc.stdout.count("section_start:") == 1 and proc.stdout.count("section_end:") == 1
     assert proc.stdout.count("\x1b") == proc.stdout.count("\x1b[0K") == 4
     assert "\x1b" not in proc.stderr and "\r" not in proc.stderr
+
+
+def test_an_echoed_env_value_never_leaves_in_any_form(tmp_path: Path) -> None:
+    """``run --env TOKEN=...``: the value is as secret as the key, whatever the server echoes."""
+    value = 'v4lue&<with>"punct"_%2F'
+    with canned(echoing(value)) as url:  # type: ignore[arg-type]
+        proc, outputs = gate(url, "run", "--tags", "web", "--env", f"TOKEN={value}", tmp=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "***" in outputs["summary.md"]
+    for where, text in outputs.items():
+        for form, shown in key_forms(value).items():
+            assert shown not in text, f"{form} form of the --env value in {where}"
