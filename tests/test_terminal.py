@@ -55,6 +55,19 @@ def test_a_reader_that_goes_away_keeps_the_verdicts_exit_code(scenario: str, cod
     )
 
 
+@pytest.mark.parametrize("closed", [1, 2])
+def test_a_stream_closed_from_the_start_keeps_the_exit_code(closed: int, tmp_path: Path) -> None:
+    """``checkly-gate wait ... >&-`` (or ``2>&-``): Python starts without that stream."""
+    with Simulator(scenario=load_scenario("failing"), api_key=KEY, speed=30) as sim:
+        cmd = gate_cmd(sim.url, "--poll-interval", "0.1", "--junit", str(tmp_path / "j.xml"))
+        # The shell closes the descriptor, then becomes the gate (no preexec_fn: threads run).
+        shell = ["sh", "-c", f'exec "$@" {closed}>&-', "sh", *cmd]
+        proc = subprocess.run(shell, env=env(), capture_output=True, timeout=60)
+    assert proc.returncode == 1
+    assert b"Traceback" not in (proc.stdout or b"") + (proc.stderr or b"")
+    assert (tmp_path / "j.xml").exists()
+
+
 def _run_scenario(name: str, encoding: str, codes: dict[str, int]) -> None:
     raw = io.BytesIO()
     stream = io.TextIOWrapper(raw, encoding=encoding, errors="strict", write_through=True)

@@ -106,7 +106,14 @@ def safe(stream: TextIO, redactor: Redactor | None = None) -> TextIO:
 
 def prepare_stdio() -> tuple[TextIO, TextIO]:
     """Make ``sys.stdout``/``sys.stderr`` replace what they cannot encode (also for text that
-    bypasses the gate's wrappers, like argparse's help) and return them wrapped safely."""
+    bypasses the gate's wrappers, like argparse's help) and return them wrapped safely.
+
+    A stream the process was started without (``>&-``: Python makes it ``None``) becomes
+    ``/dev/null``."""
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             with contextlib.suppress(Exception):
@@ -117,6 +124,7 @@ def prepare_stdio() -> tuple[TextIO, TextIO]:
 def close_stdout() -> None:
     """Flush stdout at exit; a reader that went away is not an error (see ``silence``)."""
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:
+            sys.stdout.flush()
     except (OSError, ValueError):
         silence(sys.stdout)
