@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import httpx
 
@@ -32,6 +32,7 @@ from checkly_gate import __version__
 from checkly_gate.check_sessions import parse_check_session
 from checkly_gate.models import NotASessionError, Session, parse_session
 from checkly_gate.scope import Scope
+from checkly_gate.text import is_safe_id, one_line
 from checkly_gate.tls import ssl_context, verification_error
 
 log = logging.getLogger("checkly_gate")
@@ -144,7 +145,7 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
     message = ""
     try:
         body: Any = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict):
         parts = [body.get("message"), body.get("error"), body.get("errorCode")]
@@ -163,6 +164,14 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
 
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # a session with 10,000 results is about 6 MB
+
+
+def _segment(value: str) -> str:
+    """An id (from the command line or from an API answer) fit to go into a URL path as it is;
+    anything else is refused before a request is built (``text.is_safe_id``)."""
+    if not is_safe_id(value):
+        raise Refused(f"not a usable id: {one_line(repr(value), 80)}")
+    return value
 
 
 def _limits(timeout: float) -> httpx.Timeout:
@@ -249,7 +258,7 @@ class Client:
         self, session_id: str, timeout: float = REQUEST_TIMEOUT
     ) -> tuple[Session, bytes]:
         """GET the session: the parsed ``Session`` and the raw body."""
-        response = self._request(f"/v1/test-sessions/{session_id}", None, timeout)
+        response = self._request(f"/v1/test-sessions/{_segment(session_id)}", None, timeout)
         assert response is not None  # only the completion long-poll answers "still running"
         return self._session_from(response)
 
@@ -258,7 +267,7 @@ class Client:
     ) -> tuple[Session, bytes] | None:
         """Long-poll until the session is final or ``max_wait`` passes (``None``: still running)."""
         response = self._request(
-            f"/v1/test-sessions/{session_id}/completion",
+            f"/v1/test-sessions/{_segment(session_id)}/completion",
             {"maxWaitSeconds": str(max_wait)},
             timeout,
             completion=True,
@@ -299,11 +308,12 @@ class Client:
 
     def error_group_message(self, group_id: str, timeout: float) -> str | None:
         """``cleanedErrorMessage`` of an error group (best effort, for reports)."""
-        response = self._request(f"/v1/test-session-error-groups/{group_id}", None, timeout)
+        path = f"/v1/test-session-error-groups/{_segment(group_id)}"
+        response = self._request(path, None, timeout)
         assert response is not None
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise Transient("unreadable error-group body", response.status_code) from None
         if not isinstance(body, dict):
             return None
@@ -313,7 +323,11 @@ class Client:
     def cancel(self, session_id: str, timeout: float) -> None:
         """Ask the API to cancel a running session (best effort, once)."""
         self._request(
-            f"/v1/test-sessions/{session_id}/cancel", None, timeout, method="POST", json_body={}
+            f"/v1/test-sessions/{_segment(session_id)}/cancel",
+            None,
+            timeout,
+            method="POST",
+            json_body={},
         )
 
     # --- discovery, result assets and check sessions -------------------------------------------
@@ -327,14 +341,14 @@ class Client:
     def result_assets(self, session_id: str, result_id: str, timeout: float) -> Any:
         """``GET /v1/test-sessions/{id}/results/{resultId}/assets``: the decoded asset manifest.
         Its URLs need the API key: callers keep only what they name, never the URLs."""
-        path = f"/v1/test-sessions/{quote(session_id, safe='')}/results/{quote(result_id, safe='')}"
+        path = f"/v1/test-sessions/{_segment(session_id)}/results/{_segment(result_id)}"
         return self._json(self._request(f"{path}/assets", None, timeout))
 
     def get_check_session(
         self, session_id: str, timeout: float = REQUEST_TIMEOUT
     ) -> tuple[Session, bytes]:
         """``GET /v2/check-sessions/{id}``, read as a ``Session`` (see ``check_sessions``)."""
-        response = self._request(f"/v2/check-sessions/{session_id}", None, timeout)
+        response = self._request(f"/v2/check-sessions/{_segment(session_id)}", None, timeout)
         assert response is not None
         return self._session_from(response, parse_check_session)
 
@@ -343,7 +357,7 @@ class Client:
     ) -> tuple[Session, bytes] | None:
         """``GET /v2/check-sessions/{id}/completion`` long-poll (``None``: 408, still running)."""
         response = self._request(
-            f"/v2/check-sessions/{session_id}/completion",
+            f"/v2/check-sessions/{_segment(session_id)}/completion",
             {"maxWaitSeconds": str(max_wait)},
             timeout,
             completion=True,
@@ -353,7 +367,11 @@ class Client:
     def cancel_check_session(self, session_id: str, timeout: float) -> None:
         """``POST /v1/check-sessions/{id}/cancel`` (best effort, once)."""
         self._request(
-            f"/v1/check-sessions/{session_id}/cancel", None, timeout, method="POST", json_body={}
+            f"/v1/check-sessions/{_segment(session_id)}/cancel",
+            None,
+            timeout,
+            method="POST",
+            json_body={},
         )
 
     def trigger_check_sessions(self, body: dict[str, Any], timeout: float) -> Any:
@@ -512,7 +530,7 @@ class Client:
         snapshot): far smaller than the decoded JSON of a session with thousands of results."""
         try:
             body = json.loads(response.content)  # bytes: no decoded copy of a large body
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             snippet = " ".join(response.text[:80].split())
             raise Transient(
                 f"unreadable body from HTTP {response.status_code}: {snippet!r}",
@@ -522,6 +540,10 @@ class Client:
             return parse(body), response.content
         except NotASessionError as exc:
             raise Transient(f"body is not a test session: {exc}", response.status_code) from None
+        except Exception as exc:  # any shape the parser trips over is an unreadable answer
+            raise Transient(
+                f"unreadable test session body ({type(exc).__name__})", response.status_code
+            ) from None
 
 
 @dataclass

@@ -6,9 +6,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from checkly_gate import __version__
+
+if TYPE_CHECKING:
+    from checkly_gate.config import Options
 
 EXIT_USAGE = 2
 
@@ -46,11 +49,49 @@ examples:
 """
 
 
+class UsageError(Exception):
+    """The command line cannot be parsed; the message is one line."""
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and exit code 2."""
+    """argparse whose errors are raised (``UsageError``), so they are reported like any other
+    usage error (one line, exit 2, reports when their paths are known), and whose help and
+    version output survives a closed or non-UTF-8 stdout."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        from checkly_gate.streams import safe
+
+        if message:
+            stream = safe(file or sys.stderr)
+            stream.write(message)
+            stream.flush()
+
+
+def _port(text: str) -> int:
+    """argparse type: a TCP port, 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0..65535, got {port}")
+    return port
+
+
+def _speed(text: str) -> float:
+    """argparse type: a finite time factor above 0."""
+    import math
+
+    try:
+        speed = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(speed) or not 0 < speed <= 1000:
+        raise argparse.ArgumentTypeError(f"expected a number above 0 and up to 1000, got {text!r}")
+    return speed
 
 
 def _add_tags(parser: argparse.ArgumentParser, text: str) -> None:
@@ -221,12 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve a local simulator of the Checkly API",
         description="Serve a local Checkly API on 127.0.0.1 whose sessions progress over time.",
     )
-    simulate.add_argument("--port", type=int, default=4010, help="port (default 4010; 0 = free)")
+    simulate.add_argument("--port", type=_port, default=4010, help="port (default 4010; 0 = free)")
     simulate.add_argument("--scenario", default="passing", help="builtin name or YAML file")
     simulate.add_argument("--api-key", default="sim-key", help="key the simulator accepts")
     simulate.add_argument("--account-id", help="account id the simulator requires")
     simulate.add_argument(
-        "--speed", type=float, default=1.0, help="time factor (2 = twice as fast)"
+        "--speed", type=_speed, default=1.0, help="time factor (2 = twice as fast)"
     )
 
     demo = commands.add_parser(
@@ -249,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="checkly-gate-demo",
         help="where reports go (default ./checkly-gate-demo)",
     )
-    demo.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
+    demo.add_argument("--speed", type=_speed, default=1.0, help=argparse.SUPPRESS)
 
     report = commands.add_parser(
         "report",
@@ -277,11 +318,19 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
 def _setup_logging(err: TextIO, verbosity: int) -> None:
     import logging
 
+    from checkly_gate.text import line
+
+    class OneLine(logging.Formatter):
+        """Every log record is one inert line: log messages carry server and error texts."""
+
+        def format(self, record: logging.LogRecord) -> str:
+            return line(super().format(record))
+
     logger = logging.getLogger("checkly_gate")
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
     handler = logging.StreamHandler(err)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(OneLine("%(message)s"))
     logger.addHandler(handler)
     logger.propagate = False
     logger.setLevel({-1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}[verbosity])
@@ -291,59 +340,55 @@ def _use_colour(stream: TextIO, env: dict[str, str]) -> bool:
     return "NO_COLOR" not in env and hasattr(stream, "isatty") and stream.isatty()
 
 
+def _options(
+    args: argparse.Namespace, env: dict[str, str], session_ids: list[str], require_sessions: bool
+) -> Options:
+    """The validated options of ``wait`` or ``run`` (flags over env over the config file)."""
+    from checkly_gate.config import resolve
+
+    return resolve(
+        session_ids,
+        _flags(args),
+        env,
+        Path.cwd(),
+        config_path=args.config,
+        api_key_flag=args.api_key,
+        verbosity=-1 if args.quiet else (1 if args.verbose else 0),
+        require_sessions=require_sessions,
+    )
+
+
 def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
     import dataclasses
 
-    from checkly_gate.ci import shielded
-    from checkly_gate.config import ConfigError, parse_session_id, resolve
-    from checkly_gate.redact import Redactor, redacting
-
-    api_key = args.api_key if args.api_key is not None else env.get("CHECKLY_API_KEY")
-    redactor = Redactor([api_key])
-    out, err = redacting(out, redactor), redacting(err, redactor)
-    out, err = shielded(out, env), shielded(err, env)  # no CI log commands from untrusted text
-    verbosity = -1 if args.quiet else (1 if args.verbose else 0)
+    from checkly_gate.config import ConfigError, parse_session_id
     from checkly_gate.discovery import parse_options, run_discovered
 
-    try:
-        discovery = parse_options(
-            args.commit,
-            args.branch,
-            args.provider,
-            args.environment,
-            args.discover_timeout,
-            args.fail_on_no_session,
-            env,
-            use_env=not (args.session_ids or args.check_session),
+    given = bool(args.session_ids or args.check_session)
+    discovery = parse_options(
+        args.commit,
+        args.branch,
+        args.provider,
+        args.environment,
+        args.discover_timeout,
+        args.fail_on_no_session,
+        env,
+        use_env=not given,
+    )
+    if discovery is None and not given:
+        raise ConfigError(
+            "SESSION_ID is required (or --commit [SHA] to find the sessions of a commit, "
+            "or --check-session ID)"
         )
-        if discovery is None and not (args.session_ids or args.check_session):
-            raise ConfigError(
-                "SESSION_ID is required (or --commit [SHA] to find the sessions of a commit, "
-                "or --check-session ID)"
-            )
-        if discovery is not None and (args.session_ids or args.check_session):
-            raise ConfigError("give session ids or --commit/--branch, not both")
-        options = resolve(
-            args.session_ids,
-            _flags(args),
-            env,
-            Path.cwd(),
-            config_path=args.config,
-            api_key_flag=args.api_key,
-            verbosity=verbosity,
-            require_sessions=not (discovery or args.check_session),
+    if discovery is not None and given:
+        raise ConfigError("give session ids or --commit/--branch, not both")
+    options = _options(args, env, args.session_ids, require_sessions=not (discovery or given))
+    if args.check_session:
+        checks = tuple(dict.fromkeys(parse_session_id(i) for i in args.check_session))
+        options = dataclasses.replace(
+            options, session_ids=options.session_ids + checks, check_session_ids=checks
         )
-        if args.check_session:
-            checks = tuple(dict.fromkeys(parse_session_id(i) for i in args.check_session))
-            options = dataclasses.replace(
-                options,
-                session_ids=options.session_ids + checks,
-                check_session_ids=checks,
-            )
-    except ConfigError as exc:
-        err.write(f"checkly-gate: error: {exc}\n")
-        return EXIT_USAGE
-    _setup_logging(err, verbosity)
+    _setup_logging(err, options.verbosity)
     if discovery is not None:
         return run_discovered(options, discovery, out, env, colour=_use_colour(out, env))
     from checkly_gate.gate import run_gate
@@ -353,42 +398,29 @@ def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
 
 
 def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
-    from checkly_gate.ci import shielded
-    from checkly_gate.config import ConfigError, resolve
-    from checkly_gate.redact import Redactor, redacting
+    from checkly_gate.config import ConfigError, check_text
     from checkly_gate.trigger import run_options
 
-    api_key = args.api_key if args.api_key is not None else env.get("CHECKLY_API_KEY")
-    env_values = [v.partition("=")[2] for v in args.env]
-    redactor = Redactor([api_key, *env_values])
-    out, err = redacting(out, redactor), redacting(err, redactor)
-    out, err = shielded(out, env), shielded(err, env)  # no CI log commands from untrusted text
-    verbosity = -1 if args.quiet else (1 if args.verbose else 0)
-    try:
-        unsupported = (args.detach, args.env, args.retries, args.location, args.name)
-        if args.check_sessions and any(v not in (None, False, []) for v in unsupported):
-            raise ConfigError(
-                "--check-sessions takes tags and check ids only, "
-                "not --detach, --env, --retries, --location or --name"
-            )
-        if args.retries is not None and not 0 <= args.retries <= 10:
-            raise ConfigError(f"--retries must be 0..10, got {args.retries}")
-        options = resolve(
-            [],
-            _flags(args),
-            env,
-            Path.cwd(),
-            config_path=args.config,
-            api_key_flag=args.api_key,
-            verbosity=verbosity,
-            require_sessions=False,
+    unsupported = (args.detach, args.env, args.retries, args.location, args.name)
+    if args.check_sessions and any(v not in (None, False, []) for v in unsupported):
+        raise ConfigError(
+            "--check-sessions takes tags and check ids only, "
+            "not --detach, --env, --retries, --location or --name"
         )
-        # flags over the config file's run options (tags, check-id, retries, ...)
-        trigger_options = run_options(vars(args), options.run)
-    except ConfigError as exc:
-        err.write(f"checkly-gate: error: {exc}\n")
-        return EXIT_USAGE
-    _setup_logging(err, verbosity)
+    if args.retries is not None and not 0 <= args.retries <= 10:
+        raise ConfigError(f"--retries must be 0..10, got {args.retries}")
+    for flag, values in (
+        ("--tags", args.tags),
+        ("--env", args.env),
+        ("--location", [args.location or ""]),
+        ("--name", [args.name or ""]),
+    ):
+        for value in values:
+            check_text(value, flag)
+    options = _options(args, env, [], require_sessions=False)
+    # flags over the config file's run options (tags, check-id, retries, ...)
+    trigger_options = run_options(vars(args), options.run)
+    _setup_logging(err, options.verbosity)
     if args.check_sessions or options.run.get("check-sessions"):
         from checkly_gate.check_session_flow import run_check_sessions
 
@@ -399,21 +431,23 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
 
 
 def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
-    from checkly_gate.ci import detect, shielded
-    from checkly_gate.config import Options
+    from checkly_gate.ci import detect
+    from checkly_gate.config import ConfigError, Options
     from checkly_gate.gate import finish
-    from checkly_gate.redact import Redactor, redacting
+    from checkly_gate.redact import Redactor
     from checkly_gate.reports import snapshot
 
     path = Path(args.snapshot)
     try:
-        run = snapshot.load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        err.write(f"checkly-gate: error: cannot read {path}: {getattr(exc, 'strerror', exc)}\n")
-        return EXIT_USAGE
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        run = snapshot.load(text)
     except snapshot.SnapshotError as exc:
-        err.write(f"checkly-gate: error: {path}: {exc}\n")
-        return EXIT_USAGE
+        raise ConfigError(f"{path}: {exc}") from None
+    except Exception as exc:  # any other shape or type the reader trips over: not a snapshot
+        raise ConfigError(f"{path}: not a readable snapshot ({type(exc).__name__})") from None
     cwd = Path.cwd()
 
     def target(value: str | None) -> Path | None:
@@ -427,8 +461,7 @@ def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: 
         dotenv=target(args.dotenv),
     )
     _setup_logging(err, 0)
-    redactor = Redactor([env.get("CHECKLY_API_KEY")])
-    finish(run, options, shielded(redacting(out, redactor), env), detect(env), redactor)
+    finish(run, options, out, detect(env), Redactor([env.get("CHECKLY_API_KEY")]))
     return run.verdict.exit_code
 
 
@@ -438,10 +471,7 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
-        err.write(f"checkly-gate: error: {exc}\n")
-        return EXIT_USAGE
-    if args.speed <= 0:
-        err.write("checkly-gate: error: --speed must be positive\n")
+        _error(err, str(exc))
         return EXIT_USAGE
     try:
         sim = Simulator(
@@ -452,8 +482,9 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             speed=args.speed,
         )
         sim.start()
-    except OSError as exc:
-        err.write(f"checkly-gate: error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}\n")
+    except (OSError, OverflowError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        _error(err, f"cannot listen on 127.0.0.1:{args.port}: {reason}")
         return EXIT_USAGE
     if scenario.listed_after is not None:
         commit = str(scenario.metadata.get("commitId"))
@@ -495,7 +526,7 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
         scenario = load_scenario(args.scenario or ("trigger-demo" if args.trigger else "passing"))
         tags = parse_tags(args.tags)
     except (ScenarioError, ConfigError) as exc:
-        err.write(f"checkly-gate: error: {exc}\n")
+        _error(err, str(exc))
         return EXIT_USAGE
     folder = Path(args.output_dir).resolve()
     key = "demo-" + uuid.uuid4().hex
@@ -549,29 +580,121 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
     return code
 
 
+def _error(err: TextIO, message: str) -> None:
+    """The one-line usage error on stderr."""
+    from checkly_gate.text import line
+
+    err.write(f"checkly-gate: error: {line(message)}\n")
+    err.flush()
+
+
+def _lenient(argv: list[str]) -> argparse.Namespace:
+    """What can be read of the command line even when it does not parse as a whole: the command,
+    the secrets (to redact them from the first line on) and where the reports go."""
+
+    class Quiet(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise ValueError(message)  # never print: the real parser reports the mistake
+
+    parser = Quiet(add_help=False)  # abbreviations allowed, like the real parser
+    parser.add_argument("command", nargs="?")
+    for flag in ("--api-key", "--config", "--json", "--junit", "--summary", "--dotenv"):
+        parser.add_argument(flag)
+    parser.add_argument("--env", action="append", default=[])
+    try:
+        known, _ = parser.parse_known_args(argv)
+        return known
+    except (SystemExit, Exception):  # argparse exits on some errors: nothing known then
+        return argparse.Namespace(
+            command=None, api_key=None, config=None, json=None, junit=None, summary=None,
+            dotenv=None, env=[],
+        )  # fmt: skip
+
+
+def usage_error(
+    message: str, known: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO
+) -> int:
+    """Exit 2 with one line on stderr, and, when the report paths or the CI are known, the
+    reports of an ``error`` outcome through the same finish path as every other outcome."""
+    _register_secrets(known, env)
+    _error(err, message)
+    if known.command not in ("wait", "run", "report"):
+        return EXIT_USAGE
+    from checkly_gate.ci import detect
+    from checkly_gate.config import Options, output_paths
+
+    flags = {key: getattr(known, key, None) for key in ("json", "junit", "summary", "dotenv")}
+    if known.command == "report":
+        flags["json"] = None
+        env = {k: v for k, v in env.items() if not k.startswith("CHECKLY_GATE_")}
+    paths = output_paths(flags, env, Path.cwd(), getattr(known, "config", None))
+    integration = detect(env)
+    if integration is None and not any(paths.values()):
+        return EXIT_USAGE
+    from checkly_gate.gate import finish
+    from checkly_gate.redact import everywhere
+    from checkly_gate.reports import GateRun
+    from checkly_gate.verdict import usage_verdict
+
+    _setup_logging(err, 0)
+    options = Options(
+        session_ids=(),
+        api_key="",
+        json=paths["json"],
+        junit=paths["junit"],
+        summary=paths["summary"],
+        dotenv=paths["dotenv"],
+    )
+    finish(GateRun(verdict=usage_verdict(message)), options, out, integration, everywhere())
+    return EXIT_USAGE
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``checkly-gate`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    env = dict(os.environ)
-    out, err = sys.stdout, sys.stderr
-    if args.command is None:
-        parser.print_help(out)
-        return EXIT_USAGE
+    from checkly_gate.streams import close_stdout, prepare_stdio
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    out, err = prepare_stdio()
     try:
-        if args.command == "wait":
-            return cmd_wait(args, env, out, err)
-        if args.command == "simulate":
-            return cmd_simulate(args, out, err)
-        if args.command == "demo":
-            return cmd_demo(args, env, out, err)
-        if args.command == "run":
-            return cmd_run(args, env, out, err)
-        if args.command == "report":
-            return cmd_report(args, env, out, err)
+        return _main(argv, dict(os.environ), out, err)
     except KeyboardInterrupt:
         err.write("checkly-gate: interrupted\n")
         return 130
-    except BrokenPipeError:
-        return 1
-    parser.error(f"unknown command {args.command!r}")
+    finally:
+        close_stdout()
+
+
+def _register_secrets(known: argparse.Namespace, env: dict[str, str]) -> None:
+    """Make every writer of this process mask the API key and the ``--env`` values."""
+    from checkly_gate.redact import Redactor
+
+    env_values = [value.partition("=")[2] for value in known.env if isinstance(value, str)]
+    # `simulate --api-key` is the key a local fake accepts, shown in its hint: not a secret.
+    flag_key = None if known.command == "simulate" else known.api_key
+    Redactor([flag_key, env.get("CHECKLY_API_KEY"), *env_values])  # registers them
+
+
+def _main(argv: list[str], env: dict[str, str], out: TextIO, err: TextIO) -> int:
+    known = _lenient(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)  # --version and --help end here, before heavy imports
+    except UsageError as exc:
+        return usage_error(str(exc), known, env, out, err)
+    _register_secrets(known, env)
+    from checkly_gate.config import ConfigError
+
+    if args.command is None:
+        parser.print_help(out)
+        return EXIT_USAGE
+    commands = {"wait": cmd_wait, "demo": cmd_demo, "run": cmd_run, "report": cmd_report}
+    if args.command in ("wait", "run", "report"):
+        from checkly_gate.ci import shielded
+
+        out, err = shielded(out, env), shielded(err, env)  # no CI log commands from API text
+    try:
+        if args.command == "simulate":
+            return cmd_simulate(args, out, err)
+        return commands[args.command](args, env, out, err)
+    except ConfigError as exc:
+        return usage_error(str(exc), known, env, out, err)

@@ -17,6 +17,10 @@ from typing import Any
 
 DEFAULT_CONFIG_FILE = "checkly-gate.yml"
 API_KEY_ENV = "CHECKLY_API_KEY"
+CONFIG_MAX_BYTES = 64 * 1024  # a config file is a handful of options
+# The proxy variables httpx reads (lower case wins, as in urllib) and the schemes it supports.
+PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy")
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
 class ConfigError(ValueError):
@@ -69,6 +73,8 @@ RUN_SPEC_BY_KEY = {spec.key: spec for spec in RUN_SPECS}
 RUN_SECRET_KEYS = frozenset({"env", "environment", "environment-variables", "variables"})
 SECRET_KEYS = frozenset({"api-key", "apikey", "api_key", "checkly-api-key", "key", "token"})
 
+MAX_SECONDS = 7 * 24 * 3600.0  # a week: anything longer is a typo, and keeps clocks finite
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -99,6 +105,90 @@ class Options:
     run: dict[str, Any] = field(default_factory=dict)  # `run` options from the config file
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """A value for an error message: ``repr`` (control characters escaped), capped."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def _printable_ascii_position(value: str) -> int | None:
+    """1-based position of the first character that is not printable ASCII (space excluded)."""
+    for index, char in enumerate(value):
+        if not "!" <= char <= "~":
+            return index + 1
+    return None
+
+
+def check_api_key(value: str, where: str) -> str:
+    """The API key as sent in ``Authorization: Bearer KEY``: printable ASCII without blanks.
+
+    Surrounding whitespace (a pasted line break) is dropped. The error names the input and the
+    position of the bad character, never the key.
+    """
+    key = value.strip()
+    if not key:
+        raise ConfigError(f"{where}: the API key is empty")
+    position = _printable_ascii_position(key)
+    if position is not None:
+        raise ConfigError(
+            f"{where}: the API key has a character that cannot be sent in an HTTP header at "
+            f"position {position} (a line break, blank, invisible or non-ASCII character); "
+            "copy the key again"
+        )
+    return key
+
+
+def check_account_id(value: str, where: str) -> str:
+    """The account id as sent in ``X-Checkly-Account``: printable ASCII without blanks."""
+    if _printable_ascii_position(value) is not None:
+        raise ConfigError(f"{where}: an account id is printable ASCII, got {shown(value)}")
+    return value
+
+
+def check_text(value: str, where: str) -> str:
+    """Text sent to the API in JSON (tags, names, ``--env`` values): encodable as UTF-8 and
+    without NUL. The value itself is not shown (it may be a secret)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"{where}: not valid text (undecodable bytes)") from None
+    if "\0" in value:
+        raise ConfigError(f"{where}: contains a NUL character")
+    return value
+
+
+def check_proxies(env: Mapping[str, str]) -> None:
+    """Refuse proxy settings httpx would trip over (it builds every proxy of the environment
+    when the client starts, also ones ``NO_PROXY`` makes irrelevant): an unparsable URL, an
+    unsupported scheme, or SOCKS without the ``socks`` extra. Values are never shown (they may
+    hold credentials)."""
+    import httpx
+
+    for lower in PROXY_VARS:
+        for name in (lower, lower.upper()):
+            value = env.get(name)
+            if not value:
+                continue
+            url = value if "://" in value else f"http://{value}"
+            try:
+                scheme = httpx.URL(url).scheme
+            except (httpx.InvalidURL, ValueError):
+                raise ConfigError(f"{name}: not a valid proxy URL") from None
+            if scheme not in PROXY_SCHEMES:
+                raise ConfigError(
+                    f"{name}: unsupported proxy scheme {scheme!r} "
+                    f"(supported: {', '.join(PROXY_SCHEMES)})"
+                )
+            if scheme.startswith("socks"):
+                try:
+                    import socksio  # noqa: F401
+                except ImportError:
+                    raise ConfigError(
+                        f"{name}: a SOCKS proxy needs httpx's socks extra: "
+                        "pip install 'httpx[socks]'"
+                    ) from None
+
+
 def _suggest(key: str, valid: list[str]) -> str:
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
@@ -111,35 +201,42 @@ def _coerce(spec: Spec, value: Any, where: str) -> Any:
     if spec.kind is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        raise ConfigError(f"{where}: expected true or false, got {shown(value)}")
     if spec.kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+            raise ConfigError(f"{where}: expected a whole number, got {shown(value)}")
         if spec.minimum is not None and value < spec.minimum:
-            raise ConfigError(f"{where}: must be at least {spec.minimum:g}, got {value!r}")
+            raise ConfigError(f"{where}: must be at least {spec.minimum:g}, got {shown(value)}")
         return value
     if spec.kind is list:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not items:
-            raise ConfigError(f"{where}: expected a string or a list of strings, got {value!r}")
+            raise ConfigError(
+                f"{where}: expected a string or a list of strings, got {shown(value)}"
+            )
         texts = []
         for item in items:
             if isinstance(item, list) and all(isinstance(i, str) for i in item):
                 item = ",".join(item)  # a tag group written as a YAML list
             if not isinstance(item, str) or not item.strip():
-                raise ConfigError(f"{where}: expected non-empty strings, got {item!r}")
+                raise ConfigError(f"{where}: expected non-empty strings, got {shown(item)}")
             texts.append(item.strip())
         return texts
     if spec.kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number of seconds, got {value!r}")
-        number = float(value)
-        if not math.isfinite(number) or (spec.minimum is not None and number < spec.minimum):
-            raise ConfigError(f"{where}: must be at least {spec.minimum:g}, got {value!r}")
+            raise ConfigError(f"{where}: expected a number of seconds, got {shown(value)}")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if math.isnan(number) or (spec.minimum is not None and number < spec.minimum):
+            raise ConfigError(f"{where}: must be at least {spec.minimum:g}, got {shown(value)}")
+        if number > MAX_SECONDS:
+            raise ConfigError(f"{where}: must be at most {MAX_SECONDS:g}, got {shown(value)}")
         return number
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
-    return value.strip()
+        raise ConfigError(f"{where}: expected a non-empty string, got {shown(value)}")
+    return check_text(value.strip(), where)
 
 
 def _from_env_text(spec: Spec, text: str, where: str) -> Any:
@@ -150,12 +247,12 @@ def _from_env_text(spec: Spec, text: str, where: str) -> Any:
             return True
         if lowered in _FALSE:
             return False
-        raise ConfigError(f"{where}: expected true or false, got {text!r}")
+        raise ConfigError(f"{where}: expected true or false, got {shown(text)}")
     if spec.kind is float:
         try:
             number = float(text)
         except ValueError:
-            raise ConfigError(f"{where}: expected a number of seconds, got {text!r}") from None
+            raise ConfigError(f"{where}: expected a number of seconds, got {shown(text)}") from None
         return _coerce(spec, number, where)
     if not text.strip():
         return None
@@ -167,13 +264,22 @@ def load_config_file(path: Path) -> dict[str, Any]:
     import yaml  # lazy: keeps `--version` fast
 
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(CONFIG_MAX_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # e.g. a NUL in the path
+        raise ConfigError(f"cannot read config file {shown(str(path))}: {exc}") from None
+    if len(raw) > CONFIG_MAX_BYTES:
+        raise ConfigError(f"{path}: larger than {CONFIG_MAX_BYTES // 1024} KiB; not a config file")
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start + 1})") from None
+    try:
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
@@ -186,7 +292,9 @@ def load_config_file(path: Path) -> dict[str, Any]:
     values: dict[str, Any] = {}
     valid = [*SPEC_BY_KEY, *RUN_SPEC_BY_KEY]
     for raw_key, value in data.items():
-        key = str(raw_key).strip().replace("_", "-").lower()
+        if not isinstance(raw_key, str):
+            raise ConfigError(f"{path}: option names are text, got {shown(raw_key)}")
+        key = raw_key.strip().replace("_", "-").lower()
         if key in SECRET_KEYS:
             raise ConfigError(
                 f"{path}: '{raw_key}' must not be in a config file; set {API_KEY_ENV} instead"
@@ -198,9 +306,38 @@ def load_config_file(path: Path) -> dict[str, Any]:
             )
         spec = SPEC_BY_KEY.get(key) or RUN_SPEC_BY_KEY.get(key)
         if spec is None:
-            raise ConfigError(f"{path}: unknown key '{raw_key}'{_suggest(key, valid)}")
+            raise ConfigError(f"{path}: unknown key {shown(raw_key)}{_suggest(key, valid)}")
         values[key] = _coerce(spec, value, f"{path}: '{raw_key}'")
     return values
+
+
+def _no_aliases_loader() -> type:
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        """A safe loader that refuses aliases: a config file needs none, and aliases are how a
+        few lines of YAML expand to gigabytes ("billion laughs")."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not allowed", event.start_mark
+                )
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
+
+
+def load_yaml(text: str) -> Any:
+    """Untrusted YAML (config and scenario files) the safe way: the safe loader without
+    aliases; nesting too deep for the parser raises ``yaml.YAMLError`` like any other mistake."""
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_no_aliases_loader())  # a SafeLoader subclass
+    except RecursionError:
+        raise yaml.MarkedYAMLError(problem="nested too deeply") from None
 
 
 def parse_session_id(text: str) -> str:
@@ -212,13 +349,78 @@ def parse_session_id(text: str) -> str:
         raise ConfigError(f"session id {shown!r} is not a UUID") from None
 
 
-def _check_url(url: str, where: str) -> str:
+def check_url(url: str, where: str) -> str:
+    """An http(s) base URL httpx can use: a valid host (labels of 1-63 characters, 253 in all),
+    a port 1-65535, no credentials, query or fragment. The error shows the URL (capped)."""
     import urllib.parse
 
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(f"{where}: expected an http(s) URL, got {url!r}")
+    import httpx
+
+    bad = f"{where}: expected an http(s) URL like https://api.checklyhq.com, got {shown(url)}"
+    if any(not ch.isprintable() or ch.isspace() for ch in url):
+        raise ConfigError(bad)
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        port = parsed.port
+        host = httpx.URL(url).host
+    except (ValueError, httpx.InvalidURL):  # UnicodeError (IDNA) is a ValueError
+        raise ConfigError(bad) from None
+    if parsed.scheme not in ("http", "https") or not host:
+        raise ConfigError(bad)
+    if "@" in parsed.netloc:
+        raise ConfigError(f"{where}: a URL with credentials is not allowed; use the API key")
+    if parsed.query or parsed.fragment:
+        raise ConfigError(f"{where}: a base URL has no query or fragment, got {shown(url)}")
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError(f"{where}: port must be 1..65535, got {port}")
+    if not host.startswith("["):
+        labels = host.rstrip(".").split(".")
+        if len(host) > 253 or any(not 1 <= len(label) <= 63 for label in labels):
+            raise ConfigError(f"{where}: not a valid host name, got {shown(host)}")
     return url.rstrip("/")
+
+
+OUTPUT_KEYS = ("json", "junit", "summary", "dotenv")
+
+
+def output_paths(
+    flags: Mapping[str, str | None],
+    env: Mapping[str, str],
+    cwd: Path,
+    config_path: str | None = None,
+) -> dict[str, Path | None]:
+    """Where the reports go, parsed leniently: each of ``OUTPUT_KEYS`` from the flag, else the
+    environment, else the config file if it parses; an unusable value is skipped. Used to write
+    the reports of a usage error, when ``resolve`` has refused the options as a whole."""
+    from_file: dict[str, Any] = {}
+    path = Path(config_path) if config_path else cwd / DEFAULT_CONFIG_FILE
+    if config_path or path.is_file():
+        try:
+            from_file = load_config_file(path if path.is_absolute() else cwd / path)
+        except (ConfigError, OSError, ValueError):
+            from_file = {}
+    paths: dict[str, Path | None] = {}
+    for key in OUTPUT_KEYS:
+        spec = SPEC_BY_KEY[key]
+        value = flags.get(key) or (env.get(spec.env) if spec.env else None) or from_file.get(key)
+        try:
+            text = check_text(value.strip(), key) if isinstance(value, str) else ""
+        except ConfigError:
+            text = ""
+        paths[key] = (cwd / text) if text else None
+    return paths
+
+
+def _where(key: str, sources: Mapping[str, str]) -> str:
+    """How to name an option in an error: its flag, variable or file key, as it was given."""
+    source = sources.get(key, "default")
+    if source == "flag":
+        return f"--{key}"
+    if source.startswith("env "):
+        return source[4:]
+    if source.startswith("file "):
+        return f"{source[5:]}: '{key}'"
+    return key
 
 
 def resolve(
@@ -248,8 +450,9 @@ def resolve(
 
     for spec in SPECS:
         if spec.env and env.get(spec.env) not in (None, ""):
-            values[spec.key] = _from_env_text(spec, env[spec.env], spec.env)
-            sources[spec.key] = f"env {spec.env}"
+            value = _from_env_text(spec, env[spec.env], spec.env)
+            if value is not None:  # a blank variable is an unset one
+                values[spec.key], sources[spec.key] = value, f"env {spec.env}"
 
     run_values = {key: values.pop(key) for key in list(values) if key in RUN_SPEC_BY_KEY}
     for key, value in flags.items():
@@ -261,6 +464,11 @@ def resolve(
     api_key = api_key_flag if api_key_flag is not None else env.get(API_KEY_ENV)
     if not api_key or not api_key.strip():
         raise ConfigError(f"no API key: set {API_KEY_ENV} (recommended) or pass --api-key")
+    api_key = check_api_key(api_key, "--api-key" if api_key_flag is not None else API_KEY_ENV)
+    if values["account-id"] is not None:
+        check_account_id(values["account-id"], _where("account-id", sources))
+    api_url = check_url(values["api-url"], _where("api-url", sources))
+    check_proxies(env)
     if require_sessions and not session_ids:
         raise ConfigError("no session id given")
     ids = tuple(dict.fromkeys(parse_session_id(s) for s in session_ids))
@@ -274,8 +482,8 @@ def resolve(
 
     return Options(
         session_ids=ids,
-        api_key=api_key.strip(),
-        api_url=_check_url(values["api-url"], f"api-url ({sources['api-url']})"),
+        api_key=api_key,
+        api_url=api_url,
         account_id=values["account-id"],
         timeout=values["timeout"],
         poll_interval=values["poll-interval"],

@@ -1,27 +1,87 @@
-"""Writing output files: atomically, creating parent folders.
+"""Writing output files safely, whatever the path is, with every secret masked.
 
-A report half-written when a CI job is killed would be worse than none, so every file is written
-to a temporary sibling and renamed into place.
+- A regular file (or a new one) is written to a temporary sibling and renamed into place, so a
+  report half-written when a CI job is killed never exists; parent folders are created.
+- A symlink keeps being a symlink: its target is replaced atomically.
+- A FIFO, a character device (``/dev/stdout``, ``/dev/stderr``), a socket, or any path under
+  ``/dev`` or ``/proc`` is written in place (appending, never truncating, never replaced: as root
+  a rename would replace the device node itself).
+- A directory, a FIFO nobody reads, or an unwritable path raises ``OSError`` whose ``strerror``
+  says why; callers report it and carry on (a report never changes the verdict).
+
+Text is masked with ``redact.everywhere()`` at this write point and encoded as UTF-8 with
+lone surrogates replaced by U+FFFD, so writing never fails on content.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
+import sys
 import tempfile
 from pathlib import Path
 
+from checkly_gate.redact import everywhere
+from checkly_gate.text import printable
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` via a temp file and ``os.replace``."""
+try:
+    import fcntl
+except ImportError:  # Windows: no FIFOs to worry about
+    fcntl = None  # type: ignore[assignment]
+
+_IN_PLACE_ROOTS = ("/dev/", "/proc/")
+
+
+def _encode(text: str) -> bytes:
+    return printable(everywhere()(text)).encode("utf-8")
+
+
+def write_atomic(path: Path | str, text: str) -> None:
+    """Write ``text`` to ``path`` the safe way for what ``path`` is (see the module docs).
+
+    Raises ``OSError`` (``IsADirectoryError``, ``PermissionError``, ...) naming the reason.
+    """
     path = Path(path)
+    data = _encode(text)
+    try:
+        final = os.stat(path)  # follows symlinks, /dev/stdout's magic link included
+    except FileNotFoundError:
+        final = None
+    if final is not None and stat.S_ISDIR(final.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    if final is not None and (not stat.S_ISREG(final.st_mode) or _special(path)):
+        _write_in_place(path, data, fifo=stat.S_ISFIFO(final.st_mode))
+        return
+    # Regular or new: replace the file a symlink points to, never the link itself.
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    _replace(target, data)
+
+
+def _special(path: Path) -> bool:
+    """True when ``path`` is, or links through, ``/dev`` or ``/proc`` (``/dev/stdout`` pointing at
+    a log file is still the process's output: appended to, never replaced)."""
+    current = str(path.absolute())
+    for _ in range(40):  # the kernel's own limit on symlink hops
+        if current.startswith(_IN_PLACE_ROOTS):
+            return True
+        try:
+            target = os.readlink(current)
+        except OSError:  # not a link (any more)
+            return False
+        current = os.path.join(os.path.dirname(current), target)
+    return False
+
+
+def _replace(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp creates 0600; a report is an ordinary file, so honour the umask like open().
         os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -31,12 +91,56 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def _std_fd(final: os.stat_result) -> int | None:
+    """1 or 2 when the path is this process's stdout or stderr (``/dev/stdout`` and friends)."""
+    for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+        try:
+            if os.path.samestat(final, os.fstat(fd)):
+                with contextlib.suppress(Exception):
+                    stream.flush()  # keep the order of what was printed before
+                return fd
+        except OSError:
+            continue
+    return None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _write_in_place(path: Path, data: bytes, fifo: bool) -> None:
+    std = _std_fd(os.stat(path))
+    if std is not None:  # through our own descriptor: its file offset moves with the write
+        _write_all(std, data)
+        return
+    flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+    try:
+        # A FIFO without a reader would block the gate forever: refuse instead.
+        fd = os.open(path, flags | (getattr(os, "O_NONBLOCK", 0) if fifo else 0))
+    except OSError as exc:
+        if fifo and exc.errno == errno.ENXIO:
+            raise OSError(errno.ENXIO, "no process is reading this FIFO", str(path)) from None
+        raise
+    try:
+        if fifo and fcntl is not None:
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
 def append_text(path: Path | str, text: str) -> None:
     """Append to a file another process owns (e.g. ``$GITHUB_STEP_SUMMARY``); never truncate."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8", newline="") as handle:
-        handle.write(text)
+    data = _encode(text)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as handle:
+        handle.write(data)
 
 
 def _umask() -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import threading
 from collections.abc import Callable, Collection, Mapping
@@ -36,7 +35,7 @@ from checkly_gate.config import Options
 from checkly_gate.details import fetch_error_messages
 from checkly_gate.evidence import fetch_evidence
 from checkly_gate.models import Session
-from checkly_gate.outputs import write_outputs
+from checkly_gate.outputs import render_safely, write_outputs
 from checkly_gate.poller import PollSettings, SessionSource, follow
 from checkly_gate.progress import Progress, render_explanations, render_verdict
 from checkly_gate.redact import Redactor
@@ -415,13 +414,11 @@ def _decode_bodies(
     bodies: dict[str, bytes] = {}
     masked: dict[str, Session] = {}
     for sid, content in raw.items():
-        text = content.decode("utf-8", "replace")
-        clean = redactor(text)
-        if clean is text:
-            bodies[sid] = content
-        else:
-            bodies[sid] = clean.encode("utf-8")
-            masked[sid] = parse_any_session(json.loads(clean))
+        # Masked in the DECODED strings: the raw text may hold the key JSON-escaped, and masking
+        # raw JSON text could break it.
+        bodies[sid], data = redactor.scrub_json(content)
+        if data is not None:
+            masked[sid] = parse_any_session(data)
     return bodies, masked
 
 
@@ -451,14 +448,16 @@ def finish(
     colour: bool = False,
 ) -> None:
     """Write files, print the verdict and publish to the CI; shared by ``wait`` and ``report``."""
-    written = write_outputs(run, output_targets(options), redactor)
+    problems: list[str] = []
+    written = write_outputs(run, output_targets(options), redactor, problems)
     lines = render_verdict(run.verdict, colour) + render_explanations(run)
     if integration is not None:
         lines = integration.protect(lines)
-        summary_text = redactor(markdown.render(run))
+        summary_text = redactor(render_safely(markdown.render, run))
         lines += integration.publish(
             run, summary_text, written.get("junit"), written.get("summary")
         )
+        lines += [line for problem in problems for line in integration.report_problem(problem)]
     for line in lines:
         out.write(redactor(line) + "\n")
     out.flush()

@@ -37,7 +37,7 @@ from checkly_gate.poller import RATE_LIMIT_BASE, RetryBeyondDeadline, backoff_wa
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, dotenv
 from checkly_gate.scope import Scope, signals_stop
-from checkly_gate.text import one_line
+from checkly_gate.text import is_safe_id, link, one_line
 from checkly_gate.trigger import TriggerOptions, request_body
 from checkly_gate.verdict import Outcome, Verdict
 
@@ -154,9 +154,10 @@ def run_launch(
             finish(run, options, out, detect(env), redactor, colour)
             return deferred_signal(run, scope).verdict.exit_code
         name = one_line(session.display_name)
-        out.write(redactor(f"Started test session '{name}': {session.session_id}") + "\n")
-        if trigger_options.detach and session.link:
-            out.write(f"{session.link}\n")
+        shown_id = one_line(session.session_id, 100)
+        out.write(redactor(f"Started test session '{name}': {shown_id}") + "\n")
+        if trigger_options.detach and link(session.link):
+            out.write(f"{link(session.link)}\n")
         out.flush()
         if trigger_options.detach:
             _hand_over(session, options, env, redactor)
@@ -173,15 +174,16 @@ def _hand_over(
     session: Session, options: Options, env: Mapping[str, str], redactor: Redactor
 ) -> None:
     """--detach: publish the session id and link for a later ``wait`` job."""
-    link = session.link or ""
+    url = link(session.link)  # only a plain http(s) link, never a line break or a command
+    session_id = session.session_id if is_safe_id(session.session_id) else ""
     if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_OUTPUT"):
-        values = {"session-id": session.session_id, "session-url": link}
+        values = {"session-id": session_id, "session-url": url}
         try:
             append_text(env["GITHUB_OUTPUT"], redactor(render_outputs(values)))
         except OSError as exc:
             log.error("cannot write GITHUB_OUTPUT: %s", exc)
     if options.dotenv is not None:
         try:
-            write_atomic(options.dotenv, dotenv.render_started(session.session_id, link))
+            write_atomic(options.dotenv, dotenv.render_started(session_id, url))
         except OSError as exc:
             log.error("cannot write %s: %s", options.dotenv, exc)

@@ -21,12 +21,27 @@ RENDERERS: dict[str, Renderer] = {
 }
 
 
-def write_outputs(
-    run: GateRun, targets: dict[str, Path | None], redactor: Redactor
-) -> dict[str, Path]:
-    """Render and write each requested format (``{"junit": path, ...}``).
+def render_safely(render: Renderer, run: GateRun) -> str:
+    """``render(run)``, or "" (logged) when the renderer trips over odd data."""
+    try:
+        return render(run)
+    except Exception as exc:
+        log.error("cannot render a report: %s: %s", type(exc).__name__, exc)
+        return ""
 
-    A failed write is logged, never fatal: the verdict must still reach the exit code.
+
+def write_outputs(
+    run: GateRun,
+    targets: dict[str, Path | None],
+    redactor: Redactor,
+    problems: list[str] | None = None,
+) -> dict[str, Path]:
+    """Render and write each requested format (``{"junit": path, ...}``); returns what was
+    written. ``files.write_atomic`` decides how (atomic, through a symlink, in place).
+
+    A report that cannot be rendered or written is logged on stderr and its one-line message
+    appended to ``problems`` (for a CI annotation); never fatal: the verdict must still reach
+    the exit code.
     """
     written: dict[str, Path] = {}
     for kind, path in targets.items():
@@ -35,7 +50,13 @@ def write_outputs(
         try:
             write_atomic(path, redactor(RENDERERS[kind](run)))
         except OSError as exc:
-            log.error("cannot write %s report %s: %s", kind, path, exc.strerror or exc)
+            message = f"cannot write the {kind} report {path}: {exc.strerror or exc}"
+        except Exception as exc:  # a renderer tripping over odd data must not cost the verdict
+            message = f"cannot render the {kind} report {path}: {type(exc).__name__}: {exc}"
+        else:
+            written[kind] = path
             continue
-        written[kind] = path
+        log.error("%s", message)
+        if problems is not None:
+            problems.append(message)
     return written

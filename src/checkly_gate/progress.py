@@ -7,6 +7,7 @@ logs and files garble escape sequences.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import TextIO
@@ -15,8 +16,10 @@ from checkly_gate.models import Session
 from checkly_gate.outcomes import facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import evidence_line
-from checkly_gate.text import one_line
+from checkly_gate.text import link, one_line
 from checkly_gate.verdict import Counts, Run, Verdict, count_runs, group_runs
+
+log = logging.getLogger("checkly_gate")
 
 
 def paint(text: str, code: str, colour: bool) -> str:
@@ -24,8 +27,10 @@ def paint(text: str, code: str, colour: bool) -> str:
 
 
 def render_header(session: Session) -> str:
-    link = f": {session.link}" if session.link else ""
-    return f"Following test session '{one_line(session.display_name)}' ({session.status}){link}"
+    url = link(session.link)
+    status = one_line(str(session.status), 40)
+    name = one_line(session.display_name)
+    return f"Following test session '{name}' ({status})" + (f": {url}" if url else "")
 
 
 def render_counts(counts: Counts, status: str, elapsed: float) -> str:
@@ -39,7 +44,7 @@ def render_counts(counts: Counts, status: str, elapsed: float) -> str:
     )
     parts = [f"{counts.finished}/{counts.total} finished"]
     parts += [f"{n} {word}" for n, word in extra if n]
-    return f"[{elapsed:6.1f}s] {status}: " + " · ".join(parts)
+    return f"[{elapsed:6.1f}s] {one_line(str(status), 40)}: " + " · ".join(parts)
 
 
 def render_run(run: Run, colour: bool = False) -> str:
@@ -47,13 +52,14 @@ def render_run(run: Run, colour: bool = False) -> str:
     result = run.latest
     row = facts(category)
     word = f"{row.glyph} {row.label.upper():<8}"
-    bits = [paint(word, row.colour, colour), f"{result.check_type:<10}", one_line(run.name)]
+    kind = one_line(str(result.check_type), 40)
+    bits = [paint(word, row.colour, colour), f"{kind:<10}", one_line(run.name)]
     if result.run_location:
         bits.append(f"· {one_line(result.run_location, 40)}")
     if run.failed_attempts:
         bits.append(f"· {len(run.failed_attempts) + 1} attempts")
-    if result.link:
-        bits.append(f"· {result.link}")
+    if link(result.link):
+        bits.append(f"· {link(result.link)}")
     return "  " + " ".join(bits)
 
 
@@ -79,12 +85,14 @@ def render_explanations(run: GateRun, limit: int = 10) -> list[str]:
             texts = [
                 run.error_messages[g] for g in item.final.error_group_ids if g in run.error_messages
             ]
-            where = f" ({item.latest.run_location})" if item.latest.run_location else ""
+            location = item.latest.run_location
+            where = f" ({one_line(location, 60)})" if location else ""
             if texts:
                 lines.append(f"  why {one_line(item.name)}{where}: {one_line(texts[0], 300)}")
             if evidence := evidence_line(run.evidence, item):
-                link = f" · {one_line(item.latest.link, 500)}" if item.latest.link else ""
-                lines.append(f"  {one_line(item.name)}{where}: {evidence}{link}")
+                page = link(item.latest.link)
+                page = f" · {page}" if page else ""
+                lines.append(f"  {one_line(item.name)}{where}: {evidence}{page}")
     if len(lines) > limit:
         lines = [*lines[:limit], f"  … and {len(lines) - limit} more, see the reports"]
     return lines
@@ -116,11 +124,21 @@ class Progress:
         if self._quiet:
             return
         with self._lock:
-            self._out.write(text + "\n")
-            self._out.flush()
+            try:
+                self._out.write(text + "\n")
+                self._out.flush()
+            except (OSError, ValueError):
+                pass  # output never changes the verdict (a closed or unencodable stream)
 
     def update(self, session: Session) -> None:
-        """Called after every successful read of a session."""
+        """Called after every successful read of a session. Never raises: showing progress
+        must not end following a session, nor turn into "API trouble"."""
+        try:
+            self._update(session)
+        except Exception as exc:
+            log.debug("progress line not shown: %s: %s", type(exc).__name__, exc)
+
+    def _update(self, session: Session) -> None:
         runs = group_runs(session.results)
         counts = count_runs(runs)
         prefix = f"[{one_line(session.display_name, 40)}] " if self._several else ""

@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Protocol, TextIO, cast, runtime_checkable
 
 from checkly_gate.redact import RedactingStream
-from checkly_gate.text import one_line
+from checkly_gate.text import link as text_link
 
 if TYPE_CHECKING:
     from checkly_gate.reports import GateRun
@@ -30,8 +30,7 @@ def session_link(run: GateRun, sv: SessionVerdict) -> str:
         body = run.bodies.get(sv.session_id)
         value = body.get("testSessionLink") if isinstance(body, dict) else None
         link = value if isinstance(value, str) else None
-    cleaned = one_line(link or "", 10_000)
-    return cleaned if len(cleaned) <= 2000 else ""  # a cut link would lead nowhere
+    return text_link(link)  # plain http(s) only; a cut link would lead nowhere: "" if too long
 
 
 @runtime_checkable
@@ -57,6 +56,11 @@ class Integration(Protocol):
     ) -> list[str]:
         """Write CI files (outputs, step summary) and return lines to print (annotations)."""
         ...
+
+    def report_problem(self, message: str) -> list[str]:
+        """Lines that show a problem the gate had (a report it could not write) as the CI's
+        own error annotation. Default: none (the problem is already on stderr)."""
+        return []
 
 
 def detect(env: Mapping[str, str], now: Callable[[], float] = time.time) -> Integration | None:

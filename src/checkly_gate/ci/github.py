@@ -297,6 +297,9 @@ class GitHub(Integration):
                 problems.append(_file_warning("GITHUB_OUTPUT", output_file, exc))
         return [*render_annotations(run), *problems]
 
+    def report_problem(self, message: str) -> list[str]:
+        return [command("error", one_line(message, 1000), title="checkly-gate: report not written")]
+
 
 def _file_warning(variable: str, path: str, exc: Exception) -> str:
     reason = getattr(exc, "strerror", None) or str(exc)

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from checkly_gate.config import load_yaml
+
 OUTCOMES = ("passed", "failed", "error", "degraded", "cancelled")
 ENDS = ("auto", "cancelled", "never")
 SESSION_STATUSES = ("PASSED", "FAILED", "CANCELLED")
@@ -437,7 +439,7 @@ def load_scenario_file(path: Path) -> Scenario:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ScenarioError(f"cannot read scenario file '{path}': {reason}") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)  # no aliases, no RecursionError
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         mark = getattr(exc, "problem_mark", None)

@@ -1,0 +1,69 @@
+"""Secrets are masked in every form a writer can produce, and in decoded data before rendering."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import urllib.parse
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from checkly_gate.redact import MASK, Redactor, everywhere
+
+# What ``check_api_key`` lets through: printable ASCII without blanks.
+keys = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=8, max_size=40)
+# --env values may be any text.
+values = st.text(st.characters(exclude_categories=("Cs",)), min_size=4, max_size=20)
+
+
+def forms(secret: str) -> list[str]:
+    return [
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        "".join(f"\\u{ord(c):04x}" for c in secret if ord(c) < 0x10000),
+        re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", secret),  # markdown
+        html.escape(secret),
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote(secret),
+    ]
+
+
+@given(keys, st.sampled_from(range(9)), st.text(max_size=20), st.text(max_size=20))
+def test_every_form_of_a_key_is_masked(key: str, which: int, before: str, after: str) -> None:
+    form = forms(key)[which]
+    if not form or (which == 4 and len(form) != 6 * len(key)):
+        return
+    masked = Redactor([key])(before + form + after)
+    assert form not in masked
+    assert MASK in masked
+
+
+@given(values, st.sampled_from(range(9)))
+def test_every_form_of_any_secret_is_masked(secret: str, which: int) -> None:
+    form = forms(secret)[which]
+    if which == 4 and any(ord(c) >= 0x10000 for c in secret):
+        return
+    assert form not in Redactor([secret])(f"<{form}>")
+
+
+@given(keys)
+def test_scrub_json_masks_decoded_strings_and_keeps_json(key: str) -> None:
+    escaped = "".join(f"\\u{ord(c):04x}" for c in key)
+    raw = '{"name": "check ' + escaped + '", "n": [1, {"k": "x"}], "ok": "' + "a" * 5 + '"}'
+    body, data = Redactor([key]).scrub_json(raw.encode())
+    assert data is not None and data["name"] == f"check {MASK}"
+    assert json.loads(body) == data  # still JSON, whatever the key looks like
+
+
+def test_nothing_to_mask_costs_no_copy() -> None:
+    raw = b'{"name": "plain"}'
+    assert Redactor(["cu_secret_1"]).scrub_json(raw) == (raw, None)
+
+
+def test_every_redactor_registers_its_secrets_process_wide() -> None:
+    Redactor(["cu_registered_everywhere"])
+    assert everywhere()("x cu\\_registered\\_everywhere y") == f"x {MASK} y"
