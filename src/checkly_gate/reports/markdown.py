@@ -87,6 +87,7 @@ _WHITESPACE = re.compile(r"\s+")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]()!#|$])")
 _BACKTICKS = re.compile(r"`+")
 _SAFE_URL_CHARS = "-._~:/?#[]@!$&'*+,;=%"
+_URL_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")  # not allowed in a link destination
 
 
 # --- escaping -----------------------------------------------------------------------------------
@@ -138,7 +139,7 @@ def _url(value: object) -> str | None:
     url = value.strip()
     if not url.lower().startswith(("http://", "https://")) or len(url) > 2048:
         return None
-    if any(ord(ch) <= 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in url):
+    if _URL_CONTROL.search(url):
         return None
     if len(url.split("/", 3)[2]) == 0:  # "https:///path": no host
         return None
