@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -105,7 +104,7 @@ def measure(body_path: str) -> tuple[float, float, int, int]:
     """(seconds, peak MiB, results, exit code) of one child run."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-c", _CHILD, body_path, out]
-        gnu_time = shutil.which("time") or ("/usr/bin/time" if os.path.exists("/usr/bin/time") else None)
+        gnu_time = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
         if gnu_time:
             proc = subprocess.run(
                 [gnu_time, "-f", "%M", *cmd], capture_output=True, text=True, check=True

@@ -78,7 +78,8 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
         "--poll-interval",
         metavar="SECONDS",
         type=float,
-        help="how often progress is re-fetched [env CHECKLY_GATE_POLL_INTERVAL; default 10]",
+        help="read progress at least this often; more often while results change "
+        "[env CHECKLY_GATE_POLL_INTERVAL; default 120]",
     )
     add(
         "--not-found-grace",

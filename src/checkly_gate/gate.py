@@ -31,6 +31,7 @@ from checkly_gate.poller import PollSettings, RealClock, follow
 from checkly_gate.progress import Progress, render_explanations, render_verdict
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, markdown
+from checkly_gate.schedule import START_JITTER
 from checkly_gate.verdict import Observation, Policy, Stop, combine, judge_session
 
 log = logging.getLogger("checkly_gate")
@@ -88,6 +89,7 @@ def run_gate(
         poll_interval=options.poll_interval,
         long_poll=options.long_poll,
         not_found_grace=options.not_found_grace,
+        start_jitter=START_JITTER,
     )
     policy = Policy(fail_on_degraded=options.fail_on_degraded, fail_on_flaky=options.fail_on_flaky)
     redactor = redactor or Redactor([options.api_key])
