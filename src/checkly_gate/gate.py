@@ -173,6 +173,7 @@ def run_gate(
             for thread in threads:
                 while thread.is_alive() and clock.now() < deadline + WATCHDOG_GRACE:
                     thread.join(timeout=0.1)
+                    progress.heartbeat(deadline)
         except Interrupted as exc:
             received = exc.signum
             stop.set()
