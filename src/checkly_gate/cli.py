@@ -180,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--api-key", default="sim-key", help="key the simulator accepts")
     simulate.add_argument("--account-id", help="account id the simulator requires")
     simulate.add_argument(
+        "--rate-limit",
+        default="600/60",
+        metavar="N/SECONDS",
+        help="the account's request budget, 429 beyond it (default 600/60, like Checkly; off)",
+    )
+    simulate.add_argument(
         "--speed", type=float, default=1.0, help="time factor (2 = twice as fast)"
     )
 
@@ -365,6 +371,13 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.speed <= 0:
         err.write("checkly-gate: error: --speed must be positive\n")
         return EXIT_USAGE
+    from checkly_gate.simulator.ratelimit import parse_rate_limit
+
+    try:
+        rate_limit = parse_rate_limit(args.rate_limit)
+    except ValueError as exc:
+        err.write(f"checkly-gate: error: {exc}\n")
+        return EXIT_USAGE
     try:
         sim = Simulator(
             scenario=scenario,
@@ -372,6 +385,7 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             account_id=args.account_id,
             port=args.port,
             speed=args.speed,
+            rate_limit=rate_limit,
         )
         sim.start()
     except OSError as exc:
