@@ -227,6 +227,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # never join handler threads (idle keep-alive ones block on read)
     allow_reuse_address = True
+    request_queue_size = 512  # a fleet of clients connecting in the same second (default 5)
 
     def __init__(self, address: tuple[str, int], sim: Simulator, family: int) -> None:
         self.address_family = family
