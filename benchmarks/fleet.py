@@ -86,21 +86,35 @@ def run(args: argparse.Namespace) -> None:
         and not k.lower().endswith("_proxy")
     }
     env["CHECKLY_API_KEY"] = KEY
+    if args.checkly_cli:
+        # Checkly's CLI against the simulator: CHECKLY_ENV=local reads CHECKLY_API_URL. Its
+        # account check (GET /next/accounts/{id}) is not simulated; CHECKLY_SKIP_AUTH=1, the
+        # CLI's own switch for that, skips it.
+        env.update(
+            CHECKLY_ENV="local",
+            CHECKLY_API_URL=sim.url,
+            CHECKLY_ACCOUNT_ID=str(uuid.uuid4()),
+            CHECKLY_SKIP_AUTH="1",
+        )
     folder = Path(tempfile.mkdtemp(prefix="fleet-"))
     gates: list[Gate] = []
     extra = ["--poll-interval", str(args.poll_interval)] if args.poll_interval else []
     started = time.monotonic()
     for sid in ids:
         log = folder / f"{sid}.log"
+        command = [sys.executable, "-m", "checkly_gate", "wait", sid, "--api-url", sim.url, *extra]
+        if args.checkly_cli:
+            command = [args.checkly_cli, "test-sessions", "get", sid, "--watch"]
         with open(log, "wb") as handle:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "checkly_gate", "wait", sid, "--api-url", sim.url, *extra],
+                command,
                 env=env,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        expected = 1 if plan[sid] is failing else 0
+        # Checkly's CLI inspects, it does not gate: it exits 0 for a failed session too.
+        expected = 1 if plan[sid] is failing and not args.checkly_cli else 0
         gates.append(Gate(sid, expected, proc, log, time.monotonic()))
     spawn = time.monotonic() - started
 
@@ -153,9 +167,10 @@ def run(args: argparse.Namespace) -> None:
     waiting_minutes = sum((g.ended or 0) - g.started for g in gates) / 60.0
     per_second = collections.Counter(int(r.at - started) for r in requests)
     codes = collections.Counter(g.proc.returncode for g in gates)
+    who = "Checkly CLI test-sessions get --watch" if args.checkly_cli else "checkly-gate wait"
     print(
-        f"fleet: {args.gates} gates (real processes, spawned in {spawn:.1f} s), sessions of "
-        f"{args.minutes:g} min, account budget {args.rate_limit}"
+        f"fleet of {who}: {args.gates} gates (real processes, spawned in {spawn:.1f} s), "
+        f"sessions of {args.minutes:g} min, account budget {args.rate_limit}"
     )
     print(
         f"  requests per waiting minute per gate: mean {len(requests) / waiting_minutes:.2f} "
@@ -198,6 +213,11 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0, help="session length")
     parser.add_argument("--rate-limit", default="600/60", help="account budget N/SECONDS")
     parser.add_argument("--poll-interval", type=float, help="passed to every gate")
+    parser.add_argument(
+        "--checkly-cli",
+        metavar="PATH",
+        help="run Checkly's CLI (node_modules/.bin/checkly of `npm install checkly`) instead",
+    )
     run(parser.parse_args())
 
 
