@@ -11,7 +11,8 @@ Sessions run ``--minutes`` from their first request (six checks finishing one af
 in real time: nothing is scaled, so the gates' schedule, the long-polls and the budget are the
 real ones.
 
-Printed: requests per waiting minute per gate (all kinds, error-group reads included), the
+Printed: requests per waiting minute per gate (all kinds, error-group reads included; a gate
+waits from its first request to its exit, so a slow process start-up does not count), the
 429 count, exit codes against the expected ones, verdicts that came before the session was
 final ("early"), verdict latency after the sessions ended (p50/p95/max: the simulator's
 ``final_at`` to the gate process's exit, so it includes judging and writing outputs), and the
@@ -131,10 +132,12 @@ def run(args: argparse.Namespace) -> None:
 
     requests = sim.requests
     by_session: collections.Counter[str] = collections.Counter()
+    first: dict[str, float] = {}  # when each gate's first request arrived: its wait begins
     for request in requests:
         parts = request.path.split("/")
         if len(parts) > 3 and parts[2] == "test-sessions":
             by_session[parts[3].lower()] += 1
+            first.setdefault(parts[3].lower(), request.at)
     # When the account delivered each verdict: the first answer carrying the final session (a
     # long-poll waiting for it is answered the moment the session turns final).
     delivered: dict[str, float] = {}
@@ -162,9 +165,10 @@ def run(args: argparse.Namespace) -> None:
             latencies.append(gate.ended - final)
             if gate.session_id in delivered:
                 delivery.append(delivered[gate.session_id] - final)
-        minutes = (gate.ended - gate.started) / 60.0
+        minutes = (gate.ended - first.get(gate.session_id, gate.started)) / 60.0
         per_gate_rate.append(by_session[gate.session_id] / minutes)
-    waiting_minutes = sum((g.ended or 0) - g.started for g in gates) / 60.0
+    waiting_minutes = sum((g.ended or 0) - first.get(g.session_id, g.started) for g in gates) / 60
+
     per_second = collections.Counter(int(r.at - started) for r in requests)
     codes = collections.Counter(g.proc.returncode for g in gates)
     who = "Checkly CLI test-sessions get --watch" if args.checkly_cli else "checkly-gate wait"
