@@ -6,6 +6,7 @@ times and ends at a chosen time; every request is counted, whatever its kind.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import random
 from collections.abc import Sequence
@@ -205,3 +206,39 @@ def test_start_delay_is_small_and_spread() -> None:
 
 def test_heartbeat_due_every_minute() -> None:
     assert not heartbeat_due(0.0, 59.9) and heartbeat_due(0.0, 60.0)
+
+
+# --------------------------------------------------------------------------- herds
+
+
+def test_a_herd_started_in_the_same_second_does_not_poll_in_lockstep() -> None:
+    herd = [run_session(changes=[], ends=300, start_jitter=2.0) for _ in range(30)]
+    firsts = [api.gets[0] for api in herd]
+    assert min(firsts) >= 0 and max(firsts) <= 2.0  # the first read is barely delayed
+    for index in range(len(herd[0].gets)):  # and every later read keeps the spread
+        times = [api.gets[index] for api in herd if index < len(api.gets)]
+        assert max(times) - min(times) > 1.0
+        crowd = collections.Counter(int(t * 10) for t in times)
+        assert max(crowd.values()) <= 6  # never more than a fifth in the same tenth of a second
+
+
+def test_a_herd_told_the_same_retry_after_comes_back_spread_and_never_sooner() -> None:
+    returns = []
+    for _ in range(30):
+        clock = FakeClock()
+        api = ScriptedSession(clock, [], 60)
+        calls = 0
+
+        def handler(request: httpx.Request, api: ScriptedSession = api) -> httpx.Response:
+            nonlocal calls
+            calls += 1
+            if calls <= 2:  # a burst of 429s: the account's budget is spent
+                return httpx.Response(429, headers={"Retry-After": "1"}, json={"statusCode": 429})
+            return api(request)
+
+        client = Client("k", "https://api.test", transport=httpx.MockTransport(handler))
+        follow(client, SID, clock.now() + 600, clock, PollSettings())
+        returns.append(api.gets[0])
+    assert min(returns) >= 2.0  # two Retry-After: 1, each honoured in full
+    assert max(returns) - min(returns) > 0.8  # ...and not all back on the same second
+    assert max(collections.Counter(int(t * 10) for t in returns).values()) <= 6
