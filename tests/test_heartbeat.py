@@ -10,12 +10,10 @@ import uuid
 import pytest
 
 from checkly_gate import schedule
-from checkly_gate.config import Options
-from checkly_gate.gate import run_gate
 from checkly_gate.models import parse_session
 from checkly_gate.progress import Progress
 from checkly_gate.simulator import load_scenario
-from tests.fakes import FakeClock, row, session_body
+from tests.fakes import FakeClock, row, session_body, wait_in_process
 
 KEY = "heartbeat-key"
 BEAT = re.compile(r"^\[\s*\d+\.\ds\] still waiting: ")
@@ -92,16 +90,8 @@ def test_the_gate_prints_heartbeats_while_a_session_keeps_running(
 ) -> None:
     monkeypatch.setattr(schedule, "HEARTBEAT_EVERY", 0.4)  # a minute, compressed
     sim = serve(load_scenario("never-ends"), speed=20)
-    out = io.StringIO()
-    options = Options(
-        session_ids=(str(uuid.uuid4()),),
-        api_key=KEY,
-        api_url=sim.url,
-        timeout=2.0,
-        poll_interval=0.2,
-    )
-    run = run_gate(options, out, handle_signals=False)
+    run, log = wait_in_process(sim.url, KEY, timeout=2.0, poll_interval=0.2)
     assert run.verdict.exit_code == 4
-    lines = beats(out)
-    assert len(lines) >= 3, out.getvalue()
+    lines = beats(io.StringIO(log))
+    assert len(lines) >= 3, log
     assert all("RUNNING" in line and "left before the deadline" in line for line in lines)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 
 import httpx
@@ -11,10 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.cli import main
-from checkly_gate.config import Options
-from checkly_gate.gate import run_gate
 from checkly_gate.simulator import Simulator, load_scenario
 from checkly_gate.simulator.ratelimit import RateLimit, TokenBucket, parse_rate_limit
+from tests.fakes import wait_in_process
 
 KEY = "rate-key"
 
@@ -73,14 +71,7 @@ def test_http_429_with_retry_after_for_every_endpoint_when_the_budget_is_spent(s
 
 def test_the_gate_waits_out_the_budget_and_still_gets_the_verdict(serve) -> None:
     sim = serve(load_scenario("passing"), speed=5, rate_limit=RateLimit(2, 2.0))
-    options = Options(
-        session_ids=(str(uuid.uuid4()),),
-        api_key=KEY,
-        api_url=sim.url,
-        timeout=20,
-        poll_interval=0.05,
-    )
-    run = run_gate(options, io.StringIO(), handle_signals=False)
+    run, _ = wait_in_process(sim.url, KEY, timeout=20, poll_interval=0.05)
     assert run.verdict.exit_code == 0
     assert sim.rate_limited > 0  # it did hit the budget, and came through
 
