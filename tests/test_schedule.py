@@ -96,18 +96,18 @@ def test_ten_quiet_minutes_cost_at_most_3_requests_a_minute() -> None:
     api = run_session(changes=[], ends=600)
     assert api.requests / 10 <= 3.0
     assert len(api.long_polls) >= 20  # the verdict path never stops: 2 a minute is the floor
-    # progress widened: reads at about 0, 10, 30, 60, 120, 240, ... seconds
+    # progress widened: reads at about 0, 10, 30, 90, 240, 390, ... seconds
     gaps = [b - a for a, b in itertools.pairwise(api.gets)]
-    assert gaps[0] == pytest.approx(10, abs=1.5) and max(gaps) <= 121
+    assert gaps[0] == pytest.approx(10, abs=1.5) and max(gaps) <= 151
 
 
 def test_ten_busy_minutes_still_cost_at_most_3_requests_a_minute() -> None:
     # a result finishes every 5 s for ten minutes: the ladder restarts on every read
     api = run_session(changes=[5.0 * i for i in range(1, 120)], ends=600)
     assert api.requests / 10 <= 3.0
-    # ...and progress is still read at least every poll interval (120 s by default)
+    # ...and progress is still read at least every poll interval (150 s by default)
     edges = [0.0, *api.gets, 600.0]
-    assert max(b - a for a, b in itertools.pairwise(edges)) <= 121
+    assert max(b - a for a, b in itertools.pairwise(edges)) <= 151
 
 
 @settings(max_examples=60, deadline=None)
@@ -133,7 +133,7 @@ def test_explicit_poll_interval_means_progress_at_least_that_often() -> None:
 
 
 def test_ladder_widens_while_nothing_changes_and_restarts_on_change() -> None:
-    schedule = ProgressSchedule(widest=120, started=0.0, rng=random.Random(1))
+    schedule = ProgressSchedule(widest=150, started=0.0, rng=random.Random(1))
     gaps = []
     now = 0.0
     for step in range(8):
@@ -157,22 +157,22 @@ def test_widest_caps_every_gap() -> None:
 
 
 def test_budget_delays_reads_it_cannot_pay_for_but_never_past_widest() -> None:
-    schedule = ProgressSchedule(widest=120, started=0.0, rng=random.Random(3))
+    schedule = ProgressSchedule(widest=150, started=0.0, rng=random.Random(3))
     for _ in range(int(BUDGET_BURST) + 20):
         schedule.sent()
     schedule.read(5.0, "x")
-    assert schedule.due() == pytest.approx(5.0 + 120, rel=0.11)
+    assert schedule.due() == pytest.approx(5.0 + 150, rel=0.11)
 
 
 def test_long_poll_length_follows_the_next_read() -> None:
-    schedule = ProgressSchedule(widest=120, started=0.0, rng=random.Random(4))
+    schedule = ProgressSchedule(widest=150, started=0.0, rng=random.Random(4))
     schedule.sent()
     schedule.read(0.0, "x")  # first rung: ~10 s
     wait = schedule.next_long_poll(0.0)
     assert wait is not None and 9 <= wait <= 12
     assert schedule.next_long_poll(schedule.due() - 0.5) is None  # due now: read
     for _ in range(4):
-        schedule.read(0.0, "x")  # widened to 120 s
+        schedule.read(0.0, "x")  # widened to 150 s
     assert schedule.next_long_poll(0.0) == LONG_POLL_MAX
 
 
@@ -242,3 +242,13 @@ def test_a_herd_told_the_same_retry_after_comes_back_spread_and_never_sooner() -
     assert min(returns) >= 2.0  # two Retry-After: 1, each honoured in full
     assert max(returns) - min(returns) > 0.8  # ...and not all back on the same second
     assert max(collections.Counter(int(t * 10) for t in returns).values()) <= 6
+
+
+def test_start_jitter_never_eats_a_short_deadline() -> None:
+    clock = FakeClock()
+    api = ScriptedSession(clock, [], 0.5)
+    client = Client("k", "https://api.test", transport=httpx.MockTransport(api))
+    settings = PollSettings(start_jitter=2.0, poll_interval=120)
+    obs = follow(client, SID, clock.now() + 1.0, clock, settings)
+    assert obs.stop is Stop.FINAL  # read within the one second there was
+    assert clock.sleeps[0] <= 0.1

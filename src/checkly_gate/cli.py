@@ -79,7 +79,7 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         type=float,
         help="read progress at least this often; more often while results change "
-        "[env CHECKLY_GATE_POLL_INTERVAL; default 120]",
+        "[env CHECKLY_GATE_POLL_INTERVAL; default 150]",
     )
     add(
         "--not-found-grace",

@@ -62,7 +62,7 @@ class RealClock:
 class PollSettings:
     """How to follow a session. Defaults match the CLI's."""
 
-    poll_interval: float = 120.0  # the widest gap between progress reads (schedule.py)
+    poll_interval: float = 150.0  # the widest gap between progress reads (schedule.py)
     long_poll: bool = True
     not_found_grace: float = 30.0
     settle_window: float = 5.0
@@ -109,8 +109,9 @@ def follow(
     schedule = ProgressSchedule(settings.poll_interval, started, rng)
     long_wait, asked_end = 1, started
     if settings.start_jitter > 0:
-        pause = start_delay(settings.start_jitter, settings.poll_interval, rng)
-        clock.sleep(min(pause, max(0.0, deadline - started)))
+        # at most a tenth of the time there is, so a short --timeout still gets its reads
+        limit = min(settings.poll_interval, (deadline - started) / 10)
+        clock.sleep(start_delay(settings.start_jitter, limit, rng))
 
     def observation(stop: Stop) -> Observation:
         return Observation(

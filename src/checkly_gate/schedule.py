@@ -12,7 +12,7 @@ runs, so a waiting gate should cost about what Checkly's CLI costs (one 30 s lon
   Checkly's maximum ``maxWaitSeconds`` of 30 s, so a finished session is seen within one round
   trip: 2 requests a minute is the floor.
 - Progress (``GET /v1/test-sessions/{id}``) is read on a ladder of gaps that widens while
-  nothing changes, ``RUNGS`` = 10, 20, 60, then 120 s, and starts again at 10 s when something
+  nothing changes, ``RUNGS`` = 10, 20, 60, then 150 s, and starts again at 10 s when something
   changed (a new result, a status). No gap is wider than ``widest`` (``--poll-interval``): a
   user who wants denser progress pays for it with more requests.
 - A request budget keeps the average near ``BUDGET_PER_MINUTE`` (+ ``BUDGET_BURST``) however
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from checkly_gate.models import Session
 
 #: Gaps between progress reads while nothing changes (seconds); the last one repeats.
-RUNGS: tuple[float, ...] = (10.0, 20.0, 60.0, 120.0)
+RUNGS: tuple[float, ...] = (10.0, 20.0, 60.0, 150.0)
 #: Checkly's maximum ``maxWaitSeconds`` of ``/completion`` (openapi: 1..30).
 LONG_POLL_MAX = 30
 #: A progress read due within this many seconds is made at once (no short extra long-poll).
@@ -51,7 +51,7 @@ BUDGET_BURST = 5.0
 #: Without the long-poll the verdict waits for the next read: never wider than this.
 PLAIN_POLL_MAX = 30.0
 #: Gate default for ``--poll-interval``: the widest gap between progress reads.
-DEFAULT_WIDEST = 120.0
+DEFAULT_WIDEST = 150.0
 #: At least one heartbeat line this often (seconds) while waiting.
 HEARTBEAT_EVERY = 60.0
 #: Gates started in the same second wait up to this long (at most ``widest``) before the first
