@@ -64,8 +64,8 @@ class TokenBucket:
             elapsed = max(0.0, now - self._at)
             self._tokens = min(float(self.rate.limit), self._tokens + elapsed * per_second)
             self._at = max(self._at, now)
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
+            if self._tokens >= 1.0 - 1e-9:  # float rounding of the refill is not a wait
+                self._tokens = max(0.0, self._tokens - 1.0)
                 return None
             self.refused += 1
             return (1.0 - self._tokens) / per_second
