@@ -25,7 +25,7 @@ from checkly_gate.schedule import (
     ProgressSchedule,
     heartbeat_due,
     progress_key,
-    retry_pause,
+    spread_retry_after,
     start_delay,
 )
 from checkly_gate.verdict import Stop
@@ -189,12 +189,12 @@ def test_progress_key_ignores_elapsed_time_but_sees_new_results() -> None:
 
 def test_retry_pause_is_never_sooner_than_asked_and_spreads_a_herd() -> None:
     rng = random.Random(5)
-    pauses = [retry_pause(1.0, rng) for _ in range(300)]
+    pauses = [spread_retry_after(1.0, rng) for _ in range(300)]
     assert min(pauses) >= 1.0 and max(pauses) <= 2.0
     # 300 gates told "1 s" come back spread over a second, not in one tenth of it
     buckets = {int(p * 10) for p in pauses}
     assert len(buckets) >= 9
-    assert all(30.0 <= retry_pause(30.0, rng) <= 45.0 for _ in range(50))
+    assert all(30.0 <= spread_retry_after(30.0, rng) <= 45.0 for _ in range(50))
 
 
 def test_start_delay_is_small_and_spread() -> None:

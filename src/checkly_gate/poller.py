@@ -28,7 +28,7 @@ from checkly_gate.api import (
     Transient,
 )
 from checkly_gate.models import Session
-from checkly_gate.schedule import ProgressSchedule, progress_key, retry_pause, start_delay
+from checkly_gate.schedule import ProgressSchedule, progress_key, spread_retry_after, start_delay
 from checkly_gate.verdict import Observation, Stop, is_settled
 
 log = logging.getLogger("checkly_gate")
@@ -106,7 +106,7 @@ def follow(
     settle_tries = 0
     base_wait = min(1.0, max(0.1, settings.poll_interval))
     rng = random.Random()
-    schedule = ProgressSchedule(settings.poll_interval, started, rng)
+    plan = ProgressSchedule(settings.poll_interval, started, rng)  # when to read progress
     long_wait, asked_end = 1, started
     if settings.start_jitter > 0:
         # at most a tenth of the time there is, so a short --timeout still gets its reads
@@ -134,7 +134,7 @@ def follow(
         if left <= 0:
             return timed_out()
         try:
-            schedule.sent()
+            plan.sent()
             if mode == "completion":
                 max_wait = min(long_wait, max(1, int(left)))
                 asked_end = clock.now() + max_wait
@@ -145,7 +145,7 @@ def follow(
             log.info("completion long-poll unavailable (%s); polling instead", exc.message)
             long_poll = False
             mode = "get"
-            clock.sleep(min(schedule.plain_gap(), max(0.0, deadline - clock.now())))
+            clock.sleep(min(plan.plain_gap(), max(0.0, deadline - clock.now())))
             continue
         except NotFound as exc:
             error, last_not_found = exc.message, True
@@ -173,7 +173,9 @@ def follow(
                     error = f"{exc.message}; Retry-After {pause:g}s is beyond the deadline"
                     log.warning("%s", error)
                     return timed_out()
-                pause = min(retry_pause(pause, rng), left)  # spread a herd told the same second
+                pause = min(
+                    spread_retry_after(pause, rng), left
+                )  # spread a herd told the same second
                 log.info("%s; waiting %.1fs as Retry-After asks", exc.message, pause)
             else:
                 pause = min(next(waits), left)
@@ -186,7 +188,7 @@ def follow(
         if got is not None:
             session = got[0]
             if mode == "get":
-                schedule.read(clock.now(), progress_key(session))
+                plan.read(clock.now(), progress_key(session))
             if on_update is not None:
                 on_update(session, got[1])
         assert session is not None or got is None
@@ -208,9 +210,9 @@ def follow(
                 clock.sleep(
                     min(max(0.0, asked_end - clock.now()), max(0.0, deadline - clock.now()))
                 )
-            wait = schedule.next_long_poll(clock.now())
+            wait = plan.next_long_poll(clock.now())
             mode, long_wait = ("get", 1) if wait is None else ("completion", wait)
             continue
         mode = "get"
-        rest = schedule.plain_gap()
+        rest = plan.plain_gap()
         clock.sleep(min(max(0.0, rest), max(0.0, deadline - clock.now())))

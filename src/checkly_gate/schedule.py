@@ -77,7 +77,7 @@ def start_delay(limit: float, widest: float, rng: random.Random) -> float:
     return rng.uniform(0.0, max(0.0, min(limit, widest)))
 
 
-def retry_pause(retry_after: float, rng: random.Random) -> float:
+def spread_retry_after(retry_after: float, rng: random.Random) -> float:
     """How long to wait after ``Retry-After: retry_after``: never less than it asks, plus a
     spread of up to half of it (at least 1 s, at most 15 s), so gates told the same second do
     not all come back in that second."""
