@@ -173,9 +173,8 @@ def follow(
                     error = f"{exc.message}; Retry-After {pause:g}s is beyond the deadline"
                     log.warning("%s", error)
                     return timed_out()
-                pause = min(
-                    spread_retry_after(pause, rng), left
-                )  # spread a herd told the same second
+                # never sooner than asked, plus a spread: a herd told the same second
+                pause = min(spread_retry_after(pause, rng), left)
                 log.info("%s; waiting %.1fs as Retry-After asks", exc.message, pause)
             else:
                 pause = min(next(waits), left)
