@@ -1,11 +1,12 @@
 """Benchmarks against the local simulator. Prints figures; asserts nothing.
 
-    python benchmarks/bench.py            # everything (about 2 minutes)
-    python benchmarks/bench.py --quick    # shorter request-rate window
+    python benchmarks/bench.py            # everything (about 11 minutes)
+    python benchmarks/bench.py --quick    # a 2-minute request-rate window
 
-Figures (targets from issue 2): verdict latency after the session turns final (< 0.5 s with
-long-poll at the default interval), API requests per minute of waiting (<= 12), start-up time
-of `checkly-gate --version` (< 0.15 s), peak memory for a 3,000-result session (< 60 MiB).
+Figures (targets from issues 2 and 12): verdict latency after the session turns final (< 0.5 s
+with the long-poll), API requests per minute of waiting over 10 minutes (<= 3; the first minutes
+cost more, the schedule widens), start-up time of `checkly-gate --version` (< 0.15 s), peak
+memory for a 3,000-result session (< 60 MiB). See also fleet.py and big_session.py.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def verdict_latency(runs: int) -> list[float]:
 
 
 def requests_per_minute(seconds: float) -> float:
-    """Requests the gate makes while a session keeps running, at default settings."""
+    """Requests the gate makes while a session keeps running, at default settings (all kinds;
+    the session never changes, so the progress schedule widens to its widest)."""
     with Simulator(scenario=load_scenario("never-ends"), api_key=KEY) as sim:
         options = Options(
             session_ids=(str(uuid.uuid4()),), api_key=KEY, api_url=sim.url, timeout=seconds
@@ -169,7 +171,7 @@ def peak_memory_mib(python: str = sys.executable) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="30 s request-rate window")
+    parser.add_argument("--quick", action="store_true", help="2-minute request-rate window")
     args = parser.parse_args()
 
     lat = verdict_latency(3)
@@ -177,11 +179,11 @@ def main() -> None:
         f"verdict latency (long-poll, interval 10 s): median {statistics.median(lat):.3f} s, "
         f"max {max(lat):.3f} s over {len(lat)} runs (target < 0.5 s)"
     )
-    window = 30.0 if args.quick else 60.0
+    window = 120.0 if args.quick else 600.0
     rpm = requests_per_minute(window)
     print(
-        f"requests per minute while waiting (defaults, {window:.0f} s window): {rpm:.1f} "
-        f"(target <= 12)"
+        f"requests per minute while waiting (defaults, {window:.0f} s window): {rpm:.2f} "
+        f"(target <= 3 over 600 s)"
     )
     st = startup(10)
     print(

@@ -73,3 +73,21 @@ def session_body(
         "metadata": {"environment": "staging", "branchName": "main", "commitId": "abc123"},
         "results": results if results is not None else [row()],
     }
+
+
+def wait_in_process(url: str, key: str, timeout: float, poll_interval: float) -> tuple[Any, str]:
+    """``run_gate`` on one fresh session id of the simulator at ``url``: (GateRun, its log)."""
+    import io
+
+    from checkly_gate.config import Options
+    from checkly_gate.gate import run_gate
+
+    out = io.StringIO()
+    options = Options(
+        session_ids=(str(uuid.uuid4()),),
+        api_key=key,
+        api_url=url,
+        timeout=timeout,
+        poll_interval=poll_interval,
+    )
+    return run_gate(options, out, handle_signals=False), out.getvalue()

@@ -20,7 +20,7 @@ def write(tmp_path: Path, text: str, name: str = "checkly-gate.yml") -> Path:
 
 def test_defaults(tmp_path: Path) -> None:
     o = resolve([SID], {}, ENV, tmp_path)
-    assert (o.timeout, o.poll_interval, o.not_found_grace, o.long_poll) == (1800, 10, 30, True)
+    assert (o.timeout, o.poll_interval, o.not_found_grace, o.long_poll) == (1800, 150, 30, True)
     assert o.api_url == "https://api.checklyhq.com" and o.json is None
 
 

@@ -122,7 +122,8 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
         "--poll-interval",
         metavar="SECONDS",
         type=float,
-        help="how often progress is re-fetched [env CHECKLY_GATE_POLL_INTERVAL; default 10]",
+        help="read progress at least this often; more often while results change "
+        "[env CHECKLY_GATE_POLL_INTERVAL; default 150]",
     )
     add(
         "--not-found-grace",
@@ -266,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--scenario", default="passing", help="builtin name or YAML file")
     simulate.add_argument("--api-key", default="sim-key", help="key the simulator accepts")
     simulate.add_argument("--account-id", help="account id the simulator requires")
+    simulate.add_argument(
+        "--rate-limit",
+        default="600/60",
+        metavar="N/SECONDS",
+        help="the account's request budget, 429 beyond it (default 600/60, like Checkly; off)",
+    )
     simulate.add_argument(
         "--speed", type=_speed, default=1.0, help="time factor (2 = twice as fast)"
     )
@@ -473,6 +480,13 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ScenarioError as exc:
         _error(err, str(exc))
         return EXIT_USAGE
+    from checkly_gate.simulator.ratelimit import parse_rate_limit
+
+    try:
+        rate_limit = parse_rate_limit(args.rate_limit)
+    except ValueError as exc:
+        _error(err, f"--rate-limit: {exc}")
+        return EXIT_USAGE
     try:
         sim = Simulator(
             scenario=scenario,
@@ -480,6 +494,7 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             account_id=args.account_id,
             port=args.port,
             speed=args.speed,
+            rate_limit=rate_limit,
         )
         sim.start()
     except (OSError, OverflowError, ValueError) as exc:

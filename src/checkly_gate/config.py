@@ -43,7 +43,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("api-url", str, "CHECKLY_API_URL", "https://api.checklyhq.com"),
     Spec("account-id", str, "CHECKLY_ACCOUNT_ID"),
     Spec("timeout", float, "CHECKLY_GATE_TIMEOUT", 1800.0, minimum=1.0),
-    Spec("poll-interval", float, "CHECKLY_GATE_POLL_INTERVAL", 10.0, minimum=0.05),
+    Spec("poll-interval", float, "CHECKLY_GATE_POLL_INTERVAL", 150.0, minimum=0.05),
     Spec("not-found-grace", float, "CHECKLY_GATE_NOT_FOUND_GRACE", 30.0, minimum=0.0),
     Spec("long-poll", bool, "CHECKLY_GATE_LONG_POLL", True),
     Spec("json", str, "CHECKLY_GATE_JSON"),
@@ -88,7 +88,7 @@ class Options:
     api_url: str = "https://api.checklyhq.com"
     account_id: str | None = None
     timeout: float = 1800.0
-    poll_interval: float = 10.0
+    poll_interval: float = 150.0  # the widest gap between progress reads (schedule.py)
     not_found_grace: float = 30.0
     long_poll: bool = True
     json: Path | None = None

@@ -40,6 +40,7 @@ from checkly_gate.poller import PollSettings, SessionSource, follow
 from checkly_gate.progress import Progress, render_explanations, render_verdict
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, markdown
+from checkly_gate.schedule import START_JITTER
 from checkly_gate.scope import Scope, signals_stop
 from checkly_gate.verdict import (
     Observation,
@@ -64,6 +65,8 @@ EXPLAIN_BUDGET = 15.0
 # The cancel request after a signal, counted from the signal: short enough that the gate
 # exits within 2 s of it.
 CANCEL_BUDGET = 1.5
+# How often the main thread wakes while followers run, to print the heartbeat when it is due.
+HEARTBEAT_TICK = 0.25
 
 
 @dataclasses.dataclass
@@ -172,6 +175,7 @@ def follow_phase(waiting: Waiting, settings: PollSettings | None = None) -> Foll
         poll_interval=options.poll_interval,
         long_poll=options.long_poll,
         not_found_grace=options.not_found_grace,
+        start_jitter=START_JITTER,
     )
     lock = threading.Lock()
     latest: dict[str, tuple[Session, bytes]] = {}
@@ -230,7 +234,11 @@ def follow_phase(waiting: Waiting, settings: PollSettings | None = None) -> Foll
     ]
     for thread in threads:
         thread.start()
-    scope.wait(all_done, scope.deadline + WATCHDOG_GRACE)
+    end = scope.deadline + WATCHDOG_GRACE
+    while not all_done.is_set() and scope.now() < end:
+        scope.wait(all_done, min(end, scope.now() + HEARTBEAT_TICK))
+        if not scope.stopped:
+            waiting.progress.heartbeat(scope.deadline)
     if scope.stopped:  # followers end at once on a stop; give them a moment to report
         grace_end = scope.now() + STOP_GRACE
         for thread in threads:

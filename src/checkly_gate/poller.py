@@ -1,11 +1,13 @@
 """Follow one test session until it is final, refused, or the deadline comes.
 
-The loop alternates a GET of the session (progress) with a long-poll of the completion endpoint
-(so a finished session is seen within one round trip), falls back to plain polling where the
-long-poll is missing, retries transient trouble with ``backoff``'s exponential schedule plus
-jitter, and honours ``Retry-After`` (never sooner than the backoff step: ``retry_pause``). Time
-and sleeping come from an injected ``Clock`` (the gate's ``scope.Scope``) so tests drive the
-loop without real waiting; every request goes through a ``Client`` bound to that scope.
+The loop alternates a GET of the session (progress) with long-polls of the completion endpoint
+(so a finished session is seen within one round trip), when ``schedule.ProgressSchedule`` says,
+falls back to plain polling where the long-poll is missing, retries transient trouble with
+``backoff``'s exponential schedule plus jitter, and honours ``Retry-After`` (never sooner than
+the backoff step: ``retry_pause``; plus a spread so a fleet told the same second does not come
+back in it). Time and sleeping come from an injected ``Clock`` (the gate's ``scope.Scope``) so
+tests drive the loop without real waiting; every request goes through a ``Client`` bound to
+that scope.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from checkly_gate.api import (
     Transient,
 )
 from checkly_gate.models import Session
+from checkly_gate.schedule import ProgressSchedule, progress_key, spread_retry_after, start_delay
 from checkly_gate.scope import Clock, RealClock
 from checkly_gate.verdict import Observation, Stop, is_settled
 
@@ -44,11 +47,12 @@ RATE_LIMIT_BASE = 1.0
 class PollSettings:
     """How to follow a session. Defaults match the CLI's."""
 
-    poll_interval: float = 10.0
+    poll_interval: float = 150.0  # the widest gap between progress reads (schedule.py)
     long_poll: bool = True
     not_found_grace: float = 30.0
     settle_window: float = 5.0
     settle_attempts: int = 3
+    start_jitter: float = 0.0  # wait up to this long (at most poll_interval) before the first read
 
 
 def backoff_waits(base: float) -> Iterator[float]:
@@ -120,9 +124,15 @@ def follow(
     limited: Iterator[float] | None = None  # the 429 schedule, kept apart from other trouble
     long_poll = settings.long_poll
     mode = "get"
-    cycle_started = started
     settle_tries = 0
     base_wait = min(1.0, max(0.1, settings.poll_interval))
+    rng = random.Random()
+    plan = ProgressSchedule(settings.poll_interval, started, rng)  # when to read progress
+    long_wait, asked_end = 1, started
+    if settings.start_jitter > 0:
+        # at most a tenth of the time there is, so a short --timeout still gets its reads
+        limit = min(settings.poll_interval, (deadline - started) / 10)
+        clock.sleep(start_delay(settings.start_jitter, limit, rng))
 
     def observation(stop: Stop) -> Observation:
         return Observation(
@@ -145,8 +155,10 @@ def follow(
         if left <= 0:
             return timed_out()
         try:
+            plan.sent()
             if mode == "completion":
-                max_wait = int(min(30.0, max(1.0, settings.poll_interval), max(1.0, left)))
+                max_wait = min(long_wait, max(1, int(left)))
+                asked_end = clock.now() + max_wait
                 got = client.await_completion(session_id, max_wait, timeout=min(left, max_wait + 5))
             else:
                 got = client.get_session(session_id, timeout=min(left, 30.0))
@@ -154,7 +166,7 @@ def follow(
             log.info("completion long-poll unavailable (%s); polling instead", exc.message)
             long_poll = False
             mode = "get"
-            clock.sleep(min(_jittered(settings.poll_interval), max(0.0, deadline - clock.now())))
+            clock.sleep(min(plan.plain_gap(), max(0.0, deadline - clock.now())))
             continue
         except NotFound as exc:
             error, last_not_found = exc.message, True
@@ -192,15 +204,19 @@ def follow(
                 error = str(beyond)
                 log.warning("%s", error)
                 return timed_out()
+            if exc.retry_after is not None and pause >= exc.retry_after:
+                # honoured as asked, plus a spread: a herd told the same second comes back spread
+                pause = min(spread_retry_after(pause, rng), max(0.0, deadline - clock.now()))
             log.info("%s; retrying in %.1fs", exc.message, pause)
             clock.sleep(pause)
-            mode = "get"
-            continue
+            continue  # retry the same request: the schedule decides when progress is read
 
         waits = limited = None
         error_current = last_not_found = False
         if got is not None:
             session = got[0]
+            if mode == "get":
+                plan.read(clock.now(), progress_key(session))
             if on_update is not None:
                 on_update(session, got[1])
         assert session is not None or got is None
@@ -215,20 +231,16 @@ def follow(
             mode = "get"
             continue
 
-        if mode == "get" and long_poll and session is not None:
-            mode = "completion"
-            cycle_started = clock.now()
+        if long_poll and session is not None:
+            if mode == "completion":
+                # 408: still running. A server that ends its long-poll early must not make us
+                # spin: wait out the time asked for.
+                clock.sleep(
+                    min(max(0.0, asked_end - clock.now()), max(0.0, deadline - clock.now()))
+                )
+            wait = plan.next_long_poll(clock.now())
+            mode, long_wait = ("get", 1) if wait is None else ("completion", wait)
             continue
-        if mode == "completion":
-            # 408: still running. Keep at least one poll interval between progress fetches even
-            # if the server ends its long-poll early.
-            rest = settings.poll_interval - (clock.now() - cycle_started)
-        else:
-            rest = _jittered(settings.poll_interval)
         mode = "get"
+        rest = plan.plain_gap()
         clock.sleep(min(max(0.0, rest), max(0.0, deadline - clock.now())))
-
-
-def _jittered(seconds: float) -> float:
-    """Plain polling interval with ±10% jitter, so parallel gates do not poll in lockstep."""
-    return seconds * random.uniform(0.9, 1.1)

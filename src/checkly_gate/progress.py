@@ -16,6 +16,7 @@ from checkly_gate.models import Session
 from checkly_gate.outcomes import facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import evidence_line
+from checkly_gate.schedule import heartbeat_due
 from checkly_gate.text import link, one_line
 from checkly_gate.verdict import Counts, Run, Verdict, count_runs, group_runs
 
@@ -119,6 +120,7 @@ class Progress:
         self._seen_sessions: set[str] = set()
         self._announced: dict[str, set[str]] = {}
         self._last_counts: dict[str, tuple[str, Counts]] = {}
+        self._last_beat = self._started
 
     def line(self, text: str) -> None:
         if self._quiet:
@@ -164,3 +166,34 @@ class Progress:
             )
         for text in lines:
             self.line(text)
+
+    def heartbeat(self, deadline: float) -> None:
+        """Print one "still waiting" line when ``schedule.HEARTBEAT_EVERY`` seconds passed since
+        the last one, so a long wait never looks hung in a CI log. Call it often (the main
+        thread does, between joins); it decides. ``deadline``: monotonic, same clock."""
+        now = self._clock()
+        if not heartbeat_due(self._last_beat, now):
+            return
+        self._last_beat = now
+        with self._lock:
+            states = list(self._last_counts.values())
+        self.line(render_heartbeat(states, now - self._started, deadline - now))
+
+
+def render_heartbeat(states: list[tuple[str, Counts]], elapsed: float, left: float) -> str:
+    """``[ 120.0s] still waiting: RUNNING · 3/9 finished · 28m00s left before the deadline``.
+
+    ``states``: (session status, counts) of every session read so far, as last read; several
+    sessions are summed. ``elapsed``/``left``: seconds since the start / until the deadline.
+    """
+    if states:
+        statuses = ", ".join(dict.fromkeys(status for status, _ in states))
+        finished = sum(counts.finished for _, counts in states)
+        total = sum(counts.total for _, counts in states)
+        several = f"{len(states)} sessions " if len(states) > 1 else ""
+        seen = f"{several}{one_line(statuses, 80)} · {finished}/{total} finished"
+    else:
+        seen = "no answer from the API yet"
+    minutes, seconds = divmod(max(0, int(left)), 60)
+    until = f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+    return f"[{elapsed:6.1f}s] still waiting: {seen} · {until} left before the deadline"

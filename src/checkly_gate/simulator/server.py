@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from checkly_gate.simulator import check_sessions, discovery
 from checkly_gate.simulator.builtin import BUILTIN_SCENARIOS
 from checkly_gate.simulator.model import METADATA_KEYS, CheckSpec, Fault, Scenario, ScenarioError
+from checkly_gate.simulator.ratelimit import RateLimit, TokenBucket
 from checkly_gate.simulator.timeline import SessionTimeline, check_id_of
 
 _ROUTE = re.compile(r"^/v1/test-sessions/([^/]+)(/completion)?$")
@@ -50,6 +51,8 @@ _MAX_ENV_VARS = 50
 NO_MATCH_MESSAGE = "No matching checks were found."
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _MAX_DRAIN = 1 << 20
+#: Checkly's budget: "600 requests every 60 seconds" per account.
+ACCOUNT_RATE_LIMIT = RateLimit(600, 60.0)
 _HTML_PAGE = (
     "<html>\r\n<head><title>{code} {phrase}</title></head>\r\n<body>\r\n"
     "<center><h1>{code} {phrase}</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -226,6 +229,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # never join handler threads (idle keep-alive ones block on read)
     allow_reuse_address = True
+    request_queue_size = 512  # a fleet of clients connecting in the same second (default 5)
 
     def __init__(self, address: tuple[str, int], sim: Simulator, family: int) -> None:
         self.address_family = family
@@ -364,8 +368,10 @@ class Simulator:
     the default ``scenario``; ``speed`` divides every scenario time (not Retry-After, not
     maxWaitSeconds). ``POST /v1/test-sessions/trigger`` creates sessions of the default
     scenario restricted to the matched checks, ``POST .../cancel`` cancels one (see
-    ``triggered`` and ``cancelled``). Use as a context manager, or ``start()``/``stop()``, or
-    ``serve_forever()``.
+    ``triggered`` and ``cancelled``). ``rate_limit`` is the account's request budget (600 per
+    60 s like Checkly's; None: unlimited): beyond it every endpoint answers 429 with an honest
+    ``Retry-After`` (see ``ratelimit.py`` and ``rate_limited``). Use as a context manager, or
+    ``start()``/``stop()``, or ``serve_forever()``.
     """
 
     def __init__(
@@ -378,6 +384,7 @@ class Simulator:
         port: int = 0,
         speed: float = 1.0,
         log: Callable[[str], None] | None = None,
+        rate_limit: RateLimit | None = ACCOUNT_RATE_LIMIT,
     ) -> None:
         if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not speed > 0:
             raise ValueError(f"speed must be a number > 0, got {speed!r}")
@@ -394,6 +401,7 @@ class Simulator:
         self.host = host
         self.port = port
         self.speed = float(speed)
+        self._bucket = TokenBucket(rate_limit, time.monotonic()) if rate_limit else None
         self._logger = log
         self._lock = threading.Lock()
         self._timelines: dict[str, SessionTimeline] = {}
@@ -529,6 +537,11 @@ class Simulator:
         with self._lock:
             return dict(self._cancelled)
 
+    @property
+    def rate_limited(self) -> int:
+        """How many requests the account's rate limit refused (429) so far."""
+        return self._bucket.refused if self._bucket is not None else 0
+
     def final_at(self, session_id: str) -> float | None:
         """``time.monotonic()`` at which that session's status turned final, else None."""
         with self._lock:
@@ -608,6 +621,13 @@ class Simulator:
         now: float,
         body: bytes | None,
     ) -> _Response:
+        if self._bucket is not None:
+            wait = self._bucket.take(now)
+            if wait is not None:  # the account's budget is spent, for every endpoint
+                retry = [("Retry-After", TokenBucket.retry_after(wait))]
+                return _api_error(
+                    429, "Too Many Requests: the account's rate limit is reached", retry
+                )
         endpoint, raw_id = _route(path)
         ident = raw_id.lower() if _UUID.match(raw_id) else None
         timeline = None

@@ -1,0 +1,158 @@
+"""When to fetch progress, how long to long-poll meanwhile, and when to say "still waiting".
+
+Pure: times, "did anything change" and request counts in; intervals out. No clock, no I/O; the
+randomness comes from an injected ``random.Random``. ``poller.follow`` asks it, tests drive it
+with made-up times.
+
+The cost model (issue 12): one account has about 600 requests per 60 s for every pipeline it
+runs, so a waiting gate should cost about what Checkly's CLI costs (one 30 s long-poll of
+``/completion`` after another: 2 requests a minute) while still showing progress:
+
+- A long-poll of ``/completion`` is always outstanding between progress reads, each up to
+  Checkly's maximum ``maxWaitSeconds`` of 30 s, so a finished session is seen within one round
+  trip: 2 requests a minute is the floor.
+- Progress (``GET /v1/test-sessions/{id}``) is read on a ladder of gaps that widens while
+  nothing changes, ``RUNGS`` = 10, 20, 60, then 150 s, and starts again at 10 s when something
+  changed (a new result, a status). No gap is wider than ``widest`` (``--poll-interval``): a
+  user who wants denser progress pays for it with more requests.
+- A request budget keeps the average near ``BUDGET_PER_MINUTE`` (+ ``BUDGET_BURST``) however
+  often things change: a progress read the budget cannot pay for is made ``widest`` after the
+  last one instead. Every request counts, retries included, so a gate under 429s reads
+  progress less often.
+- Rungs from 60 s on are multiples of the long-poll, so progress reads fall where a long-poll
+  ends anyway; a read due within ``EARLY`` seconds is made now rather than after one more, short
+  long-poll.
+
+For a session that runs 10 minutes at the defaults this is at most 3 requests a minute on
+average, all kinds counted (``tests/test_schedule.py`` proves it with a fake clock, and
+``tests/test_fleet.py`` against the simulator).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+from checkly_gate.models import Session
+
+#: Gaps between progress reads while nothing changes (seconds); the last one repeats.
+RUNGS: tuple[float, ...] = (10.0, 20.0, 60.0, 150.0)
+#: Checkly's maximum ``maxWaitSeconds`` of ``/completion`` (openapi: 1..30).
+LONG_POLL_MAX = 30
+#: A progress read due within this many seconds is made at once (no short extra long-poll).
+EARLY = 10.0
+#: Requests a minute on average the schedule may spend (long-polls, reads, retries).
+BUDGET_PER_MINUTE = 2.4
+#: Requests it may spend ahead of that average (the first reads of a session).
+BUDGET_BURST = 5.0
+#: Without the long-poll the verdict waits for the next read: never wider than this.
+PLAIN_POLL_MAX = 30.0
+#: Gate default for ``--poll-interval``: the widest gap between progress reads.
+DEFAULT_WIDEST = 150.0
+#: At least one heartbeat line this often (seconds) while waiting.
+HEARTBEAT_EVERY = 60.0
+#: Gates started in the same second wait up to this long (at most ``widest``) before the first
+#: read, so a fleet does not poll in lockstep (``PollSettings.start_jitter`` of the gate).
+START_JITTER = 2.0
+#: Gaps shorter than a long-poll are stretched or shrunk by up to this fraction.
+GAP_JITTER = 0.1
+
+
+def progress_key(session: Session) -> Hashable:
+    """What counts as "something changed" between two reads: the session status and how many
+    result rows there are of each (resultType, status, flags). ``timeElapsed`` and other
+    fields that move on every read do not count."""
+    rows = Counter(
+        (r.result_type, r.status, r.has_failures, r.has_errors, r.is_degraded)
+        for r in session.results
+    )
+    return (session.status, len(session.results), frozenset(rows.items()))
+
+
+def start_delay(limit: float, widest: float, rng: random.Random) -> float:
+    """Seconds to wait before the first read: uniform in [0, min(limit, widest)]."""
+    return rng.uniform(0.0, max(0.0, min(limit, widest)))
+
+
+def spread_retry_after(retry_after: float, rng: random.Random) -> float:
+    """How long to wait after ``Retry-After: retry_after``: never less than it asks, plus a
+    spread of up to half of it (at least 1 s, at most 15 s), so gates told the same second do
+    not all come back in that second."""
+    spread = min(15.0, max(1.0, retry_after / 2))
+    return retry_after + rng.uniform(0.0, spread)
+
+
+@dataclass
+class ProgressSchedule:
+    """The progress-read and long-poll schedule of one followed session.
+
+    ``widest``: the widest gap between progress reads (``--poll-interval``, seconds).
+    ``started``: monotonic time the wait began. Tell it about every request (``sent``) and every
+    progress read (``read``); ask it what to do next (``next_long_poll``, ``plain_gap``).
+    """
+
+    widest: float = DEFAULT_WIDEST
+    started: float = 0.0
+    rng: random.Random = field(default_factory=random.Random)
+    requests: int = 0
+    rung: int = 0
+    last_read: float | None = None
+    _last_key: Hashable = None
+    _gap: float = 0.0
+
+    def sent(self) -> None:
+        """One request was made (of any kind, retries included)."""
+        self.requests += 1
+
+    def read(self, now: float, key: Hashable) -> bool:
+        """A progress read at ``now`` saw ``key`` (``progress_key``); True if it changed.
+
+        A change starts the ladder again at its first rung; no change widens it one rung.
+        """
+        changed = self.last_read is None or key != self._last_key
+        if self.last_read is not None:
+            self.rung = 0 if changed else min(self.rung + 1, len(RUNGS) - 1)
+        self.last_read, self._last_key = now, key
+        gap = min(self._jittered(RUNGS[self.rung]), self.widest)
+        if gap < self.widest and not self._affordable(now + gap):
+            gap = self.widest
+        self._gap = gap
+        return changed
+
+    def _affordable(self, at: float) -> bool:
+        """Can the budget pay for a read at ``at``: the requests made so far, the long-polls
+        until then and the read itself, against ``BUDGET_BURST`` + ``BUDGET_PER_MINUTE``?"""
+        cost = self.requests + math.ceil((at - (self.last_read or 0.0)) / LONG_POLL_MAX) + 1
+        return cost <= BUDGET_BURST + BUDGET_PER_MINUTE * (at - self.started) / 60.0
+
+    def due(self) -> float:
+        """Monotonic time of the next progress read: the rung's gap after the last read, or
+        ``widest`` after it when the budget cannot pay for the rung."""
+        last = self.started if self.last_read is None else self.last_read
+        return last + self._gap
+
+    def next_long_poll(self, now: float) -> int | None:
+        """``maxWaitSeconds`` for the next long-poll, or None: read progress now."""
+        left = self.due() - now
+        if left <= min(EARLY, self._gap / 3):
+            return None
+        return max(1, min(LONG_POLL_MAX, math.floor(left)))
+
+    def plain_gap(self) -> float:
+        """Seconds until the next read without the long-poll (the verdict waits for it)."""
+        return min(self._gap or RUNGS[0], PLAIN_POLL_MAX, max(self.widest, 0.0))
+
+    def _jittered(self, gap: float) -> float:
+        """Gaps shorter than a long-poll vary by ``GAP_JITTER``, so gates started together
+        drift apart; longer ones stay whole multiples of it (no short extra long-poll)."""
+        if gap >= LONG_POLL_MAX:
+            return gap
+        return gap * self.rng.uniform(1.0 - GAP_JITTER, 1.0 + GAP_JITTER)
+
+
+def heartbeat_due(last: float, now: float) -> bool:
+    """True when ``HEARTBEAT_EVERY`` seconds have passed since the last heartbeat ``last``."""
+    return now - last >= HEARTBEAT_EVERY
