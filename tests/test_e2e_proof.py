@@ -59,12 +59,16 @@ def wait(sim: Simulator, session_id: str, timeout: float = 3) -> subprocess.Comp
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30)
 
 
-def wait_all(serve: Callable[..., Simulator], cases: list[Case], timeout: float = 3) -> list[Any]:
+def wait_all(
+    serve: Callable[..., Simulator], cases: list[Case], timeout: float | list[float] = 3
+) -> list[Any]:
     """Serve every body from one simulator (one session id each) and run the CLI on all of
-    them at once, so a dozen runs take about as long as one."""
+    them at once, so a dozen runs take about as long as one. ``timeout``: one for all, or one
+    per case."""
     sim = serve(sessions={c.requested_id: Scenario(name="static", body=c.body) for c in cases})
+    timeouts = timeout if isinstance(timeout, list) else [timeout] * len(cases)
     with ThreadPoolExecutor(max_workers=len(cases)) as pool:
-        return list(pool.map(lambda c: wait(sim, c.requested_id, timeout), cases))
+        return list(pool.map(lambda c, t: wait(sim, c.requested_id, t), cases, timeouts))
 
 
 def possible_exits(case: Case) -> set[int]:
@@ -95,12 +99,16 @@ ISSUE_BODIES = {
         1,
         "b (eu-west-1; FINAL row with status RUNNING)",
     ),
+    # A misrouted or cached answer is retried (it may be a passing glitch), never judged: at the
+    # deadline the session was never read, exit 6.
     "another session's body": (
         session_body("PASSED", [row("a")], sid=OTHER),
         6,
         f"testSessionId '{OTHER}'",
     ),
 }
+# The first three end on their own (the settle window is 5 s); the last one runs to its deadline.
+ISSUE_TIMEOUTS = [15.0, 15.0, 15.0, 2.0]
 
 
 def test_the_issue_bodies_are_never_green_through_the_cli(serve) -> None:
@@ -108,7 +116,7 @@ def test_the_issue_bodies_are_never_green_through_the_cli(serve) -> None:
     for case in cases[:3]:
         case.body["testSessionId"] = case.requested_id
     for (name, (_, code, named)), proc in zip(
-        ISSUE_BODIES.items(), wait_all(serve, cases, timeout=15), strict=True
+        ISSUE_BODIES.items(), wait_all(serve, cases, timeout=ISSUE_TIMEOUTS), strict=True
     ):
         assert proc.returncode == code, (name, proc.stdout, proc.stderr)
         assert named in proc.stdout, (name, proc.stdout)

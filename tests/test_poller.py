@@ -321,3 +321,34 @@ def test_should_stop_ends_the_loop() -> None:
         should_stop=lambda: True,
     )
     assert obs.stop is Stop.INTERRUPTED
+
+
+@pytest.mark.parametrize("other", ["7d4e1b2a-3c5d-4e6f-8a9b-0c1d2e3f4a5b", "", "x\n::error::y"])
+def test_another_sessions_body_is_retried_never_taken_for_the_session(other: str) -> None:
+    """A misrouted or cached answer (another ``testSessionId``, PASSED) is trouble to retry on
+    every endpoint, never the session's state; the real answer after it is taken."""
+    clock = FakeClock()
+    answers = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal answers
+        answers += 1
+        body = session_body("PASSED", [row("a")])
+        if answers <= 3:
+            body["testSessionId"] = other
+        return httpx.Response(200, json=body)
+
+    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    assert obs.stop is Stop.FINAL and obs.session is not None
+    assert obs.session.session_id == SID and answers >= 4
+
+
+def test_only_another_sessions_body_until_the_deadline_is_never_read() -> None:
+    clock = FakeClock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=session_body("PASSED", [row("a")], sid="other-session"))
+
+    obs = follow(make_client(handler, clock), SID, clock.now() + 60, clock, PollSettings())
+    assert obs.session is None and obs.stop is Stop.DEADLINE
+    assert obs.error is not None and "testSessionId 'other-session'" in obs.error

@@ -34,6 +34,7 @@ from checkly_gate.models import NotASessionError, Session, parse_session
 from checkly_gate.scope import Scope
 from checkly_gate.text import is_safe_id, one_line
 from checkly_gate.tls import ssl_context, verification_error
+from checkly_gate.verdict import same_session
 
 log = logging.getLogger("checkly_gate")
 
@@ -174,6 +175,19 @@ def _segment(value: str) -> str:
     return value
 
 
+def _asked_for(session_id: str, read: tuple[Session, bytes]) -> tuple[Session, bytes]:
+    """``read`` when its body is the session asked for; a misrouted or cached answer (another
+    session's ``testSessionId``) is ``Transient``: retried, never judged (``verdict.same_session``
+    is the same rule, checked again where the verdict is proven)."""
+    body_id = read[0].session_id
+    if same_session(session_id, body_id):
+        return read
+    raise Transient(
+        f"the answer is another session's body (testSessionId {one_line(body_id, 80)!r}, "
+        f"asked for {session_id!r})"
+    )
+
+
 def _limits(timeout: float) -> httpx.Timeout:
     """httpx's per-operation timeouts (connect, each read, each write). They bound single
     socket operations only; the whole exchange is bounded by ``Client`` (see ``_exchange``)."""
@@ -260,7 +274,7 @@ class Client:
         """GET the session: the parsed ``Session`` and the raw body."""
         response = self._request(f"/v1/test-sessions/{_segment(session_id)}", None, timeout)
         assert response is not None  # only the completion long-poll answers "still running"
-        return self._session_from(response)
+        return _asked_for(session_id, self._session_from(response))
 
     def await_completion(
         self, session_id: str, max_wait: int, timeout: float
@@ -274,7 +288,7 @@ class Client:
         )
         if response is None:
             return None
-        return self._session_from(response)
+        return _asked_for(session_id, self._session_from(response))
 
     def trigger(self, body: dict[str, Any], timeout: float) -> tuple[Session, bytes]:
         """Start a test session. Not idempotent, so errors say whether a retry is safe:
@@ -350,7 +364,7 @@ class Client:
         """``GET /v2/check-sessions/{id}``, read as a ``Session`` (see ``check_sessions``)."""
         response = self._request(f"/v2/check-sessions/{_segment(session_id)}", None, timeout)
         assert response is not None
-        return self._session_from(response, parse_check_session)
+        return _asked_for(session_id, self._session_from(response, parse_check_session))
 
     def await_check_session(
         self, session_id: str, max_wait: int, timeout: float
@@ -362,7 +376,9 @@ class Client:
             timeout,
             completion=True,
         )
-        return None if response is None else self._session_from(response, parse_check_session)
+        if response is None:
+            return None
+        return _asked_for(session_id, self._session_from(response, parse_check_session))
 
     def cancel_check_session(self, session_id: str, timeout: float) -> None:
         """``POST /v1/check-sessions/{id}/cancel`` (best effort, once)."""
