@@ -12,9 +12,10 @@ from unittest import mock
 
 import pytest
 
-from checkly_gate.config import ConfigError, Options, check_proxies
+from checkly_gate.config import Options
 from checkly_gate.gate import run_gate
 from checkly_gate.launch import run_launch
+from checkly_gate.proxies import ProxyError, proxy_for
 from checkly_gate.simulator import BUILTIN_SCENARIOS, Simulator, load_scenario
 from checkly_gate.streams import SafeStream, safe
 from checkly_gate.trigger import TriggerOptions
@@ -174,6 +175,36 @@ def test_a_socks_proxy_the_api_host_bypasses_never_breaks_a_run() -> None:
 def test_proxy_settings_httpx_cannot_use_are_refused_in_one_line(
     variables: dict[str, str], says: str
 ) -> None:
-    with mock.patch.dict(sys.modules, {"socksio": None}), pytest.raises(ConfigError) as caught:
-        check_proxies(variables)
+    with mock.patch.dict(sys.modules, {"socksio": None}), pytest.raises(ProxyError) as caught:
+        proxy_for("https://api.checklyhq.com", variables)
     assert says in str(caught.value) and "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"ALL_PROXY": "ftp://proxy.example", "NO_PROXY": "127.0.0.1"},
+        {"all_proxy": "http://[::1", "no_proxy": "*"},
+        {"HTTPS_PROXY": "ftp://only.for.https"},  # the simulator is plain http
+        {"http_proxy": "gopher://x", "NO_PROXY": "localhost,127.0.0.1:1"},  # port must match
+    ],
+)
+def test_a_broken_proxy_that_does_not_apply_to_the_api_host_never_breaks_a_run(
+    variables: dict[str, str],
+) -> None:
+    """Only the proxy that applies to the API host is used and checked: a broken one that
+    NO_PROXY (or the URL's scheme) takes out of play is ignored, as curl ignores it."""
+    bypassed = "127.0.0.1:1" not in variables.get("NO_PROXY", "")
+    if not bypassed:
+        with pytest.raises(ProxyError, match="http_proxy"):
+            proxy_for("http://127.0.0.1:4010", variables)
+        return
+    assert proxy_for("http://127.0.0.1:4010", variables) is None
+    with Simulator(scenario=load_scenario("passing"), api_key=KEY, speed=30) as sim:
+        proc = subprocess.run(
+            gate_cmd(sim.url, "--poll-interval", "0.1"),
+            env=env(**variables),
+            capture_output=True,
+            text=True,
+        )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -31,6 +31,7 @@ import httpx
 from checkly_gate import __version__
 from checkly_gate.check_sessions import parse_check_session
 from checkly_gate.models import NotASessionError, Session, parse_session
+from checkly_gate.proxies import proxy_for
 from checkly_gate.scope import Scope
 from checkly_gate.text import is_safe_id, one_line
 from checkly_gate.tls import ssl_context, verification_error
@@ -222,13 +223,18 @@ class Client:
         if account_id:
             headers["X-Checkly-Account"] = account_id
         verify: ssl.SSLContext | bool = True
+        proxy: str | None = None
         if transport is None:
-            verify = ssl_context(os.environ if env is None else env)
+            environment = os.environ if env is None else env
+            verify = ssl_context(environment)
+            proxy = proxy_for(api_url, environment)  # config.resolve has vetted it
         self._http = httpx.Client(
             base_url=api_url.rstrip("/"),
             headers=headers,
             transport=transport,
             verify=verify,
+            proxy=proxy,
+            trust_env=False,  # TLS and the one applicable proxy come from env, as above
             follow_redirects=False,
             timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT),
         )

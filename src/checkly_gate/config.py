@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checkly_gate.proxies import ProxyError, proxy_for
+
 DEFAULT_CONFIG_FILE = "checkly-gate.yml"
 API_KEY_ENV = "CHECKLY_API_KEY"
 CONFIG_MAX_BYTES = 64 * 1024  # a config file is a handful of options
 # The proxy variables httpx reads (lower case wins, as in urllib) and the schemes it supports.
-PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy")
-PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
 class ConfigError(ValueError):
@@ -155,38 +155,6 @@ def check_text(value: str, where: str) -> str:
     if "\0" in value:
         raise ConfigError(f"{where}: contains a NUL character")
     return value
-
-
-def check_proxies(env: Mapping[str, str]) -> None:
-    """Refuse proxy settings httpx would trip over (it builds every proxy of the environment
-    when the client starts, also ones ``NO_PROXY`` makes irrelevant): an unparsable URL, an
-    unsupported scheme, or SOCKS without the ``socks`` extra. Values are never shown (they may
-    hold credentials)."""
-    import httpx
-
-    for lower in PROXY_VARS:
-        for name in (lower, lower.upper()):
-            value = env.get(name)
-            if not value:
-                continue
-            url = value if "://" in value else f"http://{value}"
-            try:
-                scheme = httpx.URL(url).scheme
-            except (httpx.InvalidURL, ValueError):
-                raise ConfigError(f"{name}: not a valid proxy URL") from None
-            if scheme not in PROXY_SCHEMES:
-                raise ConfigError(
-                    f"{name}: unsupported proxy scheme {scheme!r} "
-                    f"(supported: {', '.join(PROXY_SCHEMES)})"
-                )
-            if scheme.startswith("socks"):
-                try:
-                    import socksio  # noqa: F401
-                except ImportError:
-                    raise ConfigError(
-                        f"{name}: a SOCKS proxy needs httpx's socks extra: "
-                        "pip install 'httpx[socks]'"
-                    ) from None
 
 
 def _suggest(key: str, valid: list[str]) -> str:
@@ -468,7 +436,10 @@ def resolve(
     if values["account-id"] is not None:
         check_account_id(values["account-id"], _where("account-id", sources))
     api_url = check_url(values["api-url"], _where("api-url", sources))
-    check_proxies(env)
+    try:
+        proxy_for(api_url, env)  # only the proxy that applies to the API host must be usable
+    except ProxyError as exc:
+        raise ConfigError(str(exc)) from None
     if require_sessions and not session_ids:
         raise ConfigError("no session id given")
     ids = tuple(dict.fromkeys(parse_session_id(s) for s in session_ids))
