@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -408,3 +409,42 @@ def test_requests_go_through_the_standard_proxy_variables(sim_factory) -> None:
         proxy.shutdown()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proxy.seen and all(p.startswith(sim.url + "/v1/test-sessions/") for p in proxy.seen)
+
+
+def test_demo_stays_out_of_the_callers_ci_and_proxies(tmp_path: Path) -> None:
+    """`demo` inside a CI job (Azure, Buildkite, ...) or behind a corporate proxy: the demo's
+    failing checks must not become the job's error annotations, build annotations or log
+    groups, and its in-process simulator on 127.0.0.1 must not be reached through the proxy."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    called = tmp_path / "agent-called"
+    agent = bin_dir / "buildkite-agent"
+    agent.write_text(f"#!/bin/sh\ntouch '{called}'\ncat >/dev/null\n")
+    agent.chmod(0o755)
+    env = gate_env(
+        TF_BUILD="True",
+        BUILDKITE="true",
+        CIRCLECI="true",
+        JENKINS_URL="http://jenkins.example",
+        BITBUCKET_BUILD_NUMBER="1",
+        BITBUCKET_COMMIT="4f2a9c1",
+        HTTP_PROXY="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        ALL_PROXY="http://127.0.0.1:9",
+    )
+    del env["CHECKLY_API_KEY"]
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "checkly_gate", "demo", "--scenario", "failing", "--speed", "8"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAILED (exit 1)" in proc.stdout
+    for command in ("##vso[", "##[group]", "--- Waiting", "+++ "):
+        assert command not in proc.stdout, command
+    assert not called.exists(), "the demo annotated the caller's Buildkite build"
+    assert "network error" not in proc.stderr

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -531,10 +533,13 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
     folder = Path(args.output_dir).resolve()
     key = "demo-" + uuid.uuid4().hex
     colour = _use_colour(out, env)
-    # The demo shows the plain log: CI integrations would write into the caller's CI files.
-    demo_env = {k: v for k, v in env.items() if k not in ("GITHUB_ACTIONS", "GITLAB_CI")}
+    # The demo is self-contained: its simulator runs in this process. It shows the plain log,
+    # with no environment: a CI integration (any system's, detected from the caller's variables)
+    # would write the demo's checks into the caller's job as annotations, outputs and groups,
+    # and a proxy variable would send the requests to 127.0.0.1 through the proxy.
+    demo_env: dict[str, str] = {}
     _setup_logging(err, 0)
-    with Simulator(scenario=scenario, api_key=key, speed=args.speed) as sim:
+    with _without_proxies(), Simulator(scenario=scenario, api_key=key, speed=args.speed) as sim:
         session_id = str(uuid.uuid4())
         options = Options(
             session_ids=(session_id,),
@@ -578,6 +583,21 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
         out.write(f"  {path}\n")
     out.write(f"The real gate would exit with code {code}.\n")
     return code
+
+
+@contextlib.contextmanager
+def _without_proxies() -> Iterator[None]:
+    """This process's environment without proxy variables (``*_proxy``, any case, but
+    ``no_proxy``) while the block runs: httpx reads them from ``os.environ`` itself."""
+    saved = {
+        name: os.environ.pop(name)
+        for name in list(os.environ)
+        if name.lower().endswith("_proxy") and name.lower() != "no_proxy"
+    }
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _error(err: TextIO, message: str) -> None:
