@@ -144,6 +144,9 @@ def test_wrong_key_is_refused(sim_factory) -> None:
     proc = run_gate(sim, CHECKLY_API_KEY="cu_wrong_key_value")
     assert proc.returncode == 5
     assert "cu_wrong_key_value" not in proc.stdout + proc.stderr
+    # Checkly's ApiError repeats the reason phrase in "error": the line says it once.
+    verdict = next(line for line in proc.stdout.splitlines() if line.startswith("REFUSED"))
+    assert verdict.count("Unauthorized") == 1, verdict
 
 
 def test_not_found_grace_then_found(sim_factory) -> None:
