@@ -172,6 +172,23 @@ def test_wait_for_a_check_session(sims, tmp_path, outcome, extra, code) -> None:
     assert not any(r.path.startswith("/v1/test-sessions") for r in sim.requests)
 
 
+def test_a_check_session_is_called_a_check_session(sims, tmp_path) -> None:
+    """Checkly's names: the log, the CI group and the annotations of a check session never
+    call it a test session (the field's names are part of the contract with the reader)."""
+    sim = sims(one_check("failed"))
+    csid = "6a1b2c3d-0000-4000-8000-00000000c5e6"
+    github = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(tmp_path / "out.txt"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    proc = gate(sim, "wait", "--check-session", csid, cwd=tmp_path, **github)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Following check session" in proc.stdout
+    assert f"Waiting for Checkly check session {csid}" in proc.stdout
+    assert "test session" not in proc.stdout.lower()
+
+
 def test_run_check_sessions_triggers_and_waits_for_each(sims, tmp_path) -> None:
     sim = sims("trigger-demo")
     proc = gate(sim, "run", "--check-sessions", "--tags", "web", cwd=tmp_path)
