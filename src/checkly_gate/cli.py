@@ -339,7 +339,8 @@ def _setup_logging(err: TextIO, verbosity: int) -> None:
 
 
 def _use_colour(stream: TextIO, env: dict[str, str]) -> bool:
-    return "NO_COLOR" not in env and hasattr(stream, "isatty") and stream.isatty()
+    # no-color.org: set and not empty turns colour off, whatever the value
+    return not env.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
 
 
 def _options(
