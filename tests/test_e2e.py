@@ -451,3 +451,23 @@ def test_demo_stays_out_of_the_callers_ci_and_proxies(tmp_path: Path) -> None:
         assert command not in proc.stdout, command
     assert not called.exists(), "the demo annotated the caller's Buildkite build"
     assert "network error" not in proc.stderr
+
+
+def test_demo_never_claims_reports_it_could_not_write(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    env = gate_env()
+    del env["CHECKLY_API_KEY"]
+    demo = [sys.executable, "-m", "checkly_gate", "demo", "--scenario", "cancelled"]
+    proc = subprocess.run(
+        [*demo, "--speed", "8", "--output-dir", str(blocker / "reports")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "cannot write" in proc.stderr
+    assert "Reports written to" not in proc.stdout
+    assert f"No report could be written to {blocker / 'reports'}" in proc.stdout

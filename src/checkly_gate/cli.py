@@ -579,7 +579,10 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
             out.write(f"$ checkly-gate wait {session_id} --api-url {sim.url} {outputs}\n\n")
             code = run_gate(options, out, env=demo_env, colour=colour).verdict.exit_code
     written = [p for p in (options.json, options.junit, options.summary) if p and p.exists()]
-    out.write(f"\nReports written to {folder}:\n")
+    if written:
+        out.write(f"\nReports written to {folder}:\n")
+    else:
+        out.write(f"\nNo report could be written to {folder} (the reasons are above).\n")
     for path in written:
         out.write(f"  {path}\n")
     out.write(f"The real gate would exit with code {code}.\n")
