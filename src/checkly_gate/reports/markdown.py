@@ -51,7 +51,9 @@ _WHITESPACE = re.compile(r"\s+")
 # are decoded (so ``&amp;`` and ``\_`` would show, and the href breaks): a scheme's ``://``, a
 # ``www.`` and the ``@`` of an e-mail address. A zero-width space inside each stops it.
 _AUTOLINK = re.compile(r"(?<=:)(?=//)|(?i:(?<=www))(?=\.)|(?=@)")
-_LONG_WORD = re.compile(rf"[^\s{ZWSP}]{{{LONG_WORD + 1},}}")
+# A hyphen is a break opportunity already (browsers wrap after it), so ids such as UUIDs stay
+# whole and copyable.
+_LONG_WORD = re.compile(rf"[^\s{ZWSP}-]{{{LONG_WORD + 1},}}")
 # Characters that mean something to markdown (or GitHub's math) inside a line: backslash-escaped.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]()!#|$])")
 _BACKTICKS = re.compile(r"`+")
