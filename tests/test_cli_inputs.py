@@ -368,3 +368,11 @@ def test_argparse_errors_are_reported_the_same_way(tmp_path: Path) -> None:
     code, _, err = run_main(["wait", SID, "--timeout", "soon", "--junit", "j.xml"], env, tmp_path)
     assert code == 2 and err.count("\n") == 1 and "--timeout" in err
     assert "<error " in (tmp_path / "j.xml").read_text()
+
+
+def test_demo_tags_without_trigger_is_a_usage_error(tmp_path: Path) -> None:
+    """`demo --tags web` would run the default `wait` demo and ignore the tags the user gave."""
+    code, out, err = run_main(["demo", "--tags", "web"], clean_env(), tmp_path)
+    assert code == 2, out + err
+    assert err.startswith("checkly-gate: error: ") and "--trigger" in err
+    assert not (tmp_path / "checkly-gate-demo").exists()

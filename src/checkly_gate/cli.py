@@ -525,6 +525,9 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
     from checkly_gate.simulator import ScenarioError, Simulator, load_scenario
     from checkly_gate.trigger import TriggerOptions, parse_tags
 
+    if args.tags and not args.trigger:
+        _error(err, "demo: --tags selects the checks of --trigger; add --trigger")
+        return EXIT_USAGE
     try:
         scenario = load_scenario(args.scenario or ("trigger-demo" if args.trigger else "passing"))
         tags = parse_tags(args.tags)
