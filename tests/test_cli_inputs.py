@@ -376,3 +376,17 @@ def test_demo_tags_without_trigger_is_a_usage_error(tmp_path: Path) -> None:
     assert code == 2, out + err
     assert err.startswith("checkly-gate: error: ") and "--trigger" in err
     assert not (tmp_path / "checkly-gate-demo").exists()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["wait", "--help"], ["run", "--help"]])
+def test_help_lists_every_exit_code_by_its_outcome_name(argv: list[str], tmp_path: Path) -> None:
+    """The help is where a user looks first: every code with the one name the outputs use
+    (`status`, CHECKLY_GATE_STATUS), read from the outcome table so none can be forgotten."""
+    from checkly_gate.outcomes import Outcome
+
+    code, out, err = run_main(argv, clean_env(), tmp_path)
+    assert code == 0, err
+    text = " ".join(out.split())
+    for outcome in Outcome:
+        number = "130/143" if outcome is Outcome.INTERRUPTED else str(outcome.code)
+        assert f"{number} {outcome.label}" in text, (outcome, out)

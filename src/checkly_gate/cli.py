@@ -17,7 +17,18 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 
-WAIT_EPILOG = """\
+EXIT_CODES = """
+exit codes (with the name the `status` output and CHECKLY_GATE_STATUS give):
+  0 passed  1 failed  2 error (usage or configuration)  3 cancelled
+  4 timed-out (still running at the deadline)  5 refused (400/401/403, or 404 after the grace)
+  6 unavailable (network errors, 5xx, 429 until the deadline)
+  7 no-match (run: no check matched; 0 with --no-fail-on-no-matching)
+  8 no-session (--commit: none found; 0 with --no-fail-on-no-session)
+  130/143 interrupted (SIGINT/SIGTERM)
+"""
+
+WAIT_EPILOG = (
+    """\
 examples:
   export CHECKLY_API_KEY=cu_...  CHECKLY_ACCOUNT_ID=...
   checkly-gate wait 3f1c0b4e-8f3a-4b7e-9a53-2f6f7c1d9e10
@@ -25,30 +36,30 @@ examples:
   checkly-gate wait $ID1 $ID2 --fail-on-flaky --config ci/checkly-gate.yml
   checkly-gate wait --commit                    # the sessions of the CI's commit (GITHUB_SHA...)
   checkly-gate wait --check-session $CHECK_SESSION_ID
-
-exit codes:
-  0 passed  1 failed  2 usage/config error  3 cancelled  4 timed out while running
-  5 API refused (400/401/403/404)  6 API unavailable until the deadline
-  8 no session found for --commit (0 with --no-fail-on-no-session)
-  130/143 interrupted by SIGINT/SIGTERM
 """
+    + EXIT_CODES
+)
 
-RUN_EPILOG = """\
+RUN_EPILOG = (
+    """\
 examples:
   checkly-gate run --tags web,critical                # checks tagged web AND critical
   checkly-gate run --tags web --tags api --retries 1  # web OR api
   checkly-gate run --check-id $CHECK_ID --env BASE_URL=https://staging.example.com
   checkly-gate run --tags smoke --detach              # then later: checkly-gate wait $ID
-
-exit codes: as `wait`, plus 7 when no check matched (0 with --no-fail-on-no-matching)
 """
+    + EXIT_CODES
+)
 
-MAIN_EPILOG = """\
+MAIN_EPILOG = (
+    """\
 examples:
   checkly-gate demo                     # the whole flow against the built-in simulator
   checkly-gate wait $SESSION_ID         # wait for a real session (CHECKLY_API_KEY set)
   checkly-gate simulate --port 4010     # serve a local fake Checkly API
 """
+    + EXIT_CODES
+)
 
 
 class UsageError(Exception):
