@@ -88,6 +88,8 @@ def test_no_session_is_exit_8_with_reports_or_0_when_allowed(sims, tmp_path) -> 
     proc = gate(sim, *args, cwd=tmp_path)
     assert proc.returncode == 8, proc.stderr
     assert "NO-SESSION (exit 8): no test session found for commit" in proc.stdout
+    assert "looking again in" in proc.stderr
+    assert "looking again in 0s" not in proc.stderr  # a 0.1 s pause is said as such
     assert snapshot(tmp_path)["outcome"] == "no-session"
     assert "no test session found" in (tmp_path / "j.xml").read_text()
     allowed = gate(sim, *args, "--no-fail-on-no-session", cwd=tmp_path)

@@ -348,7 +348,8 @@ def discover(
         left = window_end - clock.now()
         if pause >= left:
             break
-        log.info("no test session for %s yet; looking again in %.0fs", options.describe(), pause)
+        shown = f"{pause:.1f}" if pause < 10 else f"{pause:.0f}"  # 0.5 s is not "0s"
+        log.info("no test session for %s yet; looking again in %ss", options.describe(), shown)
         clock.sleep(pause)
     seconds = f"{options.discover_timeout:g}s"
     if not read:
