@@ -356,17 +356,22 @@ def test_gitlab_sections_and_dotenv(sim_factory, tmp_path: Path) -> None:
     assert "CHECKLY_GATE_STATUS=passed" in (tmp_path / "gate.env").read_text()
 
 
-def test_demo_runs_and_writes_its_reports(tmp_path: Path) -> None:
-    env = gate_env()
-    del env["CHECKLY_API_KEY"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "checkly_gate", "demo", "--speed", "8"],
-        env=env,
-        cwd=tmp_path,
+def run_demo(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real `checkly-gate demo ARGS` at 8x speed, without an API key of the caller."""
+    environ = gate_env(**env)
+    del environ["CHECKLY_API_KEY"]
+    return subprocess.run(
+        [sys.executable, "-m", "checkly_gate", "demo", *args, "--speed", "8"],
+        env=environ,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_demo_runs_and_writes_its_reports(tmp_path: Path) -> None:
+    proc = run_demo(tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     folder = tmp_path / "checkly-gate-demo"
     for name in ("checkly-gate.json", "junit.xml", "summary.md"):
@@ -424,7 +429,10 @@ def test_demo_stays_out_of_the_callers_ci_and_proxies(tmp_path: Path) -> None:
     agent = bin_dir / "buildkite-agent"
     agent.write_text(f"#!/bin/sh\ntouch '{called}'\ncat >/dev/null\n")
     agent.chmod(0o755)
-    env = gate_env(
+    proc = run_demo(
+        tmp_path,
+        "--scenario",
+        "failing",
         TF_BUILD="True",
         BUILDKITE="true",
         CIRCLECI="true",
@@ -434,16 +442,7 @@ def test_demo_stays_out_of_the_callers_ci_and_proxies(tmp_path: Path) -> None:
         HTTP_PROXY="http://127.0.0.1:9",
         HTTPS_PROXY="http://127.0.0.1:9",
         ALL_PROXY="http://127.0.0.1:9",
-    )
-    del env["CHECKLY_API_KEY"]
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    proc = subprocess.run(
-        [sys.executable, "-m", "checkly_gate", "demo", "--scenario", "failing", "--speed", "8"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAILED (exit 1)" in proc.stdout
@@ -456,17 +455,7 @@ def test_demo_stays_out_of_the_callers_ci_and_proxies(tmp_path: Path) -> None:
 def test_demo_never_claims_reports_it_could_not_write(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    env = gate_env()
-    del env["CHECKLY_API_KEY"]
-    demo = [sys.executable, "-m", "checkly_gate", "demo", "--scenario", "cancelled"]
-    proc = subprocess.run(
-        [*demo, "--speed", "8", "--output-dir", str(blocker / "reports")],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_demo(tmp_path, "--scenario", "cancelled", "--output-dir", str(blocker / "reports"))
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "cannot write" in proc.stderr
     assert "Reports written to" not in proc.stdout
