@@ -236,6 +236,7 @@ def test_sigterm_while_looking_writes_reports_and_exits_143(sims, tmp_path) -> N
     proc, took = terminate_when_seen(command, environ, sim, 2, cwd=tmp_path)
     assert proc.returncode == 143, proc.stderr
     assert snapshot(tmp_path)["outcome"] == "interrupted" and took < 10
+    assert snapshot(tmp_path)["reason"] == "interrupted by SIGTERM while looking for test sessions"
 
 
 def test_report_renders_a_check_session_snapshot_again(sims, tmp_path) -> None:
