@@ -296,7 +296,8 @@ def _meta_line(sv: SessionVerdict) -> str | None:
     if session is None:
         return None
     parts = []
-    duration = _session_duration(session)
+    # A session read last while running has no duration yet (its timeElapsed is of that read).
+    duration = _session_duration(session) if session.is_final else None
     if duration is not None:
         parts.append(f"**Duration:** {_duration(duration)}")
     meta = session.metadata
