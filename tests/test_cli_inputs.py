@@ -390,3 +390,15 @@ def test_help_lists_every_exit_code_by_its_outcome_name(argv: list[str], tmp_pat
     for outcome in Outcome:
         number = "130/143" if outcome is Outcome.INTERRUPTED else str(outcome.code)
         assert f"{number} {outcome.label}" in text, (outcome, out)
+
+
+def test_an_env_argument_without_a_key_is_never_echoed(tmp_path: Path) -> None:
+    """`run --env "$API_TOKEN"` (the `NAME=` forgotten): the argument is the secret value
+    itself; the error names the flag and its position, never the text."""
+    secret = "ghp_S3cretTokenValue123"
+    argv = ["run", "--env", "BASE_URL=https://x.example", "--env", secret, "--junit", "j.xml"]
+    code, out, err = run_main(argv, {**clean_env(), "CHECKLY_API_KEY": KEY}, tmp_path)
+    assert code == 2, out + err
+    assert "--env #2" in err
+    written = (tmp_path / "j.xml").read_text()
+    assert secret not in out + err + written and "S3cret" not in out + err + written
