@@ -18,8 +18,13 @@ from checkly_gate.redact import Redactor
             httpx.Response(
                 401, json={"statusCode": 401, "error": "Unauthorized", "message": "Bad"}
             ),
-            "HTTP 401 Unauthorized: Bad / Unauthorized",
+            "HTTP 401 Unauthorized: Bad",
         ),
+        (
+            httpx.Response(404, json={"error": "Not Found", "message": "Cannot GET /x"}),
+            "HTTP 404 Not Found: Cannot GET /x",
+        ),
+        (httpx.Response(429, json={"error": "too many requests"}), "HTTP 429 Too Many Requests"),
         (httpx.Response(400, json={"error": "boom"}), "HTTP 400 Bad Request: boom"),
         (
             httpx.Response(403, json={"message": "no", "errorCode": "E42"}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -438,3 +439,30 @@ def test_detect() -> None:
     assert detect({}) is None
     assert detect({"GITHUB_ACTIONS": "false", "GITLAB_CI": "1"}) is None
     assert isinstance(detect({"GITHUB_ACTIONS": "true", "GITLAB_CI": "true"}), GitHub)
+
+
+@pytest.mark.parametrize("build", [runs.unavailable, runs.refused, runs.timed_out, runs.cancelled])
+def test_session_trouble_says_it_once(build) -> None:
+    """The title names the trouble ("Checkly session timed out"); the message then gives the
+    reason, which already says it: no "timed out: timed out", "was cancelled: session was
+    cancelled", "could not be read: could not read"."""
+    (error,) = [line for line in render_annotations(build()) if line.startswith("::error")]
+    first = unescape(error.split("::", 2)[2]).splitlines()[0]
+    words = re.findall(r"[a-z]+", first.lower())
+    pairs = list(itertools.pairwise(words))
+    doubled = {pair for pair in pairs if pairs.count(pair) > 1}
+    assert not doubled, first
+
+
+def test_a_check_session_annotation_says_check_session() -> None:
+    run = runs.cancelled()
+    sv = run.verdict.sessions[0]
+    assert sv.session is not None
+    session = dataclasses.replace(sv.session, kind="check session")
+    verdict = dataclasses.replace(run.verdict, sessions=(dataclasses.replace(sv, session=session),))
+    (error,) = [
+        line
+        for line in render_annotations(dataclasses.replace(run, verdict=verdict))
+        if line.startswith("::error")
+    ]
+    assert "Check session 'Deploy checks'" in unescape(error)

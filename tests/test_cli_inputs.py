@@ -368,3 +368,37 @@ def test_argparse_errors_are_reported_the_same_way(tmp_path: Path) -> None:
     code, _, err = run_main(["wait", SID, "--timeout", "soon", "--junit", "j.xml"], env, tmp_path)
     assert code == 2 and err.count("\n") == 1 and "--timeout" in err
     assert "<error " in (tmp_path / "j.xml").read_text()
+
+
+def test_demo_tags_without_trigger_is_a_usage_error(tmp_path: Path) -> None:
+    """`demo --tags web` would run the default `wait` demo and ignore the tags the user gave."""
+    code, out, err = run_main(["demo", "--tags", "web"], clean_env(), tmp_path)
+    assert code == 2, out + err
+    assert err.startswith("checkly-gate: error: ") and "--trigger" in err
+    assert not (tmp_path / "checkly-gate-demo").exists()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["wait", "--help"], ["run", "--help"]])
+def test_help_lists_every_exit_code_by_its_outcome_name(argv: list[str], tmp_path: Path) -> None:
+    """The help is where a user looks first: every code with the one name the outputs use
+    (`status`, CHECKLY_GATE_STATUS), read from the outcome table so none can be forgotten."""
+    from checkly_gate.outcomes import Outcome
+
+    code, out, err = run_main(argv, clean_env(), tmp_path)
+    assert code == 0, err
+    text = " ".join(out.split())
+    for outcome in Outcome:
+        number = "130/143" if outcome is Outcome.INTERRUPTED else str(outcome.code)
+        assert f"{number} {outcome.label}" in text, (outcome, out)
+
+
+def test_an_env_argument_without_a_key_is_never_echoed(tmp_path: Path) -> None:
+    """`run --env "$API_TOKEN"` (the `NAME=` forgotten): the argument is the secret value
+    itself; the error names the flag and its position, never the text."""
+    secret = "ghp_S3cretTokenValue123"
+    argv = ["run", "--env", "BASE_URL=https://x.example", "--env", secret, "--junit", "j.xml"]
+    code, out, err = run_main(argv, {**clean_env(), "CHECKLY_API_KEY": KEY}, tmp_path)
+    assert code == 2, out + err
+    assert "--env #2" in err
+    written = (tmp_path / "j.xml").read_text()
+    assert secret not in out + err + written and "S3cret" not in out + err + written

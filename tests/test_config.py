@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from checkly_gate.config import ConfigError, parse_session_id, resolve
+from checkly_gate.config import ConfigError, check_url, parse_session_id, resolve
 from tests.fakes import SID
 
 ENV = {"CHECKLY_API_KEY": "k-123456"}
@@ -83,3 +83,11 @@ def test_api_key_required_and_session_ids_checked(tmp_path: Path) -> None:
         resolve(["not-a-uuid"], {}, ENV, tmp_path)
     assert resolve([SID.upper(), SID], {}, ENV, tmp_path).session_ids == (SID,)
     assert parse_session_id(" " + SID.upper() + " ") == SID
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "abc", "0"])
+def test_a_bad_port_is_named_as_the_port(port: str) -> None:
+    """`--api-url http://127.0.0.1:99999` says what is wrong (the port), not only that the URL
+    is not one like https://api.checklyhq.com."""
+    with pytest.raises(ConfigError, match=rf"--api-url: port must be .*1\.\.65535.*{port}"):
+        check_url(f"http://127.0.0.1:{port}", "--api-url")

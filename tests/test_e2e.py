@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -143,6 +144,9 @@ def test_wrong_key_is_refused(sim_factory) -> None:
     proc = run_gate(sim, CHECKLY_API_KEY="cu_wrong_key_value")
     assert proc.returncode == 5
     assert "cu_wrong_key_value" not in proc.stdout + proc.stderr
+    # Checkly's ApiError repeats the reason phrase in "error": the line says it once.
+    verdict = next(line for line in proc.stdout.splitlines() if line.startswith("REFUSED"))
+    assert verdict.count("Unauthorized") == 1, verdict
 
 
 def test_not_found_grace_then_found(sim_factory) -> None:
@@ -352,17 +356,22 @@ def test_gitlab_sections_and_dotenv(sim_factory, tmp_path: Path) -> None:
     assert "CHECKLY_GATE_STATUS=passed" in (tmp_path / "gate.env").read_text()
 
 
-def test_demo_runs_and_writes_its_reports(tmp_path: Path) -> None:
-    env = gate_env()
-    del env["CHECKLY_API_KEY"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "checkly_gate", "demo", "--speed", "8"],
-        env=env,
-        cwd=tmp_path,
+def run_demo(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real `checkly-gate demo ARGS` at 8x speed, without an API key of the caller."""
+    environ = gate_env(**env)
+    del environ["CHECKLY_API_KEY"]
+    return subprocess.run(
+        [sys.executable, "-m", "checkly_gate", "demo", *args, "--speed", "8"],
+        env=environ,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_demo_runs_and_writes_its_reports(tmp_path: Path) -> None:
+    proc = run_demo(tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     folder = tmp_path / "checkly-gate-demo"
     for name in ("checkly-gate.json", "junit.xml", "summary.md"):
@@ -408,3 +417,46 @@ def test_requests_go_through_the_standard_proxy_variables(sim_factory) -> None:
         proxy.shutdown()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proxy.seen and all(p.startswith(sim.url + "/v1/test-sessions/") for p in proxy.seen)
+
+
+def test_demo_stays_out_of_the_callers_ci_and_proxies(tmp_path: Path) -> None:
+    """`demo` inside a CI job (Azure, Buildkite, ...) or behind a corporate proxy: the demo's
+    failing checks must not become the job's error annotations, build annotations or log
+    groups, and its in-process simulator on 127.0.0.1 must not be reached through the proxy."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    called = tmp_path / "agent-called"
+    agent = bin_dir / "buildkite-agent"
+    agent.write_text(f"#!/bin/sh\ntouch '{called}'\ncat >/dev/null\n")
+    agent.chmod(0o755)
+    proc = run_demo(
+        tmp_path,
+        "--scenario",
+        "failing",
+        TF_BUILD="True",
+        BUILDKITE="true",
+        CIRCLECI="true",
+        JENKINS_URL="http://jenkins.example",
+        BITBUCKET_BUILD_NUMBER="1",
+        BITBUCKET_COMMIT="4f2a9c1",
+        HTTP_PROXY="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        ALL_PROXY="http://127.0.0.1:9",
+        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAILED (exit 1)" in proc.stdout
+    for command in ("##vso[", "##[group]", "--- Waiting", "+++ "):
+        assert command not in proc.stdout, command
+    assert not called.exists(), "the demo annotated the caller's Buildkite build"
+    assert "network error" not in proc.stderr
+
+
+def test_demo_never_claims_reports_it_could_not_write(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    proc = run_demo(tmp_path, "--scenario", "cancelled", "--output-dir", str(blocker / "reports"))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "cannot write" in proc.stderr
+    assert "Reports written to" not in proc.stdout
+    assert f"No report could be written to {blocker / 'reports'}" in proc.stdout

@@ -88,6 +88,8 @@ def test_no_session_is_exit_8_with_reports_or_0_when_allowed(sims, tmp_path) -> 
     proc = gate(sim, *args, cwd=tmp_path)
     assert proc.returncode == 8, proc.stderr
     assert "NO-SESSION (exit 8): no test session found for commit" in proc.stdout
+    assert "looking again in" in proc.stderr
+    assert "looking again in 0s" not in proc.stderr  # a 0.1 s pause is said as such
     assert snapshot(tmp_path)["outcome"] == "no-session"
     assert "no test session found" in (tmp_path / "j.xml").read_text()
     allowed = gate(sim, *args, "--no-fail-on-no-session", cwd=tmp_path)
@@ -172,6 +174,23 @@ def test_wait_for_a_check_session(sims, tmp_path, outcome, extra, code) -> None:
     assert not any(r.path.startswith("/v1/test-sessions") for r in sim.requests)
 
 
+def test_a_check_session_is_called_a_check_session(sims, tmp_path) -> None:
+    """Checkly's names: the log, the CI group and the annotations of a check session never
+    call it a test session (the field's names are part of the contract with the reader)."""
+    sim = sims(one_check("failed"))
+    csid = "6a1b2c3d-0000-4000-8000-00000000c5e6"
+    github = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(tmp_path / "out.txt"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    proc = gate(sim, "wait", "--check-session", csid, cwd=tmp_path, **github)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Following check session" in proc.stdout
+    assert f"Waiting for Checkly check session {csid}" in proc.stdout
+    assert "test session" not in proc.stdout.lower()
+
+
 def test_run_check_sessions_triggers_and_waits_for_each(sims, tmp_path) -> None:
     sim = sims("trigger-demo")
     proc = gate(sim, "run", "--check-sessions", "--tags", "web", cwd=tmp_path)
@@ -217,6 +236,7 @@ def test_sigterm_while_looking_writes_reports_and_exits_143(sims, tmp_path) -> N
     proc, took = terminate_when_seen(command, environ, sim, 2, cwd=tmp_path)
     assert proc.returncode == 143, proc.stderr
     assert snapshot(tmp_path)["outcome"] == "interrupted" and took < 10
+    assert snapshot(tmp_path)["reason"] == "interrupted by SIGTERM while looking for test sessions"
 
 
 def test_report_renders_a_check_session_snapshot_again(sims, tmp_path) -> None:

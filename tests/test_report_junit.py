@@ -620,6 +620,13 @@ def test_session_time_and_timestamp_sources() -> None:
     assert suite is not None and suite.get("time") == "90.000"  # the gate's own duration
     assert suite.get("timestamp") is None
 
+    # Still RUNNING when the gate stopped: timeElapsed is of the last read (0 at the first),
+    # so the suite takes the gate's own duration rather than "0.000".
+    running = session_body("RUNNING", [row("Homepage", resultType="PENDING", status="RUNNING")])
+    running["timeElapsed"] = 0
+    suite = parse(render(runs.from_body(running))).find("testsuite")
+    assert suite is not None and suite.get("time") == "90.000"
+
 
 def test_large_run_is_fast(rendered: dict[str, tuple[GateRun, str]]) -> None:
     run = rendered["large"][0]

@@ -629,3 +629,28 @@ def test_long_unbroken_names_get_break_opportunities() -> None:
             assert max(len(w) for w in re.split(rf"[\s{ZWSP}]+", cell)) <= LONG_WORD, cell
     assert len(long) < NAME_LIMIT
     assert Html(html).rows[0][1] == long  # the reader sees the whole name
+
+
+@pytest.mark.parametrize("build", [runs.unavailable, runs.refused])
+def test_session_ids_stay_copyable(build) -> None:
+    """A session the gate could not read is headed by its id; a reader copies it (to run
+    `checkly-gate wait ID`, to search Checkly): no invisible character may sit inside it. A
+    UUID wraps at its hyphens anyway, so it needs no break opportunities of its own."""
+    run = build()
+    sid = run.verdict.sessions[0].session_id
+    markdown = render(run)
+    assert f"### {sid}" in markdown, markdown
+    assert all(sid in line for line in markdown.splitlines() if sid[:8] in line)
+
+
+def test_an_unfinished_session_has_no_duration_of_its_own() -> None:
+    """The API's timeElapsed of a session last read while RUNNING is from that read: a timed-out
+    or interrupted session showed "Duration: 0 ms" after the gate had waited for minutes. Only
+    a finished session's duration is its duration."""
+    run = runs.timed_out()
+    sv = run.verdict.sessions[0]
+    assert sv.session is not None and not sv.session.is_final
+    stale = dataclasses.replace(sv.session, time_elapsed_ms=0.0)
+    verdict = dataclasses.replace(run.verdict, sessions=(dataclasses.replace(sv, session=stale),))
+    assert "**Duration:**" not in render(dataclasses.replace(run, verdict=verdict))
+    assert "**Duration:**" in render(runs.passed())

@@ -127,6 +127,7 @@ def test_while_triggering(sim, tmp_path: Path) -> None:
     assert code == 130, log
     assert took < KILL_AFTER
     assert "a session may have started" in log  # the POST had gone out when it was abandoned
+    assert "interrupted by SIGINT while starting the test session" in log
     assert_reports(tmp_path, 130)
 
 
@@ -139,6 +140,7 @@ def test_while_following(sim, tmp_path: Path) -> None:
     )
     assert code == 130, log
     assert took < KILL_AFTER
+    assert "INTERRUPTED (exit 130): interrupted by SIGINT" in log  # the signal's name
     assert_reports(tmp_path, 130)
 
 

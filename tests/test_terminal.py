@@ -208,3 +208,21 @@ def test_a_broken_proxy_that_does_not_apply_to_the_api_host_never_breaks_a_run(
             text=True,
         )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("no_color", "coloured"), [(None, True), ("", True), ("1", False), ("0", False)]
+)
+def test_no_color_counts_only_when_set_and_not_empty(no_color: str | None, coloured: bool) -> None:
+    """no-color.org: NO_COLOR "when present and not an empty string (regardless of its value)"
+    turns colour off; an empty NO_COLOR (``NO_COLOR=`` in a CI file) leaves it on."""
+    from checkly_gate.cli import _use_colour
+
+    environ = {} if no_color is None else {"NO_COLOR": no_color}
+    assert _use_colour(_Tty(), environ) is coloured
+    assert _use_colour(io.StringIO(), {}) is False

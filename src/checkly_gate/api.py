@@ -149,9 +149,12 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
         body: Any = json.loads(text) if text else None
     except (ValueError, RecursionError):
         body = None
+    reason = response.reason_phrase or ""
     if isinstance(body, dict):
+        # Checkly's ApiError repeats the reason phrase in "error" ("Not Found"): said once.
         parts = [body.get("message"), body.get("error"), body.get("errorCode")]
-        message = " / ".join(str(p) for p in parts if isinstance(p, (str, int)) and str(p))
+        texts = [str(p) for p in parts if isinstance(p, (str, int)) and str(p)]
+        message = " / ".join(t for t in texts if t.strip().casefold() != reason.casefold())
     elif "<html" in text[:500].lower() or "<!doctype" in text[:500].lower():
         title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
         message = "HTML page" + (f" ({title.group(1).strip()})" if title else "")
@@ -160,7 +163,6 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
     message = " ".join(message.split())
     if len(message) > limit:
         message = message[: limit - 1] + "…"
-    reason = response.reason_phrase or ""
     head = f"HTTP {response.status_code}" + (f" {reason}" if reason else "")
     return f"{head}: {message}" if message else head
 

@@ -153,6 +153,7 @@ def parse_check_session(data: Any) -> Session:
         stopped_at=stopped_at,
         time_elapsed_ms=_number(data.get("timeElapsed")),
         results=tuple(results),
+        kind="check session",
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -15,7 +17,18 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 
-WAIT_EPILOG = """\
+EXIT_CODES = """
+exit codes (with the name the `status` output and CHECKLY_GATE_STATUS give):
+  0 passed  1 failed  2 error (usage or configuration)  3 cancelled
+  4 timed-out (still running at the deadline)  5 refused (400/401/403, or 404 after the grace)
+  6 unavailable (network errors, 5xx, 429 until the deadline)
+  7 no-match (run: no check matched; 0 with --no-fail-on-no-matching)
+  8 no-session (--commit: none found; 0 with --no-fail-on-no-session)
+  130/143 interrupted (SIGINT/SIGTERM)
+"""
+
+WAIT_EPILOG = (
+    """\
 examples:
   export CHECKLY_API_KEY=cu_...  CHECKLY_ACCOUNT_ID=...
   checkly-gate wait 3f1c0b4e-8f3a-4b7e-9a53-2f6f7c1d9e10
@@ -23,30 +36,30 @@ examples:
   checkly-gate wait $ID1 $ID2 --fail-on-flaky --config ci/checkly-gate.yml
   checkly-gate wait --commit                    # the sessions of the CI's commit (GITHUB_SHA...)
   checkly-gate wait --check-session $CHECK_SESSION_ID
-
-exit codes:
-  0 passed  1 failed  2 usage/config error  3 cancelled  4 timed out while running
-  5 API refused (400/401/403/404)  6 API unavailable until the deadline
-  8 no session found for --commit (0 with --no-fail-on-no-session)
-  130/143 interrupted by SIGINT/SIGTERM
 """
+    + EXIT_CODES
+)
 
-RUN_EPILOG = """\
+RUN_EPILOG = (
+    """\
 examples:
   checkly-gate run --tags web,critical                # checks tagged web AND critical
   checkly-gate run --tags web --tags api --retries 1  # web OR api
   checkly-gate run --check-id $CHECK_ID --env BASE_URL=https://staging.example.com
   checkly-gate run --tags smoke --detach              # then later: checkly-gate wait $ID
-
-exit codes: as `wait`, plus 7 when no check matched (0 with --no-fail-on-no-matching)
 """
+    + EXIT_CODES
+)
 
-MAIN_EPILOG = """\
+MAIN_EPILOG = (
+    """\
 examples:
   checkly-gate demo                     # the whole flow against the built-in simulator
   checkly-gate wait $SESSION_ID         # wait for a real session (CHECKLY_API_KEY set)
   checkly-gate simulate --port 4010     # serve a local fake Checkly API
 """
+    + EXIT_CODES
+)
 
 
 class UsageError(Exception):
@@ -344,7 +357,8 @@ def _setup_logging(err: TextIO, verbosity: int) -> None:
 
 
 def _use_colour(stream: TextIO, env: dict[str, str]) -> bool:
-    return "NO_COLOR" not in env and hasattr(stream, "isatty") and stream.isatty()
+    # no-color.org: set and not empty turns colour off, whatever the value
+    return not env.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
 
 
 def _options(
@@ -537,6 +551,9 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
     from checkly_gate.simulator import ScenarioError, Simulator, load_scenario
     from checkly_gate.trigger import TriggerOptions, parse_tags
 
+    if args.tags and not args.trigger:
+        _error(err, "demo: --tags selects the checks of --trigger; add --trigger")
+        return EXIT_USAGE
     try:
         scenario = load_scenario(args.scenario or ("trigger-demo" if args.trigger else "passing"))
         tags = parse_tags(args.tags)
@@ -546,10 +563,13 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
     folder = Path(args.output_dir).resolve()
     key = "demo-" + uuid.uuid4().hex
     colour = _use_colour(out, env)
-    # The demo shows the plain log: CI integrations would write into the caller's CI files.
-    demo_env = {k: v for k, v in env.items() if k not in ("GITHUB_ACTIONS", "GITLAB_CI")}
+    # The demo is self-contained: its simulator runs in this process. It shows the plain log,
+    # with no environment: a CI integration (any system's, detected from the caller's variables)
+    # would write the demo's checks into the caller's job as annotations, outputs and groups,
+    # and a proxy variable would send the requests to 127.0.0.1 through the proxy.
+    demo_env: dict[str, str] = {}
     _setup_logging(err, 0)
-    with Simulator(scenario=scenario, api_key=key, speed=args.speed) as sim:
+    with _without_proxies(), Simulator(scenario=scenario, api_key=key, speed=args.speed) as sim:
         session_id = str(uuid.uuid4())
         options = Options(
             session_ids=(session_id,),
@@ -588,11 +608,29 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
             out.write(f"$ checkly-gate wait {session_id} --api-url {sim.url} {outputs}\n\n")
             code = run_gate(options, out, env=demo_env, colour=colour).verdict.exit_code
     written = [p for p in (options.json, options.junit, options.summary) if p and p.exists()]
-    out.write(f"\nReports written to {folder}:\n")
+    if written:
+        out.write(f"\nReports written to {folder}:\n")
+    else:
+        out.write(f"\nNo report could be written to {folder} (the reasons are above).\n")
     for path in written:
         out.write(f"  {path}\n")
     out.write(f"The real gate would exit with code {code}.\n")
     return code
+
+
+@contextlib.contextmanager
+def _without_proxies() -> Iterator[None]:
+    """This process's environment without proxy variables (``*_proxy``, any case, but
+    ``no_proxy``) while the block runs: httpx reads them from ``os.environ`` itself."""
+    saved = {
+        name: os.environ.pop(name)
+        for name in list(os.environ)
+        if name.lower().endswith("_proxy") and name.lower() != "no_proxy"
+    }
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _error(err: TextIO, message: str) -> None:

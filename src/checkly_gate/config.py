@@ -329,7 +329,14 @@ def check_url(url: str, where: str) -> str:
         raise ConfigError(bad)
     try:
         parsed = urllib.parse.urlsplit(url)
+    except ValueError:
+        raise ConfigError(bad) from None
+    try:
         port = parsed.port
+    except ValueError:  # out of range or not a number: say it is the port
+        text = shown(parsed.netloc.rpartition(":")[2])
+        raise ConfigError(f"{where}: port must be a number 1..65535, got {text}") from None
+    try:
         host = httpx.URL(url).host
     except (ValueError, httpx.InvalidURL):  # UnicodeError (IDNA) is a ValueError
         raise ConfigError(bad) from None

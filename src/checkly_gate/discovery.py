@@ -34,7 +34,7 @@ from checkly_gate.gate import deferred_signal, finish, run_gate
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun
 from checkly_gate.scope import Clock, Scope, signals_stop
-from checkly_gate.text import one_line
+from checkly_gate.text import one_line, signal_name
 from checkly_gate.verdict import Outcome, Verdict
 
 log = logging.getLogger("checkly_gate")
@@ -348,7 +348,8 @@ def discover(
         left = window_end - clock.now()
         if pause >= left:
             break
-        log.info("no test session for %s yet; looking again in %.0fs", options.describe(), pause)
+        shown = f"{pause:.1f}" if pause < 10 else f"{pause:.0f}"  # 0.5 s is not "0s"
+        log.info("no test session for %s yet; looking again in %ss", options.describe(), shown)
         clock.sleep(pause)
     seconds = f"{options.discover_timeout:g}s"
     if not read:
@@ -412,7 +413,8 @@ def run_discovered(
             if signum is not None:
                 code = 128 + signum
                 found.outcome = Outcome.INTERRUPTED
-                found.reason = f"interrupted by signal {signum} while looking for test sessions"
+                name = signal_name(signum)
+                found.reason = f"interrupted by {name} while looking for test sessions"
             elif found.outcome is Outcome.NO_SESSION and not discovery.fail_on_no_session:
                 code = 0
             run = GateRun(

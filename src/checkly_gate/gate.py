@@ -221,11 +221,16 @@ def follow_phase(waiting: Waiting, settings: PollSettings | None = None) -> Foll
 
     if waiting.integration is not None and options.verbosity >= 0:
         count = len(options.session_ids)
+        kinds = {
+            "check session" if sid in options.check_session_ids else "test session"
+            for sid in options.session_ids
+        }
+        kind = kinds.pop() if len(kinds) == 1 else "session"
         waiting.emit(
             waiting.integration.progress_start(
-                f"Waiting for {count} Checkly test sessions"
+                f"Waiting for {count} Checkly {kind}s"
                 if count > 1
-                else f"Waiting for Checkly test session {options.session_ids[0]}"
+                else f"Waiting for Checkly {kind} {options.session_ids[0]}"
             )
         )
     threads = [

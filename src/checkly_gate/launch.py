@@ -37,7 +37,7 @@ from checkly_gate.poller import RATE_LIMIT_BASE, RetryBeyondDeadline, backoff_wa
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, dotenv
 from checkly_gate.scope import Scope, signals_stop
-from checkly_gate.text import is_safe_id, link, one_line
+from checkly_gate.text import is_safe_id, link, one_line, signal_name
 from checkly_gate.trigger import TriggerOptions, request_body
 from checkly_gate.verdict import Outcome, Verdict
 
@@ -74,7 +74,7 @@ def trigger(
             return client.trigger(body, timeout=TRIGGER_TIMEOUT)
         except Stopped as exc:
             signum = scope.signal or 0
-            reason = f"interrupted by signal {signum} while starting the test session"
+            reason = f"interrupted by {signal_name(signum)} while starting the test session"
             raise TriggerFailed(
                 Verdict(Outcome.INTERRUPTED, 128 + signum, reason + _maybe_started(exc.sent))
             ) from None

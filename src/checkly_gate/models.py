@@ -145,6 +145,9 @@ class Session:
     time_elapsed_ms: float | None = None
     metadata: Metadata = field(default_factory=Metadata)
     results: tuple[Result, ...] = ()
+    #: What the log and the annotations call it: "test session", or "check session" for a
+    #: ``/v2/check-sessions`` body (``check_sessions.parse_check_session``).
+    kind: str = "test session"
 
     @property
     def is_final(self) -> bool:

@@ -31,7 +31,7 @@ def render_header(session: Session) -> str:
     url = link(session.link)
     status = one_line(str(session.status), 40)
     name = one_line(session.display_name)
-    return f"Following test session '{name}' ({status})" + (f": {url}" if url else "")
+    return f"Following {session.kind} '{name}' ({status})" + (f": {url}" if url else "")
 
 
 def render_counts(counts: Counts, status: str, elapsed: float) -> str:

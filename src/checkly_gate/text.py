@@ -85,3 +85,14 @@ def is_safe_id(value: object) -> bool:
     """True when ``value`` is an id that may be put into a URL path as it is: 1 to 128 of
     ``A-Z a-z 0-9 . _ ~ -``, starting with a letter or digit (UUIDs and numeric ids pass)."""
     return isinstance(value, str) and _SAFE_ID.fullmatch(value) is not None
+
+
+def signal_name(signum: int) -> str:
+    """``"SIGINT"`` for 2, ``"SIGTERM"`` for 15 (the names CI docs and the README use);
+    ``"signal N"`` for a number this platform has no name for."""
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

@@ -77,10 +77,12 @@ def parse_tags(values: Sequence[str]) -> tuple[tuple[str, ...], ...]:
 def parse_env_vars(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
     """``KEY=VALUE`` pairs for the session; the value is never echoed in an error."""
     pairs: dict[str, str] = {}
-    for value in values:
+    for index, value in enumerate(values, 1):
         key, sep, text = value.partition("=")
         key = key.strip()
-        if not sep or not _ENV_KEY.match(key):
+        if not sep:  # no "=": the argument may be the value alone (`--env "$TOKEN"`): not shown
+            raise ConfigError(f"--env #{index}: expected KEY=VALUE, got no '=' (not shown)")
+        if not _ENV_KEY.match(key):
             raise ConfigError(f"--env {key or '?'}=…: expected KEY=VALUE, KEY a variable name")
         if not text:
             raise ConfigError(f"--env {key}: the value is empty")

@@ -27,6 +27,7 @@ from checkly_gate.models import (
 from checkly_gate.models import FINAL as FINAL_TYPE
 from checkly_gate.models import PENDING as PENDING_TYPE
 from checkly_gate.outcomes import Outcome  # the facts table; importable from here as before
+from checkly_gate.text import signal_name
 
 # Several sessions: the most severe outcome wins. A definite failure outranks "we could not tell"
 # (timeout, API trouble), so allowing exit codes 4 and 6 in a pipeline never hides a real failure.
@@ -585,7 +586,7 @@ def combine(verdicts: Sequence[SessionVerdict], signal: int | None = None) -> Ve
         return Verdict(
             outcome=Outcome.INTERRUPTED,
             exit_code=128 + signal,
-            reason=f"interrupted by signal {signal}",
+            reason=f"interrupted by {signal_name(signal)}",
             sessions=tuple(verdicts),
             warnings=warnings,
         )

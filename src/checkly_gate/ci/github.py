@@ -123,7 +123,9 @@ def _session_error(sv: SessionVerdict, link: str) -> str | None:
     if any(facts(r.category).broken for r in sv.runs):
         return None  # the failed checks carry their own annotations
     label = _session_label(sv)
-    lines = [f"Test session {label} {trouble}: {plain_text(sv.reason, MESSAGE_LIMIT)}"]
+    kind = (sv.session.kind if sv.session else "test session").capitalize()
+    # The title names the trouble; the reason says it again in its own words, so not here.
+    lines = [f"{kind} '{label}': {plain_text(sv.reason, MESSAGE_LIMIT)}"]
     if link:
         lines.append(f"Session: {link}")
     return command("error", "\n".join(lines), title=f"Checkly session {trouble}")

@@ -418,7 +418,8 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
 
 
 def _session_seconds(session: Session | None, run: GateRun) -> float | None:
-    if session is not None:
+    # A session read last while running has no duration of its own yet: the gate's is used.
+    if session is not None and session.is_final:
         if session.time_elapsed_ms is not None and math.isfinite(session.time_elapsed_ms):
             return session.time_elapsed_ms / 1000.0
         if session.started_at and session.stopped_at:

@@ -51,7 +51,9 @@ _WHITESPACE = re.compile(r"\s+")
 # are decoded (so ``&amp;`` and ``\_`` would show, and the href breaks): a scheme's ``://``, a
 # ``www.`` and the ``@`` of an e-mail address. A zero-width space inside each stops it.
 _AUTOLINK = re.compile(r"(?<=:)(?=//)|(?i:(?<=www))(?=\.)|(?=@)")
-_LONG_WORD = re.compile(rf"[^\s{ZWSP}]{{{LONG_WORD + 1},}}")
+# A hyphen is a break opportunity already (browsers wrap after it), so ids such as UUIDs stay
+# whole and copyable.
+_LONG_WORD = re.compile(rf"[^\s{ZWSP}-]{{{LONG_WORD + 1},}}")
 # Characters that mean something to markdown (or GitHub's math) inside a line: backslash-escaped.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]()!#|$])")
 _BACKTICKS = re.compile(r"`+")
@@ -295,7 +297,8 @@ def _meta_line(sv: SessionVerdict) -> str | None:
     if session is None:
         return None
     parts = []
-    duration = _session_duration(session)
+    # A session read last while running has no duration yet (its timeElapsed is of that read).
+    duration = _session_duration(session) if session.is_final else None
     if duration is not None:
         parts.append(f"**Duration:** {_duration(duration)}")
     meta = session.metadata
