@@ -8,7 +8,6 @@ then one ``wait`` for all of them, with the same deadline, retries, reports and 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -18,17 +17,13 @@ import httpx
 
 from checkly_gate.api import REQUEST_TIMEOUT, Ambiguous, Client, NoMatch
 from checkly_gate.check_sessions import parse_check_session
-from checkly_gate.ci import detect
 from checkly_gate.config import ConfigError, Options, parse_session_id
-from checkly_gate.gate import deferred_signal, finish, run_gate
+from checkly_gate.gate import command_scope, finish_without_waiting, run_gate
 from checkly_gate.launch import TriggerFailed, trigger
 from checkly_gate.models import NotASessionError, Session
 from checkly_gate.redact import Redactor
-from checkly_gate.reports import GateRun
-from checkly_gate.scope import Scope, signals_stop
 from checkly_gate.text import one_line
 from checkly_gate.trigger import TriggerOptions
-from checkly_gate.verdict import Outcome
 
 
 class CheckSessionSource:
@@ -102,37 +97,17 @@ def run_check_sessions(
     """``run --check-sessions``: trigger, then wait for every started check session, both
     under one ``Scope`` (the ``--timeout`` deadline and SIGINT/SIGTERM)."""
     started_wall = datetime.now(timezone.utc)
-    scope = Scope(options.timeout)
     redactor = Redactor([options.api_key])
     body = trigger_body(trigger_options)
-    with contextlib.ExitStack() as stack:
-        if handle_signals:
-            stack.enter_context(signals_stop(scope))
-        client = Client(
-            options.api_key,
-            options.api_url,
-            options.account_id,
-            transport=transport,
-            scope=scope,
-            env=env,
-        )
-        stack.callback(client.close)
+    with command_scope(options, env, transport, handle_signals) as (scope, client):
         try:
             _, started = trigger(
                 cast(Client, _Trigger(client)), body, trigger_options.fail_on_no_matching
             )
         except TriggerFailed as failed:
-            signum = scope.signal if failed.verdict.outcome is Outcome.INTERRUPTED else None
-            run = GateRun(
-                verdict=failed.verdict,
-                started_at=started_wall,
-                finished_at=datetime.now(timezone.utc),
-                duration_seconds=scope.now() - scope.started,
-                requests=client.requests,
-                signal=signum,
+            return finish_without_waiting(
+                failed.verdict, scope, client, options, out, env, redactor, started_wall, colour
             )
-            finish(run, options, out, detect(env), redactor, colour)
-            return deferred_signal(run, scope).verdict.exit_code
         sessions: list[Session] = started
         for session in sessions:
             name = one_line(session.display_name)

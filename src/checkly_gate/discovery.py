@@ -15,7 +15,6 @@ shell function (``discover``) that makes the requests through ``api.Client``.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import re
@@ -28,12 +27,10 @@ from typing import Any, TextIO
 import httpx
 
 from checkly_gate.api import ApiError, Client, NotFound, Refused, Transient
-from checkly_gate.ci import detect
 from checkly_gate.config import ConfigError, Options
-from checkly_gate.gate import deferred_signal, finish, run_gate
+from checkly_gate.gate import command_scope, finish_without_waiting, run_gate
 from checkly_gate.redact import Redactor
-from checkly_gate.reports import GateRun
-from checkly_gate.scope import Clock, Scope, signals_stop
+from checkly_gate.scope import Clock
 from checkly_gate.text import one_line, signal_name
 from checkly_gate.verdict import Outcome, Verdict
 
@@ -378,21 +375,9 @@ def run_discovered(
     under one ``Scope`` (the ``--timeout`` deadline and SIGINT/SIGTERM); returns the exit code.
     Reports are written on every outcome, ``no-session`` included."""
     started_wall = datetime.now(timezone.utc)
-    scope = Scope(options.timeout)
     redactor = Redactor([options.api_key])
     quiet = options.verbosity < 0
-    with contextlib.ExitStack() as stack:
-        if handle_signals:
-            stack.enter_context(signals_stop(scope))
-        client = Client(
-            options.api_key,
-            options.api_url,
-            options.account_id,
-            transport=transport,
-            scope=scope,
-            env=env,
-        )
-        stack.callback(client.close)
+    with command_scope(options, env, transport, handle_signals) as (scope, client):
         if not quiet:
             out.write(f"Looking for the Checkly test sessions of {discovery.describe()}\n")
             out.flush()
@@ -417,16 +402,10 @@ def run_discovered(
                 found.reason = f"interrupted by {name} while looking for test sessions"
             elif found.outcome is Outcome.NO_SESSION and not discovery.fail_on_no_session:
                 code = 0
-            run = GateRun(
-                verdict=Verdict(found.outcome, code, found.reason),
-                started_at=started_wall,
-                finished_at=datetime.now(timezone.utc),
-                duration_seconds=scope.now() - scope.started,
-                requests=client.requests,
-                signal=signum,
+            verdict = Verdict(found.outcome, code, found.reason)
+            return finish_without_waiting(
+                verdict, scope, client, options, out, env, redactor, started_wall, colour
             )
-            finish(run, options, out, detect(env), redactor, colour)
-            return deferred_signal(run, scope).verdict.exit_code
         if not quiet:
             for entry in found.entries:
                 bits = [_text(entry.get(k)) for k in ("provider", "status", "branchName")]

@@ -21,7 +21,7 @@ import contextlib
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
@@ -166,6 +166,62 @@ def run_gate(
         explained = explain_phase(waiting, judged)
         return finish_phase(waiting, judged, explained, wall_clock)
     raise AssertionError("unreachable")  # pragma: no cover (for type checkers)
+
+
+@contextlib.contextmanager
+def command_scope(
+    options: Options,
+    env: Mapping[str, str],
+    transport: httpx.BaseTransport | None = None,
+    handle_signals: bool = True,
+) -> Iterator[tuple[Scope, Client]]:
+    """The one ``Scope`` of a command that does more than wait (``run``: trigger then wait;
+    ``wait --commit``: discover then wait) and a ``Client`` bound to it, closed at the end.
+
+    The scope holds ``options.timeout`` as the deadline of the whole command; with
+    ``handle_signals`` SIGINT/SIGTERM stop it, whichever phase is running.
+    """
+    scope = Scope(options.timeout)
+    with contextlib.ExitStack() as stack:
+        if handle_signals:
+            stack.enter_context(signals_stop(scope))
+        client = Client(
+            options.api_key,
+            options.api_url,
+            options.account_id,
+            transport=transport,
+            scope=scope,
+            env=env,
+        )
+        stack.callback(client.close)
+        yield scope, client
+
+
+def finish_without_waiting(
+    verdict: Verdict,
+    scope: Scope,
+    client: Client,
+    options: Options,
+    out: TextIO,
+    env: Mapping[str, str],
+    redactor: Redactor,
+    started_wall: datetime,
+    colour: bool = False,
+) -> int:
+    """Write every output for a command that ended before any wait (no match, a failed trigger,
+    no session found, a signal) and return the exit code (``128 + signal`` for one that arrived
+    while the outputs were written)."""
+    signum = scope.signal if verdict.outcome is Outcome.INTERRUPTED else None
+    run = GateRun(
+        verdict=verdict,
+        started_at=started_wall,
+        finished_at=datetime.now(timezone.utc),
+        duration_seconds=scope.now() - scope.started,
+        requests=client.requests,
+        signal=signum,
+    )
+    finish(run, options, out, detect(env), redactor, colour)
+    return deferred_signal(run, scope).verdict.exit_code
 
 
 def follow_phase(waiting: Waiting, settings: PollSettings | None = None) -> Followed:

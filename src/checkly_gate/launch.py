@@ -8,7 +8,6 @@ ambiguous failure the gate says so and exits 6 rather than risk starting a dupli
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 from collections.abc import Mapping
@@ -27,16 +26,14 @@ from checkly_gate.api import (
     Stopped,
     Transient,
 )
-from checkly_gate.ci import detect
 from checkly_gate.ci.github import render_outputs
 from checkly_gate.config import Options
 from checkly_gate.files import append_text, write_atomic
-from checkly_gate.gate import deferred_signal, finish, run_gate
+from checkly_gate.gate import command_scope, finish_without_waiting, run_gate
 from checkly_gate.models import Session
 from checkly_gate.poller import RATE_LIMIT_BASE, RetryBeyondDeadline, backoff_waits, retry_pause
 from checkly_gate.redact import Redactor
-from checkly_gate.reports import GateRun, dotenv
-from checkly_gate.scope import Scope, signals_stop
+from checkly_gate.reports import dotenv
 from checkly_gate.text import is_safe_id, link, one_line, signal_name
 from checkly_gate.trigger import TriggerOptions, request_body
 from checkly_gate.verdict import Outcome, Verdict
@@ -122,37 +119,17 @@ def run_launch(
 ) -> int:
     """Trigger, then wait (or detach) under one scope; returns the exit code. Reports are
     written on every outcome, a signal included."""
-    scope = Scope(options.timeout)
     started_wall = datetime.now(timezone.utc)
     secrets = [options.api_key, *(value for _, value in trigger_options.env_vars)]
     redactor = Redactor(secrets)
     body = request_body(trigger_options, env)
-    with contextlib.ExitStack() as stack:
-        if handle_signals:
-            stack.enter_context(signals_stop(scope))
-        client = Client(
-            options.api_key,
-            options.api_url,
-            options.account_id,
-            transport=transport,
-            scope=scope,
-            env=env,
-        )
-        stack.callback(client.close)
+    with command_scope(options, env, transport, handle_signals) as (scope, client):
         try:
             session, _ = trigger(client, body, trigger_options.fail_on_no_matching)
         except TriggerFailed as failed:
-            signum = scope.signal if failed.verdict.outcome is Outcome.INTERRUPTED else None
-            run = GateRun(
-                verdict=failed.verdict,
-                started_at=started_wall,
-                finished_at=datetime.now(timezone.utc),
-                duration_seconds=scope.now() - scope.started,
-                requests=client.requests,
-                signal=signum,
+            return finish_without_waiting(
+                failed.verdict, scope, client, options, out, env, redactor, started_wall, colour
             )
-            finish(run, options, out, detect(env), redactor, colour)
-            return deferred_signal(run, scope).verdict.exit_code
         name = one_line(session.display_name)
         shown_id = one_line(session.session_id, 100)
         out.write(redactor(f"Started test session '{name}': {shown_id}") + "\n")
