@@ -91,3 +91,16 @@ def test_a_bad_port_is_named_as_the_port(port: str) -> None:
     is not one like https://api.checklyhq.com."""
     with pytest.raises(ConfigError, match=rf"--api-url: port must be .*1\.\.65535.*{port}"):
         check_url(f"http://127.0.0.1:{port}", "--api-url")
+
+
+@pytest.mark.parametrize(
+    "url", ["https://api.checklyhq.com/v1", "http://127.0.0.1:4010/v1/", "https://x.test/api/V2/x"]
+)
+def test_a_base_url_with_the_api_path_is_refused(url: str) -> None:
+    """The gate appends /v1/... itself: a base URL that has it already would ask for /v1/v1/...
+    and be refused as 'not found' only after the grace period."""
+    with pytest.raises(ConfigError, match="without the /v1 or /v2 path"):
+        check_url(url, "--api-url")
+    assert (
+        check_url("https://proxy.example/checkly/", "--api-url") == "https://proxy.example/checkly"
+    )

@@ -309,3 +309,22 @@ def test_a_trigger_that_cannot_verify_tls_is_a_configuration_error(tmp_path: Pat
     assert code == 2 and calls == 1, out.getvalue()
     assert "cannot verify the TLS certificate of api.test" in out.getvalue()
     assert json.loads((tmp_path / "gate.json").read_text())["exitCode"] == 2
+
+
+def test_an_https_url_on_a_plain_http_server_is_a_configuration_error_at_once(
+    tmp_path: Path,
+) -> None:
+    """`--api-url https://` where the server speaks plain HTTP (or the port is another
+    service's): OpenSSL's WRONG_VERSION_NUMBER cannot get better by retrying."""
+    from checkly_gate.simulator import Simulator, load_scenario
+
+    with Simulator(scenario=load_scenario("passing"), api_key=KEY) as sim:
+        start = time.monotonic()
+        url = sim.url.replace("http://", "https://")
+        proc = _gate(sys.executable, url, tmp_path, 20)
+        took = time.monotonic() - start
+        assert not sim.requests
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert took < 10, "retried as network trouble"
+    assert "does not speak TLS there" in proc.stdout and "--api-url" in proc.stdout
+    assert (tmp_path / "junit.xml").exists()

@@ -109,7 +109,7 @@ def run_check_sessions(
                 failed.verdict, scope, client, options, out, env, redactor, started_wall, colour
             )
         sessions: list[Session] = started
-        for session in sessions:
+        for session in sessions if options.verbosity >= 0 else ():
             name = one_line(session.display_name)
             out.write(redactor(f"Started check session '{name}': {session.session_id}") + "\n")
         out.flush()

@@ -352,6 +352,12 @@ def check_url(url: str, where: str) -> str:
         labels = host.rstrip(".").split(".")
         if len(host) > 253 or any(not 1 <= len(label) <= 63 for label in labels):
             raise ConfigError(f"{where}: not a valid host name, got {shown(host)}")
+    segments = [part.lower() for part in parsed.path.split("/") if part]
+    if "v1" in segments or "v2" in segments:  # every path the gate asks for starts with /v1, /v2
+        raise ConfigError(
+            f"{where}: give the API's base URL without the /v1 or /v2 path "
+            f"(like https://api.checklyhq.com), got {shown(url)}"
+        )
     return url.rstrip("/")
 
 

@@ -132,7 +132,8 @@ def run_launch(
             )
         name = one_line(session.display_name)
         shown_id = one_line(session.session_id, 100)
-        out.write(redactor(f"Started test session '{name}': {shown_id}") + "\n")
+        if options.verbosity >= 0 or trigger_options.detach:  # -q: the id only when handed over
+            out.write(redactor(f"Started test session '{name}': {shown_id}") + "\n")
         if trigger_options.detach and link(session.link):
             out.write(f"{link(session.link)}\n")
         out.flush()

@@ -47,3 +47,32 @@ def verification_error(exc: BaseException) -> str | None:
                 return verification_error(arg)
         current = current.__cause__ or current.__context__
     return None
+
+
+# OpenSSL's words for "the peer did not answer with TLS at all" (an http:// server behind an
+# https:// URL, or a proxy's plain-text error page).
+_NOT_TLS = (
+    "WRONG_VERSION_NUMBER",
+    "HTTP_REQUEST",
+    "RECORD_LAYER_FAILURE",
+    "PACKET_LENGTH_TOO_LONG",
+)
+
+
+def not_tls_error(exc: BaseException) -> str | None:
+    """One line when ``exc``'s chain says the server did not speak TLS at all, else None.
+
+    Retrying cannot help (it is the URL's scheme or the port), so the gate reports it at once as a
+    configuration problem, like a certificate it cannot verify.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = " ".join(str(a) for a in getattr(current, "args", ())) or str(current)
+        if isinstance(current, ssl.SSLError) or "SSL" in text:
+            for reason in _NOT_TLS:
+                if reason in text:
+                    return f"the server does not speak TLS there ({reason})"
+        current = current.__cause__ or current.__context__
+    return None
