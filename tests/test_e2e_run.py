@@ -132,8 +132,11 @@ def test_detach_then_wait_in_a_second_process(sim: Simulator, tmp_path: Path) ->
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     sid = sim.triggered[0].session_id
-    assert f"session-id={sid}" in output.read_text()
-    assert f"CHECKLY_GATE_SESSION_ID={sid}" in (tmp_path / "started.env").read_text()
+    outputs = output.read_text()
+    assert f"session-id={sid}" in outputs
+    assert "status=started" in outputs and "exit-code=0" in outputs
+    started = (tmp_path / "started.env").read_text()
+    assert f"CHECKLY_GATE_SESSION_ID={sid}" in started and "CHECKLY_GATE_STATUS=started" in started
     # Nothing waited yet: only the trigger was requested.
     assert [r.method for r in sim.requests] == ["POST"]
     proc = gate(sim, "wait", sid, cwd=tmp_path)

@@ -155,7 +155,13 @@ def _hand_over(
     url = link(session.link)  # only a plain http(s) link, never a line break or a command
     session_id = session.session_id if is_safe_id(session.session_id) else ""
     if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_OUTPUT"):
-        values = {"session-id": session_id, "session-url": url}
+        # `started` is not an outcome: the session was handed over, its verdict comes later.
+        values = {
+            "status": "started",
+            "exit-code": "0",
+            "session-id": session_id,
+            "session-url": url,
+        }
         try:
             append_text(env["GITHUB_OUTPUT"], redactor(render_outputs(values)))
         except OSError as exc:
