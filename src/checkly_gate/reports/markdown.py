@@ -263,7 +263,8 @@ def _more_rows(n: int) -> str:
 class _Row:
     key: int
     category: Category
-    line: str
+    run: Run
+    line: str = ""  # rendered by ``_render_rows``: only rows that can fit the budget are
 
 
 @dataclass
@@ -394,7 +395,7 @@ def _model(run: GateRun) -> _Document:
         if session is None or sv.outcome.partial:
             block.append(_unknown_section(sv, observations.get(sv.session_id)))
         runs = sorted(sv.runs, key=lambda r: _ORDER[r.category])  # stable: API order kept
-        rows = [_Row(next(row_keys), r.category, _row(r, run.evidence)) for r in runs]
+        rows = [_Row(next(row_keys), r.category, r) for r in runs]
         errors = _error_blocks(runs, run.error_messages, row_keys)
         passed_total = sum(1 for r in runs if r.category is Category.PASSED)
         sections.append(_Section(block, rows, errors, passed_total))
@@ -456,6 +457,22 @@ def _drop_order(doc: _Document) -> list[int]:
     return [key for _tier, _pos, key in sorted(items)]
 
 
+def _render_rows(doc: _Document, order: list[int], evidence: Evidence, budget: int) -> int:
+    """Render row lines, most important first (``order`` backwards), until they alone exceed
+    ``budget``; returns how many items at the start of ``order`` every fitting summary drops."""
+    rows = {row.key: row for section in doc.sections for row in section.rows}
+    size = 0
+    for index in range(len(order) - 1, -1, -1):
+        row = rows.get(order[index])
+        if row is None:  # an error block: rendered already
+            continue
+        row.line = _row(row.run, evidence)
+        size += len(row.line)
+        if size > budget:
+            return index + 1
+    return 0
+
+
 def _fits(text: str, budget: int) -> bool:
     if len(text) > budget:  # a character is at least one byte: no need to encode a long text
         return False
@@ -478,13 +495,15 @@ def render(run: GateRun, budget_bytes: int = DEFAULT_BUDGET) -> str:
     flaky/degraded, error messages and failures last, each replaced by a "more rows" line.
     """
     doc = _model(run)
-    # The rows alone (characters: at least one byte each) can rule out the whole document
-    # without building it, which for 30,000 rows is three copies of ~15 MB.
-    if sum(len(row.line) for section in doc.sections for row in section.rows) <= budget_bytes:
+    order = _drop_order(doc)
+    # Every candidate keeps the rows at the end of ``order``; one whose kept rows alone (characters:
+    # at least one byte each) exceed the budget cannot fit, so it is neither built nor are its
+    # less important rows rendered (for 30,000 rows: 1 s and three copies of ~15 MB).
+    must_drop = _render_rows(doc, order, run.evidence, budget_bytes)
+    if must_drop == 0:
         text = _assemble(doc, set())
         if _fits(text, budget_bytes):
             return text
-    order = _drop_order(doc)
     # Smallest number of dropped items that fits (size shrinks as items go; only ``hi`` values
     # that were actually measured to fit are ever returned).
     lo, hi, best = 0, len(order), None
@@ -493,6 +512,9 @@ def render(run: GateRun, budget_bytes: int = DEFAULT_BUDGET) -> str:
         best = full
         while hi - lo > 1:
             mid = (lo + hi) // 2
+            if mid < must_drop:  # known not to fit: the same search, without building it
+                lo = mid
+                continue
             candidate = _assemble(doc, set(order[:mid]))
             if _fits(candidate, budget_bytes):
                 hi, best = mid, candidate
