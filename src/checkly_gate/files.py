@@ -21,6 +21,7 @@ import os
 import stat
 import sys
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from checkly_gate.redact import everywhere
@@ -38,13 +39,35 @@ def _encode(text: str) -> bytes:
     return printable(everywhere()(text)).encode("utf-8")
 
 
+def _unmasked(data: memoryview, mask: Callable[[str], str]) -> bytes | memoryview:
+    """UTF-8 text ``data`` as it is when masking leaves it unchanged (no encoded copy of a
+    large body), else masked and encoded. Raises ``UnicodeDecodeError`` on bytes that are not
+    UTF-8 (a lone surrogate included)."""
+    text = str(data, "utf-8")  # strict: holds no lone surrogate, so ``printable`` changes nothing
+    masked = everywhere()(mask(text))
+    return data if masked == text else masked.encode("utf-8")
+
+
 def write_atomic(path: Path | str, text: str) -> None:
     """Write ``text`` to ``path`` the safe way for what ``path`` is (see the module docs).
 
     Raises ``OSError`` (``IsADirectoryError``, ``PermissionError``, ...) naming the reason.
     """
+    write_pieces(path, [text])
+
+
+def write_pieces(
+    path: Path | str,
+    pieces: Iterable[str | memoryview],
+    mask: Callable[[str], str] = lambda text: text,
+) -> None:
+    """``write_atomic`` of the pieces' concatenation, each piece masked on its own (``mask``,
+    then every secret the process knows): text is encoded, UTF-8 bytes (a raw JSON body) are
+    written as they are unless masking changes them. Split pieces where no secret can span
+    them (e.g. at JSON structure). Raises ``UnicodeDecodeError`` for bytes that are not UTF-8.
+    """
     path = Path(path)
-    data = _encode(text)
+    data = [_encode(mask(p)) if isinstance(p, str) else _unmasked(p, mask) for p in pieces]
     try:
         final = os.stat(path)  # follows symlinks, /dev/stdout's magic link included
     except FileNotFoundError:
@@ -74,14 +97,15 @@ def _special(path: Path) -> bool:
     return False
 
 
-def _replace(path: Path, data: bytes) -> None:
+def _replace(path: Path, data: Sequence[bytes | memoryview]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp creates 0600; a report is an ordinary file, so honour the umask like open().
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in data:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -104,13 +128,14 @@ def _std_fd(final: os.stat_result) -> int | None:
     return None
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def _write_all(fd: int, data: Sequence[bytes | memoryview]) -> None:
+    for chunk in data:
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view) :]
 
 
-def _write_in_place(path: Path, data: bytes, fifo: bool) -> None:
+def _write_in_place(path: Path, data: Sequence[bytes | memoryview], fifo: bool) -> None:
     std = _std_fd(os.stat(path))
     if std is not None:  # through our own descriptor: its file offset moves with the write
         _write_all(std, data)

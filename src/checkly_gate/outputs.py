@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from checkly_gate.files import write_atomic
+from checkly_gate.files import write_atomic, write_pieces
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, dotenv, junit, markdown, snapshot
 
@@ -19,6 +19,9 @@ RENDERERS: dict[str, Renderer] = {
     "summary": markdown.render,
     "dotenv": dotenv.render,
 }
+# Formats that hold raw session bodies are written in pieces, the bodies as received: a
+# 30,000-result body is 14 MB, never copied into one string (``RENDERERS`` joins them).
+PIECES: dict[str, Callable[[GateRun], list[str | memoryview]]] = {"json": snapshot.pieces}
 
 
 def render_safely(render: Renderer, run: GateRun) -> str:
@@ -48,7 +51,10 @@ def write_outputs(
         if path is None:
             continue
         try:
-            write_atomic(path, redactor(RENDERERS[kind](run)))
+            if kind in PIECES:
+                write_pieces(path, PIECES[kind](run), redactor)
+            else:
+                write_atomic(path, redactor(RENDERERS[kind](run)))
         except OSError as exc:
             message = f"cannot write the {kind} report {path}: {exc.strerror or exc}"
         except Exception as exc:  # a renderer tripping over odd data must not cost the verdict
