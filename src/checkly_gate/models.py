@@ -173,6 +173,11 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _shared_text(value: Any) -> str | None:
+    text = _text(value)
+    return _shared(text) if text else None
+
+
 def _bool(value: Any) -> bool:
     return value is True
 
@@ -224,13 +229,29 @@ def parse_time(value: Any) -> datetime | None:
     return parsed
 
 
+# One copy of each of the few values that every row repeats (statuses, types, locations):
+# 30,000 rows otherwise hold 120,000 copies of a handful of words (~6 MiB). Bounded, so a
+# body of ever-new values costs no more than before.
+_SHARED: dict[str, str] = {}
+_SHARED_LIMIT = 1024
+
+
+def _shared(text: str) -> str:
+    found = _SHARED.get(text)
+    if found is not None:
+        return found
+    if len(_SHARED) < _SHARED_LIMIT:
+        _SHARED[text] = text
+    return text
+
+
 def _upper(value: Any) -> str | None:
     """An enum value: ASCII letters upper-cased (non-ASCII text is kept verbatim, so no
     look-alike such as ``"paſſed"`` can become ``PASSED``)."""
     text = _str(value)
     if not text:
         return None
-    return text.upper() if text.isascii() else text
+    return _shared(text.upper() if text.isascii() else text)
 
 
 def parse_metadata(data: Any) -> Metadata:
@@ -270,7 +291,7 @@ def parse_result(data: Any, index: int = 0) -> Result:
     raw_type = data.get("resultType")
     result_type: str | None = None  # missing or null: a FINAL row
     if isinstance(raw_type, str):
-        result_type = raw_type.upper() if raw_type.isascii() else raw_type
+        result_type = _shared(raw_type.upper() if raw_type.isascii() else raw_type)
     elif raw_type is not None:
         result_type = _describe(raw_type)  # never FINAL/ATTEMPT/PENDING: an unknown type
     return Result(
@@ -279,7 +300,7 @@ def parse_result(data: Any, index: int = 0) -> Result:
         check_type=_upper(data.get("checkType")) or "UNKNOWN",
         name=_str(data.get("name")),
         check_id=_text(data.get("checkId")),
-        run_location=_text(data.get("runLocation")),
+        run_location=_shared_text(data.get("runLocation")),
         result_type=result_type,
         link=_str(data.get("testSessionResultLink")),
         error_group_ids=_ids(data.get("errorGroupIds")),
