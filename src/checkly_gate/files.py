@@ -21,7 +21,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from checkly_gate.redact import everywhere
@@ -56,18 +56,44 @@ def write_atomic(path: Path | str, text: str) -> None:
     write_pieces(path, [text])
 
 
+CHUNK = 1 << 16  # characters of text masked and encoded at a time by ``write_pieces``
+
+
+def _coalesced(pieces: Iterable[str | memoryview]) -> Iterator[str | memoryview]:
+    """Runs of text pieces joined into about ``CHUNK`` characters; bytes as they are."""
+    run: list[str] = []
+    size = 0
+    for piece in pieces:
+        if isinstance(piece, str):
+            run.append(piece)
+            size += len(piece)
+            if size < CHUNK:
+                continue
+        if run:
+            yield "".join(run)
+            run, size = [], 0
+        if not isinstance(piece, str):
+            yield piece
+    if run:
+        yield "".join(run)
+
+
 def write_pieces(
     path: Path | str,
     pieces: Iterable[str | memoryview],
     mask: Callable[[str], str] = lambda text: text,
 ) -> None:
-    """``write_atomic`` of the pieces' concatenation, each piece masked on its own (``mask``,
-    then every secret the process knows): text is encoded, UTF-8 bytes (a raw JSON body) are
-    written as they are unless masking changes them. Split pieces where no secret can span
-    them (e.g. at JSON structure). Raises ``UnicodeDecodeError`` for bytes that are not UTF-8.
+    """``write_atomic`` of the pieces' concatenation without building it: text pieces are
+    masked (``mask``, then every secret the process knows) and encoded a few at a time (about
+    ``CHUNK`` characters) while writing; UTF-8 bytes (a raw JSON body) are written as they are
+    unless masking changes them. Cut pieces only where no secret can span the cut (between XML
+    elements, at JSON structure). Raises ``UnicodeDecodeError`` for bytes that are not UTF-8,
+    before anything is written.
     """
     path = Path(path)
-    data = [_encode(mask(p)) if isinstance(p, str) else _unmasked(p, mask) for p in pieces]
+    pieces = list(pieces)
+    raw = {id(p): _unmasked(p, mask) for p in pieces if not isinstance(p, str)}
+    data = (_encode(mask(p)) if isinstance(p, str) else raw[id(p)] for p in _coalesced(pieces))
     try:
         final = os.stat(path)  # follows symlinks, /dev/stdout's magic link included
     except FileNotFoundError:
@@ -97,7 +123,7 @@ def _special(path: Path) -> bool:
     return False
 
 
-def _replace(path: Path, data: Sequence[bytes | memoryview]) -> None:
+def _replace(path: Path, data: Iterable[bytes | memoryview]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -128,14 +154,14 @@ def _std_fd(final: os.stat_result) -> int | None:
     return None
 
 
-def _write_all(fd: int, data: Sequence[bytes | memoryview]) -> None:
+def _write_all(fd: int, data: Iterable[bytes | memoryview]) -> None:
     for chunk in data:
         view = memoryview(chunk)
         while view:
             view = view[os.write(fd, view) :]
 
 
-def _write_in_place(path: Path, data: Sequence[bytes | memoryview], fifo: bool) -> None:
+def _write_in_place(path: Path, data: Iterable[bytes | memoryview], fifo: bool) -> None:
     std = _std_fd(os.stat(path))
     if std is not None:  # through our own descriptor: its file offset moves with the write
         _write_all(std, data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from checkly_gate.files import write_atomic, write_pieces
@@ -19,9 +19,12 @@ RENDERERS: dict[str, Renderer] = {
     "summary": markdown.render,
     "dotenv": dotenv.render,
 }
-# Formats that hold raw session bodies are written in pieces, the bodies as received: a
-# 30,000-result body is 14 MB, never copied into one string (``RENDERERS`` joins them).
-PIECES: dict[str, Callable[[GateRun], list[str | memoryview]]] = {"json": snapshot.pieces}
+# Big formats are written in pieces, never joined into one string (``RENDERERS`` joins them):
+# the snapshot's raw bodies as received (a 30,000-result body is 14 MB), JUnit per testcase.
+PIECES: dict[str, Callable[[GateRun], Sequence[str | memoryview]]] = {
+    "json": snapshot.pieces,
+    "junit": junit.pieces,
+}
 
 
 def render_safely(render: Renderer, run: GateRun) -> str:
