@@ -113,3 +113,21 @@ def test_scrub_json_finds_a_secret_however_json_spells_it(
 def test_every_redactor_registers_its_secrets_process_wide() -> None:
     Redactor(["cu_registered_everywhere"])
     assert everywhere()("x cu\\_registered\\_everywhere y") == f"x {MASK} y"
+
+
+@given(
+    st.one_of(keys, values),
+    st.sampled_from(range(9)),
+    st.text(max_size=12),
+    st.text(max_size=12),
+    st.booleans(),
+)
+def test_finding_a_secret_in_the_bytes_is_masking_the_text(
+    secret: str, which: int, before: str, after: str, present: bool
+) -> None:
+    """``finds`` (the look at a raw body's bytes that spares decoding it) says yes exactly when
+    masking the decoded text would change it, for every form of any secret, non-ASCII included."""
+    redactor = Redactor([secret])
+    text = before + (forms(secret)[which] if present else "") + after
+    assert redactor.finds(text.encode("utf-8")) == (redactor(text) != text)
+    assert redactor.finds(memoryview(text.encode("utf-8"))) == (redactor(text) != text)

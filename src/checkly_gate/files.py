@@ -15,16 +15,17 @@ lone surrogates replaced by U+FFFD, so writing never fails on content.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import os
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from checkly_gate.redact import everywhere
+from checkly_gate.redact import Redactor, everywhere
 from checkly_gate.text import printable
 
 try:
@@ -39,13 +40,25 @@ def _encode(text: str) -> bytes:
     return printable(everywhere()(text)).encode("utf-8")
 
 
-def _unmasked(data: memoryview, mask: Callable[[str], str]) -> bytes | memoryview:
-    """UTF-8 text ``data`` as it is when masking leaves it unchanged (no encoded copy of a
-    large body), else masked and encoded. Raises ``UnicodeDecodeError`` on bytes that are not
-    UTF-8 (a lone surrogate included)."""
-    text = str(data, "utf-8")  # strict: holds no lone surrogate, so ``printable`` changes nothing
-    masked = everywhere()(mask(text))
-    return data if masked == text else masked.encode("utf-8")
+def _check_utf8(data: memoryview) -> None:
+    """Raise ``UnicodeDecodeError`` unless ``data`` is UTF-8 (no lone surrogate either),
+    decoding a piece at a time rather than the whole."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    for start in range(0, len(data), CHUNK):
+        decoder.decode(data[start : start + CHUNK])
+    decoder.decode(b"", final=True)
+
+
+def _unmasked(data: memoryview, mask: Redactor | None) -> bytes | memoryview:
+    """UTF-8 text ``data`` as it is when masking leaves it unchanged (no decoded or encoded copy
+    of a large body: ``Redactor.finds`` looks at the bytes; every ``Redactor``'s secrets are
+    ``everywhere()``'s), else masked and encoded. Raises ``UnicodeDecodeError`` on bytes that
+    are not UTF-8 (a lone surrogate included), so ``printable`` would change nothing."""
+    _check_utf8(data)
+    if not everywhere().finds(data):
+        return data
+    text = str(data, "utf-8")
+    return everywhere()(mask(text) if mask else text).encode("utf-8")
 
 
 def write_atomic(path: Path | str, text: str) -> None:
@@ -81,7 +94,7 @@ def _coalesced(pieces: Iterable[str | memoryview]) -> Iterator[str | memoryview]
 def write_pieces(
     path: Path | str,
     pieces: Iterable[str | memoryview],
-    mask: Callable[[str], str] = lambda text: text,
+    mask: Redactor | None = None,
 ) -> None:
     """``write_atomic`` of the pieces' concatenation without building it: text pieces are
     masked (``mask``, then every secret the process knows) and encoded a few at a time (about
@@ -93,7 +106,10 @@ def write_pieces(
     path = Path(path)
     pieces = list(pieces)
     raw = {id(p): _unmasked(p, mask) for p in pieces if not isinstance(p, str)}
-    data = (_encode(mask(p)) if isinstance(p, str) else raw[id(p)] for p in _coalesced(pieces))
+    data = (
+        _encode(mask(p) if mask else p) if isinstance(p, str) else raw[id(p)]
+        for p in _coalesced(pieces)
+    )
     try:
         final = os.stat(path)  # follows symlinks, /dev/stdout's magic link included
     except FileNotFoundError:

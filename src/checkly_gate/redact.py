@@ -105,6 +105,7 @@ class Redactor:
         )
         self._patterns = [_secret_pattern(s) for s in self._secrets]
         self._json_patterns: list[re.Pattern[bytes]] | None = None  # built on first use
+        self._byte_patterns: list[re.Pattern[bytes]] | None = None  # built on first use
         _register(self._secrets)
 
     @property
@@ -158,6 +159,23 @@ class Redactor:
             return raw, None
         return json.dumps(clean, ensure_ascii=False).encode("utf-8", "replace"), clean
 
+    def finds(self, utf8: bytes | memoryview) -> bool:
+        """Whether ``self`` would change the text whose valid UTF-8 encoding is ``utf8``, found
+        without decoding it (a raw 14 MB body): the same patterns as ``__call__`` over the
+        bytes. They match the same spans: a secret's non-ASCII characters are matched as their
+        UTF-8 bytes, and only ASCII forms (hex digits, ``x``, ``u``) are case-insensitive, which
+        no non-ASCII character matches in either mode."""
+        if self._byte_patterns is None:
+            self._byte_patterns = [
+                re.compile(p.pattern.encode("utf-8", "surrogatepass")) for p in self._patterns
+            ]
+        literal = [re.escape(s.encode("utf-8", "surrogatepass")) for s in self._secrets]
+        if literal and re.search(b"|".join(literal), utf8):
+            return True
+        if not re.search(b"[\\\\%&]", utf8):  # every other form needs one (``__call__``)
+            return False
+        return any(p.search(utf8) for p in self._byte_patterns)
+
     def _may_spell_a_secret(self, raw: bytes) -> bool:
         """False only when no string of the JSON text ``raw`` can decode to one holding a secret:
         decoding and walking a 30,000-result body to find nothing costs a second and ~30 MiB.
@@ -197,6 +215,7 @@ def everywhere() -> Redactor:
             current._secrets = sorted(_known, key=len, reverse=True)
         current._patterns = [_secret_pattern(s) for s in current._secrets]
         current._json_patterns = None
+        current._byte_patterns = None
         with _known_lock:
             _everywhere = current
     return current
