@@ -29,6 +29,8 @@ _ENTITIES = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
 _CONTROL_ESCAPES = {"\n": "n", "\r": "r", "\t": "t", "\b": "b", "\f": "f", "/": "/"}
 # A secret in some escaped form can only be present if the text holds one of these.
 _ESCAPE_INTRODUCERS = ("\\", "%", "&")
+# The same, searched for in bytes (one literal each: far faster than a character class).
+_INTRODUCER_BYTES = [re.compile(re.escape(m.encode())) for m in _ESCAPE_INTRODUCERS]
 
 
 def _char_pattern(char: str) -> str:
@@ -172,7 +174,7 @@ class Redactor:
         literal = [re.escape(s.encode("utf-8", "surrogatepass")) for s in self._secrets]
         if literal and re.search(b"|".join(literal), utf8):
             return True
-        if not re.search(b"[\\\\%&]", utf8):  # every other form needs one (``__call__``)
+        if not any(p.search(utf8) for p in _INTRODUCER_BYTES):  # every other form needs one
             return False
         return any(p.search(utf8) for p in self._byte_patterns)
 
