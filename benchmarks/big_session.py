@@ -39,7 +39,7 @@ import io, json, sys, time
 from pathlib import Path
 body_path, out_dir = sys.argv[1], Path(sys.argv[2])
 from checkly_gate.gate import _decode_bodies
-from checkly_gate.models import parse_session
+from checkly_gate.models import load_session
 from checkly_gate.outputs import write_outputs
 from checkly_gate.progress import render_verdict
 from checkly_gate.redact import Redactor
@@ -47,7 +47,7 @@ from checkly_gate.reports import GateRun
 from checkly_gate.verdict import Observation, Policy, Stop, combine, judge_session
 raw = Path(body_path).read_bytes()
 started = time.perf_counter()
-session = parse_session(json.loads(raw))
+session = load_session(raw)  # as api.Client reads a test session body
 redactor = Redactor(["bench-key-123"])
 bodies, masked = _decode_bodies({session.session_id: raw}, redactor)
 obs = Observation(session.session_id, Stop.FINAL, session=masked.get(session.session_id, session))

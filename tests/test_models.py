@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkly_gate.models import NotASessionError, parse_session
+from checkly_gate.models import NotASessionError, Session, load_session, parse_session
 from checkly_gate.verdict import Observation, Stop, judge_session
 from tests.fakes import row, session_body
 
@@ -121,3 +122,35 @@ def test_any_json_parses_or_is_refused_cleanly_and_never_judges_unknown_as_pass(
         assert session.status == "PASSED"
         assert verdict.counts.failed == verdict.counts.errored == 0
         assert verdict.counts.passed + verdict.counts.flaky + verdict.counts.degraded > 0
+
+
+def _outcome(read: Callable[[], Session]) -> object:
+    try:
+        return read()
+    except (ValueError, RecursionError) as exc:
+        return (type(exc), str(exc))
+
+
+SPACE = st.sampled_from(["", " ", "\n", "\t ", "\r\n  "])
+KEYS = st.sampled_from(["results", "status", "testSessionId"]) | FIELDS  # duplicates often
+MEMBERS = st.lists(
+    st.tuples(KEYS, JSON | st.lists(RESULT, max_size=4) | st.just("PASSED"), SPACE, SPACE),
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(MEMBERS, SPACE, st.integers(0, 10**6), st.sampled_from(["", ",", "}", "]", '"', "x", "[{"]))
+def test_reading_rows_one_at_a_time_is_parsing_the_decoded_body(
+    members: list[tuple[str, object, str, str]], space: str, at: int, damage: str
+) -> None:
+    """``load_session`` (rows decoded and parsed one at a time, for memory) reads any text as
+    ``parse_session(json.loads(text))`` does: the same session or the same error, whatever the
+    whitespace, duplicate keys (the last wins), a ``results`` that is not an array, or damage."""
+    members = [("testSessionId", "x", "", ""), ("status", "PASSED", "", ""), *members]
+    items = (f"{a}{json.dumps(k)}{b}:{a}{json.dumps(v)}{b}" for k, v, a, b in members)
+    text = space + "{" + ",".join(items) + "}" + space
+    for candidate in (text, text[: at % (len(text) + 1)] + damage + text[at % (len(text) + 1) :]):
+        for content in (candidate, candidate.encode()):
+            expected = _outcome(lambda c=content: parse_session(json.loads(c)))
+            assert _outcome(lambda c=content: load_session(c)) == expected

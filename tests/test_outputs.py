@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -14,7 +15,7 @@ import pytest
 from checkly_gate.files import append_text, write_atomic
 from checkly_gate.outputs import write_outputs
 from checkly_gate.redact import Redactor
-from checkly_gate.reports import snapshot
+from checkly_gate.reports import GateRun, snapshot
 from tests import runs
 
 
@@ -132,3 +133,40 @@ def test_snapshot_is_json_with_the_documented_fields() -> None:
     assert data["outcome"] == "timed-out" and data["exitCode"] == 4
     assert {"reason", "counts", "timings", "requests", "sessions", "warnings"} <= set(data)
     assert data["sessions"][0]["unfinished"] == ["Checkout", "Slow"]
+
+
+def _raw_body_run(body: bytes) -> GateRun:
+    run = runs.failed()
+    (sid,) = run.bodies
+    return dataclasses.replace(run, bodies={sid: body})
+
+
+@pytest.mark.parametrize("around", [b"", b"\n", b" \r\n\t"])
+def test_snapshot_written_in_pieces_is_the_rendered_text(around: bytes, tmp_path: Path) -> None:
+    """The raw body goes into the file as received (whitespace around it cut), and the file is
+    exactly ``render``'s text, secrets masked at the write point in any escaped form."""
+    key = "cu_pieces_secret_1"
+    (body,) = runs.failed().bodies.values()
+    body = dict(body, name="deploy %63u_pieces_secret_1 \\u00e9")  # percent-encoded key
+    raw = around + json.dumps(body).encode() + around
+    run = _raw_body_run(raw)
+    path = tmp_path / "snap.json"
+    assert write_outputs(run, {"json": path}, Redactor([key])) == {"json": path}
+    written = path.read_text(encoding="utf-8")
+    assert "%63u_pieces" not in written and "***" in written
+    assert written == Redactor([key])(snapshot.render(run))
+    assert snapshot.load(written).verdict.exit_code == run.verdict.exit_code
+
+
+def test_a_body_that_is_not_utf8_costs_only_its_report(tmp_path: Path) -> None:
+    """Bytes json.loads accepted but no UTF-8 writer can write (a lone surrogate) fail the
+    snapshot before anything is written, as rendering it did; the other reports are written."""
+    (body,) = runs.failed().bodies.values()
+    raw = json.dumps(dict(body, name="x")).encode().replace(b'"x"', b'"\xed\xa0\x80"')
+    path = tmp_path / "snap.json"
+    path.write_text("old")
+    problems: list[str] = []
+    targets = {"json": path, "junit": tmp_path / "j.xml"}
+    written = write_outputs(_raw_body_run(raw), targets, Redactor(), problems)
+    assert list(written) == ["junit"]
+    assert path.read_text() == "old" and "UnicodeDecodeError" in problems[0]

@@ -30,7 +30,7 @@ import httpx
 
 from checkly_gate import __version__
 from checkly_gate.check_sessions import parse_check_session
-from checkly_gate.models import NotASessionError, Session, parse_session
+from checkly_gate.models import NotASessionError, Session, load_session
 from checkly_gate.proxies import proxy_for
 from checkly_gate.scope import Scope
 from checkly_gate.text import is_safe_id, one_line
@@ -557,26 +557,30 @@ class Client:
 
     @staticmethod
     def _session_from(
-        response: httpx.Response, parse: Callable[[Any], Session] = parse_session
+        response: httpx.Response, parse: Callable[[Any], Session] | None = None
     ) -> tuple[Session, bytes]:
         """The parsed session and the raw body. The raw bytes are what callers keep (for the
-        snapshot): far smaller than the decoded JSON of a session with thousands of results."""
+        snapshot): far smaller than the decoded JSON of a session with thousands of results.
+        A test session (no ``parse``) is read row by row (``models.load_session``), so its
+        decoded JSON is never held whole either; ``parse`` reads a decoded body."""
         try:
-            body = json.loads(response.content)  # bytes: no decoded copy of a large body
+            if parse is None:
+                session = load_session(response.content)
+            else:
+                session = parse(json.loads(response.content))  # bytes: no decoded copy
+        except NotASessionError as exc:
+            raise Transient(f"body is not a test session: {exc}", response.status_code) from None
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             snippet = " ".join(response.text[:80].split())
             raise Transient(
                 f"unreadable body from HTTP {response.status_code}: {snippet!r}",
                 response.status_code,
             ) from None
-        try:
-            return parse(body), response.content
-        except NotASessionError as exc:
-            raise Transient(f"body is not a test session: {exc}", response.status_code) from None
         except Exception as exc:  # any shape the parser trips over is an unreadable answer
             raise Transient(
                 f"unreadable test session body ({type(exc).__name__})", response.status_code
             ) from None
+        return session, response.content
 
 
 @dataclass

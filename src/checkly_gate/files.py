@@ -15,15 +15,17 @@ lone surrogates replaced by U+FFFD, so writing never fails on content.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import os
 import stat
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from checkly_gate.redact import everywhere
+from checkly_gate.redact import Redactor, everywhere
 from checkly_gate.text import printable
 
 try:
@@ -38,13 +40,76 @@ def _encode(text: str) -> bytes:
     return printable(everywhere()(text)).encode("utf-8")
 
 
+def _check_utf8(data: memoryview) -> None:
+    """Raise ``UnicodeDecodeError`` unless ``data`` is UTF-8 (no lone surrogate either),
+    decoding a piece at a time rather than the whole."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    for start in range(0, len(data), CHUNK):
+        decoder.decode(data[start : start + CHUNK])
+    decoder.decode(b"", final=True)
+
+
+def _unmasked(data: memoryview, mask: Redactor | None) -> bytes | memoryview:
+    """UTF-8 text ``data`` as it is when masking leaves it unchanged (no decoded or encoded copy
+    of a large body: ``Redactor.finds`` looks at the bytes; every ``Redactor``'s secrets are
+    ``everywhere()``'s), else masked and encoded. Raises ``UnicodeDecodeError`` on bytes that
+    are not UTF-8 (a lone surrogate included), so ``printable`` would change nothing."""
+    _check_utf8(data)
+    if not everywhere().finds(data):
+        return data
+    text = str(data, "utf-8")
+    return everywhere()(mask(text) if mask else text).encode("utf-8")
+
+
 def write_atomic(path: Path | str, text: str) -> None:
     """Write ``text`` to ``path`` the safe way for what ``path`` is (see the module docs).
 
     Raises ``OSError`` (``IsADirectoryError``, ``PermissionError``, ...) naming the reason.
     """
+    write_pieces(path, [text])
+
+
+CHUNK = 1 << 16  # characters of text masked and encoded at a time by ``write_pieces``
+
+
+def _coalesced(pieces: Iterable[str | memoryview]) -> Iterator[str | memoryview]:
+    """Runs of text pieces joined into about ``CHUNK`` characters; bytes as they are."""
+    run: list[str] = []
+    size = 0
+    for piece in pieces:
+        if isinstance(piece, str):
+            run.append(piece)
+            size += len(piece)
+            if size < CHUNK:
+                continue
+        if run:
+            yield "".join(run)
+            run, size = [], 0
+        if not isinstance(piece, str):
+            yield piece
+    if run:
+        yield "".join(run)
+
+
+def write_pieces(
+    path: Path | str,
+    pieces: Iterable[str | memoryview],
+    mask: Redactor | None = None,
+) -> None:
+    """``write_atomic`` of the pieces' concatenation without building it: text pieces are
+    masked (``mask``, then every secret the process knows) and encoded a few at a time (about
+    ``CHUNK`` characters) while writing; UTF-8 bytes (a raw JSON body) are written as they are
+    unless masking changes them. Cut pieces only where no secret can span the cut (between XML
+    elements, at JSON structure). Raises ``UnicodeDecodeError`` for bytes that are not UTF-8,
+    before anything is written.
+    """
     path = Path(path)
-    data = _encode(text)
+    pieces = list(pieces)
+    raw = {id(p): _unmasked(p, mask) for p in pieces if not isinstance(p, str)}
+    data = (
+        _encode(mask(p) if mask else p) if isinstance(p, str) else raw[id(p)]
+        for p in _coalesced(pieces)
+    )
     try:
         final = os.stat(path)  # follows symlinks, /dev/stdout's magic link included
     except FileNotFoundError:
@@ -74,14 +139,15 @@ def _special(path: Path) -> bool:
     return False
 
 
-def _replace(path: Path, data: bytes) -> None:
+def _replace(path: Path, data: Iterable[bytes | memoryview]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp creates 0600; a report is an ordinary file, so honour the umask like open().
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in data:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -104,13 +170,14 @@ def _std_fd(final: os.stat_result) -> int | None:
     return None
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def _write_all(fd: int, data: Iterable[bytes | memoryview]) -> None:
+    for chunk in data:
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view) :]
 
 
-def _write_in_place(path: Path, data: bytes, fifo: bool) -> None:
+def _write_in_place(path: Path, data: Iterable[bytes | memoryview], fifo: bool) -> None:
     std = _std_fd(os.stat(path))
     if std is not None:  # through our own descriptor: its file offset moves with the write
         _write_all(std, data)

@@ -12,6 +12,7 @@ flag, a status that is not a string, a row that is not an object) is kept in
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -175,6 +176,11 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _shared_text(value: Any) -> str | None:
+    text = _text(value)
+    return _shared(text) if text else None
+
+
 def _bool(value: Any) -> bool:
     return value is True
 
@@ -226,13 +232,29 @@ def parse_time(value: Any) -> datetime | None:
     return parsed
 
 
+# One copy of each of the few values that every row repeats (statuses, types, locations):
+# 30,000 rows otherwise hold 120,000 copies of a handful of words (~6 MiB). Bounded, so a
+# body of ever-new values costs no more than before.
+_SHARED: dict[str, str] = {}
+_SHARED_LIMIT = 1024
+
+
+def _shared(text: str) -> str:
+    found = _SHARED.get(text)
+    if found is not None:
+        return found
+    if len(_SHARED) < _SHARED_LIMIT:
+        _SHARED[text] = text
+    return text
+
+
 def _upper(value: Any) -> str | None:
     """An enum value: ASCII letters upper-cased (non-ASCII text is kept verbatim, so no
     look-alike such as ``"paſſed"`` can become ``PASSED``)."""
     text = _str(value)
     if not text:
         return None
-    return text.upper() if text.isascii() else text
+    return _shared(text.upper() if text.isascii() else text)
 
 
 def parse_metadata(data: Any) -> Metadata:
@@ -272,7 +294,7 @@ def parse_result(data: Any, index: int = 0) -> Result:
     raw_type = data.get("resultType")
     result_type: str | None = None  # missing or null: a FINAL row
     if isinstance(raw_type, str):
-        result_type = raw_type.upper() if raw_type.isascii() else raw_type
+        result_type = _shared(raw_type.upper() if raw_type.isascii() else raw_type)
     elif raw_type is not None:
         result_type = _describe(raw_type)  # never FINAL/ATTEMPT/PENDING: an unknown type
     return Result(
@@ -281,7 +303,7 @@ def parse_result(data: Any, index: int = 0) -> Result:
         check_type=_upper(data.get("checkType")) or "UNKNOWN",
         name=_str(data.get("name")),
         check_id=_text(data.get("checkId")),
-        run_location=_text(data.get("runLocation")),
+        run_location=_shared_text(data.get("runLocation")),
         result_type=result_type,
         link=_str(data.get("testSessionResultLink")),
         error_group_ids=_ids(data.get("errorGroupIds")),
@@ -299,16 +321,106 @@ def parse_result(data: Any, index: int = 0) -> Result:
 
 def parse_session(data: Any) -> Session:
     """Build a ``Session`` from a decoded body, tolerating anything but a non-session."""
+    raw_results = data.get("results") if isinstance(data, dict) else None
+    results: list[Result] = []
+    if isinstance(raw_results, list):
+        results = [parse_result(row, index) for index, row in enumerate(raw_results)]
+    return _session(data, results)
+
+
+def load_session(content: bytes | str) -> Session:
+    """``parse_session(json.loads(content))``, reading the result rows one at a time.
+
+    The decoded rows of a 30,000-result body take about 50 MiB, the parsed ``Result``s a
+    fraction of that: each row is parsed as soon as it is decoded and then dropped. The same
+    errors as ``json.loads`` (``ValueError``, ``RecursionError``) and ``parse_session``
+    (``NotASessionError``, a ``ValueError`` too).
+    """
+    try:
+        found = _read_rows(content)
+    except ValueError:  # let json.loads say what is wrong with it, in its own words
+        found = None
+    if found is None:  # not an object, odd encoding, bad JSON: the plain way
+        return parse_session(json.loads(content))
+    return _session(*found)
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
+_DECODER = json.JSONDecoder()
+
+
+def _skip(text: str, pos: int) -> int:
+    """The position of the first non-whitespace character at or after ``pos``."""
+    match = _SPACE.match(text, pos)
+    return match.end() if match else pos
+
+
+def _read_rows(content: bytes | str) -> tuple[dict[str, Any], list[Result]] | None:
+    """The top-level object of a JSON text (its ``results`` not decoded) and the parsed results,
+    or ``None`` when the text is not an object in UTF-8 (or ``str``). Raises ``ValueError`` on
+    JSON that ``json.loads`` refuses; duplicate keys: the last wins, as in ``json.loads``."""
+    if isinstance(content, (bytes, bytearray)):
+        if json.detect_encoding(content) != "utf-8":
+            return None
+        text = content.decode("utf-8", "surrogatepass")  # what json.loads does with bytes
+    else:
+        text = content
+    pos = _skip(text, 0)
+    if not text.startswith("{", pos):
+        return None
+    top: dict[str, Any] = {}
+    results: list[Result] = []
+    pos = _skip(text, pos + 1)
+    while not text.startswith("}", pos):
+        if top:
+            if not text.startswith(",", pos):
+                raise ValueError("expected , or }")
+            pos = _skip(text, pos + 1)
+        if not text.startswith('"', pos):
+            raise ValueError("expected a key")
+        key, pos = _DECODER.raw_decode(text, pos)
+        pos = _skip(text, pos)
+        if not text.startswith(":", pos):
+            raise ValueError("expected :")
+        pos = _skip(text, pos + 1)
+        if key == "results" and text.startswith("[", pos):
+            results, pos = _rows(text, pos + 1)
+            top[key] = results
+        else:
+            top[key], pos = _DECODER.raw_decode(text, pos)
+        pos = _skip(text, pos)
+    if _skip(text, pos + 1) != len(text):
+        raise ValueError("extra data")
+    if top.get("results") is not results:
+        results = []  # a later "results" that is not an array wins, as in json.loads
+    return top, results
+
+
+def _rows(text: str, pos: int) -> tuple[list[Result], int]:
+    """The parsed rows of the array whose ``[`` ends before ``pos``, and the position after its
+    ``]``."""
+    results: list[Result] = []
+    pos = _skip(text, pos)
+    if text.startswith("]", pos):
+        return results, pos + 1
+    while True:
+        row, pos = _DECODER.raw_decode(text, pos)
+        results.append(parse_result(row, len(results)))
+        pos = _skip(text, pos)
+        if text.startswith("]", pos):
+            return results, pos + 1
+        if not text.startswith(",", pos):
+            raise ValueError("expected , or ]")
+        pos = _skip(text, pos + 1)
+
+
+def _session(data: Any, results: list[Result]) -> Session:
     if not isinstance(data, dict):
         raise NotASessionError(f"expected a JSON object, got {type(data).__name__}")
     session_id = _str(data.get("testSessionId"))
     status = _upper(data.get("status"))
     if not session_id or not status:
         raise NotASessionError("JSON has no testSessionId or status")
-    raw_results = data.get("results")
-    results: list[Result] = []
-    if isinstance(raw_results, list):
-        results = [parse_result(row, index) for index, row in enumerate(raw_results)]
     return Session(
         session_id=session_id,
         status=status,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from checkly_gate.files import write_atomic
+from checkly_gate.files import write_atomic, write_pieces
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, dotenv, junit, markdown, snapshot
 
@@ -18,6 +18,12 @@ RENDERERS: dict[str, Renderer] = {
     "junit": junit.render,
     "summary": markdown.render,
     "dotenv": dotenv.render,
+}
+# Big formats are written in pieces, never joined into one string (``RENDERERS`` joins them):
+# the snapshot's raw bodies as received (a 30,000-result body is 14 MB), JUnit per testcase.
+PIECES: dict[str, Callable[[GateRun], Sequence[str | memoryview]]] = {
+    "json": snapshot.pieces,
+    "junit": junit.pieces,
 }
 
 
@@ -48,7 +54,10 @@ def write_outputs(
         if path is None:
             continue
         try:
-            write_atomic(path, redactor(RENDERERS[kind](run)))
+            if kind in PIECES:
+                write_pieces(path, PIECES[kind](run), redactor)
+            else:
+                write_atomic(path, redactor(RENDERERS[kind](run)))
         except OSError as exc:
             message = f"cannot write the {kind} report {path}: {exc.strerror or exc}"
         except Exception as exc:  # a renderer tripping over odd data must not cost the verdict

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable
@@ -243,15 +244,24 @@ class _Texts:
 # --- elements -----------------------------------------------------------------------------------
 
 
+INDENT = "  "  # per level of the document (``ET.indent``)
+# Where a suite's testcases go in the document skeleton (``_Suite.element``, ``_render``): a tag
+# no text of a report can hold, since the skeleton holds none of the untrusted text of testcases.
+_CASES = f"cases-{uuid.uuid4().hex}"
+
+
 class _Suite:
-    """Collects one testsuite's testcases and tallies them, so counts always match children."""
+    """Collects one testsuite's testcases and tallies them, so counts always match children.
+
+    Each testcase is serialized as soon as it is added (indented as it would be in the whole
+    document), so a session of 30,000 check runs never holds 30,000 element trees (~22 MiB)."""
 
     def __init__(self, name: str, time: float | None, timestamp: datetime | None) -> None:
         self.name = name
         self.time = _seconds(time) or "0.000"
         self.timestamp = _timestamp(timestamp)
         self.properties: list[tuple[str, str]] = []
-        self.cases: list[ET.Element] = []
+        self.cases: list[str] = []  # serialized testcases, without their tails
         self.tally: Counter[str] = Counter()
         self.out = ""
 
@@ -264,11 +274,12 @@ class _Suite:
             self.properties.append((name, text))
 
     def add(self, case: ET.Element) -> None:
-        self.cases.append(case)
         for kind in (*RED_ELEMENTS, "skipped"):
             if case.find(kind) is not None:
                 self.tally[kind] += 1
                 break
+        ET.indent(case, space=INDENT, level=2)  # testsuites > testsuite > testcase
+        self.cases.append(ET.tostring(case, encoding="unicode"))
 
     @property
     def broken(self) -> bool:
@@ -290,7 +301,8 @@ class _Suite:
             props = ET.SubElement(suite, "properties")
             for name, value in self.properties:
                 ET.SubElement(props, "property", {"name": name, "value": value})
-        suite.extend(self.cases)
+        if self.cases:
+            ET.SubElement(suite, _CASES)  # ``_render`` puts the serialized testcases here
         if self.out:
             ET.SubElement(suite, "system-out").text = clean_text(self.out)
         return suite
@@ -490,7 +502,7 @@ def _session_suite(
     return suite
 
 
-def _render(run: GateRun, level: _Level) -> str:
+def _render(run: GateRun, level: _Level) -> list[str]:
     verdict = run.verdict
     texts = _Texts(run.error_messages, level)
     stops = {obs.session_id: obs.stop for obs in run.observations}
@@ -525,8 +537,35 @@ def _render(run: GateRun, level: _Level) -> str:
         },
     )
     root.extend(suite.element() for suite in suites)
-    ET.indent(root, space="  ")
-    return XML_DECLARATION + "\n" + ET.tostring(root, encoding="unicode") + "\n"
+    ET.indent(root, space=INDENT)
+    skeleton = ET.tostring(root, encoding="unicode")
+    # Each placeholder becomes its suite's testcases; the last one keeps the placeholder's tail.
+    parts = [XML_DECLARATION + "\n"]
+    tail = "\n" + 2 * INDENT  # between testcases, as ET.indent sets it
+    for suite in suites:
+        if suite.cases:
+            before, skeleton = skeleton.split(f"<{_CASES} />", 1)
+            parts.append(before)
+            for case in suite.cases[:-1]:
+                parts += [case, tail]
+            parts.append(suite.cases[-1])
+    return [*parts, skeleton + "\n"]
+
+
+def _size(parts: list[str]) -> int:
+    """UTF-8 bytes of the parts (without encoding the ASCII ones)."""
+    return sum(len(p) if p.isascii() else len(p.encode("utf-8")) for p in parts)
+
+
+def pieces(run: GateRun, max_bytes: int = MAX_BYTES) -> list[str]:
+    """``render`` in pieces, cut only between elements (one piece per testcase): what
+    ``files.write_pieces`` writes without first joining 10 MB of XML into one string."""
+    parts: list[str] = []
+    for level in LEVELS:
+        parts = _render(run, level)
+        if _size(parts) <= max_bytes:
+            break
+    return parts
 
 
 def render(run: GateRun, max_bytes: int = MAX_BYTES) -> str:
@@ -536,9 +575,4 @@ def render(run: GateRun, max_bytes: int = MAX_BYTES) -> str:
     that had to be cut says so in every suite (property ``gate.report_cut`` and system-out).
     The text declares UTF-8; whoever writes it to a file must encode it as UTF-8.
     """
-    xml = ""
-    for level in LEVELS:
-        xml = _render(run, level)
-        if len(xml.encode("utf-8")) <= max_bytes:
-            break
-    return xml
+    return "".join(pieces(run, max_bytes))

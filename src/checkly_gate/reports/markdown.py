@@ -261,11 +261,12 @@ def _more_rows(n: int) -> str:
 # row lines and error blocks are left out, so each attempt is a cheap join.
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     key: int
     category: Category
-    line: str
+    run: Run
+    line: str = ""  # rendered by ``_render_rows``: only rows that can fit the budget are
 
 
 @dataclass
@@ -397,7 +398,7 @@ def _model(run: GateRun) -> _Document:
         if session is None or sv.outcome.partial:
             block.append(_unknown_section(sv, observations.get(sv.session_id)))
         runs = sorted(sv.runs, key=lambda r: _ORDER[r.category])  # stable: API order kept
-        rows = [_Row(next(row_keys), r.category, _row(r, run.evidence)) for r in runs]
+        rows = [_Row(next(row_keys), r.category, r) for r in runs]
         errors = _error_blocks(runs, run.error_messages, row_keys)
         passed_total = sum(1 for r in runs if r.category is Category.PASSED)
         sections.append(_Section(block, rows, errors, passed_total))
@@ -408,17 +409,36 @@ def _model(run: GateRun) -> _Document:
     return _Document(head, sections, f"<sub>{' · '.join(footer)}</sub>")
 
 
-def _table(lines: Sequence[str]) -> str:
-    return "\n".join([_HEADER, _DELIMITER, *lines])
+def _table(lines: Sequence[str]) -> list[str]:
+    """A table block: its lines (``_join`` puts them together)."""
+    return [_HEADER, _DELIMITER, *lines]
 
 
-def _assemble(doc: _Document, dropped: set[int]) -> str:
-    blocks = list(doc.head)
+def _join(blocks: Sequence[str | list[str]]) -> str:
+    """``"\\n\\n".join`` of the blocks (a table's lines joined by ``"\\n"``) and a final newline,
+    joined once: a summary near its budget is ~4 MB of text in memory, every copy counts."""
+    parts: list[str] = []
+    for block in blocks:
+        if parts:
+            parts.append("\n\n")
+        if isinstance(block, str):
+            parts.append(block)
+            continue
+        for line in block:
+            parts += (line, "\n")
+        parts.pop()
+    parts.append("\n")
+    return "".join(parts)
+
+
+def _assemble(doc: _Document, kept: set[int] | None = None) -> str:
+    """The document with the rows and error blocks whose keys are in ``kept`` (all: ``None``)."""
+    blocks: list[str | list[str]] = list(doc.head)
     for section in doc.sections:
         blocks += section.head
-        kept = [row for row in section.rows if row.key not in dropped]
-        others = [row.line for row in kept if row.category is not Category.PASSED]
-        passed = [row.line for row in kept if row.category is Category.PASSED]
+        rows = [row for row in section.rows if kept is None or row.key in kept]
+        others = [row.line for row in rows if row.category is not Category.PASSED]
+        passed = [row.line for row in rows if row.category is Category.PASSED]
         if section.passed_total > DETAILS_AFTER and passed:
             if others:
                 blocks.append(_table(others))
@@ -429,12 +449,12 @@ def _assemble(doc: _Document, dropped: set[int]) -> str:
                 else f"{shown} of {section.passed_total} passed"
             )
             blocks += [f"<details><summary>{summary}</summary>", _table(passed), "</details>"]
-        elif kept:
+        elif rows:
             blocks.append(_table(others + passed))
-        missing = len(section.rows) - len(kept)
+        missing = len(section.rows) - len(rows)
         if missing:
             blocks.append(_more_rows(missing))
-        errors = [block for key, block in section.errors if key not in dropped]
+        errors = [block for key, block in section.errors if kept is None or key in kept]
         if errors:
             blocks.append("#### Error messages")
             blocks += errors
@@ -442,7 +462,7 @@ def _assemble(doc: _Document, dropped: set[int]) -> str:
         if missing:
             blocks.append(f"_{_plural(missing, 'more error message')} left out for size._")
     blocks.append(doc.footer)
-    return "\n\n".join(blocks) + "\n"
+    return _join(blocks)
 
 
 def _drop_order(doc: _Document) -> list[int]:
@@ -457,6 +477,22 @@ def _drop_order(doc: _Document) -> list[int]:
             items.append((_ERROR_BLOCK_TIER, -position, key))
             position += 1
     return [key for _tier, _pos, key in sorted(items)]
+
+
+def _render_rows(doc: _Document, order: list[int], evidence: Evidence, budget: int) -> int:
+    """Render row lines, most important first (``order`` backwards), until they alone exceed
+    ``budget``; returns how many items at the start of ``order`` every fitting summary drops."""
+    rows = {row.key: row for section in doc.sections for row in section.rows}
+    size = 0
+    for index in range(len(order) - 1, -1, -1):
+        row = rows.get(order[index])
+        if row is None:  # an error block: rendered already
+            continue
+        row.line = _row(row.run, evidence)
+        size += len(row.line)
+        if size > budget:
+            return index + 1
+    return 0
 
 
 def _fits(text: str, budget: int) -> bool:
@@ -481,27 +517,32 @@ def render(run: GateRun, budget_bytes: int = DEFAULT_BUDGET) -> str:
     flaky/degraded, error messages and failures last, each replaced by a "more rows" line.
     """
     doc = _model(run)
-    # The rows alone (characters: at least one byte each) can rule out the whole document
-    # without building it, which for 30,000 rows is three copies of ~15 MB.
-    if sum(len(row.line) for section in doc.sections for row in section.rows) <= budget_bytes:
-        text = _assemble(doc, set())
+    order = _drop_order(doc)
+    # Every candidate keeps the rows at the end of ``order``; one whose kept rows alone (characters:
+    # at least one byte each) exceed the budget cannot fit, so it is neither built nor are its
+    # less important rows rendered (for 30,000 rows: 1 s and three copies of ~15 MB).
+    must_drop = _render_rows(doc, order, run.evidence, budget_bytes)
+    if must_drop == 0:
+        text = _assemble(doc)
         if _fits(text, budget_bytes):
             return text
-    order = _drop_order(doc)
     # Smallest number of dropped items that fits (size shrinks as items go; only ``hi`` values
     # that were actually measured to fit are ever returned).
-    lo, hi, best = 0, len(order), None
-    full = _assemble(doc, set(order))
+    lo, hi = 0, len(order)
+    full = _assemble(doc, set())
     if _fits(full, budget_bytes):
-        best = full
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            candidate = _assemble(doc, set(order[:mid]))
+            if mid < must_drop:  # known not to fit: the same search, without building it
+                lo = mid
+                continue
+            candidate = _assemble(doc, set(order[mid:]))  # a few thousand, not 30,000
             if _fits(candidate, budget_bytes):
-                hi, best = mid, candidate
+                hi = mid
             else:
                 lo = mid
-        return best
+            del candidate  # the best one is built again at the end rather than held meanwhile
+        return _assemble(doc, set(order[hi:]))
     # Even the skeleton is too big (e.g. thousands of sessions): a minimal summary.
     verdict = run.verdict
     minimal = "\n\n".join(
