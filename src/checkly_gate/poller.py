@@ -122,6 +122,10 @@ def follow(
     mode = "get"
     cycle_started = started
     settle_tries = 0
+    # The completion long-poll failed (transient): the next GET is not followed by another
+    # long-poll at once but waits out the cycle, so a GET that works cannot reset the backoff
+    # into a GET + completion storm against a broken completion endpoint.
+    completion_failed = False
     base_wait = min(1.0, max(0.1, settings.poll_interval))
 
     def observation(stop: Stop) -> Observation:
@@ -194,6 +198,7 @@ def follow(
                 return timed_out()
             log.info("%s; retrying in %.1fs", exc.message, pause)
             clock.sleep(pause)
+            completion_failed = completion_failed or mode == "completion"
             mode = "get"
             continue
 
@@ -215,17 +220,18 @@ def follow(
             mode = "get"
             continue
 
-        if mode == "get" and long_poll and session is not None:
+        if mode == "get" and long_poll and session is not None and not completion_failed:
             mode = "completion"
             cycle_started = clock.now()
             continue
-        if mode == "completion":
+        if mode == "completion" or completion_failed:
             # 408: still running. Keep at least one poll interval between progress fetches even
             # if the server ends its long-poll early.
             rest = settings.poll_interval - (clock.now() - cycle_started)
         else:
             rest = _jittered(settings.poll_interval)
         mode = "get"
+        completion_failed = False
         clock.sleep(min(max(0.0, rest), max(0.0, deadline - clock.now())))
 
 
