@@ -181,3 +181,31 @@ def test_cancel_on_interrupt_uses_the_check_session_endpoint() -> None:
         f"POST /v1/check-sessions/{CSID}/cancel",
         f"POST /v1/test-sessions/{test_session}/cancel",
     ]
+
+
+_RESULT_FLAGS = ("hasErrors", "hasFailures", "isDegraded", "aborted", "isCancelled")
+_MISSING = object()
+
+
+@given(
+    st.sampled_from(_RESULT_FLAGS),
+    st.just(_MISSING) | json_values.filter(lambda v: not isinstance(v, bool)),
+)
+def test_a_result_flag_that_is_missing_or_not_a_boolean_is_never_green(
+    flag: str, value: Any
+) -> None:
+    # The contract requires every flag: "true", 1, null or no flag at all is not "no failure".
+    row = result()
+    if value is _MISSING:
+        del row[flag]
+    else:
+        row[flag] = value
+    verdict = judge(check_session("PASSED", [row, result("us-east-1")]))
+    assert verdict.outcome is not Outcome.PASSED
+    assert flag in verdict.reason
+
+
+@given(json_values.filter(lambda v: not isinstance(v, dict)))
+def test_a_result_row_that_is_not_an_object_is_counted_never_dropped(value: Any) -> None:
+    verdict = judge(check_session("PASSED", [*BOTH, value]))
+    assert verdict.outcome is not Outcome.PASSED
