@@ -67,3 +67,22 @@ def test_nothing_to_mask_costs_no_copy() -> None:
 def test_every_redactor_registers_its_secrets_process_wide() -> None:
     Redactor(["cu_registered_everywhere"])
     assert everywhere()("x cu\\_registered\\_everywhere y") == f"x {MASK} y"
+
+
+_BREAKS = ["\n", "\r\n", " ", "\t", "\u2028", "\u200b", "\\n", "%0A", "&#10;"]
+
+
+@given(
+    keys,
+    st.lists(st.tuples(st.integers(1, 39), st.sampled_from(_BREAKS)), min_size=1, max_size=3),
+)
+def test_a_key_split_over_lines_is_masked(key: str, cuts: list[tuple[int, str]]) -> None:
+    # A server that echoes the key wrapped over lines (an error text, a JSON-escaped "\n"):
+    # every reader rejoins it, so it is the key.
+    split = key
+    for at, sep in sorted(cuts, reverse=True):
+        if at < len(split):
+            split = split[:at] + sep + split[at:]
+    masked = Redactor([key])(f"boom {split} end")
+    assert MASK in masked
+    assert key not in re.sub(r"\s|\u200b|\\n|%0A|&#10;", "", masked)

@@ -59,6 +59,19 @@ def _secret_pattern(secret: str) -> re.Pattern[str]:
     return re.compile("".join(_char_pattern(c) for c in secret))
 
 
+# What may stand between two characters of a secret a server echoed split up (over lines, by a
+# wrapping proxy, with zero-width characters) and still let a reader rejoin it: blanks, line
+# breaks (U+2028 too), zero-width characters, and their JSON, percent and XML escapes.
+_SPLIT = (
+    r"(?:[\s\u200b-\u200d\u2060\ufeff]|\\[nrt]"
+    r"|(?i:%0[ad9]|%20|%e2%80%a[89]|&#x0*[ad9];|&#0*(?:9|10|13);))*"
+)
+
+
+def _split_pattern(secret: str) -> re.Pattern[str]:
+    return re.compile(_SPLIT.join(re.escape(c) for c in secret))
+
+
 class Redactor:
     """Replaces every known secret, in any written form, with ``***``."""
 
@@ -67,8 +80,12 @@ class Redactor:
         self._secrets = sorted(
             {s for s in secrets if s and len(s) >= MIN_LENGTH}, key=len, reverse=True
         )
-        self._patterns = [_secret_pattern(s) for s in self._secrets]
+        self._compile()
         _register(self._secrets)
+
+    def _compile(self) -> None:
+        self._patterns = [_secret_pattern(s) for s in self._secrets]
+        self._split = [_split_pattern(s) for s in self._secrets]
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -81,6 +98,8 @@ class Redactor:
         if self._patterns and any(mark in text for mark in _ESCAPE_INTRODUCERS):
             for pattern in self._patterns:
                 text = pattern.sub(MASK, text)
+        for pattern in self._split:
+            text = pattern.sub(MASK, text)
         return text
 
     def scrub(self, value: Any) -> Any:
@@ -145,7 +164,7 @@ def everywhere() -> Redactor:
         current = Redactor.__new__(Redactor)
         with _known_lock:
             current._secrets = sorted(_known, key=len, reverse=True)
-        current._patterns = [_secret_pattern(s) for s in current._secrets]
+        current._compile()
         with _known_lock:
             _everywhere = current
     return current
