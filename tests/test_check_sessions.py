@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -209,3 +210,38 @@ def test_a_result_flag_that_is_missing_or_not_a_boolean_is_never_green(
 def test_a_result_row_that_is_not_an_object_is_counted_never_dropped(value: Any) -> None:
     verdict = judge(check_session("PASSED", [*BOTH, value]))
     assert verdict.outcome is not Outcome.PASSED
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"checkSessionId": "not-a-uuid", "status": "STARTED"}, {"status": "STARTED"}, "x", None, 7],
+)
+def test_a_started_check_session_the_gate_cannot_follow_is_never_dropped(extra: Any) -> None:
+    # Dropping it made `run --check-sessions` green on the sessions it could read.
+    from checkly_gate.api import Ambiguous, Client
+    from checkly_gate.check_session_flow import _Trigger
+
+    answer = {"sessions": [check_session("STARTED", []), extra]}
+    client = Client(
+        "key-1",
+        "https://api.test",
+        transport=httpx.MockTransport(lambda r: httpx.Response(201, json=answer)),
+    )
+    with pytest.raises(Ambiguous, match="cannot follow"):
+        _Trigger(client).trigger({}, 5.0)
+
+
+def test_a_check_session_listed_twice_by_the_trigger_is_followed_once() -> None:
+    from checkly_gate.api import Client
+    from checkly_gate.check_session_flow import _Trigger
+
+    one = check_session("STARTED", [])
+    again = dict(one, checkSessionId=CSID.upper())
+    answer = {"sessions": [one, again]}
+    client = Client(
+        "key-1",
+        "https://api.test",
+        transport=httpx.MockTransport(lambda r: httpx.Response(201, json=answer)),
+    )
+    _, sessions = _Trigger(client).trigger({}, 5.0)
+    assert [s.session_id for s in sessions] == [CSID]
