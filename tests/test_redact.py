@@ -86,3 +86,18 @@ def test_a_key_split_over_lines_is_masked(key: str, cuts: list[tuple[int, str]])
     masked = Redactor([key])(f"boom {split} end")
     assert MASK in masked
     assert key not in re.sub(r"\s|\u200b|\\n|%0A|&#10;", "", masked)
+
+
+@given(keys.filter(lambda k: not k.startswith("x")), st.integers(0, 320))
+def test_a_key_cut_by_a_length_cap_leaves_no_prefix_behind(key: str, pad: int) -> None:
+    # An error body (or any text capped by one_line) whose echoed key straddled the cap kept up
+    # to all but one character of the key: cut first, it was no longer recognised.
+    import httpx
+
+    from checkly_gate.api import error_message
+    from checkly_gate.text import one_line
+
+    written = Redactor([key])  # what every write point applies
+    text = "x" * pad + key
+    for said in (error_message(httpx.Response(500, text=text)), one_line(text, 200)):
+        assert key[:6] not in written(said)
