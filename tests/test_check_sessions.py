@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -181,3 +182,66 @@ def test_cancel_on_interrupt_uses_the_check_session_endpoint() -> None:
         f"POST /v1/check-sessions/{CSID}/cancel",
         f"POST /v1/test-sessions/{test_session}/cancel",
     ]
+
+
+_RESULT_FLAGS = ("hasErrors", "hasFailures", "isDegraded", "aborted", "isCancelled")
+_MISSING = object()
+
+
+@given(
+    st.sampled_from(_RESULT_FLAGS),
+    st.just(_MISSING) | json_values.filter(lambda v: not isinstance(v, bool)),
+)
+def test_a_result_flag_that_is_missing_or_not_a_boolean_is_never_green(
+    flag: str, value: Any
+) -> None:
+    # The contract requires every flag: "true", 1, null or no flag at all is not "no failure".
+    row = result()
+    if value is _MISSING:
+        del row[flag]
+    else:
+        row[flag] = value
+    verdict = judge(check_session("PASSED", [row, result("us-east-1")]))
+    assert verdict.outcome is not Outcome.PASSED
+    assert flag in verdict.reason
+
+
+@given(json_values.filter(lambda v: not isinstance(v, dict)))
+def test_a_result_row_that_is_not_an_object_is_counted_never_dropped(value: Any) -> None:
+    verdict = judge(check_session("PASSED", [*BOTH, value]))
+    assert verdict.outcome is not Outcome.PASSED
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"checkSessionId": "not-a-uuid", "status": "STARTED"}, {"status": "STARTED"}, "x", None, 7],
+)
+def test_a_started_check_session_the_gate_cannot_follow_is_never_dropped(extra: Any) -> None:
+    # Dropping it made `run --check-sessions` green on the sessions it could read.
+    from checkly_gate.api import Ambiguous, Client
+    from checkly_gate.check_session_flow import _Trigger
+
+    answer = {"sessions": [check_session("STARTED", []), extra]}
+    client = Client(
+        "key-1",
+        "https://api.test",
+        transport=httpx.MockTransport(lambda r: httpx.Response(201, json=answer)),
+    )
+    with pytest.raises(Ambiguous, match="cannot follow"):
+        _Trigger(client).trigger({}, 5.0)
+
+
+def test_a_check_session_listed_twice_by_the_trigger_is_followed_once() -> None:
+    from checkly_gate.api import Client
+    from checkly_gate.check_session_flow import _Trigger
+
+    one = check_session("STARTED", [])
+    again = dict(one, checkSessionId=CSID.upper())
+    answer = {"sessions": [one, again]}
+    client = Client(
+        "key-1",
+        "https://api.test",
+        transport=httpx.MockTransport(lambda r: httpx.Response(201, json=answer)),
+    )
+    _, sessions = _Trigger(client).trigger({}, 5.0)
+    assert [s.session_id for s in sessions] == [CSID]

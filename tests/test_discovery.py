@@ -322,3 +322,28 @@ def test_ids_that_are_not_uuids_never_match() -> None:
     for bad in ("../../v1/accounts", "x", "", " ", "0b9f3c3e-5a4b-4c2d-9e1f-1234567890ab/../x"):
         assert not matches({**entry("a"), "id": bad}, options)
     assert matches({**entry("a"), "id": "0B9F3C3E-5A4B-4C2D-9E1F-1234567890AB"}, options)
+
+
+@given(
+    st.sampled_from(["0", "-5", "0.0001", "soon", "Wed, 21 Oct 2015 07:28:00 GMT", None]),
+    st.sampled_from([0.05, 1.0, 10.0]),
+)
+def test_a_retry_after_storm_never_looks_faster_than_once_a_second(
+    retry_after: str | None, poll_interval: float
+) -> None:
+    # Retry-After 0 (or a date in the past) was waited "exactly": ~4,000 list requests in 5 s.
+    clock = FakeClock()
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        return httpx.Response(429, headers=headers, json={})
+
+    client = Client("key-1", "https://api.test", transport=httpx.MockTransport(handler))
+    options = DiscoveryOptions(SHA, None, None, None, 60.0)
+    found = discover(
+        client, options, clock.now() + 1800, clock, lambda: WALL + clock.now(), poll_interval
+    )
+    assert found.outcome is Outcome.UNAVAILABLE
+    assert min(clock.sleeps) >= 1.0 and len(seen) <= 61

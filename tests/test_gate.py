@@ -83,3 +83,21 @@ def test_error_details_have_a_budget_of_their_own(monkeypatch: pytest.MonkeyPatc
         release.set()
     assert time.monotonic() - start < 3.0
     assert run.verdict.exit_code == 1 and run.error_messages == {}
+
+
+def test_a_session_asked_for_twice_is_followed_once_and_ends_at_once() -> None:
+    # `done` is keyed by id: with a duplicate id (a trigger answer listing one check session
+    # twice) "all done" never came, and the gate sat out the deadline plus the watchdog grace.
+    import dataclasses
+
+    body = session_body("PASSED", [row()])
+    twice = dataclasses.replace(options(5.0), session_ids=(SID, SID))
+    start = time.monotonic()
+    run = run_gate(
+        twice,
+        io.StringIO(),
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, json=body)),
+        handle_signals=False,
+    )
+    assert time.monotonic() - start < 3.0
+    assert run.verdict.exit_code == 0

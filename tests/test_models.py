@@ -154,3 +154,19 @@ def test_reading_rows_one_at_a_time_is_parsing_the_decoded_body(
         for content in (candidate, candidate.encode()):
             expected = _outcome(lambda c=content: parse_session(json.loads(c)))
             assert _outcome(lambda c=content: load_session(c)) == expected
+
+
+@given(
+    st.sampled_from(["responseTime", "timeElapsed"]),
+    st.integers(min_value=10**309, max_value=10**1000) | st.sampled_from(["NaN", "Infinity"]),
+)
+def test_numbers_beyond_float_range_are_unknown_never_an_unreadable_body(
+    field: str, value: int | str
+) -> None:
+    # An optional number the gate cannot hold as a float (a 400-digit integer, Python's
+    # NaN/Infinity) used to raise OverflowError: the whole session was retried as "unavailable".
+    body = session_body("PASSED", [row()])
+    (body if field == "timeElapsed" else body["results"][0])[field] = "@number@"
+    session = parse_session(json.loads(json.dumps(body).replace('"@number@"', str(value))))
+    assert session.time_elapsed_ms is None or field != "timeElapsed"
+    assert session.results[0].response_time_ms is None or field != "responseTime"

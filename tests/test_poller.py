@@ -8,6 +8,8 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checkly_gate.api import Client
 from checkly_gate.poller import PollSettings, follow
@@ -352,3 +354,44 @@ def test_only_another_sessions_body_until_the_deadline_is_never_read() -> None:
     obs = follow(make_client(handler, clock), SID, clock.now() + 60, clock, PollSettings())
     assert obs.session is None and obs.stop is Stop.DEADLINE
     assert obs.error is not None and "testSessionId 'other-session'" in obs.error
+
+
+# A completion endpoint that keeps failing while GET works: each cheap GET success used to
+# reset the backoff and send the gate straight back to the failing long-poll (GET + completion
+# every ~0.7 s, ~170 requests a minute against a shared 600/min account budget).
+_BROKEN_COMPLETIONS = st.sampled_from(
+    [
+        (429, {"Retry-After": "0"}, b""),
+        (429, {"Retry-After": "-5"}, b""),
+        (429, {"Retry-After": "soon"}, b""),
+        (429, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, b""),
+        (429, {}, b""),
+        (500, {}, b"x"),
+        (503, {}, b""),
+        (200, {}, b"<html>"),
+        (200, {}, b"[1]"),
+        (200, {}, b""),
+        (204, {}, b""),
+    ]
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(broken=_BROKEN_COMPLETIONS)
+def test_a_failing_completion_endpoint_keeps_the_request_budget(
+    broken: tuple[int, dict[str, str], bytes],
+) -> None:
+    status, headers, content = broken
+    clock = FakeClock()
+    count = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal count
+        count += 1
+        if is_completion(request):
+            return httpx.Response(status, headers=headers, content=content)
+        return running()
+
+    obs = follow(make_client(handler, clock), SID, clock.now() + 120, clock, PollSettings())
+    assert obs.stop is Stop.DEADLINE
+    assert count / 2 <= 20  # two minutes; a healthy long-poll costs ~12 a minute

@@ -8,6 +8,7 @@ import json
 import re
 import urllib.parse
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -131,3 +132,61 @@ def test_finding_a_secret_in_the_bytes_is_masking_the_text(
     text = before + (forms(secret)[which] if present else "") + after
     assert redactor.finds(text.encode("utf-8")) == (redactor(text) != text)
     assert redactor.finds(memoryview(text.encode("utf-8"))) == (redactor(text) != text)
+
+
+_BREAKS = ["\n", "\r\n", " ", "\t", "\u2028", "\u200b", "\\n", "%0A", "&#10;"]
+
+
+@given(
+    keys,
+    st.lists(st.tuples(st.integers(1, 39), st.sampled_from(_BREAKS)), min_size=1, max_size=3),
+)
+def test_a_key_split_over_lines_is_masked(key: str, cuts: list[tuple[int, str]]) -> None:
+    # A server that echoes the key wrapped over lines (an error text, a JSON-escaped "\n"):
+    # every reader rejoins it, so it is the key. (Not by an escape whose "\\", "%" or "&" the
+    # key itself holds: that pattern would be ambiguous; Checkly's keys hold none of them.)
+    cuts = [(at, sep) for at, sep in cuts if sep[0] not in "\\%&" or sep[0] not in key]
+    split = key
+    for at, sep in sorted(cuts, reverse=True):
+        if at < len(split):
+            split = split[:at] + sep + split[at:]
+    masked = Redactor([key])(f"boom {split} end")
+    assert MASK in masked
+    assert key not in re.sub(r"\s|\u200b|\\n|%0A|&#10;", "", masked)
+
+
+@given(keys.filter(lambda k: not k.startswith("x")), st.integers(0, 320))
+def test_a_key_cut_by_a_length_cap_leaves_no_prefix_behind(key: str, pad: int) -> None:
+    # An error body (or any text capped by one_line) whose echoed key straddled the cap kept up
+    # to all but one character of the key: cut first, it was no longer recognised.
+    import httpx
+
+    from checkly_gate.api import error_message
+    from checkly_gate.text import one_line
+
+    written = Redactor([key])  # what every write point applies
+    text = "x" * pad + key
+    for said in (error_message(httpx.Response(500, text=text)), one_line(text, 200)):
+        assert key[:6] not in written(said)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["0" * 28, "%0a%0a%0a%0a%0a%0a", "&#10;&#10;&&&&", "\\n\\n\\n\\n\\nxx", "a b c d e f g h"],
+)
+def test_no_secret_makes_masking_a_hostile_body_slow(secret: str) -> None:
+    """The split patterns never let a separator also be the secret's next character: a body
+    built to make an ambiguous pattern backtrack (runs of what the secret is made of, in every
+    escape) is still masked in linear time."""
+    import time
+
+    redactor = Redactor([secret])
+    unit = "".join(dict.fromkeys(secret))
+    text = (
+        unit * 2000 + "\\u0030" * 2000 + "%0a" * 2000 + "&#10;" * 2000 + "\\n" * 2000 + " " * 2000
+    )
+    body = json.dumps({"a": text}).encode()
+    started = time.process_time()
+    redactor(text), redactor.finds(body), redactor.scrub_json(body)
+    # Not a benchmark: linear work takes well under a second, exponential backtracking hours.
+    assert time.process_time() - started < 10.0

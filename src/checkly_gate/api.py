@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from checkly_gate import __version__
+from checkly_gate import __version__, redact
 from checkly_gate.check_sessions import parse_check_session
 from checkly_gate.models import NotASessionError, Session, load_session
 from checkly_gate.proxies import proxy_for
@@ -160,7 +160,9 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
         message = "HTML page" + (f" ({title.group(1).strip()})" if title else "")
     elif text:
         message = text
-    message = " ".join(message.split())
+    # Mask before cutting: a secret echoed across the cut would leave a prefix no write-point
+    # redactor recognises as the secret any more.
+    message = redact.everywhere()(" ".join(message.split()))
     if len(message) > limit:
         message = message[: limit - 1] + "…"
     head = f"HTTP {response.status_code}" + (f" {reason}" if reason else "")

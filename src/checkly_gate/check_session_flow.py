@@ -72,17 +72,25 @@ class _Trigger:
         raw = answer.get("sessions") if isinstance(answer, dict) else None
         if not isinstance(raw, list):
             raise Ambiguous("the trigger answer has no sessions list; sessions may have started")
-        sessions = []
+        sessions: dict[str, Session] = {}  # by id: a session listed twice is followed once
+        unreadable = 0
         for item in raw:
             try:
                 session = parse_check_session(item)
                 session_id = parse_session_id(session.session_id)  # only a UUID makes a path
             except (NotASessionError, ConfigError):
+                unreadable += 1  # started, yet never followed: the gate could not prove it
                 continue
-            sessions.append(dataclasses.replace(session, session_id=session_id))
+            sessions.setdefault(session_id, dataclasses.replace(session, session_id=session_id))
+        if unreadable:
+            raise Ambiguous(
+                f"the trigger answer lists {unreadable} check session(s) the gate cannot follow "
+                "(no UUID checkSessionId or no status); they may have started"
+            )
         if not sessions:
             raise NoMatch("the trigger started no check session")
-        return sessions[0], sessions
+        started = list(sessions.values())
+        return started[0], started
 
 
 def run_check_sessions(

@@ -24,8 +24,10 @@ anything else           FAILED      once the session has stopped (``stoppedAt``)
 ======================  ==========  ==============================================================
 
 Results carry no status; it is derived from the flags: ``hasFailures``/``hasErrors`` FAILED,
-``isCancelled``/``aborted`` CANCELLED, else PASSED. A missing ``resultType`` is a FINAL row. A run
-location of ``runLocations`` without any result yet is a PENDING row, so counts show the total.
+``isCancelled``/``aborted`` CANCELLED, else PASSED; a flag that is missing or not a boolean, or
+a row that is not an object, is unknown (never a pass). A missing ``resultType`` is a FINAL
+row. A run location of ``runLocations`` without any result yet is a PENDING row, so counts
+show the total.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from checkly_gate.models import (
     NotASessionError,
     Result,
     Session,
+    finite,
+    parse_result,
     parse_session,
     parse_time,
 )
@@ -76,13 +80,24 @@ def _flag(data: Mapping[str, Any], key: str) -> bool:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    return finite(value)
+
+
+#: The flags ``CheckSessionsV2CheckResult`` requires. A missing or non-boolean one is kept in
+#: ``Result.unreadable`` (never read as "no failure"), as ``models.parse_result`` does.
+_FLAGS = ("hasErrors", "hasFailures", "isDegraded", "aborted", "isCancelled")
 
 
 def parse_check_result(data: Any, index: int = 0) -> Result | None:
-    """One ``CheckSessionsV2CheckResult`` as a ``Result``; ``None`` when it is not an object."""
+    """One ``CheckSessionsV2CheckResult`` as a ``Result``; a row that is not an object is a row
+    of unknown type (``models.parse_result`` says why), counted and never a pass."""
     if not isinstance(data, dict):
-        return None
+        return parse_result(data, index)
+    unreadable = tuple(
+        f"{key} is {json.dumps(data[key])[:40] if key in data else 'missing'}"
+        for key in _FLAGS
+        if not isinstance(data.get(key), bool)
+    )
     failed = _flag(data, "hasFailures") or _flag(data, "hasErrors")
     cancelled = _flag(data, "isCancelled") or _flag(data, "aborted")
     status = FAILED if failed else CANCELLED if cancelled else PASSED
@@ -104,6 +119,7 @@ def parse_check_result(data: Any, index: int = 0) -> Result | None:
         started_at=parse_time(data.get("startedAt")),
         stopped_at=parse_time(data.get("stoppedAt")),
         response_time_ms=_number(data.get("responseTime")),
+        unreadable=unreadable,
     )
 
 

@@ -29,6 +29,7 @@ import httpx
 from checkly_gate.api import ApiError, Client, NotFound, Refused, Transient
 from checkly_gate.config import ConfigError, Options
 from checkly_gate.gate import command_scope, finish_without_waiting, run_gate
+from checkly_gate.poller import RATE_LIMIT_BASE
 from checkly_gate.redact import Redactor
 from checkly_gate.scope import Clock
 from checkly_gate.text import one_line, signal_name
@@ -281,8 +282,9 @@ def discover(
 
     The window is ``options.discover_timeout`` seconds, cut to ``deadline``: no look starts
     after it. A look reads up to ``MAX_PAGES`` pages, each request bounded by ``REQUEST_TIMEOUT``
-    and the deadline. 429 waits exactly ``Retry-After`` (ending the search when that is beyond
-    the window); other transient trouble waits the next pause of the schedule.
+    and the deadline. 429 waits ``Retry-After`` (ending the search when that is beyond the
+    window), never less than the next pause of the schedule or one second; other transient
+    trouble waits the next pause of the schedule.
     """
     result = Discovery()
     window_end = min(deadline, clock.now() + options.discover_timeout)
@@ -328,7 +330,10 @@ def discover(
             return result
         except Transient as exc:
             error = exc.message
-            if exc.retry_after is not None:
+            # The schedule (for a 429 at least ``RATE_LIMIT_BASE``) is the floor, as in
+            # ``poller.retry_pause``: Retry-After 0, negative or a past date never looks sooner.
+            pause = max(next(waits), RATE_LIMIT_BASE if exc.status == 429 else 0.0)
+            if exc.retry_after is not None and exc.retry_after > pause:
                 pause = exc.retry_after
                 log.info("%s; waiting %.1fs as Retry-After asks", exc.message, pause)
             else:

@@ -272,7 +272,7 @@ def follow_phase(waiting: Waiting, settings: PollSettings | None = None) -> Foll
             )
         with lock:
             done[session_id] = obs
-            if len(done) == len(options.session_ids):
+            if len(done) == len(set(options.session_ids)):  # each id is followed once
                 all_done.set()
 
     if waiting.integration is not None and options.verbosity >= 0:

@@ -12,6 +12,7 @@ flag, a status that is not a string, a row that is not an object) is kept in
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -207,7 +208,17 @@ _MISSING = object()
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    return finite(value)
+
+
+def finite(value: float) -> float | None:
+    """A JSON number as a finite float; ``None`` for one beyond float range (``1e400`` written
+    as an integer overflows) or not finite (Python's decoder accepts ``NaN``/``Infinity``)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _ids(value: Any) -> tuple[str, ...]:

@@ -125,6 +125,10 @@ def follow(
     long_poll = settings.long_poll
     mode = "get"
     settle_tries = 0
+    # The completion long-poll failed (transient): the next GET is not followed by another
+    # long-poll at once but waits out the cycle, so a GET that works cannot reset the backoff
+    # into a GET + completion storm against a broken completion endpoint.
+    completion_failed = False
     base_wait = min(1.0, max(0.1, settings.poll_interval))
     rng = random.Random()
     plan = ProgressSchedule(settings.poll_interval, started, rng)  # when to read progress
@@ -209,7 +213,12 @@ def follow(
                 pause = min(spread_retry_after(pause, rng), max(0.0, deadline - clock.now()))
             log.info("%s; retrying in %.1fs", exc.message, pause)
             clock.sleep(pause)
-            continue  # retry the same request: the schedule decides when progress is read
+            if mode == "completion":
+                # Progress still comes through the GET while the long-poll fails; the
+                # long-poll is tried again after a plain gap (below).
+                completion_failed = True
+                mode = "get"
+            continue  # else retry the same request
 
         waits = limited = None
         error_current = last_not_found = False
@@ -238,6 +247,11 @@ def follow(
                 clock.sleep(
                     min(max(0.0, asked_end - clock.now()), max(0.0, deadline - clock.now()))
                 )
+            elif completion_failed:
+                # The GET worked, the long-poll did not: wait a plain gap before trying it again,
+                # so a working GET cannot turn a failing long-poll into a storm of both.
+                completion_failed = False
+                clock.sleep(min(plan.plain_gap(), max(0.0, deadline - clock.now())))
             wait = plan.next_long_poll(clock.now())
             mode, long_wait = ("get", 1) if wait is None else ("completion", wait)
             continue

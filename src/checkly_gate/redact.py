@@ -78,23 +78,71 @@ def _json_hex(code: int) -> bytes:
     return b"(?i:\\\\u" + f"{code:04x}".encode() + b")"
 
 
-def _json_pattern(secret: str) -> re.Pattern[bytes]:
-    """Every way UTF-8 JSON text can spell ``secret`` inside a string (RFC 8259, section 7):
-    each character as its UTF-8 bytes, as ``\\uXXXX`` (a surrogate pair above U+FFFF) or, for
-    the eight that have one, as a two-character escape."""
-    parts = []
-    for char in secret:
-        code = ord(char)
-        forms = [re.escape(char.encode("utf-8", "surrogatepass"))]
-        if code < 0x10000:
-            forms.append(_json_hex(code))
-        else:
-            high, low = divmod(code - 0x10000, 0x400)
-            forms.append(_json_hex(0xD800 + high) + _json_hex(0xDC00 + low))
-        if char in _JSON_SHORT:
-            forms.append(b"\\\\" + re.escape(_JSON_SHORT[char]))
-        parts.append(b"(?:" + b"|".join(forms) + b")")
-    return re.compile(b"".join(parts))
+def _json_char(char: str) -> bytes:
+    """Every way UTF-8 JSON text can spell ``char`` inside a string (RFC 8259, section 7): its
+    UTF-8 bytes, ``\\uXXXX`` (a surrogate pair above U+FFFF) or, for the eight that have one, a
+    two-character escape."""
+    code = ord(char)
+    forms = [re.escape(char.encode("utf-8", "surrogatepass"))]
+    if code < 0x10000:
+        forms.append(_json_hex(code))
+    else:
+        high, low = divmod(code - 0x10000, 0x400)
+        forms.append(_json_hex(0xD800 + high) + _json_hex(0xDC00 + low))
+    if char in _JSON_SHORT:
+        forms.append(b"\\\\" + re.escape(_JSON_SHORT[char]))
+    return b"(?:" + b"|".join(forms) + b")"
+
+
+def _json_pattern(secret: str, between: bytes = b"") -> re.Pattern[bytes]:
+    """Every way UTF-8 JSON text can spell ``secret`` inside a string, its characters separated
+    by ``between`` (a pattern; nothing by default)."""
+    return re.compile(between.join(_json_char(c) for c in secret))
+
+
+# What may stand between two characters of a secret a server echoed split up (over lines, by a
+# wrapping proxy, with zero-width characters) and still let a reader rejoin it: blanks, line
+# breaks (U+2028 too), zero-width characters, and their JSON, percent and XML escapes. Never
+# one that could also be the secret's next character (a blank in the secret, an escape whose
+# "\\", "%" or "&" the secret holds, a generic ``\\uXXXX``): an ambiguous pattern can take
+# exponential time on a hostile body. Checkly's keys hold none of these.
+_BLANKS = tuple(chr(c) for c in range(0x3001) if re.match(r"\s", chr(c)))  # none above U+3000
+_ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
+# Escaped line breaks and blanks, by the character that introduces them.
+_ESCAPED_BREAKS = {
+    "\\": r"\\[nrt]",
+    "%": r"(?i:%0[ad9]|%20|%e2%80%a[89])",
+    "&": r"(?i:&#x0*[ad9];|&#0*(?:9|10|13);)",
+}
+
+
+def _separators(secret: str) -> list[str]:
+    return [c for c in (*_BLANKS, *_ZERO_WIDTH) if c not in secret]
+
+
+def _between(secret: str, form: str) -> str:
+    """The pattern of what may stand between two characters of ``secret``, as ``form``: "text"
+    (decoded text), "utf8" (its UTF-8 bytes) or "json" (JSON text, where a string may also spell
+    a separator as an escape). Byte forms come as latin-1 text: ``.encode("latin-1")`` gives
+    the byte pattern."""
+    seps = _separators(secret)
+    if form == "text":
+        parts = ["[" + "".join(re.escape(c) for c in seps) + "]"] if seps else []
+    else:
+        parts = [re.escape(c).encode("utf-8").decode("latin-1") for c in seps]
+    if form == "json":
+        parts += [f"(?i:\\\\u{ord(c):04x})" for c in seps]
+    parts += [form for mark, form in _ESCAPED_BREAKS.items() if mark not in secret]
+    return "(?:" + "|".join(parts) + ")*"
+
+
+def _split_pattern(secret: str) -> re.Pattern[str]:
+    return re.compile(_between(secret, "text").join(re.escape(c) for c in secret))
+
+
+def _split_bytes_pattern(secret: str) -> re.Pattern[bytes]:
+    between = _between(secret, "utf8").encode("latin-1")
+    return re.compile(between.join(re.escape(c.encode("utf-8", "surrogatepass")) for c in secret))
 
 
 class Redactor:
@@ -105,10 +153,16 @@ class Redactor:
         self._secrets = sorted(
             {s for s in secrets if s and len(s) >= MIN_LENGTH}, key=len, reverse=True
         )
-        self._patterns = [_secret_pattern(s) for s in self._secrets]
-        self._json_patterns: list[re.Pattern[bytes]] | None = None  # built on first use
-        self._byte_patterns: list[re.Pattern[bytes]] | None = None  # built on first use
+        self._compile()
         _register(self._secrets)
+
+    def _compile(self) -> None:
+        self._patterns = [_secret_pattern(s) for s in self._secrets]
+        self._split = [_split_pattern(s) for s in self._secrets]
+        # Byte patterns for the raw-body checks, built on first use.
+        self._split_json: list[re.Pattern[bytes]] | None = None
+        self._byte_patterns: list[re.Pattern[bytes]] | None = None
+        self._split_bytes: list[re.Pattern[bytes]] = []
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -121,6 +175,8 @@ class Redactor:
         if self._patterns and any(mark in text for mark in _ESCAPE_INTRODUCERS):
             for pattern in self._patterns:
                 text = pattern.sub(MASK, text)
+        for pattern in self._split:
+            text = pattern.sub(MASK, text)
         return text
 
     def scrub(self, value: Any) -> Any:
@@ -171,8 +227,11 @@ class Redactor:
             self._byte_patterns = [
                 re.compile(p.pattern.encode("utf-8", "surrogatepass")) for p in self._patterns
             ]
+            self._split_bytes = [_split_bytes_pattern(s) for s in self._secrets]
         literal = [re.escape(s.encode("utf-8", "surrogatepass")) for s in self._secrets]
         if literal and re.search(b"|".join(literal), utf8):
+            return True
+        if any(p.search(utf8) for p in self._split_bytes):  # split over lines or by blanks
             return True
         if not any(p.search(utf8) for p in _INTRODUCER_BYTES):  # every other form needs one
             return False
@@ -181,15 +240,16 @@ class Redactor:
     def _may_spell_a_secret(self, raw: bytes) -> bool:
         """False only when no string of the JSON text ``raw`` can decode to one holding a secret:
         decoding and walking a 30,000-result body to find nothing costs a second and ~30 MiB.
-        Without a backslash every character is written as itself; with one, every JSON escape
-        of every character is tried (``_json_pattern``)."""
+        Every JSON spelling of every character is tried, whole or split up by what may stand
+        between them (``_json_pattern`` with ``_between(secret, "json")``)."""
         if json.detect_encoding(raw) not in ("utf-8", "utf-8-sig"):
             return True  # UTF-16/32 JSON: the byte patterns do not apply; decode and look
-        if b"\\" not in raw:
-            return any(s.encode("utf-8", "surrogatepass") in raw for s in self._secrets)
-        if self._json_patterns is None:
-            self._json_patterns = [_json_pattern(s) for s in self._secrets]
-        return any(p.search(raw) for p in self._json_patterns)
+        if self._split_json is None:
+            self._split_json = [
+                _json_pattern(s, _between(s, "json").encode("latin-1")) for s in self._secrets
+            ]
+        # Any JSON spelling of a secret, whole or split up (``_split_json`` covers both).
+        return any(p.search(raw) for p in self._split_json)
 
 
 _known: set[str] = set()
@@ -215,9 +275,7 @@ def everywhere() -> Redactor:
         current = Redactor.__new__(Redactor)
         with _known_lock:
             current._secrets = sorted(_known, key=len, reverse=True)
-        current._patterns = [_secret_pattern(s) for s in current._secrets]
-        current._json_patterns = None
-        current._byte_patterns = None
+        current._compile()
         with _known_lock:
             _everywhere = current
     return current
