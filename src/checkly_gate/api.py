@@ -282,23 +282,13 @@ class Client:
         self, session_id: str, timeout: float = REQUEST_TIMEOUT
     ) -> tuple[Session, bytes]:
         """GET the session: the parsed ``Session`` and the raw body."""
-        response = self._request(f"/v1/test-sessions/{_segment(session_id)}", None, timeout)
-        assert response is not None  # only the completion long-poll answers "still running"
-        return _asked_for(session_id, self._session_from(response))
+        return self._read_session("/v1/test-sessions", session_id, timeout)
 
     def await_completion(
         self, session_id: str, max_wait: int, timeout: float
     ) -> tuple[Session, bytes] | None:
         """Long-poll until the session is final or ``max_wait`` passes (``None``: still running)."""
-        response = self._request(
-            f"/v1/test-sessions/{_segment(session_id)}/completion",
-            {"maxWaitSeconds": str(max_wait)},
-            timeout,
-            completion=True,
-        )
-        if response is None:
-            return None
-        return _asked_for(session_id, self._session_from(response))
+        return self._await_session("/v1/test-sessions", session_id, max_wait, timeout)
 
     def trigger(self, body: dict[str, Any], timeout: float) -> tuple[Session, bytes]:
         """Start a test session. Not idempotent, so errors say whether a retry is safe:
@@ -372,23 +362,46 @@ class Client:
         self, session_id: str, timeout: float = REQUEST_TIMEOUT
     ) -> tuple[Session, bytes]:
         """``GET /v2/check-sessions/{id}``, read as a ``Session`` (see ``check_sessions``)."""
-        response = self._request(f"/v2/check-sessions/{_segment(session_id)}", None, timeout)
-        assert response is not None
-        return _asked_for(session_id, self._session_from(response, parse_check_session))
+        return self._read_session("/v2/check-sessions", session_id, timeout, parse_check_session)
 
     def await_check_session(
         self, session_id: str, max_wait: int, timeout: float
     ) -> tuple[Session, bytes] | None:
         """``GET /v2/check-sessions/{id}/completion`` long-poll (``None``: 408, still running)."""
+        return self._await_session(
+            "/v2/check-sessions", session_id, max_wait, timeout, parse_check_session
+        )
+
+    def _read_session(
+        self,
+        base: str,
+        session_id: str,
+        timeout: float,
+        parse: Callable[[Any], Session] | None = None,
+    ) -> tuple[Session, bytes]:
+        """GET ``base/{id}``: the session asked for (``_asked_for``) and its raw body."""
+        response = self._request(f"{base}/{_segment(session_id)}", None, timeout)
+        assert response is not None  # only a completion long-poll answers "still running"
+        return _asked_for(session_id, self._session_from(response, parse))
+
+    def _await_session(
+        self,
+        base: str,
+        session_id: str,
+        max_wait: int,
+        timeout: float,
+        parse: Callable[[Any], Session] | None = None,
+    ) -> tuple[Session, bytes] | None:
+        """Long-poll ``base/{id}/completion`` (``None``: 408, still running)."""
         response = self._request(
-            f"/v2/check-sessions/{_segment(session_id)}/completion",
+            f"{base}/{_segment(session_id)}/completion",
             {"maxWaitSeconds": str(max_wait)},
             timeout,
             completion=True,
         )
         if response is None:
             return None
-        return _asked_for(session_id, self._session_from(response, parse_check_session))
+        return _asked_for(session_id, self._session_from(response, parse))
 
     def cancel_check_session(self, session_id: str, timeout: float) -> None:
         """``POST /v1/check-sessions/{id}/cancel`` (best effort, once)."""
