@@ -32,7 +32,7 @@ from checkly_gate.api import Client, OutOfTime, Stopped
 from checkly_gate.check_sessions import parse_any_session
 from checkly_gate.ci import Integration, detect
 from checkly_gate.config import Options
-from checkly_gate.details import fetch_error_messages
+from checkly_gate.details import failed_group_ids, fetch_error_messages
 from checkly_gate.evidence import fetch_evidence
 from checkly_gate.models import Session
 from checkly_gate.outputs import render_safely, write_outputs
@@ -327,18 +327,21 @@ class Explained:
 
     error_messages: dict[str, str] = dataclasses.field(default_factory=dict)
     evidence: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    missing: dict[str, str] = dataclasses.field(default_factory=dict)  # group id -> why no text
 
 
 def explain_phase(waiting: Waiting, judged: Judged) -> Explained:
     """Phase 3: error messages per error group id and asset types per failed result, in one
     budget of ``EXPLAIN_BUDGET`` seconds (never after a signal; never changes the verdict)."""
     scope = waiting.scope
-    if not waiting.options.details or scope.done:
-        return Explained()
     verdict = combine(judged.verdicts)
+    if not waiting.options.details or scope.done:
+        why = "--no-details" if not waiting.options.details else "the gate was stopping"
+        return Explained(missing=dict.fromkeys(failed_group_ids(verdict, limit=None), why))
+    missing: dict[str, str] = {}
     with scope.child(EXPLAIN_BUDGET) as explaining:
         client = waiting.client.under(explaining)
-        found = fetch_error_messages(client, verdict, explaining.deadline, explaining)
+        found = fetch_error_messages(client, verdict, explaining.deadline, explaining, missing)
         evidence = fetch_evidence(
             client,
             verdict,
@@ -347,7 +350,7 @@ def explain_phase(waiting: Waiting, judged: Judged) -> Explained:
             skip=waiting.options.check_session_ids,
         )
     messages = {group: waiting.redactor(text) for group, text in found.items()}
-    return Explained(messages, evidence)
+    return Explained(messages, evidence, missing)
 
 
 def finish_phase(
@@ -379,6 +382,7 @@ def finish_phase(
         signal=received,
         error_messages=explained.error_messages,
         evidence=explained.evidence,
+        missing_texts=explained.missing,
     )
     finish(run, options, waiting.out, waiting.integration, waiting.redactor, waiting.colour)
     return deferred_signal(run, scope)

@@ -202,8 +202,11 @@ LEVELS = (
 class _Texts:
     """Hands out error group texts: in full for the first few elements, then a reference."""
 
-    def __init__(self, errors: dict[str, str], level: _Level) -> None:
+    def __init__(
+        self, errors: dict[str, str], level: _Level, missing: dict[str, str] | None = None
+    ) -> None:
         self.errors = errors
+        self.missing = missing or {}
         self.level = level
         self.first: dict[str, tuple[str, int]] = {}  # group id -> (where it is shown, uses)
 
@@ -226,9 +229,12 @@ class _Texts:
         for gid in result.error_group_ids:
             text = self.errors.get(gid)
             if not text:
-                blocks.append(
-                    f"error group {gid}: {NOT_FETCHED_ATTEMPT if attempt else NOT_FETCHED}"
-                )
+                reason = self.missing.get(gid)
+                if attempt:
+                    said = NOT_FETCHED_ATTEMPT
+                else:
+                    said = f"error text not fetched ({reason})" if reason else NOT_FETCHED
+                blocks.append(f"error group {gid}: {said}")
                 continue
             where, uses = self.first.get(gid, (case, 0))
             self.first[gid] = (where, uses + 1)
@@ -504,7 +510,7 @@ def _session_suite(
 
 def _render(run: GateRun, level: _Level) -> list[str]:
     verdict = run.verdict
-    texts = _Texts(run.error_messages, level)
+    texts = _Texts(run.error_messages, level, run.missing_texts)
     stops = {obs.session_id: obs.stop for obs in run.observations}
     names = suite_names(verdict.sessions)
     suites: list[_Suite] = []

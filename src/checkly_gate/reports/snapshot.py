@@ -97,6 +97,7 @@ def pieces(run: GateRun) -> list[str | memoryview]:
         },
         "requests": run.requests,
         "errorMessages": dict(run.error_messages),
+        "missingErrorMessages": dict(run.missing_texts),
         "evidence": {rid: list(kinds) for rid, kinds in run.evidence.items()},
         "sessions": sessions,
     }
@@ -212,12 +213,16 @@ def load(text: str) -> GateRun:
         requests=_int(data.get("requests")),
         signal=signal,
         evidence=load_evidence(data.get("evidence")),
-        error_messages={
-            k: v
-            for k, v in (data.get("errorMessages") or {}).items()
-            if isinstance(k, str) and isinstance(v, str)
-        },
+        error_messages=_texts(data.get("errorMessages")),
+        missing_texts=_texts(data.get("missingErrorMessages")),
     )
+
+
+def _texts(value: Any) -> dict[str, str]:
+    """A stored mapping of strings to strings; anything else in it is left out."""
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _int(value: Any) -> int:
