@@ -34,7 +34,7 @@ from checkly_gate.models import NotASessionError, Session, load_session
 from checkly_gate.proxies import proxy_for
 from checkly_gate.scope import Scope
 from checkly_gate.text import is_safe_id, one_line
-from checkly_gate.tls import not_tls_error, ssl_context, verification_error
+from checkly_gate.tls import ssl_context, tls_problem
 from checkly_gate.verdict import same_session
 
 log = logging.getLogger("checkly_gate")
@@ -547,21 +547,8 @@ class Client:
         if isinstance(exc, httpx.TimeoutException):  # e.g. the connect timeout, before the bound
             return Transient(f"request timed out ({type(exc).__name__})", timed_out=True, sent=sent)
         if isinstance(exc, httpx.TransportError):
-            problem = verification_error(exc)
-            if problem is not None:
-                message = (
-                    f"cannot verify the TLS certificate of {self._host}: {problem}; "
-                    "if a proxy inspects TLS, point SSL_CERT_FILE at its CA bundle"
-                )
-                with self._lock:
-                    self._stats.misconfigured = self._stats.misconfigured or message
-                return Misconfigured(message)
-            plain = not_tls_error(exc)
-            if plain is not None:
-                message = (
-                    f"TLS handshake with {self._host} failed: {plain}; "
-                    "check the scheme and port of --api-url (http:// or https://)"
-                )
+            message = tls_problem(exc, self._host)
+            if message is not None:
                 with self._lock:
                     self._stats.misconfigured = self._stats.misconfigured or message
                 return Misconfigured(message)

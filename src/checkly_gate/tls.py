@@ -17,7 +17,7 @@ A certificate that cannot be verified is a configuration problem, never "network
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import certifi
 
@@ -33,19 +33,27 @@ def ssl_context(env: Mapping[str, str]) -> ssl.SSLContext:
     return context
 
 
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, its causes and contexts, and exceptions carried in their ``args`` (httpx wraps
+    the ``ssl`` error that way), each once."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
+        todo += [e for e in (current.__cause__, current.__context__) if e is not None]
+
+
 def verification_error(exc: BaseException) -> str | None:
     """The certificate verification error somewhere in ``exc``'s chain, as one line, or None."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _chain(exc):
         if isinstance(current, ssl.SSLCertVerificationError):
             reason = current.verify_message or current.reason or str(current)
             return f"{reason} (OpenSSL verify code {current.verify_code})"
-        for arg in getattr(current, "args", ()):
-            if isinstance(arg, ssl.SSLCertVerificationError):
-                return verification_error(arg)
-        current = current.__cause__ or current.__context__
     return None
 
 
@@ -60,19 +68,30 @@ _NOT_TLS = (
 
 
 def not_tls_error(exc: BaseException) -> str | None:
-    """One line when ``exc``'s chain says the server did not speak TLS at all, else None.
-
-    Retrying cannot help (it is the URL's scheme or the port), so the gate reports it at once as a
-    configuration problem, like a certificate it cannot verify.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    """One line when ``exc``'s chain says the server did not speak TLS at all, else None."""
+    for current in _chain(exc):
         text = " ".join(str(a) for a in getattr(current, "args", ())) or str(current)
         if isinstance(current, ssl.SSLError) or "SSL" in text:
             for reason in _NOT_TLS:
                 if reason in text:
                     return f"the server does not speak TLS there ({reason})"
-        current = current.__cause__ or current.__context__
+    return None
+
+
+def tls_problem(exc: BaseException, host: str) -> str | None:
+    """What a transport failure says about the TLS setup, as the one-line message a user
+    needs, or None when it is not a TLS configuration problem. Retrying cannot help either
+    kind, so the gate reports it at once (``api.Misconfigured``)."""
+    problem = verification_error(exc)
+    if problem is not None:
+        return (
+            f"cannot verify the TLS certificate of {host}: {problem}; "
+            "if a proxy inspects TLS, point SSL_CERT_FILE at its CA bundle"
+        )
+    plain = not_tls_error(exc)
+    if plain is not None:
+        return (
+            f"TLS handshake with {host} failed: {plain}; "
+            "check the scheme and port of --api-url (http:// or https://)"
+        )
     return None
