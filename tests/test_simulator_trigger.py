@@ -223,13 +223,14 @@ def test_triggered_is_a_copy_and_sessions_are_distinct(serve) -> None:
 
 
 def test_trigger_not_found_seconds_applies_after_the_201(serve) -> None:
-    sim = serve(BUILTIN_SCENARIOS["trigger-demo"], speed=10)  # 404 for 0.1 s
+    # 404 for 1 s after the 201 (speed 1): wide enough that a busy machine still asks within it.
+    sim = serve(BUILTIN_SCENARIOS["trigger-demo"], speed=1)
     with client(sim) as c:
         r = c.post(TRIGGER, json=tags("web"))
         assert r.status_code == 201 and r.json()["status"] == "RUNNING"
         session_id = r.json()["testSessionId"]
         assert c.get(f"/v1/test-sessions/{session_id}").status_code == 404
-        time.sleep(0.15)
+        time.sleep(1.3)
         assert c.get(f"/v1/test-sessions/{session_id}").status_code == 200
 
 
