@@ -196,23 +196,28 @@ def test_none_found_ends_with_no_session_after_the_window_on_a_widening_schedule
     )
     assert found.outcome is Outcome.NO_SESSION
     assert "no test session found for commit" in found.reason
-    assert clock.sleeps == [5.0, 10.0, 20.0]  # the next (30 s) would pass the 60 s window
-    assert len(seen) == 4  # cheap: one request per look
+    assert clock.sleeps == [5.0, 10.0, 20.0, 25.0]  # the last look is at the window's end
+    assert "in 60s of looking" in found.reason and found.searched == 60.0
+    assert len(seen) == 5  # cheap: one request per look
+    assert "from" not in seen[0].url.params  # the first look takes no time from this runner
     later = [r.url.params["from"] for r in seen[1:]]
     assert all(float(v) > WALL for v in later)  # later looks list only what is new
 
 
-def test_429_waits_exactly_retry_after_then_finds() -> None:
+def test_429_waits_retry_after_plus_a_spread_then_finds() -> None:
     answers = iter([httpx.Response(429, headers={"Retry-After": "7"}, json={}), page([entry("m")])])
     found, clock, _ = run(lambda r: next(answers), DiscoveryOptions(commit=SHA))
     assert found.session_ids == [ID("m")]
-    assert clock.sleeps == [7.0]
+    assert len(clock.sleeps) == 1 and 7.0 <= clock.sleeps[0] <= 10.5
 
 
-def test_retry_after_beyond_the_window_ends_the_search_early() -> None:
+def test_retry_after_beyond_the_deadline_ends_the_search_at_once() -> None:
     response = httpx.Response(429, headers={"Retry-After": "600"}, json={})
-    found, clock, seen = run(lambda r: response, DiscoveryOptions(SHA, None, None, None, 60.0))
+    found, clock, seen = run(
+        lambda r: response, DiscoveryOptions(SHA, None, None, None, 60.0), timeout=300.0
+    )
     assert found.outcome is Outcome.UNAVAILABLE  # never read a list: cannot say "none"
+    assert "Retry-After" in found.reason and "page 1" in found.reason
     assert clock.sleeps == [] and len(seen) == 1
 
 
@@ -229,17 +234,18 @@ def test_refused_ends_at_once_and_unreadable_lists_are_api_trouble() -> None:
         assert found.outcome is Outcome.UNAVAILABLE
 
 
-def test_pages_per_look_are_bounded_and_a_repeating_cursor_stops() -> None:
+def test_a_repeating_cursor_or_an_endless_list_is_refused_never_cut() -> None:
     found, _, seen = run(
         lambda r: page([entry("x", OTHER)], "again"), DiscoveryOptions(SHA, None, None, None, 1.0)
     )
-    assert found.outcome is Outcome.NO_SESSION
-    assert len(seen) == 2  # the cursor came back the same: stop
-    counter = iter(range(1000))
+    assert found.outcome is Outcome.UNAVAILABLE  # not "no session": the list was not all read
+    assert "repeats" in found.reason and len(seen) == 2
+    counter = iter(range(100_000))
     found, _, seen = run(
         lambda r: page([entry("x", OTHER)], f"c{next(counter)}"),
         DiscoveryOptions(SHA, None, None, None, 1.0),
     )
+    assert found.outcome is Outcome.USAGE and "narrow it" in found.reason
     assert len(seen) == MAX_PAGES
 
 
@@ -259,16 +265,11 @@ def test_a_no_session_snapshot_reads_back_with_its_outcome_and_code(code: int) -
 
 
 entries_strategy = st.lists(
-    st.one_of(
-        st.builds(
-            lambda sid, commit, branch: {"id": sid, "commitId": commit, "branchName": branch},
-            st.uuids().map(str),
-            st.one_of(st.just(SHA), st.just(SHA[:7].upper()), hexsha, st.none(), st.integers()),
-            st.sampled_from(["main", "dev", None]),
-        ),
-        st.none(),
-        st.integers(),
-        st.text(max_size=3),
+    st.builds(
+        lambda sid, commit, branch: {"id": sid, "commitId": commit, "branchName": branch},
+        st.uuids().map(str),
+        st.one_of(st.just(SHA), st.just(SHA[:7].upper()), hexsha, st.none(), st.integers()),
+        st.sampled_from(["main", "dev", None]),
     ),
     max_size=40,
 )
@@ -287,11 +288,10 @@ def test_discovery_finds_exactly_the_matching_sessions_whatever_the_pages(
 
     options = DiscoveryOptions(commit=SHA, branch=branch, discover_timeout=0.0)
     found, _, seen = run(handler, options)
-    reachable = [e for p in pages[:MAX_PAGES] for e in p]
-    expected = list(dict.fromkeys(e["id"].lower() for e in reachable if matches(e, options)))[:20]
-    assert found.session_ids == expected
+    expected = list(dict.fromkeys(e["id"].lower() for p in pages for e in p if matches(e, options)))
+    assert found.session_ids == expected  # every match, however many, on whichever page
     assert (found.outcome is None) == bool(expected)
-    assert len(seen) <= MAX_PAGES
+    assert len(seen) == len(pages)
 
 
 def test_waiting_for_a_session_costs_few_requests_a_minute() -> None:
@@ -300,7 +300,7 @@ def test_waiting_for_a_session_costs_few_requests_a_minute() -> None:
     times = [0.0]
     for pause in clock.sleeps:
         times.append(times[-1] + pause)
-    assert len(seen) == len(times) == 12  # 0, 5, 15, 35, 65, 95, ... 275 s
+    assert len(seen) == len(times) == 13  # 0, 5, 15, 35, 65, 95, ... 275, 300 s
     assert max(sum(1 for t in times if s <= t < s + 60) for s in times) <= 5
 
 
@@ -343,7 +343,7 @@ def test_a_retry_after_storm_never_looks_faster_than_once_a_second(
     client = Client("key-1", "https://api.test", transport=httpx.MockTransport(handler))
     options = DiscoveryOptions(SHA, None, None, None, 60.0)
     found = discover(
-        client, options, clock.now() + 1800, clock, lambda: WALL + clock.now(), poll_interval
+        client, options, clock.now() + 60, clock, lambda: WALL + clock.now(), poll_interval
     )
     assert found.outcome is Outcome.UNAVAILABLE
-    assert min(clock.sleeps) >= 1.0 and len(seen) <= 61
+    assert min(clock.sleeps[:-1]) >= 1.0 and len(seen) <= 61  # the last is cut by the deadline
