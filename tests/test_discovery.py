@@ -347,3 +347,176 @@ def test_a_retry_after_storm_never_looks_faster_than_once_a_second(
     )
     assert found.outcome is Outcome.UNAVAILABLE
     assert min(clock.sleeps[:-1]) >= 1.0 and len(seen) <= 61  # the last is cut by the deadline
+
+
+# --- never green on partial knowledge (issue 18.1) ----------------------------------------------
+
+from datetime import datetime, timezone  # noqa: E402
+from email.utils import formatdate  # noqa: E402
+
+from hypothesis import settings  # noqa: E402
+
+from checkly_gate.discovery import MAX_SESSIONS  # noqa: E402
+
+
+def iso(moment: float) -> str:
+    when = datetime.fromtimestamp(moment, tz=timezone.utc)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+FAILURES = {
+    "500": lambda: httpx.Response(500, json={"message": "boom"}),
+    "429": lambda: httpx.Response(429, headers={"Retry-After": "1"}, json={}),
+    "garbage": lambda: httpx.Response(200, content=b"<html>proxy</html>"),
+    "not-an-object": lambda: page([None, 3]),  # type: ignore[list-item]
+    "bad-id": lambda: page([entry("x", id="../../v1/accounts")]),
+    "surrogate-cursor": lambda: httpx.Response(
+        200, content=b'{"entries": [], "nextId": "\\ud800"}'
+    ),
+    "huge-cursor": lambda: page([], "n" * 70_000),
+    "number-cursor": lambda: httpx.Response(200, json={"entries": [], "nextId": 7}),
+}
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    st.lists(st.booleans(), max_size=260),
+    st.dictionaries(
+        st.integers(1, 3),
+        st.tuples(st.sampled_from(sorted(FAILURES)), st.one_of(st.integers(1, 3), st.none())),
+        max_size=3,
+    ),
+)
+def test_a_look_is_every_page_or_api_trouble_whatever_fails(
+    matching: list[bool], failures: dict[int, tuple[str, int | None]]
+) -> None:
+    # Sessions newest first, 100 a page; page N fails `times` times (None: for ever) in one of
+    # the ways a list can fail. Discovery either returns every match of every page, or says
+    # API trouble: never the matches of the pages it happened to read.
+    sessions = [entry(f"s{i}", SHA if hit else OTHER) for i, hit in enumerate(matching)]
+    pages = [sessions[i : i + 100] for i in range(0, len(sessions), 100)] or [[]]
+    asked: dict[int, int] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params.get("nextId", "p1")[1:])
+        asked[number] = asked.get(number, 0) + 1
+        kind, times = failures.get(number, ("", 0))
+        if kind and (times is None or asked[number] <= times):
+            return FAILURES[kind]()
+        more = f"p{number + 1}" if number < len(pages) else None
+        return page(pages[number - 1], more)
+
+    found, _, _ = run(handler, DiscoveryOptions(SHA, None, None, None, 0.0), timeout=600.0)
+    broken = [n for n, (_, times) in failures.items() if times is None and n <= len(pages)]
+    expected = [e["id"] for e, hit in zip(sessions, matching, strict=True) if hit]
+    if broken:
+        assert found.outcome is Outcome.UNAVAILABLE and found.session_ids == []
+        assert f"page {min(broken)}" in found.reason
+    else:
+        assert found.session_ids == expected
+        assert found.outcome is (None if expected else Outcome.NO_SESSION)
+
+
+def test_a_page_that_answers_500_twice_is_read_again_and_its_failed_session_followed() -> None:
+    answers = {"p2": iter([httpx.Response(500, json={}), httpx.Response(500, json={})])}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        cursor = request.url.params.get("nextId")
+        if cursor is None:
+            return page([entry("passed", status="PASSED")], "p2")
+        return next(answers["p2"], None) or page([entry("failed", status="FAILED")])
+
+    found, clock, seen = run(handler, DiscoveryOptions(commit=SHA))
+    assert found.session_ids == [ID("passed"), ID("failed")]
+    assert len(seen) == 4 and len(clock.sleeps) == 2
+
+
+def test_every_match_is_followed_however_many_and_too_many_is_refused() -> None:
+    sessions = [entry(f"m{i}") for i in range(21)]
+    found, _, _ = run(lambda r: page(sessions), DiscoveryOptions(commit=SHA))
+    assert len(found.session_ids) == 21  # not "the newest 20"
+    many = [entry(f"m{i}") for i in range(MAX_SESSIONS + 1)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        start = int(request.url.params.get("nextId", "0"))
+        more = str(start + 100) if start + 100 < len(many) else None
+        return page(many[start : start + 100], more)
+
+    found, _, _ = run(handler, DiscoveryOptions(commit=SHA))
+    assert found.outcome is Outcome.USAGE and found.session_ids == []
+    assert f"{MAX_SESSIONS + 1} test sessions match" in found.reason
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    st.one_of(st.sampled_from([-86400.0, -600.0, 0.0, 600.0, 86400.0]), st.floats(-2e5, 2e5)),
+    st.booleans(),
+    st.booleans(),
+)
+def test_a_runner_clock_off_never_hides_a_new_session_nor_lets_an_old_one_in(
+    skew: float, with_commit: bool, ignores_from: bool
+) -> None:
+    # The runner's clock is `skew` seconds off the API's. A three-day-old session of branch
+    # main (and of another commit) is listed from the start; the deploy's session is created
+    # 2 s after the gate started. Only the new one is ever taken.
+    clock = FakeClock()
+    started = clock.now()
+
+    def api_now() -> float:
+        return WALL + clock.now()
+
+    old = entry("old", OTHER, created_at=iso(api_now() - 3 * 86400))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        listed = [old]
+        if clock.now() >= started + 2:
+            listed.insert(0, entry("new", created_at=iso(WALL + started + 2)))
+        since = request.url.params.get("from")
+        if since is not None and not ignores_from:
+            listed = [
+                e
+                for e in listed
+                if datetime.fromisoformat(e["created_at"].replace("Z", "+00:00")).timestamp()
+                >= float(since)
+            ]
+        body = page(listed)
+        body.headers["Date"] = formatdate(api_now(), usegmt=True)
+        return body
+
+    client = Client("key-1", "https://api.test", transport=httpx.MockTransport(handler))
+    options = (
+        DiscoveryOptions(commit=SHA, discover_timeout=30.0)
+        if with_commit
+        else DiscoveryOptions(branch="main", discover_timeout=30.0)
+    )
+    found = discover(client, options, clock.now() + 600, clock, lambda: api_now() + skew, 10.0)
+    assert found.session_ids == [ID("new")], found.reason
+
+
+def test_without_commit_a_session_whose_age_cannot_be_read_is_never_taken_as_new() -> None:
+    found, _, _ = run(
+        lambda r: page([entry("ageless")]), DiscoveryOptions(branch="main", discover_timeout=0.0)
+    )
+    assert found.outcome is Outcome.NO_SESSION
+
+
+@pytest.mark.parametrize("kind", ["surrogate-cursor", "huge-cursor", "number-cursor"])
+def test_an_unusable_next_id_is_an_unreadable_page_in_one_line(kind: str) -> None:
+    found, _, seen = run(lambda r: FAILURES[kind](), DiscoveryOptions(commit=SHA), timeout=30.0)
+    assert found.outcome is Outcome.UNAVAILABLE
+    assert "unusable nextId" in found.reason and "\n" not in found.reason
+    assert len(found.reason) < 300 and all("nextId" not in r.url.params for r in seen)
+
+
+def test_the_last_look_is_at_the_windows_end_and_finds_a_session_listed_late() -> None:
+    clock = FakeClock()
+    started = clock.now()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return page([entry("late")] if clock.now() >= started + 6 else [])
+
+    client = Client("key-1", "https://api.test", transport=httpx.MockTransport(handler))
+    options = DiscoveryOptions(SHA, None, None, None, 8.0)
+    found = discover(client, options, started + 600, clock, lambda: WALL + clock.now(), 10.0)
+    assert found.session_ids == [ID("late")]  # looks at 0, 5 and 8 s: the window's end
+    assert clock.sleeps == [5.0, 3.0]
