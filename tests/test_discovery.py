@@ -520,3 +520,10 @@ def test_the_last_look_is_at_the_windows_end_and_finds_a_session_listed_late() -
     found = discover(client, options, started + 600, clock, lambda: WALL + clock.now(), 10.0)
     assert found.session_ids == [ID("late")]  # looks at 0, 5 and 8 s: the window's end
     assert clock.sleeps == [5.0, 3.0]
+
+
+def test_a_window_cut_by_the_deadline_still_ends_in_no_session_not_api_trouble() -> None:
+    # --timeout 20 with the default 300 s window: the last look leaves time to be read.
+    found, clock, seen = run(lambda r: page([]), DiscoveryOptions(commit=SHA), timeout=20.0)
+    assert found.outcome is Outcome.NO_SESSION, found.reason
+    assert 15.0 <= sum(clock.sleeps) < 20.0 and len(seen) == len(clock.sleeps) + 1

@@ -64,6 +64,7 @@ PAGE_LIMIT = 100  # the API's maximum ``limit``
 MAX_PAGES = 100  # pages one look reads at most (10,000 sessions); more is refused, never cut
 MAX_SESSIONS = 500  # matching sessions followed at most; more is refused, never cut
 MAX_WAIT = 30.0  # the widening discovery schedule stops growing here
+LAST_LOOK_MARGIN = 5.0  # a window cut by the deadline ends this long before it (at most)
 REQUEST_TIMEOUT = 30.0
 
 
@@ -460,9 +461,9 @@ class _Looker:
                 raise _Unread(f"page {number} of the test-session list repeats an earlier cursor")
             cursors.add(next_id)
             oldest = max(since or 0.0, window_since())
-            times = [created(entry) for entry in page]
-            if page and all(t is not None and t < oldest for t in times):
-                return entries  # newest first: everything after this page is older still
+            times = [t for t in map(created, page) if t is not None]
+            if times and min(times) < oldest:
+                return entries  # newest first: every later page is older than the window
         raise _TooMany(
             f"more than {MAX_PAGES * PAGE_LIMIT} test sessions are listed for this window; "
             "the gate reads at most that many: narrow it with --branch or --provider"
@@ -489,7 +490,10 @@ def discover(
     """
     result = Discovery()
     started = clock.now()
-    window_end = min(deadline, started + options.discover_timeout)
+    # The last look is at the window's end, but never so late that the deadline leaves it no
+    # time to be read (a look cut by the deadline would be API trouble, not "none found").
+    margin = min(LAST_LOOK_MARGIN, max(0.0, deadline - started) / 10)
+    window_end = max(started, min(deadline - margin, started + options.discover_timeout))
     api = ApiClock(wall_now)
     started_wall = wall_now()
     slack = LOOKBACK_SECONDS if options.commit else OVERLAP_SECONDS
