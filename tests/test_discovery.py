@@ -6,11 +6,13 @@ from __future__ import annotations
 import string
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timezone
+from email.utils import formatdate
 from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.api import Client
@@ -18,6 +20,7 @@ from checkly_gate.config import ConfigError
 from checkly_gate.discovery import (
     COMMIT_VARIABLES,
     MAX_PAGES,
+    MAX_SESSIONS,
     DiscoveryOptions,
     commit_matches,
     discover,
@@ -62,6 +65,7 @@ def test_commit_auto_without_a_ci_commit_names_where_it_looked() -> None:
         resolve_commit("auto", {name: "" for name in COMMIT_VARIABLES})
 
 
+@settings(deadline=None)
 @given(
     st.one_of(
         st.text(alphabet="0123456789abcdef", max_size=6),
@@ -77,6 +81,7 @@ def test_anything_but_7_to_64_hex_digits_is_a_usage_error(text: str) -> None:
     assert "\n" not in str(info.value)
 
 
+@settings(deadline=None)
 @given(hexsha, st.integers(7, 40), st.booleans())
 def test_any_prefix_of_7_or_more_matches_either_way_and_any_case(
     sha: str, n: int, upper: bool
@@ -86,12 +91,14 @@ def test_any_prefix_of_7_or_more_matches_either_way_and_any_case(
     assert commit_matches(short, sha)
 
 
+@settings(deadline=None)
 @given(hexsha, st.integers(0, 6))
 def test_prefixes_shorter_than_7_never_match(sha: str, n: int) -> None:
     assert not commit_matches(sha, sha[:n])
     assert not commit_matches(sha[:n], sha)
 
 
+@settings(deadline=None)
 @given(hexsha, hexsha)
 def test_different_commits_do_not_match(a: str, b: str) -> None:
     assert commit_matches(a, b) == (a == b)
@@ -275,6 +282,7 @@ entries_strategy = st.lists(
 )
 
 
+@settings(deadline=None)
 @given(entries_strategy, st.integers(1, 15), st.sampled_from([None, "main"]))
 def test_discovery_finds_exactly_the_matching_sessions_whatever_the_pages(
     entries: list[Any], size: int, branch: str | None
@@ -324,6 +332,7 @@ def test_ids_that_are_not_uuids_never_match() -> None:
     assert matches({**entry("a"), "id": "0B9F3C3E-5A4B-4C2D-9E1F-1234567890AB"}, options)
 
 
+@settings(deadline=None)
 @given(
     st.sampled_from(["0", "-5", "0.0001", "soon", "Wed, 21 Oct 2015 07:28:00 GMT", None]),
     st.sampled_from([0.05, 1.0, 10.0]),
@@ -350,13 +359,6 @@ def test_a_retry_after_storm_never_looks_faster_than_once_a_second(
 
 
 # --- never green on partial knowledge (issue 18.1) ----------------------------------------------
-
-from datetime import datetime, timezone  # noqa: E402
-from email.utils import formatdate  # noqa: E402
-
-from hypothesis import settings  # noqa: E402
-
-from checkly_gate.discovery import MAX_SESSIONS  # noqa: E402
 
 
 def iso(moment: float) -> str:
