@@ -529,3 +529,72 @@ def test_a_window_cut_by_the_deadline_still_ends_in_no_session_not_api_trouble()
     found, clock, seen = run(lambda r: page([]), DiscoveryOptions(commit=SHA), timeout=20.0)
     assert found.outcome is Outcome.NO_SESSION, found.reason
     assert 15.0 <= sum(clock.sleeps) < 20.0 and len(seen) == len(clock.sleeps) + 1
+
+
+@settings(deadline=None, max_examples=12)
+@given(
+    st.lists(st.sampled_from(["PASSED", "FAILED", None]), min_size=0, max_size=130),
+    st.dictionaries(
+        st.integers(1, 2),
+        st.tuples(st.sampled_from(["500", "garbage"]), st.one_of(st.integers(1, 2), st.none())),
+        max_size=2,
+    ),
+)
+def test_the_gate_exits_0_only_when_every_page_was_read_and_every_match_passed(
+    statuses: list[str | None], failures: dict[int, tuple[str, int | None]]
+) -> None:
+    # The whole `wait --commit` (discovery, following, judging) over an in-memory API: sessions
+    # newest first, None = another commit's; page N fails `times` times (None: for ever).
+    import io
+
+    from checkly_gate.config import Options
+    from checkly_gate.discovery import run_discovered
+    from tests.fakes import row, session_body
+
+    listed = [
+        entry(f"g{i}", SHA if status else OTHER, status=status or "PASSED")
+        for i, status in enumerate(statuses)
+    ]
+    by_id = {e["id"]: status for e, status in zip(listed, statuses, strict=True) if status}
+    pages = [listed[i : i + 100] for i in range(0, len(listed), 100)] or [[]]
+    asked: dict[int, int] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v1/test-sessions":
+            number = int(request.url.params.get("nextId", "p1")[1:])
+            asked[number] = asked.get(number, 0) + 1
+            kind, times = failures.get(number, ("", 0))
+            if kind and (times is None or asked[number] <= times):
+                return FAILURES[kind]()
+            return page(pages[number - 1], f"p{number + 1}" if number < len(pages) else None)
+        sid = path.split("/")[3]
+        if sid not in by_id or path.endswith("/assets"):
+            return httpx.Response(404, json={"message": "Not Found"})
+        failed = by_id[sid] == "FAILED"
+        rows = [row(status="FAILED", hasFailures=True) if failed else row()]
+        return httpx.Response(200, json=session_body(by_id[sid], rows, sid=sid))
+
+    broken = any(times is None and n <= len(pages) for n, (_, times) in failures.items())
+    options = Options(
+        session_ids=(),
+        api_key="k-123456",
+        api_url="https://api.test",
+        timeout=4.0,
+        poll_interval=0.1,
+        not_found_grace=1.0,
+    )
+    code = run_discovered(
+        options,
+        DiscoveryOptions(commit=SHA, discover_timeout=0.0),
+        io.StringIO(),
+        {},
+        transport=httpx.MockTransport(handler),
+        handle_signals=False,
+    )
+    if broken:
+        assert code == 6
+    elif not by_id:
+        assert code == 8
+    else:
+        assert code == (1 if "FAILED" in by_id.values() else 0)
