@@ -403,3 +403,18 @@ def test_an_unusable_next_id_is_api_trouble_in_one_line(tmp_path, cursor: bytes)
     assert proc.returncode == 6, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr and "unusable nextId" in proc.stdout
     assert max(len(line) for line in (proc.stdout + proc.stderr).splitlines()) < 2000
+
+
+def test_more_matches_than_the_gate_follows_is_refused_with_a_reason_never_cut(
+    sims, tmp_path
+) -> None:
+    from checkly_gate.discovery import MAX_SESSIONS
+
+    sim = sims("passing")
+    for _ in range(MAX_SESSIONS + 1):
+        sim.add_listed(load_scenario("passing"))
+    proc = gate(sim, "wait", "--commit", SHA, "--discover-timeout", "0", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"{MAX_SESSIONS + 1} test sessions match" in proc.stdout and "narrow" in proc.stdout
+    assert snapshot(tmp_path)["outcome"] == "error"
+    assert not any(r.path.startswith("/v1/test-sessions/") for r in sim.requests)
