@@ -4,6 +4,7 @@ evidence of failures, against the simulator over HTTP."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -262,3 +263,158 @@ def test_run_check_sessions_refuses_what_it_cannot_do(monkeypatch, capsys, extra
     monkeypatch.setenv("CHECKLY_API_KEY", KEY)
     assert main(["run", "--check-sessions", "--tags", "web", *extra]) == 2
     assert "--check-sessions takes tags and check ids only" in capsys.readouterr().err
+
+
+# --- the window, partial knowledge, the API's clock, untrusted list fields (issues 17, 18) ---
+
+
+def gate_with(
+    sim: Simulator, *args: str, cwd: Path, timeout: str = "30", **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``gate`` with the caller's own --poll-interval and --timeout."""
+    environ = {k: v for k, v in clean_env().items() if k not in COMMIT_VARIABLES}
+    environ.update({"CHECKLY_API_KEY": KEY, "NO_COLOR": "1", **env})
+    command = [sys.executable, "-m", "checkly_gate", *args, "--api-url", sim.url]
+    command += ["--timeout", timeout, "--json", "out.json"]
+    return subprocess.run(command, env=environ, cwd=cwd, capture_output=True, text=True, timeout=90)
+
+
+def test_a_session_listed_late_in_the_window_is_found_by_the_last_look(sims, tmp_path) -> None:
+    # --discover-timeout 8 at the default schedule looks at 0, 5 and 8 s; the session is listed
+    # at about 7 s. Before, the search gave up after the look at 5 s (exit 8).
+    sim = sims("passing")
+    sim.add_listed(load_scenario("passing"), after=7.0 * 20)  # scenario seconds at speed 20
+    args = ("wait", "--commit", SHA, "--discover-timeout", "8", "--poll-interval", "10")
+    proc = gate_with(sim, *args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Found test session" in proc.stdout
+
+
+def test_no_session_says_the_time_actually_searched(sims, tmp_path) -> None:
+    sim = sims("passing")
+    args = ("wait", "--commit", SHA, "--discover-timeout", "2", "--poll-interval", "10")
+    proc = gate_with(sim, *args, cwd=tmp_path)
+    assert proc.returncode == 8, proc.stdout + proc.stderr
+    searched = re.search(r"in ([\d.]+)s of looking", proc.stdout)
+    assert searched is not None and float(searched.group(1)) >= 2.0, proc.stdout
+
+
+def test_a_page_that_answers_500_twice_is_read_again_and_its_failed_session_judged(
+    sims, tmp_path
+) -> None:
+    # Page 2 answers 500 twice and holds the FAILED session of the commit: exit 1, never 0.
+    scenario = replace(
+        load_scenario("passing"),
+        faults=(Fault("server-error", requests=(2, 3), endpoint="list", status=500),),
+    )
+    sim = sims(scenario)
+    sim.add_listed(load_scenario("failing"), provider="GITHUB")  # the oldest: on page 2
+    for n in range(120):
+        sim.add_listed(other_commit(n))
+    sim.add_listed(load_scenario("passing"))  # the newest: on page 1
+    proc = gate(sim, "wait", "--commit", SHA, "--discover-timeout", "0", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert {s["outcome"] for s in snapshot(tmp_path)["sessions"]} == {"passed", "failed"}
+    statuses = [r.status for r in sim.requests if r.path == "/v1/test-sessions"]
+    assert statuses == [200, 500, 500, 200]
+
+
+def test_twenty_one_sessions_of_a_commit_are_all_followed(sims, tmp_path) -> None:
+    sim = sims("passing")
+    sim.add_listed(load_scenario("failing"))  # the oldest of 21
+    for _ in range(20):
+        sim.add_listed(load_scenario("passing"))
+    proc = gate(sim, "wait", "--commit", SHA, "--discover-timeout", "0", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert len(snapshot(tmp_path)["sessions"]) == 21
+
+
+def test_branch_without_commit_never_takes_a_days_old_session(sims, tmp_path) -> None:
+    sim = sims("passing")
+    sim.list_ignores_from = True
+    sim.add_listed(load_scenario("passing"), age=3 * 86400)  # branch main, three days old
+    proc = gate(sim, "wait", "--branch", "main", "--discover-timeout", "1", cwd=tmp_path)
+    assert proc.returncode == 8, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("offset", [-86400.0, -600.0, 600.0, 86400.0])
+@pytest.mark.parametrize("how", [("--commit", SHA), ("--branch", "main")])
+def test_a_runner_clock_off_from_the_apis_still_finds_the_session_2s_later(
+    sims, tmp_path, offset: float, how: tuple[str, str]
+) -> None:
+    sim = sims("passing")
+    sim.clock_offset = offset  # the API's clock minus the runner's
+    sim.add_listed(load_scenario("passing"), after=2.0 * 20)
+    proc = gate(sim, "wait", *how, "--discover-timeout", "10", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_session_list_fields_never_reach_the_log_as_commands(sims, tmp_path) -> None:
+    sim = sims("passing")
+    hostile = {
+        "branchName": "::warning::INJECTED\x1b[31mred",
+        "status": "##[error]INJECTED",
+        "provider": "\x1b[0Ksection_start:1:x\r\x1b[0KINJECTED",
+        "name": "::error::named",
+    }
+    sim.add_listed(load_scenario("passing"), fields=hostile)
+    proc = gate(sim, "wait", "--commit", SHA, cwd=tmp_path, GITHUB_ACTIONS="true")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    log = proc.stdout + proc.stderr
+    assert "INJECTED" in log  # shown, as inert text
+    for live in ("\x1b", "##[error]", "section_start:", "\r"):
+        assert live not in log
+    assert not any(line.startswith("::") for line in log.splitlines() if "INJECTED" in line)
+
+
+@pytest.mark.parametrize("cursor", [b'"\\ud800"', b'"' + b"n" * 70_000 + b'"'])
+def test_an_unusable_next_id_is_api_trouble_in_one_line(tmp_path, cursor: bytes) -> None:
+    import http.server
+    import threading
+
+    body = b'{"entries": [], "nextId": ' + cursor + b"}"
+
+    class List(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), List)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        environ = {k: v for k, v in clean_env().items() if k not in COMMIT_VARIABLES}
+        environ.update({"CHECKLY_API_KEY": KEY, "NO_COLOR": "1"})
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        command = [sys.executable, "-m", "checkly_gate", "wait", "--commit", SHA]
+        command += ["--api-url", url, "--timeout", "4", "--poll-interval", "0.5"]
+        proc = subprocess.run(
+            command, env=environ, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 6, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "unusable nextId" in proc.stdout
+    assert max(len(line) for line in (proc.stdout + proc.stderr).splitlines()) < 2000
+
+
+def test_more_matches_than_the_gate_follows_is_refused_with_a_reason_never_cut(
+    sims, tmp_path
+) -> None:
+    from checkly_gate.discovery import MAX_SESSIONS
+
+    sim = sims("passing")
+    for _ in range(MAX_SESSIONS + 1):
+        sim.add_listed(load_scenario("passing"))
+    proc = gate(sim, "wait", "--commit", SHA, "--discover-timeout", "0", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"{MAX_SESSIONS + 1} test sessions match" in proc.stdout and "narrow" in proc.stdout
+    assert snapshot(tmp_path)["outcome"] == "error"
+    assert not any(r.path.startswith("/v1/test-sessions/") for r in sim.requests)

@@ -141,6 +141,20 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - now).total_seconds())
 
 
+def server_time(response: httpx.Response | None) -> float | None:
+    """The ``Date`` header of ``response`` as Unix seconds; ``None`` when absent or unreadable."""
+    value = response.headers.get("Date") if response is not None else None
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return when.timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
 def error_message(response: httpx.Response, limit: int = 300) -> str:
     """One line saying what the server said, whatever shape its error body has."""
     text = response.text if response.content else ""
@@ -346,11 +360,16 @@ class Client:
 
     # --- discovery, result assets and check sessions -------------------------------------------
 
-    def list_test_sessions(self, query: Sequence[tuple[str, str]], timeout: float) -> Any:
+    def list_test_sessions(
+        self, query: Sequence[tuple[str, str]], timeout: float
+    ) -> tuple[Any, float | None]:
         """``GET /v1/test-sessions`` with ``query`` pairs (a key repeated for a list filter, e.g.
-        ``("branches", "main")``); the decoded ``ListTestSessionsResponse``, whatever its shape."""
+        ``("branches", "main")``): the decoded ``ListTestSessionsResponse``, whatever its shape,
+        and the API's own time when it answered (its ``Date`` header, Unix seconds; ``None``
+        without a readable one), so time windows never depend on the runner's clock."""
         path = "/v1/test-sessions" + (f"?{urlencode(list(query))}" if query else "")
-        return self._json(self._request(path, None, timeout))
+        response = self._request(path, None, timeout)
+        return self._json(response), server_time(response)
 
     def result_assets(self, session_id: str, result_id: str, timeout: float) -> Any:
         """``GET /v1/test-sessions/{id}/results/{resultId}/assets``: the decoded asset manifest.

@@ -3,11 +3,18 @@ integration (or anyone else) whose id the pipeline never saw.
 
 ``wait --commit SHA`` lists recent test sessions (``GET /v1/test-sessions``, newest first, paged
 with ``nextId``), keeps those whose ``commitId`` matches (full or abbreviated, case-insensitive,
-at least 7 hex digits) and whose branch, provider and environment match when given, and hands
-every match to the normal ``wait`` flow. When none exists yet it looks again on a widening
-schedule until the discovery window (``--discover-timeout``, inside the overall deadline) ends,
-then ends with the outcome ``no-session`` (exit 8, never green unless
-``--no-fail-on-no-session``).
+at least 7 hex digits; with ``--commit auto`` any commit the CI names for this run: a pull
+request's head and its merge commit) and whose branch, provider and environment match when
+given, and hands every match to the normal ``wait`` flow. When none exists yet it looks again
+on a widening schedule until the discovery window (``--discover-timeout``, inside the overall
+deadline) ends, the last look at its very end, then ends with the outcome ``no-session`` (exit
+8, never green unless ``--no-fail-on-no-session``).
+
+Never green on partial knowledge: a look reads every page of the list (each page retried under
+the deadline with the poller's backoff; a page never read is API trouble, exit 6), follows every
+match (a look or a match too large to follow is refused, never cut), and takes its time windows
+from the API's own clock (the ``Date`` header, else the listed sessions' timestamps), so a
+runner clock that is off never hides a session nor lets an old one in.
 
 Pure helpers (``resolve_commit``, ``matches``, ``list_query``, ``discovery_waits``) and one
 shell function (``discover``) that makes the requests through ``api.Client``.
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,51 +34,46 @@ from typing import Any, TextIO
 
 import httpx
 
-from checkly_gate.api import ApiError, Client, NotFound, Refused, Transient
+from checkly_gate.api import ApiError, Client, NotFound, Refused, Stopped, Transient
+from checkly_gate.ci import COMMIT_VARIABLES, run_commits
 from checkly_gate.config import ConfigError, Options
 from checkly_gate.gate import command_scope, finish_without_waiting, run_gate
-from checkly_gate.poller import RATE_LIMIT_BASE
+from checkly_gate.poller import RATE_LIMIT_BASE, RetryBeyondDeadline, backoff_waits, retry_pause
 from checkly_gate.redact import Redactor
+from checkly_gate.schedule import spread_retry_after
 from checkly_gate.scope import Clock
 from checkly_gate.text import one_line, signal_name
 from checkly_gate.verdict import Outcome, Verdict
 
+__all__ = ["COMMIT_VARIABLES", "Discovery", "DiscoveryOptions", "discover", "run_discovered"]
+
 log = logging.getLogger("checkly_gate")
 
-#: Where ``--commit`` (no value) or ``--commit auto`` finds the CI's own commit, first wins:
-#: Checkly's own variable, GitHub Actions (also the deployment's sha on ``deployment_status``),
-#: GitLab CI, Vercel, Buildkite, CircleCI, Bitbucket, Azure Pipelines, Jenkins (git plugin).
-COMMIT_VARIABLES = (
-    "CHECKLY_REPO_SHA",
-    "GITHUB_SHA",
-    "CI_COMMIT_SHA",
-    "VERCEL_GIT_COMMIT_SHA",
-    "BUILDKITE_COMMIT",
-    "CIRCLE_SHA1",
-    "BITBUCKET_COMMIT",
-    "BUILD_SOURCEVERSION",
-    "GIT_COMMIT",
-)
 AUTO = "auto"
 MIN_SHA = 7
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _PROVIDER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+# An opaque cursor fit to go back into a query: printable ASCII, no blank, bounded.
+_CURSOR = re.compile(r"[\x21-\x7e]{1,1024}")
 
 DEFAULT_DISCOVER_TIMEOUT = 300.0
 LOOKBACK_SECONDS = 7 * 24 * 3600.0  # a commit's sessions are looked for this far back
 OVERLAP_SECONDS = 120.0  # later rounds list only sessions created since the last round, minus this
 PAGE_LIMIT = 100  # the API's maximum ``limit``
-MAX_PAGES = 5  # pages per round: at most 500 sessions looked at per round
-MAX_SESSIONS = 20  # matching sessions followed at most (the newest)
+MAX_PAGES = 100  # pages one look reads at most (10,000 sessions); more is refused, never cut
+MAX_SESSIONS = 500  # matching sessions followed at most; more is refused, never cut
 MAX_WAIT = 30.0  # the widening discovery schedule stops growing here
+LAST_LOOK_MARGIN = 5.0  # a window cut by the deadline ends this long before it (at most)
 REQUEST_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
 class DiscoveryOptions:
     """What identifies the sessions to wait for. ``commit`` None: any session created since the
-    gate started (minus ``OVERLAP_SECONDS``) that matches the other filters."""
+    gate started (minus ``OVERLAP_SECONDS``, by the API's clock) that matches the other filters.
+    ``other_commits``: further commits that stand for the same run (``--commit auto`` on a pull
+    request: the merge commit after the head); a session of any of them matches."""
 
     commit: str | None = None
     branch: str | None = None
@@ -78,10 +81,18 @@ class DiscoveryOptions:
     environment: str | None = None
     discover_timeout: float = DEFAULT_DISCOVER_TIMEOUT
     fail_on_no_session: bool = True
+    other_commits: tuple[str, ...] = ()
+
+    @property
+    def commits(self) -> tuple[str, ...]:
+        """Every commit a matching session may carry, the deployed one first."""
+        return (self.commit, *self.other_commits) if self.commit else ()
 
     def describe(self) -> str:
         """``commit 4f2a9c1 on branch main (provider VERCEL)`` for people."""
         parts = [f"commit {self.commit[:12]}" if self.commit else "a new session"]
+        if self.other_commits:
+            parts[0] += f" (or {', '.join(c[:12] for c in self.other_commits)})"
         if self.branch:
             parts.append(f"on branch {self.branch}")
         extra = [
@@ -93,23 +104,32 @@ class DiscoveryOptions:
         return one_line(text + (f" ({', '.join(extra)})" if extra else ""), 200)
 
 
-def resolve_commit(value: str, env: Mapping[str, str]) -> str:
-    """A commit SHA from ``--commit``: the value itself, or with ``auto`` the CI's own commit
-    (``COMMIT_VARIABLES``). Lower-case hex, 7 to 64 digits; ``ConfigError`` otherwise."""
+def resolve_commits(value: str, env: Mapping[str, str]) -> tuple[str, ...]:
+    """The commit SHAs ``--commit`` stands for: the value itself, or with ``auto`` every commit
+    the CI names for this run, the deployed (head) one first (``ci.run_commits``: a pull
+    request's head and merge commits). Lower-case hex, 7 to 64 digits; ``ConfigError``
+    (naming the variable) otherwise."""
     text = value.strip()
-    where = "--commit"
-    if text.lower() == AUTO:
-        for name in COMMIT_VARIABLES:
-            if env.get(name, "").strip():
-                text, where = env[name].strip(), f"--commit auto ({name})"
-                break
-        else:
-            raise ConfigError(
-                "--commit auto: no commit in the environment "
-                f"(looked at {', '.join(COMMIT_VARIABLES)}); pass the SHA"
-            )
+    if text.lower() != AUTO:
+        return (_checked(text, "--commit"),)
+    found = run_commits(env)
+    if not found:
+        raise ConfigError(
+            "--commit auto: no commit in the environment "
+            f"(looked at {', '.join(COMMIT_VARIABLES)} and the CI's pull request variables); "
+            "pass the SHA"
+        )
+    return tuple(dict.fromkeys(_checked(c.sha, f"--commit auto ({c.source})") for c in found))
+
+
+def resolve_commit(value: str, env: Mapping[str, str]) -> str:
+    """The deployed commit of ``resolve_commits``: the first."""
+    return resolve_commits(value, env)[0]
+
+
+def _checked(text: str, where: str) -> str:
     if not _SHA.match(text):
-        shown = text if len(text) <= 60 else text[:57] + "..."
+        shown = one_line(text if len(text) <= 60 else text[:57] + "...", 80)
         raise ConfigError(f"{where}: expected a commit SHA of 7 to 64 hex digits, got {shown!r}")
     return text.lower()
 
@@ -172,7 +192,8 @@ def parse_options(
         return None
     values: dict[str, Any] = {}
     if commit is not None:
-        values["commit"] = resolve_commit(commit, env)
+        values["commit"], *others = resolve_commits(commit, env)
+        values["other_commits"] = tuple(others)
     for key, value in (("branch", branch), ("environment", environment)):
         if value is not None:
             if not value.strip():
@@ -206,13 +227,49 @@ def commit_matches(found: Any, wanted: str) -> bool:
     return len(short) >= MIN_SHA and long_.startswith(short)
 
 
-def matches(entry: Any, options: DiscoveryOptions) -> bool:
+def parse_time(value: Any) -> float | None:
+    """An ISO 8601 timestamp of the API (``2026-12-06T19:30:00.123Z``) as Unix seconds;
+    ``None`` when it is not one."""
+    if not isinstance(value, str) or not 10 <= len(value) <= 40:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"  # Python 3.10's fromisoformat has no "Z"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def created(entry: Any) -> float | None:
+    """When the listed session was created by the API's clock: ``created_at``, else
+    ``startedAt``; ``None`` when neither is readable."""
+    if not isinstance(entry, dict):
+        return None
+    for key in ("created_at", "createdAt", "startedAt"):
+        moment = parse_time(entry.get(key))
+        if moment is not None:
+            return moment
+    return None
+
+
+def matches(entry: Any, options: DiscoveryOptions, since: float | None = None) -> bool:
     """Whether a ``TestSessionListEntry`` is one of the sessions looked for. The filters sent to
-    the API (branch, provider) are checked again here: an API that ignores one never widens the
-    match."""
+    the API (branch, provider, ``from``) are checked again here: an API that ignores one never
+    widens the match. ``since`` (Unix seconds, the API's clock): an entry created before it
+    never matches; without ``--commit`` one whose age cannot be read never matches either (it
+    cannot be shown to be new)."""
     if not isinstance(entry, dict) or not _UUID.match(_text(entry.get("id"))):
         return False  # an id that is not a UUID never reaches a request path
-    if options.commit is not None and not commit_matches(entry.get("commitId"), options.commit):
+    if options.commit is not None and not any(
+        commit_matches(entry.get("commitId"), wanted) for wanted in options.commits
+    ):
         return False
     for key, wanted in (
         ("branchName", options.branch),
@@ -221,15 +278,24 @@ def matches(entry: Any, options: DiscoveryOptions) -> bool:
     ):
         if wanted is not None and _text(entry.get(key)).lower() != wanted.lower():
             return False
+    if since is not None:
+        moment = created(entry)
+        if moment is None:
+            return options.commit is not None  # a commit is identity enough; "new" needs a time
+        if moment < since:
+            return False
     return True
 
 
 def list_query(
-    options: DiscoveryOptions, since: float, next_id: str | None = None
+    options: DiscoveryOptions, since: float | None, next_id: str | None = None
 ) -> list[tuple[str, str]]:
-    """Query pairs of one ``GET /v1/test-sessions`` page: ``from`` (Unix seconds), ``limit``,
-    the branch and provider filters, and ``nextId`` for a following page."""
-    query = [("from", str(int(since))), ("limit", str(PAGE_LIMIT))]
+    """Query pairs of one ``GET /v1/test-sessions`` page: ``from`` (Unix seconds by the API's
+    clock; none on the first look, whose window is only known from the first answer),
+    ``limit``, the branch and provider filters, and ``nextId`` for a following page."""
+    query = [("limit", str(PAGE_LIMIT))]
+    if since is not None:
+        query.insert(0, ("from", str(int(since))))
     if options.branch:
         query.append(("branches", options.branch))
     if options.provider:
@@ -251,7 +317,8 @@ def discovery_waits(poll_interval: float) -> Iterator[float]:
 @dataclass
 class Discovery:
     """What discovery found. ``outcome`` is None when sessions were found (``session_ids``),
-    else NO_SESSION, REFUSED, UNAVAILABLE or INTERRUPTED with ``reason``."""
+    else NO_SESSION, REFUSED, UNAVAILABLE, USAGE (too many to follow) or INTERRUPTED with
+    ``reason``. ``searched``: seconds actually spent looking."""
 
     session_ids: list[str] = field(default_factory=list)
     entries: list[dict[str, Any]] = field(default_factory=list)
@@ -259,14 +326,148 @@ class Discovery:
     reason: str = ""
     rounds: int = 0
     pages: int = 0
+    searched: float = 0.0
 
 
-def _page(client: Client, query: Sequence[tuple[str, str]], timeout: float) -> tuple[list, str]:
-    body = client.list_test_sessions(query, timeout)
+@dataclass
+class ApiClock:
+    """The API's clock as seen from here: ``offset`` seconds ahead of the runner's wall clock,
+    learnt from every ``Date`` header and raised by any listed session created "in the
+    future" (the API's clock is at least there). Until either arrives it is the runner's."""
+
+    wall: Callable[[], float]
+    offset: float = 0.0
+    known: bool = False
+
+    def now(self) -> float:
+        return self.wall() + self.offset
+
+    def answered(self, server_time: float | None, entries: Sequence[Any]) -> None:
+        """Learn from one answer: its ``Date`` (``server_time``) and its entries' times."""
+        wall = self.wall()
+        if server_time is not None:
+            self.offset, self.known = server_time - wall, True
+        newest = max((t for t in map(created, entries) if t is not None), default=None)
+        if newest is not None and newest > wall + self.offset:
+            self.offset, self.known = newest - wall, True
+
+
+class _Unread(Exception):
+    """A page of the list could not be read before the deadline (API trouble, exit 6)."""
+
+
+class _TooMany(Exception):
+    """More to follow than the gate follows: refused with a reason, never cut."""
+
+
+def _checked_page(body: Any, page: int) -> tuple[list[Any], str]:
+    """The entries and the next cursor of one page; ``Transient`` (an unreadable page) when
+    the body is not a list of session objects with usable ids, or its cursor is unusable."""
     if not isinstance(body, dict) or not isinstance(body.get("entries"), list):
-        raise Transient("the test-session list is not a list of entries")
+        raise Transient(f"page {page} of the test-session list is not a list of entries")
+    entries = body["entries"]
+    for index, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or not _UUID.match(_text(entry.get("id"))):
+            raise Transient(
+                f"entry {index} of page {page} of the test-session list is not a session "
+                "with a usable id"
+            )
     next_id = body.get("nextId")
-    return body["entries"], next_id if isinstance(next_id, str) else ""
+    if next_id is None or next_id == "":
+        return entries, ""
+    if not isinstance(next_id, str) or not _CURSOR.fullmatch(next_id):
+        shown = f"{len(next_id)} characters" if isinstance(next_id, str) else type(next_id).__name__
+        raise Transient(f"page {page} of the test-session list has an unusable nextId ({shown})")
+    return entries, next_id
+
+
+@dataclass
+class _Looker:
+    """Reads whole looks (every page) for ``discover``, each page retried under the deadline."""
+
+    client: Client
+    options: DiscoveryOptions
+    deadline: float
+    clock: Clock
+    api: ApiClock
+    poll_interval: float
+    should_stop: Callable[[], bool]
+    result: Discovery
+    rng: random.Random = field(default_factory=random.Random)
+
+    def page(self, query: list[tuple[str, str]], number: int) -> tuple[list[Any], str]:
+        """One page, read again after transient trouble (the poller's backoff, ``Retry-After``
+        honoured, never sooner than a second after a 429) until the deadline: ``_Unread``
+        then, or at once for a ``Retry-After`` beyond it."""
+        waits: Iterator[float] | None = None
+        limited: Iterator[float] | None = None
+        error = "no answer"
+        while True:
+            if self.should_stop():
+                raise Stopped("interrupted while looking")
+            left = self.deadline - self.clock.now()
+            if left <= 0:
+                raise _Unread(f"could not read page {number} of the test-session list: {error}")
+            try:
+                body, server_time = self.client.list_test_sessions(
+                    query, min(REQUEST_TIMEOUT, left)
+                )
+                entries, next_id = _checked_page(body, number)
+            except (Refused, NotFound, Stopped):
+                raise
+            except Transient as exc:
+                error = exc.message
+                if exc.status == 429:
+                    limited = limited or backoff_waits(RATE_LIMIT_BASE)
+                    schedule = limited
+                else:
+                    waits = waits or backoff_waits(min(1.0, max(0.1, self.poll_interval)))
+                    schedule = waits
+                left = self.deadline - self.clock.now()
+                try:
+                    pause = retry_pause(exc, schedule, left)
+                except RetryBeyondDeadline as beyond:
+                    raise _Unread(
+                        f"could not read page {number} of the test-session list: {beyond}"
+                    ) from None
+                if exc.status == 429:
+                    pause = max(pause, RATE_LIMIT_BASE)  # a Retry-After: 0 storm: once a second
+                if exc.retry_after is not None and pause >= exc.retry_after:
+                    pause = spread_retry_after(pause, self.rng)  # a herd told one second
+                pause = min(pause, max(0.0, self.deadline - self.clock.now()))
+                log.info("%s; reading page %d again in %.1fs", exc.message, number, pause)
+                self.clock.sleep(pause)
+                continue
+            except ApiError as exc:
+                raise _Unread(f"could not read the test-session list: {exc.message}") from None
+            self.result.pages += 1
+            self.api.answered(server_time, entries)
+            return entries, next_id
+
+    def look(self, since: float | None, window_since: Callable[[], float]) -> list[Any]:
+        """Every entry listed since ``since`` (``from``; None: all), page after page until the
+        list ends or a page holds only sessions older than the window (for a list that ignores
+        ``from``). ``_TooMany`` beyond ``MAX_PAGES``; a cursor that comes back is an unreadable
+        list (``_Unread``)."""
+        entries: list[Any] = []
+        next_id: str | None = None
+        cursors: set[str] = set()
+        for number in range(1, MAX_PAGES + 1):
+            page, next_id = self.page(list_query(self.options, since, next_id), number)
+            entries.extend(page)
+            if not next_id:
+                return entries
+            if next_id in cursors:
+                raise _Unread(f"page {number} of the test-session list repeats an earlier cursor")
+            cursors.add(next_id)
+            oldest = max(since or 0.0, window_since())
+            times = [t for t in map(created, page) if t is not None]
+            if times and min(times) < oldest:
+                return entries  # newest first: every later page is older than the window
+        raise _TooMany(
+            f"more than {MAX_PAGES * PAGE_LIMIT} test sessions are listed for this window; "
+            "the gate reads at most that many: narrow it with --branch or --provider"
+        )
 
 
 def discover(
@@ -280,91 +481,89 @@ def discover(
 ) -> Discovery:
     """Look for the sessions until found, refused, or the discovery window closes.
 
-    The window is ``options.discover_timeout`` seconds, cut to ``deadline``: no look starts
-    after it. A look reads up to ``MAX_PAGES`` pages, each request bounded by ``REQUEST_TIMEOUT``
-    and the deadline. 429 waits ``Retry-After`` (ending the search when that is beyond the
-    window), never less than the next pause of the schedule or one second; other transient
-    trouble waits the next pause of the schedule.
+    The window is ``options.discover_timeout`` seconds, cut to ``deadline``; looks follow
+    ``discovery_waits`` and the last one is made at the window's very end. A look reads every
+    page (see ``_Looker``): it is complete, or the outcome is UNAVAILABLE (a page never read by
+    the deadline), REFUSED (401/403/404) or USAGE (more than ``MAX_PAGES`` pages, or more than
+    ``MAX_SESSIONS`` matches: refused, never cut). Times (the lookback, "created since the gate
+    started", ``from``) are the API's (``ApiClock``), never the runner's.
     """
     result = Discovery()
-    window_end = min(deadline, clock.now() + options.discover_timeout)
-    since = wall_now() - (LOOKBACK_SECONDS if options.commit else OVERLAP_SECONDS)
+    started = clock.now()
+    # The last look is at the window's end, but never so late that the deadline leaves it no
+    # time to be read (a look cut by the deadline would be API trouble, not "none found").
+    margin = min(LAST_LOOK_MARGIN, max(0.0, deadline - started) / 10)
+    window_end = max(started, min(deadline - margin, started + options.discover_timeout))
+    api = ApiClock(wall_now)
+    started_wall = wall_now()
+    slack = LOOKBACK_SECONDS if options.commit else OVERLAP_SECONDS
+
+    def window_since() -> float:  # by the API's clock: known after the first answer
+        return started_wall + api.offset - slack
+
+    looker = _Looker(client, options, deadline, clock, api, poll_interval, should_stop, result)
     waits = discovery_waits(poll_interval)
-    read = False
-    error = ""
+    since: float | None = None  # the first look lists from the newest on: no runner time in it
     found: dict[str, dict[str, Any]] = {}
     while True:
         if should_stop():
             result.outcome, result.reason = Outcome.INTERRUPTED, "interrupted while looking"
             return result
         result.rounds += 1
-        round_started = wall_now()
-        pause: float | None = None
+        look_wall = wall_now()
         try:
-            next_id: str | None = None
-            seen_cursors: set[str] = set()
-            for _ in range(MAX_PAGES):
-                # A look once begun is read to its end (at most MAX_PAGES pages) within the
-                # overall deadline; the window only decides whether another look starts.
-                left = deadline - clock.now()
-                if left <= 0:
-                    break
-                entries, next_id = _page(
-                    client, list_query(options, since, next_id), min(REQUEST_TIMEOUT, left)
-                )
-                result.pages += 1
-                read = True
-                for entry in entries:
-                    if matches(entry, options):
-                        found.setdefault(entry["id"].strip().lower(), entry)
-                if not entries or not next_id or next_id in seen_cursors:
-                    break
-                seen_cursors.add(next_id)
-            else:
-                log.info(
-                    "looked at %d pages of test sessions; older ones are not searched", MAX_PAGES
-                )
-            since = round_started - OVERLAP_SECONDS
+            entries = looker.look(since, window_since)
         except (Refused, NotFound) as exc:
             result.outcome, result.reason = Outcome.REFUSED, exc.message
             return result
-        except Transient as exc:
-            error = exc.message
-            # The schedule (for a 429 at least ``RATE_LIMIT_BASE``) is the floor, as in
-            # ``poller.retry_pause``: Retry-After 0, negative or a past date never looks sooner.
-            pause = max(next(waits), RATE_LIMIT_BASE if exc.status == 429 else 0.0)
-            if exc.retry_after is not None and exc.retry_after > pause:
-                pause = exc.retry_after
-                log.info("%s; waiting %.1fs as Retry-After asks", exc.message, pause)
-            else:
-                log.info("%s; looking again later", exc.message)
-        except ApiError as exc:
-            error = exc.message
-        if found:
-            newest = list(found.values())[:MAX_SESSIONS]
-            result.entries = newest
-            result.session_ids = list(found)[:MAX_SESSIONS]
+        except Stopped:
+            result.outcome, result.reason = Outcome.INTERRUPTED, "interrupted while looking"
             return result
-        if pause is None:
-            pause = next(waits)
+        except _Unread as exc:
+            result.outcome, result.reason = Outcome.UNAVAILABLE, str(exc)
+            result.searched = clock.now() - started
+            return result
+        except _TooMany as exc:
+            result.outcome, result.reason = Outcome.USAGE, str(exc)
+            return result
+        oldest = window_since()
+        for entry in entries:
+            if matches(entry, options, oldest):
+                found.setdefault(entry["id"].strip().lower(), entry)
+        result.searched = clock.now() - started
+        if found:
+            if len(found) > MAX_SESSIONS:
+                result.outcome = Outcome.USAGE
+                result.reason = (
+                    f"{len(found)} test sessions match {options.describe()}, more than the "
+                    f"{MAX_SESSIONS} the gate follows: narrow it with --branch, --provider or "
+                    "--environment"
+                )
+                return result
+            result.entries = list(found.values())
+            result.session_ids = list(found)
+            return result
+        # the next look lists what was created since this one began, by the API's clock
+        since = max(window_since(), look_wall + api.offset - OVERLAP_SECONDS)
         left = window_end - clock.now()
-        if pause >= left:
+        if left <= 0:
             break
+        pause = min(next(waits), left)  # the last look is at the window's end
         shown = f"{pause:.1f}" if pause < 10 else f"{pause:.0f}"  # 0.5 s is not "0s"
         log.info("no test session for %s yet; looking again in %ss", options.describe(), shown)
         clock.sleep(pause)
-    seconds = f"{options.discover_timeout:g}s"
-    if not read:
-        result.outcome = Outcome.UNAVAILABLE
-        result.reason = f"could not list test sessions within {seconds}: {error or 'no answer'}"
-    else:
-        result.outcome = Outcome.NO_SESSION
-        result.reason = (
-            f"no test session found for {options.describe()} within {seconds} "
-            f"(looked {result.rounds} {'time' if result.rounds == 1 else 'times'}, "
-            f"{result.pages} {'page' if result.pages == 1 else 'pages'})"
-        )
+    result.searched = clock.now() - started
+    result.outcome = Outcome.NO_SESSION
+    result.reason = (
+        f"no test session found for {options.describe()} in {_seconds(result.searched)} of "
+        f"looking (looked {result.rounds} {'time' if result.rounds == 1 else 'times'}, "
+        f"{result.pages} {'page' if result.pages == 1 else 'pages'})"
+    )
     return result
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
 
 
 def run_discovered(
@@ -413,7 +612,10 @@ def run_discovered(
             )
         if not quiet:
             for entry in found.entries:
-                bits = [_text(entry.get(k)) for k in ("provider", "status", "branchName")]
+                # listed fields are the API's text: one inert line each, never a CI command
+                bits = [
+                    one_line(_text(entry.get(k)), 40) for k in ("provider", "status", "branchName")
+                ]
                 what = " · ".join(b for b in bits if b)
                 name = one_line(_text(entry.get("name")) or entry["id"], 120)
                 out.write(redactor(f"Found test session '{name}' ({what}): {entry['id']}") + "\n")

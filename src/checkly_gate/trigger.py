@@ -103,41 +103,53 @@ def parse_check_ids(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def _first(env: Mapping[str, str], *names: str) -> str | None:
-    for name in names:
-        value = env.get(name)
-        if value:
-            return value
-    return None
+    """The first of ``names`` set and not blank, as one clean line (``ci.common.env_text``)."""
+    from checkly_gate.ci.common import first
+
+    return first(env, *names)
 
 
 def ci_metadata(env: Mapping[str, str]) -> dict[str, Any]:
     """Session metadata from Checkly's variables, then the CI system: GitHub Actions, GitLab CI,
     or one of ``ci.SYSTEMS`` (Azure Pipelines, Buildkite, CircleCI, Bitbucket, Jenkins; their
     build page goes under ``metadata[<system>].buildUrl``, as GitHub's run goes under
-    ``metadata.github``)."""
+    ``metadata.github``).
+
+    Every value is read through ``ci.common.env_text`` (one clean line: undecodable bytes,
+    control characters and CI log markers never reach the request) and every URL through
+    ``ci.common.safe_url`` (no userinfo, no credential-bearing query). ``commitId`` is the
+    commit deployed: on a pull request its head commit (``ci.run_commits``), not the merge
+    commit the CI runs on."""
+    from checkly_gate.ci import run_commits
+    from checkly_gate.ci.common import safe_url
+
     github = env.get("GITHUB_ACTIONS") == "true"
     gitlab = env.get("GITLAB_CI") == "true"
     repo_url = None
-    if github and env.get("GITHUB_REPOSITORY"):
-        server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-        repo_url = f"{server}/{env['GITHUB_REPOSITORY']}"
+    repository = _first(env, "GITHUB_REPOSITORY") if github else None
+    server = safe_url(_first(env, "GITHUB_SERVER_URL")) or "https://github.com"
+    if repository:
+        repo_url = f"{server.rstrip('/')}/{repository}"
     elif gitlab:
-        repo_url = env.get("CI_PROJECT_URL")
+        repo_url = _first(env, "CI_PROJECT_URL")
+    head = run_commits(env) if (github or gitlab) else ()
     values: dict[str, Any] = {
         "environment": _first(env, "CHECKLY_TEST_ENVIRONMENT")
-        or (env.get("CI_ENVIRONMENT_NAME") if gitlab else None),
-        "repoUrl": _first(env, "CHECKLY_REPO_URL") or repo_url,
-        "commitId": _first(env, "CHECKLY_REPO_SHA")
-        or (env.get("GITHUB_SHA") if github else None)
-        or (env.get("CI_COMMIT_SHA") if gitlab else None),
+        or (_first(env, "CI_ENVIRONMENT_NAME") if gitlab else None),
+        "repoUrl": safe_url(_first(env, "CHECKLY_REPO_URL") or repo_url),
+        "commitId": _first(env, "CHECKLY_REPO_SHA") or (head[0].sha if head else None),
         "branchName": _first(env, "CHECKLY_REPO_BRANCH")
         or (_first(env, "GITHUB_HEAD_REF", "GITHUB_REF_NAME") if github else None)
-        or (_first(env, "CI_COMMIT_REF_NAME") if gitlab else None),
+        or (
+            _first(env, "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "CI_COMMIT_REF_NAME")
+            if gitlab
+            else None
+        ),
         "commitOwner": _first(env, "CHECKLY_REPO_COMMIT_OWNER")
-        or (env.get("GITHUB_ACTOR") if github else None)
-        or (env.get("CI_COMMIT_AUTHOR") if gitlab else None),
+        or (_first(env, "GITHUB_ACTOR") if github else None)
+        or (_first(env, "CI_COMMIT_AUTHOR") if gitlab else None),
         "commitMessage": _first(env, "CHECKLY_REPO_COMMIT_MESSAGE")
-        or (env.get("CI_COMMIT_TITLE") if gitlab else None),
+        or (_first(env, "CI_COMMIT_TITLE") if gitlab else None),
     }
     if not (github or gitlab):
         system, found = run_metadata(env)
@@ -150,25 +162,27 @@ def ci_metadata(env: Mapping[str, str]) -> dict[str, Any]:
     if github:
         run = {
             "reporting": False,
-            "repository": env.get("GITHUB_REPOSITORY"),
-            "sha": env.get("GITHUB_SHA"),
-            "runId": env.get("GITHUB_RUN_ID"),
-            "runAttempt": env.get("GITHUB_RUN_ATTEMPT"),
-            "workflow": env.get("GITHUB_WORKFLOW"),
-            "job": env.get("GITHUB_JOB"),
-            "eventName": env.get("GITHUB_EVENT_NAME"),
-            "ref": env.get("GITHUB_REF"),
-            "headRef": env.get("GITHUB_HEAD_REF") or None,
-            "baseRef": env.get("GITHUB_BASE_REF") or None,
-            "serverUrl": env.get("GITHUB_SERVER_URL"),
+            "repository": repository,
+            "sha": _first(env, "GITHUB_SHA"),
+            "headSha": head[0].sha if head else None,
+            "runId": _first(env, "GITHUB_RUN_ID"),
+            "runAttempt": _first(env, "GITHUB_RUN_ATTEMPT"),
+            "workflow": _first(env, "GITHUB_WORKFLOW"),
+            "job": _first(env, "GITHUB_JOB"),
+            "eventName": _first(env, "GITHUB_EVENT_NAME"),
+            "ref": _first(env, "GITHUB_REF"),
+            "headRef": _first(env, "GITHUB_HEAD_REF"),
+            "baseRef": _first(env, "GITHUB_BASE_REF"),
+            "serverUrl": safe_url(_first(env, "GITHUB_SERVER_URL")),
         }
         metadata["github"] = {k: v for k, v in run.items() if v is not None}
     return metadata
 
 
 def default_name(env: Mapping[str, str]) -> str:
-    """A session name people recognise in Checkly's UI: the repository and branch if known."""
-    repo = env.get("GITHUB_REPOSITORY") or env.get("CI_PROJECT_PATH")
+    """A session name people recognise in Checkly's UI: the repository and branch if known
+    (each read as one clean line, see ``ci_metadata``)."""
+    repo = _first(env, "GITHUB_REPOSITORY", "CI_PROJECT_PATH")
     branch = _first(env, "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME")
     if not (repo and branch):
         _, found = run_metadata(env)  # https://host/org/repo -> org/repo

@@ -19,6 +19,7 @@ from checkly_gate.redact import RedactingStream
 from checkly_gate.text import link as text_link
 
 if TYPE_CHECKING:
+    from checkly_gate.ci.common import Commit
     from checkly_gate.reports import GateRun
     from checkly_gate.verdict import SessionVerdict
 
@@ -115,6 +116,54 @@ def run_metadata(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
         return "", {}
     module, _ = found
     return module.__name__.rsplit(".", 1)[1], module.metadata(env)
+
+
+#: Every variable a commit may come from when no CI system is detected, first set wins:
+#: Checkly's own, GitHub Actions, GitLab CI, Vercel, Buildkite, CircleCI, Bitbucket, Azure
+#: Pipelines, Jenkins (git plugin).
+COMMIT_VARIABLES = (
+    "CHECKLY_REPO_SHA",
+    "GITHUB_SHA",
+    "CI_COMMIT_SHA",
+    "VERCEL_GIT_COMMIT_SHA",
+    "BUILDKITE_COMMIT",
+    "CIRCLE_SHA1",
+    "BITBUCKET_COMMIT",
+    "BUILD_SOURCEVERSION",
+    "GIT_COMMIT",
+)
+
+
+def run_commits(env: Mapping[str, str]) -> tuple[Commit, ...]:
+    """The commits this CI run stands for, the deployed (head) commit first, then the merge
+    commit a pull request build runs on, each once; ``()`` when none is set.
+
+    ``CHECKLY_REPO_SHA`` (the user's own word) alone when set; else the detected system's
+    ``commits(env)`` (GitHub reads the event payload, GitLab its merged-results variable, the
+    others their pull request variables); else the first of ``COMMIT_VARIABLES`` that is set.
+    Values are cleaned by ``common.env_text``; not checked to be SHAs (callers decide)."""
+    from checkly_gate.ci import common
+
+    own = common.commits_from(env, "CHECKLY_REPO_SHA")
+    if own:
+        return own
+    module: ModuleType | None = None
+    if env.get("GITHUB_ACTIONS") == "true":
+        module = importlib.import_module("checkly_gate.ci.github")
+    elif env.get("GITLAB_CI") == "true":
+        module = importlib.import_module("checkly_gate.ci.gitlab")
+    else:
+        found = system(env)
+        module = found[0] if found else None
+    if module is not None:
+        commits: tuple[Commit, ...] = module.commits(env)
+        if commits:
+            return commits
+    for name in COMMIT_VARIABLES:
+        commits = common.commits_from(env, name)
+        if commits:
+            return commits
+    return ()
 
 
 # Starts a line that an integration wrote itself: the CI command on it is ours, so a shielded

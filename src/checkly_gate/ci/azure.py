@@ -23,7 +23,17 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from checkly_gate.ci import COMMAND_MARK
-from checkly_gate.ci.common import Basic, branch_name, compact, failure_messages, first, web_url
+from checkly_gate.ci.common import (
+    Basic,
+    Commit,
+    branch_name,
+    commits_from,
+    compact,
+    failure_messages,
+    first,
+    safe_url,
+    web_url,
+)
 from checkly_gate.reports import GateRun
 from checkly_gate.text import one_line
 
@@ -49,22 +59,30 @@ def detected(env: Mapping[str, str]) -> bool:
     return env.get("TF_BUILD", "").lower() == "true"
 
 
+def commits(env: Mapping[str, str]) -> tuple[Commit, ...]:
+    """The commits this build stands for, head first: on a pull request
+    ``SYSTEM_PULLREQUEST_SOURCECOMMITID`` (the source branch's commit), then
+    ``BUILD_SOURCEVERSION`` (there the merge commit Azure Repos made for the build)."""
+    return commits_from(env, "SYSTEM_PULLREQUEST_SOURCECOMMITID", "BUILD_SOURCEVERSION")
+
+
 def metadata(env: Mapping[str, str]) -> dict[str, str]:
     collection, project, build = (
         first(env, "SYSTEM_COLLECTIONURI"),
         first(env, "SYSTEM_TEAMPROJECT"),
         first(env, "BUILD_BUILDID"),
     )
+    head = commits(env)
     build_url = None
     if collection and project and build:
-        build_url = (
+        build_url = safe_url(
             f"{collection.rstrip('/')}/{urllib.parse.quote(project)}"
             f"/_build/results?buildId={urllib.parse.quote(build)}"
         )
     return compact(
         {
             "repoUrl": web_url(first(env, "BUILD_REPOSITORY_URI")),
-            "commitId": first(env, "BUILD_SOURCEVERSION"),
+            "commitId": head[0].sha if head else None,
             "branchName": branch_name(
                 first(env, "SYSTEM_PULLREQUEST_SOURCEBRANCH", "BUILD_SOURCEBRANCH")
             ),

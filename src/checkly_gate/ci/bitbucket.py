@@ -12,11 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from checkly_gate.ci.common import Basic, compact, first, web_url
+from checkly_gate.ci.common import Basic, Commit, commits_from, compact, first, safe_url, web_url
 
 
 def detected(env: Mapping[str, str]) -> bool:
     return bool(env.get("BITBUCKET_BUILD_NUMBER") and env.get("BITBUCKET_COMMIT"))
+
+
+def commits(env: Mapping[str, str]) -> tuple[Commit, ...]:
+    """The commit this build stands for: ``BITBUCKET_COMMIT``, the source branch's commit on
+    pull-request pipelines too (the merge with the destination is made locally, no SHA)."""
+    return commits_from(env, "BITBUCKET_COMMIT")
 
 
 def metadata(env: Mapping[str, str]) -> dict[str, str]:
@@ -24,12 +30,15 @@ def metadata(env: Mapping[str, str]) -> dict[str, str]:
     if origin and origin.startswith("http://"):
         origin = "https://" + origin.removeprefix("http://")  # Bitbucket serves https only
     number = first(env, "BITBUCKET_BUILD_NUMBER")
+    head = commits(env)
     return compact(
         {
             "repoUrl": origin,
-            "commitId": first(env, "BITBUCKET_COMMIT"),
+            "commitId": head[0].sha if head else None,
             "branchName": first(env, "BITBUCKET_BRANCH"),
-            "buildUrl": f"{origin}/pipelines/results/{number}" if origin and number else None,
+            "buildUrl": safe_url(f"{origin}/pipelines/results/{number}")
+            if origin and number
+            else None,
         }
     )
 

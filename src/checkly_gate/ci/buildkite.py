@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from checkly_gate.ci import COMMAND_MARK
-from checkly_gate.ci.common import Basic, compact, first, web_url
+from checkly_gate.ci.common import Basic, Commit, commits_from, compact, first, safe_url, web_url
 from checkly_gate.reports import GateRun
 from checkly_gate.text import one_line
 
@@ -37,15 +37,24 @@ def detected(env: Mapping[str, str]) -> bool:
     return env.get("BUILDKITE") == "true"
 
 
+def commits(env: Mapping[str, str]) -> tuple[Commit, ...]:
+    """The commit this build stands for: ``BUILDKITE_COMMIT``, which is the pull request's head
+    commit on pull request builds too (also when the agent checks out the merge refspec,
+    ``BUILDKITE_PULL_REQUEST_USING_MERGE_REFSPEC``: that merge is local, it has no SHA anyone
+    deployed)."""
+    return commits_from(env, "BUILDKITE_COMMIT")
+
+
 def metadata(env: Mapping[str, str]) -> dict[str, str]:
+    head = commits(env)
     return compact(
         {
             "repoUrl": web_url(first(env, "BUILDKITE_REPO")),
-            "commitId": first(env, "BUILDKITE_COMMIT"),
+            "commitId": head[0].sha if head else None,
             "branchName": first(env, "BUILDKITE_BRANCH"),
             "commitOwner": first(env, "BUILDKITE_BUILD_AUTHOR", "BUILDKITE_BUILD_CREATOR"),
             "commitMessage": first(env, "BUILDKITE_MESSAGE"),
-            "buildUrl": first(env, "BUILDKITE_BUILD_URL"),
+            "buildUrl": safe_url(first(env, "BUILDKITE_BUILD_URL")),
         }
     )
 

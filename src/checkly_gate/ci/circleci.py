@@ -11,21 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from checkly_gate.ci.common import Basic, compact, first, web_url
+from checkly_gate.ci.common import Basic, Commit, commits_from, compact, first, safe_url, web_url
 
 
 def detected(env: Mapping[str, str]) -> bool:
     return env.get("CIRCLECI") == "true"
 
 
+def commits(env: Mapping[str, str]) -> tuple[Commit, ...]:
+    """The commit this build stands for: ``CIRCLE_SHA1``, the pull request's head commit on
+    pull request builds (CircleCI builds the branch, never a merge commit)."""
+    return commits_from(env, "CIRCLE_SHA1")
+
+
 def metadata(env: Mapping[str, str]) -> dict[str, str]:
+    head = commits(env)
     return compact(
         {
             "repoUrl": web_url(first(env, "CIRCLE_REPOSITORY_URL")),
-            "commitId": first(env, "CIRCLE_SHA1"),
+            "commitId": head[0].sha if head else None,
             "branchName": first(env, "CIRCLE_BRANCH"),
             "commitOwner": first(env, "CIRCLE_USERNAME"),
-            "buildUrl": first(env, "CIRCLE_BUILD_URL"),
+            "buildUrl": safe_url(first(env, "CIRCLE_BUILD_URL")),
         }
     )
 

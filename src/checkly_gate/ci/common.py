@@ -10,33 +10,118 @@ session metadata for ``checkly-gate run`` (``repoUrl``, ``commitId``, ``branchNa
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from checkly_gate.ci import Integration
 from checkly_gate.reports import GateRun
+from checkly_gate.text import one_line
 
-_SCP_LIKE = re.compile(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+)$")  # git@host:org/repo.git
+# git@host:org/repo.git (the user part may hold anything but "/"; the host no "@")
+_SCP_LIKE = re.compile(r"^(?:[^/]*@)?([^@:/]+):(?!//)(.+)$")
+_SHA = re.compile(r"[0-9a-fA-F]{7,64}")
+#: Longest value read from a CI variable (a commit message is cut here, on one line).
+VALUE_LIMIT = 1000
+#: Query parameters kept in a URL sent as metadata; every other one may be a credential.
+_SAFE_QUERY = frozenset({"buildid", "view", "tab", "pipeline", "job", "build"})
+
+
+def safe_url(url: str | None, limit: int = 2000) -> str | None:
+    """A URL fit to leave the machine as metadata: ``http(s)`` only, with its userinfo
+    (``user:password@``, a password holding ``@`` included), fragment and every query
+    parameter but a few known harmless ones (``buildId``...) removed; ``None`` for anything
+    else (no scheme, a host that cannot be read, control characters, longer than ``limit``).
+
+    The one place a URL from the environment is cleaned before it is sent anywhere (source:
+    the CI's variables; ``BUILD_URL``, ``GIT_URL``, ``CI_PROJECT_URL``...)."""
+    if not url:
+        return None
+    text = url.strip()
+    if len(text) > limit or text != one_line(text, limit + 1):
+        return None  # control characters, lone surrogates, escapes: not a URL we send
+    try:
+        parts = urllib.parse.urlsplit(text)
+        host = parts.hostname  # the host after the LAST "@": userinfo never leaks into it
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host or any(c in host for c in "@\\ "):
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    query = urllib.parse.urlencode(
+        [
+            (key, value)
+            for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+            if key.lower() in _SAFE_QUERY
+        ]
+    )
+    return urllib.parse.urlunsplit((parts.scheme.lower(), netloc, parts.path, query, ""))
 
 
 def web_url(url: str | None) -> str | None:
     """A repository's browsable https URL from a clone URL: ``git@host:org/repo.git``,
     ``ssh://git@host/org/repo.git`` and ``https://user:token@host/org/repo.git`` all become
-    ``https://host/org/repo`` (credentials are dropped: they must never reach Checkly)."""
+    ``https://host/org/repo`` (credentials are dropped: they must never reach Checkly; a
+    password holding ``@`` included). ``None`` when it is not a clone URL."""
     if not url or not url.strip():
         return None
     url = url.strip()
     scp = _SCP_LIKE.match(url)
     if scp and "://" not in url:
         host, path = scp.groups()
-    else:
-        match = re.match(r"^[a-z+]+://(?:[^@/]*@)?([^/:]+)(?::\d+)?/(.*)$", url)
-        if not match:
-            return None
-        host, path = match.groups()
-        if url.startswith("http://"):
-            return f"http://{host}/{path.removesuffix('.git').strip('/')}"
-    return f"https://{host}/{path.removesuffix('.git').strip('/')}"
+        return safe_url(f"https://{host}/{path.removesuffix('.git').strip('/')}")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if not parts.scheme or not host or not parts.path.strip("/"):
+        return None
+    scheme = "http" if parts.scheme.lower() == "http" else "https"
+    return safe_url(f"{scheme}://{host}/{parts.path.removesuffix('.git').strip('/')}")
+
+
+def env_text(env: Mapping[str, str], name: str, limit: int = VALUE_LIMIT) -> str | None:
+    """The value of the CI variable ``name`` as one clean line, ``None`` when unset or blank.
+
+    The one path every CI variable takes before it is logged, compared or sent: ``os.environ``
+    holds undecodable bytes as lone surrogates (surrogateescape); ``text.one_line`` turns them
+    into U+FFFD and removes control characters, escapes and CI log markers."""
+    value = env.get(name)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return one_line(value, limit) or None
+
+
+class Commit(NamedTuple):
+    """A commit this CI run stands for, and where it was read (a variable or the event file)."""
+
+    sha: str
+    source: str
+
+
+def sha_value(value: object) -> str | None:
+    """``value`` as a lower-case commit SHA (7 to 64 hex digits), else ``None``."""
+    if isinstance(value, str) and _SHA.fullmatch(value.strip()):
+        return value.strip().lower()
+    return None
+
+
+def commits_from(env: Mapping[str, str], *names: str) -> tuple[Commit, ...]:
+    """The commits in the variables ``names`` (set and not blank, cleaned by ``env_text``),
+    first-named first, each once. A value that is not a SHA is kept as read (cleaned): the
+    caller decides whether it needs a SHA (``wait --commit auto``) or just text (metadata)."""
+    found: dict[str, Commit] = {}
+    for name in names:
+        value = env_text(env, name, 100)
+        if value is not None:
+            key = sha_value(value) or value
+            found.setdefault(key, Commit(key, name))
+    return tuple(found.values())
 
 
 def branch_name(ref: str | None) -> str | None:
@@ -51,12 +136,12 @@ def branch_name(ref: str | None) -> str | None:
     return ref
 
 
-def first(env: Mapping[str, str], *names: str) -> str | None:
-    """The first of ``names`` that is set and not blank."""
+def first(env: Mapping[str, str], *names: str, limit: int = VALUE_LIMIT) -> str | None:
+    """The first of ``names`` that is set and not blank, cleaned by ``env_text``."""
     for name in names:
-        value = env.get(name)
-        if value and value.strip():
-            return value.strip()
+        value = env_text(env, name, limit)
+        if value is not None:
+            return value
     return None
 
 

@@ -8,12 +8,16 @@ progress output and verdict are fenced with ``stop-commands`` under a random tok
 from __future__ import annotations
 
 import json
+import logging
 import os
+import stat
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from checkly_gate.ci import Integration, session_link
+from checkly_gate.ci.common import Commit, commits_from, env_text, sha_value
 from checkly_gate.files import append_text
 from checkly_gate.outcomes import facts
 from checkly_gate.reports import GateRun
@@ -306,3 +310,128 @@ class GitHub(Integration):
 def _file_warning(variable: str, path: str, exc: Exception) -> str:
     reason = getattr(exc, "strerror", None) or str(exc)
     return command("warning", one_line(f"cannot write ${variable} ({path}): {reason}", 500))
+
+
+# --- the commits a workflow run stands for ------------------------------------------------------
+
+log = logging.getLogger("checkly_gate")
+
+#: The largest event payload read: GitHub caps webhook payloads at 25 MB.
+EVENT_LIMIT_BYTES = 25 * 1024 * 1024
+#: Events whose ``GITHUB_SHA`` is the merge commit of ``refs/pull/N/merge``, not a commit anyone
+#: deployed; the head commit is ``pull_request.head.sha`` in the event payload.
+PULL_REQUEST_EVENTS = frozenset(
+    {"pull_request", "pull_request_review", "pull_request_review_comment"}
+)
+_events: dict[tuple[str, int, int, int], tuple[Any, str]] = {}
+
+
+def _read_event_file(path: str) -> Any:
+    """The decoded JSON at ``path``: a regular file of at most ``EVENT_LIMIT_BYTES``, opened
+    without blocking (a FIFO nobody writes, a device, a directory are refused at once).
+    ``ValueError`` with a one-line reason for anything else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise ValueError(exc.strerror or type(exc).__name__) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        if info.st_size > EVENT_LIMIT_BYTES:
+            raise ValueError(f"larger than {EVENT_LIMIT_BYTES // (1024 * 1024)} MiB")
+        chunks, size = [], 0
+        while size <= EVENT_LIMIT_BYTES:
+            chunk = os.read(fd, min(1 << 20, EVENT_LIMIT_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > EVENT_LIMIT_BYTES:
+            raise ValueError(f"larger than {EVENT_LIMIT_BYTES // (1024 * 1024)} MiB")
+    except OSError as exc:
+        raise ValueError(exc.strerror or type(exc).__name__) from None
+    finally:
+        os.close(fd)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise ValueError("not JSON") from None
+
+
+def read_event(env: Mapping[str, str]) -> tuple[Any, str]:
+    """``(payload, problem)``: the decoded event payload at ``GITHUB_EVENT_PATH`` and ``""``,
+    or ``None`` and a one-line reason it could not be read. Read once per file version."""
+    path = env.get("GITHUB_EVENT_PATH") or ""
+    if not path.strip():
+        return None, "GITHUB_EVENT_PATH is not set"
+    try:
+        info = os.stat(path)
+        key = (path, info.st_ino, info.st_size, info.st_mtime_ns)
+    except (OSError, ValueError):
+        key = (path, 0, 0, 0)
+    if key not in _events:
+        try:
+            _events[key] = (_read_event_file(path), "")
+        except ValueError as exc:
+            where = one_line(path, 200)
+            _events[key] = (None, f"GITHUB_EVENT_PATH ({where}) could not be read: {exc}")
+    return _events[key]
+
+
+def _field(payload: Any, *keys: str) -> Any:
+    for key in keys:
+        payload = payload.get(key) if isinstance(payload, dict) else None
+    return payload
+
+
+def commits(env: Mapping[str, str]) -> tuple[Commit, ...]:
+    """The commits this workflow run stands for, head first (source: the event payload at
+    ``GITHUB_EVENT_PATH``, then ``GITHUB_SHA``; GitHub's "events that trigger workflows"):
+
+    - ``pull_request`` (and its review events): ``pull_request.head.sha``, then ``GITHUB_SHA``
+      (the merge commit of ``refs/pull/N/merge``);
+    - ``pull_request_target``: ``pull_request.head.sha``, then ``pull_request.merge_commit_sha``
+      (``GITHUB_SHA`` is the base branch's last commit there: not this run's);
+    - ``merge_group``: ``merge_group.head_sha``, then ``GITHUB_SHA``;
+    - ``workflow_run``: ``workflow_run.head_sha`` (``GITHUB_SHA`` is the default branch's);
+    - any other event (``push``, ``deployment_status``...): ``GITHUB_SHA``.
+
+    A payload that cannot be read (missing, a FIFO, not JSON, too large) or lacks the field is
+    one warning, then ``GITHUB_SHA`` as before."""
+    event = env_text(env, "GITHUB_EVENT_NAME", 100) or ""
+    fields: tuple[tuple[str, ...], ...] = ()
+    keep_sha = True
+    if event in PULL_REQUEST_EVENTS:
+        fields = (("pull_request", "head", "sha"),)
+    elif event == "pull_request_target":
+        fields = (("pull_request", "head", "sha"), ("pull_request", "merge_commit_sha"))
+        keep_sha = False
+    elif event == "merge_group":
+        fields = (("merge_group", "head_sha"),)
+    elif event == "workflow_run":
+        fields = (("workflow_run", "head_sha"),)
+        keep_sha = False
+    sha = commits_from(env, "GITHUB_SHA")
+    if not fields:
+        return sha
+    payload, problem = read_event(env)
+    found: dict[str, Commit] = {}
+    for keys in fields:
+        value = sha_value(_field(payload, *keys))
+        if value is not None:
+            found.setdefault(value, Commit(value, f"{'.'.join(keys)} of GITHUB_EVENT_PATH"))
+    if not found:
+        reason = problem or f"it has no {'.'.join(fields[0])} commit SHA"
+        message = f"{reason}; on {event} using GITHUB_SHA as the commit"
+        if message not in _warned:
+            _warned.add(message)
+            log.warning("%s", one_line(message, 500))
+        return sha
+    if keep_sha:
+        for commit in sha:
+            found.setdefault(commit.sha, commit)
+    return tuple(found.values())
+
+
+_warned: set[str] = set()

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from checkly_gate.ci import Integration
+from checkly_gate.ci.common import Commit, commits_from
 from checkly_gate.reports import GateRun
 from checkly_gate.text import one_line
 
@@ -36,6 +37,14 @@ def section_start(name: str, title: str, timestamp: int, collapsed: bool = True)
 def section_end(name: str, timestamp: int) -> str:
     """The marker that closes the section opened under the same name."""
     return f"\x1b[0Ksection_end:{int(timestamp)}:{section_name(name)}\r\x1b[0K"
+
+
+def commits(env: Mapping[str, str]) -> tuple[Commit, ...]:
+    """The commits this pipeline stands for, head first: in a merged results pipeline (and a
+    merge train) ``CI_MERGE_REQUEST_SOURCE_BRANCH_SHA``, the merge request's head commit, then
+    ``CI_COMMIT_SHA``, there the merge commit GitLab made for the pipeline; elsewhere only
+    ``CI_COMMIT_SHA`` (the source variable is empty or unset)."""
+    return commits_from(env, "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", "CI_COMMIT_SHA")
 
 
 class GitLab(Integration):

@@ -12,22 +12,43 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from checkly_gate.ci.common import Basic, branch_name, compact, first, web_url
+from checkly_gate.ci.common import (
+    Basic,
+    Commit,
+    branch_name,
+    commits_from,
+    compact,
+    first,
+    safe_url,
+    web_url,
+)
 
 
 def detected(env: Mapping[str, str]) -> bool:
     return bool(env.get("JENKINS_URL"))
 
 
+def commits(env: Mapping[str, str]) -> tuple[Commit, ...]:
+    """The commits this build stands for, head first: on a pull request the head commit
+    (``ghprbActualCommit`` of the GitHub Pull Request Builder, ``gitlabMergeRequestLastCommit``
+    of the GitLab plugin), then ``GIT_COMMIT`` (the merge commit when the job builds the merge,
+    else the same head)."""
+    return commits_from(env, "ghprbActualCommit", "gitlabMergeRequestLastCommit", "GIT_COMMIT")
+
+
 def metadata(env: Mapping[str, str]) -> dict[str, str]:
+    head = commits(env)
     return compact(
         {
             "repoUrl": web_url(first(env, "GIT_URL", "CHANGE_URL")),
-            "commitId": first(env, "GIT_COMMIT"),
-            "branchName": first(env, "BRANCH_NAME", "GIT_LOCAL_BRANCH")
+            "commitId": head[0].sha if head else None,
+            # a pull request: its source branch (multibranch CHANGE_BRANCH, ghprbSourceBranch),
+            # not the job's name for it (BRANCH_NAME is "PR-7" there)
+            "branchName": first(env, "CHANGE_BRANCH", "ghprbSourceBranch")
+            or first(env, "BRANCH_NAME", "GIT_LOCAL_BRANCH")
             or branch_name(first(env, "GIT_BRANCH")),
             "commitOwner": first(env, "CHANGE_AUTHOR", "GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"),
-            "buildUrl": first(env, "BUILD_URL"),
+            "buildUrl": safe_url(first(env, "BUILD_URL")),
         }
     )
 

@@ -5,7 +5,11 @@ Served next to the test-session endpoints of ``server.Simulator``:
 - ``GET /v1/test-sessions``: the sessions registered with ``add_listed`` (and a scenario's own
   session when it sets ``listed_after``), newest first, filtered by ``from``, ``to``,
   ``statuses``, ``branches``, ``providers``, ``textSearch``, paged by ``limit`` and an opaque
-  ``nextId``. A list filter takes one value or comma-separated values.
+  ``nextId``. A list filter takes one value or comma-separated values. Cases a client must
+  survive: sessions created long ago (``add_listed(age=...)``), listed fields the client must
+  treat as untrusted (``fields=``), an API clock that is off from the machine's
+  (``Simulator.clock_offset``: its ``Date`` header, ``created_at``, ``startedAt`` and how it
+  reads ``from``/``to``), and a list that ignores ``from`` (``Simulator.list_ignores_from``).
 - ``GET /v1/test-sessions/{id}/results/{resultId}/assets``: an asset manifest by check type
   (browser-like failed rows: trace, video, screenshot, log; others: log) with authenticated API
   URLs, as Checkly's are.
@@ -19,6 +23,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -55,7 +60,8 @@ class Listed:
     session_id: str
     provider: str
     created: float
-    created_wall: float
+    created_wall: float  # by the API's clock (the machine's plus ``Simulator.clock_offset``)
+    fields: tuple[tuple[str, Any], ...] = ()  # list fields served as given (untrusted text)
 
 
 def route(path: str) -> tuple[str | None, str]:
@@ -82,17 +88,22 @@ def add_listed(
     after: float = 0.0,
     provider: str = "VERCEL",
     session_id: str | None = None,
+    age: float | None = None,
+    fields: Mapping[str, Any] | None = None,
 ) -> str:
     """Register a session of ``scenario`` that appears in the list (and to GET) ``after``
-    scenario seconds from now; returns its id. Its clock starts when it appears."""
+    scenario seconds from now, or with ``age`` one created that many real seconds ago (three
+    days: ``age=3 * 86400``); returns its id. Its clock starts when it was created. ``fields``
+    replace the list entry's own (``branchName``, ``status``, ``provider``...)."""
     sid = (session_id or str(uuid.uuid4())).lower()
     now = time.monotonic()
-    created = now + after / sim.speed
-    wall = time.time() + (created - now)
+    created = now - age if age is not None else now + after / sim.speed
+    wall = time.time() + (created - now) + sim.clock_offset
     timeline = SessionTimeline(sid, scenario, speed=sim.speed, mono=created, wall=wall)
+    listed = Listed(sid, provider, created, wall, tuple((fields or {}).items()))
     with sim._lock:
         sim._timelines[sid] = timeline
-        sim._listed.append(Listed(sid, provider, created, wall))
+        sim._listed.append(listed)
     return sid
 
 
@@ -133,6 +144,7 @@ def _entry(listed: Listed, timeline: SessionTimeline, now: float) -> dict[str, A
         "stoppedAt": body.get("stoppedAt"),
         "created_at": _iso(listed.created_wall),
         "updated_at": None,
+        **dict(listed.fields),
     }
 
 
@@ -170,7 +182,7 @@ def serve_list(sim: Simulator, query: dict[str, str], now: float) -> _Response:
     entries = []
     for item in listed:
         entry = _entry(item, timelines[item.session_id], now)
-        if since is not None and item.created_wall < since:
+        if since is not None and item.created_wall < since and not sim.list_ignores_from:
             continue
         if until is not None and item.created_wall >= until:
             continue

@@ -264,6 +264,12 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.sim._track(self.connection, add=False)
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header by the API's clock (``Simulator.clock_offset``)."""
+        if timestamp is None:
+            timestamp = time.time() + self.server.sim.clock_offset
+        return super().date_time_string(timestamp)
+
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the stdlib's per-request stderr lines; see ``Simulator(log=...)``."""
 
@@ -419,6 +425,10 @@ class Simulator:
         self._loop_running = False
         self._stopped = False
         self._listed: list[discovery.Listed] = []  # sessions GET /v1/test-sessions shows
+        # The API's clock minus this machine's, in seconds (a runner clock that is off, seen
+        # from the other side): the Date header and the list's timestamps follow it.
+        self.clock_offset = 0.0
+        self.list_ignores_from = False  # the list answers as if no `from` was sent
         self._check_timelines: dict[str, SessionTimeline] = {}  # check sessions by id
         discovery.register_scenario(self)
 
@@ -526,10 +536,13 @@ class Simulator:
         after: float = 0.0,
         provider: str = "VERCEL",
         session_id: str | None = None,
+        age: float | None = None,
+        fields: dict[str, Any] | None = None,
     ) -> str:
         """Register a session of ``scenario`` that ``GET /v1/test-sessions`` (and GET by id)
-        shows ``after`` scenario seconds from now, from ``provider``; returns its id."""
-        return discovery.add_listed(self, scenario, after, provider, session_id)
+        shows ``after`` scenario seconds from now (or created ``age`` real seconds ago), from
+        ``provider``; returns its id (see ``discovery.add_listed``)."""
+        return discovery.add_listed(self, scenario, after, provider, session_id, age, fields)
 
     @property
     def cancelled(self) -> dict[str, float]:
