@@ -16,16 +16,17 @@ import { pathToFileURL } from "node:url";
 
 const [root, objectsFile] = process.argv.slice(2);
 const MODELS = {
-  "argoproj.io/v1alpha1": ["@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1", "I"],
-  "batch/v1": ["kubernetes-models/batch/v1", "I"],
-  "apps/v1": ["kubernetes-models/apps/v1", "I"],
-  v1: ["kubernetes-models/v1", "I"],
+  "argoproj.io/v1alpha1": "@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1",
+  "batch/v1": "kubernetes-models/batch/v1",
+  "apps/v1": "kubernetes-models/apps/v1",
+  "networking.k8s.io/v1": "kubernetes-models/networking.k8s.io/v1",
+  v1: "kubernetes-models/v1",
 };
 
 function modelPath(object) {
-  const entry = MODELS[object.apiVersion];
-  if (!entry) return null;
-  const path = join(root, entry[0], `${object.kind}.js`);
+  const folder = MODELS[object.apiVersion];
+  if (!folder) return null;
+  const path = join(root, folder, `${object.kind}.js`);
   return existsSync(path) ? path : null;
 }
 

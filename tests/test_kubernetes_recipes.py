@@ -311,7 +311,15 @@ def validate(items: list[dict[str, Any]], tmp_path: Path) -> subprocess.Complete
 
 
 def test_recipes_are_valid_against_the_schemas(tmp_path: Path) -> None:
-    items = [o for name in RECIPES for o in objects(name)]
+    # The analysis Job as the controller creates it (Argo Rollouts' job provider: the template's
+    # JobSpec under a batch/v1 Job), validated as a core object too.
+    created = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "analysis-checkly-1"},
+        "spec": json.loads(substitute(json.dumps(analysis_job()))),
+    }
+    items = [o for name in RECIPES for o in objects(name)] + [created]
     proc = validate(items, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
@@ -342,9 +350,26 @@ def test_tester_dockerfile_passes_hadolint() -> None:
         [hadolint, "-t", "warning", str(dockerfile)], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    text = dockerfile.read_text(encoding="utf-8")
-    assert 'ENTRYPOINT ["flagger-loadtester"]' in text
-    assert f"CMD {json.dumps(flagger_tester()['args'])}" in text
+    assert 'ENTRYPOINT ["flagger-loadtester"]' in dockerfile.read_text(encoding="utf-8")
+
+
+def test_only_flagger_reaches_the_tester() -> None:
+    """The tester runs any command POSTed to it, with the API key in its environment."""
+    policy = one("flagger", "NetworkPolicy")["spec"]
+    deployment = one("flagger", "Deployment")
+    assert policy["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    (source,) = rule["from"]
+    assert source["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "flagger"}
+    assert source["namespaceSelector"]["matchLabels"]
+    ports = {p["name"] for p in flagger_tester()["ports"]}
+    assert [p["port"] for p in rule["ports"]] == list(ports)
+    (pattern,) = [
+        a.split("=", 1)[1] for a in flagger_tester()["args"] if a.startswith("-namespace-regexp=")
+    ]
+    assert re.search(pattern, one("flagger", "Canary")["metadata"]["namespace"])
+    assert not re.search(pattern, "other")
 
 
 # --- the exit code, from a real process --------------------------------------------------------
