@@ -17,7 +17,8 @@ GitLab (``GitLabFake``, base URL ``url`` ending in ``/api/v4`` like ``CI_API_V4_
   ``X-Next-Page`` and friends, ``per_page`` default 20, at most 100, newest first by default),
   ``PUT /projects/{id}/merge_requests/{merge_request_iid}/notes/{note_id}``, ``POST
   /projects/{id}/statuses/{sha}``. ``{id}`` is the numeric project id or its URL-encoded path.
-  Auth: ``PRIVATE-TOKEN``, ``Authorization: Bearer`` or ``JOB-TOKEN`` (see ``job_token_allowed``).
+  Auth: ``PRIVATE-TOKEN``, ``Authorization: Bearer`` or ``JOB-TOKEN`` (see
+  ``job_token_operations``).
 
 Every request is recorded (``requests``) and checked against the platform's API description
 (``Contract``): GitHub's own OpenAPI description from the npm package ``@octokit/openapi``
@@ -29,7 +30,8 @@ request." or "Validation Failed"; GitLab: 400 ``{"error": ...}``) and is recorde
 ``violations``, which a test asserts is empty.
 
 Faults (``inject``): a status with the platform's own error body (401/403/404/500...), a
-server that never answers (``"hang"``: the connection stays open until ``stop()``), the
+server that never answers (``"hang"``: the connection stays open until ``stop()``), one that
+answers one byte at a time (``"trickle"``: each read is quick, the whole never ends), the
 primary rate limit (429 with ``Retry-After`` and the rate-limit headers) and GitHub's secondary
 rate limit (403 with ``Retry-After``).
 """
@@ -48,7 +50,7 @@ import socketserver
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -145,12 +147,13 @@ _GITLAB_PAGE = [
 #: - Notes API, "Merge requests": https://docs.gitlab.com/api/notes/#merge-requests
 #:   (list: ``sort`` asc/desc, default desc; ``order_by`` created_at/updated_at, default
 #:   created_at; create: ``body`` required, "Limited to 1,000,000 characters", ``internal``,
-#:   ``merge_request_diff_head_sha``, ``created_at``; modify: ``body`` required).
+#:   ``merge_request_diff_head_sha``, ``created_at``; modify: ``body`` required; a blank body
+#:   is refused by both).
 #: - Commits API, "Set the pipeline status of a commit":
 #:   https://docs.gitlab.com/api/commits/#set-the-pipeline-status-of-a-commit
-#:   (``state`` required, one of pending, running, success, failed, canceled; ``ref``,
-#:   ``name`` or ``context`` (default "default"), ``target_url``, ``description``,
-#:   ``coverage``, ``pipeline_id``).
+#:   (``state`` required, one of pending, running, success, failed, canceled, skipped;
+#:   ``ref``, ``target_url`` and ``description`` "Must be 255 characters or fewer"; ``name``
+#:   or ``context`` (default "default"), ``coverage``, ``pipeline_id``).
 #: - Pagination: https://docs.gitlab.com/api/rest/#pagination (``page``, ``per_page`` at most
 #:   100, default 20; headers ``X-Next-Page``, ``X-Page``, ``X-Per-Page``, ``X-Prev-Page``,
 #:   ``X-Total``, ``X-Total-Pages``, ``Link``).
@@ -190,7 +193,11 @@ GITLAB_DESCRIPTION: dict[str, Any] = {
                                 "type": "object",
                                 "required": ["body"],
                                 "properties": {
-                                    "body": {"type": "string", "maxLength": 1_000_000},
+                                    "body": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "maxLength": 1_000_000,
+                                    },
                                     "internal": {"type": "boolean"},
                                     "merge_request_diff_head_sha": {"type": "string"},
                                     "created_at": {"type": "string"},
@@ -217,7 +224,11 @@ GITLAB_DESCRIPTION: dict[str, Any] = {
                                 "type": "object",
                                 "required": ["body"],
                                 "properties": {
-                                    "body": {"type": "string", "maxLength": 1_000_000},
+                                    "body": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "maxLength": 1_000_000,
+                                    },
                                 },
                             }
                         }
@@ -248,13 +259,14 @@ GITLAB_DESCRIPTION: dict[str, Any] = {
                                             "success",
                                             "failed",
                                             "canceled",
+                                            "skipped",
                                         ],
                                     },
-                                    "ref": {"type": "string"},
+                                    "ref": {"type": "string", "maxLength": 255},
                                     "name": {"type": "string"},
                                     "context": {"type": "string"},
-                                    "target_url": {"type": "string"},
-                                    "description": {"type": "string"},
+                                    "target_url": {"type": "string", "maxLength": 255},
+                                    "description": {"type": "string", "maxLength": 255},
                                     "coverage": {"type": "number"},
                                     "pipeline_id": {"type": "integer"},
                                 },
@@ -472,6 +484,8 @@ def _github_comment_rule(body: Any) -> list[str]:
     text = body.get("body") if isinstance(body, dict) else None
     if isinstance(text, str) and len(text) > GITHUB_COMMENT_MAX:
         return [f"Body is too long (maximum is {GITHUB_COMMENT_MAX} characters)"]
+    if isinstance(text, str) and not text.strip():
+        return ["Body cannot be blank"]
     return []
 
 
@@ -591,15 +605,18 @@ class Violation:
 @dataclass
 class Fault:
     """A programmed fault: ``kind`` is "status" (answer ``status`` with the platform's error
-    body), "hang" (never answer), "rate-limit" (429, ``Retry-After: retry_after``) or
-    "secondary-rate-limit" (GitHub: 403 with ``Retry-After``). ``operation`` limits it to one
-    route (None: any); ``times`` is how many requests it hits (None: all)."""
+    body), "hang" (never answer), "trickle" (serve the request, then send the answer padded to
+    64 KiB one byte every ``interval`` seconds: no read times out, only a deadline ends it),
+    "rate-limit" (429, ``Retry-After: retry_after``) or "secondary-rate-limit" (GitHub: 403
+    with ``Retry-After``). ``operation`` limits it to one route (None: any); ``times`` is how
+    many requests it hits (None: all)."""
 
     kind: str
     status: int = 403
     operation: str | None = None
     times: int | None = 1
     retry_after: int = 1
+    interval: float = 0.2
 
 
 @dataclass
@@ -609,6 +626,7 @@ class _Answer:
     headers: list[tuple[str, str]] = field(default_factory=list)
     content_type: str = "application/json; charset=utf-8"
     hang: bool = False
+    trickle: float = 0.0  # seconds between bytes; 0: send at once
 
 
 class _Server(ThreadingHTTPServer):
@@ -671,6 +689,8 @@ class _Handler(BaseHTTPRequestHandler):
         payload = (
             answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode()
         )
+        if answer.trickle:
+            payload = payload.ljust(64 << 10)  # trailing whitespace: still the same JSON
         try:
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.content_type)
@@ -678,8 +698,17 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in answer.headers:
                 self.send_header(name, value)
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command == "HEAD":
+                return
+            if not answer.trickle:
                 self.wfile.write(payload)
+                return
+            for index in range(len(payload)):
+                self.wfile.write(payload[index : index + 1])
+                self.wfile.flush()
+                if fake._closing.wait(answer.trickle):
+                    self.close_connection = True
+                    return
         except OSError:
             self.close_connection = True
 
@@ -784,11 +813,12 @@ class _PlatformFake:
         operation: str | None = None,
         times: int | None = 1,
         retry_after: int = 1,
+        interval: float = 0.2,
     ) -> Fault:
         """Program a fault (see ``Fault``); faults apply in the order they were injected."""
-        if kind not in ("status", "hang", "rate-limit", "secondary-rate-limit"):
+        if kind not in ("status", "hang", "trickle", "rate-limit", "secondary-rate-limit"):
             raise ValueError(f"unknown fault kind {kind!r}")
-        fault = Fault(kind, status, operation, times, retry_after)
+        fault = Fault(kind, status, operation, times, retry_after, interval)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -832,9 +862,12 @@ class _PlatformFake:
         answer = self._auth(headers, name)
         if answer is None and operation is None:
             answer = self._not_found()
+        trickle = 0.0
         if answer is None:
             fault = self._take_fault(name)
-            if fault is not None:
+            if fault is not None and fault.kind == "trickle":
+                trickle = fault.interval
+            elif fault is not None:
                 answer = self._fault_answer(fault)
         if answer is None and parse_error:
             answer = self._parse_error(parse_error)
@@ -844,6 +877,7 @@ class _PlatformFake:
             with self._lock:
                 answer = self._serve(name, params, query, body)
         assert answer is not None
+        answer.trickle = trickle
         self._record(
             method,
             path,
@@ -887,8 +921,8 @@ class _PlatformFake:
         self, items: list[Any], query: Mapping[str, str], default: int
     ) -> tuple[list[Any], int, int, int]:
         """(the page's items, page, per_page, total pages); per_page is capped at 100."""
-        per_page = min(max(int(query.get("per_page") or default), 1), 100)
-        page = max(int(query.get("page") or 1), 1)
+        per_page = min(max(_int(query.get("per_page"), default), 1), 100)
+        page = max(_int(query.get("page"), 1), 1)
         pages = max((len(items) + per_page - 1) // per_page, 1)
         return items[(page - 1) * per_page : page * per_page], page, per_page, pages
 
@@ -918,6 +952,13 @@ class _PlatformFake:
         self, operation: str, params: dict[str, str], query: dict[str, str], body: Any
     ) -> _Answer:
         raise NotImplementedError
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
 
 
 def _now() -> str:
@@ -966,6 +1007,14 @@ class GitHubFake(_PlatformFake):
 
     def _operation_name(self, operation_id: str) -> str:
         return GITHUB_OPERATIONS[operation_id]
+
+    def ci_env(self, repository: str = "example/app") -> dict[str, str]:
+        """The variables a GitHub Actions job has for this API (``GITHUB_API_URL`` & co)."""
+        return {
+            "GITHUB_API_URL": self.url,
+            "GITHUB_TOKEN": self.token,
+            "GITHUB_REPOSITORY": repository,
+        }
 
     def seed_comments(
         self, owner: str, repo: str, issue_number: int, bodies: list[str], login: str = "someone"
@@ -1100,7 +1149,7 @@ class GitHubFake(_PlatformFake):
         return _Answer(400, self._error(400, problem), self._headers())
 
     def _invalid(self, operation: str, problems: list[str]) -> _Answer:
-        too_long = [p for p in problems if "is too long" in p]
+        too_long = [p for p in problems if "is too long" in p or "cannot be blank" in p]
         if too_long:  # the model's validation: "Validation Failed" with errors[]
             resource = "Status" if operation == "create-status" else "IssueComment"
             field_name = "description" if operation == "create-status" else "data"
@@ -1174,8 +1223,10 @@ class GitLabFake(_PlatformFake):
 
     ``notes[(project, merge_request_iid)]`` and ``statuses[(project, sha)]`` hold what was
     created (``project`` as the client wrote it, decoded: "42" or "group/project"). ``JOB-TOKEN``
-    (``CI_JOB_TOKEN``) is refused with 401 unless ``job_token_allowed``: these endpoints are not
-    among those a job token may call (https://docs.gitlab.com/ci/jobs/ci_job_token/).
+    (``CI_JOB_TOKEN``) is refused with 401 except on ``job_token_operations`` (default none): a job
+    token may not create or edit notes nor set a commit status; recent GitLab lets it list notes
+    where the project's fine-grained job token permissions allow it
+    (https://docs.gitlab.com/ci/jobs/ci_job_token/).
     """
 
     server_header = "nginx"
@@ -1185,13 +1236,13 @@ class GitLabFake(_PlatformFake):
         self,
         token: str = "glpat-faketoken",
         job_token: str = "glcbt-fakejobtoken",
-        job_token_allowed: bool = False,
+        job_token_operations: Iterable[str] = (),
         username: str = "project_42_bot",
     ) -> None:
         super().__init__(token, gitlab_contract())
         self.described = True
         self.job_token = job_token
-        self.job_token_allowed = job_token_allowed
+        self.job_token_operations = frozenset(job_token_operations)
         self.username = username
         self.notes: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self.statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -1199,6 +1250,20 @@ class GitLabFake(_PlatformFake):
     def __enter__(self) -> GitLabFake:
         self.start()
         return self
+
+    def ci_env(self, project_id: str = "42", merge_request_iid: int | None = 7) -> dict[str, str]:
+        """The variables a GitLab CI merge-request pipeline has for this API, with the token
+        in ``CHECKLY_GATE_GITLAB_TOKEN`` (issue 22); ``merge_request_iid=None``: a branch
+        pipeline."""
+        env = {
+            "CI_API_V4_URL": self.url,
+            "CI_PROJECT_ID": project_id,
+            "CI_JOB_TOKEN": self.job_token,
+            "CHECKLY_GATE_GITLAB_TOKEN": self.token,
+        }
+        if merge_request_iid is not None:
+            env["CI_MERGE_REQUEST_IID"] = str(merge_request_iid)
+        return env
 
     def seed_notes(
         self, project: str, merge_request_iid: int, bodies: list[str], username: str = "someone"
@@ -1262,7 +1327,7 @@ class GitLabFake(_PlatformFake):
         elif bearer.lower().startswith("bearer "):
             ok = bearer[7:].strip() == self.token
         elif job is not None:
-            ok = self.job_token_allowed and job == self.job_token
+            ok = operation in self.job_token_operations and job == self.job_token
         else:
             ok = False
         return None if ok else _Answer(401, {"message": "401 Unauthorized"})
@@ -1302,9 +1367,14 @@ class GitLabFake(_PlatformFake):
         return _Answer(400, {"error": problem})
 
     def _invalid(self, operation: str, problems: list[str]) -> _Answer:
-        too_long = [p.split(": ", 1)[-1] for p in problems if "is too long" in p]
-        if too_long:  # the model's validation: 400 {"message": {"note": ["is too long ..."]}}
-            return _Answer(400, {"message": {"note": too_long}})
+        model: dict[str, list[str]] = {}
+        for problem in problems:
+            named = re.match(r"body/(\w+): (is too long .*)$", problem)
+            if named:  # the model's validation: 400 {"message": {"note": ["is too long ..."]}}
+                field_name = "note" if named.group(1) == "body" else named.group(1)
+                model.setdefault(field_name, []).append(named.group(2))
+        if model:
+            return _Answer(400, {"message": model})
         # Grape's parameter validation: 400 {"error": "state does not have a valid value"}
         return _Answer(400, {"error": ", ".join(_grape(p) for p in problems)})
 

@@ -34,7 +34,7 @@ from tests.platform_fakes import (
 GH_TOKEN = "ghs_faketoken"
 GL_TOKEN = "glpat-faketoken"
 GITHUB_STATES = ["error", "failure", "pending", "success"]
-GITLAB_STATES = ["pending", "running", "success", "failed", "canceled"]
+GITLAB_STATES = ["pending", "running", "success", "failed", "canceled", "skipped"]
 
 needs_description = pytest.mark.skipif(
     github_description() is None,
@@ -229,6 +229,22 @@ def test_github_comment_body_limit_is_65536_characters(described: bool, characte
         assert len(fake.comments[("o", "r", 2)]) == 1
 
 
+@pytest.mark.parametrize("blank", ["", "  \n"])
+def test_github_refuses_a_blank_comment(github: GitHubFake, blank: str) -> None:
+    with gh_client(github) as client:
+        answer = client.post("/repos/o/r/issues/1/comments", json={"body": blank})
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["message"] == "Body cannot be blank"
+    assert len(github.violations) == 1
+
+
+def test_github_refuses_a_form_body_like_github(github: GitHubFake) -> None:
+    with gh_client(github) as client:
+        answer = client.post("/repos/o/r/statuses/abc", data={"state": "success"})
+    assert (answer.status_code, answer.json()["message"]) == (400, "Problems parsing JSON")
+    assert len(github.violations) == 1
+
+
 def test_github_unknown_route_is_404_and_a_violation(github: GitHubFake) -> None:
     with gh_client(github) as client:
         answer = client.delete("/repos/o/r/issues/comments/5")
@@ -372,6 +388,27 @@ def test_a_server_that_never_answers_holds_until_the_client_gives_up(kind: str) 
     assert time.monotonic() - started < 30
 
 
+def test_a_trickling_answer_defeats_a_read_timeout_but_not_a_deadline(github: GitHubFake) -> None:
+    """Each byte comes well within the read timeout; only a bound on the whole request ends
+    it (the kind of server a publisher's deadline must hold against)."""
+    github.inject("trickle", interval=0.2)
+    received = 0
+    started = time.monotonic()
+    with (
+        gh_client(github) as client,
+        client.stream(
+            "POST", "/repos/o/r/statuses/abc", json={"state": "pending"}, timeout=2.0
+        ) as answer,
+    ):
+        assert answer.status_code == 201  # served: the status exists, its answer never ends
+        for chunk in answer.iter_bytes():
+            received += len(chunk)
+            if time.monotonic() - started > 3:
+                break
+    assert 0 < received < 64 << 10
+    assert len(github.statuses[("o", "r", "abc")]) == 1
+
+
 # ------------------------------------------------------------------ GitLab
 
 
@@ -464,6 +501,23 @@ def test_gitlab_refuses_any_state_outside_its_enum(gitlab: GitLabFake, state: st
             None,
             {"error": "merge_request_iid does not have a valid value"},
         ),
+        (
+            "PUT",
+            "/projects/1/merge_requests/2/notes/3",
+            {"body": ""},
+            {"error": "body does not have a valid value"},
+        ),
+        (
+            "POST",
+            "/projects/1/statuses/abc",
+            {"state": "success", "description": "d" * 256, "target_url": "u" * 256},
+            {
+                "message": {
+                    "description": ["is too long (maximum is 255 characters)"],
+                    "target_url": ["is too long (maximum is 255 characters)"],
+                }
+            },
+        ),
     ],
 )
 def test_gitlab_refuses_what_its_docs_refuse(
@@ -513,14 +567,14 @@ def test_gitlab_authentication(gitlab: GitLabFake, headers: dict[str, str], expe
         assert answer.json() == {"message": "401 Unauthorized"}
 
 
-def test_gitlab_job_token_where_allowed() -> None:
-    with GitLabFake(token=GL_TOKEN, job_token="jt", job_token_allowed=True) as fake:
-        answer = httpx.post(
-            f"{fake.url}/projects/1/statuses/abc",
-            json={"state": "failed"},
-            headers={"JOB-TOKEN": "jt"},
+def test_gitlab_job_token_only_where_allowed() -> None:
+    with GitLabFake(token=GL_TOKEN, job_token="jt", job_token_operations={"list-notes"}) as fake:
+        headers = {"JOB-TOKEN": "jt"}
+        listed = httpx.get(f"{fake.url}/projects/1/merge_requests/2/notes", headers=headers)
+        posted = httpx.post(
+            f"{fake.url}/projects/1/merge_requests/2/notes", json={"body": "x"}, headers=headers
         )
-    assert answer.status_code == 201
+    assert (listed.status_code, posted.status_code) == (200, 401)
 
 
 @pytest.mark.parametrize(
@@ -557,3 +611,26 @@ def test_every_request_is_recorded_with_what_was_sent(gitlab: GitLabFake) -> Non
     assert first.body == {"ref": "main", "state": "pending"}
     assert first.headers["private-token"] == GL_TOKEN
     assert (second.operation, second.query, second.body) == ("list-notes", {"per_page": "5"}, None)
+
+
+def test_ci_env_points_a_client_at_the_fakes() -> None:
+    with GitHubFake() as github, GitLabFake() as gitlab:
+        gh = github.ci_env("o/r")
+        gl = gitlab.ci_env("42", 7)
+        posted = httpx.post(
+            f"{gh['GITHUB_API_URL']}/repos/{gh['GITHUB_REPOSITORY']}/statuses/abc",
+            json={"state": "success"},
+            headers={"Authorization": f"Bearer {gh['GITHUB_TOKEN']}"},
+        )
+        noted = httpx.post(
+            f"{gl['CI_API_V4_URL']}/projects/{gl['CI_PROJECT_ID']}/merge_requests/"
+            f"{gl['CI_MERGE_REQUEST_IID']}/notes",
+            json={"body": "x"},
+            headers={"PRIVATE-TOKEN": gl["CHECKLY_GATE_GITLAB_TOKEN"]},
+        )
+        refused = httpx.post(
+            f"{gl['CI_API_V4_URL']}/projects/42/statuses/abc",
+            json={"state": "success"},
+            headers={"JOB-TOKEN": gl["CI_JOB_TOKEN"]},
+        )
+    assert (posted.status_code, noted.status_code, refused.status_code) == (201, 201, 401)
