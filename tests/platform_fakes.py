@@ -371,7 +371,9 @@ class Contract:
     request for (empty when it is fine): an operation the description does not have, a path
     or query parameter of the wrong type or value, a missing required body, a body that does
     not match the operation's JSON schema (required fields, types, enums, maxLength), then
-    each ``extra`` rule (facts documented elsewhere). ``body`` is the decoded JSON value.
+    each ``extra`` rule (facts documented elsewhere). ``body`` is the decoded JSON value;
+    with ``coerce`` (GitLab: Grape converts parameters to their declared type), a string body
+    field is first read as the type its schema names, as a query parameter always is.
     """
 
     def __init__(
@@ -380,9 +382,11 @@ class Contract:
         served: set[str],
         extra: Mapping[str, Callable[[Any], list[str]]] | None = None,
         source: str = "",
+        coerce: bool = False,
     ) -> None:
         self.doc = doc
         self.source = source
+        self.coerce = coerce
         self.extra = dict(extra or {})
         self.operations: list[Operation] = []
         for template, item in doc.get("paths", {}).items():
@@ -441,6 +445,12 @@ class Contract:
             else:
                 content = request.get("content", {}).get("application/json", {})
                 schema = _openapi_to_jsonschema(content.get("schema", {}), self.doc)
+                if self.coerce and isinstance(body, dict):
+                    fields = schema.get("properties", {})
+                    body = {
+                        k: _coerce(v, fields.get(k, {})) if isinstance(v, str) else v
+                        for k, v in body.items()
+                    }
                 problems += _errors(schema, body, "body")
         elif has_body and method in ("GET", "HEAD"):
             problems.append(f"{method} takes no request body")
@@ -566,6 +576,7 @@ def gitlab_contract() -> Contract:
         GITLAB_DESCRIPTION,
         {"list-notes", "create-note", "update-note", "create-status"},
         source="GitLab's documentation (hand-written description)",
+        coerce=True,
     )
 
 

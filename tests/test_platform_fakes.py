@@ -432,6 +432,13 @@ GITLAB_DOC_REQUESTS = [
         {"state": "running", "name": "checkly-gate", "target_url": "https://example.com/x"},
         201,
     ),
+    (
+        "POST",
+        "/projects/17/statuses/18f3e63d?state=failed&coverage=71.5&pipeline_id=9",
+        None,
+        201,
+    ),
+    ("POST", "/projects/17/statuses/18f3e63d", {"state": "skipped", "pipeline_id": "9"}, 201),
 ]
 
 
@@ -489,6 +496,12 @@ def test_gitlab_refuses_any_state_outside_its_enum(gitlab: GitLabFake, state: st
         ("POST", "/projects/1/merge_requests/2/notes", {"note": "x"}, {"error": "body is missing"}),
         ("PUT", "/projects/1/merge_requests/2/notes/3", {}, {"error": "body is missing"}),
         ("POST", "/projects/1/statuses/abc", {"name": "gate"}, {"error": "state is missing"}),
+        (
+            "POST",
+            "/projects/1/statuses/abc?coverage=most",
+            {"state": "success"},
+            {"error": "coverage does not have a valid value"},
+        ),
         (
             "POST",
             "/projects/1/merge_requests/2/notes",
