@@ -12,8 +12,12 @@ summary and tests disagree; ``tests/test_ctrf_consumer.py`` keeps it true):
   ``results.summary``, never recounted from ``results.tests``;
 - ``flaky``: the number of ``results.tests[]`` with ``"flaky": true`` (not the summary's);
 - duration: from ``results.summary.start``/``stop``;
-- the failed-tests table: each test with status "failed", its ``message``;
-- the flaky-tests table: each test with ``"flaky": true``, its ``retries``.
+- the failed-tests table (HTML): each test with status "failed", its name HTML-escaped, its
+  ``message`` with newlines as ``<br>`` but NOT escaped (a ``<`` in a message reaches the page
+  as HTML);
+- the flaky-tests table (markdown): each test with ``"flaky": true`` and its ``retries``; a
+  ``|`` in a name is not escaped, so GitHub shows that row with an extra cell (this harness
+  reads the row from the right to get the name back).
 
 The schema is the one the npm package ``ctrf`` ships (the CTRF reference implementation,
 ``dist/ctrf-schema-*.json``), else ``../shared/ctrf/ctrf.schema.json`` where it exists.
@@ -214,17 +218,22 @@ def _label(cell: str) -> str:
     return " ".join(words).lower()
 
 
+def _table_lines(markdown: str) -> list[str]:
+    """The lines of the pipe table in ``markdown`` (header, delimiter, rows); [] without one."""
+    return [line.strip() for line in markdown.splitlines() if line.strip().startswith("|")]
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().removeprefix("|").removesuffix("|").split("|")]
+
+
 def _table(markdown: str) -> list[dict[str, str]]:
-    """The rows of the first pipe table in ``markdown``, keyed by header label."""
-    lines = [line.strip() for line in markdown.splitlines() if line.strip().startswith("|")]
+    """The rows of the pipe table in ``markdown``, keyed by header label."""
+    lines = _table_lines(markdown)
     if len(lines) < 2:
         raise ConsumerError(f"no table in the consumer's output: {markdown[:300]!r}")
-
-    def cells(line: str) -> list[str]:
-        return [c.strip() for c in line.strip("|").split("|")]
-
-    header = [_label(c) for c in cells(lines[0])]
-    return [dict(zip(header, cells(line), strict=False)) for line in lines[2:]]
+    header = [_label(c) for c in _cells(lines[0])]
+    return [dict(zip(header, _cells(line), strict=False)) for line in lines[2:]]
 
 
 def read_with_consumer(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -255,18 +264,19 @@ def read_with_consumer(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     failed_md, _ = _run("failed", file)
     read["failed_tests"] = [
-        {"name": html.unescape(name).removeprefix("❌").strip(), "message": html.unescape(msg)}
-        for name, msg in re.findall(
+        {
+            "name": html.unescape(name).removeprefix("❌").strip(),
+            "message": html.unescape(message.replace("<br>", "\n")),
+        }
+        for name, message in re.findall(
             r"<tr>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*</tr>", failed_md, flags=re.S
         )
     ]
     flaky_md, _ = _run("flaky", file)
-    flaky_rows = _table(flaky_md) if "|" in flaky_md else []
-    read["flaky_tests"] = [
-        {
-            "name": row.get("flaky tests", "").removeprefix("🍂").strip(),
-            "retries": int(row.get("retries", "0") or 0),
-        }
-        for row in flaky_rows
-    ]
+    read["flaky_tests"] = []
+    for line in _table_lines(flaky_md)[2:]:
+        *name, retries = _cells(line)  # the name may hold unescaped "|"
+        read["flaky_tests"].append(
+            {"name": " | ".join(name).removeprefix("🍂").strip(), "retries": int(retries)}
+        )
     return read

@@ -117,6 +117,22 @@ def test_the_consumer_shows_the_summary_counts_and_counts_flaky_itself(tmp_path:
 
 
 @needs_consumer
+def test_names_and_messages_with_markup_come_back_whole(tmp_path: Path) -> None:
+    """Check names and error texts are untrusted text: the harness reads back what the
+    consumer was given, through its HTML escaping and its unescaped markdown cells."""
+    name = "Login | EU <west> & co"
+    message = "expected <200>\ngot 503 | retrying"
+    tests = [
+        test(name, "failed", message=message),
+        test("Search | flaky", "passed", flaky=True, retries=3),
+    ]
+    read = read_with_consumer(write(tmp_path, ctrf_doc(tests)))
+    assert read["failed_tests"] == [{"name": name, "message": message}]
+    assert read["flaky_tests"] == [{"name": "Search | flaky", "retries": 3}]
+    assert (read["tests"], read["failed"], read["flaky"]) == (2, 1, 1)
+
+
+@needs_consumer
 @settings(
     deadline=None, max_examples=6, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
