@@ -26,6 +26,7 @@ from checkly_gate.reports.markdown import (
     _url,
     render,
 )
+from checkly_gate.outcomes import facts
 from checkly_gate.verdict import Category, Outcome
 from tests import runs
 from tests.fakes import row, session_body
@@ -190,7 +191,7 @@ def test_timed_out_section_lists_unfinished_checks_and_counts() -> None:
     assert "#### ⏱️ Timed out" in text
     assert "- **Last known status:** RUNNING" in text
     assert "- **Finished:** 1/3 results" in text
-    assert "- **Unfinished:** Checkout (eu-west-1), Slow (eu-west-1)" in text
+    assert "- **Unfinished:** ` Checkout ` (eu-west-1), ` Slow ` (eu-west-1)" in text
     assert "⏳ 2 unfinished" in text
 
 
@@ -213,17 +214,17 @@ def test_usage_is_a_short_summary() -> None:
 def test_several_sessions_overall_heading_then_one_section_each() -> None:
     text = render(runs.several())
     assert text.startswith("## ❌ Checkly: failed (exit 1)\n")
-    assert "✅ 2 passed · ❌ 1 failed · 2 sessions" in text
+    assert "❌ 1 failed · ✅ 2 passed · 2 sessions" in text
     sections = re.findall(r"^### (.*)$", text, re.M)
     assert len(sections) == 2
-    assert sections[0].startswith("✅ [Deploy checks](https://") and "passed" in sections[0]
-    assert sections[1].startswith("❌ [Second session](https://") and "failed" in sections[1]
+    assert sections[0].startswith("✅ [` Deploy checks `](https://") and "passed" in sections[0]
+    assert sections[1].startswith("❌ [` Second session `](https://") and "failed" in sections[1]
 
 
 def test_session_line_status_and_metadata() -> None:
     text = render(runs.failed())
-    assert "### [Deploy checks](https://app.checklyhq.com/test-sessions/" in text
-    assert "✅ 3 passed · ❌ 1 failed · 💥 1 error · 🔁 1 flaky · ⚠️ 1 degraded\n" in text
+    assert "### [` Deploy checks `](https://app.checklyhq.com/test-sessions/" in text
+    assert "❌ 2 failed (1 error) · ✅ 3 passed · 🔁 1 flaky · ⚠️ 1 degraded\n" in text
     assert "**Duration:** 5 s · **Environment:** staging · **Branch:** main" in text
     run = custom([row("a")], "PASSED", metadata={"commitId": "0123456789abcdef"})
     assert "**Commit:** 0123456" in render(run) and "01234567" not in render(run)
@@ -253,7 +254,7 @@ def test_one_table_row_per_run(builder: Any) -> None:
     assert len(html.rows) == total_runs(run)
 
 
-def test_more_than_20_passed_go_inside_details() -> None:
+def test_more_than_5_passed_go_inside_details() -> None:
     text = render(many_passed(25))
     assert "<details><summary>25 passed</summary>\n\n| Result |" in text
     assert "|\n\n</details>" in text
@@ -262,10 +263,10 @@ def test_more_than_20_passed_go_inside_details() -> None:
     assert len(Html(inside).rows) == 25
 
 
-def test_20_passed_stay_in_the_plain_table() -> None:
-    text = render(many_passed(20))
+def test_5_passed_stay_in_the_plain_table() -> None:
+    text = render(many_passed(5))
     assert "<details>" not in text
-    assert len(parse(text).rows) == 20
+    assert len(parse(text).rows) == 5
 
 
 def test_large_run_one_row_per_run_failures_open_passed_in_details() -> None:
@@ -281,7 +282,9 @@ def test_large_run_one_row_per_run_failures_open_passed_in_details() -> None:
 def test_order_failures_first_then_flaky_degraded_skipped_unfinished_passed() -> None:
     rows = parse(render(mixed())).rows
     categories = [LABELS[cells[0]] for cells in rows]
-    ranks = [list(Category).index(c) for c in categories]
+    # runs that failed the gate first, then worst first
+    fails = [not facts(c).broken for c in categories]
+    ranks = [(f, list(Category).index(c)) for f, c in zip(fails, categories, strict=True)]
     assert ranks == sorted(ranks)
     assert categories[0] is Category.ERROR and categories[-1] is Category.PASSED
     # stable within a group: API order
@@ -310,10 +313,10 @@ def test_nasty_names_are_inert() -> None:
     assert "<script" not in html.lower()
     assert "<b>" not in html
     assert 'href="javascript:' not in html.lower()
-    assert not {"script", "b", "em", "img", "code", "s", "del", "h1"} & set(parsed.tags)
+    assert not {"script", "b", "em", "img", "s", "del", "h1"} & set(parsed.tags)
     assert all(h and h.startswith("https://") for h in parsed.hrefs)
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text)
-    assert "emoji 🚀✅ name" in text and " 🚀](https://" in text  # emoji kept, session too
+    assert "emoji 🚀✅ name" in text and " 🚀 `](https://" in text  # emoji kept, session too
     check_rows(parsed.rows)
     assert len(parsed.rows) == len(runs.NASTY)
     names = {cells[1] for cells in parsed.rows}
@@ -343,7 +346,7 @@ def test_only_http_links_and_urls_cannot_break_the_table() -> None:
     assert len(parsed.rows) == 6
     assert parsed.hrefs == ["https://x.test/a%29b%7Cc%3Cd%3E%22f%60g"]
     assert [cells[6] for cells in parsed.rows] == ["–", "–", "result", "–", "–", "–"]
-    assert "### \\[x\\]\\(javascript:alert\\(3\\)\\)\n" in text
+    assert "### ` [x](javascript:alert(3)) `\n" in text
 
 
 def test_nasty_metadata_types_and_reasons() -> None:
@@ -355,7 +358,7 @@ def test_nasty_metadata_types_and_reasons() -> None:
     text = render(run)
     html = gfm(text)
     assert "<img" not in html and "<iframe" not in html and "<h1" not in html
-    assert "<em>" not in html and "<code>" not in html
+    assert "<em>" not in html
     cells = Html(html).rows[0]
     assert cells[1] == "ared"
     assert cells[2] == "<IMG SRC=X ONERROR=ALERT(1)>"
@@ -410,8 +413,8 @@ def test_error_messages_one_block_per_message_naming_the_checks() -> None:
     assert "#### Error messages" in text
     # table order: the errored run comes before the failed one
     assert fences(text) == ["socket hang up\n", "expected 200, got 500\n"]
-    assert "Hit by Payments API (eu-west-1):\n\n```\nsocket hang up\n```" in text
-    assert "Hit by Checkout (eu-west-1):\n\n```\nexpected 200, got 500\n```" in text
+    assert "Hit by ` Payments API ` (eu-west-1):\n\n```\nsocket hang up\n```" in text
+    assert "Hit by ` Checkout ` (eu-west-1):\n\n```\nexpected 200, got 500\n```" in text
     # the section is under the table
     assert text.index("#### Error messages") > text.index("| ✅ passed |")
 
@@ -419,7 +422,7 @@ def test_error_messages_one_block_per_message_naming_the_checks() -> None:
 def test_same_message_for_two_groups_is_one_block_naming_both_checks() -> None:
     text = render(with_messages({"eg-1": "boom", "eg-2": "boom", "unused": "never shown"}))
     assert fences(text) == ["boom\n"]
-    assert "Hit by Payments API (eu-west-1), Checkout (eu-west-1):" in text
+    assert "Hit by ` Payments API ` (eu-west-1), ` Checkout ` (eu-west-1):" in text
     assert "never shown" not in text
 
 
@@ -487,6 +490,8 @@ def test_trimming_order_passed_then_skipped_then_flaky_then_failures() -> None:
     for budget in range(full, 1500, -400):
         text = render(run, budget_bytes=budget)
         assert len(text.encode()) <= budget
+        if "does not fit" in text:  # the minimal fallback: nothing left to order
+            break
         rows = parse(text).rows
         kept = [LABELS[cells[0]] for cells in rows]
         expected = {
@@ -601,8 +606,8 @@ def test_urls_in_names_are_shown_as_written_and_never_linked() -> None:
     rows = [row(name, "FAILED", location=name) for name in URLISH]
     text = render(custom(rows, name=URLISH[0]))
     parsed = Html(gfm(text))
-    # Only our own links: the session and one per result, all to Checkly.
-    assert len(parsed.hrefs) == 1 + len(URLISH)
+    # Only our own links: the session and per result (table and first-screen list), to Checkly.
+    assert len(parsed.hrefs) == 1 + 2 * len(URLISH)
     assert all(h and h.startswith("https://app.checklyhq.com/") for h in parsed.hrefs)
     assert [cells[1] for cells in parsed.rows] == URLISH
     assert [cells[3] for cells in parsed.rows] == URLISH
@@ -616,19 +621,17 @@ def test_no_untrusted_text_becomes_a_link_or_shows_escapes(name: str) -> None:
     run = custom([row(name, "FAILED")], name=name)
     parsed = Html(gfm(render(run)))
     assert all(h and h.startswith("https://app.checklyhq.com/") for h in parsed.hrefs)
-    assert len(parsed.hrefs) == 2
+    assert len(parsed.hrefs) == 3  # the session, the result in the list and in the table
     assert parsed.rows[0][1] == " ".join(name.split())
 
 
-def test_long_unbroken_names_get_break_opportunities() -> None:
+def test_long_unbroken_names_are_copied_whole() -> None:
+    """Names carry no invisible break opportunities: a copied name is the name (19.3)."""
     long = "https://monitoring.example.com/" + "averyveryverylongpathsegment" * 5
     rows = [row(long, "FAILED", location="x" * 90), row("Short", "FAILED")]
     html = gfm(render(custom(rows)))
-    for cells in visible_cells(html):
-        for cell in cells:
-            assert max(len(w) for w in re.split(rf"[\s{ZWSP}]+", cell)) <= LONG_WORD, cell
     assert len(long) < NAME_LIMIT
-    assert Html(html).rows[0][1] == long  # the reader sees the whole name
+    assert visible_cells(html)[0][1] == long  # zero-width spaces kept by visible_cells
 
 
 @pytest.mark.parametrize("build", [runs.unavailable, runs.refused])
@@ -639,7 +642,7 @@ def test_session_ids_stay_copyable(build) -> None:
     run = build()
     sid = run.verdict.sessions[0].session_id
     markdown = render(run)
-    assert f"### {sid}" in markdown, markdown
+    assert f"### ` {sid} `" in markdown, markdown
     assert all(sid in line for line in markdown.splitlines() if sid[:8] in line)
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from checkly_gate.verdict import Category
@@ -185,3 +185,58 @@ def gate_element(outcome: Outcome, exit_code: int) -> str:
     if exit_code == 0:
         return "skipped"
     return outcome.junit or "error"
+
+
+class _Counted(Protocol):
+    """What ``count_parts`` reads of ``verdict.Counts`` (no import: verdict imports this)."""
+
+    passed: int
+    failed: int
+    errored: int
+    unknown: int
+    flaky: int
+    degraded: int
+    skipped: int
+    pending: int
+    by_policy: int
+
+    @property
+    def failing(self) -> int: ...
+
+
+def count_parts(counts: _Counted) -> list[tuple[CategoryFacts, str]]:
+    """The one way every report says the counts: ``(facts, "N word")`` pairs, in order.
+
+    "failed" is ``Counts.failing`` (every run that failed the gate: failed, error, unknown, and
+    flaky/degraded runs failed by ``--fail-on-*``; what those were follows in parentheses); then
+    passed (always shown), flaky, degraded, skipped and unfinished, zero parts left out. A flaky
+    or degraded run is counted as flaky or degraded whether or not the policy failed it.
+    """
+    parts: list[tuple[CategoryFacts, str]] = []
+    if counts.failing:
+        inner = [
+            f"{n} {word}"
+            for n, word in (
+                (counts.errored, "error"),
+                (counts.unknown, "unknown"),
+                (counts.by_policy, "by policy"),
+            )
+            if n
+        ]
+        detail = f" ({', '.join(inner)})" if inner else ""
+        parts.append((CATEGORY["failed"], f"{counts.failing} failed{detail}"))
+    parts.append((CATEGORY["passed"], f"{counts.passed} passed"))
+    for n, key in (
+        (counts.flaky, "flaky"),
+        (counts.degraded, "degraded"),
+        (counts.skipped, "skipped"),
+        (counts.pending, "pending"),
+    ):
+        if n:
+            parts.append((CATEGORY[key], f"{n} {CATEGORY[key].label}"))
+    return parts
+
+
+def tally(counts: _Counted) -> str:
+    """``count_parts`` as plain words: ``1 failed (1 by policy), 7 passed, 1 flaky``."""
+    return ", ".join(text for _, text in count_parts(counts))

@@ -26,7 +26,7 @@ from checkly_gate.models import (
 )
 from checkly_gate.models import FINAL as FINAL_TYPE
 from checkly_gate.models import PENDING as PENDING_TYPE
-from checkly_gate.outcomes import Outcome  # the facts table; importable from here as before
+from checkly_gate.outcomes import CATEGORY, Outcome, tally  # the facts table; importable here
 from checkly_gate.text import signal_name
 
 # Several sessions: the most severe outcome wins. A definite failure outranks "we could not tell"
@@ -237,10 +237,19 @@ class Counts:
     skipped: int = 0
     pending: int = 0
     unknown: int = 0  # runs of Category.UNKNOWN
+    # Flaky or degraded runs (counted above in their category) that the user's policy
+    # (``--fail-on-flaky``/``--fail-on-degraded``) made fail the gate.
+    by_policy: int = 0
 
     @property
     def total(self) -> int:
         return sum(getattr(self, name) for name in _COUNT_FIELDS)
+
+    @property
+    def failing(self) -> int:
+        """Runs that failed the gate (``fails_gate``): failed, errored, unknown, and flaky or
+        degraded runs the policy does not allow. THE number every report calls "failed"."""
+        return self.failed + self.errored + self.unknown + self.by_policy
 
     @property
     def finished(self) -> int:
@@ -249,12 +258,15 @@ class Counts:
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
-            **{name: getattr(self, name) + getattr(other, name) for name in _COUNT_FIELDS}
+            **{name: getattr(self, name) + getattr(other, name) for name in _COUNT_FIELDS},
+            by_policy=self.by_policy + other.by_policy,
         )
 
     def as_dict(self) -> dict[str, int]:
         data = {name: getattr(self, name) for name in _COUNT_FIELDS}
         data["total"] = self.total
+        data["byPolicy"] = self.by_policy
+        data["failing"] = self.failing
         return data
 
 
@@ -280,11 +292,16 @@ _CATEGORY_FIELD = {
 }
 
 
-def count_runs(runs: Iterable[Run]) -> Counts:
+def count_runs(runs: Iterable[Run], policy: Policy | None = None) -> Counts:
+    """Runs per category; with a ``policy``, also the flaky/degraded runs it fails
+    (``Counts.by_policy``). Without one (progress while polling) nothing is failed by policy."""
     tally = dict.fromkeys(_COUNT_FIELDS, 0)
+    by_policy = 0
     for run in runs:
         tally[_CATEGORY_FIELD[run.category]] += 1
-    return Counts(**tally)
+        if policy is not None and policy_fails(run, policy):
+            by_policy += 1
+    return Counts(**tally, by_policy=by_policy)
 
 
 @dataclass(frozen=True)
@@ -316,10 +333,20 @@ class SessionVerdict:
     runs: tuple[Run, ...] = ()
     counts: Counts = field(default_factory=Counts)
     warnings: tuple[str, ...] = ()
+    policy: Policy = field(default_factory=lambda: Policy())
 
     @property
     def unfinished(self) -> tuple[Run, ...]:
         return tuple(r for r in self.runs if r.unfinished)
+
+    def fails(self, run: Run) -> bool:
+        """Whether ``run`` (one of ``runs``) failed the gate (``fails_gate`` under ``policy``)."""
+        return fails_gate(run, self.policy)
+
+    @property
+    def failing(self) -> tuple[Run, ...]:
+        """The runs that failed the gate, in API order: every report names exactly these."""
+        return tuple(r for r in self.runs if fails_gate(r, self.policy))
 
 
 @dataclass(frozen=True)
@@ -365,9 +392,34 @@ def same_session(requested_id: str, body_id: str) -> bool:
 def _policy_allows(run: Run, policy: Policy) -> bool:
     if run.category not in PASSING:
         return False
-    if policy.fail_on_flaky and run.category is Category.FLAKY:
+    return not policy_fails(run, policy)
+
+
+def policy_fails(run: Run, policy: Policy) -> bool:
+    """A passing run that the user's policy fails: flaky under ``--fail-on-flaky``, degraded
+    under ``--fail-on-degraded``."""
+    if run.category not in PASSING:
         return False
-    return not (policy.fail_on_degraded and run.degraded)
+    if policy.fail_on_flaky and run.category is Category.FLAKY:
+        return True
+    return policy.fail_on_degraded and run.degraded
+
+
+def policy_flags(run: Run, policy: Policy) -> tuple[str, ...]:
+    """The policy flags that fail ``run`` (``("--fail-on-flaky",)``...); empty when none does."""
+    flags = []
+    if run.category is Category.FLAKY and policy.fail_on_flaky:
+        flags.append("--fail-on-flaky")
+    if run.category in PASSING and run.degraded and policy.fail_on_degraded:
+        flags.append("--fail-on-degraded")
+    return tuple(flags)
+
+
+def fails_gate(run: Run, policy: Policy) -> bool:
+    """THE per-run decision every report reads: the run failed the gate, by its own facts
+    (failed, error, unknown: ``outcomes.CategoryFacts.broken``) or by the user's policy.
+    Skipped and unfinished runs do not fail it on their own (the session outcome says why)."""
+    return CATEGORY[run.category.value].broken or policy_fails(run, policy)
 
 
 @dataclass(frozen=True)
@@ -438,7 +490,7 @@ def judge_session(obs: Observation, policy: Policy = Policy()) -> SessionVerdict
         )
 
     runs = tuple(group_runs(session.results))
-    counts = count_runs(runs)
+    counts = count_runs(runs, policy)
     warnings: list[str] = []
 
     def verdict(outcome: Outcome, reason: str) -> SessionVerdict:
@@ -450,17 +502,14 @@ def judge_session(obs: Observation, policy: Policy = Policy()) -> SessionVerdict
             runs=runs,
             counts=counts,
             warnings=tuple(warnings),
+            policy=policy,
         )
 
     proof = prove_passed(obs, policy, runs)
     if proof.holds:
-        notes = [
-            f"{n} {what}"
-            for n, what in ((counts.flaky, "flaky"), (counts.degraded, "degraded"))
-            if n
-        ]
-        extra = f" ({', '.join(notes)})" if notes else ""
-        return verdict(Outcome.PASSED, f"{_plural(len(runs), 'check run')} passed{extra}")
+        if counts.flaky or counts.degraded:  # the words of every count line (outcomes.tally)
+            return verdict(Outcome.PASSED, f"{_plural(len(runs), 'check run')}: {tally(counts)}")
+        return verdict(Outcome.PASSED, f"{_plural(len(runs), 'check run')} passed")
     outcome, reason = _not_passed(obs, session, runs, policy, proof, warnings)
     if outcome is Outcome.PASSED:  # cannot happen; a pass needs the proof above
         outcome = Outcome.FAILED
