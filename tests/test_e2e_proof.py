@@ -86,7 +86,7 @@ ISSUE_BODIES = {
     "failure flag, unknown status": (
         session_body("PASSED", [row("a"), row("b", "TIMED_OUT", hasFailures=True)]),
         1,
-        "b (eu-west-1; hasFailures true)",
+        "b (eu-west-1; an assertion failed)",
     ),
     "every FINAL row cancelled": (
         session_body("PASSED", [row("a", "CANCELLED"), row("b", "CANCELLED")]),

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
+from checkly_gate.outcomes import facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.markdown import (
-    LONG_WORD,
     NAME_LIMIT,
     _duration,
     _fenced,
@@ -26,7 +26,6 @@ from checkly_gate.reports.markdown import (
     _url,
     render,
 )
-from checkly_gate.outcomes import facts
 from checkly_gate.verdict import Category, Outcome
 from tests import runs
 from tests.fakes import row, session_body

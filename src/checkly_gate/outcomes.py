@@ -144,9 +144,9 @@ _F = CategoryFacts
 CATEGORY: dict[str, CategoryFacts] = {
     #        label,        emoji, glyph, ascii, colour, junit,    broken, warned, tier, message
     "error":    _F("error",      "💥", "✗", "x", "31", "error",   True,  False, 4,
-                   "Checkly error (hasErrors)"),
+                   "the check could not run"),
     "failed":   _F("failed",     "❌", "✗", "x", "31", "failure", True,  False, 4,
-                   "check failed"),
+                   "an assertion failed"),
     # A result the gate cannot read: never a pass (decision 2 of the brief).
     "unknown":  _F("unknown",    "❓", "?", "?", "31", "error",   True,  False, 4,
                    "result the gate does not know", raw=True),
@@ -190,15 +190,32 @@ def gate_element(outcome: Outcome, exit_code: int) -> str:
 class _Counted(Protocol):
     """What ``count_parts`` reads of ``verdict.Counts`` (no import: verdict imports this)."""
 
-    passed: int
-    failed: int
-    errored: int
-    unknown: int
-    flaky: int
-    degraded: int
-    skipped: int
-    pending: int
-    by_policy: int
+    @property
+    def passed(self) -> int: ...
+
+    @property
+    def failed(self) -> int: ...
+
+    @property
+    def errored(self) -> int: ...
+
+    @property
+    def unknown(self) -> int: ...
+
+    @property
+    def flaky(self) -> int: ...
+
+    @property
+    def degraded(self) -> int: ...
+
+    @property
+    def skipped(self) -> int: ...
+
+    @property
+    def pending(self) -> int: ...
+
+    @property
+    def by_policy(self) -> int: ...
 
     @property
     def failing(self) -> int: ...

@@ -37,11 +37,10 @@ def render_header(session: Session) -> str:
 def render_counts(counts: Counts, status: str, elapsed: float) -> str:
     extra = (
         (counts.pending, "running"),
-        (counts.failed + counts.errored, "failed"),
+        (counts.failing, "failed"),
         (counts.flaky, "flaky"),
         (counts.degraded, "degraded"),
         (counts.skipped, "skipped"),
-        (counts.unknown, "unknown"),
     )
     parts = [f"{counts.finished}/{counts.total} finished"]
     parts += [f"{n} {word}" for n, word in extra if n]
@@ -80,12 +79,8 @@ def render_explanations(run: GateRun, limit: int = 10) -> list[str]:
     """One line per failed check whose error text was fetched: the log says *why*, too."""
     lines = []
     for session in run.verdict.sessions:
-        for item in session.runs:
-            if item.final is None or not facts(item.category).broken:
-                continue
-            texts = [
-                run.error_messages[g] for g in item.final.error_group_ids if g in run.error_messages
-            ]
+        for item in session.failing:
+            texts = [run.error_messages[g] for g in item.error_group_ids if g in run.error_messages]
             location = item.latest.run_location
             where = f" ({one_line(location, 60)})" if location else ""
             if texts:

@@ -113,6 +113,16 @@ class Run:
         return tuple(a for a in self.attempts if not _clean_pass(a))
 
     @property
+    def error_group_ids(self) -> tuple[str, ...]:
+        """Error groups of the failed attempts, then of the FINAL row, first seen first: the
+        error text of a run that failed the gate (a flaky run's is in its failed attempts)."""
+        ids: dict[str, None] = {}
+        for row in (*self.failed_attempts, *((self.final,) if self.final else ())):
+            for group_id in row.error_group_ids:
+                ids.setdefault(group_id, None)
+        return tuple(ids)
+
+    @property
     def degraded(self) -> bool:
         """A passing run whose FINAL row says ``isDegraded``."""
         return self.category in PASSING and self.latest.is_degraded
@@ -372,12 +382,15 @@ def _plural(n: int, word: str) -> str:
 
 
 def _names(runs: Sequence[Run], limit: int = 5, why: bool = True) -> str:
-    """``Name (location; deciding field)`` for the first ``limit`` runs."""
+    """``Name (location; why)`` for the first ``limit`` runs: why in the user's words
+    (``outcomes.CATEGORY`` message: "an assertion failed") for a failure or error, else the
+    deciding field (``Run.why``: a value the gate does not know, a missing FINAL row)."""
     names = []
     for run in runs[:limit]:
         where = [run.latest.run_location] if run.latest.run_location else []
         if why:
-            where.append(run.why)
+            row = CATEGORY[run.category.value]
+            where.append(row.message if row.broken and not row.raw else run.why)
         names.append(run.name + (f" ({'; '.join(where)})" if where else ""))
     more = len(runs) - limit
     return ", ".join(names) + (f" and {more} more" if more > 0 else "")

@@ -41,7 +41,7 @@ from checkly_gate.outcomes import RED_ELEMENTS, Outcome, facts, gate_element
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import evidence_line
 from checkly_gate.text import strip_ansi
-from checkly_gate.verdict import Category, Run, SessionVerdict, Stop
+from checkly_gate.verdict import Category, Run, SessionVerdict, Stop, policy_flags
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 SUITES_NAME = "checkly-gate"
@@ -406,15 +406,24 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
         reason = f"{what} ({ctx.why})" if run.unfinished else what
         _mark(case, "skipped", reason, row.label, _lines(reason, link))
     else:  # passed, flaky or degraded: a pass unless the user's policy says otherwise
-        hits = []
-        if run.category is Category.FLAKY and ctx.policy.fail_on_flaky:
-            failed = len(run.failed_attempts)
-            hits.append(("flaky", f"passed after {failed} failed attempt(s), --fail-on-flaky"))
-        if run.degraded and ctx.policy.fail_on_degraded:
-            hits.append(("degraded", f"{DEGRADED_NOTE}, --fail-on-degraded"))
+        hits = []  # the one decision (``verdict.policy_flags``), in the words of the other reports
+        for flag in policy_flags(run, ctx.policy):
+            if flag == "--fail-on-flaky":
+                failed = len(run.failed_attempts)
+                hits.append(("flaky", f"passed after {failed} failed attempt(s), {flag}"))
+            else:
+                hits.append(("degraded", f"{DEGRADED_NOTE}, {flag}"))
         if hits:
             message = "failed by policy: " + "; ".join(text for _, text in hits)
-            _mark(case, "failure", message, hits[0][0], _lines(message + _where(latest), link))
+            # The error text of what failed: a flaky run's failed attempts (fetched for it).
+            texts = _lines(*(ctx.texts.groups(a, name) for a in run.failed_attempts))
+            _mark(
+                case,
+                "failure",
+                message,
+                hits[0][0],
+                _lines(message + _where(latest), link, texts or None),
+            )
         if run.category is Category.FLAKY:
             _retries(case, "flaky", run, ctx, name)
 

@@ -370,10 +370,7 @@ def _error_blocks(
     for run in runs:
         if not sv.fails(run):
             continue
-        group_ids: list[str] = []
-        for result in (*run.failed_attempts, *((run.final,) if run.final else ())):
-            group_ids += [g for g in result.error_group_ids if g not in group_ids]
-        for group_id in group_ids:
+        for group_id in run.error_group_ids:
             raw = messages.get(group_id)
             if not isinstance(raw, str):
                 continue
