@@ -273,10 +273,13 @@ class Counts:
         )
 
     def as_dict(self) -> dict[str, int]:
+        """The counts as every output says them: ``failed`` is ``failing`` (every run that failed
+        the gate), ``errored``/``unknown``/``byPolicy`` say which of those were not failures of
+        their own; the rest count their category; ``total`` every run."""
         data = {name: getattr(self, name) for name in _COUNT_FIELDS}
-        data["total"] = self.total
+        data["failed"] = self.failing
         data["byPolicy"] = self.by_policy
-        data["failing"] = self.failing
+        data["total"] = self.total
         return data
 
 

@@ -1,0 +1,178 @@
+"""Issue 19: a policy failure is a failure everywhere, and every output says the same counts.
+
+Every output is rendered from one ``GateRun`` the way the gate writes it (``outputs``,
+``dotenv.variables``, markdown through cmark-gfm, JUnit through ``tests.junit_dialect``'s XML
+reading, the JSON snapshot, the terminal lines) and read back as a consumer reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import cmarkgfm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from checkly_gate.ci import github
+from checkly_gate.details import failed_group_ids
+from checkly_gate.models import parse_session
+from checkly_gate.progress import render_counts, render_verdict
+from checkly_gate.reports import GateRun, dotenv, junit, markdown, snapshot
+from checkly_gate.verdict import Observation, Outcome, Policy, Stop
+from tests import bodies, runs
+from tests.fakes import SID, row, session_body
+
+COMMAND = re.compile(r"^::(\w+)( [^:]*)?::(.*)$")
+
+
+def flaky_rows() -> list[dict[str, Any]]:
+    """Seven passes, one flaky run (its failed attempt carries error group eg-flaky), one
+    degraded run."""
+    rows = [row(f"pass {i}") for i in range(7)]
+    rows.append(row("Flaky cart", "FAILED", "ATTEMPT", sequenceId="s1", errorGroupIds=["eg-flaky"]))
+    rows.append(row("Flaky cart", sequenceId="s1"))
+    rows.append(row("Slow search", isDegraded=True))
+    return rows
+
+
+def policy_run(policy: Policy, messages: dict[str, str] | None = None) -> GateRun:
+    body = session_body("PASSED", flaky_rows())
+    obs = Observation(SID, Stop.FINAL, session=parse_session(body))
+    return runs.build([obs], {SID: body}, policy, error_messages=messages)
+
+
+def unescape(text: str) -> str:
+    return text.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%")
+
+
+def test_flaky_policy_failure_is_named_by_every_output() -> None:
+    """19.1: --fail-on-flaky exits 1; outputs, annotations, summary, JUnit, dotenv and the
+    error-text fetch all name the flaky run, with its failed attempt's error text."""
+    run = policy_run(Policy(fail_on_flaky=True), {"eg-flaky": "expected 200, got 503"})
+    assert run.verdict.exit_code == 1
+    # the error text of the failed attempt is fetched
+    assert failed_group_ids(run.verdict) == ["eg-flaky"]
+    # $GITHUB_OUTPUT
+    values = github.outputs(run, None, None)
+    assert values["failed"] == "1"
+    assert json.loads(values["failed-checks"]) == ["Flaky cart"]
+    assert values["flaky"] == "1" and values["passed"] == "7"
+    # an error annotation (not a warning) with the error text
+    notes = github.render_annotations(run)
+    errors = [unescape(n) for n in notes if n.startswith("::error ")]
+    assert len(errors) == 1 and "Flaky cart" in errors[0]
+    assert "--fail-on-flaky" in errors[0] and "expected 200, got 503" in errors[0]
+    assert not [n for n in notes if n.startswith("::warning ") and "Flaky cart" in n]
+    assert [n for n in notes if n.startswith("::warning ") and "Slow search" in n]
+    # the summary, on its first screen (before the table)
+    text = markdown.render(run)
+    first = text.split("| Result |", 1)[0]
+    assert "❌ 1 failed (1 by policy)" in first
+    assert "` Flaky cart `" in first and "--fail-on-flaky" in first
+    assert "expected 200, got 503" in text
+    # JUnit: the flaky run's testcase is a failure with the attempt's error text
+    root = ET.fromstring(junit.render(run))
+    case = next(c for c in root.iter("testcase") if c.get("name", "").startswith("Flaky cart"))
+    failure = case.find("failure")
+    assert failure is not None and "--fail-on-flaky" in (failure.get("message") or "")
+    assert "expected 200, got 503" in (failure.text or "")
+    # dotenv
+    assert dotenv.variables(run)["FAILED"] == "1"
+
+
+def test_degraded_policy_failure_is_named_by_every_output() -> None:
+    run = policy_run(Policy(fail_on_degraded=True))
+    assert run.verdict.exit_code == 1
+    values = github.outputs(run, None, None)
+    assert values["failed"] == "1"
+    assert json.loads(values["failed-checks"]) == ["Slow search"]
+    errors = [n for n in github.render_annotations(run) if n.startswith("::error ")]
+    assert len(errors) == 1 and "Slow search" in errors[0] and "--fail-on-degraded" in errors[0]
+    assert dotenv.variables(run)["FAILED"] == "1"
+    assert "--fail-on-degraded" in markdown.render(run).split("| Result |", 1)[0]
+
+
+def test_without_the_policy_flaky_and_degraded_are_warnings_and_counted_alike() -> None:
+    """19.2's example: 9 runs, 7 clean passes, 1 flaky, 1 degraded: every output says so."""
+    run = policy_run(Policy())
+    assert run.verdict.exit_code == 0
+    assert run.verdict.reason == "9 check runs: 7 passed, 1 flaky, 1 degraded"
+    assert "✅ 7 passed · 🔁 1 flaky · ⚠️ 1 degraded" in markdown.render(run)
+    assert dotenv.variables(run)["PASSED"] == "7"
+    assert github.outputs(run, None, None)["failed"] == "0"
+    assert not [n for n in github.render_annotations(run) if n.startswith("::error ")]
+
+
+# --- 19.2: the counts of every output agree, over generated sessions ----------------------------
+
+
+def _markdown_counts(text: str) -> dict[str, int]:
+    """The session's status line as a reader sees it (rendered HTML, tags removed)."""
+    html = cmarkgfm.github_flavored_markdown_to_html(text)
+    plain = re.sub(r"<[^>]+>", "", html)
+    line = next(ln for ln in plain.splitlines() if re.search(r"✅ \d+ passed", ln))
+    found = {w: int(n) for n, w in re.findall(r"(\d+) (passed|flaky|degraded|skipped)", line)}
+    failed = re.search(r"❌ (\d+) failed", line)
+    found["failed"] = int(failed.group(1)) if failed else 0
+    return found
+
+
+def _junit_counts(text: str) -> dict[str, int]:
+    root = ET.fromstring(text)
+    red = 0
+    for case in root.iter("testcase"):
+        if case.get("classname") != junit.GATE_CLASSNAME and (
+            case.find("failure") is not None or case.find("error") is not None
+        ):
+            red += 1
+    return {"failed": red}
+
+
+@settings(max_examples=150, deadline=None)
+@given(bodies.sessions(), st.booleans(), st.booleans())
+def test_counts_agree_in_every_output(
+    case: bodies.Case, fail_on_flaky: bool, fail_on_degraded: bool
+) -> None:
+    try:
+        session = parse_session(case.body)
+    except Exception:  # not a session at all: nothing is counted
+        return
+    policy = Policy(fail_on_degraded=fail_on_degraded, fail_on_flaky=fail_on_flaky)
+    obs = Observation(case.requested_id, Stop.FINAL, session=session)
+    run = runs.build([obs], {case.requested_id: case.body}, policy)
+    verdict = run.verdict
+    counts = verdict.counts
+    want = {
+        "passed": counts.passed,
+        "failed": counts.failing,
+        "flaky": counts.flaky,
+        "degraded": counts.degraded,
+        "skipped": counts.skipped,
+        "total": counts.total,
+    }
+    assert counts.failing == sum(len(sv.failing) for sv in verdict.sessions)
+    values = github.outputs(run, None, None)
+    assert {k: int(values[k]) for k in want} == want
+    assert len(json.loads(values["failed-checks"])) <= counts.failing
+    env = dotenv.variables(run)
+    assert {k: int(env[k.upper()]) for k in want} == want
+    data = json.loads(snapshot.render(run))
+    assert {k: data["counts"][k] for k in want} == want
+    if verdict.sessions and verdict.sessions[0].session is not None:
+        shown = _markdown_counts(markdown.render(run))
+        assert shown == {
+            k: v for k, v in want.items() if k != "total" and (v or k in ("passed", "failed"))
+        }
+        assert _junit_counts(junit.render(run)) == {"failed": counts.failing}
+        line = render_counts(counts, "PASSED", 1.0)
+        assert (f"{counts.failing} failed" in line) is bool(counts.failing)
+    # the terminal verdict and every red output agree on "the gate failed"
+    head = render_verdict(verdict)[0]
+    assert head.startswith(f"{verdict.outcome.label.upper()} (exit {verdict.exit_code})")
+    if counts.failing:
+        assert verdict.exit_code != 0
+    if verdict.outcome is Outcome.PASSED:
+        assert counts.failing == 0 and values["failed-checks"] == "[]"
