@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import cmarkgfm
@@ -19,11 +20,21 @@ from hypothesis import strategies as st
 from checkly_gate.ci import github
 from checkly_gate.details import failed_group_ids
 from checkly_gate.models import parse_session
-from checkly_gate.progress import render_counts, render_verdict
+from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION
+from checkly_gate.progress import (
+    WIDTH,
+    columns,
+    render_counts,
+    render_explanations,
+    render_header,
+    render_run,
+    render_verdict,
+)
 from checkly_gate.reports import GateRun, dotenv, junit, markdown, snapshot
 from checkly_gate.verdict import Observation, Outcome, Policy, Stop
 from tests import bodies, runs
 from tests.fakes import SID, row, session_body
+from tests.test_e2e_discovery import gate, start
 
 COMMAND = re.compile(r"^::(\w+)( [^:]*)?::(.*)$")
 
@@ -176,3 +187,88 @@ def test_counts_agree_in_every_output(
         assert verdict.exit_code != 0
     if verdict.outcome is Outcome.PASSED:
         assert counts.failing == 0 and values["failed-checks"] == "[]"
+
+
+# --- 19.4 / 19.5: check sessions read like test sessions; lines fit 100 columns ----------------
+
+
+def _long_lines(text: str) -> list[str]:
+    """Lines wider than 100 columns that are not a link on a line of its own (nor a GitHub
+    workflow command, which the runner turns into an annotation, not a log line)."""
+    return [
+        line
+        for line in text.splitlines()
+        if columns(line) > WIDTH and not line.strip().startswith(("https://", "http://", "::"))
+    ]
+
+
+def test_a_failed_check_session_names_the_check_and_says_there_is_no_error_text(
+    tmp_path: Path,
+) -> None:
+    """19.4 through the real CLI against the simulator: the verdict line names the check
+    session by its check (not its UUID) and every report says Checkly gives no error text for
+    check sessions, pointing at the result; 19.5: no terminal line but a link exceeds 100."""
+    sim = start("trigger-demo")
+    try:
+        github_env = {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_OUTPUT": str(tmp_path / "out.txt"),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        }
+        proc = gate(
+            sim,
+            "run",
+            "--check-sessions",
+            "--tags",
+            "api",
+            "--junit",
+            "j.xml",
+            cwd=tmp_path,
+            **github_env,
+        )
+    finally:
+        sim.stop()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = proc.stdout
+    verdict = next(line for line in out.splitlines() if line.startswith("FAILED (exit 1)"))
+    assert verdict.startswith("FAILED (exit 1): check session 'Checkout flow': ")
+    assert columns(verdict) <= WIDTH
+    assert not _long_lines(out), _long_lines(out)
+    at = out.index(NO_TEXT_CHECK_SESSION)
+    assert "/check-sessions/" in out[at:].splitlines()[1]  # the result link, its own line
+    assert f"{NO_TEXT_CHECK_SESSION}:" in out.replace("%0A", "\n")  # the error annotation
+    summary = (tmp_path / "summary.md").read_text()
+    assert NO_TEXT_CHECK_SESSION in summary.split("| Result |", 1)[0]
+    assert NO_TEXT_CHECK_SESSION in (tmp_path / "j.xml").read_text()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.text(min_size=1, max_size=150),
+    st.sampled_from(["FAILED", "PASSED"]),
+    st.sampled_from([None, "eu-west-1", "ap-southeast-" + "x" * 60]),
+)
+def test_terminal_lines_fit_100_columns(name: str, status: str, location: str | None) -> None:
+    """19.5, the whole kind: progress, verdict and explanation lines of any name (wide
+    characters included) fit 100 columns; a link stands on a line of its own."""
+    rows = [row(name, status, location=location), row(name + " 2", "FAILED", location=location)]
+    body = session_body("PASSED", rows)
+    body["name"] = name
+    run = runs.from_body(body)
+    session = parse_session(body)
+    lines = [*render_header(session)]
+    for item in run.verdict.sessions[0].runs:
+        lines += render_run(item, colour=False)
+    lines += render_verdict(run.verdict) + render_explanations(run)
+    assert not _long_lines("\n".join(lines)), lines
+    assert any(line.startswith("    https://app.checklyhq.com/r/") for line in lines)
+
+
+def test_headlines_use_the_users_words() -> None:
+    """19.5: "an assertion failed" / "the check could not run", never the API's field."""
+    run = runs.failed()
+    reason = run.verdict.reason
+    assert "an assertion failed" in reason and "could not run" in reason
+    assert "hasFailures" not in reason and "hasErrors" not in reason
+    words = "\n".join(render_verdict(run.verdict) + render_explanations(run))
+    assert "hasFailures" not in words and "an assertion failed" in words

@@ -164,6 +164,11 @@ CATEGORY: dict[str, CategoryFacts] = {
 # fmt: on
 
 
+#: What every report says where a check session's failed run has no error text: Checkly's
+#: check-session API gives none (no error groups), so the reader is sent to the result page.
+NO_TEXT_CHECK_SESSION = "Checkly gives no error text for check sessions; the result page shows it"
+
+
 def facts(category: Category) -> CategoryFacts:
     """The row of ``category``."""
     return CATEGORY[category.value]

@@ -659,8 +659,11 @@ def combine(verdicts: Sequence[SessionVerdict], signal: int | None = None) -> Ve
         return Verdict(Outcome.USAGE, Outcome.USAGE.value, "no session to wait for")
     worst = max(verdicts, key=lambda v: SEVERITY.index(v.outcome))
     reason = worst.reason
-    if len(verdicts) > 1:
-        reason = f"{worst.session_id}: {worst.reason}"
+    if len(verdicts) > 1:  # named as the reader knows it: "check session 'Checkout flow'"
+        if worst.session is not None:
+            reason = f"{worst.session.kind} '{worst.session.display_name}': {worst.reason}"
+        else:
+            reason = f"session {worst.session_id}: {worst.reason}"
         if worst.outcome is Outcome.PASSED:
             reason = f"all {len(verdicts)} sessions passed"
     return Verdict(

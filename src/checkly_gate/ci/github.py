@@ -15,7 +15,7 @@ from pathlib import Path
 
 from checkly_gate.ci import Integration, session_link
 from checkly_gate.files import append_text
-from checkly_gate.outcomes import facts
+from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import Evidence, evidence_line
 from checkly_gate.text import one_line, plain_text
@@ -87,6 +87,7 @@ def _run_error(
     session: str,
     evidence: Evidence | None = None,
     policy: Policy | None = None,
+    check_session: bool = False,
 ) -> str:
     name = one_line(run.name, NAME_LIMIT)
     title = f"{name} failed"
@@ -103,6 +104,8 @@ def _run_error(
         if text and text not in seen:
             seen.add(text)
             lines.append(plain_text(text, MESSAGE_LIMIT))
+    if check_session and not run.error_group_ids:
+        lines.append(NO_TEXT_CHECK_SESSION + ":")
     lines += [line for line in (evidence_line(evidence or {}, run),) if line]
     if run.latest.link:
         lines.append(f"Result: {one_line(run.latest.link, 500)}")
@@ -158,12 +161,13 @@ def render_annotations(run: GateRun, limit: int = ANNOTATION_LIMIT) -> list[str]
     for sv in run.verdict.sessions:
         session = f" in session {_session_label(sv)}" if several else ""
         trouble = _session_error(sv, session_link(run, sv))
+        kind = sv.session is not None and sv.session.kind == "check session"
         if trouble:
             errors.append(trouble)
         for r in sv.runs:
             if sv.fails(r):  # the one decision: failed, error, unknown or the user's policy
                 check_errors.append(
-                    _run_error(r, run.error_messages, session, run.evidence, sv.policy)
+                    _run_error(r, run.error_messages, session, run.evidence, sv.policy, kind)
                 )
             elif facts(r.category).warned:
                 warnings.append(_run_warning(r, session, run.evidence))

@@ -37,7 +37,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from checkly_gate.models import Result, Session
-from checkly_gate.outcomes import RED_ELEMENTS, Outcome, facts, gate_element
+from checkly_gate.outcomes import (
+    NO_TEXT_CHECK_SESSION,
+    RED_ELEMENTS,
+    Outcome,
+    facts,
+    gate_element,
+)
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import evidence_line
 from checkly_gate.text import strip_ansi
@@ -349,6 +355,7 @@ class _Context:
         self.passing_out = texts.level.passing_out
         self.evidence = run.evidence
         self.why = _why_unfinished(run, sv, stop)
+        self.check_session = sv.session is not None and sv.session.kind == "check session"
 
 
 def _why_unfinished(run: GateRun, sv: SessionVerdict, stop: Stop | None) -> str:
@@ -400,6 +407,8 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
         text = _lines(
             what + after, link, evidence_line(ctx.evidence, run), ctx.texts.groups(latest, name)
         )
+        if ctx.check_session and not latest.error_group_ids:  # nothing to fetch: say so
+            text = _lines(text, NO_TEXT_CHECK_SESSION)
         _mark(case, row.junit or "error", message, row.label, text)
         _retries(case, "rerun", run, ctx, name)
     elif row.junit == "skipped":

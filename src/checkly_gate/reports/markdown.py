@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from checkly_gate import __version__
 from checkly_gate.models import Session
-from checkly_gate.outcomes import CATEGORY, count_parts, facts
+from checkly_gate.outcomes import CATEGORY, NO_TEXT_CHECK_SESSION, count_parts, facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import Evidence, evidence_line
 from checkly_gate.text import strip_ansi
@@ -462,6 +462,11 @@ def _headline(reason: str, failing: Sequence[tuple[SessionVerdict, Run]]) -> str
     more = len(failing) - FIRST_SCREEN
     if more > 0:
         lines.append(f"- and {more} more, in the table below")
+    if any(
+        sv.session is not None and sv.session.kind == "check session" and not r.error_group_ids
+        for sv, r in failing
+    ):
+        lines += ["", f"_{NO_TEXT_CHECK_SESSION}._"]
     return "\n".join(lines)
 
 
