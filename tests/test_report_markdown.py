@@ -656,3 +656,96 @@ def test_an_unfinished_session_has_no_duration_of_its_own() -> None:
     verdict = dataclasses.replace(run.verdict, sessions=(dataclasses.replace(sv, session=stale),))
     assert "**Duration:**" not in render(dataclasses.replace(run, verdict=verdict))
     assert "**Duration:**" in render(runs.passed())
+
+
+# --- 19.3: names are shown and copied exactly as written (cmark-gfm, GitHub's engine) ------------
+
+HOSTILE = [
+    "https://shop.example.com/api/v1/cart?id=1&sort=asc",
+    "snake_case/path*",
+    "`` ``` `tick` ```",
+    "a | b \\| c \\\\| d",
+    "<script>alert(1)</script>",
+    "[x](https://evil.test) ![i](u)",
+    "*bold* _em_ ~~del~~ ~s~",
+    "@mention #123 www.example.com ops@example.com",
+    "&amp; &lt;b&gt; &#124;",
+    "\\` \\* trailing backslash \\",
+]
+NAME_CHARS = st.sampled_from(
+    [*"`|<>[]()!*_~@#&;:/.?=\\$-+'\"{}", "http://", "https://", "www.", "<script>", " ", "é", "🚀"]
+    + list("abcXYZ019")
+)
+
+
+class Texts(HTMLParser):
+    """Every ``<code>`` element's text, all tags, all link targets and whether any element sits
+    inside a ``<code>`` (which would mean a name made markup)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.codes: list[str] = []
+        self.tags: list[str] = []
+        self.hrefs: list[str | None] = []
+        self.nested = False
+        self._code: list[str] | None = None
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        if self._code is not None:
+            self.nested = True
+        if tag == "code":
+            self._code = []
+        elif tag == "a":
+            self.hrefs.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "code" and self._code is not None:
+            self.codes.append("".join(self._code))
+            self._code = None
+
+    def handle_data(self, data: str) -> None:
+        if self._code is not None:
+            self._code.append(data)
+
+
+def _hostile_run(session: str, names: list[str]) -> GateRun:
+    rows = [row(name, "FAILED" if i % 2 == 0 else "PASSED") for i, name in enumerate(names)]
+    return custom(rows, name=session)
+
+
+def _check_names_copy_back(session: str, names: list[str]) -> None:
+    run = _hostile_run(session, names)
+    parsed = Texts(gfm(render(run)))
+    # What a reader copies out of the rendered page: each name exactly as written (whitespace
+    # runs folded to one space, as a one-line cell must), with nothing invisible inside.
+    for name in [session, *names]:
+        assert " ".join(name.split()) in parsed.codes, (name, parsed.codes)
+    assert not any(ZWSP in code for code in parsed.codes)
+    # No element and no link made from a name: only our own structure and Checkly links.
+    assert not parsed.nested
+    assert set(parsed.tags) <= {
+        *("h2", "h3", "h4", "p", "strong", "ul", "li", "a", "code", "table", "thead", "tbody"),
+        *("tr", "th", "td", "sub", "details", "summary", "em", "pre"),
+    }, set(parsed.tags)
+    assert all(h and h.startswith("https://app.checklyhq.com/") for h in parsed.hrefs)
+    # one link per failed result in the first-screen list, one per row, one for the session
+    failed = (len(names) + 1) // 2
+    assert len(parsed.hrefs) == 1 + len(names) + failed
+
+
+def test_hostile_names_copy_back_exactly_as_written() -> None:
+    _check_names_copy_back(HOSTILE[0], HOSTILE)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(NAME_CHARS, min_size=1, max_size=25).map("".join),
+    st.lists(st.lists(NAME_CHARS, min_size=1, max_size=25).map("".join), min_size=1, max_size=4),
+)
+def test_any_name_copies_back_exactly_as_written(session: str, names: list[str]) -> None:
+    """The whole kind: any text of markdown, HTML and URL punctuation renders as itself."""
+    names = [n for n in names if n.strip()] or ["x"]
+    _check_names_copy_back(session if session.strip() else "s", names)

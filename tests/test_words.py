@@ -7,17 +7,24 @@ reading, the JSON snapshot, the terminal lines) and read back as a consumer read
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
+import shlex
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import cmarkgfm
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.ci import github
+from checkly_gate.cli import build_parser
 from checkly_gate.details import failed_group_ids
 from checkly_gate.models import parse_session
 from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION
@@ -31,10 +38,12 @@ from checkly_gate.progress import (
     render_verdict,
 )
 from checkly_gate.reports import GateRun, dotenv, junit, markdown, snapshot
+from checkly_gate.streams import use_colour
 from checkly_gate.verdict import Observation, Outcome, Policy, Stop
 from tests import bodies, runs
 from tests.fakes import SID, row, session_body
 from tests.test_e2e_discovery import gate, start
+from tests.tools import clean_env
 
 COMMAND = re.compile(r"^::(\w+)( [^:]*)?::(.*)$")
 
@@ -272,3 +281,123 @@ def test_headlines_use_the_users_words() -> None:
     assert "hasFailures" not in reason and "hasErrors" not in reason
     words = "\n".join(render_verdict(run.verdict) + render_explanations(run))
     assert "hasFailures" not in words and "an assertion failed" in words
+
+
+# --- 19.9: small things a user trips over --------------------------------------------------------
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("environ", "tty", "coloured"),
+    [
+        ({}, True, True),
+        ({}, False, False),
+        ({"TERM": "dumb"}, True, False),  # a terminal that cannot show escapes
+        ({"TERM": "xterm-256color"}, True, True),
+        ({"NO_COLOR": "1"}, True, False),  # no-color.org
+        ({"NO_COLOR": ""}, True, True),
+        ({"FORCE_COLOR": "1"}, False, True),  # force-color.org: into a pipe too
+        ({"FORCE_COLOR": "true", "TERM": "dumb"}, False, True),
+        ({"FORCE_COLOR": ""}, False, False),
+        ({"FORCE_COLOR": "0"}, True, False),  # Node's reading: 0 and false turn it off
+        ({"FORCE_COLOR": "False"}, True, False),
+        ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False, True),  # force-color.org's example
+    ],
+)
+def test_colour_follows_the_conventions(environ: dict, tty: bool, coloured: bool) -> None:
+    stream = _Tty() if tty else io.StringIO()
+    assert use_colour(stream, environ) is coloured
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {**clean_env(), "NO_COLOR": "", **env}
+    if "FORCE_COLOR" not in env:
+        environ.pop("FORCE_COLOR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "checkly_gate", *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_force_color_paints_a_pipe_and_term_dumb_a_terminal_does_not(tmp_path: Path) -> None:
+    forced = _cli("demo", "--speed", "50", "--output-dir", str(tmp_path / "a"), FORCE_COLOR="1")
+    assert "\x1b[" in forced.stdout
+    # TERM=dumb on a real pseudo-terminal: no escapes
+    leader, follower = os.openpty()
+    try:
+        environ = {**clean_env(), "TERM": "dumb"}
+        environ.pop("FORCE_COLOR", None)
+        environ.pop("NO_COLOR", None)
+        command = [sys.executable, "-m", "checkly_gate", "demo", "--speed", "50"]
+        command += ["--output-dir", str(tmp_path / "b")]
+        proc = subprocess.Popen(command, env=environ, stdout=follower, stderr=follower)
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert proc.wait(timeout=120) == 0
+    finally:
+        os.close(leader)
+    text = b"".join(chunks).decode("utf-8", "replace")
+    assert "PASSED" in text and "\x1b[" not in text
+
+
+@pytest.mark.parametrize(
+    ("value", "said"), [("-1", "-1"), ("0.5", "0.5"), ("1e999", "1e999"), ("-0", "-0")]
+)
+def test_a_number_is_echoed_as_written(value: str, said: str) -> None:
+    sid = "0b9f3c3e-5a4b-4c2d-9e1f-1234567890ab"
+    flag = _cli("wait", sid, "--timeout", value, CHECKLY_API_KEY="k")
+    assert flag.returncode == 2
+    assert flag.stderr.strip().endswith(f", got {said}"), flag.stderr
+    env = _cli("wait", sid, CHECKLY_API_KEY="k", CHECKLY_GATE_TIMEOUT=value)
+    assert env.returncode == 2 and env.stderr.strip().endswith(f", got {said}"), env.stderr
+
+
+def test_a_usage_error_is_printed_once(tmp_path: Path) -> None:
+    """On a CI runner too: the one stderr line, and GitHub's annotation, not a verdict line
+    repeating it."""
+    out = tmp_path / "out.txt"
+    proc = _cli("wait", "--bogus", GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(out))
+    assert proc.returncode == 2
+    lines = (proc.stdout + proc.stderr).splitlines()
+    said = [line for line in lines if "--bogus" in line and not line.startswith("::")]
+    assert said == [
+        "checkly-gate: error: unrecognized arguments: --bogus (see checkly-gate --help)"
+    ]
+    assert [line for line in lines if line.startswith("::error ")]  # the annotation
+    assert "status=error" in out.read_text()
+
+
+def test_report_takes_q_as_wait_does(tmp_path: Path) -> None:
+    demo = _cli("demo", "--scenario", "failing", "--speed", "50", "--output-dir", str(tmp_path))
+    assert demo.returncode == 1
+    proc = _cli("report", "-q", str(tmp_path / "checkly-gate.json"))
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.startswith("FAILED (exit 1)")
+
+
+def test_the_demo_echoes_its_real_command_and_does_not_pretend(tmp_path: Path) -> None:
+    proc = _cli("demo", "--scenario", "failing", "--speed", "50", "--output-dir", str(tmp_path))
+    assert proc.returncode == 1
+    assert "would exit" not in proc.stdout
+    assert "exits with code 1" in proc.stdout
+    (echo,) = [line for line in proc.stdout.splitlines() if line.startswith("$ checkly-gate ")]
+    argv = shlex.split(echo[2:])[1:]
+    args = build_parser().parse_args(argv)  # it parses as the real command line
+    assert args.command == "wait" and args.timeout == 120 and args.poll_interval == 1
+    assert args.json == str(tmp_path.resolve() / "checkly-gate.json")
+    assert "..." not in echo
