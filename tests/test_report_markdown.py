@@ -673,8 +673,11 @@ HOSTILE = [
     "\\` \\* trailing backslash \\",
 ]
 NAME_CHARS = st.sampled_from(
-    [*"`|<>[]()!*_~@#&;:/.?=\\$-+'\"{}", "http://", "https://", "www.", "<script>", " ", "é", "🚀"]
-    + list("abcXYZ019")
+    [
+        *"`|<>[]()!*_~@#&;:/.?=\\$-+'\"{}",
+        *("http://", "https://", "www.", "<script>", " ", "é", "🚀"),
+        *"abcXYZ019",
+    ]
 )
 
 

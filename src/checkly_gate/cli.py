@@ -614,9 +614,7 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
             from checkly_gate.discovery import DiscoveryOptions, run_discovered
 
             commit = str(scenario.metadata.get("commitId"))
-            out.write(
-                f"$ checkly-gate wait --commit {commit} --discover-timeout 60 {outputs}\n\n"
-            )
+            out.write(f"$ checkly-gate wait --commit {commit} --discover-timeout 60 {outputs}\n\n")
             code = run_discovered(
                 options,
                 DiscoveryOptions(commit=commit, discover_timeout=60.0),
