@@ -67,6 +67,23 @@ def fit(text: str, width: int = WIDTH) -> str:
     return "".join(out).rstrip() + "…"
 
 
+def wrap(text: str, width: int = WIDTH, indent: str = "  ") -> list[str]:
+    """``text`` folded at spaces into lines of at most ``width`` columns, the later ones
+    indented, so a terminal never wraps it and nothing is cut. A word wider than a line (a URL)
+    stands on a line of its own, whole."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else (indent if lines else "") + word
+        if current and columns(candidate) > width:
+            lines.append(current)
+            current = indent + word
+        else:
+            current = candidate
+    lines.append(current)
+    return lines
+
+
 def _link_line(url: str | None) -> list[str]:
     """A result link on a line of its own (a URL is never cut), or nothing."""
     return [LINK_INDENT + url] if url else []
@@ -116,13 +133,15 @@ def render_run(run: Run, colour: bool = False) -> list[str]:
 
 
 def render_verdict(verdict: Verdict, colour: bool = False) -> list[str]:
-    """The verdict line (never wider than ``WIDTH``: the runs that failed the gate follow, one
-    a line, in ``render_explanations``), then warnings and unfinished runs, each fitted too."""
+    """The verdict line (folded at ``WIDTH`` columns, so a terminal never wraps it; the runs that
+    failed the gate follow, one a line, in ``render_explanations``), then warnings (folded too)
+    and unfinished runs."""
     code = "32" if verdict.exit_code == 0 else "31"
     head = f"{verdict.outcome.label.upper()} (exit {verdict.exit_code})"
-    reason = fit(f"{head}: {one_line(verdict.reason, 400)}")[len(head) :]
-    lines = [paint(head, code, colour) + reason]
-    lines += [fit(f"warning: {one_line(w, 400)}") for w in verdict.warnings]
+    first, *rest = wrap(f"{head}: {one_line(verdict.reason, 400)}")
+    lines = [paint(head, code, colour) + first[len(head) :], *rest]
+    for warning in verdict.warnings:
+        lines += wrap(f"warning: {one_line(warning, 400)}")
     for session in verdict.sessions:
         for run in session.unfinished:
             if session.session is not None and session.session.is_final:
