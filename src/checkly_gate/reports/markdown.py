@@ -66,6 +66,9 @@ _LONG_WORD = re.compile(rf"[^\s{ZWSP}-]{{{LONG_WORD + 1},}}")
 # Characters that mean something to markdown (or GitHub's math) inside a line: backslash-escaped.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]()!#|$])")
 _BACKTICKS = re.compile(r"`+")
+# A name of letters and digits in words joined by one space, hyphen or comma: markdown gives it
+# no meaning anywhere (no autolink without ``:``, ``.`` or ``@``), so it needs no code span.
+_INERT = re.compile(r"[^\W_]+(?:[ ,-][^\W_]+)*")
 _SAFE_URL_CHARS = "-._~:/?#[]@!$&'*+,;=%"
 _URL_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")  # not allowed in a link destination
 
@@ -111,6 +114,7 @@ def _code(value: object, limit: int = NAME_LIMIT, cell: bool = False, empty: str
     strips again, so a name may start or end with a backtick). Whitespace runs and newlines
     fold to one space, controls are removed, a long name is cut with "…". In a table ``cell``
     every ``|`` becomes ``\\|``: GFM splits cells before code spans and un-escapes exactly that.
+    A name of plain words (``_INERT``: "Login API") means nothing to markdown and stays plain.
     """
     if value is None:
         return empty
@@ -118,6 +122,8 @@ def _code(value: object, limit: int = NAME_LIMIT, cell: bool = False, empty: str
     if not text:
         return empty
     text = _truncate(text, limit)
+    if _INERT.fullmatch(text):  # words only: nothing to mean, shown as plain text
+        return text
     longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
     fence = "`" * (longest + 1)
     if cell:
@@ -256,7 +262,7 @@ def _row(run: Run, evidence: Evidence | None = None, policy: Policy | None = Non
     latest = run.latest
     flags = policy_flags(run, policy) if policy is not None else ()
     cells = (
-        _cell(run.category) + (f" ❌ by {' and '.join(flags)}" if flags else ""),
+        _cell(run.category) + (f", failed by {' and '.join(flags)}" if flags else ""),
         _code(run.name, cell=True),
         _text(latest.check_type),
         _text(latest.run_location),
