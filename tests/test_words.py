@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.ci import github
+from checkly_gate.ci.common import failure_messages
 from checkly_gate.cli import build_parser
 from checkly_gate.details import failed_group_ids
 from checkly_gate.models import parse_session
@@ -101,6 +102,10 @@ def test_flaky_policy_failure_is_named_by_every_output() -> None:
     assert "expected 200, got 503" in (failure.text or "")
     # dotenv
     assert dotenv.variables(run)["FAILED"] == "1"
+    # the other CI systems' failure lines (GitLab, Azure, Buildkite, ...)
+    (line,) = failure_messages(run)
+    assert line.startswith("Flaky cart (eu-west-1) flaky (failed by --fail-on-flaky)")
+    assert line.endswith("expected 200, got 503")
 
 
 def test_degraded_policy_failure_is_named_by_every_output() -> None:
