@@ -406,3 +406,46 @@ def test_the_demo_echoes_its_real_command_and_does_not_pretend(tmp_path: Path) -
     assert args.command == "wait" and args.timeout == 120 and args.poll_interval == 1
     assert args.json == str(tmp_path.resolve() / "checkly-gate.json")
     assert "..." not in echo
+
+
+def test_fail_on_flaky_through_the_cli_names_the_run_in_every_output(tmp_path: Path) -> None:
+    """19.1 at the real boundary: the CLI against the simulator's passing session (one flaky,
+    one degraded run) with --fail-on-flaky and GitHub's files: the error text of the failed
+    attempt is fetched over HTTP and every output names the flaky run as what failed."""
+    import uuid
+
+    sim = start("passing")
+    try:
+        github_env = {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_OUTPUT": str(tmp_path / "out.txt"),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        }
+        proc = gate(
+            sim,
+            *("wait", str(uuid.uuid4()), "--fail-on-flaky"),
+            *("--dotenv", "e.env", "--junit", "j.xml"),
+            cwd=tmp_path,
+            **github_env,
+        )
+    finally:
+        sim.stop()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    outputs = dict(line.split("=", 1) for line in (tmp_path / "out.txt").read_text().splitlines())
+    assert outputs["failed"] == "1" and outputs["passed"] == "7" and outputs["flaky"] == "1"
+    assert json.loads(outputs["failed-checks"]) == ["Checkout flow"]
+    errors = [line for line in proc.stdout.splitlines() if line.startswith("::error ")]
+    assert len(errors) == 1 and "Checkout flow" in errors[0]
+    assert "--fail-on-flaky" in errors[0] and "Expected: 201" in errors[0]  # fetched text
+    assert "CHECKLY_GATE_FAILED=1\n" in (tmp_path / "e.env").read_text()
+    summary = (tmp_path / "summary.md").read_text()
+    assert "❌ 1 failed (1 by policy) · ✅ 7 passed · 🔁 1 flaky · ⚠️ 1 degraded" in summary
+    first = summary.split("| Result |", 1)[0]
+    assert "Checkout flow" in first and "failed by --fail-on-flaky" in first
+    root = ET.fromstring((tmp_path / "j.xml").read_text())
+    red = [
+        c.get("name")
+        for c in root.iter("testcase")
+        if c.find("failure") is not None or c.find("error") is not None
+    ]
+    assert red == ["Checkout flow"], red
