@@ -2,7 +2,8 @@
 
 Pure functions only. The poller says what it saw (``Observation``); this module decides. Green
 is proven, not assumed: ``prove_passed`` is the one definition of "passed" and the only way to
-exit 0; everything else is non-zero with a reason naming the run and the field that decided it.
+exit 0; everything else is non-zero with a reason naming the run and why: a failure or error in
+the user's words (``outcomes.CATEGORY`` message), anything else by the field that decided it.
 Rows become runs without ever being merged into a pass (``group_runs``); each run is judged by
 the facts it shows, known failures first (``judge_run``); a value the gate does not know is
 ``Category.UNKNOWN``, which fails (exit 1).
