@@ -310,6 +310,9 @@ class _Tty(io.StringIO):
         ({"FORCE_COLOR": ""}, False, False),
         ({"FORCE_COLOR": "0"}, True, False),  # Node's reading: 0 and false turn it off
         ({"FORCE_COLOR": "False"}, True, False),
+        ({"FORCE_COLOR": "OFF"}, True, False),
+        ({"FORCE_COLOR": "no"}, True, False),
+        ({"FORCE_COLOR": "yes"}, False, True),
         ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False, True),  # force-color.org's example
     ],
 )
