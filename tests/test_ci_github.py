@@ -128,11 +128,11 @@ def test_failed_checks_are_errors_with_title_link_and_message() -> None:
     assert len(errors) == 2
     checkout = next(e for e in errors if "title=Checkout failed::" in e)
     message = unescape(COMMAND.match(checkout).group(3))
-    assert "Checkout (eu-west-1): check failed" in message
+    assert "Checkout (eu-west-1): an assertion failed" in message
     assert "Expected 200\nbut got 500" in message
     assert "https://app.checklyhq.com/r/" in message
     payments = next(e for e in errors if "title=Payments API failed::" in e)
-    assert "Timeout" in unescape(payments) and "Checkly error" in payments
+    assert "Timeout" in unescape(payments) and "could not run" in payments
 
 
 def test_flaky_and_degraded_are_warnings() -> None:

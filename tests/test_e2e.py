@@ -228,7 +228,7 @@ def test_config_file_env_and_flag_precedence(sim_factory, tmp_path: Path) -> Non
     [
         (["wait", "not-a-uuid"], "is not a UUID"),
         (["wait", str(uuid.uuid4()), "--bogus"], "unrecognized arguments"),
-        (["wait", str(uuid.uuid4()), "--timeout", "x"], "invalid float value"),
+        (["wait", str(uuid.uuid4()), "--timeout", "x"], "invalid number value"),
         (["wait"], "required"),
     ],
 )

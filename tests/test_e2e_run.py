@@ -249,7 +249,8 @@ def test_demo_trigger_explains_the_failure(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "checkly-gate run" in proc.stdout and "why Checkout flow" in proc.stdout
+    assert "checkly-gate run" in proc.stdout and "✗ Checkout flow" in proc.stdout
+    assert "    why: expect(received)" in proc.stdout
     assert "Expected: 201" in (tmp_path / "checkly-gate-demo" / "summary.md").read_text()
 
 

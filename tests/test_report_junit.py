@@ -296,7 +296,7 @@ def test_failure_text_has_message_link_and_error_groups(
     assert failure is not None
     assert failure.get("type") == "failed"
     message = failure.get("message", "")
-    assert message.startswith("check failed in eu-west-1")
+    assert message.startswith("an assertion failed in eu-west-1")
     text = failure.text or ""
     assert text.startswith(message)  # no error text fetched: nothing after the message
     assert f"result: {checkout.latest.link}" in text

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
+from checkly_gate.outcomes import facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.markdown import (
-    LONG_WORD,
     NAME_LIMIT,
     _duration,
     _fenced,
@@ -213,7 +213,7 @@ def test_usage_is_a_short_summary() -> None:
 def test_several_sessions_overall_heading_then_one_section_each() -> None:
     text = render(runs.several())
     assert text.startswith("## ❌ Checkly: failed (exit 1)\n")
-    assert "✅ 2 passed · ❌ 1 failed · 2 sessions" in text
+    assert "❌ 1 failed · ✅ 2 passed · 2 sessions" in text
     sections = re.findall(r"^### (.*)$", text, re.M)
     assert len(sections) == 2
     assert sections[0].startswith("✅ [Deploy checks](https://") and "passed" in sections[0]
@@ -223,7 +223,7 @@ def test_several_sessions_overall_heading_then_one_section_each() -> None:
 def test_session_line_status_and_metadata() -> None:
     text = render(runs.failed())
     assert "### [Deploy checks](https://app.checklyhq.com/test-sessions/" in text
-    assert "✅ 3 passed · ❌ 1 failed · 💥 1 error · 🔁 1 flaky · ⚠️ 1 degraded\n" in text
+    assert "❌ 2 failed (1 error) · ✅ 3 passed · 🔁 1 flaky · ⚠️ 1 degraded\n" in text
     assert "**Duration:** 5 s · **Environment:** staging · **Branch:** main" in text
     run = custom([row("a")], "PASSED", metadata={"commitId": "0123456789abcdef"})
     assert "**Commit:** 0123456" in render(run) and "01234567" not in render(run)
@@ -253,7 +253,7 @@ def test_one_table_row_per_run(builder: Any) -> None:
     assert len(html.rows) == total_runs(run)
 
 
-def test_more_than_20_passed_go_inside_details() -> None:
+def test_more_than_5_passed_go_inside_details() -> None:
     text = render(many_passed(25))
     assert "<details><summary>25 passed</summary>\n\n| Result |" in text
     assert "|\n\n</details>" in text
@@ -262,10 +262,10 @@ def test_more_than_20_passed_go_inside_details() -> None:
     assert len(Html(inside).rows) == 25
 
 
-def test_20_passed_stay_in_the_plain_table() -> None:
-    text = render(many_passed(20))
+def test_5_passed_stay_in_the_plain_table() -> None:
+    text = render(many_passed(5))
     assert "<details>" not in text
-    assert len(parse(text).rows) == 20
+    assert len(parse(text).rows) == 5
 
 
 def test_large_run_one_row_per_run_failures_open_passed_in_details() -> None:
@@ -281,7 +281,9 @@ def test_large_run_one_row_per_run_failures_open_passed_in_details() -> None:
 def test_order_failures_first_then_flaky_degraded_skipped_unfinished_passed() -> None:
     rows = parse(render(mixed())).rows
     categories = [LABELS[cells[0]] for cells in rows]
-    ranks = [list(Category).index(c) for c in categories]
+    # runs that failed the gate first, then worst first
+    fails = [not facts(c).broken for c in categories]
+    ranks = [(f, list(Category).index(c)) for f, c in zip(fails, categories, strict=True)]
     assert ranks == sorted(ranks)
     assert categories[0] is Category.ERROR and categories[-1] is Category.PASSED
     # stable within a group: API order
@@ -310,10 +312,10 @@ def test_nasty_names_are_inert() -> None:
     assert "<script" not in html.lower()
     assert "<b>" not in html
     assert 'href="javascript:' not in html.lower()
-    assert not {"script", "b", "em", "img", "code", "s", "del", "h1"} & set(parsed.tags)
+    assert not {"script", "b", "em", "img", "s", "del", "h1"} & set(parsed.tags)
     assert all(h and h.startswith("https://") for h in parsed.hrefs)
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text)
-    assert "emoji 🚀✅ name" in text and " 🚀](https://" in text  # emoji kept, session too
+    assert "emoji 🚀✅ name" in text and " 🚀 `](https://" in text  # emoji kept, session too
     check_rows(parsed.rows)
     assert len(parsed.rows) == len(runs.NASTY)
     names = {cells[1] for cells in parsed.rows}
@@ -343,7 +345,7 @@ def test_only_http_links_and_urls_cannot_break_the_table() -> None:
     assert len(parsed.rows) == 6
     assert parsed.hrefs == ["https://x.test/a%29b%7Cc%3Cd%3E%22f%60g"]
     assert [cells[6] for cells in parsed.rows] == ["–", "–", "result", "–", "–", "–"]
-    assert "### \\[x\\]\\(javascript:alert\\(3\\)\\)\n" in text
+    assert "### ` [x](javascript:alert(3)) `\n" in text
 
 
 def test_nasty_metadata_types_and_reasons() -> None:
@@ -355,7 +357,7 @@ def test_nasty_metadata_types_and_reasons() -> None:
     text = render(run)
     html = gfm(text)
     assert "<img" not in html and "<iframe" not in html and "<h1" not in html
-    assert "<em>" not in html and "<code>" not in html
+    assert "<em>" not in html
     cells = Html(html).rows[0]
     assert cells[1] == "ared"
     assert cells[2] == "<IMG SRC=X ONERROR=ALERT(1)>"
@@ -487,6 +489,8 @@ def test_trimming_order_passed_then_skipped_then_flaky_then_failures() -> None:
     for budget in range(full, 1500, -400):
         text = render(run, budget_bytes=budget)
         assert len(text.encode()) <= budget
+        if "does not fit" in text:  # the minimal fallback: nothing left to order
+            break
         rows = parse(text).rows
         kept = [LABELS[cells[0]] for cells in rows]
         expected = {
@@ -601,8 +605,8 @@ def test_urls_in_names_are_shown_as_written_and_never_linked() -> None:
     rows = [row(name, "FAILED", location=name) for name in URLISH]
     text = render(custom(rows, name=URLISH[0]))
     parsed = Html(gfm(text))
-    # Only our own links: the session and one per result, all to Checkly.
-    assert len(parsed.hrefs) == 1 + len(URLISH)
+    # Only our own links: the session and per result (table and first-screen list), to Checkly.
+    assert len(parsed.hrefs) == 1 + 2 * len(URLISH)
     assert all(h and h.startswith("https://app.checklyhq.com/") for h in parsed.hrefs)
     assert [cells[1] for cells in parsed.rows] == URLISH
     assert [cells[3] for cells in parsed.rows] == URLISH
@@ -616,19 +620,17 @@ def test_no_untrusted_text_becomes_a_link_or_shows_escapes(name: str) -> None:
     run = custom([row(name, "FAILED")], name=name)
     parsed = Html(gfm(render(run)))
     assert all(h and h.startswith("https://app.checklyhq.com/") for h in parsed.hrefs)
-    assert len(parsed.hrefs) == 2
+    assert len(parsed.hrefs) == 3  # the session, the result in the list and in the table
     assert parsed.rows[0][1] == " ".join(name.split())
 
 
-def test_long_unbroken_names_get_break_opportunities() -> None:
+def test_long_unbroken_names_are_copied_whole() -> None:
+    """Names carry no invisible break opportunities: a copied name is the name (19.3)."""
     long = "https://monitoring.example.com/" + "averyveryverylongpathsegment" * 5
     rows = [row(long, "FAILED", location="x" * 90), row("Short", "FAILED")]
     html = gfm(render(custom(rows)))
-    for cells in visible_cells(html):
-        for cell in cells:
-            assert max(len(w) for w in re.split(rf"[\s{ZWSP}]+", cell)) <= LONG_WORD, cell
     assert len(long) < NAME_LIMIT
-    assert Html(html).rows[0][1] == long  # the reader sees the whole name
+    assert visible_cells(html)[0][1] == long  # zero-width spaces kept by visible_cells
 
 
 @pytest.mark.parametrize("build", [runs.unavailable, runs.refused])
@@ -654,3 +656,110 @@ def test_an_unfinished_session_has_no_duration_of_its_own() -> None:
     verdict = dataclasses.replace(run.verdict, sessions=(dataclasses.replace(sv, session=stale),))
     assert "**Duration:**" not in render(dataclasses.replace(run, verdict=verdict))
     assert "**Duration:**" in render(runs.passed())
+
+
+# --- 19.3: names are shown and copied exactly as written (cmark-gfm, GitHub's engine) ------------
+
+HOSTILE = [
+    "https://shop.example.com/api/v1/cart?id=1&sort=asc",
+    "snake_case/path*",
+    "`` ``` `tick` ```",
+    "a | b \\| c \\\\| d",
+    "<script>alert(1)</script>",
+    "[x](https://evil.test) ![i](u)",
+    "*bold* _em_ ~~del~~ ~s~",
+    "@mention #123 www.example.com ops@example.com",
+    "&amp; &lt;b&gt; &#124;",
+    "\\` \\* trailing backslash \\",
+]
+NAME_CHARS = st.sampled_from(
+    [
+        *"`|<>[]()!*_~@#&;:/.?=\\$-+'\"{}",
+        *("http://", "https://", "www.", "<script>", " ", "é", "🚀"),
+        *"abcXYZ019",
+    ]
+)
+
+
+class Texts(HTMLParser):
+    """What a reader copies: the text of every ``<code>`` element, table cell and ``<h3>``
+    heading; also all tags, all link targets and whether any element sits inside a ``<code>``
+    (which would mean a name made markup)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.codes: list[str] = []
+        self.cells: list[str] = []  # <td> and <h3> texts
+        self.tags: list[str] = []
+        self.hrefs: list[str | None] = []
+        self.nested = False
+        self._code: list[str] | None = None
+        self._cell: list[str] | None = None
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        if self._code is not None:
+            self.nested = True
+        if tag == "code":
+            self._code = []
+        elif tag in ("td", "h3"):
+            self._cell = []
+        elif tag == "a":
+            self.hrefs.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "code" and self._code is not None:
+            self.codes.append("".join(self._code))
+            self._code = None
+        elif tag in ("td", "h3") and self._cell is not None:
+            self.cells.append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        for sink in (self._code, self._cell):
+            if sink is not None:
+                sink.append(data)
+
+
+def _hostile_run(session: str, names: list[str]) -> GateRun:
+    rows = [row(name, "FAILED" if i % 2 == 0 else "PASSED") for i, name in enumerate(names)]
+    return custom(rows, name=session)
+
+
+def _check_names_copy_back(session: str, names: list[str]) -> None:
+    run = _hostile_run(session, names)
+    parsed = Texts(gfm(render(run)))
+    # What a reader copies out of the rendered page: each name exactly as written (whitespace
+    # runs folded to one space, as a one-line cell must), with nothing invisible inside.
+    for name in [session, *names]:
+        written = " ".join(name.split())
+        # a code span's text, or a plain cell or heading of words only
+        assert written in parsed.codes or written in parsed.cells, (name, parsed.cells)
+    assert not any(ZWSP in text for text in parsed.codes + parsed.cells)
+    # No element and no link made from a name: only our own structure and Checkly links.
+    assert not parsed.nested
+    assert set(parsed.tags) <= {
+        *("h2", "h3", "h4", "p", "strong", "ul", "li", "a", "code", "table", "thead", "tbody"),
+        *("tr", "th", "td", "sub", "details", "summary", "em", "pre"),
+    }, set(parsed.tags)
+    assert all(h and h.startswith("https://app.checklyhq.com/") for h in parsed.hrefs)
+    # one link per failed result in the first-screen list, one per row, one for the session
+    failed = (len(names) + 1) // 2
+    assert len(parsed.hrefs) == 1 + len(names) + failed
+
+
+def test_hostile_names_copy_back_exactly_as_written() -> None:
+    _check_names_copy_back(HOSTILE[0], HOSTILE)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(NAME_CHARS, min_size=1, max_size=25).map("".join),
+    st.lists(st.lists(NAME_CHARS, min_size=1, max_size=25).map("".join), min_size=1, max_size=4),
+)
+def test_any_name_copies_back_exactly_as_written(session: str, names: list[str]) -> None:
+    """The whole kind: any text of markdown, HTML and URL punctuation renders as itself."""
+    names = [n for n in names if n.strip()] or ["x"]
+    _check_names_copy_back(session if session.strip() else "s", names)

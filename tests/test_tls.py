@@ -236,7 +236,7 @@ def test_an_unverifiable_certificate_is_a_configuration_error_at_once(
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert took < 10, "retried as network trouble"
     assert https.handshakes == 1 and https.served == 0
-    text = proc.stdout + proc.stderr
+    text = (proc.stdout + proc.stderr).replace("\n  ", " ")  # verdict folded at 100 columns
     assert "cannot verify the TLS certificate of 127.0.0.1" in text
     assert "unable to get local issuer certificate" in text
     assert "Traceback" not in proc.stderr
@@ -326,5 +326,6 @@ def test_an_https_url_on_a_plain_http_server_is_a_configuration_error_at_once(
         assert not sim.requests
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert took < 10, "retried as network trouble"
-    assert "does not speak TLS there" in proc.stdout and "--api-url" in proc.stdout
+    unfolded = proc.stdout.replace("\n  ", " ")  # the verdict line folds at 100 columns
+    assert "does not speak TLS there" in unfolded and "--api-url" in unfolded
     assert (tmp_path / "junit.xml").exists()

@@ -165,7 +165,7 @@ def test_runs_pair_attempts_with_final_per_location() -> None:
 def test_issue_body_failure_flag_with_unknown_status_fails() -> None:
     v = judge("PASSED", [row("a"), row("b", "TIMED_OUT", hasFailures=True)])
     assert v.outcome is Outcome.FAILED
-    assert "b (eu-west-1; hasFailures true)" in v.reason
+    assert "b (eu-west-1; an assertion failed)" in v.reason
 
 
 def test_issue_body_every_final_row_cancelled_is_not_a_pass() -> None:
@@ -264,7 +264,7 @@ def test_unknown_outranks_cancelled_and_is_never_4_or_6() -> None:
     assert v.outcome is Outcome.FAILED
     # When a failure decides, the unknown value is still named, so it can be reported.
     v = judge("PASSED", [row("a", "FAILED"), row("b", "NEW")])
-    assert "a (eu-west-1; hasFailures true)" in v.reason
+    assert "a (eu-west-1; an assertion failed)" in v.reason
     assert any("b (eu-west-1; status 'NEW')" in w and "report" in w for w in v.warnings)
     # Still running at the deadline, during API trouble: the unknown value still decides.
     for extra in ({}, {"error": "HTTP 503", "error_is_current": True}):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,6 +108,14 @@ def _speed(text: str) -> float:
     return speed
 
 
+def number(text: str) -> float:
+    """A number of seconds from a flag, echoed as written in an error (``config.Written``);
+    argparse names this function in "invalid number value"."""
+    from checkly_gate.config import Written  # lazy: keeps `--version` fast
+
+    return Written(text)
+
+
 def _add_tags(parser: argparse.ArgumentParser, text: str) -> None:
     """``--tags A,B``, repeatable: one AND-group per use, the groups ORed (Checkly's matchTags)."""
     parser.add_argument("--tags", action="append", default=[], metavar="A,B", help=text)
@@ -128,20 +137,20 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
     add(
         "--timeout",
         metavar="SECONDS",
-        type=float,
+        type=number,
         help="one overall deadline for everything [env CHECKLY_GATE_TIMEOUT; default 1800]",
     )
     add(
         "--poll-interval",
         metavar="SECONDS",
-        type=float,
+        type=number,
         help="read progress at least this often; more often while results change "
         "[env CHECKLY_GATE_POLL_INTERVAL; default 150]",
     )
     add(
         "--not-found-grace",
         metavar="SECONDS",
-        type=float,
+        type=number,
         help="keep retrying 404 this long "
         "after start [env CHECKLY_GATE_NOT_FOUND_GRACE; default 30]",
     )
@@ -188,7 +197,7 @@ def _add_discovery_options(parser: argparse.ArgumentParser) -> None:
     add(
         "--discover-timeout",
         metavar="SECONDS",
-        type=float,
+        type=number,
         help="how long to keep looking for the sessions (default 300, inside --timeout)",
     )
     add(
@@ -322,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--junit", metavar="PATH", help="write a JUnit XML report")
     report.add_argument("--summary", metavar="PATH", help="write a markdown summary")
     report.add_argument("--dotenv", metavar="PATH", help="write a dotenv report")
+    report.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="only the verdict and errors, as for wait (report prints nothing else anyway)",
+    )
     return parser
 
 
@@ -357,8 +372,9 @@ def _setup_logging(err: TextIO, verbosity: int) -> None:
 
 
 def _use_colour(stream: TextIO, env: dict[str, str]) -> bool:
-    # no-color.org: set and not empty turns colour off, whatever the value
-    return not env.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
+    from checkly_gate.streams import use_colour
+
+    return use_colour(stream, env)
 
 
 def _options(
@@ -482,7 +498,8 @@ def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: 
         dotenv=target(args.dotenv),
     )
     _setup_logging(err, 0)
-    finish(run, options, out, detect(env), Redactor([env.get("CHECKLY_API_KEY")]))
+    redactor = Redactor([env.get("CHECKLY_API_KEY")])
+    finish(run, options, out, detect(env), redactor)  # -q: nothing to leave out
     return run.verdict.exit_code
 
 
@@ -582,15 +599,22 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
             junit=folder / "junit.xml",
             summary=folder / "summary.md",
         )
-        outputs = "--json ... --junit ... --summary ..."
+        # The command the demo runs, as a user would type it (the key goes in the environment).
+        outputs = shlex.join(
+            [
+                *("--api-url", sim.url, "--timeout", "120", "--poll-interval", "1"),
+                *("--not-found-grace", "10"),
+                *("--json", str(options.json), "--junit", str(options.junit)),
+                *("--summary", str(options.summary)),
+            ]
+        )
         out.write(f"checkly-gate demo: simulator at {sim.url}, scenario '{scenario.name}'\n")
+        out.write("$ export CHECKLY_API_KEY=<the simulator's demo key>\n")
         if scenario.listed_after is not None:
             from checkly_gate.discovery import DiscoveryOptions, run_discovered
 
             commit = str(scenario.metadata.get("commitId"))
-            out.write(
-                f"$ checkly-gate wait --commit {commit[:12]} --api-url {sim.url} {outputs}\n\n"
-            )
+            out.write(f"$ checkly-gate wait --commit {commit} --discover-timeout 60 {outputs}\n\n")
             code = run_discovered(
                 options,
                 DiscoveryOptions(commit=commit, discover_timeout=60.0),
@@ -599,13 +623,13 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
                 colour=colour,
             )
         elif args.trigger:
-            shown = "".join(f"--tags {','.join(group)} " for group in tags)
-            out.write(f"$ checkly-gate run {shown}--api-url {sim.url} {outputs}\n\n")
+            shown = "".join(f"--tags {shlex.quote(','.join(group))} " for group in tags)
+            out.write(f"$ checkly-gate run {shown}{outputs}\n\n")
             code = run_launch(
                 options, TriggerOptions(tag_groups=tags), out, demo_env, colour=colour
             )
         else:
-            out.write(f"$ checkly-gate wait {session_id} --api-url {sim.url} {outputs}\n\n")
+            out.write(f"$ checkly-gate wait {session_id} {outputs}\n\n")
             code = run_gate(options, out, env=demo_env, colour=colour).verdict.exit_code
     written = [p for p in (options.json, options.junit, options.summary) if p and p.exists()]
     if written:
@@ -614,7 +638,7 @@ def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
         out.write(f"\nNo report could be written to {folder} (the reasons are above).\n")
     for path in written:
         out.write(f"  {path}\n")
-    out.write(f"The real gate would exit with code {code}.\n")
+    out.write(f"checkly-gate exits with code {code}, as it would in your pipeline.\n")
     return code
 
 
@@ -698,7 +722,8 @@ def usage_error(
         summary=paths["summary"],
         dotenv=paths["dotenv"],
     )
-    finish(GateRun(verdict=usage_verdict(message)), options, out, integration, everywhere())
+    verdict = usage_verdict(message)
+    finish(GateRun(verdict=verdict), options, out, integration, everywhere(), said=True)
     return EXIT_USAGE
 
 

@@ -105,6 +105,22 @@ class Options:
     run: dict[str, Any] = field(default_factory=dict)  # `run` options from the config file
 
 
+class Written(float):
+    """A number read from text (a flag, an environment value) that an error message echoes as
+    the user wrote it: ``--timeout -1`` says ``got -1``, not ``got -1.0``. Raises ``ValueError``
+    for text that is not a number, like ``float``."""
+
+    text: str
+
+    def __new__(cls, text: str) -> Written:
+        number = super().__new__(cls, text)
+        number.text = text.strip()
+        return number
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def shown(value: Any, limit: int = 60) -> str:
     """A value for an error message: ``repr`` (control characters escaped), capped."""
     text = repr(value)
@@ -218,7 +234,7 @@ def _from_env_text(spec: Spec, text: str, where: str) -> Any:
         raise ConfigError(f"{where}: expected true or false, got {shown(text)}")
     if spec.kind is float:
         try:
-            number = float(text)
+            number = Written(text)  # echoed as written in an error
         except ValueError:
             raise ConfigError(f"{where}: expected a number of seconds, got {shown(text)}") from None
         return _coerce(spec, number, where)

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from checkly_gate.api import ApiError, Client, Misconfigured, OutOfTime, Stopped, Transient
 from checkly_gate.scope import Clock
-from checkly_gate.verdict import Category, Verdict
+from checkly_gate.verdict import Verdict
 
 log = logging.getLogger("checkly_gate")
 
@@ -25,13 +25,13 @@ REQUEST_TIMEOUT = 10.0
 
 
 def failed_group_ids(verdict: Verdict, limit: int | None = MAX_GROUPS) -> list[str]:
-    """Error group ids of failed and errored FINAL results, first seen first, at most ``limit``."""
+    """Error group ids of the runs that failed the gate (``SessionVerdict.failing``: failed,
+    errored, unknown, and flaky or degraded runs the policy fails; ``Run.error_group_ids``: their
+    failed attempts and FINAL row), first seen first, at most ``limit``."""
     ids: dict[str, None] = {}
     for session in verdict.sessions:
-        for run in session.runs:
-            if run.final is None or run.category not in (Category.FAILED, Category.ERROR):
-                continue
-            for group_id in run.final.error_group_ids:
+        for run in session.failing:
+            for group_id in run.error_group_ids:
                 ids.setdefault(group_id, None)
     return list(ids)[:limit]
 

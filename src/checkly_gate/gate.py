@@ -519,11 +519,13 @@ def finish(
     integration: Integration | None,
     redactor: Redactor,
     colour: bool = False,
+    said: bool = False,
 ) -> None:
-    """Write files, print the verdict and publish to the CI; shared by ``wait`` and ``report``."""
+    """Write files, print the verdict and publish to the CI; shared by ``wait`` and ``report``.
+    ``said``: the verdict is already on stderr (a usage error's one line): not printed again."""
     problems: list[str] = []
     written = write_outputs(run, output_targets(options), redactor, problems)
-    lines = render_verdict(run.verdict, colour) + render_explanations(run)
+    lines = [] if said else render_verdict(run.verdict, colour) + render_explanations(run)
     if integration is not None:
         lines = integration.protect(lines)
         summary_text = redactor(render_safely(markdown.render, run))

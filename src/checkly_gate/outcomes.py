@@ -28,7 +28,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from checkly_gate.verdict import Category
@@ -144,9 +144,9 @@ _F = CategoryFacts
 CATEGORY: dict[str, CategoryFacts] = {
     #        label,        emoji, glyph, ascii, colour, junit,    broken, warned, tier, message
     "error":    _F("error",      "💥", "✗", "x", "31", "error",   True,  False, 4,
-                   "Checkly error (hasErrors)"),
+                   "the check could not run"),
     "failed":   _F("failed",     "❌", "✗", "x", "31", "failure", True,  False, 4,
-                   "check failed"),
+                   "an assertion failed"),
     # A result the gate cannot read: never a pass (decision 2 of the brief).
     "unknown":  _F("unknown",    "❓", "?", "?", "31", "error",   True,  False, 4,
                    "result the gate does not know", raw=True),
@@ -162,6 +162,11 @@ CATEGORY: dict[str, CategoryFacts] = {
                    "passed"),
 }
 # fmt: on
+
+
+#: What every report says where a check session's failed run has no error text: Checkly's
+#: check-session API gives none (no error groups), so the reader is sent to the result page.
+NO_TEXT_CHECK_SESSION = "Checkly gives no error text for check sessions; the result page shows it"
 
 
 def facts(category: Category) -> CategoryFacts:
@@ -185,3 +190,75 @@ def gate_element(outcome: Outcome, exit_code: int) -> str:
     if exit_code == 0:
         return "skipped"
     return outcome.junit or "error"
+
+
+class _Counted(Protocol):
+    """What ``count_parts`` reads of ``verdict.Counts`` (no import: verdict imports this)."""
+
+    @property
+    def passed(self) -> int: ...
+
+    @property
+    def failed(self) -> int: ...
+
+    @property
+    def errored(self) -> int: ...
+
+    @property
+    def unknown(self) -> int: ...
+
+    @property
+    def flaky(self) -> int: ...
+
+    @property
+    def degraded(self) -> int: ...
+
+    @property
+    def skipped(self) -> int: ...
+
+    @property
+    def pending(self) -> int: ...
+
+    @property
+    def by_policy(self) -> int: ...
+
+    @property
+    def failing(self) -> int: ...
+
+
+def count_parts(counts: _Counted) -> list[tuple[CategoryFacts, str]]:
+    """The one way every report says the counts: ``(facts, "N word")`` pairs, in order.
+
+    "failed" is ``Counts.failing`` (every run that failed the gate: failed, error, unknown, and
+    flaky/degraded runs failed by ``--fail-on-*``; what those were follows in parentheses); then
+    passed (always shown), flaky, degraded, skipped and unfinished, zero parts left out. A flaky
+    or degraded run is counted as flaky or degraded whether or not the policy failed it.
+    """
+    parts: list[tuple[CategoryFacts, str]] = []
+    if counts.failing:
+        inner = [
+            f"{n} {word}"
+            for n, word in (
+                (counts.errored, "error"),
+                (counts.unknown, "unknown"),
+                (counts.by_policy, "by policy"),
+            )
+            if n
+        ]
+        detail = f" ({', '.join(inner)})" if inner else ""
+        parts.append((CATEGORY["failed"], f"{counts.failing} failed{detail}"))
+    parts.append((CATEGORY["passed"], f"{counts.passed} passed"))
+    for n, key in (
+        (counts.flaky, "flaky"),
+        (counts.degraded, "degraded"),
+        (counts.skipped, "skipped"),
+        (counts.pending, "pending"),
+    ):
+        if n:
+            parts.append((CATEGORY[key], f"{n} {CATEGORY[key].label}"))
+    return parts
+
+
+def tally(counts: _Counted) -> str:
+    """``count_parts`` as plain words: ``1 failed (1 by policy), 7 passed, 1 flaky``."""
+    return ", ".join(text for _, text in count_parts(counts))

@@ -9,93 +9,169 @@ from __future__ import annotations
 
 import logging
 import threading
+import unicodedata
 from collections.abc import Callable
 from typing import TextIO
 
 from checkly_gate.models import Session
-from checkly_gate.outcomes import facts
+from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import evidence_line
 from checkly_gate.schedule import heartbeat_due
 from checkly_gate.text import link, one_line
-from checkly_gate.verdict import Counts, Run, Verdict, count_runs, group_runs
+from checkly_gate.verdict import (
+    Category,
+    Counts,
+    Run,
+    Verdict,
+    count_runs,
+    group_runs,
+    policy_flags,
+)
 
 log = logging.getLogger("checkly_gate")
+
+
+#: Columns a terminal line may take (a link has a line of its own and is never cut).
+WIDTH = 100
+LINK_INDENT = "    "
 
 
 def paint(text: str, code: str, colour: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if colour else text
 
 
-def render_header(session: Session) -> str:
+def columns(text: str) -> int:
+    """Terminal columns of ``text`` (no escapes): wide and full-width characters take two,
+    combining marks none."""
+    return sum(_width(c) for c in text)
+
+
+def _width(char: str) -> int:
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def fit(text: str, width: int = WIDTH) -> str:
+    """``text`` cut to ``width`` columns, ending in "…" when cut (never wraps at ``width``)."""
+    if columns(text) <= width:
+        return text
+    out, used = [], 0
+    for char in text:
+        w = _width(char)
+        if used + w > width - 1:
+            break
+        out.append(char)
+        used += w
+    return "".join(out).rstrip() + "…"
+
+
+def wrap(text: str, width: int = WIDTH, indent: str = "  ") -> list[str]:
+    """``text`` folded at spaces into lines of at most ``width`` columns, the later ones
+    indented, so a terminal never wraps it and nothing is cut. A word wider than a line (a URL)
+    stands on a line of its own, whole."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else (indent if lines else "") + word
+        if current and columns(candidate) > width:
+            lines.append(current)
+            current = indent + word
+        else:
+            current = candidate
+    lines.append(current)
+    return lines
+
+
+def _link_line(url: str | None) -> list[str]:
+    """A result link on a line of its own (a URL is never cut), or nothing."""
+    return [LINK_INDENT + url] if url else []
+
+
+def render_header(session: Session) -> list[str]:
+    """``Following test session 'Name' (RUNNING):`` and its link on a line of its own."""
     url = link(session.link)
     status = one_line(str(session.status), 40)
-    name = one_line(session.display_name)
-    return f"Following {session.kind} '{name}' ({status})" + (f": {url}" if url else "")
+    head = f"Following {session.kind} '{one_line(session.display_name)}' ({status})"
+    if not url:
+        return [fit(head)]
+    return [fit(head + ":", WIDTH), *_link_line(url)]
 
 
 def render_counts(counts: Counts, status: str, elapsed: float) -> str:
     extra = (
         (counts.pending, "running"),
-        (counts.failed + counts.errored, "failed"),
+        (counts.failing, "failed"),
         (counts.flaky, "flaky"),
         (counts.degraded, "degraded"),
         (counts.skipped, "skipped"),
-        (counts.unknown, "unknown"),
     )
     parts = [f"{counts.finished}/{counts.total} finished"]
     parts += [f"{n} {word}" for n, word in extra if n]
     return f"[{elapsed:6.1f}s] {one_line(str(status), 40)}: " + " · ".join(parts)
 
 
-def render_run(run: Run, colour: bool = False) -> str:
+def render_run(run: Run, colour: bool = False) -> list[str]:
+    """``  ✗ FAILED   API        Name · location · 2 attempts`` (at most ``WIDTH`` columns),
+    and for a run that is not a plain pass its result link on a line of its own."""
     category = run.category
     result = run.latest
     row = facts(category)
     word = f"{row.glyph} {row.label.upper():<8}"
     kind = one_line(str(result.check_type), 40)
-    bits = [paint(word, row.colour, colour), f"{kind:<10}", one_line(run.name)]
+    bits = [f"{kind:<10}", one_line(run.name)]
     if result.run_location:
         bits.append(f"· {one_line(result.run_location, 40)}")
     if run.failed_attempts:
         bits.append(f"· {len(run.failed_attempts) + 1} attempts")
-    if link(result.link):
-        bits.append(f"· {link(result.link)}")
-    return "  " + " ".join(bits)
+    rest = fit(" ".join(bits), WIDTH - 3 - columns(word))
+    lines = [f"  {paint(word, row.colour, colour)} {rest}"]
+    if category is not Category.PASSED:
+        lines += _link_line(link(result.link))
+    return lines
 
 
 def render_verdict(verdict: Verdict, colour: bool = False) -> list[str]:
+    """The verdict line (folded at ``WIDTH`` columns, so a terminal never wraps it; the runs that
+    failed the gate follow, one a line, in ``render_explanations``), then warnings (folded too)
+    and unfinished runs."""
     code = "32" if verdict.exit_code == 0 else "31"
-    head = paint(f"{verdict.outcome.label.upper()} (exit {verdict.exit_code})", code, colour)
-    lines = [f"{head}: {one_line(verdict.reason, 400)}"]
-    lines += [f"warning: {one_line(w, 400)}" for w in verdict.warnings]
+    head = f"{verdict.outcome.label.upper()} (exit {verdict.exit_code})"
+    first, *rest = wrap(f"{head}: {one_line(verdict.reason, 400)}")
+    lines = [paint(head, code, colour) + first[len(head) :], *rest]
+    for warning in verdict.warnings:
+        lines += wrap(f"warning: {one_line(warning, 400)}")
     for session in verdict.sessions:
         for run in session.unfinished:
             if session.session is not None and session.session.is_final:
-                lines.append(f"  unfinished: {one_line(run.name)}")
+                lines.append(fit(f"  unfinished: {one_line(run.name)}"))
     return lines
 
 
 def render_explanations(run: GateRun, limit: int = 10) -> list[str]:
-    """One line per failed check whose error text was fetched: the log says *why*, too."""
-    lines = []
-    for session in run.verdict.sessions:
-        for item in session.runs:
-            if item.final is None or not facts(item.category).broken:
-                continue
-            texts = [
-                run.error_messages[g] for g in item.final.error_group_ids if g in run.error_messages
-            ]
-            location = item.latest.run_location
-            where = f" ({one_line(location, 60)})" if location else ""
-            if texts:
-                lines.append(f"  why {one_line(item.name)}{where}: {one_line(texts[0], 300)}")
-            if evidence := evidence_line(run.evidence, item):
-                page = link(item.latest.link)
-                page = f" · {page}" if page else ""
-                lines.append(f"  {one_line(item.name)}{where}: {evidence}{page}")
-    if len(lines) > limit:
-        lines = [*lines[:limit], f"  … and {len(lines) - limit} more, see the reports"]
+    """Per run that failed the gate (at most ``limit``): its name, location and why in the
+    user's words (``outcomes``), the first line of its error text (or, in a check session,
+    that Checkly gives none), its evidence, and its result link on a line of its own."""
+    lines: list[str] = []
+    failing = [(sv, item) for sv in run.verdict.sessions for item in sv.failing]
+    for sv, item in failing[:limit]:
+        row = facts(item.category)
+        flags = policy_flags(item, sv.policy)
+        why = row.message + (f", failed by {' and '.join(flags)}" if flags else "")
+        location = item.latest.run_location
+        where = f" · {one_line(location, 40)}" if location else ""
+        lines.append(fit(f"  {row.glyph} {one_line(item.name)}{where}: {why}"))
+        texts = [run.error_messages[g] for g in item.error_group_ids if g in run.error_messages]
+        if texts:
+            lines.append(fit(f"{LINK_INDENT}why: {one_line(texts[0], 300)}"))
+        elif sv.session is not None and sv.session.kind == "check session":
+            lines.append(fit(f"{LINK_INDENT}{NO_TEXT_CHECK_SESSION}:"))
+        if evidence := evidence_line(run.evidence, item):
+            lines.append(fit(f"{LINK_INDENT}{evidence}"))
+        lines += _link_line(link(item.latest.link))
+    if len(failing) > limit:
+        lines.append(f"  … and {len(failing) - limit} more, see the reports")
     return lines
 
 
@@ -148,7 +224,7 @@ class Progress:
         sid = session.session_id
         if sid not in self._seen_sessions:
             self._seen_sessions.add(sid)
-            lines.append(render_header(session))
+            lines += render_header(session)
         announced = self._announced.setdefault(sid, set())
         for run in runs:
             if run.final is None:
@@ -157,7 +233,7 @@ class Progress:
             if key in announced:
                 continue
             announced.add(key)
-            lines.append(render_run(run, self._colour))
+            lines += render_run(run, self._colour)
         state = (session.status, counts)
         if self._last_counts.get(sid) != state:
             self._last_counts[sid] = state

@@ -16,6 +16,7 @@ import contextlib
 import io
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any, TextIO, cast
 
 from checkly_gate.redact import Redactor, everywhere
@@ -128,3 +129,27 @@ def close_stdout() -> None:
             sys.stdout.flush()
     except (OSError, ValueError):
         silence(sys.stdout)
+
+
+def use_colour(stream: Any, env: Mapping[str, str]) -> bool:
+    """Whether to paint ``stream`` with ANSI colour, by the conventions CI tools share:
+
+    - ``FORCE_COLOR`` set and not empty forces colour (force-color.org), even into a pipe or a
+      dumb terminal; a false boolean (``0``, ``false``, ``no``, ``off``, any case: the README's
+      boolean words) turns colour off instead, as Node reads ``FORCE_COLOR=0``.
+    - ``NO_COLOR`` set and not empty turns colour off, whatever its value (no-color.org);
+    - ``TERM=dumb`` (a terminal that cannot show escapes: Emacs shells, some CI logs) gets none;
+    - otherwise colour only on a terminal (``isatty``).
+    """
+    force = env.get("FORCE_COLOR", "")
+    if force and force.strip().lower() not in ("0", "false", "no", "off"):
+        return True
+    if env.get("NO_COLOR") or force:
+        return False
+    if env.get("TERM", "").strip().lower() == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (OSError, ValueError):  # a closed stream
+        return False

@@ -2,7 +2,8 @@
 
 Pure functions only. The poller says what it saw (``Observation``); this module decides. Green
 is proven, not assumed: ``prove_passed`` is the one definition of "passed" and the only way to
-exit 0; everything else is non-zero with a reason naming the run and the field that decided it.
+exit 0; everything else is non-zero with a reason naming the run and why: a failure or error in
+the user's words (``outcomes.CATEGORY`` message), anything else by the field that decided it.
 Rows become runs without ever being merged into a pass (``group_runs``); each run is judged by
 the facts it shows, known failures first (``judge_run``); a value the gate does not know is
 ``Category.UNKNOWN``, which fails (exit 1).
@@ -26,7 +27,7 @@ from checkly_gate.models import (
 )
 from checkly_gate.models import FINAL as FINAL_TYPE
 from checkly_gate.models import PENDING as PENDING_TYPE
-from checkly_gate.outcomes import Outcome  # the facts table; importable from here as before
+from checkly_gate.outcomes import CATEGORY, Outcome, tally  # the facts table; importable here
 from checkly_gate.text import signal_name
 
 # Several sessions: the most severe outcome wins. A definite failure outranks "we could not tell"
@@ -111,6 +112,16 @@ class Run:
     def failed_attempts(self) -> tuple[Result, ...]:
         """ATTEMPT rows that are not a provable pass (status PASSED, no flag, all readable)."""
         return tuple(a for a in self.attempts if not _clean_pass(a))
+
+    @property
+    def error_group_ids(self) -> tuple[str, ...]:
+        """Error groups of the failed attempts, then of the FINAL row, first seen first: the
+        error text of a run that failed the gate (a flaky run's is in its failed attempts)."""
+        ids: dict[str, None] = {}
+        for row in (*self.failed_attempts, *((self.final,) if self.final else ())):
+            for group_id in row.error_group_ids:
+                ids.setdefault(group_id, None)
+        return tuple(ids)
 
     @property
     def degraded(self) -> bool:
@@ -237,10 +248,19 @@ class Counts:
     skipped: int = 0
     pending: int = 0
     unknown: int = 0  # runs of Category.UNKNOWN
+    # Flaky or degraded runs (counted above in their category) that the user's policy
+    # (``--fail-on-flaky``/``--fail-on-degraded``) made fail the gate.
+    by_policy: int = 0
 
     @property
     def total(self) -> int:
         return sum(getattr(self, name) for name in _COUNT_FIELDS)
+
+    @property
+    def failing(self) -> int:
+        """Runs that failed the gate (``fails_gate``): failed, errored, unknown, and flaky or
+        degraded runs the policy does not allow. THE number every report calls "failed"."""
+        return self.failed + self.errored + self.unknown + self.by_policy
 
     @property
     def finished(self) -> int:
@@ -249,11 +269,17 @@ class Counts:
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
-            **{name: getattr(self, name) + getattr(other, name) for name in _COUNT_FIELDS}
+            **{name: getattr(self, name) + getattr(other, name) for name in _COUNT_FIELDS},
+            by_policy=self.by_policy + other.by_policy,
         )
 
     def as_dict(self) -> dict[str, int]:
+        """The counts as every output says them: ``failed`` is ``failing`` (every run that failed
+        the gate), ``errored``/``unknown``/``byPolicy`` say which of those were not failures of
+        their own; the rest count their category; ``total`` every run."""
         data = {name: getattr(self, name) for name in _COUNT_FIELDS}
+        data["failed"] = self.failing
+        data["byPolicy"] = self.by_policy
         data["total"] = self.total
         return data
 
@@ -280,11 +306,16 @@ _CATEGORY_FIELD = {
 }
 
 
-def count_runs(runs: Iterable[Run]) -> Counts:
+def count_runs(runs: Iterable[Run], policy: Policy | None = None) -> Counts:
+    """Runs per category; with a ``policy``, also the flaky/degraded runs it fails
+    (``Counts.by_policy``). Without one (progress while polling) nothing is failed by policy."""
     tally = dict.fromkeys(_COUNT_FIELDS, 0)
+    by_policy = 0
     for run in runs:
         tally[_CATEGORY_FIELD[run.category]] += 1
-    return Counts(**tally)
+        if policy is not None and policy_fails(run, policy):
+            by_policy += 1
+    return Counts(**tally, by_policy=by_policy)
 
 
 @dataclass(frozen=True)
@@ -316,10 +347,20 @@ class SessionVerdict:
     runs: tuple[Run, ...] = ()
     counts: Counts = field(default_factory=Counts)
     warnings: tuple[str, ...] = ()
+    policy: Policy = field(default_factory=lambda: Policy())
 
     @property
     def unfinished(self) -> tuple[Run, ...]:
         return tuple(r for r in self.runs if r.unfinished)
+
+    def fails(self, run: Run) -> bool:
+        """Whether ``run`` (one of ``runs``) failed the gate (``fails_gate`` under ``policy``)."""
+        return fails_gate(run, self.policy)
+
+    @property
+    def failing(self) -> tuple[Run, ...]:
+        """The runs that failed the gate, in API order: every report names exactly these."""
+        return tuple(r for r in self.runs if fails_gate(r, self.policy))
 
 
 @dataclass(frozen=True)
@@ -345,12 +386,15 @@ def _plural(n: int, word: str) -> str:
 
 
 def _names(runs: Sequence[Run], limit: int = 5, why: bool = True) -> str:
-    """``Name (location; deciding field)`` for the first ``limit`` runs."""
+    """``Name (location; why)`` for the first ``limit`` runs: why in the user's words
+    (``outcomes.CATEGORY`` message: "an assertion failed") for a failure or error, else the
+    deciding field (``Run.why``: a value the gate does not know, a missing FINAL row)."""
     names = []
     for run in runs[:limit]:
         where = [run.latest.run_location] if run.latest.run_location else []
         if why:
-            where.append(run.why)
+            row = CATEGORY[run.category.value]
+            where.append(row.message if row.broken and not row.raw else run.why)
         names.append(run.name + (f" ({'; '.join(where)})" if where else ""))
     more = len(runs) - limit
     return ", ".join(names) + (f" and {more} more" if more > 0 else "")
@@ -365,9 +409,34 @@ def same_session(requested_id: str, body_id: str) -> bool:
 def _policy_allows(run: Run, policy: Policy) -> bool:
     if run.category not in PASSING:
         return False
-    if policy.fail_on_flaky and run.category is Category.FLAKY:
+    return not policy_fails(run, policy)
+
+
+def policy_fails(run: Run, policy: Policy) -> bool:
+    """A passing run that the user's policy fails: flaky under ``--fail-on-flaky``, degraded
+    under ``--fail-on-degraded``."""
+    if run.category not in PASSING:
         return False
-    return not (policy.fail_on_degraded and run.degraded)
+    if policy.fail_on_flaky and run.category is Category.FLAKY:
+        return True
+    return policy.fail_on_degraded and run.degraded
+
+
+def policy_flags(run: Run, policy: Policy) -> tuple[str, ...]:
+    """The policy flags that fail ``run`` (``("--fail-on-flaky",)``...); empty when none does."""
+    flags = []
+    if run.category is Category.FLAKY and policy.fail_on_flaky:
+        flags.append("--fail-on-flaky")
+    if run.category in PASSING and run.degraded and policy.fail_on_degraded:
+        flags.append("--fail-on-degraded")
+    return tuple(flags)
+
+
+def fails_gate(run: Run, policy: Policy) -> bool:
+    """THE per-run decision every report reads: the run failed the gate, by its own facts
+    (failed, error, unknown: ``outcomes.CategoryFacts.broken``) or by the user's policy.
+    Skipped and unfinished runs do not fail it on their own (the session outcome says why)."""
+    return CATEGORY[run.category.value].broken or policy_fails(run, policy)
 
 
 @dataclass(frozen=True)
@@ -438,7 +507,7 @@ def judge_session(obs: Observation, policy: Policy = Policy()) -> SessionVerdict
         )
 
     runs = tuple(group_runs(session.results))
-    counts = count_runs(runs)
+    counts = count_runs(runs, policy)
     warnings: list[str] = []
 
     def verdict(outcome: Outcome, reason: str) -> SessionVerdict:
@@ -450,17 +519,14 @@ def judge_session(obs: Observation, policy: Policy = Policy()) -> SessionVerdict
             runs=runs,
             counts=counts,
             warnings=tuple(warnings),
+            policy=policy,
         )
 
     proof = prove_passed(obs, policy, runs)
     if proof.holds:
-        notes = [
-            f"{n} {what}"
-            for n, what in ((counts.flaky, "flaky"), (counts.degraded, "degraded"))
-            if n
-        ]
-        extra = f" ({', '.join(notes)})" if notes else ""
-        return verdict(Outcome.PASSED, f"{_plural(len(runs), 'check run')} passed{extra}")
+        if counts.flaky or counts.degraded:  # the words of every count line (outcomes.tally)
+            return verdict(Outcome.PASSED, f"{_plural(len(runs), 'check run')}: {tally(counts)}")
+        return verdict(Outcome.PASSED, f"{_plural(len(runs), 'check run')} passed")
     outcome, reason = _not_passed(obs, session, runs, policy, proof, warnings)
     if outcome is Outcome.PASSED:  # cannot happen; a pass needs the proof above
         outcome = Outcome.FAILED
@@ -594,8 +660,11 @@ def combine(verdicts: Sequence[SessionVerdict], signal: int | None = None) -> Ve
         return Verdict(Outcome.USAGE, Outcome.USAGE.value, "no session to wait for")
     worst = max(verdicts, key=lambda v: SEVERITY.index(v.outcome))
     reason = worst.reason
-    if len(verdicts) > 1:
-        reason = f"{worst.session_id}: {worst.reason}"
+    if len(verdicts) > 1:  # named as the reader knows it: "check session 'Checkout flow'"
+        if worst.session is not None:
+            reason = f"{worst.session.kind} '{worst.session.display_name}': {worst.reason}"
+        else:
+            reason = f"session {worst.session_id}: {worst.reason}"
         if worst.outcome is Outcome.PASSED:
             reason = f"all {len(verdicts)} sessions passed"
     return Verdict(

@@ -172,30 +172,26 @@ class Basic(Integration):
         return []
 
 
-# Categories that fail the gate whatever the policy; "unknown" is judged a failure too
-# (decision 2 of the brief), compared by value so this reads verdicts before and after it.
-_BROKEN = frozenset({"failed", "error", "unknown"})
-
-
 def failure_messages(run: GateRun, limit: int = 10) -> list[str]:
     """One line per failed check run (name, location, first error message), at most ``limit``
     and then a line saying how many more; else one line naming the gate's non-zero outcome.
-    Source: the judged runs (``verdict.Run.category``) and ``GateRun.error_messages``."""
+    Source: the runs that failed the gate (``SessionVerdict.failing``: a ``--fail-on-*`` policy
+    hit included) and ``GateRun.error_messages`` (a flaky run's: of its failed attempts)."""
     from checkly_gate.text import one_line
+    from checkly_gate.verdict import policy_flags
 
     lines: list[str] = []
     for sv in run.verdict.sessions:
-        for r in sv.runs:
-            if r.category.value not in _BROKEN:
-                continue
+        for r in sv.failing:
             where = f" ({one_line(r.latest.run_location, 60)})" if r.latest.run_location else ""
-            result = r.final or r.latest
             message = next(
-                (run.error_messages[g] for g in result.error_group_ids if g in run.error_messages),
+                (run.error_messages[g] for g in r.error_group_ids if g in run.error_messages),
                 "",
             )
+            flags = policy_flags(r, sv.policy)
+            policy = f" (failed by {' and '.join(flags)})" if flags else ""
             lines.append(
-                f"{one_line(r.name)}{where} {r.category.value}"
+                f"{one_line(r.name)}{where} {r.category.value}{policy}"
                 + (f": {one_line(message, 300)}" if message else "")
             )
     if len(lines) > limit:

@@ -19,11 +19,11 @@ from typing import Any
 from checkly_gate.ci import Integration, session_link
 from checkly_gate.ci.common import Commit, commits_from, env_text, sha_value
 from checkly_gate.files import append_text
-from checkly_gate.outcomes import facts
+from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import Evidence, evidence_line
 from checkly_gate.text import one_line, plain_text
-from checkly_gate.verdict import Run, SessionVerdict
+from checkly_gate.verdict import Policy, Run, SessionVerdict, policy_flags
 
 # GitHub shows at most 10 error and 10 warning annotations per step.
 ANNOTATION_LIMIT = 10
@@ -86,18 +86,30 @@ def _where(run: Run) -> str:
 
 
 def _run_error(
-    run: Run, error_messages: Mapping[str, str], session: str, evidence: Evidence | None = None
+    run: Run,
+    error_messages: Mapping[str, str],
+    session: str,
+    evidence: Evidence | None = None,
+    policy: Policy | None = None,
+    check_session: bool = False,
 ) -> str:
     name = one_line(run.name, NAME_LIMIT)
     title = f"{name} failed"
-    lines = [f"{name}{_where(run)}: {facts(run.category).message}{session}"]
-    result = run.final or run.latest
+    flags = policy_flags(run, policy) if policy is not None else ()
+    why = facts(run.category).message
+    if flags:
+        tries = len(run.failed_attempts)
+        after = f" ({tries} failed attempt{'s' * (tries != 1)})" if tries else ""
+        why = f"{why}{after}; failed by {' and '.join(flags)}"
+    lines = [f"{name}{_where(run)}: {why}{session}"]
     seen: set[str] = set()
-    for group in result.error_group_ids:
+    for group in run.error_group_ids:
         text = error_messages.get(group)
         if text and text not in seen:
             seen.add(text)
             lines.append(plain_text(text, MESSAGE_LIMIT))
+    if check_session and not run.error_group_ids:
+        lines.append(NO_TEXT_CHECK_SESSION + ":")
     lines += [line for line in (evidence_line(evidence or {}, run),) if line]
     if run.latest.link:
         lines.append(f"Result: {one_line(run.latest.link, 500)}")
@@ -124,7 +136,7 @@ def _session_error(sv: SessionVerdict, link: str) -> str | None:
     trouble = sv.outcome.trouble
     if trouble is None:
         return None
-    if any(facts(r.category).broken for r in sv.runs):
+    if sv.failing:
         return None  # the failed checks carry their own annotations
     label = _session_label(sv)
     kind = (sv.session.kind if sv.session else "test session").capitalize()
@@ -153,11 +165,14 @@ def render_annotations(run: GateRun, limit: int = ANNOTATION_LIMIT) -> list[str]
     for sv in run.verdict.sessions:
         session = f" in session {_session_label(sv)}" if several else ""
         trouble = _session_error(sv, session_link(run, sv))
+        kind = sv.session is not None and sv.session.kind == "check session"
         if trouble:
             errors.append(trouble)
         for r in sv.runs:
-            if facts(r.category).broken:
-                check_errors.append(_run_error(r, run.error_messages, session, run.evidence))
+            if sv.fails(r):  # the one decision: failed, error, unknown or the user's policy
+                check_errors.append(
+                    _run_error(r, run.error_messages, session, run.evidence, sv.policy, kind)
+                )
             elif facts(r.category).warned:
                 warnings.append(_run_warning(r, session, run.evidence))
     if not run.verdict.sessions and run.verdict.exit_code != 0:
@@ -182,17 +197,12 @@ def outputs(run: GateRun, junit: Path | None, summary: Path | None) -> dict[str,
     verdict = run.verdict
     counts = verdict.counts
     links = [session_link(run, sv) for sv in verdict.sessions]
-    failed = _unique(
-        one_line(r.name, 1000)
-        for sv in verdict.sessions
-        for r in sv.runs
-        if facts(r.category).broken
-    )
+    failed = _unique(one_line(r.name, 1000) for sv in verdict.sessions for r in sv.failing)
     values = {
         "status": verdict.outcome.label,
         "exit-code": str(verdict.exit_code),
         "passed": str(counts.passed),
-        "failed": str(counts.failed + counts.errored),
+        "failed": str(counts.failing),  # every run that failed the gate, policy hits included
         "flaky": str(counts.flaky),
         "degraded": str(counts.degraded),
         "skipped": str(counts.skipped),

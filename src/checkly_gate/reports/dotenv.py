@@ -52,7 +52,7 @@ def variables(run: GateRun) -> dict[str, str]:
         "STATUS": verdict.outcome.label,
         "EXIT_CODE": str(verdict.exit_code),
         "PASSED": str(counts.passed),
-        "FAILED": str(counts.failed + counts.errored),
+        "FAILED": str(counts.failing),  # every run that failed the gate, policy hits included
         "FLAKY": str(counts.flaky),
         "DEGRADED": str(counts.degraded),
         "SKIPPED": str(counts.skipped),

@@ -37,11 +37,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from checkly_gate.models import Result, Session
-from checkly_gate.outcomes import RED_ELEMENTS, Outcome, facts, gate_element
+from checkly_gate.outcomes import (
+    NO_TEXT_CHECK_SESSION,
+    RED_ELEMENTS,
+    Outcome,
+    facts,
+    gate_element,
+)
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import evidence_line
 from checkly_gate.text import strip_ansi
-from checkly_gate.verdict import Category, Run, SessionVerdict, Stop
+from checkly_gate.verdict import Category, Run, SessionVerdict, Stop, policy_flags
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 SUITES_NAME = "checkly-gate"
@@ -349,6 +355,7 @@ class _Context:
         self.passing_out = texts.level.passing_out
         self.evidence = run.evidence
         self.why = _why_unfinished(run, sv, stop)
+        self.check_session = sv.session is not None and sv.session.kind == "check session"
 
 
 def _why_unfinished(run: GateRun, sv: SessionVerdict, stop: Stop | None) -> str:
@@ -400,21 +407,32 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
         text = _lines(
             what + after, link, evidence_line(ctx.evidence, run), ctx.texts.groups(latest, name)
         )
+        if ctx.check_session and not latest.error_group_ids:  # nothing to fetch: say so
+            text = _lines(text, NO_TEXT_CHECK_SESSION)
         _mark(case, row.junit or "error", message, row.label, text)
         _retries(case, "rerun", run, ctx, name)
     elif row.junit == "skipped":
         reason = f"{what} ({ctx.why})" if run.unfinished else what
         _mark(case, "skipped", reason, row.label, _lines(reason, link))
     else:  # passed, flaky or degraded: a pass unless the user's policy says otherwise
-        hits = []
-        if run.category is Category.FLAKY and ctx.policy.fail_on_flaky:
-            failed = len(run.failed_attempts)
-            hits.append(("flaky", f"passed after {failed} failed attempt(s), --fail-on-flaky"))
-        if run.degraded and ctx.policy.fail_on_degraded:
-            hits.append(("degraded", f"{DEGRADED_NOTE}, --fail-on-degraded"))
+        hits = []  # the one decision (``verdict.policy_flags``), in the words of the other reports
+        for flag in policy_flags(run, ctx.policy):
+            if flag == "--fail-on-flaky":
+                failed = len(run.failed_attempts)
+                hits.append(("flaky", f"passed after {failed} failed attempt(s), {flag}"))
+            else:
+                hits.append(("degraded", f"{DEGRADED_NOTE}, {flag}"))
         if hits:
             message = "failed by policy: " + "; ".join(text for _, text in hits)
-            _mark(case, "failure", message, hits[0][0], _lines(message + _where(latest), link))
+            # The error text of what failed: a flaky run's failed attempts (fetched for it).
+            texts = _lines(*(ctx.texts.groups(a, name) for a in run.failed_attempts))
+            _mark(
+                case,
+                "failure",
+                message,
+                hits[0][0],
+                _lines(message + _where(latest), link, texts or None),
+            )
         if run.category is Category.FLAKY:
             _retries(case, "flaky", run, ctx, name)
 

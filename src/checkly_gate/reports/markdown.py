@@ -17,11 +17,19 @@ from urllib.parse import quote
 
 from checkly_gate import __version__
 from checkly_gate.models import Session
-from checkly_gate.outcomes import facts
+from checkly_gate.outcomes import CATEGORY, NO_TEXT_CHECK_SESSION, count_parts, facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import Evidence, evidence_line
 from checkly_gate.text import strip_ansi
-from checkly_gate.verdict import Category, Counts, Observation, Run, SessionVerdict
+from checkly_gate.verdict import (
+    Category,
+    Counts,
+    Observation,
+    Policy,
+    Run,
+    SessionVerdict,
+    policy_flags,
+)
 
 DEFAULT_BUDGET = 900 * 1024
 
@@ -31,7 +39,8 @@ MESSAGE_CHARS = 4000  # characters of one error message
 MESSAGE_LINES = 80  # lines of one error message
 LIST_LIMIT = 50  # names listed for unfinished checks / checks hit by an error
 WARNING_LIMIT = 20  # warnings shown per session
-DETAILS_AFTER = 20  # more passed rows than this go inside <details>
+DETAILS_AFTER = 5  # more rows that passed the gate than this go inside <details>
+FIRST_SCREEN = 10  # runs that failed the gate named under the heading
 
 BREAK_EVERY = 20  # characters between break opportunities in a long unbroken word
 LONG_WORD = 30  # words longer than this get break opportunities
@@ -57,6 +66,9 @@ _LONG_WORD = re.compile(rf"[^\s{ZWSP}-]{{{LONG_WORD + 1},}}")
 # Characters that mean something to markdown (or GitHub's math) inside a line: backslash-escaped.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]()!#|$])")
 _BACKTICKS = re.compile(r"`+")
+# A name of letters and digits in words joined by one space, hyphen or comma: markdown gives it
+# no meaning anywhere (no autolink without ``:``, ``.`` or ``@``), so it needs no code span.
+_INERT = re.compile(r"[^\W_]+(?:[ ,-][^\W_]+)*")
 _SAFE_URL_CHARS = "-._~:/?#[]@!$&'*+,;=%"
 _URL_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")  # not allowed in a link destination
 
@@ -91,6 +103,32 @@ def _text(value: object, limit: int = NAME_LIMIT, empty: str = "–") -> str:
     text = _breakable(_truncate(text, limit))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _code(value: object, limit: int = NAME_LIMIT, cell: bool = False, empty: str = "–") -> str:
+    """An untrusted name as a code span: shown and copied exactly as written, never markdown.
+
+    Inside a code span nothing is markup (no emphasis, link, HTML, entity or autolink), so the
+    name needs no escapes and no invisible characters. The fence is one backtick longer than
+    any run of backticks in the name, padded with a space on each side (which the renderer
+    strips again, so a name may start or end with a backtick). Whitespace runs and newlines
+    fold to one space, controls are removed, a long name is cut with "…". In a table ``cell``
+    every ``|`` becomes ``\\|``: GFM splits cells before code spans and un-escapes exactly that.
+    A name of plain words (``_INERT``: "Login API") means nothing to markdown and stays plain.
+    """
+    if value is None:
+        return empty
+    text = _WHITESPACE.sub(" ", _strip_controls(str(value))).strip()
+    if not text:
+        return empty
+    text = _truncate(text, limit)
+    if _INERT.fullmatch(text):  # words only: nothing to mean, shown as plain text
+        return text
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
+    if cell:
+        text = text.replace("|", "\\|")
+    return f"{fence} {text} {fence}"
 
 
 def _breakable(text: str) -> str:
@@ -187,31 +225,23 @@ def _plural(n: int, word: str) -> str:
 
 
 def _status_line(counts: Counts) -> str:
-    """``✅ 12 passed · ❌ 1 failed · …``; zero parts omitted except passed."""
-    parts = [_count(counts.passed, Category.PASSED)]
-    for n, category in (
-        (counts.failed, Category.FAILED),
-        (counts.errored, Category.ERROR),
-        (getattr(counts, "unknown", 0), Category.UNKNOWN),
-        (counts.flaky, Category.FLAKY),
-        (counts.degraded, Category.DEGRADED),
-        (counts.skipped, Category.SKIPPED),
-        (counts.pending, Category.PENDING),
-    ):
-        if n:
-            parts.append(_count(n, category))
-    return " · ".join(parts)
-
-
-def _count(n: int, category: Category) -> str:
-    row = facts(category)
-    return f"{row.emoji} {n} {row.label}"
+    """``❌ 1 failed (1 by policy) · ✅ 7 passed · 🔁 1 flaky``: ``outcomes.count_parts``, the
+    words and numbers of every other report."""
+    return " · ".join(f"{row.emoji} {text}" for row, text in count_parts(counts))
 
 
 def _run_name(run: Run) -> str:
     location = run.latest.run_location
-    name = _text(run.name)
+    name = _code(run.name)
     return f"{name} ({_text(location)})" if location else name
+
+
+def _why_failed(run: Run, policy: Policy) -> str:
+    """Why ``run`` failed the gate, in the user's words (``outcomes.CATEGORY`` messages)."""
+    flags = policy_flags(run, policy)
+    if flags:
+        return f"{facts(run.category).message}, failed by {' and '.join(flags)}"
+    return facts(run.category).message
 
 
 def _name_list(runs: Sequence[Run], limit: int = LIST_LIMIT) -> str:
@@ -228,11 +258,12 @@ def _session_duration(session: Session) -> float | None:
     return None
 
 
-def _row(run: Run, evidence: Evidence | None = None) -> str:
+def _row(run: Run, evidence: Evidence | None = None, policy: Policy | None = None) -> str:
     latest = run.latest
+    flags = policy_flags(run, policy) if policy is not None else ()
     cells = (
-        _cell(run.category),
-        _text(run.name),
+        _cell(run.category) + (f", failed by {' and '.join(flags)}" if flags else ""),
+        _code(run.name, cell=True),
         _text(latest.check_type),
         _text(latest.run_location),
         _duration(latest.duration_seconds),
@@ -266,6 +297,8 @@ class _Row:
     key: int
     category: Category
     run: Run
+    fails: bool  # failed the gate (``verdict.fails_gate``): shown first, never folded away
+    policy: Policy
     line: str = ""  # rendered by ``_render_rows``: only rows that can fit the budget are
 
 
@@ -335,17 +368,15 @@ def _unknown_section(sv: SessionVerdict, obs: Observation | None) -> str:
 
 
 def _error_blocks(
-    runs: Sequence[Run], messages: dict[str, str], keys: Iterator[int]
+    sv: SessionVerdict, runs: Sequence[Run], messages: dict[str, str], keys: Iterator[int]
 ) -> list[tuple[int, str]]:
-    """One fenced block per distinct error message of failed/errored runs, naming its checks."""
+    """One fenced block per distinct error message of the runs that failed the gate (a flaky
+    run failed by policy: of its failed attempts), naming its checks."""
     hits: dict[str, list[Run]] = {}
     for run in runs:
-        if not facts(run.category).broken:
+        if not sv.fails(run):
             continue
-        group_ids: list[str] = []
-        for result in (*run.failed_attempts, *((run.final,) if run.final else ())):
-            group_ids += [g for g in result.error_group_ids if g not in group_ids]
-        for group_id in group_ids:
+        for group_id in run.error_group_ids:
             raw = messages.get(group_id)
             if not isinstance(raw, str):
                 continue
@@ -365,7 +396,7 @@ def _model(run: GateRun) -> _Document:
     several = len(verdict.sessions) > 1
     head = [
         f"## {verdict.outcome.emoji} Checkly: {verdict.outcome.label} (exit {verdict.exit_code})",
-        _paragraph(verdict.reason),
+        _headline(verdict.reason, [(sv, r) for sv in verdict.sessions for r in sv.failing]),
     ]
     if several:
         head.append(f"{_status_line(verdict.counts)} · {len(verdict.sessions)} sessions")
@@ -379,7 +410,7 @@ def _model(run: GateRun) -> _Document:
     sections = []
     for sv in verdict.sessions:
         session = sv.session
-        name = _text(session.display_name if session else sv.session_id)
+        name = _code(session.display_name if session else sv.session_id)
         title = _link(name, session.link if session else None)
         if several:
             block = [
@@ -397,10 +428,11 @@ def _model(run: GateRun) -> _Document:
             block.append(_warnings(sv.warnings))
         if session is None or sv.outcome.partial:
             block.append(_unknown_section(sv, observations.get(sv.session_id)))
-        runs = sorted(sv.runs, key=lambda r: _ORDER[r.category])  # stable: API order kept
-        rows = [_Row(next(row_keys), r.category, r) for r in runs]
-        errors = _error_blocks(runs, run.error_messages, row_keys)
-        passed_total = sum(1 for r in runs if r.category is Category.PASSED)
+        # Runs that failed the gate first, then worst first; stable: API order kept.
+        runs = sorted(sv.runs, key=lambda r: (not sv.fails(r), _ORDER[r.category]))
+        rows = [_Row(next(row_keys), r.category, r, sv.fails(r), sv.policy) for r in runs]
+        errors = _error_blocks(sv, runs, run.error_messages, row_keys)
+        passed_total = sum(1 for row in rows if _folds(row))
         sections.append(_Section(block, rows, errors, passed_total))
 
     footer = [f"checkly-gate {__version__}", _plural(run.requests, "API request")]
@@ -412,6 +444,36 @@ def _model(run: GateRun) -> _Document:
 def _table(lines: Sequence[str]) -> list[str]:
     """A table block: its lines (``_join`` puts them together)."""
     return [_HEADER, _DELIMITER, *lines]
+
+
+def _folds(row: _Row) -> bool:
+    """A plain pass: these fold into ``<details>`` when there are more than ``DETAILS_AFTER``
+    (flaky and degraded runs stay in sight, as warnings)."""
+    return not row.fails and row.category is Category.PASSED
+
+
+def _headline(reason: str, failing: Sequence[tuple[SessionVerdict, Run]]) -> str:
+    """Under the heading, on the first screen: what made the gate fail and why. With runs that
+    failed the gate, a list of them (name as written, why in the user's words, result link);
+    else the verdict's reason."""
+    if not failing:
+        return _paragraph(reason)
+    lines = [f"**{_plural(len(failing), 'check run')} failed the gate:**", ""]
+    for sv, run in failing[:FIRST_SCREEN]:
+        link = _link("result", run.latest.link, fallback="")
+        lines.append(
+            f"- {facts(run.category).emoji} {_run_name(run)}: {_why_failed(run, sv.policy)}"
+            + (f" · {link}" if link else "")
+        )
+    more = len(failing) - FIRST_SCREEN
+    if more > 0:
+        lines.append(f"- and {more} more, in the table below")
+    if any(
+        sv.session is not None and sv.session.kind == "check session" and not r.error_group_ids
+        for sv, r in failing
+    ):
+        lines += ["", f"_{NO_TEXT_CHECK_SESSION}._"]
+    return "\n".join(lines)
 
 
 def _join(blocks: Sequence[str | list[str]]) -> str:
@@ -437,8 +499,8 @@ def _assemble(doc: _Document, kept: set[int] | None = None) -> str:
     for section in doc.sections:
         blocks += section.head
         rows = [row for row in section.rows if kept is None or row.key in kept]
-        others = [row.line for row in rows if row.category is not Category.PASSED]
-        passed = [row.line for row in rows if row.category is Category.PASSED]
+        others = [row.line for row in rows if not _folds(row)]
+        passed = [row.line for row in rows if _folds(row)]
         if section.passed_total > DETAILS_AFTER and passed:
             if others:
                 blocks.append(_table(others))
@@ -469,9 +531,10 @@ def _drop_order(doc: _Document) -> list[int]:
     """Keys in the order they are given up: passed rows first, failures last; later rows first."""
     items: list[tuple[int, int, int]] = []  # (tier, -position, key)
     position = 0
+    top = max(row.tier for row in CATEGORY.values())
     for section in doc.sections:
         for row in section.rows:
-            items.append((facts(row.category).tier, -position, row.key))
+            items.append((top if row.fails else facts(row.category).tier, -position, row.key))
             position += 1
         for key, _block in section.errors:
             items.append((_ERROR_BLOCK_TIER, -position, key))
@@ -488,7 +551,7 @@ def _render_rows(doc: _Document, order: list[int], evidence: Evidence, budget: i
         row = rows.get(order[index])
         if row is None:  # an error block: rendered already
             continue
-        row.line = _row(row.run, evidence)
+        row.line = _row(row.run, evidence, row.policy)
         size += len(row.line)
         if size > budget:
             return index + 1
