@@ -724,7 +724,7 @@ def _register_secrets(known: argparse.Namespace, env: dict[str, str]) -> None:
     env_values = [value.partition("=")[2] for value in known.env if isinstance(value, str)]
     # `simulate --api-key` is the key a local fake accepts, shown in its hint: not a secret.
     flag_key = None if known.command == "simulate" else known.api_key
-    Redactor([flag_key, env.get("CHECKLY_API_KEY"), *env_values])  # registers them
+    Redactor([flag_key, env.get("CHECKLY_API_KEY")], env_values)  # registers them
 
 
 def _main(argv: list[str], env: dict[str, str], out: TextIO, err: TextIO) -> int:

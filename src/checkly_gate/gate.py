@@ -2,7 +2,8 @@
 
 1. **follow**: one follower thread per session (a long-poll on one never delays another) until
    every session is final, the deadline passes, or a signal stops the scope.
-2. **judge**: redact what was read, then decide each session (pure: ``verdict.judge_session``).
+2. **judge**: decide each session from the bodies as received (pure: ``verdict.judge_session``),
+   then mask secrets in what will be written (never in what is judged).
 3. **explain**: fetch the error messages and evidence of failed checks (best effort, at most
    ``EXPLAIN_BUDGET`` seconds, never after a signal).
 4. **finish**: on a signal, ask Checkly to cancel (``--cancel-on-interrupt``, at most
@@ -29,7 +30,6 @@ from typing import TextIO
 import httpx
 
 from checkly_gate.api import Client, OutOfTime, Stopped
-from checkly_gate.check_sessions import parse_any_session
 from checkly_gate.ci import Integration, detect
 from checkly_gate.config import Options
 from checkly_gate.details import failed_group_ids, fetch_error_messages
@@ -99,7 +99,8 @@ class Followed:
 
 @dataclasses.dataclass(frozen=True)
 class Judged:
-    """Phase 2's result: redacted observations and bodies, and a verdict per session."""
+    """Phase 2's result: observations (errors masked), bodies for the snapshot (secrets masked in
+    their decoded strings) and a verdict per session, judged from the bodies as received."""
 
     observations: list[Observation]
     bodies: dict[str, bytes]
@@ -313,12 +314,17 @@ def follow_phase(waiting: Waiting, settings: PollSettings | None = None) -> Foll
 
 
 def judge_phase(waiting: Waiting, followed: Followed) -> Judged:
-    """Phase 2: mask secrets in what was read, then judge each session from the masked data,
-    so no report can carry the key even when a server echoed it back."""
-    bodies, masked = _decode_bodies(followed.bodies, waiting.redactor)
-    observations = [_redacted(o, masked, waiting.redactor) for o in followed.observations]
+    """Phase 2: judge each session from what was read, as received and as the endpoint it came
+    from reads it (the follower parsed it), then mask secrets only in what will be written.
+
+    Masking never changes a verdict: a value that also names a result type or a status (an
+    ``--env`` value ``FINAL``) or a body that echoed the key is judged as the API sent it; the
+    renderers' text is masked at every write point (``files``, ``streams``)."""
     policy = _policy(waiting.options)
-    return Judged(observations, bodies, [judge_session(o, policy) for o in observations])
+    verdicts = [judge_session(o, policy) for o in followed.observations]
+    bodies = _masked_bodies(followed.bodies, waiting.redactor)
+    observations = [_masked_error(o, waiting.redactor) for o in followed.observations]
+    return Judged(observations, bodies, verdicts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -383,6 +389,7 @@ def finish_phase(
         error_messages=explained.error_messages,
         evidence=explained.evidence,
         missing_texts=explained.missing,
+        check_session_ids=frozenset(options.check_session_ids),
     )
     finish(run, options, waiting.out, waiting.integration, waiting.redactor, waiting.colour)
     return deferred_signal(run, scope)
@@ -477,30 +484,16 @@ def cancel_sessions(
                 log.warning("could not cancel %s session %s: %s", kind, sid, exc)
 
 
-def _decode_bodies(
-    raw: dict[str, bytes], redactor: Redactor
-) -> tuple[dict[str, bytes], dict[str, Session]]:
-    """The last raw body of each session with secrets masked, for the snapshot.
-
-    Also returns the sessions whose body held a secret, parsed again from the masked text.
-    """
-    bodies: dict[str, bytes] = {}
-    masked: dict[str, Session] = {}
-    for sid, content in raw.items():
-        # Masked in the DECODED strings: the raw text may hold the key JSON-escaped, and masking
-        # raw JSON text could break it.
-        bodies[sid], data = redactor.scrub_json(content)
-        if data is not None:
-            masked[sid] = parse_any_session(data)
-    return bodies, masked
+def _masked_bodies(raw: dict[str, bytes], redactor: Redactor) -> dict[str, bytes]:
+    """The last raw body of each session with secrets masked in its DECODED strings (the raw
+    text may hold the key JSON-escaped, and masking raw JSON text could break it), for the
+    snapshot only: never parsed again, never judged."""
+    return {sid: redactor.scrub_json(content)[0] for sid, content in raw.items()}
 
 
-def _redacted(obs: Observation, masked: dict[str, Session], redactor: Redactor) -> Observation:
-    session = obs.session
-    if session is not None and obs.session_id in masked:
-        session = masked[obs.session_id]  # the key was in the body: judge the masked copy
-    error = redactor(obs.error) if obs.error else obs.error
-    return dataclasses.replace(obs, session=session, error=error)
+def _masked_error(obs: Observation, redactor: Redactor) -> Observation:
+    """``obs`` with its error text masked; its session stays as received (it was judged)."""
+    return dataclasses.replace(obs, error=redactor(obs.error)) if obs.error else obs
 
 
 def output_targets(options: Options) -> dict[str, Path | None]:
