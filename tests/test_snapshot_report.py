@@ -210,9 +210,7 @@ def test_every_report_is_written_for_a_body_in_any_json_encoding(
     tmp_path: Path, encoding: str
 ) -> None:
     sid = str(uuid.uuid4())
-    body = session_body(
-        sid, "PASSED", [result("café ✓ 🚀", status="PASSED", hasFailures=False)]
-    )
+    body = session_body(sid, "PASSED", [result("café ✓ 🚀", status="PASSED", hasFailures=False)])
     raw = json.dumps(body, ensure_ascii=False).encode(encoding)
     if encoding in ("utf-16-le", "utf-16-be"):
         raw = ("\ufeff" + json.dumps(body, ensure_ascii=False)).encode(encoding)  # with a BOM

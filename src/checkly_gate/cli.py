@@ -141,6 +141,13 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
         "[env CHECKLY_GATE_POLL_INTERVAL; default 150]",
     )
     add(
+        "--max-request-rate",
+        metavar="PER_MINUTE",
+        type=float,
+        help="at most this many reads a minute, however many sessions are followed (the "
+        "account's budget is shared) [env CHECKLY_GATE_MAX_REQUEST_RATE; default 60]",
+    )
+    add(
         "--not-found-grace",
         metavar="SECONDS",
         type=float,

@@ -40,7 +40,7 @@ from checkly_gate.poller import PollSettings, SessionSource, follow
 from checkly_gate.progress import Progress, render_explanations, render_verdict
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, markdown
-from checkly_gate.schedule import START_JITTER
+from checkly_gate.schedule import START_JITTER, RequestBudget, slower_with
 from checkly_gate.scope import Scope, signals_stop
 from checkly_gate.verdict import (
     Observation,
@@ -141,6 +141,7 @@ def run_gate(
                 transport=transport,
                 scope=scope,
                 env=env,
+                budget=RequestBudget(options.max_request_rate),
             )
             stack.callback(client.close)
         elif client.scope is not scope:
@@ -193,6 +194,7 @@ def command_scope(
             transport=transport,
             scope=scope,
             env=env,
+            budget=RequestBudget(options.max_request_rate),
         )
         stack.callback(client.close)
         yield scope, client
@@ -289,6 +291,15 @@ def follow_phase(waiting: Waiting, settings: PollSettings | None = None) -> Foll
                 if count > 1
                 else f"Waiting for Checkly {kind} {options.session_ids[0]}"
             )
+        )
+    gap = slower_with(len(options.session_ids), options.max_request_rate)
+    if gap is not None and options.verbosity >= 0:
+        waiting.emit(
+            [
+                f"Following {len(options.session_ids)} sessions within --max-request-rate "
+                f"{options.max_request_rate:g} a minute: each is read about every {gap:.0f}s, "
+                "so progress and the verdict come later"
+            ]
         )
     threads = [
         threading.Thread(target=follower, args=(sid,), name=f"follow-{sid[:8]}", daemon=True)
