@@ -71,6 +71,14 @@ VOCABULARY = frozenset(
     repository environment env value values key keys id ids type types total skipped skip
     retry retries retried after before seconds second minutes minute ms s m h
     github gitlab azure buildkite jenkins circleci bitbucket ci
+    are could deadline details encoding end fetched fetches finished flakyfailure group groups
+    hint http https known last limit message messages most never only out per properties
+    property rate read reported rerunfailure service sigterm sigint slower stacktrace still
+    stopped stops sub system testcase testsuite testsuites text than threshold time timestamp
+    unauthorized utf uuid when while xml following waiting left started startedat
+    interrupted received stopping writing what cancelled cancelling because why reason
+    assertion could not assertion checklyhq app www max request rate minute later each about
+    every within so sessions bad classname
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 
