@@ -343,6 +343,6 @@ def _stored_verdict(data: dict[str, Any], signal: int | None) -> Verdict:
             "the snapshot holds no session: nothing proves a pass",
         )
     code = data.get("exitCode")
-    if outcome is Outcome.INTERRUPTED and _is_int(code) and code - 128 in _SIGNALS:
+    if outcome is Outcome.INTERRUPTED and isinstance(code, int) and code - 128 in _SIGNALS:
         return Verdict(outcome, code, reason)  # 128 + the signal, stored without the signal
     return Verdict(outcome, outcome.value, reason)
