@@ -21,9 +21,9 @@ README):
   everywhere, in every form above, also split over lines or blanks; the API key (and any value
   given as a key or token) is always a secret, and is also masked base64-, hex- and
   twice-percent-encoded.
-- **plain**: ``MIN_LENGTH`` to ``SECRET_LENGTH - 1`` characters, starting and ending with a
-  letter or digit, not common: masked only where it stands as a whole token (not inside a
-  longer word), as written.
+- **plain**: ``MIN_LENGTH`` to ``SECRET_LENGTH - 1`` letters, digits, ``_``, ``-`` and ``.``,
+  starting and ending with a letter or digit, not common: masked only where it stands as a
+  whole token (not inside a longer word), as written.
 - **common** (never masked): shorter than ``MIN_LENGTH``, or made only of numbers, punctuation,
   one- or two-letter tokens and words of the gate's and the API's own vocabulary
   (``VOCABULARY``: ``false``, ``passed``, ``FINAL``, ``checkly-gate``, ...). Such a value is not
@@ -235,7 +235,9 @@ def classify(value: str | None) -> str:
         return "common"
     if len(text) >= SECRET_LENGTH:
         return "secret"
-    if text[0].isalnum() and text[-1].isalnum():
+    # Only word characters, "-" and ".": masking one as a whole word can never cut into the
+    # structure of JSON, XML or markdown written around it.
+    if text[0].isalnum() and text[-1].isalnum() and re.fullmatch(r"[\w.-]+", text):
         return "plain"
     return "common"
 
