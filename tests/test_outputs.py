@@ -158,9 +158,9 @@ def test_snapshot_written_in_pieces_is_the_rendered_text(around: bytes, tmp_path
     assert snapshot.load(written).verdict.exit_code == run.verdict.exit_code
 
 
-def test_a_body_that_is_not_utf8_costs_only_its_report(tmp_path: Path) -> None:
-    """Bytes json.loads accepted but no UTF-8 writer can write (a lone surrogate) fail the
-    snapshot before anything is written, as rendering it did; the other reports are written."""
+def test_a_body_that_is_not_utf8_is_still_written_as_utf8_json(tmp_path: Path) -> None:
+    """Bytes json.loads accepted but that are not UTF-8 (a lone surrogate): every report is
+    written, and the snapshot is valid UTF-8 JSON (the bad bytes as U+FFFD)."""
     (body,) = runs.failed().bodies.values()
     raw = json.dumps(dict(body, name="x")).encode().replace(b'"x"', b'"\xed\xa0\x80"')
     path = tmp_path / "snap.json"
@@ -168,5 +168,6 @@ def test_a_body_that_is_not_utf8_costs_only_its_report(tmp_path: Path) -> None:
     problems: list[str] = []
     targets = {"json": path, "junit": tmp_path / "j.xml"}
     written = write_outputs(_raw_body_run(raw), targets, Redactor(), problems)
-    assert list(written) == ["junit"]
-    assert path.read_text() == "old" and "UnicodeDecodeError" in problems[0]
+    assert sorted(written) == ["json", "junit"] and not problems
+    stored = json.loads(path.read_bytes().decode("utf-8"))
+    assert "\ufffd" in stored["sessions"][0]["body"]["name"]

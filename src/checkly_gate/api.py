@@ -32,6 +32,7 @@ from checkly_gate import __version__, redact
 from checkly_gate.check_sessions import parse_check_session
 from checkly_gate.models import NotASessionError, Session, load_session
 from checkly_gate.proxies import proxy_for
+from checkly_gate.schedule import RequestBudget
 from checkly_gate.scope import Scope
 from checkly_gate.text import is_safe_id, one_line
 from checkly_gate.tls import ssl_context, tls_problem
@@ -232,6 +233,7 @@ class Client:
         wall_clock: Callable[[], datetime] | None = None,
         scope: Scope | None = None,
         env: Mapping[str, str] | None = None,
+        budget: RequestBudget | None = None,
     ) -> None:
         headers = {
             "Authorization": f"Bearer {api_key}",
@@ -261,6 +263,9 @@ class Client:
         self._wall_clock = wall_clock or (lambda: datetime.now(timezone.utc))
         self._scope = scope or Scope()
         self._stats = _Stats()
+        # Every GET waits for its slot (schedule.RequestBudget, shared by all views of this
+        # client: followers and explainers); None: unbounded (tests, single reads).
+        self._budget = budget
 
     @property
     def scope(self) -> Scope:
@@ -503,6 +508,24 @@ class Client:
         hint = _HINTS.get(status)
         raise Refused(f"{message}" + (f" (hint: {hint})" if hint else ""), status)
 
+    def _wait_for_slot(self, scope: Scope, now: float) -> float:
+        """Wait for this read's slot in the command's ``RequestBudget``; the time after it.
+        Raises ``OutOfTime`` when the slot comes after the deadline, ``Stopped`` on a stop."""
+        assert self._budget is not None
+        pause = self._budget.reserve(now)
+        if pause <= 0:
+            return now
+        if now + pause >= scope.deadline:
+            raise OutOfTime(
+                f"no read left before the deadline within --max-request-rate "
+                f"{self._budget.per_minute:g} a minute",
+                timed_out=True,
+            )
+        scope.sleep(pause)
+        if scope.stopped:
+            raise Stopped("stopped before the request", signal=scope.signal)
+        return scope.now()
+
     def _exchange(
         self, method: str, path: str, params: dict[str, str] | None, json_body: Any, cap: float
     ) -> httpx.Response:
@@ -517,6 +540,8 @@ class Client:
         if scope.stopped:
             raise Stopped("stopped before the request", signal=scope.signal)
         now = scope.now()
+        if self._budget is not None and method == "GET":
+            now = self._wait_for_slot(scope, now)
         until = min(scope.deadline, now + max(0.05, cap))
         if until <= now:
             raise OutOfTime("no time left before the deadline", timed_out=True)

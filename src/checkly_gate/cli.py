@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import shlex
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,6 +148,13 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
         type=number,
         help="read progress at least this often; more often while results change "
         "[env CHECKLY_GATE_POLL_INTERVAL; default 150]",
+    )
+    add(
+        "--max-request-rate",
+        metavar="PER_MINUTE",
+        type=float,
+        help="at most this many reads a minute, however many sessions are followed (the "
+        "account's budget is shared) [env CHECKLY_GATE_MAX_REQUEST_RATE; default 60]",
     )
     add(
         "--not-found-grace",
@@ -467,6 +476,28 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
     return run_launch(options, trigger_options, out, env, colour=_use_colour(out, env))
 
 
+MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024  # four 64 MiB bodies (``api.MAX_BODY_BYTES``)
+
+
+def read_snapshot_file(path: Path, limit: int = MAX_SNAPSHOT_BYTES) -> bytes:
+    """The bytes of ``path`` when it is a regular file of at most ``limit`` bytes.
+
+    Opened without blocking (a FIFO nobody writes never holds the gate) and checked on the open
+    descriptor (no swap between check and read); reads at most ``limit + 1`` bytes, so
+    ``/dev/zero`` or a file growing while read ends. Raises ``OSError`` whose ``strerror`` says
+    why (not a regular file, too large). To be replaced by ``files``' bounded reader.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit // (1024 * 1024)} MiB")
+    return data
+
+
 def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
     from checkly_gate.ci import detect
     from checkly_gate.config import ConfigError, Options
@@ -476,7 +507,7 @@ def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: 
 
     path = Path(args.snapshot)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_snapshot_file(path).decode("utf-8")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
@@ -749,7 +780,7 @@ def _register_secrets(known: argparse.Namespace, env: dict[str, str]) -> None:
     env_values = [value.partition("=")[2] for value in known.env if isinstance(value, str)]
     # `simulate --api-key` is the key a local fake accepts, shown in its hint: not a secret.
     flag_key = None if known.command == "simulate" else known.api_key
-    Redactor([flag_key, env.get("CHECKLY_API_KEY"), *env_values])  # registers them
+    Redactor([flag_key, env.get("CHECKLY_API_KEY")], env_values)  # registers them
 
 
 def _main(argv: list[str], env: dict[str, str], out: TextIO, err: TextIO) -> int:

@@ -45,6 +45,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("timeout", float, "CHECKLY_GATE_TIMEOUT", 1800.0, minimum=1.0),
     Spec("poll-interval", float, "CHECKLY_GATE_POLL_INTERVAL", 150.0, minimum=0.05),
     Spec("not-found-grace", float, "CHECKLY_GATE_NOT_FOUND_GRACE", 30.0, minimum=0.0),
+    Spec("max-request-rate", float, "CHECKLY_GATE_MAX_REQUEST_RATE", 60.0, minimum=1.0),
     Spec("long-poll", bool, "CHECKLY_GATE_LONG_POLL", True),
     Spec("json", str, "CHECKLY_GATE_JSON"),
     Spec("junit", str, "CHECKLY_GATE_JUNIT"),
@@ -89,6 +90,7 @@ class Options:
     account_id: str | None = None
     timeout: float = 1800.0
     poll_interval: float = 150.0  # the widest gap between progress reads (schedule.py)
+    max_request_rate: float = 60.0  # reads a minute at most, all sessions (schedule.RequestBudget)
     not_found_grace: float = 30.0
     long_poll: bool = True
     json: Path | None = None
@@ -487,6 +489,7 @@ def resolve(
         account_id=values["account-id"],
         timeout=values["timeout"],
         poll_interval=values["poll-interval"],
+        max_request_rate=values["max-request-rate"],
         not_found_grace=values["not-found-grace"],
         long_poll=values["long-poll"],
         json=as_path("json"),

@@ -2,7 +2,8 @@
 
 1. **follow**: one follower thread per session (a long-poll on one never delays another) until
    every session is final, the deadline passes, or a signal stops the scope.
-2. **judge**: redact what was read, then decide each session (pure: ``verdict.judge_session``).
+2. **judge**: decide each session from the bodies as received (pure: ``verdict.judge_session``),
+   then mask secrets in what will be written (never in what is judged).
 3. **explain**: fetch the error messages and evidence of failed checks (best effort, at most
    ``EXPLAIN_BUDGET`` seconds, never after a signal).
 4. **finish**: on a signal, ask Checkly to cancel (``--cancel-on-interrupt``, at most
@@ -29,7 +30,6 @@ from typing import TextIO
 import httpx
 
 from checkly_gate.api import Client, OutOfTime, Stopped
-from checkly_gate.check_sessions import parse_any_session
 from checkly_gate.ci import Integration, detect
 from checkly_gate.config import Options
 from checkly_gate.details import failed_group_ids, fetch_error_messages
@@ -40,7 +40,7 @@ from checkly_gate.poller import PollSettings, SessionSource, follow
 from checkly_gate.progress import Progress, render_explanations, render_verdict
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, markdown
-from checkly_gate.schedule import START_JITTER
+from checkly_gate.schedule import START_JITTER, RequestBudget, slower_with
 from checkly_gate.scope import Scope, signals_stop
 from checkly_gate.verdict import (
     Observation,
@@ -99,7 +99,8 @@ class Followed:
 
 @dataclasses.dataclass(frozen=True)
 class Judged:
-    """Phase 2's result: redacted observations and bodies, and a verdict per session."""
+    """Phase 2's result: observations (errors masked), bodies for the snapshot (secrets masked in
+    their decoded strings) and a verdict per session, judged from the bodies as received."""
 
     observations: list[Observation]
     bodies: dict[str, bytes]
@@ -140,6 +141,7 @@ def run_gate(
                 transport=transport,
                 scope=scope,
                 env=env,
+                budget=RequestBudget(options.max_request_rate),
             )
             stack.callback(client.close)
         elif client.scope is not scope:
@@ -192,6 +194,7 @@ def command_scope(
             transport=transport,
             scope=scope,
             env=env,
+            budget=RequestBudget(options.max_request_rate),
         )
         stack.callback(client.close)
         yield scope, client
@@ -289,6 +292,15 @@ def follow_phase(waiting: Waiting, settings: PollSettings | None = None) -> Foll
                 else f"Waiting for Checkly {kind} {options.session_ids[0]}"
             )
         )
+    gap = slower_with(len(options.session_ids), options.max_request_rate)
+    if gap is not None and options.verbosity >= 0:
+        waiting.emit(
+            [
+                f"Following {len(options.session_ids)} sessions within --max-request-rate "
+                f"{options.max_request_rate:g} a minute: each is read about every {gap:.0f}s, "
+                "so progress and the verdict come later"
+            ]
+        )
     threads = [
         threading.Thread(target=follower, args=(sid,), name=f"follow-{sid[:8]}", daemon=True)
         for sid in options.session_ids
@@ -313,12 +325,17 @@ def follow_phase(waiting: Waiting, settings: PollSettings | None = None) -> Foll
 
 
 def judge_phase(waiting: Waiting, followed: Followed) -> Judged:
-    """Phase 2: mask secrets in what was read, then judge each session from the masked data,
-    so no report can carry the key even when a server echoed it back."""
-    bodies, masked = _decode_bodies(followed.bodies, waiting.redactor)
-    observations = [_redacted(o, masked, waiting.redactor) for o in followed.observations]
+    """Phase 2: judge each session from what was read, as received and as the endpoint it came
+    from reads it (the follower parsed it), then mask secrets only in what will be written.
+
+    Masking never changes a verdict: a value that also names a result type or a status (an
+    ``--env`` value ``FINAL``) or a body that echoed the key is judged as the API sent it; the
+    renderers' text is masked at every write point (``files``, ``streams``)."""
     policy = _policy(waiting.options)
-    return Judged(observations, bodies, [judge_session(o, policy) for o in observations])
+    verdicts = [judge_session(o, policy) for o in followed.observations]
+    bodies = _masked_bodies(followed.bodies, waiting.redactor)
+    observations = [_masked_error(o, waiting.redactor) for o in followed.observations]
+    return Judged(observations, bodies, verdicts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -383,6 +400,7 @@ def finish_phase(
         error_messages=explained.error_messages,
         evidence=explained.evidence,
         missing_texts=explained.missing,
+        check_session_ids=frozenset(options.check_session_ids),
     )
     finish(run, options, waiting.out, waiting.integration, waiting.redactor, waiting.colour)
     return deferred_signal(run, scope)
@@ -477,30 +495,16 @@ def cancel_sessions(
                 log.warning("could not cancel %s session %s: %s", kind, sid, exc)
 
 
-def _decode_bodies(
-    raw: dict[str, bytes], redactor: Redactor
-) -> tuple[dict[str, bytes], dict[str, Session]]:
-    """The last raw body of each session with secrets masked, for the snapshot.
-
-    Also returns the sessions whose body held a secret, parsed again from the masked text.
-    """
-    bodies: dict[str, bytes] = {}
-    masked: dict[str, Session] = {}
-    for sid, content in raw.items():
-        # Masked in the DECODED strings: the raw text may hold the key JSON-escaped, and masking
-        # raw JSON text could break it.
-        bodies[sid], data = redactor.scrub_json(content)
-        if data is not None:
-            masked[sid] = parse_any_session(data)
-    return bodies, masked
+def _masked_bodies(raw: dict[str, bytes], redactor: Redactor) -> dict[str, bytes]:
+    """The last raw body of each session with secrets masked in its DECODED strings (the raw
+    text may hold the key JSON-escaped, and masking raw JSON text could break it), for the
+    snapshot only: never parsed again, never judged."""
+    return {sid: redactor.scrub_json(content)[0] for sid, content in raw.items()}
 
 
-def _redacted(obs: Observation, masked: dict[str, Session], redactor: Redactor) -> Observation:
-    session = obs.session
-    if session is not None and obs.session_id in masked:
-        session = masked[obs.session_id]  # the key was in the body: judge the masked copy
-    error = redactor(obs.error) if obs.error else obs.error
-    return dataclasses.replace(obs, session=session, error=error)
+def _masked_error(obs: Observation, redactor: Redactor) -> Observation:
+    """``obs`` with its error text masked; its session stays as received (it was judged)."""
+    return dataclasses.replace(obs, error=redactor(obs.error)) if obs.error else obs
 
 
 def output_targets(options: Options) -> dict[str, Path | None]:

@@ -120,8 +120,8 @@ def run_launch(
     """Trigger, then wait (or detach) under one scope; returns the exit code. Reports are
     written on every outcome, a signal included."""
     started_wall = datetime.now(timezone.utc)
-    secrets = [options.api_key, *(value for _, value in trigger_options.env_vars)]
-    redactor = Redactor(secrets)
+    values = [value for _, value in trigger_options.env_vars]
+    redactor = Redactor([options.api_key], values)
     body = request_body(trigger_options, env)
     with command_scope(options, env, transport, handle_signals) as (scope, client):
         try:

@@ -12,18 +12,75 @@ check name, JSON-escaped as ``\\u0063u_...``), and every output format escapes t
 
 Every ``Redactor`` registers its secrets process-wide, so writers that are not handed a redactor
 (``files.write_atomic``, the streams) still mask every secret the process knows (``everywhere``).
+
+Masking never changes what is judged (the verdict is computed from bodies as received) nor the
+gate's own words. So not every ``--env`` value is a secret (``classify``, documented in the
+README):
+
+- **secret**: at least ``SECRET_LENGTH`` characters (blanks folded) and not *common*: masked
+  everywhere, in every form above, also split over lines or blanks; the API key (and any value
+  given as a key or token) is always a secret, and is also masked base64-, hex- and
+  twice-percent-encoded.
+- **plain**: ``MIN_LENGTH`` to ``SECRET_LENGTH - 1`` letters, digits, ``_``, ``-`` and ``.``,
+  starting and ending with a letter or digit, not common: masked only where it stands as a
+  whole token (not inside a longer word), as written.
+- **common** (never masked): shorter than ``MIN_LENGTH``, or made only of numbers, punctuation,
+  one- or two-letter tokens and words of the gate's and the API's own vocabulary
+  (``VOCABULARY``: ``false``, ``passed``, ``FINAL``, ``checkly-gate``, ...). Such a value is not
+  a secret, and masking it would rewrite the report.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import threading
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any, TextIO, cast
 
 MASK = "***"
 MIN_LENGTH = 4  # shorter values would mask innocent text and are not secrets worth the name
+SECRET_LENGTH = 8  # from this length on a value is masked everywhere and in every form
+
+# Words the gate writes and the API's enums and field names (casefolded): a value made only of
+# these (and numbers, punctuation, one- or two-letter tokens) is never masked, or masking it
+# would rewrite the gate's own report. ``tests/test_redact.py`` checks every word the renderers
+# write for a passing, failing and flaky session is here.
+VOCABULARY = frozenset(
+    """
+    true false null none yes no on off debug info warn warning error errors ok okay
+    checkly gate checkly-gate checkly_gate test tests testing session sessions check checks
+    run runs ran running result results passed pass passes passing failed fail fails failure
+    failures failing flaky degraded cancelled canceled cancel timed timed-out timed_out timeout
+    refused unavailable interrupted usage no-match no-session match matched matching found
+    final attempt attempts pending started progress progress_failed progress_degraded
+    progress_failed progress_degraded scheduled queued unknown api browser multistep heartbeat
+    playwright tcp dns icmp url mode tool expected status outcome reason exit code exitcode
+    signal name link links location locations region sequence sequenceid checkid
+    testsessionid checksessionid resulttype hasfailures haserrors isdegraded aborted cancelled
+    iscancelled isaborted stoppedat startedat createdat updatedat duration durationseconds
+    requests counts count policy version schemaversion timings sessionid stop body warnings
+    unfinished errorsmessages errormessages missingerrormessages evidence error_group errorgroup
+    trace video screenshot screenshots traces videos asset assets the a an of in on at for to
+    and or with without by from is was were be been not it its this that all any every one two
+    three summary report reports junit json markdown dotenv annotations annotation output
+    outputs step steps job jobs pipeline deploy production staging main master branch commit
+    repository environment env value values key keys id ids type types total skipped skip
+    retry retries retried after before seconds second minutes minute ms s m h
+    github gitlab azure buildkite jenkins circleci bitbucket ci
+    are could deadline details encoding end fetched fetches finished flakyfailure group groups
+    hint http https known last limit message messages most never only out per properties
+    property rate read reported rerunfailure service sigterm sigint slower stacktrace still
+    stopped stops sub system testcase testsuite testsuites text than threshold time timestamp
+    unauthorized utf uuid when while xml following waiting left started startedat
+    interrupted received stopping writing what cancelled cancelling because why reason
+    assertion could not assertion checklyhq app www max request rate minute later each about
+    every within so sessions bad classname
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+)
 
 _ENTITIES = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
 _CONTROL_ESCAPES = {"\n": "n", "\r": "r", "\t": "t", "\b": "b", "\f": "f", "/": "/"}
@@ -39,6 +96,7 @@ def _char_pattern(char: str) -> str:
     forms = [re.escape(char)]
     utf8 = char.encode("utf-8", "surrogatepass")
     forms.append("(?i:" + "".join(f"%{b:02x}" for b in utf8) + ")")  # percent-encoding
+    forms.append("(?i:" + "".join(f"%25{b:02x}" for b in utf8) + ")")  # ... done twice
     forms.append(f"(?i:&#x0*{code:x};)|&#0*{code};")  # XML / HTML character references
     if char in _ENTITIES:
         forms.append(f"&{_ENTITIES[char]};")
@@ -137,28 +195,118 @@ def _between(secret: str, form: str) -> str:
 
 
 def _split_pattern(secret: str) -> re.Pattern[str]:
-    return re.compile(_between(secret, "text").join(re.escape(c) for c in secret))
+    # A blank or line break inside the secret may come back as any run of blanks (a multi-line
+    # value echoed in a check name whose line break became a blank).
+    chars = [r"\s+" if c.isspace() else re.escape(c) for c in secret]
+    return re.compile(_between(secret, "text").join(chars))
 
 
 def _split_bytes_pattern(secret: str) -> re.Pattern[bytes]:
     between = _between(secret, "utf8").encode("latin-1")
-    return re.compile(between.join(re.escape(c.encode("utf-8", "surrogatepass")) for c in secret))
+    chars = [
+        rb"\s+" if c.isspace() else re.escape(c.encode("utf-8", "surrogatepass")) for c in secret
+    ]
+    return re.compile(between.join(chars))
+
+
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def folded(value: str) -> str:
+    """``value`` with every run of blanks and line breaks folded into one space, ends cut."""
+    return " ".join(value.split())
+
+
+def is_common(value: str) -> bool:
+    """Whether ``value`` is made only of numbers, punctuation, one- or two-letter tokens and
+    words of ``VOCABULARY`` (casefolded): not a secret, and never masked."""
+    text = value.casefold()
+    if text.strip() in VOCABULARY:
+        return True
+    return all(t.isdigit() or len(t) <= 2 or t in VOCABULARY for t in _TOKEN.findall(text))
+
+
+def classify(value: str | None) -> str:
+    """ "secret", "plain" or "common" (see the module docs): how a ``--env`` value is masked."""
+    if not value:
+        return "common"
+    text = folded(value)
+    if len(text) < MIN_LENGTH or is_common(text):
+        return "common"
+    if len(text) >= SECRET_LENGTH:
+        return "secret"
+    # Only word characters, "-" and ".": masking one as a whole word can never cut into the
+    # structure of JSON, XML or markdown written around it.
+    if text[0].isalnum() and text[-1].isalnum() and re.fullmatch(r"[\w.-]+", text):
+        return "plain"
+    return "common"
+
+
+def encoded_forms(secret: str) -> list[str]:
+    """Spellings of ``secret`` an error message may echo besides the escapes ``_char_pattern``
+    knows: its UTF-8 in hex (either case: matched case-insensitively), the stable middle of its
+    base64 and URL-safe base64 at each of the three byte alignments (so it is found inside a
+    longer encoded text too), and percent-encoded twice."""
+    raw = secret.encode("utf-8", "surrogatepass")
+    forms = [binascii.hexlify(raw).decode()]
+    for k in range(3):
+        padded = bytes(k) + raw + bytes(2)
+        start, end = -(-8 * k // 6), (8 * k + 8 * len(raw)) // 6
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            middle = encode(padded).decode()[start:end]
+            if len(middle) >= SECRET_LENGTH:
+                forms.append(middle)
+    once = urllib.parse.quote(secret, safe="")
+    forms += [urllib.parse.quote(once, safe=""), urllib.parse.quote(urllib.parse.quote(secret))]
+    return [f for f in dict.fromkeys(forms) if f and f != secret]
 
 
 class Redactor:
-    """Replaces every known secret, in any written form, with ``***``."""
+    """Replaces every known secret, in any written form, with ``***``.
 
-    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+    ``secrets`` are always masked (the API key, tokens); ``values`` (``--env`` values) are
+    masked as ``classify`` says: secrets everywhere, plain values as whole tokens, common
+    values never.
+    """
+
+    def __init__(
+        self, secrets: Iterable[str | None] = (), values: Iterable[str | None] = ()
+    ) -> None:
+        strong = {s for s in secrets if s and len(s) >= MIN_LENGTH}
+        plain: set[str] = set()
+        for value in values:
+            kind = classify(value)
+            if kind == "secret" and value:
+                strong.update({value, folded(value)})
+            elif kind == "plain" and value:
+                plain.add(folded(value))
         # Longest first, so a secret that contains another is masked whole.
-        self._secrets = sorted(
-            {s for s in secrets if s and len(s) >= MIN_LENGTH}, key=len, reverse=True
-        )
+        self._secrets = sorted(strong, key=len, reverse=True)
+        self._plain = sorted(plain, key=len, reverse=True)
         self._compile()
-        _register(self._secrets)
+        _register(self._secrets, self._plain)
 
     def _compile(self) -> None:
         self._patterns = [_secret_pattern(s) for s in self._secrets]
         self._split = [_split_pattern(s) for s in self._secrets]
+        encoded = {f for s in self._secrets for f in encoded_forms(s)}
+        self._encoded = sorted(encoded, key=len, reverse=True)
+        self._encoded_pattern = (
+            re.compile(
+                "|".join(
+                    f"(?i:{re.escape(f)})" if _is_hex(f) else re.escape(f) for f in self._encoded
+                )
+            )
+            if self._encoded
+            else None
+        )
+        self._plain_pattern = (
+            re.compile(
+                r"(?<![^\W_])(?:" + "|".join(re.escape(p) for p in self._plain) + r")(?![^\W_])"
+            )
+            if self._plain
+            else None
+        )
         # Byte patterns for the raw-body checks, built on first use.
         self._split_json: list[re.Pattern[bytes]] | None = None
         self._byte_patterns: list[re.Pattern[bytes]] | None = None
@@ -177,6 +325,10 @@ class Redactor:
                 text = pattern.sub(MASK, text)
         for pattern in self._split:
             text = pattern.sub(MASK, text)
+        if self._encoded_pattern is not None:
+            text = self._encoded_pattern.sub(MASK, text)
+        if self._plain_pattern is not None:
+            text = self._plain_pattern.sub(MASK, text)
         return text
 
     def scrub(self, value: Any) -> Any:
@@ -231,6 +383,14 @@ class Redactor:
         literal = [re.escape(s.encode("utf-8", "surrogatepass")) for s in self._secrets]
         if literal and re.search(b"|".join(literal), utf8):
             return True
+        if self._encoded and re.search(
+            b"|".join(b"(?i:" + re.escape(f.encode()) + b")" for f in self._encoded), utf8
+        ):
+            return True
+        if self._plain_pattern is not None and re.search(
+            self._plain_pattern.pattern.encode("utf-8", "surrogatepass"), utf8
+        ):
+            return True
         if any(p.search(utf8) for p in self._split_bytes):  # split over lines or by blanks
             return True
         if not any(p.search(utf8) for p in _INTRODUCER_BYTES):  # every other form needs one
@@ -252,17 +412,23 @@ class Redactor:
         return any(p.search(raw) for p in self._split_json)
 
 
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
 _known: set[str] = set()
+_known_plain: set[str] = set()
 _known_lock = threading.Lock()
 _everywhere: Redactor | None = None
 
 
-def _register(secrets: Iterable[str]) -> None:
+def _register(secrets: Iterable[str], plain: Iterable[str] = ()) -> None:
     global _everywhere
     with _known_lock:
-        before = len(_known)
+        before = len(_known) + len(_known_plain)
         _known.update(secrets)
-        if len(_known) != before:
+        _known_plain.update(plain)
+        if len(_known) + len(_known_plain) != before:
             _everywhere = None
 
 
@@ -275,6 +441,7 @@ def everywhere() -> Redactor:
         current = Redactor.__new__(Redactor)
         with _known_lock:
             current._secrets = sorted(_known, key=len, reverse=True)
+            current._plain = sorted(_known_plain, key=len, reverse=True)
         current._compile()
         with _known_lock:
             _everywhere = current

@@ -26,12 +26,22 @@ runs, so a waiting gate should cost about what Checkly's CLI costs (one 30 s lon
 For a session that runs 10 minutes at the defaults this is at most 3 requests a minute on
 average, all kinds counted (``tests/test_schedule.py`` proves it with a fake clock, and
 ``tests/test_fleet.py`` against the simulator).
+
+Many sessions (issue 18.8): one gate following 400 check sessions would otherwise spend 400
+reads at once and the whole account's budget within a minute. ``RequestBudget`` is one token
+bucket per command, shared by every follower and explainer (``api.Client`` waits on it before
+every GET): at most ``--max-request-rate`` reads a minute (default ``DEFAULT_MAX_REQUEST_RATE``,
+a tenth of the account's 600) plus a burst of ``REQUEST_BURST``. Slots are handed out first come,
+first served, so a follower that was just served queues behind every other: reads spread over
+the sessions. ``slower_with`` says when following that many sessions makes progress and the
+verdict slower than the schedule above.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import threading
 from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -151,6 +161,50 @@ class ProgressSchedule:
         if gap >= LONG_POLL_MAX:
             return gap
         return gap * self.rng.uniform(1.0 - GAP_JITTER, 1.0 + GAP_JITTER)
+
+
+#: Default ``--max-request-rate``: reads a minute one gate may spend, all sessions together (a
+#: tenth of the account's 600 a minute, which every pipeline of the account shares).
+DEFAULT_MAX_REQUEST_RATE = 60.0
+#: Reads the bucket allows at once before the rate applies (the first reads of a few sessions).
+REQUEST_BURST = 10
+
+
+class RequestBudget:
+    """One token bucket for every read of a command (thread-safe): at most ``per_minute`` a
+    minute on average and ``burst`` at once. ``reserve(now)`` books the next free slot and says
+    how many seconds to wait for it (0: now). A booked slot is spent even if the caller gives up
+    waiting (stop, deadline), so the bound holds whatever happens.
+
+    The bucket as a virtual schedule (GCRA): ``_tat`` is when the bucket would be full again;
+    a request may go at ``_tat - (burst - 1) * interval`` at the earliest.
+    """
+
+    def __init__(self, per_minute: float = DEFAULT_MAX_REQUEST_RATE, burst: int = REQUEST_BURST):
+        if per_minute <= 0:
+            raise ValueError("per_minute must be positive")
+        self.per_minute = per_minute
+        self.burst = max(1, burst)
+        self.interval = 60.0 / per_minute  # seconds between slots
+        self._tat: float | None = None
+        self._lock = threading.Lock()
+
+    def reserve(self, now: float) -> float:
+        """Book one request's slot at or after ``now`` (monotonic seconds); seconds to wait."""
+        with self._lock:
+            tat = now if self._tat is None else max(self._tat, now)
+            at = max(now, tat - (self.burst - 1) * self.interval)
+            self._tat = tat + self.interval
+            return at - now
+
+
+def slower_with(sessions: int, per_minute: float) -> float | None:
+    """Seconds between two reads of one session when ``sessions`` share ``per_minute`` reads
+    (every session wants one read each ``LONG_POLL_MAX`` s), or None when the share is enough."""
+    wanted = sessions * 60.0 / LONG_POLL_MAX
+    if wanted <= per_minute:
+        return None
+    return sessions * 60.0 / per_minute
 
 
 def heartbeat_due(last: float, now: float) -> bool:

@@ -39,3 +39,6 @@ class GateRun:
     # Asset types (trace, video, screenshot, ...) per result id of failed results, when fetched
     # (``reports.evidence``); never their URLs, which need the API key.
     evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Which of the sessions are check sessions (``/v2/check-sessions``): the endpoint, never the
+    # body's fields, decides how a body is read, also when ``report`` reads it back.
+    check_session_ids: frozenset[str] = frozenset()

@@ -1,19 +1,25 @@
 """The ``--json`` snapshot: final session bodies plus the gate's verdict, and its reader.
 
-The snapshot keeps what the verdict was based on (raw bodies, why polling stopped, the policy),
-so ``checkly-gate report`` can judge and render it again offline with the same exit code.
+The snapshot keeps what the verdict was based on (raw bodies as UTF-8 JSON, which endpoint each
+came from, why polling stopped, the policy), so ``checkly-gate report`` can judge and render it
+again offline. ``load`` never trusts what the file claims: the outcome and exit code are judged
+again from the stored bodies under the same rules as ``wait`` (exit 0 only when
+``verdict.prove_passed`` holds for every stored session); a stored stop or signal that is not
+about the bodies (interrupted, timed out) is kept, as it can only make the outcome less green;
+signals and exit codes outside the documented set are refused (``SnapshotError``).
 """
 
 from __future__ import annotations
 
 import json
+import signal as signals
 import uuid
 from datetime import datetime
 from typing import Any
 
 from checkly_gate import __version__
-from checkly_gate.check_sessions import parse_any_session
-from checkly_gate.models import NotASessionError, parse_time
+from checkly_gate.check_sessions import parse_any_session, parse_check_session
+from checkly_gate.models import NotASessionError, parse_session, parse_time
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import load_evidence
 from checkly_gate.verdict import (
@@ -24,7 +30,7 @@ from checkly_gate.verdict import (
     Verdict,
     combine,
     judge_session,
-    usage_verdict,
+    prove_passed,
 )
 
 SCHEMA_VERSION = 1
@@ -71,6 +77,7 @@ def pieces(run: GateRun) -> list[str | memoryview]:
                 "stop": obs.stop.value if obs else None,
                 "error": obs.error if obs else None,
                 "errorIsCurrent": obs.error_is_current if obs else False,
+                "kind": "check" if sv.session_id in run.check_session_ids else "test",
                 "body": raw.mark(run.bodies.get(sv.session_id)),
             }
         )
@@ -119,6 +126,8 @@ class _RawBodies:
         they are."""
         if not isinstance(body, (bytes, str)):
             return body
+        if isinstance(body, bytes):
+            body = _utf8(body)
         self._raw.append(body.strip() if isinstance(body, str) else _stripped(body))
         return f"{self._token}-{len(self._raw) - 1}"
 
@@ -132,6 +141,24 @@ class _RawBodies:
 
 
 _ASCII_SPACE = b" \t\n\r\x0b\x0c"
+
+
+def _utf8(body: bytes) -> bytes | str:
+    """A JSON body as UTF-8: as it is when it is UTF-8 without a BOM (the common case, no copy);
+    else decoded by the encoding RFC 8259/``json`` detect (UTF-8 with a BOM, UTF-16, UTF-32, each
+    with or without a BOM), BOM dropped, so the snapshot is valid UTF-8 JSON whatever the API
+    sent. A body that does not decode keeps its text with U+FFFD in place of bad bytes."""
+    encoding = json.detect_encoding(body)
+    if encoding == "utf-8":
+        if body.isascii():
+            return body
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body.decode("utf-8", "replace")
+        return body
+    text = body.decode(encoding, "replace")
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def _stripped(body: bytes) -> str | memoryview:
@@ -148,24 +175,40 @@ def _stripped(body: bytes) -> str | memoryview:
     return memoryview(body)[start:end]
 
 
+# The exit codes the gate documents: its outcomes' codes, and 128 + a signal number.
+_SIGNALS = frozenset(int(sig) for sig in signals.Signals)
+_EXIT_CODES = frozenset({o.value for o in Outcome} | {128 + sig for sig in _SIGNALS})
+
+
 def load(text: str) -> GateRun:
-    """Rebuild a ``GateRun`` from a snapshot, judging the stored bodies again."""
+    """Rebuild a ``GateRun`` from a snapshot, judging the stored bodies again.
+
+    Raises ``SnapshotError`` for what is not a snapshot, and for a stored signal or exit code
+    outside the documented set (a signal number of this platform; an outcome's code or 128 +
+    such a signal). The stored outcome and exit code are never taken for the verdict: sessions
+    are judged from their bodies (read as the endpoint they came from, ``kind``); a snapshot
+    without sessions keeps its stored outcome but never exits 0.
+    """
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise SnapshotError(f"not JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("tool") != "checkly-gate":
         raise SnapshotError("not a checkly-gate --json snapshot")
     if data.get("schemaVersion") != SCHEMA_VERSION:
         raise SnapshotError(f"unsupported snapshot schemaVersion {data.get('schemaVersion')!r}")
-    raw_policy = data.get("policy") or {}
+    raw_policy: dict[str, Any] = _mapping(data.get("policy"))
     policy = Policy(
         fail_on_degraded=raw_policy.get("failOnDegraded") is True,
         fail_on_flaky=raw_policy.get("failOnFlaky") is True,
     )
-    signal = data.get("signal") if isinstance(data.get("signal"), int) else None
+    signal = _signal(data.get("signal"))
+    code = data.get("exitCode")
+    if code is not None and (not _is_int(code) or code not in _EXIT_CODES):
+        raise SnapshotError(f"exitCode {code!r} is not one the gate documents")
     observations = []
     bodies: dict[str, Any] = {}
+    checks: set[str] = set()
     raw_sessions = data.get("sessions")
     if not isinstance(raw_sessions, list):
         raise SnapshotError("snapshot has no sessions list")
@@ -177,11 +220,16 @@ def load(text: str) -> GateRun:
             stop = Stop(entry.get("stop"))
         except ValueError:
             raise SnapshotError(f"session {sid}: unknown stop {entry.get('stop')!r}") from None
+        kind = entry.get("kind")
+        if kind not in (None, "test", "check"):
+            raise SnapshotError(f"session {sid}: unknown kind {kind!r}")
+        if kind == "check":
+            checks.add(sid)
         body = entry.get("body")
         session = None
         if body is not None:
             try:
-                session = parse_any_session(body)
+                session = _parse(body, kind)
             except NotASessionError as exc:
                 raise SnapshotError(f"session {sid}: {exc}") from None
             bodies[sid] = body
@@ -199,8 +247,9 @@ def load(text: str) -> GateRun:
     if observations:
         verdict = combine([judge_session(o, policy) for o in observations], signal)
     else:
-        verdict = _stored_verdict(data)
-    timings = data.get("timings") or {}
+        verdict = _stored_verdict(data, signal)
+    verdict = _never_greener_than_bodies(verdict, observations, policy)
+    timings = _mapping(data.get("timings"))
     duration = timings.get("durationSeconds")
     return GateRun(
         verdict=verdict,
@@ -215,6 +264,54 @@ def load(text: str) -> GateRun:
         evidence=load_evidence(data.get("evidence")),
         error_messages=_texts(data.get("errorMessages")),
         missing_texts=_texts(data.get("missingErrorMessages")),
+        check_session_ids=frozenset(checks),
+    )
+
+
+def _parse(body: Any, kind: Any) -> Any:
+    """A stored body read as its endpoint reads it (``kind``); a snapshot of an older version
+    (no ``kind``) by its fields."""
+    if kind == "check":
+        return parse_check_session(body)
+    if kind == "test":
+        return parse_session(body)
+    return parse_any_session(body)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _signal(value: Any) -> int | None:
+    """The stored signal: ``None``, or a signal number of this platform (else refused)."""
+    if value is None:
+        return None
+    if not _is_int(value) or value not in _SIGNALS:
+        raise SnapshotError(f"signal {value!r} is not a signal number")
+    return int(value)
+
+
+def _never_greener_than_bodies(
+    verdict: Verdict, observations: list[Observation], policy: Policy
+) -> Verdict:
+    """``verdict``, unless it exits 0 without every stored body proving a pass (``prove_passed``,
+    the one definition of green): then the bodies' failure to prove it, exit 1."""
+    if verdict.exit_code != 0:
+        return verdict
+    gaps = [g for o in observations for g in prove_passed(o, policy).gaps]
+    if observations and not gaps:
+        return verdict
+    why = "; ".join(gaps[:3]) if gaps else "the snapshot holds no session body"
+    return Verdict(
+        Outcome.FAILED,
+        Outcome.FAILED.value,
+        f"the stored bodies do not prove a pass: {why}",
+        sessions=verdict.sessions,
+        warnings=verdict.warnings,
     )
 
 
@@ -229,24 +326,23 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _stored_verdict(data: dict[str, Any]) -> Verdict:
-    """A run that never read a session (usage error, interrupt): keep what was stored."""
+def _stored_verdict(data: dict[str, Any], signal: int | None) -> Verdict:
+    """A run that never read a session (usage error, no session found, interrupt): its stored
+    outcome with that outcome's own exit code (never 0: nothing proves a pass), or the signal's.
+    """
     stored = data.get("reason")
     reason = stored if isinstance(stored, str) else "no session read"
-    code = data.get("exitCode")
+    if signal is not None:
+        return combine([], signal)
     label = data.get("outcome")
     outcome = Outcome.from_label(label) if isinstance(label, str) else None
-    if outcome is not None and isinstance(code, int) and not isinstance(code, bool):
-        return Verdict(outcome, code, reason)  # the code may differ (--no-fail-on-no-matching)
-    if isinstance(code, int) and code >= 128:
-        return Verdict(Outcome.INTERRUPTED, code, reason)
-    for outcome in Outcome:
-        if outcome.value == code and outcome.label == data.get("outcome"):
-            return Verdict(outcome, code, reason)
-    for outcome in Outcome:  # an allowed outcome exits 0 (--no-fail-on-no-session/-matching)
-        if outcome.label == data.get("outcome") and code == 0:
-            return Verdict(outcome, code, reason)
-    for outcome in Outcome:
-        if outcome.value == code:
-            return Verdict(outcome, code, reason)
-    return usage_verdict(reason)
+    if outcome is None or outcome is Outcome.PASSED:
+        return Verdict(
+            Outcome.FAILED,
+            Outcome.FAILED.value,
+            "the snapshot holds no session: nothing proves a pass",
+        )
+    code = data.get("exitCode")
+    if outcome is Outcome.INTERRUPTED and isinstance(code, int) and code - 128 in _SIGNALS:
+        return Verdict(outcome, code, reason)  # 128 + the signal, stored without the signal
+    return Verdict(outcome, outcome.value, reason)
