@@ -256,8 +256,8 @@ def encoded_forms(secret: str) -> list[str]:
             middle = encode(padded).decode()[start:end]
             if len(middle) >= SECRET_LENGTH:
                 forms.append(middle)
-    once = urllib.parse.quote(secret, safe="")
-    forms += [urllib.parse.quote(once, safe=""), urllib.parse.quote(urllib.parse.quote(secret))]
+    once = urllib.parse.quote(raw, safe="")  # the bytes: a lone surrogate cannot stop quote()
+    forms += [urllib.parse.quote(once, safe=""), urllib.parse.quote(urllib.parse.quote(raw))]
     return [f for f in dict.fromkeys(forms) if f and f != secret]
 
 
