@@ -31,9 +31,11 @@ import httpx
 from checkly_gate import __version__, redact
 from checkly_gate.check_sessions import parse_check_session
 from checkly_gate.models import NotASessionError, Session, load_session
-from checkly_gate.proxies import proxy_for
+from checkly_gate.proxies import applicable
+from checkly_gate.proxies import secrets as proxy_secrets
 from checkly_gate.scope import Scope
 from checkly_gate.text import is_safe_id, one_line
+from checkly_gate.tls import applies as tls_applies
 from checkly_gate.tls import ssl_context, tls_problem
 from checkly_gate.verdict import same_session
 
@@ -59,8 +61,9 @@ class Refused(ApiError):
 
 
 class Misconfigured(Refused):
-    """The server's TLS certificate cannot be verified: a configuration problem (CA bundle,
-    proxy, --api-url), reported at once and never retried."""
+    """A configuration problem: the server's TLS certificate cannot be verified, the server
+    does not speak TLS, or the proxy refuses to carry the request (403/407 on CONNECT, a 407
+    answer, a SOCKS proxy answering garbage). Reported at once and never retried."""
 
 
 class NotFound(ApiError):
@@ -228,10 +231,15 @@ class Client:
             headers["X-Checkly-Account"] = account_id
         verify: ssl.SSLContext | bool = True
         proxy: str | None = None
+        self._proxy_variable: str | None = None
         if transport is None:
             environment = os.environ if env is None else env
-            verify = ssl_context(environment)
-            proxy = proxy_for(api_url, environment)  # config.resolve has vetted it
+            if tls_applies(api_url):  # a plain http:// API never reads SSL_CERT_FILE
+                verify = ssl_context(environment)  # config.resolve has vetted it
+            chosen = applicable(api_url, environment)  # so has it this
+            if chosen is not None:
+                proxy, self._proxy_variable = chosen.url, chosen.variable
+                redact.Redactor(proxy_secrets(chosen.url))  # masked in every output from now on
         self._http = httpx.Client(
             base_url=api_url.rstrip("/"),
             headers=headers,
@@ -473,13 +481,15 @@ class Client:
         if completion and status in (404, 405, 501):
             raise CompletionUnsupported(error_message(response), status)
         message = error_message(response)
+        if status == 407:  # only a proxy says this: the request never reached the API
+            raise self._misconfigured(self._proxy_refused(message))
         if status == 429 or status >= 500 or status == 408:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
             raise Transient(message, status, retry_after=retry_after)
         if status == 404:
             raise NotFound(message, status)
         if 300 <= status < 400:
-            where = response.headers.get("Location", "?")
+            where = redact.everywhere()(one_line(response.headers.get("Location", "?"), 200))
             raise Refused(f"{message} (redirect to {where}; check --api-url)", status)
         hint = _HINTS.get(status)
         raise Refused(f"{message}" + (f" (hint: {hint})" if hint else ""), status)
@@ -546,16 +556,34 @@ class Client:
             return Transient(f"answer from {self._host} is {exc}", sent=True)
         if isinstance(exc, httpx.TimeoutException):  # e.g. the connect timeout, before the bound
             return Transient(f"request timed out ({type(exc).__name__})", timed_out=True, sent=sent)
+        if isinstance(exc, httpx.ProxyError) and self._proxy_variable is not None:
+            # The proxy refused the tunnel (403/407 on CONNECT) or answered garbage (SOCKS):
+            # nothing reached the API, and asking again gets the same answer.
+            return self._misconfigured(self._proxy_refused(redact.everywhere()(detail)))
         if isinstance(exc, httpx.TransportError):
             message = tls_problem(exc, self._host)
             if message is not None:
-                with self._lock:
-                    self._stats.misconfigured = self._stats.misconfigured or message
-                return Misconfigured(message)
+                return self._misconfigured(message)
+            detail = redact.everywhere()(one_line(detail, 300))
             return Transient(f"network error reaching {self._host}: {detail}", sent=sent)
         if isinstance(exc, httpx.HTTPError):
             return Transient(f"unreadable answer from {self._host}: {detail}", sent=sent)
         return exc if isinstance(exc, Exception) else RuntimeError(detail)
+
+    def _proxy_refused(self, detail: str) -> str:
+        """One line for a proxy that will not carry the request, naming its variable."""
+        return (
+            f"the proxy in {self._proxy_variable or 'the proxy variables'} refused the "
+            f"connection to {self._host}: {one_line(detail, 200)}; check the proxy, its "
+            "credentials, or NO_PROXY"
+        )
+
+    def _misconfigured(self, message: str) -> Misconfigured:
+        """A configuration problem (TLS, proxy): recorded once, reported at once, never retried
+        (exit 2 before the API answered anything, 5 after: see ``gate``)."""
+        with self._lock:
+            self._stats.misconfigured = self._stats.misconfigured or message
+        return Misconfigured(message)
 
     @staticmethod
     def _session_from(
@@ -695,9 +723,12 @@ class _Exchange:
 
 
 def _complete(response: httpx.Response, content: bytes) -> httpx.Response:
-    """A fully read copy of a streamed response (the body already decoded)."""
-    drop = {"content-encoding", "content-length", "transfer-encoding"}
-    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in drop]
+    """A fully read copy of a streamed response (the body already decoded), its headers the
+    bytes the server sent."""
+    drop = {b"content-encoding", b"content-length", b"transfer-encoding"}
+    # The raw header bytes, as received: decoded text would be encoded again as ASCII and fail on
+    # any other byte (``X-Served-By: Zürich``). Header bytes never change what is judged.
+    headers = [(k, v) for k, v in response.headers.raw if k.lower() not in drop]
     return httpx.Response(
         response.status_code,
         headers=headers,

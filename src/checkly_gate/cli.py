@@ -159,6 +159,7 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
         ("--fail-on-flaky", "fail when a check passed only after retries (default off)"),
         ("--details", "fetch the error messages of failed checks for the reports (default on)"),
         ("--cancel-on-interrupt", "on SIGINT/SIGTERM ask Checkly to cancel the session once"),
+        ("--allow-insecure-http", "allow an http:// --api-url that is not this machine"),
     ):
         add(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
     add(

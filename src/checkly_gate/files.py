@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from checkly_gate.redact import Redactor, everywhere
-from checkly_gate.text import printable
+from checkly_gate.text import one_line, printable
 
 try:
     import fcntl
@@ -208,6 +208,68 @@ def append_text(path: Path | str, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "ab") as handle:
         handle.write(data)
+
+
+class UnreadableInput(OSError):
+    """An input file that cannot be read as one: missing, a directory, a FIFO, a device, a
+    symlink loop, too large. ``str()`` is one line naming what and why, never the content."""
+
+
+def read_bounded(path: Path | str, limit: int, what: str) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` bytes, without ever blocking.
+
+    The one reader of every input file (``--config``, ``SSL_CERT_FILE``, a ``report``
+    snapshot): opened non-blocking (a FIFO nobody writes returns at once instead of waiting
+    for a writer), then only a regular file is read, and never more than ``limit + 1`` bytes
+    (``/dev/zero`` and a huge file cannot exhaust memory or time). ``what`` names the input
+    in the error (``"config file"``, ``"SSL_CERT_FILE"``). Raises ``UnreadableInput``.
+    """
+    shown = one_line(str(path), 200)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise UnreadableInput(f"{what} {shown} does not exist") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if exc.errno == errno.ELOOP:
+            reason = "too many levels of symbolic links"
+        raise UnreadableInput(f"cannot read {what} {shown}: {reason}") from None
+    except ValueError:  # a NUL in the path
+        raise UnreadableInput(f"cannot read {what} {shown}: not a usable path") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise UnreadableInput(f"cannot read {what} {shown}: is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device or socket"
+            raise UnreadableInput(f"cannot read {what} {shown}: {kind}, not a regular file")
+        too_large = f"cannot read {what} {shown}: larger than {_size(limit)}"
+        if info.st_size > limit:
+            raise UnreadableInput(too_large)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(CHUNK, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:  # grew while read
+            raise UnreadableInput(too_large)
+        return b"".join(chunks)
+    except UnreadableInput:
+        raise
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read {what} {shown}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _size(limit: int) -> str:
+    if limit >= 1 << 20:
+        return f"{limit / (1 << 20):g} MiB"
+    return f"{limit / 1024:g} KiB"
 
 
 def _umask() -> int:

@@ -212,6 +212,8 @@ def finish_without_waiting(
     no session found, a signal) and return the exit code (``128 + signal`` for one that arrived
     while the outputs were written)."""
     signum = scope.signal if verdict.outcome is Outcome.INTERRUPTED else None
+    # The same configuration problem (TLS, proxy) is the same outcome whichever phase met it.
+    verdict = _configuration_problem(verdict, client)
     run = GateRun(
         verdict=verdict,
         started_at=started_wall,
