@@ -545,8 +545,9 @@ class Client:
         if work.error is not None:
             raise self._failure(work.error, work.may_have_arrived())
         assert work.response is not None
-        with self._lock:
-            self._stats.answers += 1
+        if work.response.status_code != 407:  # a proxy's 407: the API has not answered
+            with self._lock:
+                self._stats.answers += 1
         return work.response
 
     def _failure(self, exc: BaseException, sent: bool) -> Exception:
@@ -556,7 +557,8 @@ class Client:
             return Transient(f"answer from {self._host} is {exc}", sent=True)
         if isinstance(exc, httpx.TimeoutException):  # e.g. the connect timeout, before the bound
             return Transient(f"request timed out ({type(exc).__name__})", timed_out=True, sent=sent)
-        if isinstance(exc, httpx.ProxyError) and self._proxy_variable is not None:
+        from_socks = type(exc).__module__.startswith("socksio")  # httpx lets these through
+        if self._proxy_variable is not None and (isinstance(exc, httpx.ProxyError) or from_socks):
             # The proxy refused the tunnel (403/407 on CONNECT) or answered garbage (SOCKS):
             # nothing reached the API, and asking again gets the same answer.
             return self._misconfigured(self._proxy_refused(redact.everywhere()(detail)))
