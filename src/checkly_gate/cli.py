@@ -455,13 +455,16 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
 def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
     from checkly_gate.ci import detect
     from checkly_gate.config import ConfigError, Options
+    from checkly_gate.files import UnreadableInput, read_bounded
     from checkly_gate.gate import finish
     from checkly_gate.redact import Redactor
     from checkly_gate.reports import snapshot
 
     path = Path(args.snapshot)
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # a regular file of bounded size only: a FIFO or /dev/zero is refused at once
+        text = read_bounded(path, 256 * 1024 * 1024, "snapshot").decode("utf-8")
+    except UnreadableInput as exc:
+        raise ConfigError(str(exc)) from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:

@@ -19,6 +19,7 @@ import codecs
 import contextlib
 import errno
 import os
+import select
 import stat
 import sys
 import tempfile
@@ -27,11 +28,6 @@ from pathlib import Path
 
 from checkly_gate.redact import Redactor, everywhere
 from checkly_gate.text import one_line, printable
-
-try:
-    import fcntl
-except ImportError:  # Windows: no FIFOs to worry about
-    fcntl = None  # type: ignore[assignment]
 
 _IN_PLACE_ROOTS = ("/dev/", "/proc/")
 
@@ -170,11 +166,27 @@ def _std_fd(final: os.stat_result) -> int | None:
     return None
 
 
-def _write_all(fd: int, data: Iterable[bytes | memoryview]) -> None:
+#: Seconds a FIFO's reader may take nothing before the write gives up (the gate promises its
+#: outputs within 2 s of a signal; a reader that stalls that long is stuck, not slow).
+WRITE_STALL_SECONDS = 2.0
+
+
+def _write_all(fd: int, data: Iterable[bytes | memoryview], path: Path | None = None) -> None:
+    """Write every chunk to ``fd``; on a non-blocking descriptor (a FIFO) wait at most
+    ``WRITE_STALL_SECONDS`` for the reader to take more, then raise ``OSError`` (EAGAIN)."""
     for chunk in data:
         view = memoryview(chunk)
         while view:
-            view = view[os.write(fd, view) :]
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                _, ready, _ = select.select([], [fd], [], WRITE_STALL_SECONDS)
+                if not ready:
+                    raise OSError(
+                        errno.EAGAIN,
+                        f"the reader of this FIFO took nothing for {WRITE_STALL_SECONDS:g}s",
+                        str(path),
+                    ) from None
 
 
 def _write_in_place(path: Path, data: Iterable[bytes | memoryview], fifo: bool) -> None:
@@ -191,9 +203,7 @@ def _write_in_place(path: Path, data: Iterable[bytes | memoryview], fifo: bool) 
             raise OSError(errno.ENXIO, "no process is reading this FIFO", str(path)) from None
         raise
     try:
-        if fifo and fcntl is not None:
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-        _write_all(fd, data)
+        _write_all(fd, data, path)  # a FIFO stays non-blocking: a stalled reader cannot hold us
     finally:
         os.close(fd)
 
@@ -202,9 +212,17 @@ def append_text(path: Path | str, text: str) -> None:
     """Append to a file another process owns (e.g. ``$GITHUB_STEP_SUMMARY``); never truncate."""
     path = Path(path)
     data = _encode(text)
-    if path.is_dir():
+    try:
+        final: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        final = None
+    if final is not None and stat.S_ISDIR(final.st_mode):
         raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
-    if not path.exists():
+    if final is not None and not stat.S_ISREG(final.st_mode):
+        # A FIFO nobody reads, or one whose reader stalls, must not hold the gate.
+        _write_in_place(path, [data], fifo=stat.S_ISFIFO(final.st_mode))
+        return
+    if final is None:
         path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "ab") as handle:
         handle.write(data)

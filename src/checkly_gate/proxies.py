@@ -96,9 +96,7 @@ def _prefix_bits(text: str) -> int:
     return 1 << 32 if found.group(1) == "-" and value else value
 
 
-def _address_matches(
-    address: ipaddress.IPv4Address | ipaddress.IPv6Address, pattern: str
-) -> bool:
+def _address_matches(address: ipaddress.IPv4Address | ipaddress.IPv6Address, pattern: str) -> bool:
     network, slash, bits_text = pattern.partition("/")
     bits = _prefix_bits(bits_text) if slash else 0
     if "%" in network:  # a zone id: curl's inet_pton refuses it

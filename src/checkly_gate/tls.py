@@ -22,7 +22,6 @@ from collections.abc import Iterator, Mapping
 
 import certifi
 
-
 #: The largest CA bundle read from ``SSL_CERT_FILE`` (certifi's is about 300 KB).
 CA_FILE_MAX_BYTES = 16 * 1024 * 1024
 
