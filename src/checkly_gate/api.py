@@ -172,6 +172,25 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
     return f"{head}: {message}" if message else head
 
 
+#: The fields of Checkly's error body (``{statusCode, error, message}``; ``{error}`` and
+#: ``{message, errorCode}`` occur too: /work/shared/checkly-api/NOTES.md).
+_API_ERROR_FIELDS = ("statusCode", "error", "message", "errorCode")
+
+
+def speaks_checkly(response: httpx.Response) -> bool:
+    """Whether an error answer has the shape of Checkly's: a JSON object with at least one of
+    its error fields. An HTML page, plain text, an empty body or JSON of another shape on a 404
+    is another server (a wrong ``--api-url``, a proxy's or load balancer's page)."""
+    try:
+        body = json.loads(response.content)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(body, dict) and any(
+        isinstance(body.get(name), (str, int)) and not isinstance(body.get(name), bool)
+        for name in _API_ERROR_FIELDS
+    )
+
+
 MAX_BODY_BYTES = 64 * 1024 * 1024  # a session with 10,000 results is about 6 MB
 
 
@@ -316,6 +335,8 @@ class Client:
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
             raise Transient(error_message(response), status, retry_after=retry_after)
+        if status == 404 and not speaks_checkly(response):
+            raise self._misconfigured(self._not_the_api(error_message(response)))
         if status == 404 or (status == 403 and "match" in response.text.lower()):
             raise NoMatch(error_message(response), status)
         if status >= 500 or status == 408:
@@ -487,6 +508,8 @@ class Client:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
             raise Transient(message, status, retry_after=retry_after)
         if status == 404:
+            if not speaks_checkly(response):  # said at once, not after the not-found grace
+                raise self._misconfigured(self._not_the_api(message))
             raise NotFound(message, status)
         if 300 <= status < 400:
             where = redact.everywhere()(one_line(response.headers.get("Location", "?"), 200))
@@ -545,7 +568,7 @@ class Client:
         if work.error is not None:
             raise self._failure(work.error, work.may_have_arrived())
         assert work.response is not None
-        if work.response.status_code != 407:  # a proxy's 407: the API has not answered
+        if not _foreign(work.response):  # only the API's own answers count as answers
             with self._lock:
                 self._stats.answers += 1
         return work.response
@@ -571,6 +594,13 @@ class Client:
         if isinstance(exc, httpx.HTTPError):
             return Transient(f"unreadable answer from {self._host}: {detail}", sent=sent)
         return exc if isinstance(exc, Exception) else RuntimeError(detail)
+
+    def _not_the_api(self, message: str) -> str:
+        """One line for a 404 that is not Checkly's: the base URL is named."""
+        return (
+            f"{self._http.base_url} does not answer like the Checkly API ({message}, not "
+            "Checkly's error body); check --api-url (CHECKLY_API_URL)"
+        )
 
     def _proxy_refused(self, detail: str) -> str:
         """One line for a proxy that will not carry the request, naming its variable."""
@@ -722,6 +752,13 @@ class _Exchange:
             sock = stream.get_extra_info("socket")
             if sock is not None:
                 sock.shutdown(2)  # socket.SHUT_RDWR: wakes a read blocked in the worker
+
+
+def _foreign(response: httpx.Response) -> bool:
+    """An answer that is not the Checkly API's: a proxy's 407, or a 404 without Checkly's
+    error body. A configuration problem met before any of the API's own answers is exit 2."""
+    status = response.status_code
+    return status == 407 or (status == 404 and not speaks_checkly(response))
 
 
 def _complete(response: httpx.Response, content: bytes) -> httpx.Response:
