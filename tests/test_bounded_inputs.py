@@ -183,3 +183,23 @@ def test_a_hanging_buildkite_agent_never_holds_the_gate(how: str, tmp_path: Path
         assert proc.returncode == 0, err  # the verdict stands; the annotation is best effort
         assert took < 20, f"{took:.1f}s with a hanging agent"
     assert b"buildkite-agent annotate was killed" in out + err
+
+
+def test_a_body_of_millions_of_empty_rows_is_not_parsed_past_the_deadline(tmp_path: Path) -> None:
+    """6 MB of ``{}`` rows takes the row reader about a minute: the exchange's worker parses it,
+    so the deadline ends the wait as it ends a slow download."""
+    from tests.canned import canned
+
+    head = b'{"testSessionId": "%s", "status": "FAILED", "results": [' % SID.encode()
+    body = head + b",".join([b"{}"] * 2_000_000) + b"]}"
+
+    def answer(method: str, path: str, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+        return 200, {"Content-Type": "application/json"}, body
+
+    with canned(answer) as url:
+        args = ["wait", SID, "--api-url", url, "--timeout", "6", "--no-long-poll"]
+        proc, took = run(args, tmp_path)
+    assert proc.returncode not in (0, 1), proc.stdout + proc.stderr  # never judged
+    assert took < 16, f"took {took:.1f}s with a 6s deadline"
+    assert "still parsing" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr

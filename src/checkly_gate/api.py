@@ -326,7 +326,9 @@ class Client:
         and ``Stopped`` say in ``sent`` whether the request had gone out.
         """
         try:
-            response = self._exchange("POST", "/v1/test-sessions/trigger", None, body, timeout)
+            response = self._exchange(
+                "POST", "/v1/test-sessions/trigger", None, body, timeout, read=self._session_from
+            )
         except Transient as exc:
             if not exc.sent or isinstance(exc, OutOfTime):
                 raise
@@ -345,7 +347,7 @@ class Client:
             hint = _HINTS.get(status)
             raise Refused(error_message(response) + (f" (hint: {hint})" if hint else ""), status)
         try:
-            return self._session_from(response)
+            return _read(response, self._session_from)
         except Transient as exc:
             raise Ambiguous(exc.message, status) from None
 
@@ -379,13 +381,13 @@ class Client:
         """``GET /v1/test-sessions`` with ``query`` pairs (a key repeated for a list filter, e.g.
         ``("branches", "main")``); the decoded ``ListTestSessionsResponse``, whatever its shape."""
         path = "/v1/test-sessions" + (f"?{urlencode(list(query))}" if query else "")
-        return self._json(self._request(path, None, timeout))
+        return _read(self._request(path, None, timeout, read=self._json), self._json)
 
     def result_assets(self, session_id: str, result_id: str, timeout: float) -> Any:
         """``GET /v1/test-sessions/{id}/results/{resultId}/assets``: the decoded asset manifest.
         Its URLs need the API key: callers keep only what they name, never the URLs."""
         path = f"/v1/test-sessions/{_segment(session_id)}/results/{_segment(result_id)}"
-        return self._json(self._request(f"{path}/assets", None, timeout))
+        return _read(self._request(f"{path}/assets", None, timeout, read=self._json), self._json)
 
     def get_check_session(
         self, session_id: str, timeout: float = REQUEST_TIMEOUT
@@ -409,9 +411,13 @@ class Client:
         parse: Callable[[Any], Session] | None = None,
     ) -> tuple[Session, bytes]:
         """GET ``base/{id}``: the session asked for (``_asked_for``) and its raw body."""
-        response = self._request(f"{base}/{_segment(session_id)}", None, timeout)
+
+        def read(response: httpx.Response) -> tuple[Session, bytes]:
+            return self._session_from(response, parse)
+
+        response = self._request(f"{base}/{_segment(session_id)}", None, timeout, read=read)
         assert response is not None  # only a completion long-poll answers "still running"
-        return _asked_for(session_id, self._session_from(response, parse))
+        return _asked_for(session_id, _read(response, read))
 
     def _await_session(
         self,
@@ -422,15 +428,20 @@ class Client:
         parse: Callable[[Any], Session] | None = None,
     ) -> tuple[Session, bytes] | None:
         """Long-poll ``base/{id}/completion`` (``None``: 408, still running)."""
+
+        def read(response: httpx.Response) -> tuple[Session, bytes]:
+            return self._session_from(response, parse)
+
         response = self._request(
             f"{base}/{_segment(session_id)}/completion",
             {"maxWaitSeconds": str(max_wait)},
             timeout,
             completion=True,
+            read=read,
         )
         if response is None:
             return None
-        return _asked_for(session_id, self._session_from(response, parse))
+        return _asked_for(session_id, _read(response, read))
 
     def cancel_check_session(self, session_id: str, timeout: float) -> None:
         """``POST /v1/check-sessions/{id}/cancel`` (best effort, once)."""
@@ -450,7 +461,12 @@ class Client:
         """
         try:
             response = self._request(
-                "/v2/check-sessions/trigger", None, timeout, method="POST", json_body=body
+                "/v2/check-sessions/trigger",
+                None,
+                timeout,
+                method="POST",
+                json_body=body,
+                read=self._json,
             )
         except NotFound as exc:
             raise NoMatch(exc.message, exc.status) from None
@@ -463,7 +479,7 @@ class Client:
                 raise
             raise Ambiguous(exc.message, exc.status) from None
         try:
-            return self._json(response)
+            return _read(response, self._json)
         except Transient as exc:
             raise Ambiguous(exc.message, exc.status) from None
 
@@ -484,6 +500,7 @@ class Client:
         completion: bool = False,
         method: str = "GET",
         json_body: Any = None,
+        read: Callable[[httpx.Response], Any] | None = None,
     ) -> httpx.Response | None:
         """One exchange with the API, its answer sorted by what to do next.
 
@@ -491,8 +508,9 @@ class Client:
         deadline may cut it shorter. Returns the fully read 2xx response (``None`` for the
         completion long-poll's 408 "still running"); raises ``Refused``, ``NotFound``,
         ``Transient`` (``OutOfTime`` at the deadline), ``CompletionUnsupported``, ``Stopped``.
+        ``read`` (see ``_exchange``) reads a 2xx body under the same bound; get it with ``_read``.
         """
-        response = self._exchange(method, path, params, json_body, timeout)
+        response = self._exchange(method, path, params, json_body, timeout, read)
         status = response.status_code
         log.debug("%s %s -> %d", method, path, status)
         if 200 <= status < 300:
@@ -518,14 +536,23 @@ class Client:
         raise Refused(f"{message}" + (f" (hint: {hint})" if hint else ""), status)
 
     def _exchange(
-        self, method: str, path: str, params: dict[str, str] | None, json_body: Any, cap: float
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        json_body: Any,
+        cap: float,
+        read: Callable[[httpx.Response], Any] | None = None,
     ) -> httpx.Response:
         """Send one request and read its whole answer, bounded by the scope and by ``cap``.
 
         The exchange runs in a worker thread that this thread can abandon: it waits for the
         answer, the deadline, the cap or a stop, whichever comes first, and on abandoning
-        shuts the connection down so the worker ends too. Transport failures become
-        ``Transient`` (with ``sent``) or ``Misconfigured`` (TLS verification).
+        shuts the connection down so the worker ends too. ``read`` (a parser) runs on a 2xx
+        answer in the same worker, so parsing is bounded too: a body of 2 million empty rows
+        arriving just before the deadline is abandoned at the deadline, not parsed past it.
+        Transport failures become ``Transient`` (with ``sent``) or ``Misconfigured`` (TLS
+        verification, a refusing proxy, a server that is not the API).
         """
         scope = self._scope
         if scope.stopped:
@@ -537,7 +564,7 @@ class Client:
         with self._lock:
             self._stats.requests += 1
         log.debug("%s %s", method, path)
-        work = _Exchange(self._http, method, path, params, json_body, until - now)
+        work = _Exchange(self._http, method, path, params, json_body, until - now, read)
         worker = threading.Thread(target=work.run, name=f"http-{path[:40]}", daemon=True)
         worker.start()
         scope.wait(work.done, until)
@@ -565,12 +592,12 @@ class Client:
                 timed_out=True,
                 sent=work.may_have_arrived(),
             )
+        if work.response is not None and not _foreign(work.response):
+            with self._lock:  # only the API's own answers count as answers
+                self._stats.answers += 1
         if work.error is not None:
             raise self._failure(work.error, work.may_have_arrived())
         assert work.response is not None
-        if not _foreign(work.response):  # only the API's own answers count as answers
-            with self._lock:
-                self._stats.answers += 1
         return work.response
 
     def _failure(self, exc: BaseException, sent: bool) -> Exception:
@@ -670,8 +697,10 @@ class _Exchange:
         params: dict[str, str] | None,
         json_body: Any,
         timeout: float,
+        read: Callable[[httpx.Response], Any] | None = None,
     ) -> None:
         self._http = http
+        self._read = read
         self._args = (method, path, params, json_body)
         self._timeout = _limits(timeout)
         self.done = threading.Event()
@@ -679,6 +708,7 @@ class _Exchange:
         self.sent = False
         self.traced = False
         self.headers_read = False
+        self.parsing = False
         self.received = 0
         self.response: httpx.Response | None = None
         self.error: BaseException | None = None
@@ -707,6 +737,9 @@ class _Exchange:
                         raise BodyTooLarge(f"larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
                     chunks.append(chunk)
                 self.response = _complete(response, b"".join(chunks))
+            if self._read is not None and 200 <= self.response.status_code < 300:
+                self.parsing = True
+                self.response.extensions[_READ] = self._read(self.response)
         except BaseException as exc:  # handed to the waiting thread, which decides
             self.error = exc
         finally:
@@ -732,6 +765,8 @@ class _Exchange:
 
     def stage(self) -> str:
         """How far the exchange got, for messages."""
+        if self.parsing:
+            return f"all {self.received} body bytes read, still parsing them"
         if self.headers_read:
             return f"headers received, {self.received} body bytes read"
         if self.sent or not self.traced:
@@ -752,6 +787,18 @@ class _Exchange:
             sock = stream.get_extra_info("socket")
             if sock is not None:
                 sock.shutdown(2)  # socket.SHUT_RDWR: wakes a read blocked in the worker
+
+
+_READ = "checkly_gate.read"  # where a response keeps what ``read`` made of it
+
+
+def _read(response: httpx.Response | None, read: Callable[[httpx.Response], Any]) -> Any:
+    """What ``read`` made of ``response`` in the exchange's worker (``_exchange``); a response
+    that did not go through one (an injected transport's, a non-2xx answer) is read here."""
+    assert response is not None
+    if _READ in response.extensions:
+        return response.extensions[_READ]
+    return read(response)
 
 
 def _foreign(response: httpx.Response) -> bool:
