@@ -410,8 +410,10 @@ def _policy(options: Options) -> Policy:
 
 
 def _configuration_problem(verdict: Verdict, client: Client) -> Verdict:
-    """A TLS certificate that could not be verified before the API answered anything is a
-    configuration error (exit 2), not a refusal: nothing was ever read."""
+    """A configuration problem (``api.Misconfigured``: a TLS certificate that cannot be
+    verified, a proxy that refuses, a base URL that is not the Checkly API) met before the API
+    answered anything is a configuration error (exit 2), not a refusal: nothing was ever read.
+    Applied to every command's verdict, so the same problem is the same code everywhere."""
     problem = client.misconfigured
     if problem is None or client.answers or verdict.outcome is Outcome.INTERRUPTED:
         return verdict
