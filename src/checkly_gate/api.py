@@ -739,7 +739,11 @@ class _Exchange:
                 self.response = _complete(response, b"".join(chunks))
             if self._read is not None and 200 <= self.response.status_code < 300:
                 self.parsing = True
-                self.response.extensions[_READ] = self._read(self.response)
+                try:
+                    self.response.extensions[_READ] = self._read(self.response)
+                except Transient as exc:
+                    exc.sent = True  # an answer came: the request arrived (a trigger: Ambiguous)
+                    raise
         except BaseException as exc:  # handed to the waiting thread, which decides
             self.error = exc
         finally:
