@@ -12,7 +12,8 @@ rules (``lib/noproxy.c`` and ``lib/url.c`` of curl 8, https://curl.se/docs/manpa
   (``example.com`` and ``.example.com`` both match ``api.example.com``, not
   ``notexample.com``), case-insensitively, a trailing dot ignored on either side; an IP address
   matches an equal address or a CIDR range (``10.0.0.0/8``, ``127.0.0.0/8``, ``fd00::/8``),
-  never a name. A pattern with a port (``host:8080``) matches nothing, as in curl;
+  never a name (curl 8's IPv6 check of the bits after the last whole byte is inverted; here
+  a prefix means a prefix). A pattern with a port (``host:8080``) matches nothing, as in curl;
 - else ``https_proxy`` / ``http_proxy`` by the API URL's scheme, then ``all_proxy``.
 
 Only that proxy is checked (``http``, ``https``, ``socks5``, ``socks5h``; a value without a scheme
