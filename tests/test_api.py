@@ -60,3 +60,16 @@ def test_redactor_masks_keys_everywhere() -> None:
     assert r("Bearer cu_supersecret was bad") == "Bearer *** was bad"
     assert r.scrub({"m": ["cu_supersecret"], "cu_supersecret": 1}) == {"m": ["***"], "***": 1}
     assert r("ab stays") == "ab stays"  # too short to be a secret
+
+
+def test_an_unreadable_trigger_answer_is_ambiguous_never_retried_as_safe() -> None:
+    """The trigger's body is parsed in the exchange's worker (bounded by the deadline); a body
+    it cannot read still means the request arrived: ``Ambiguous``, not a safe retry."""
+    from checkly_gate.api import Ambiguous, Client
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(201, content=b"<html>not json</html>")
+
+    client = Client("key", "https://api.test", transport=httpx.MockTransport(handler))
+    with pytest.raises(Ambiguous):
+        client.trigger({"matchTags": [["web"]]}, timeout=5)

@@ -104,3 +104,27 @@ def test_a_base_url_with_the_api_path_is_refused(url: str) -> None:
     assert (
         check_url("https://proxy.example/checkly/", "--api-url") == "https://proxy.example/checkly"
     )
+
+
+@pytest.mark.parametrize(
+    "url", ["http://api.example.com", "http://10.0.0.5:8080", "http://[2001:db8::1]", "HTTP://x.io"]
+)
+def test_http_to_a_host_that_is_not_this_machine_is_refused_without_the_opt_in(
+    tmp_path: Path, url: str
+) -> None:
+    with pytest.raises(ConfigError, match="in clear") as caught:
+        resolve([SID], {"api-url": url}, ENV, tmp_path)
+    assert ENV["CHECKLY_API_KEY"] not in str(caught.value)
+    flag = resolve([SID], {"api-url": url, "allow-insecure-http": True}, ENV, tmp_path)
+    env = {**ENV, "CHECKLY_API_URL": url, "CHECKLY_GATE_ALLOW_INSECURE_HTTP": "yes"}
+    (tmp_path / "checkly-gate.yml").write_text(f"api-url: {url}\nallow-insecure-http: true\n")
+    from_file = resolve([SID], {}, ENV, tmp_path)
+    assert flag.allow_insecure_http and resolve([SID], {}, env, tmp_path).allow_insecure_http
+    assert from_file.allow_insecure_http
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080", "http://127.3.2.1", "http://localhost:1", "http://[::1]:9"]
+)
+def test_http_to_the_loopback_needs_no_opt_in(tmp_path: Path, url: str) -> None:
+    assert resolve([SID], {"api-url": url}, ENV, tmp_path).api_url == url

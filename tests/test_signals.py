@@ -184,30 +184,39 @@ def test_while_cancelling_a_second_signal_ends_the_cancel(sim, tmp_path: Path) -
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a FIFO")
-def test_while_writing_a_second_signal_does_not_cut_the_reports_short(sim, tmp_path: Path) -> None:
-    """The step summary is a FIFO nobody reads yet: the gate blocks while writing it."""
+def test_a_signal_while_a_stalled_reader_holds_a_ci_file_still_ends_in_time(
+    sim, tmp_path: Path
+) -> None:
+    """The step summary is a FIFO whose reader takes nothing (its pipe already full): the write
+    gives up after ``files.WRITE_STALL_SECONDS`` instead of holding the gate until SIGKILL
+    (issue 18.2); the first signal that arrived meanwhile is the exit code, a second one does
+    not cut the reports short."""
+    from checkly_gate.files import WRITE_STALL_SECONDS
+
     s = sim("passing")
     fifo = tmp_path / "step-summary"
     os.mkfifo(fifo)
-    summary: list[str] = []
-
-    def drain() -> None:
-        with open(fifo, encoding="utf-8") as handle:
-            summary.append(handle.read())
-
-    env = gate_env(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(fifo))
-    code, took, log = github_cancel(
-        gate_cmd(s.url, "wait", SID),
-        tmp_path,
-        lambda: (tmp_path / "out" / "summary.md").exists(),
-        env=env,
-        after_term=drain,
-    )
-    # The verdict was reached before the signals: the reports hold it, complete; the process
-    # then exits for the first signal.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader that never reads
+    filler = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                os.write(filler, b"x" * 4096)  # the pipe is full: the gate's write stalls
+        env = gate_env(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(fifo))
+        code, took, log = github_cancel(
+            gate_cmd(s.url, "wait", SID),
+            tmp_path,
+            lambda: (tmp_path / "out" / "summary.md").exists(),
+            env=env,
+        )
+    finally:
+        os.close(filler)
+        os.close(reader)
+    # The verdict was reached before the signals: the reports hold it, complete; the second
+    # signal (SIGTERM) did not cut them short; the process exits for the first, before SIGKILL.
     assert code == 130, log
-    assert took < KILL_AFTER
-    assert summary and "Checkly: passed (exit 0)" in summary[0]
+    assert took < KILL_AFTER, f"{took:.1f}s (stall bound {WRITE_STALL_SECONDS:g}s)"
+    assert "took nothing" in log
     data = json.loads((tmp_path / "out" / "gate.json").read_text())
     assert data["outcome"] == "passed"
     assert "</testsuites>" in (tmp_path / "out" / "junit.xml").read_text()

@@ -329,3 +329,84 @@ def test_an_https_url_on_a_plain_http_server_is_a_configuration_error_at_once(
     unfolded = proc.stdout.replace("\n  ", " ")  # the verdict line folds at 100 columns
     assert "does not speak TLS there" in unfolded and "--api-url" in unfolded
     assert (tmp_path / "junit.xml").exists()
+
+
+COMMANDS = {
+    "wait": ["wait", SID],
+    "run": ["run", "--tags", "web"],
+    "wait --commit": ["wait", "--commit", "0123abcd0123abcd0123abcd0123abcd0123abcd"],
+    "run --check-sessions": ["run", "--check-sessions", "--tags", "web"],
+}
+
+
+def _command(args: list[str], url: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**clean_env(), "CHECKLY_API_KEY": KEY, "NO_COLOR": "1", **env}
+    for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        if variable not in env:
+            environment.pop(variable, None)
+    cmd = [sys.executable, "-m", "checkly_gate", *args, "--api-url", url, "--timeout", "20"]
+    cmd += ["--json", "gate.json"]
+    return subprocess.run(cmd, env=environment, cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_the_same_tls_failure_is_the_same_exit_code_on_every_command(
+    command: str, https: _Https, tmp_path: Path
+) -> None:
+    """An unverifiable certificate is exit 2 whichever phase meets it first (trigger,
+    discovery's list, a session read): one rule, in ``gate.finish_without_waiting``."""
+    proc = _command(COMMANDS[command], _url(https), tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "cannot verify the TLS certificate of 127.0.0.1" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert https.served == 0
+    assert json.loads((tmp_path / "gate.json").read_text())["exitCode"] == 2
+
+
+def _cert_file(kind: str, tmp: Path) -> str:
+    """An SSL_CERT_FILE that cannot be used, of one kind."""
+    target = tmp / f"ca-{kind}"
+    if kind == "missing":
+        return str(target)
+    if kind == "directory":
+        target.mkdir()
+    elif kind == "garbage":
+        target.write_bytes(b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n")
+    elif kind == "fifo":
+        os.mkfifo(target)  # nobody ever writes it
+    elif kind == "dev-zero":
+        return "/dev/zero"
+    elif kind == "huge":
+        with open(target, "wb") as handle:
+            handle.truncate(64 * 1024 * 1024)  # sparse: no disk used
+    elif kind == "symlink-loop":
+        os.symlink(target, target)
+    return str(target)
+
+
+CERT_FILE_KINDS = ("missing", "directory", "garbage", "fifo", "dev-zero", "huge", "symlink-loop")
+
+
+@pytest.mark.parametrize("kind", CERT_FILE_KINDS)
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_an_unusable_ssl_cert_file_is_one_line_exit_2_on_every_command(
+    kind: str, command: str, tmp_path: Path
+) -> None:
+    cafile = _cert_file(kind, tmp_path)
+    proc = _command(COMMANDS[command], "https://127.0.0.1:9", tmp_path, SSL_CERT_FILE=cafile)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "SSL_CERT_FILE" in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("kind", CERT_FILE_KINDS)
+def test_a_tls_setting_that_does_not_apply_does_not_stop_a_plain_http_run(
+    kind: str, tmp_path: Path
+) -> None:
+    from checkly_gate.simulator import Simulator, load_scenario
+
+    cafile = _cert_file(kind, tmp_path)
+    with Simulator(scenario=load_scenario("passing"), api_key=KEY, speed=20) as sim:
+        proc = _command(["wait", SID], sim.url, tmp_path, SSL_CERT_FILE=cafile)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -31,10 +31,12 @@ import httpx
 from checkly_gate import __version__, redact
 from checkly_gate.check_sessions import parse_check_session
 from checkly_gate.models import NotASessionError, Session, load_session
-from checkly_gate.proxies import proxy_for
+from checkly_gate.proxies import applicable
+from checkly_gate.proxies import secrets as proxy_secrets
 from checkly_gate.schedule import RequestBudget
 from checkly_gate.scope import Scope
 from checkly_gate.text import is_safe_id, one_line
+from checkly_gate.tls import applies as tls_applies
 from checkly_gate.tls import ssl_context, tls_problem
 from checkly_gate.verdict import same_session
 
@@ -60,8 +62,9 @@ class Refused(ApiError):
 
 
 class Misconfigured(Refused):
-    """The server's TLS certificate cannot be verified: a configuration problem (CA bundle,
-    proxy, --api-url), reported at once and never retried."""
+    """A configuration problem: the server's TLS certificate cannot be verified, the server
+    does not speak TLS, or the proxy refuses to carry the request (403/407 on CONNECT, a 407
+    answer, a SOCKS proxy answering garbage). Reported at once and never retried."""
 
 
 class NotFound(ApiError):
@@ -184,6 +187,25 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
     return f"{head}: {message}" if message else head
 
 
+#: The fields of Checkly's error body (``{statusCode, error, message}``; ``{error}`` and
+#: ``{message, errorCode}`` occur too: /work/shared/checkly-api/NOTES.md).
+_API_ERROR_FIELDS = ("statusCode", "error", "message", "errorCode")
+
+
+def speaks_checkly(response: httpx.Response) -> bool:
+    """Whether an error answer has the shape of Checkly's: a JSON object with at least one of
+    its error fields. An HTML page, plain text, an empty body or JSON of another shape on a 404
+    is another server (a wrong ``--api-url``, a proxy's or load balancer's page)."""
+    try:
+        body = json.loads(response.content)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(body, dict) and any(
+        isinstance(body.get(name), (str, int)) and not isinstance(body.get(name), bool)
+        for name in _API_ERROR_FIELDS
+    )
+
+
 MAX_BODY_BYTES = 64 * 1024 * 1024  # a session with 10,000 results is about 6 MB
 
 
@@ -244,10 +266,15 @@ class Client:
             headers["X-Checkly-Account"] = account_id
         verify: ssl.SSLContext | bool = True
         proxy: str | None = None
+        self._proxy_variable: str | None = None
         if transport is None:
             environment = os.environ if env is None else env
-            verify = ssl_context(environment)
-            proxy = proxy_for(api_url, environment)  # config.resolve has vetted it
+            if tls_applies(api_url):  # a plain http:// API never reads SSL_CERT_FILE
+                verify = ssl_context(environment)  # config.resolve has vetted it
+            chosen = applicable(api_url, environment)  # so has it this
+            if chosen is not None:
+                proxy, self._proxy_variable = chosen.url, chosen.variable
+                redact.Redactor(proxy_secrets(chosen.url))  # masked in every output from now on
         self._http = httpx.Client(
             base_url=api_url.rstrip("/"),
             headers=headers,
@@ -318,7 +345,9 @@ class Client:
         and ``Stopped`` say in ``sent`` whether the request had gone out.
         """
         try:
-            response = self._exchange("POST", "/v1/test-sessions/trigger", None, body, timeout)
+            response = self._exchange(
+                "POST", "/v1/test-sessions/trigger", None, body, timeout, read=self._session_from
+            )
         except Transient as exc:
             if not exc.sent or isinstance(exc, OutOfTime):
                 raise
@@ -327,6 +356,8 @@ class Client:
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
             raise Transient(error_message(response), status, retry_after=retry_after)
+        if status == 404 and not speaks_checkly(response):
+            raise self._misconfigured(self._not_the_api(error_message(response)))
         if status == 404 or (status == 403 and "match" in response.text.lower()):
             raise NoMatch(error_message(response), status)
         if status >= 500 or status == 408:
@@ -335,7 +366,7 @@ class Client:
             hint = _HINTS.get(status)
             raise Refused(error_message(response) + (f" (hint: {hint})" if hint else ""), status)
         try:
-            return self._session_from(response)
+            return _read(response, self._session_from)
         except Transient as exc:
             raise Ambiguous(exc.message, status) from None
 
@@ -373,14 +404,14 @@ class Client:
         and the API's own time when it answered (its ``Date`` header, Unix seconds; ``None``
         without a readable one), so time windows never depend on the runner's clock."""
         path = "/v1/test-sessions" + (f"?{urlencode(list(query))}" if query else "")
-        response = self._request(path, None, timeout)
-        return self._json(response), server_time(response)
+        response = self._request(path, None, timeout, read=self._json)
+        return _read(response, self._json), server_time(response)
 
     def result_assets(self, session_id: str, result_id: str, timeout: float) -> Any:
         """``GET /v1/test-sessions/{id}/results/{resultId}/assets``: the decoded asset manifest.
         Its URLs need the API key: callers keep only what they name, never the URLs."""
         path = f"/v1/test-sessions/{_segment(session_id)}/results/{_segment(result_id)}"
-        return self._json(self._request(f"{path}/assets", None, timeout))
+        return _read(self._request(f"{path}/assets", None, timeout, read=self._json), self._json)
 
     def get_check_session(
         self, session_id: str, timeout: float = REQUEST_TIMEOUT
@@ -404,9 +435,13 @@ class Client:
         parse: Callable[[Any], Session] | None = None,
     ) -> tuple[Session, bytes]:
         """GET ``base/{id}``: the session asked for (``_asked_for``) and its raw body."""
-        response = self._request(f"{base}/{_segment(session_id)}", None, timeout)
+
+        def read(response: httpx.Response) -> tuple[Session, bytes]:
+            return self._session_from(response, parse)
+
+        response = self._request(f"{base}/{_segment(session_id)}", None, timeout, read=read)
         assert response is not None  # only a completion long-poll answers "still running"
-        return _asked_for(session_id, self._session_from(response, parse))
+        return _asked_for(session_id, _read(response, read))
 
     def _await_session(
         self,
@@ -417,15 +452,20 @@ class Client:
         parse: Callable[[Any], Session] | None = None,
     ) -> tuple[Session, bytes] | None:
         """Long-poll ``base/{id}/completion`` (``None``: 408, still running)."""
+
+        def read(response: httpx.Response) -> tuple[Session, bytes]:
+            return self._session_from(response, parse)
+
         response = self._request(
             f"{base}/{_segment(session_id)}/completion",
             {"maxWaitSeconds": str(max_wait)},
             timeout,
             completion=True,
+            read=read,
         )
         if response is None:
             return None
-        return _asked_for(session_id, self._session_from(response, parse))
+        return _asked_for(session_id, _read(response, read))
 
     def cancel_check_session(self, session_id: str, timeout: float) -> None:
         """``POST /v1/check-sessions/{id}/cancel`` (best effort, once)."""
@@ -445,7 +485,12 @@ class Client:
         """
         try:
             response = self._request(
-                "/v2/check-sessions/trigger", None, timeout, method="POST", json_body=body
+                "/v2/check-sessions/trigger",
+                None,
+                timeout,
+                method="POST",
+                json_body=body,
+                read=self._json,
             )
         except NotFound as exc:
             raise NoMatch(exc.message, exc.status) from None
@@ -458,7 +503,7 @@ class Client:
                 raise
             raise Ambiguous(exc.message, exc.status) from None
         try:
-            return self._json(response)
+            return _read(response, self._json)
         except Transient as exc:
             raise Ambiguous(exc.message, exc.status) from None
 
@@ -479,6 +524,7 @@ class Client:
         completion: bool = False,
         method: str = "GET",
         json_body: Any = None,
+        read: Callable[[httpx.Response], Any] | None = None,
     ) -> httpx.Response | None:
         """One exchange with the API, its answer sorted by what to do next.
 
@@ -486,8 +532,9 @@ class Client:
         deadline may cut it shorter. Returns the fully read 2xx response (``None`` for the
         completion long-poll's 408 "still running"); raises ``Refused``, ``NotFound``,
         ``Transient`` (``OutOfTime`` at the deadline), ``CompletionUnsupported``, ``Stopped``.
+        ``read`` (see ``_exchange``) reads a 2xx body under the same bound; get it with ``_read``.
         """
-        response = self._exchange(method, path, params, json_body, timeout)
+        response = self._exchange(method, path, params, json_body, timeout, read)
         status = response.status_code
         log.debug("%s %s -> %d", method, path, status)
         if 200 <= status < 300:
@@ -497,13 +544,17 @@ class Client:
         if completion and status in (404, 405, 501):
             raise CompletionUnsupported(error_message(response), status)
         message = error_message(response)
+        if status == 407:  # only a proxy says this: the request never reached the API
+            raise self._misconfigured(self._proxy_refused(message))
         if status == 429 or status >= 500 or status == 408:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
             raise Transient(message, status, retry_after=retry_after)
         if status == 404:
+            if not speaks_checkly(response):  # said at once, not after the not-found grace
+                raise self._misconfigured(self._not_the_api(message))
             raise NotFound(message, status)
         if 300 <= status < 400:
-            where = response.headers.get("Location", "?")
+            where = redact.everywhere()(one_line(response.headers.get("Location", "?"), 200))
             raise Refused(f"{message} (redirect to {where}; check --api-url)", status)
         hint = _HINTS.get(status)
         raise Refused(f"{message}" + (f" (hint: {hint})" if hint else ""), status)
@@ -527,14 +578,23 @@ class Client:
         return scope.now()
 
     def _exchange(
-        self, method: str, path: str, params: dict[str, str] | None, json_body: Any, cap: float
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        json_body: Any,
+        cap: float,
+        read: Callable[[httpx.Response], Any] | None = None,
     ) -> httpx.Response:
         """Send one request and read its whole answer, bounded by the scope and by ``cap``.
 
         The exchange runs in a worker thread that this thread can abandon: it waits for the
         answer, the deadline, the cap or a stop, whichever comes first, and on abandoning
-        shuts the connection down so the worker ends too. Transport failures become
-        ``Transient`` (with ``sent``) or ``Misconfigured`` (TLS verification).
+        shuts the connection down so the worker ends too. ``read`` (a parser) runs on a 2xx
+        answer in the same worker, so parsing is bounded too: a body of 2 million empty rows
+        arriving just before the deadline is abandoned at the deadline, not parsed past it.
+        Transport failures become ``Transient`` (with ``sent``) or ``Misconfigured`` (TLS
+        verification, a refusing proxy, a server that is not the API).
         """
         scope = self._scope
         if scope.stopped:
@@ -548,7 +608,7 @@ class Client:
         with self._lock:
             self._stats.requests += 1
         log.debug("%s %s", method, path)
-        work = _Exchange(self._http, method, path, params, json_body, until - now)
+        work = _Exchange(self._http, method, path, params, json_body, until - now, read)
         worker = threading.Thread(target=work.run, name=f"http-{path[:40]}", daemon=True)
         worker.start()
         scope.wait(work.done, until)
@@ -576,11 +636,12 @@ class Client:
                 timed_out=True,
                 sent=work.may_have_arrived(),
             )
+        if work.response is not None and not _foreign(work.response):
+            with self._lock:  # only the API's own answers count as answers
+                self._stats.answers += 1
         if work.error is not None:
             raise self._failure(work.error, work.may_have_arrived())
         assert work.response is not None
-        with self._lock:
-            self._stats.answers += 1
         return work.response
 
     def _failure(self, exc: BaseException, sent: bool) -> Exception:
@@ -590,16 +651,42 @@ class Client:
             return Transient(f"answer from {self._host} is {exc}", sent=True)
         if isinstance(exc, httpx.TimeoutException):  # e.g. the connect timeout, before the bound
             return Transient(f"request timed out ({type(exc).__name__})", timed_out=True, sent=sent)
+        from_socks = type(exc).__module__.startswith("socksio")  # httpx lets these through
+        if self._proxy_variable is not None and (isinstance(exc, httpx.ProxyError) or from_socks):
+            # The proxy refused the tunnel (403/407 on CONNECT) or answered garbage (SOCKS):
+            # nothing reached the API, and asking again gets the same answer.
+            return self._misconfigured(self._proxy_refused(redact.everywhere()(detail)))
         if isinstance(exc, httpx.TransportError):
             message = tls_problem(exc, self._host)
             if message is not None:
-                with self._lock:
-                    self._stats.misconfigured = self._stats.misconfigured or message
-                return Misconfigured(message)
+                return self._misconfigured(message)
+            detail = redact.everywhere()(one_line(detail, 300))
             return Transient(f"network error reaching {self._host}: {detail}", sent=sent)
         if isinstance(exc, httpx.HTTPError):
             return Transient(f"unreadable answer from {self._host}: {detail}", sent=sent)
         return exc if isinstance(exc, Exception) else RuntimeError(detail)
+
+    def _not_the_api(self, message: str) -> str:
+        """One line for a 404 that is not Checkly's: the base URL is named."""
+        return (
+            f"{self._http.base_url} does not answer like the Checkly API ({message}, not "
+            "Checkly's error body); check --api-url (CHECKLY_API_URL)"
+        )
+
+    def _proxy_refused(self, detail: str) -> str:
+        """One line for a proxy that will not carry the request, naming its variable."""
+        return (
+            f"the proxy in {self._proxy_variable or 'the proxy variables'} refused the "
+            f"connection to {self._host}: {one_line(detail, 200)}; check the proxy, its "
+            "credentials, or NO_PROXY"
+        )
+
+    def _misconfigured(self, message: str) -> Misconfigured:
+        """A configuration problem (TLS, proxy): recorded once, reported at once, never retried
+        (exit 2 before the API answered anything, 5 after: see ``gate``)."""
+        with self._lock:
+            self._stats.misconfigured = self._stats.misconfigured or message
+        return Misconfigured(message)
 
     @staticmethod
     def _session_from(
@@ -654,8 +741,10 @@ class _Exchange:
         params: dict[str, str] | None,
         json_body: Any,
         timeout: float,
+        read: Callable[[httpx.Response], Any] | None = None,
     ) -> None:
         self._http = http
+        self._read = read
         self._args = (method, path, params, json_body)
         self._timeout = _limits(timeout)
         self.done = threading.Event()
@@ -663,6 +752,7 @@ class _Exchange:
         self.sent = False
         self.traced = False
         self.headers_read = False
+        self.parsing = False
         self.received = 0
         self.response: httpx.Response | None = None
         self.error: BaseException | None = None
@@ -691,6 +781,13 @@ class _Exchange:
                         raise BodyTooLarge(f"larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
                     chunks.append(chunk)
                 self.response = _complete(response, b"".join(chunks))
+            if self._read is not None and 200 <= self.response.status_code < 300:
+                self.parsing = True
+                try:
+                    self.response.extensions[_READ] = self._read(self.response)
+                except Transient as exc:
+                    exc.sent = True  # an answer came: the request arrived (a trigger: Ambiguous)
+                    raise
         except BaseException as exc:  # handed to the waiting thread, which decides
             self.error = exc
         finally:
@@ -716,6 +813,8 @@ class _Exchange:
 
     def stage(self) -> str:
         """How far the exchange got, for messages."""
+        if self.parsing:
+            return f"all {self.received} body bytes read, still parsing them"
         if self.headers_read:
             return f"headers received, {self.received} body bytes read"
         if self.sent or not self.traced:
@@ -738,10 +837,32 @@ class _Exchange:
                 sock.shutdown(2)  # socket.SHUT_RDWR: wakes a read blocked in the worker
 
 
+_READ = "checkly_gate.read"  # where a response keeps what ``read`` made of it
+
+
+def _read(response: httpx.Response | None, read: Callable[[httpx.Response], Any]) -> Any:
+    """What ``read`` made of ``response`` in the exchange's worker (``_exchange``); a response
+    that did not go through one (an injected transport's, a non-2xx answer) is read here."""
+    assert response is not None
+    if _READ in response.extensions:
+        return response.extensions[_READ]
+    return read(response)
+
+
+def _foreign(response: httpx.Response) -> bool:
+    """An answer that is not the Checkly API's: a proxy's 407, or a 404 without Checkly's
+    error body. A configuration problem met before any of the API's own answers is exit 2."""
+    status = response.status_code
+    return status == 407 or (status == 404 and not speaks_checkly(response))
+
+
 def _complete(response: httpx.Response, content: bytes) -> httpx.Response:
-    """A fully read copy of a streamed response (the body already decoded)."""
-    drop = {"content-encoding", "content-length", "transfer-encoding"}
-    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in drop]
+    """A fully read copy of a streamed response (the body already decoded), its headers the
+    bytes the server sent."""
+    drop = {b"content-encoding", b"content-length", b"transfer-encoding"}
+    # The raw header bytes, as received: decoded text would be encoded again as ASCII and fail on
+    # any other byte (``X-Served-By: Zürich``). Header bytes never change what is judged.
+    headers = [(k, v) for k, v in response.headers.raw if k.lower() not in drop]
     return httpx.Response(
         response.status_code,
         headers=headers,

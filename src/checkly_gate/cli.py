@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import os
 import shlex
-import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,6 +175,7 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
         ("--fail-on-flaky", "fail when a check passed only after retries (default off)"),
         ("--details", "fetch the error messages of failed checks for the reports (default on)"),
         ("--cancel-on-interrupt", "on SIGINT/SIGTERM ask Checkly to cancel the session once"),
+        ("--allow-insecure-http", "allow an http:// --api-url that is not this machine"),
     ):
         add(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
     add(
@@ -479,35 +478,19 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
 MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024  # four 64 MiB bodies (``api.MAX_BODY_BYTES``)
 
 
-def read_snapshot_file(path: Path, limit: int = MAX_SNAPSHOT_BYTES) -> bytes:
-    """The bytes of ``path`` when it is a regular file of at most ``limit`` bytes.
-
-    Opened without blocking (a FIFO nobody writes never holds the gate) and checked on the open
-    descriptor (no swap between check and read); reads at most ``limit + 1`` bytes, so
-    ``/dev/zero`` or a file growing while read ends. Raises ``OSError`` whose ``strerror`` says
-    why (not a regular file, too large). To be replaced by ``files``' bounded reader.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    fd = os.open(path, flags)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise OSError(errno.EFBIG, f"larger than {limit // (1024 * 1024)} MiB")
-    return data
-
-
 def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
     from checkly_gate.ci import detect
     from checkly_gate.config import ConfigError, Options
+    from checkly_gate.files import UnreadableInput, read_bounded
     from checkly_gate.gate import finish
     from checkly_gate.redact import Redactor
     from checkly_gate.reports import snapshot
 
     path = Path(args.snapshot)
-    try:
-        text = read_snapshot_file(path).decode("utf-8")
+    try:  # a regular file of bounded size only: a FIFO or /dev/zero is refused at once
+        text = read_bounded(path, MAX_SNAPSHOT_BYTES, "snapshot").decode("utf-8")
+    except UnreadableInput as exc:
+        raise ConfigError(str(exc)) from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checkly_gate import tls
 from checkly_gate.proxies import ProxyError, proxy_for
 
 DEFAULT_CONFIG_FILE = "checkly-gate.yml"
@@ -55,6 +56,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("fail-on-flaky", bool, "CHECKLY_GATE_FAIL_ON_FLAKY", False),
     Spec("details", bool, "CHECKLY_GATE_DETAILS", True),
     Spec("cancel-on-interrupt", bool, "CHECKLY_GATE_CANCEL_ON_INTERRUPT", False),
+    Spec("allow-insecure-http", bool, "CHECKLY_GATE_ALLOW_INSECURE_HTTP", False),
 )
 SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 # ``run``'s own options in the config file, in the flags' spelling (``wait`` ignores them).
@@ -101,6 +103,7 @@ class Options:
     fail_on_flaky: bool = False
     details: bool = True  # fetch error groups of failed results for the reports
     cancel_on_interrupt: bool = False
+    allow_insecure_http: bool = False  # send the key over http:// to a non-loopback host
     check_session_ids: tuple[str, ...] = ()  # those of session_ids that are check sessions
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
@@ -249,17 +252,12 @@ def load_config_file(path: Path) -> dict[str, Any]:
     """Read and check a YAML config file; keys come back in the CLI's spelling."""
     import yaml  # lazy: keeps `--version` fast
 
+    from checkly_gate.files import UnreadableInput, read_bounded
+
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(CONFIG_MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:  # e.g. a NUL in the path
-        raise ConfigError(f"cannot read config file {shown(str(path))}: {exc}") from None
-    if len(raw) > CONFIG_MAX_BYTES:
-        raise ConfigError(f"{path}: larger than {CONFIG_MAX_BYTES // 1024} KiB; not a config file")
+        raw = read_bounded(path, CONFIG_MAX_BYTES, "config file")
+    except UnreadableInput as exc:
+        raise ConfigError(str(exc)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -379,6 +377,25 @@ def check_url(url: str, where: str) -> str:
     return url.rstrip("/")
 
 
+def _key_stays_private(api_url: str) -> bool:
+    """Whether the key sent to ``api_url`` is protected: https://, or http:// to the loopback
+    (``localhost``, ``127.0.0.0/8``, ``::1``: the simulator, a local tunnel) where it never
+    crosses a network."""
+    import ipaddress
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(api_url)
+    if parts.scheme.lower() != "http":
+        return True
+    host = (parts.hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 OUTPUT_KEYS = ("json", "junit", "summary", "dotenv")
 
 
@@ -467,10 +484,21 @@ def resolve(
     if values["account-id"] is not None:
         check_account_id(values["account-id"], _where("account-id", sources))
     api_url = check_url(values["api-url"], _where("api-url", sources))
+    if not values["allow-insecure-http"] and not _key_stays_private(api_url):
+        raise ConfigError(
+            f"{_where('api-url', sources)}: http:// to a host that is not this machine would "
+            "send the API key in clear; use https://, or pass --allow-insecure-http "
+            "(CHECKLY_GATE_ALLOW_INSECURE_HTTP=true) if you mean it"
+        )
     try:
         proxy_for(api_url, env)  # only the proxy that applies to the API host must be usable
     except ProxyError as exc:
         raise ConfigError(str(exc)) from None
+    if tls.applies(api_url):  # TLS settings a plain http:// API never uses cannot stop it
+        try:
+            tls.ssl_context(env)
+        except tls.TlsSetupError as exc:
+            raise ConfigError(str(exc)) from None
     if require_sessions and not session_ids:
         raise ConfigError("no session id given")
     ids = tuple(dict.fromkeys(parse_session_id(s) for s in session_ids))
@@ -500,6 +528,7 @@ def resolve(
         fail_on_flaky=values["fail-on-flaky"],
         details=values["details"],
         cancel_on_interrupt=values["cancel-on-interrupt"],
+        allow_insecure_http=values["allow-insecure-http"],
         verbosity=verbosity,
         sources=sources,
         run=run_values,

@@ -19,6 +19,7 @@ import codecs
 import contextlib
 import errno
 import os
+import select
 import stat
 import sys
 import tempfile
@@ -26,12 +27,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from checkly_gate.redact import Redactor, everywhere
-from checkly_gate.text import printable
-
-try:
-    import fcntl
-except ImportError:  # Windows: no FIFOs to worry about
-    fcntl = None  # type: ignore[assignment]
+from checkly_gate.text import one_line, printable
 
 _IN_PLACE_ROOTS = ("/dev/", "/proc/")
 
@@ -170,11 +166,27 @@ def _std_fd(final: os.stat_result) -> int | None:
     return None
 
 
-def _write_all(fd: int, data: Iterable[bytes | memoryview]) -> None:
+#: Seconds a FIFO's reader may take nothing before the write gives up (the gate promises its
+#: outputs within 2 s of a signal; a reader that stalls that long is stuck, not slow).
+WRITE_STALL_SECONDS = 2.0
+
+
+def _write_all(fd: int, data: Iterable[bytes | memoryview], path: Path | None = None) -> None:
+    """Write every chunk to ``fd``; on a non-blocking descriptor (a FIFO) wait at most
+    ``WRITE_STALL_SECONDS`` for the reader to take more, then raise ``OSError`` (EAGAIN)."""
     for chunk in data:
         view = memoryview(chunk)
         while view:
-            view = view[os.write(fd, view) :]
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                _, ready, _ = select.select([], [fd], [], WRITE_STALL_SECONDS)
+                if not ready:
+                    raise OSError(
+                        errno.EAGAIN,
+                        f"the reader of this FIFO took nothing for {WRITE_STALL_SECONDS:g}s",
+                        str(path),
+                    ) from None
 
 
 def _write_in_place(path: Path, data: Iterable[bytes | memoryview], fifo: bool) -> None:
@@ -191,9 +203,7 @@ def _write_in_place(path: Path, data: Iterable[bytes | memoryview], fifo: bool) 
             raise OSError(errno.ENXIO, "no process is reading this FIFO", str(path)) from None
         raise
     try:
-        if fifo and fcntl is not None:
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-        _write_all(fd, data)
+        _write_all(fd, data, path)  # a FIFO stays non-blocking: a stalled reader cannot hold us
     finally:
         os.close(fd)
 
@@ -202,12 +212,82 @@ def append_text(path: Path | str, text: str) -> None:
     """Append to a file another process owns (e.g. ``$GITHUB_STEP_SUMMARY``); never truncate."""
     path = Path(path)
     data = _encode(text)
-    if path.is_dir():
+    try:
+        final: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        final = None
+    if final is not None and stat.S_ISDIR(final.st_mode):
         raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
-    if not path.exists():
+    if final is not None and not stat.S_ISREG(final.st_mode):
+        # A FIFO nobody reads, or one whose reader stalls, must not hold the gate.
+        _write_in_place(path, [data], fifo=stat.S_ISFIFO(final.st_mode))
+        return
+    if final is None:
         path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "ab") as handle:
         handle.write(data)
+
+
+class UnreadableInput(OSError):
+    """An input file that cannot be read as one: missing, a directory, a FIFO, a device, a
+    symlink loop, too large. ``str()`` is one line naming what and why, never the content."""
+
+
+def read_bounded(path: Path | str, limit: int, what: str) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` bytes, without ever blocking.
+
+    The one reader of every input file (``--config``, ``SSL_CERT_FILE``, a ``report``
+    snapshot): opened non-blocking (a FIFO nobody writes returns at once instead of waiting
+    for a writer), then only a regular file is read, and never more than ``limit + 1`` bytes
+    (``/dev/zero`` and a huge file cannot exhaust memory or time). ``what`` names the input
+    in the error (``"config file"``, ``"SSL_CERT_FILE"``). Raises ``UnreadableInput``.
+    """
+    shown = one_line(str(path), 200)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise UnreadableInput(f"{what} {shown} does not exist") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if exc.errno == errno.ELOOP:
+            reason = "too many levels of symbolic links"
+        raise UnreadableInput(f"cannot read {what} {shown}: {reason}") from None
+    except ValueError:  # a NUL in the path
+        raise UnreadableInput(f"cannot read {what} {shown}: not a usable path") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise UnreadableInput(f"cannot read {what} {shown}: is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device or socket"
+            raise UnreadableInput(f"cannot read {what} {shown}: {kind}, not a regular file")
+        too_large = f"cannot read {what} {shown}: larger than {_size(limit)}"
+        if info.st_size > limit:
+            raise UnreadableInput(too_large)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(CHUNK, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:  # grew while read
+            raise UnreadableInput(too_large)
+        return b"".join(chunks)
+    except UnreadableInput:
+        raise
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read {what} {shown}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _size(limit: int) -> str:
+    if limit >= 1 << 20:
+        return f"{limit / (1 << 20):g} MiB"
+    return f"{limit / 1024:g} KiB"
 
 
 def _umask() -> int:

@@ -215,6 +215,8 @@ def finish_without_waiting(
     no session found, a signal) and return the exit code (``128 + signal`` for one that arrived
     while the outputs were written)."""
     signum = scope.signal if verdict.outcome is Outcome.INTERRUPTED else None
+    # The same configuration problem (TLS, proxy) is the same outcome whichever phase met it.
+    verdict = _configuration_problem(verdict, client)
     run = GateRun(
         verdict=verdict,
         started_at=started_wall,
@@ -426,8 +428,10 @@ def _policy(options: Options) -> Policy:
 
 
 def _configuration_problem(verdict: Verdict, client: Client) -> Verdict:
-    """A TLS certificate that could not be verified before the API answered anything is a
-    configuration error (exit 2), not a refusal: nothing was ever read."""
+    """A configuration problem (``api.Misconfigured``: a TLS certificate that cannot be
+    verified, a proxy that refuses, a base URL that is not the Checkly API) met before the API
+    answered anything is a configuration error (exit 2), not a refusal: nothing was ever read.
+    Applied to every command's verdict, so the same problem is the same code everywhere."""
     problem = client.misconfigured
     if problem is None or client.answers or verdict.outcome is Outcome.INTERRUPTED:
         return verdict

@@ -19,7 +19,6 @@ import httpx
 from checkly_gate.api import (
     Ambiguous,
     Client,
-    Misconfigured,
     NoMatch,
     OutOfTime,
     Refused,
@@ -89,11 +88,7 @@ def trigger(
                 f"{exc.message}; the session may or may not have started, so the trigger is "
                 "not retried (a retry could start a duplicate session)"
             ) from None
-        except Misconfigured as exc:
-            outcome = Outcome.USAGE if not client.answers else Outcome.REFUSED
-            reason = f"configuration problem: {exc.message}"
-            raise TriggerFailed(Verdict(outcome, outcome.value, reason)) from None
-        except Refused as exc:
+        except Refused as exc:  # Misconfigured too: finish_without_waiting says exit 2 or 5
             raise TriggerFailed(Verdict(Outcome.REFUSED, 5, exc.message)) from None
         except Transient as exc:
             try:

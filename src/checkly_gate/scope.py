@@ -15,6 +15,7 @@ handlers are installed explicitly, so SIGTERM also works when the gate is PID 1 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import signal
@@ -183,6 +184,83 @@ class Scope:
                 self._children.remove(scope)
 
 
+#: The scope the running command's signals reach (set by ``signals_stop``), for work that has
+#: no scope handed to it, such as a CI integration's child process.
+_active: Scope | None = None
+
+#: Seconds a child process may still take once the scope is stopped or past its deadline (the
+#: outputs of a timed-out or interrupted run are written in this window).
+CHILD_GRACE = 2.0
+
+
+def active() -> Scope | None:
+    """The scope of the running command, if a command is running with signal handling."""
+    return _active
+
+
+@dataclasses.dataclass
+class ChildResult:
+    """How a child process ended: its exit code (None: killed), stdout and stderr bytes, and
+    why it was killed (one line) if it was."""
+
+    returncode: int | None
+    stdout: bytes
+    stderr: bytes
+    killed: str | None = None
+
+
+def run_child(
+    command: list[str], stdin: bytes, cap: float, scope: Scope | None = None
+) -> ChildResult:
+    """Run ``command`` with ``stdin`` as a child in its own process group, bounded by ``cap``
+    seconds, the scope's deadline (at least ``CHILD_GRACE`` when already past it) and a stop:
+    the whole group is killed at the bound or at once when the scope stops while it runs, so
+    a hanging tool (and what it started) never holds the gate. ``scope`` defaults to
+    ``active()``. Raises ``OSError`` when the command cannot start."""
+    import os
+    import subprocess
+
+    scope = scope if scope is not None else active()
+    stopped = threading.Event()
+    budget = cap
+    if scope is not None:
+        budget = CHILD_GRACE if scope.done else min(cap, max(scope.remaining(), CHILD_GRACE))
+        if not scope.stopped:
+            scope.on_stop(stopped.set)
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group, killed as one
+    )
+    killed: str | None = None
+    data: bytes | None = stdin
+    try:
+        while True:
+            try:
+                out, err = proc.communicate(data, timeout=0.1)
+                return ChildResult(proc.returncode, out, err)
+            except subprocess.TimeoutExpired:
+                data = None  # handed over already; communicate keeps feeding it
+            if stopped.is_set():
+                killed = "stopped by a signal"
+            elif time.monotonic() - start >= budget:
+                killed = f"still running after {budget:g}s"
+            if killed is not None:
+                break
+    finally:
+        if scope is not None:
+            scope._forget(stopped.set)
+        if proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            proc.communicate(timeout=1.0)
+    return ChildResult(None, b"", b"", killed)
+
+
 def _ignore(signum: int, frame: FrameType | None) -> None:
     """The Python-level handler: the work happens in the watcher thread (see ``signals_stop``)."""
 
@@ -240,9 +318,12 @@ def signals_stop(
 
     watcher = threading.Thread(target=watch, name="signal-watcher", daemon=True)
     watcher.start()
+    global _active
+    outer, _active = _active, scope
     try:
         yield received
     finally:
+        _active = outer
         for signum, handler in previous.items():
             # None: a handler not installed from Python; the default is the closest match.
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)

@@ -16,19 +16,58 @@ A certificate that cannot be verified is a configuration problem, never "network
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Iterator, Mapping
 
 import certifi
 
+#: The largest CA bundle read from ``SSL_CERT_FILE`` (certifi's is about 300 KB).
+CA_FILE_MAX_BYTES = 16 * 1024 * 1024
+
+
+class TlsSetupError(ValueError):
+    """``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` cannot be used; one line naming the variable."""
+
+
+def applies(api_url: str) -> bool:
+    """Whether TLS settings matter for ``api_url`` at all: a plain ``http://`` API never uses
+    them, so a broken ``SSL_CERT_FILE`` must not stop it."""
+    return api_url.lower().startswith("https://")
+
 
 def ssl_context(env: Mapping[str, str]) -> ssl.SSLContext:
-    """A client context trusting ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (else certifi), not strict."""
+    """A client context trusting ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (else certifi), not strict.
+
+    ``SSL_CERT_FILE`` is read through ``files.read_bounded`` (a regular file of at most
+    ``CA_FILE_MAX_BYTES``: a FIFO, ``/dev/zero`` or a directory is refused at once) and must
+    hold at least one PEM or DER certificate; ``SSL_CERT_DIR`` must be a directory. Raises
+    ``TlsSetupError`` naming the variable, never a traceback."""
+    from checkly_gate.files import UnreadableInput, read_bounded
+
     cafile = env.get("SSL_CERT_FILE") or None
     capath = env.get("SSL_CERT_DIR") or None
-    if cafile is None and capath is None:
-        cafile = certifi.where()
-    context = ssl.create_default_context(cafile=cafile, capath=capath)
+    cadata: str | bytes | None = None
+    if cafile is not None:
+        try:
+            data = read_bounded(cafile, CA_FILE_MAX_BYTES, "SSL_CERT_FILE")
+        except UnreadableInput as exc:
+            raise TlsSetupError(str(exc)) from None
+        cadata = data.decode("ascii", "replace") if b"-----BEGIN" in data else data  # PEM/DER
+    if capath is not None and not os.path.isdir(capath):
+        raise TlsSetupError("SSL_CERT_DIR is not a directory; point it at a folder of CAs")
+    try:
+        context = ssl.create_default_context(
+            cafile=certifi.where() if cadata is None and capath is None else None,
+            capath=capath,
+            cadata=cadata,
+        )
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None)
+        raise TlsSetupError(
+            f"{'SSL_CERT_FILE' if cadata is not None else 'SSL_CERT_DIR'} holds no usable CA "
+            f"certificate ({reason or type(exc).__name__}); point it at a PEM bundle"
+        ) from None
     context.verify_flags &= ~ssl.VERIFY_X509_STRICT
     return context
 

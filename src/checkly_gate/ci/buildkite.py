@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
 from checkly_gate.ci import COMMAND_MARK
 from checkly_gate.ci.common import Basic, Commit, commits_from, compact, first, safe_url, web_url
 from checkly_gate.reports import GateRun
+from checkly_gate.scope import run_child
 from checkly_gate.text import one_line
 
 CONTEXT = "checkly-gate"
 ANNOTATION_LIMIT_BYTES = 1024 * 1024  # Buildkite refuses larger annotation bodies
+ANNOTATE_SECONDS = 10.0  # at most, and never past the scope (see scope.run_child)
 _HEADER = re.compile(r"^(?=(?:---|\+\+\+|~~~|\^\^\^)(?:\s|$))")
 
 
@@ -89,10 +90,12 @@ class Buildkite(Basic):
             return []
         body = summary_markdown.encode("utf-8")[:ANNOTATION_LIMIT_BYTES]
         command = [agent, "annotate", "--style", style(run), "--context", CONTEXT]
-        try:
-            done = subprocess.run(command, input=body, capture_output=True, timeout=10, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
+        try:  # under the command's scope: killed (with its process group) at the bound or a signal
+            done = run_child(command, body, ANNOTATE_SECONDS)
+        except OSError as exc:
             return [f"warning: buildkite-agent annotate failed: {one_line(str(exc), 300)}"]
+        if done.killed is not None:
+            return [f"warning: buildkite-agent annotate was killed: {done.killed}"]
         if done.returncode != 0:
             detail = one_line(done.stderr.decode("utf-8", "replace"), 300)
             return [f"warning: buildkite-agent annotate exited {done.returncode}: {detail}"]
