@@ -76,7 +76,10 @@ timeout: 60
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ("env: {BASE_URL: https://x}", "'env' must not be in a config file: its values are secrets"),
+        (
+            "env: {BASE_URL: https://x}",
+            "'env' must not be in a config file: its values are secrets",
+        ),
         ("environment-variables: [A=b]", "must not be in a config file"),
         ("retries: '3'", "'retries': expected a whole number"),
         ("retries: true", "'retries': expected a whole number"),
