@@ -179,7 +179,8 @@ def test_action_inputs_are_the_tables_variables() -> None:
     run = next(s for s in action["runs"]["steps"] if s.get("id") == "wait")
     for name in action["inputs"]:
         assert name in by_input, f"input {name} is not in config.OPTION_TABLE"
-        assert run["env"].get(by_input[name].env) == f"${{{{ inputs.{name} }}}}", name
+        variable = by_input[name].env
+        assert run["env"].get(variable) == f"${{{{ inputs.{name} || env.{variable} }}}}", name
     assert "exec " in run["run"]
 
 
