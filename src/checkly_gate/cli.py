@@ -24,7 +24,7 @@ exit codes (with the name the `status` output and CHECKLY_GATE_STATUS give):
   6 unavailable (network errors, 5xx, 429 until the deadline)
   7 no-match (run: no check matched; 0 with --no-fail-on-no-matching)
   8 no-session (--commit: none found; 0 with --no-fail-on-no-session)
-  130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP)
+  130/143 interrupted (SIGINT/SIGTERM; 129 SIGHUP)
 """
 
 WAIT_EPILOG = (
