@@ -389,3 +389,11 @@ def test_bare_wait_reads_the_handed_over_session(tmp_path: Path, names: tuple[st
         assert proc.returncode == 0, proc.stdout + proc.stderr
         snapshot = json.loads((tmp_path / "g.json").read_text())
     assert sid in json.dumps(snapshot)
+
+
+def test_a_commit_asked_for_wins_over_an_inherited_session_id(tmp_path: Path) -> None:
+    """A dotenv report of an earlier job leaves CHECKLY_GATE_SESSION_ID in every later job; a
+    job that asks for a commit (flag or variable) still looks for the commit's sessions."""
+    env = {"CHECKLY_GATE_SESSION_ID": SID, "CHECKLY_GATE_COMMIT": "not-a-sha"}
+    proc = gate("wait", "--api-url", "http://127.0.0.1:9", cwd=tmp_path, env=env)
+    assert proc.returncode == 2 and "expected a commit SHA" in proc.stderr, proc.stderr

@@ -393,15 +393,18 @@ def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
     import re
 
     from checkly_gate.config import SESSION_ID_ENVS, ConfigError, parse_session_id
-    from checkly_gate.discovery import parse_options, run_discovered
+    from checkly_gate.discovery import ENV, parse_options, run_discovered
 
     given = bool(args.session_ids or args.check_session)
     searching = any(
         value is not None for value in (args.commit, args.branch, args.provider, args.environment)
+    ) or any(
+        env.get(ENV[key], "").strip() for key in ("commit", "branch", "provider", "environment")
     )
     if not given and not searching:
         # A bare `wait`: the ids the job before handed over (`run --detach --dotenv` writes
-        # CHECKLY_GATE_SESSION_ID; CHECKLY_SESSION_ID is the older documented name).
+        # CHECKLY_GATE_SESSION_ID; CHECKLY_SESSION_ID is the older documented name). A
+        # commit asked for by flag or variable wins over an id inherited from an earlier job.
         for name in SESSION_ID_ENVS:
             text = env.get(name, "")
             if text.strip():
