@@ -100,7 +100,7 @@ OTHER_SPECS: tuple[Spec, ...] = (
 )
 #: The one table of options: the CLI's flags (``--KEY``), the config file's keys, the
 #: environment variables, the GitHub Action's and the GitLab component's inputs all come from
-#: it (tests/test_config.py checks action.yml and templates/checkly-gate.yml against it).
+#: it (tests/test_options_table.py checks action.yml and templates/checkly-gate.yml against it).
 OPTION_TABLE: tuple[Spec, ...] = (*SPECS, *RUN_SPECS, *DISCOVERY_SPECS, *OTHER_SPECS)
 TABLE_BY_KEY = {spec.key: spec for spec in OPTION_TABLE}
 #: The Action's and the GitLab component's input names where they differ from the key.
