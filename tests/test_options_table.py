@@ -397,3 +397,40 @@ def test_a_commit_asked_for_wins_over_an_inherited_session_id(tmp_path: Path) ->
     env = {"CHECKLY_GATE_SESSION_ID": SID, "CHECKLY_GATE_COMMIT": "not-a-sha"}
     proc = gate("wait", "--api-url", "http://127.0.0.1:9", cwd=tmp_path, env=env)
     assert proc.returncode == 2 and "expected a commit SHA" in proc.stderr, proc.stderr
+
+
+DISCOVERY_SAMPLES = {
+    "commit": ("ABCDEF1", "abcdef1"),
+    "branch": ("main", "main"),
+    "provider": ("vercel", "VERCEL"),
+    "environment": ("preview", "preview"),
+    "discover-timeout": ("12.5", 12.5),
+}
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    st.sampled_from(sorted(DISCOVERY_SAMPLES)),
+    st.sampled_from(BOOLEAN_TEXT),
+)
+def test_discovery_flags_and_variables_give_the_same_options(key: str, word: str) -> None:
+    """`wait --commit`'s options: the flag and the table's variable mean the same."""
+    from checkly_gate.discovery import parse_options
+
+    text, value = DISCOVERY_SAMPLES[key]
+    flags: dict[str, Any] = {"commit": "abcdef1"}
+    flags[key] = float(text) if key == "discover-timeout" else text
+    by_flag = parse_options(
+        flags["commit"],
+        flags.get("branch"),
+        flags.get("provider"),
+        flags.get("environment"),
+        flags.get("discover-timeout"),
+        parse_bool(word, "test"),
+        {},
+    )
+    env = {TABLE_BY_KEY[key].env or "": text, "CHECKLY_GATE_FAIL_ON_NO_SESSION": word}
+    env.setdefault("CHECKLY_GATE_COMMIT", "abcdef1")
+    by_env = parse_options(None, None, None, None, None, None, env)
+    assert by_flag == by_env
+    assert by_flag is not None and getattr(by_flag, key.replace("-", "_")) == value
