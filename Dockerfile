@@ -48,7 +48,9 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m pip install --no-cache-dir --disable-pip-version-check --no-index --find-links /wheels --require-hashes -r /requirements.lock \
  && python -m pip install --no-cache-dir --disable-pip-version-check --no-index --no-deps /wheels/checkly_gate-${VERSION}-py3-none-any.whl
 
+# PYTHONSAFEPATH: `python -m`/`-c` in a job using this image never import from the checkout.
 ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONSAFEPATH=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 # Reports land here; mount a folder on it (docker run --user "$(id -u):$(id -g)" -v "$PWD/reports:/reports" ...).

@@ -61,6 +61,7 @@ INPUTS = [
     "discover-timeout",
     "check-id",
     "env",
+    "env-plain",
     "location",
     "session-name",
     "retries",
@@ -264,7 +265,9 @@ def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
         return [e for e in events if (e.get("stepID") or [None])[0] == step]
 
     def summaries(step: str) -> list[str]:
-        return [e["content"] for e in of(step) if e.get("command") == "summary"]
+        # act reports a composite's summary for its last sub-step and again for the composite
+        # step when the sub-step ends it: one summary either way.
+        return list(dict.fromkeys(e["content"] for e in of(step) if e.get("command") == "summary"))
 
     def messages(step: str) -> str:
         # act's own lines (step results, "exit status N") only: in host mode act reads a step's
@@ -302,8 +305,8 @@ def test_action_in_a_workflow_run_by_act(tmp_path: Path, simulators) -> None:
     assert started.body["target"]["matchTags"] == [["web"]]
     # run's options, from the action's inputs
     assert started.body["environmentVariables"] == [
+        {"key": "SECRET_TOKEN", "value": SECRET, "secret": True},  # env: secrets in Checkly
         {"key": "ENVIRONMENT_URL", "value": "https://staging.example.com", "secret": False},
-        {"key": "SECRET_TOKEN", "value": SECRET, "secret": False},
     ]
     assert started.body["retryStrategy"]["maxRetries"] == 1
     assert started.body["runLocation"] == "us-east-1"
@@ -367,13 +370,19 @@ def run_step(tmp_path: Path, step_id: str, **inputs: str) -> subprocess.Complete
     script = tmp_path / "step.sh"
     script.write_text(step["run"], encoding="utf-8")
     env = clean_env()
+    job = {k: v for k, v in inputs.items() if k.isupper()}  # the job's own variables
     for name, expression in step["env"].items():
         if not expression.startswith("${{"):
             env[name] = expression  # a constant of the step
             continue
-        input_name = expression.removeprefix("${{ inputs.").removesuffix(" }}")
-        env[name] = inputs.get(input_name, "")
-    env.update({k: v for k, v in inputs.items() if k.isupper()})
+        # `${{ inputs.NAME }}` or `${{ inputs.NAME || env.VAR }}`, as GitHub evaluates them
+        match = re.fullmatch(r"\$\{\{ inputs\.([a-z-]+)(?: \|\| env\.(\w+))? \}\}", expression)
+        if match is None:  # another step's output: the test passes it as a variable
+            env[name] = ""
+            continue
+        value = inputs.get(match[1], "")
+        env[name] = value or (job.get(match[2], "") if match[2] else "")
+    env.update({k: v for k, v in job.items() if not env.get(k)})
     # GitHub's `shell: bash` is `bash --noprofile --norc -eo pipefail {0}`.
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
@@ -426,9 +435,10 @@ def run_input_check(tmp_path: Path, **inputs: str) -> subprocess.CompletedProces
             {"session-id": VALID_ID, "api-key": "k", "poll-interval": "1s", "timeout": "-3"},
             ["timeout must be a number", "poll-interval must be a number of seconds, got '1s'"],
         ),
+        ({"session-id": VALID_ID, "api-key": "k", "fail-on-degraded": "True"}, []),
         (
-            {"session-id": VALID_ID, "api-key": "k", "fail-on-degraded": "True"},
-            ["fail-on-degraded must be true or false, got 'True'"],
+            {"session-id": VALID_ID, "api-key": "k", "fail-on-degraded": "maybe"},
+            ["fail-on-degraded must be true or false (or 1/0, yes/no, on/off), got 'maybe'"],
         ),
         (
             {"session-id": VALID_ID, "api-key": "k", "config": "missing.yml"},
@@ -459,7 +469,7 @@ def run_input_check(tmp_path: Path, **inputs: str) -> subprocess.CompletedProces
         ),
         (
             {"tags": "web", "fail-on-no-matching": "nope", "api-key": "k"},
-            ["fail-on-no-matching must be true or false, got 'nope'"],
+            ["fail-on-no-matching must be true or false (or 1/0, yes/no, on/off), got 'nope'"],
         ),
         (
             {"session-id": "a%b\n::warning::x", "api-key": "k"},
@@ -485,8 +495,8 @@ STUB_GATE = """\
 import json, os, sys
 record = {{
     "args": sys.argv[1:],
-    "key": os.environ.get("CHECKLY_API_KEY"),
-    "utf8": os.environ.get("PYTHONUTF8"),
+    "env": {{k: v for k, v in os.environ.items() if k.startswith("CHECKLY")}},
+    "pid": os.getpid(),
 }}
 with open(os.environ["STUB_RECORD"], "w", encoding="utf-8") as f:
     json.dump(record, f)
@@ -495,76 +505,79 @@ sys.exit(int(os.environ["STUB_EXIT"]))
 
 
 @pytest.mark.parametrize(
-    ("inputs", "args"),
+    ("inputs", "command"),
     [
-        (
-            {"session-id": f"{VALID_ID}, {VALID_ID.upper()}\n"},
-            ["wait", VALID_ID, VALID_ID.upper()],
-        ),
-        ({"tags": "web"}, ["run", "--tags=web"]),
-        # one --tags per line (an AND-group), blank lines and CRs dropped, nothing else touched
-        (
-            {"tags": "web, critical\r\n\n  \n-api\nmy tag,*\n"},
-            ["run", "--tags=web, critical", "--tags=-api", "--tags=my tag,*"],
-        ),
-        (
-            {"tags": "web", "timeout": "60", "fail-on-flaky": "false", "junit": "j.xml"},
-            ["run", "--tags=web", "--timeout", "60", "--junit", "j.xml", "--no-fail-on-flaky"],
-        ),
-        (
-            {"check-id": f"{VALID_ID},\n{VALID_ID}"},
-            ["run", f"--check-id={VALID_ID}", f"--check-id={VALID_ID}"],
-        ),
-        # run's options: env one KEY=VALUE per line (CRs and leading blanks dropped)
+        ({"session-id": f"{VALID_ID}, {VALID_ID.upper()}\n"}, "wait"),
+        ({"commit": "auto"}, "wait"),
+        ({"tags": "web"}, "run"),
+        ({"tags": "web, critical\r\n\n  \n-api\nmy tag,*\n"}, "run"),
+        ({"check-id": f"{VALID_ID},\n{VALID_ID}"}, "run"),
         (
             {
                 "tags": "web",
                 "env": "ENVIRONMENT_URL=https://x.example\r\n  TOKEN=a b=c\n\n",
+                "env-plain": "MODE=fast",
                 "location": "us-east-1",
                 "session-name": "my run",
                 "retries": "0",
-                "fail-on-no-matching": "false",
+                "fail-on-no-matching": "No",
+                "timeout": "60",
+                "junit": "j.xml",
             },
-            [
-                "run",
-                "--tags=web",
-                "--env=ENVIRONMENT_URL=https://x.example",
-                "--env=TOKEN=a b=c",
-                "--location",
-                "us-east-1",
-                "--name",
-                "my run",
-                "--retries",
-                "0",
-                "--no-fail-on-no-matching",
-            ],
+            "run",
         ),
     ],
 )
-def test_the_gate_runs_with_wait_or_run_by_the_inputs(
-    tmp_path: Path, inputs: dict[str, str], args: list[str]
+def test_the_step_execs_the_gate_with_the_inputs_as_its_variables(
+    tmp_path: Path, inputs: dict[str, str], command: str
 ) -> None:
+    """No argument logic in the step: each input reaches the gate unchanged as the option's own
+    variable (config.OPTION_TABLE), the gate replaces the shell (same pid: exec), and the
+    step's exit code is the gate's."""
+    from checkly_gate.config import INPUT_NAMES, OPTION_TABLE
+
     gate = tmp_path / "python"
     gate.write_text(STUB_GATE.format(python=sys.executable), encoding="utf-8")
     gate.chmod(0o755)
-    output, record = tmp_path / "output", tmp_path / "record.json"
+    record = tmp_path / "record.json"
     proc = run_step(
         tmp_path,
         "wait",
         **{"api-key": " k \n", **inputs},
         CG_PYTHON=str(gate),
-        GITHUB_OUTPUT=str(output),
         STUB_RECORD=str(record),
         STUB_EXIT="7",
     )
-    assert proc.returncode == 0, proc.stderr  # the next step fails with the gate's code
+    assert proc.returncode == 7, proc.stderr
     # every env value is masked before the gate runs, as is the key
     masks = [line for line in proc.stdout.splitlines() if line.startswith("::add-mask::")]
-    values = [a.split("=", 2)[2] for a in args if a.startswith("--env=")]
-    assert masks == [f"::add-mask::{v}" for v in [*values, "k"]]
+    lines = [line.strip() for line in inputs.get("env", "").splitlines() if line.strip()]
+    assert masks == [f"::add-mask::{line.split('=', 1)[1]}" for line in lines] + ["::add-mask::k"]
     recorded = json.loads(record.read_text(encoding="utf-8"))
-    assert recorded == {"args": ["-m", "checkly_gate", *args], "key": "k", "utf8": "1"}
-    assert output.read_text(encoding="utf-8") == "gate-exit-code=7\n"
+    assert recorded["args"] == ["-I", "-X", "utf8", "-m", "checkly_gate", command]
+    variables = {INPUT_NAMES.get(spec.key, spec.key): spec.env for spec in OPTION_TABLE}
+    for name, value in {"api-key": " k \n", **inputs}.items():
+        assert recorded["env"][variables[name]] == value, name
+
+
+def test_an_empty_input_leaves_the_jobs_variable(tmp_path: Path) -> None:
+    gate = tmp_path / "python"
+    gate.write_text(STUB_GATE.format(python=sys.executable), encoding="utf-8")
+    gate.chmod(0o755)
+    record = tmp_path / "record.json"
+    proc = run_step(
+        tmp_path,
+        "wait",
+        **{"session-id": VALID_ID},
+        CG_PYTHON=str(gate),
+        STUB_RECORD=str(record),
+        STUB_EXIT="0",
+        CHECKLY_API_KEY="job-key",
+        CHECKLY_GATE_TIMEOUT="77",
+    )
+    assert proc.returncode == 0, proc.stderr
+    recorded = json.loads(record.read_text(encoding="utf-8"))["env"]
+    assert recorded["CHECKLY_API_KEY"] == "job-key" and recorded["CHECKLY_GATE_TIMEOUT"] == "77"
 
 
 def test_install_and_wait_in_paths_with_spaces_and_backslashes(tmp_path: Path, simulators) -> None:
@@ -613,6 +626,6 @@ def test_install_and_wait_in_paths_with_spaces_and_backslashes(tmp_path: Path, s
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     outputs = gate_output.read_text(encoding="utf-8")
-    assert "status=passed" in outputs and outputs.endswith("gate-exit-code=0\n")
+    assert "status=passed" in outputs and "exit-code=0" in outputs.splitlines()
     assert (tmp_path / "reports dir" / "junit ü.xml").read_text(encoding="utf-8")
     assert "Checkly: passed" in summary.read_text(encoding="utf-8")

@@ -1,6 +1,6 @@
 """The Action's and the GitLab templates' commit inputs reach the gate (one environment line
-each): the Action's own scripts run with bash and the real gate against the simulator, the
-templates' scripts with sh and a stand-in gate."""
+each): the Action's own scripts run with bash, the templates' scripts with sh, each with the
+real gate against the simulator."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import yaml
 from checkly_gate.simulator import Simulator, load_scenario
 from checkly_gate.simulator.model import DEFAULT_METADATA
 from tests.test_action import run_input_check, run_step
-from tests.test_gitlab_ci import PLAIN, REPORTS, component_documents, interpolate, run_script
+from tests.test_gitlab_ci import PLAIN, component_variables, run_script
 
 SHA = str(DEFAULT_METADATA["commitId"])
 
@@ -43,27 +43,43 @@ def test_the_actions_wait_step_finds_the_workflows_commit(tmp_path: Path) -> Non
         sim.stop()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     written = output.read_text(encoding="utf-8")
-    assert "status=passed" in written and "gate-exit-code=0" in written
+    assert "status=passed" in written and "exit-code=0" in written.splitlines()
     assert any(r.path == "/v1/test-sessions" for r in sim.requests)
 
 
 def test_the_component_waits_for_the_commit_input(tmp_path: Path) -> None:
-    header, job = component_documents()
-    (body,) = job.values()
-    inputs = header["spec"]["inputs"]
-    values = {n: s.get("default", "") for n, s in inputs.items()}
-    values.update({"commit": "auto", "api-key": "k"})
-    variables = {name: str(interpolate(v, values)) for name, v in body["variables"].items()}
+    variables = component_variables(commit="auto", **{"discover-timeout": "10"})
     assert variables["CHECKLY_GATE_COMMIT"] == "auto"
-    assert inputs["discover-timeout"]["regex"]
-    proc, calls = run_script(tmp_path, body["script"][1], variables)
-    assert proc.returncode == 0, proc.stderr
-    assert calls == [{"args": ["wait", *REPORTS, "--dotenv", "checkly-gate.env"], "key": "k"}]
+    with Simulator(scenario=load_scenario("discovery"), api_key="k", speed=20) as sim:
+        variables.update(
+            CHECKLY_API_KEY="k",
+            CHECKLY_API_URL=sim.url,
+            CHECKLY_GATE_POLL_INTERVAL="0.1",
+            CI_COMMIT_SHA=SHA,
+        )
+        proc = run_script(tmp_path, _component_script(), variables)
+        assert any(r.path == "/v1/test-sessions" for r in sim.requests)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "CHECKLY_GATE_STATUS=passed" in (tmp_path / "checkly-gate.env").read_text("utf-8")
 
 
 def test_the_plain_template_waits_for_checkly_gate_commit(tmp_path: Path) -> None:
     plain = yaml.safe_load(PLAIN.read_text(encoding="utf-8"))[".checkly-gate"]
-    variables = {"CHECKLY_API_KEY": "k", "CHECKLY_GATE_COMMIT": SHA}
-    proc, calls = run_script(tmp_path, plain["script"][1], variables)
-    assert proc.returncode == 0, proc.stderr
-    assert calls == [{"args": ["wait"], "key": "k"}]
+    with Simulator(scenario=load_scenario("discovery"), api_key="k", speed=20) as sim:
+        variables = {
+            **{k: str(v) for k, v in plain["variables"].items()},
+            "CHECKLY_API_KEY": "k",
+            "CHECKLY_API_URL": sim.url,
+            "CHECKLY_GATE_POLL_INTERVAL": "0.1",
+            "CHECKLY_GATE_DISCOVER_TIMEOUT": "10",
+            "CHECKLY_GATE_COMMIT": SHA,
+        }
+        proc = run_script(tmp_path, plain["script"][1], variables)
+        assert any(r.path == "/v1/test-sessions" for r in sim.requests)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _component_script() -> str:
+    from tests.test_gitlab_ci import component_gate_script
+
+    return component_gate_script()

@@ -30,7 +30,7 @@ KEY = "cu_inputs_" + "k3y" * 6
 SID = "3f1c0b4e-8f3a-4b7e-9a53-2f6f7c1d9e10"
 DEAD_URL = "http://127.0.0.1:9"  # discard port: a valid run would fail fast, never hang
 # Exit codes the README documents.
-DOCUMENTED = {0, 1, 2, 3, 4, 5, 6, 7, 130, 143}
+DOCUMENTED = {0, 1, 2, 3, 4, 5, 6, 7, 129, 130, 143}
 
 BAD_CHARS = ["\n", "\r", "\t", " ", "\u200b", "\u00a0", "ä", "\x7f", "\x1b", "\ud800", "\u202e"]
 

@@ -201,8 +201,16 @@ def job_results(output: str) -> dict[str, str]:
 
 # One rerun: the external runner (not the gate) has shown a rare hiccup on a loaded machine
 # (act dropping output of instant steps; one unexplained gitlab-ci-local start failure).
+@pytest.fixture
+def handover() -> Iterator[Simulator]:
+    from checkly_gate.simulator import load_scenario
+
+    with Simulator(scenario=load_scenario("trigger-demo"), api_key=KEY, speed=20) as sim:
+        yield sim
+
+
 @pytest.mark.flaky(reruns=1)
-def test_jobs_run_by_gitlab_ci_local(tmp_path: Path, simulators) -> None:
+def test_jobs_run_by_gitlab_ci_local(tmp_path: Path, simulators, handover) -> None:
     runner = tool("gitlab-ci-local")
     missing = [name for name in ("git", "rsync", "bash") if shutil.which(name) is None]
     if runner is None:
@@ -235,6 +243,7 @@ def test_jobs_run_by_gitlab_ci_local(tmp_path: Path, simulators) -> None:
         "FAILING_SESSION_ID": failing_id,
         "FAILING_API_URL": simulators["failing"].url,
         "TAGS_API_URL": simulators["tags"].url,
+        "HANDOVER_API_URL": handover.url,
         "RELEASE_NAME": "2026.11",  # a variable the env input refers to
         "GATELESS_PATH": f"{gateless}:/usr/bin:/bin",
         "GATED_PATH": f"{gated}:{os.environ.get('PATH', '/usr/bin:/bin')}",
@@ -269,6 +278,8 @@ def test_jobs_run_by_gitlab_ci_local(tmp_path: Path, simulators) -> None:
         "component-tags": "PASS",
         "plain-failing": "FAIL",
         "after-gate": "PASS",
+        "handover-start": "PASS",
+        "handover-wait": "PASS",
     }, output[-6000:]
     assert proc.returncode != 0  # plain-failing fails the pipeline
     assert KEY not in output
@@ -294,8 +305,8 @@ def test_jobs_run_by_gitlab_ci_local(tmp_path: Path, simulators) -> None:
     (started,) = simulators["tags"].triggered
     # run's options, from the component's inputs
     assert started.body["environmentVariables"] == [
+        {"key": "RELEASE", "value": "2026.11", "secret": True},  # env: secrets in Checkly
         {"key": "ENVIRONMENT_URL", "value": "https://staging.example.com", "secret": False},
-        {"key": "RELEASE", "value": "2026.11", "secret": False},
     ]
     assert started.body["runLocation"] == "us-east-1"
     assert started.body["name"] == "gitlab-ci-local session"
@@ -327,202 +338,153 @@ def test_jobs_run_by_gitlab_ci_local(tmp_path: Path, simulators) -> None:
     after = (results / "after-gate.txt").read_text(encoding="utf-8").splitlines()
     assert after == ["status=failed", "exit=1", "failed=2"]
 
+    # Handed over: job 1 `run --detach --dotenv` started one session; job 2, a bare `wait`,
+    # followed that same session from the dotenv report's CHECKLY_GATE_SESSION_ID.
+    (started,) = handover.triggered
+    assert started.session_id in logs["handover-start"]
+    assert "PASSED (exit 0)" in logs["handover-wait"], logs["handover-wait"]
+    waited = (artifacts / "handover-wait" / "checkly-summary.md").read_text(encoding="utf-8")
+    assert started.session_id in waited
 
-# --- the scripts, run with sh and a stand-in checkly-gate -----------------------------------
+
+# --- the scripts, run with sh and the real gate against a simulator ---------------------------
 
 ID1 = "3f1c0b4e-8f3a-4b7e-9a53-2f6f7c1d9e10"
-ID2 = "7d4e1b2a-3c5d-4e6f-8a9b-0c1d2e3f4a5b"
-STUB_GATE = """\
-#!{python}
-import json, os, sys
-with open(os.environ["STUB_RECORD"], "a", encoding="utf-8") as f:
-    f.write(json.dumps({{"args": sys.argv[1:], "key": os.environ.get("CHECKLY_API_KEY")}}) + "\\n")
-"""
 
 
 def run_script(
-    tmp_path: Path, script: str, variables: dict[str, str]
-) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
-    """``script`` with sh -e (as GitLab runs a script in an alpine image) and a stand-in
-    checkly-gate on PATH; returns the process and the argument lists it was called with."""
+    tmp_path: Path, script: str, variables: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``script`` with sh -e (as GitLab runs a script in an alpine image), the real
+    checkly-gate (this environment's console script) on PATH."""
     sh = shutil.which("sh")
     if sh is None:
         pytest.skip("sh is not installed")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    gate = bin_dir / "checkly-gate"
-    gate.write_text(STUB_GATE.format(python=sys.executable), encoding="utf-8")
-    gate.chmod(0o755)
-    record = tmp_path / "record.jsonl"
-    record.touch()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHECKLY", "GITLAB", "CI_"))}
-    env.update(variables, PATH=f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}")
-    env["STUB_RECORD"] = str(record)
-    proc = subprocess.run(
-        [sh, "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
+    bin_dir = str(Path(sys.executable).parent)
+    env.update(variables, PATH=f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}", NO_COLOR="1")
+    return subprocess.run(
+        [sh, "-e", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
-    calls = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
-    return proc, calls
 
 
-REPORTS = ["--junit", "checkly-junit.xml", "--summary", "checkly-summary.md"]
-
-
-@pytest.mark.parametrize(
-    ("inputs", "args"),
-    [
-        ({"CHECK_ID": f"{ID1},\n{ID2}"}, ["run", f"--check-id={ID1}", f"--check-id={ID2}"]),
-        (
-            {
-                "TAGS": "web",
-                "ENV": "A=https://x.example\r\n  B=c d=e\n\n",
-                "LOCATION": "us-east-1",
-                "SESSION_NAME": "my run",
-                "RETRIES": "0",
-                "FAIL_ON_NO_MATCHING": "false",
-            },
-            [
-                "run",
-                "--tags=web",
-                "--env=A=https://x.example",
-                "--env=B=c d=e",
-                "--location",
-                "us-east-1",
-                "--name",
-                "my run",
-                "--retries",
-                "0",
-                "--no-fail-on-no-matching",
-            ],
-        ),
-        ({"SESSION_ID": ID1, "CHECK_ID": ID2}, "are both given"),
-        ({"SESSION_ID": ID1, "RETRIES": "1"}, "only apply when the job starts a session"),
-        ({"SESSION_ID": ID1, "ENV": "A=b"}, "only apply when the job starts a session"),
-        ({"TAGS": "web", "FAIL_ON_NO_MATCHING": "yes"}, "must be true or false"),
-    ],
-)
-def test_component_script_passes_runs_options(
-    tmp_path: Path, inputs: dict[str, str], args: list[str] | str
-) -> None:
-    _, job = component_documents()
-    (body,) = job.values()
-    variables = {name: "" for name in body["variables"]}
-    variables.update({f"CHECKLY_GATE_INPUT_{k}": v for k, v in inputs.items()})
-    variables.update(
-        CHECKLY_GATE_INPUT_API_KEY="k",
-        CHECKLY_GATE_INPUT_JUNIT="j.xml",
-        CHECKLY_GATE_INPUT_SUMMARY="s.md",
-        CHECKLY_GATE_INPUT_DOTENV="d.env",
-    )
-    proc, calls = run_script(tmp_path, body["script"][1], variables)
-    if isinstance(args, str):
-        assert proc.returncode == 2 and not calls, proc.stdout + proc.stderr
-        assert args in proc.stderr and "https://x" not in proc.stderr
-        return
-    assert proc.returncode == 0, proc.stderr
-    reports = ["--junit", "j.xml", "--summary", "s.md", "--dotenv", "d.env"]
-    (call,) = calls
-    assert call["args"][: len(args)] == args and call["args"][len(args) :] == reports
-
-
-@pytest.mark.parametrize(
-    ("session_id", "tags", "args"),
-    [
-        (f" {ID1},{ID2}\n", "", ["wait", ID1, ID2]),
-        ("", "web", ["run", "--tags=web"]),
-        # blank-separated groups, each one --tags (commas: the tags of a group)
-        (
-            "",
-            "web,critical api\r\n\n-x\t*",
-            ["run", "--tags=web,critical", "--tags=api", "--tags=-x", "--tags=*"],
-        ),
-        (ID1, "web", None),
-        (" \n", " ", None),
-    ],
-)
-def test_component_script_waits_or_runs_by_the_inputs(
-    tmp_path: Path, session_id: str, tags: str, args: list[str] | None
-) -> None:
+def component_variables(**inputs: str) -> dict[str, str]:
+    """The component job's variables with its inputs interpolated (defaults, then ``inputs``
+    by input name), as GitLab hands them to the script."""
     header, job = component_documents()
     (body,) = job.values()
-    inputs = header["spec"]["inputs"]
-    variables = {
-        name: str(interpolate(value, {n: s.get("default", "") for n, s in inputs.items()}))
-        for name, value in body["variables"].items()
+    specs = header["spec"]["inputs"]
+    values = {n: spec.get("default", "") for n, spec in specs.items()}
+    values.update(inputs)
+    variables = {name: str(interpolate(v, values)) for name, v in body["variables"].items()}
+    return {
+        k: v.replace("$CHECKLY_API_KEY", KEY).replace("$CHECKLY_ACCOUNT_ID", "")
+        for k, v in variables.items()
     }
-    variables.update(
-        CHECKLY_GATE_INPUT_SESSION_ID=session_id,
-        CHECKLY_GATE_INPUT_TAGS=tags,
-        CHECKLY_GATE_INPUT_API_KEY="k",
-        CHECKLY_GATE_INPUT_ACCOUNT_ID="",
-    )
-    proc, calls = run_script(tmp_path, body["script"][1], variables)
-    if args is None:
-        assert proc.returncode == 2 and not calls, proc.stdout + proc.stderr
-        reason = "are both given" if session_id.strip() else "are empty"
-        assert f"error: the session-id and tags inputs {reason}" in proc.stderr
-        return
-    assert proc.returncode == 0, proc.stderr
-    assert calls == [{"args": [*args, *REPORTS, "--dotenv", "checkly-gate.env"], "key": "k"}]
+
+
+def component_gate_script() -> str:
+    _, job = component_documents()
+    (body,) = job.values()
+    return body["script"][1]
+
+
+def test_component_script_starts_a_session_from_its_inputs(tmp_path: Path) -> None:
+    """No argument logic in the script: the inputs are the gate's variables and the real gate
+    reads them (tags one group per line or blank-separated, env as secrets, env-plain not)."""
+    with Simulator(scenario=_scenario("trigger-demo"), api_key=KEY, speed=20) as sim:
+        variables = component_variables(
+            **{
+                "tags": "web infra,security",
+                "env": "TOKEN=s3cr3t-value\r\n  B=c d=e\n\n",
+                "env-plain": "URL=https://x.example",
+                "location": "us-east-1",
+                "session-name": "my run",
+                "retries": "1",
+                "fail-on-no-matching": "No",
+                "api-url": sim.url,
+                "poll-interval": "0.2",
+                "timeout": "60",
+            }
+        )
+        proc = run_script(tmp_path, component_gate_script(), variables)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        (started,) = sim.triggered
+    body = started.body
+    assert body["target"]["matchTags"] == [["web"], ["infra", "security"]]
+    assert body["runLocation"] == "us-east-1" and body["name"] == "my run"
+    assert body["retryStrategy"]["maxRetries"] == 1
+    assert body["environmentVariables"] == [
+        {"key": "TOKEN", "value": "s3cr3t-value", "secret": True},
+        {"key": "B", "value": "c d=e", "secret": True},
+        {"key": "URL", "value": "https://x.example", "secret": False},
+    ]
+    assert "s3cr3t-value" not in proc.stdout + proc.stderr
+    assert (tmp_path / "checkly-junit.xml").is_file() and (tmp_path / "checkly-gate.env").is_file()
 
 
 @pytest.mark.parametrize(
-    ("session_id", "tags", "args"),
+    ("inputs", "error"),
     [
-        (f"{ID1}\n{ID2}", None, ["wait", ID1, ID2]),
-        (None, "web,critical\napi", ["run", "--tags=web,critical", "--tags=api"]),
-        ("", " web ", ["run", "--tags=web"]),
-        (ID1, "web", None),
-        (None, None, None),
+        ({}, "SESSION_ID is required"),
+        ({"tags": "web", "retries": "11"}, "0..10"),
+        ({"tags": "web", "fail-on-no-matching": "maybe"}, "expected true or false"),
+        ({"session-id": "not-a-uuid"}, "is not a UUID"),
     ],
 )
-def test_plain_template_script_waits_or_runs_by_its_variables(
-    tmp_path: Path, session_id: str | None, tags: str | None, args: list[str] | None
+def test_component_script_refuses_bad_inputs_through_the_gate(
+    tmp_path: Path, inputs: dict[str, str], error: str
 ) -> None:
-    plain = yaml.safe_load(PLAIN.read_text(encoding="utf-8"))[".checkly-gate"]
-    variables = {"CHECKLY_API_KEY": "k"}
-    if session_id is not None:
-        variables["CHECKLY_SESSION_ID"] = session_id
-    if tags is not None:
-        variables["CHECKLY_TAGS"] = tags
-    proc, calls = run_script(tmp_path, plain["script"][1], variables)
-    if args is None:
-        assert proc.returncode == 2 and not calls, proc.stdout + proc.stderr
-        reason = "are both set" if session_id else "CHECKLY_SESSION_ID is empty"
-        assert reason in proc.stderr
-        return
-    assert proc.returncode == 0, proc.stderr
-    assert calls == [{"args": args, "key": "k"}]
+    variables = component_variables(**inputs, **{"api-url": "http://127.0.0.1:9"})
+    proc = run_script(tmp_path, component_gate_script(), variables)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert error in proc.stderr
+    assert (tmp_path / "checkly-junit.xml").is_file()  # reports of the usage error too
 
 
-def test_plain_template_passes_runs_options(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["CHECKLY_GATE_SESSION_ID", "CHECKLY_SESSION_ID"])
+def test_plain_template_waits_for_the_session_its_variable_names(tmp_path: Path, name: str) -> None:
     plain = yaml.safe_load(PLAIN.read_text(encoding="utf-8"))[".checkly-gate"]
-    variables = {
-        "CHECKLY_API_KEY": "k",
-        "CHECKLY_CHECK_ID": ID1,
-        "CHECKLY_ENV": "A=b\n B=c d\n",
-        "CHECKLY_GATE_LOCATION": "us-east-1",
-        "CHECKLY_GATE_SESSION_NAME": "n",
-        "CHECKLY_GATE_RETRIES": "1",
-        "CHECKLY_GATE_FAIL_ON_NO_MATCHING": "false",
-    }
-    proc, calls = run_script(tmp_path, plain["script"][1], variables)
-    assert proc.returncode == 0, proc.stderr
-    assert calls == [
-        {
-            "args": [
-                "run",
-                f"--check-id={ID1}",
-                "--env=A=b",
-                "--env=B=c d",
-                "--location",
-                "us-east-1",
-                "--name",
-                "n",
-                "--retries",
-                "1",
-                "--no-fail-on-no-matching",
-            ],
-            "key": "k",
+    with Simulator(scenario=_scenario("passing"), api_key=KEY, speed=20) as sim:
+        variables = {
+            **{k: str(v) for k, v in plain["variables"].items()},
+            "CHECKLY_API_KEY": KEY,
+            "CHECKLY_API_URL": sim.url,
+            "CHECKLY_GATE_POLL_INTERVAL": "0.2",
+            name: f"{ID1}\n",
         }
-    ]
+        proc = run_script(tmp_path, plain["script"][1], variables)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ID1 in (tmp_path / "checkly-summary.md").read_text(encoding="utf-8")
+
+
+def test_plain_template_reads_its_older_variable_names(tmp_path: Path) -> None:
+    plain = yaml.safe_load(PLAIN.read_text(encoding="utf-8"))[".checkly-gate"]
+    with Simulator(scenario=_scenario("trigger-demo"), api_key=KEY, speed=20) as sim:
+        variables = {
+            **{k: str(v) for k, v in plain["variables"].items()},
+            "CHECKLY_API_KEY": KEY,
+            "CHECKLY_API_URL": sim.url,
+            "CHECKLY_GATE_POLL_INTERVAL": "0.2",
+            "CHECKLY_TAGS": "web",
+            "CHECKLY_ENV": "A=b\n B=c d\n",
+            "CHECKLY_GATE_LOCATION": "us-east-1",
+            "CHECKLY_GATE_FAIL_ON_NO_MATCHING": "false",
+        }
+        proc = run_script(tmp_path, plain["script"][1], variables)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        (started,) = sim.triggered
+    assert started.body["target"]["matchTags"] == [["web"]]
+    assert [v["key"] for v in started.body["environmentVariables"]] == ["A", "B"]
+    assert started.body["runLocation"] == "us-east-1"
+
+
+def _scenario(name: str) -> Any:
+    from checkly_gate.simulator import load_scenario
+
+    return load_scenario(name)

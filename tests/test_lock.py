@@ -28,8 +28,8 @@ else:  # pytest brings tomli on Python 3.10
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.lock"
 COMMAND = (
-    "uv pip compile pyproject.toml --universal --python-version 3.10 --generate-hashes "
-    "-o requirements.lock"
+    "uv pip compile pyproject.toml --universal --python-version=3.10 --generate-hashes "
+    "--output-file=requirements.lock"
 )
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$")
 
@@ -59,6 +59,74 @@ def test_the_lock_says_how_it_was_made() -> None:
     assert any(COMMAND in line for line in head), head
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert COMMAND in readme
+
+
+# Renovate's pip-compile manager (lib/modules/manager/pip-compile/common.ts,
+# extractHeaderCommand): the command is the first line after comment lines that starts with
+# "#" and four spaces; it is split like a shell would (shlex), and every option that takes a
+# value must carry it after "=" (an option from the list below given alone is an error), and
+# every other option must be one it knows for uv.
+RENOVATE_HEADER = re.compile(r"^(#.*?\r?\n)+# {4}(?P<command>\S*)(?P<arguments> .*?)?\r?\n")
+RENOVATE_WITH_VALUE = {
+    "--output-file",
+    "--extra",
+    "--extra-index-url",
+    "--constraints",
+    "--python-version",
+    "--no-emit-package",
+}
+RENOVATE_UV_FLAGS = {"-v", "--generate-hashes", "--emit-index-url", "--index-url"}
+RENOVATE_UV_FLAGS |= {"--no-strip-extras", "--universal"}
+
+
+def renovate_header(text: str) -> dict[str, object]:
+    """The lock's header as Renovate reads it; ``ValueError`` where Renovate throws."""
+    import shlex
+
+    match = RENOVATE_HEADER.match(text)
+    if match is None:
+        raise ValueError("no command in the header")
+    argv = [match["command"], *shlex.split(match["arguments"] or "")]
+    parsed: dict[str, object] = {"command": argv[0], "sources": [], "output": None}
+    for arg in argv[1:]:
+        if argv[0] == "uv" and arg in ("pip", "compile"):
+            continue
+        if not arg.startswith("-"):
+            parsed["sources"].append(arg)  # type: ignore[attr-defined]
+            continue
+        if arg in RENOVATE_WITH_VALUE:
+            raise ValueError(f"option {arg} must have '=' separating its argument")
+        option, _, value = arg.partition("=")
+        if option not in RENOVATE_WITH_VALUE | RENOVATE_UV_FLAGS:
+            raise ValueError(f"option {arg} not supported")
+        if option == "--output-file":
+            parsed["output"] = value
+        if option == "--python-version":
+            parsed["python"] = value
+    if not parsed["sources"]:
+        raise ValueError("no source files in the command")
+    return parsed
+
+
+def test_renovate_reads_the_lock_header() -> None:
+    parsed = renovate_header(LOCK.read_text(encoding="utf-8"))
+    assert parsed == {
+        "command": "uv",
+        "sources": ["pyproject.toml"],
+        "output": "requirements.lock",
+        "python": "3.10",
+    }
+
+
+def test_renovate_rule_refuses_the_space_form() -> None:
+    """The rule above is Renovate's: the old header's form is what it refused."""
+    old = "# made by\n#    uv pip compile pyproject.toml --python-version 3.10 -o x.lock\n"
+    try:
+        renovate_header(old)
+    except ValueError as exc:
+        assert "--python-version" in str(exc)
+    else:
+        raise AssertionError("Renovate's rule accepted '--python-version 3.10'")
 
 
 def test_every_pin_has_hashes() -> None:

@@ -76,7 +76,10 @@ timeout: 60
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ("env: {BASE_URL: https://x}", "'env' must not be in a config file: its values may be"),
+        (
+            "env: {BASE_URL: https://x}",
+            "'env' must not be in a config file: its values are secrets",
+        ),
         ("environment-variables: [A=b]", "must not be in a config file"),
         ("retries: '3'", "'retries': expected a whole number"),
         ("retries: true", "'retries': expected a whole number"),
@@ -84,7 +87,7 @@ timeout: 60
         ("tags: []", "'tags': expected a string or a list of strings"),
         ("tags: [web, '']", "'tags': expected non-empty strings"),
         ("tag: web", "unknown key 'tag' (did you mean 'tags'?)"),
-        ("fail-on-no-matching: 'no'", "expected true or false"),
+        ("fail-on-no-matching: 'maybe'", "expected true or false"),
         ("api-key: cu_secret", "must not be in a config file; set CHECKLY_API_KEY"),
     ],
 )

@@ -144,6 +144,31 @@ def test_while_following(sim, tmp_path: Path) -> None:
     assert_reports(tmp_path, 130)
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
+def test_sighup_is_handled_like_sigterm(sim, tmp_path: Path) -> None:
+    """A closed terminal or a runner that hangs up: exit 129 with every report written, and
+    the cancel request sent when asked for."""
+    s = sim("never-ends")
+    proc = subprocess.Popen(
+        gate_cmd(s.url, "wait", SID, "--cancel-on-interrupt"),
+        env=gate_env(),
+        cwd=tmp_path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    start = time.monotonic()
+    while not any(r.path.endswith("/completion") for r in s.requests):
+        assert proc.poll() is None and time.monotonic() - start < 20
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGHUP)
+    output, _ = proc.communicate(timeout=KILL_AFTER + 5)
+    assert proc.returncode == 129, output
+    assert "interrupted by SIGHUP" in output
+    assert_reports(tmp_path, 129)
+    assert any(r.method == "POST" and r.path.endswith("/cancel") for r in s.requests)
+
+
 def test_while_sleeping_on_retry_after(sim, tmp_path: Path) -> None:
     s = sim("never-ends", faults=(Fault(kind="rate-limit", endpoint="session", retry_after=20),))
     code, took, log = github_cancel(

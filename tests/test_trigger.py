@@ -95,15 +95,17 @@ def test_request_body() -> None:
         tag_groups=(("web", "critical"), ("api",)),
         check_ids=(SID,),
         location="us-east-1",
-        env_vars=(("BASE_URL", "https://x"),),
+        env_vars=(("TOKEN", "t0ken"),),
+        plain_env_vars=(("BASE_URL", "https://x"),),
         retries=2,
     )
     body = request_body(options, GITHUB)
     assert body["target"] == {"matchTags": [["web", "critical"], ["api"]], "checkId": [SID]}
     assert body["runLocation"] == "us-east-1"
     assert body["name"] == "checkly-gate: acme/shop@feature/x"
-    assert body["environmentVariables"] == [
-        {"key": "BASE_URL", "value": "https://x", "secret": False}
+    assert body["environmentVariables"] == [  # --env is a secret unless marked plain
+        {"key": "TOKEN", "value": "t0ken", "secret": True},
+        {"key": "BASE_URL", "value": "https://x", "secret": False},
     ]
     assert body["retryStrategy"]["maxRetries"] == 2
     assert request_body(TriggerOptions(retries=0), {})["retryStrategy"] is None

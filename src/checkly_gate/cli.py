@@ -25,7 +25,7 @@ exit codes (with the name the `status` output and CHECKLY_GATE_STATUS give):
   6 unavailable (network errors, 5xx, 429 until the deadline)
   7 no-match (run: no check matched; 0 with --no-fail-on-no-matching)
   8 no-session (--commit: none found; 0 with --no-fail-on-no-session)
-  130/143 interrupted (SIGINT/SIGTERM)
+  130/143 interrupted (SIGINT/SIGTERM; 129 SIGHUP)
 """
 
 WAIT_EPILOG = (
@@ -264,7 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="environment variable for the checks; repeatable, up to 50; values are never printed",
+        help="environment variable for the checks, sent as a secret (hidden in Checkly); "
+        "repeatable, up to 50; values are never printed [env CHECKLY_GATE_ENV, KEY=VALUE lines]",
+    )
+    run.add_argument(
+        "--env-plain",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="like --env, but shown in plain text on Checkly's result pages "
+        "[env CHECKLY_GATE_ENV_PLAIN; config env-plain]",
     )
     run.add_argument(
         "--retries", type=int, metavar="N", help="retry failed checks up to N times (0-10)"
@@ -405,11 +414,27 @@ def _options(
 
 def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
     import dataclasses
+    import re
 
-    from checkly_gate.config import ConfigError, parse_session_id
-    from checkly_gate.discovery import parse_options, run_discovered
+    from checkly_gate.config import SESSION_ID_ENVS, ConfigError, parse_session_id
+    from checkly_gate.discovery import ENV, parse_options, run_discovered
 
     given = bool(args.session_ids or args.check_session)
+    searching = any(
+        value is not None for value in (args.commit, args.branch, args.provider, args.environment)
+    ) or any(
+        env.get(ENV[key], "").strip() for key in ("commit", "branch", "provider", "environment")
+    )
+    if not given and not searching:
+        # A bare `wait`: the ids the job before handed over (`run --detach --dotenv` writes
+        # CHECKLY_GATE_SESSION_ID; CHECKLY_SESSION_ID is the older documented name). A
+        # commit asked for by flag or variable wins over an id inherited from an earlier job.
+        for name in SESSION_ID_ENVS:
+            text = env.get(name, "")
+            if text.strip():
+                args.session_ids = [i for i in re.split(r"[\s,]+", text) if i]
+                given = True
+                break
     discovery = parse_options(
         args.commit,
         args.branch,
@@ -443,20 +468,13 @@ def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Te
 
 
 def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
-    from checkly_gate.config import ConfigError, check_text
+    from checkly_gate.config import check_text
     from checkly_gate.trigger import run_options
 
-    unsupported = (args.detach, args.env, args.retries, args.location, args.name)
-    if args.check_sessions and any(v not in (None, False, []) for v in unsupported):
-        raise ConfigError(
-            "--check-sessions takes tags and check ids only, "
-            "not --detach, --env, --retries, --location or --name"
-        )
-    if args.retries is not None and not 0 <= args.retries <= 10:
-        raise ConfigError(f"--retries must be 0..10, got {args.retries}")
     for flag, values in (
         ("--tags", args.tags),
         ("--env", args.env),
+        ("--env-plain", args.env_plain),
         ("--location", [args.location or ""]),
         ("--name", [args.name or ""]),
     ):
@@ -464,9 +482,11 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: Tex
             check_text(value, flag)
     options = _options(args, env, [], require_sessions=False)
     # flags over the config file's run options (tags, check-id, retries, ...)
-    trigger_options = run_options(vars(args), options.run)
+    # flags over the environment's and the config file's; the rules between options (e.g.
+    # --check-sessions takes no --env) hold whatever the source.
+    trigger_options = run_options(vars(args), options.run, options.sources, env)
     _setup_logging(err, options.verbosity)
-    if args.check_sessions or options.run.get("check-sessions"):
+    if trigger_options.check_sessions:
         from checkly_gate.check_session_flow import run_check_sessions
 
         return run_check_sessions(options, trigger_options, out, env, colour=_use_colour(out, env))
@@ -692,13 +712,14 @@ def _lenient(argv: list[str]) -> argparse.Namespace:
     for flag in ("--api-key", "--config", "--json", "--junit", "--summary", "--dotenv"):
         parser.add_argument(flag)
     parser.add_argument("--env", action="append", default=[])
+    parser.add_argument("--env-plain", action="append", default=[])
     try:
         known, _ = parser.parse_known_args(argv)
         return known
     except (SystemExit, Exception):  # argparse exits on some errors: nothing known then
         return argparse.Namespace(
             command=None, api_key=None, config=None, json=None, junit=None, summary=None,
-            dotenv=None, env=[],
+            dotenv=None, env=[], env_plain=[],
         )  # fmt: skip
 
 
@@ -760,7 +781,11 @@ def _register_secrets(known: argparse.Namespace, env: dict[str, str]) -> None:
     """Make every writer of this process mask the API key and the ``--env`` values."""
     from checkly_gate.redact import Redactor
 
-    env_values = [value.partition("=")[2] for value in known.env if isinstance(value, str)]
+    flagged = [*known.env, *getattr(known, "env_plain", [])]
+    given = [value for value in flagged if isinstance(value, str)]
+    for name in ("CHECKLY_GATE_ENV", "CHECKLY_GATE_ENV_PLAIN"):
+        given += env.get(name, "").splitlines()
+    env_values = [value.partition("=")[2] for value in given]
     # `simulate --api-key` is the key a local fake accepts, shown in its hint: not a secret.
     flag_key = None if known.command == "simulate" else known.api_key
     Redactor([flag_key, env.get("CHECKLY_API_KEY")], env_values)  # registers them

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,13 +31,18 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Spec:
-    """One option: its config-file key, type, environment variable and default."""
+    """One option: its config-file key (the flag is ``--KEY``), type, environment variable,
+    default, and for an enumerated value its allowed values (``choices``, compared without
+    case, kept in the spelling given here). ``file`` is False for an option a config file must
+    not hold (secrets, the file's own path)."""
 
     key: str
     kind: type
     env: str | None
     default: Any = None
     minimum: float | None = None
+    choices: tuple[str, ...] | None = None
+    file: bool = True
 
 
 # Keys of the config file, in the CLI's spelling. ``dest`` is the key with '-' as '_'.
@@ -62,24 +68,81 @@ SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 # ``run``'s own options in the config file, in the flags' spelling (``wait`` ignores them).
 # ``tags`` and ``check-id`` take a string or a list (one tag group "a,b" / one id per item).
 # ``env`` is not one of them: its values may be secrets (see ``RUN_SECRET_KEYS``).
+# In the environment, ``tags`` holds one tag group per line (or groups separated by blanks
+# that touch no comma), ``check-id`` ids separated by blanks, commas or newlines.
 RUN_SPECS: tuple[Spec, ...] = (
-    Spec("tags", list, None),
-    Spec("check-id", list, None),
-    Spec("location", str, None),
-    Spec("name", str, None),
-    Spec("retries", int, None, minimum=0),
-    Spec("detach", bool, None),
-    Spec("fail-on-no-matching", bool, None),
-    Spec("check-sessions", bool, None),
+    Spec("tags", list, "CHECKLY_GATE_TAGS"),
+    Spec("check-id", list, "CHECKLY_GATE_CHECK_ID"),
+    Spec("location", str, "CHECKLY_GATE_LOCATION"),
+    Spec("name", str, "CHECKLY_GATE_SESSION_NAME"),
+    Spec("retries", int, "CHECKLY_GATE_RETRIES", minimum=0),
+    Spec("detach", bool, "CHECKLY_GATE_DETACH"),
+    Spec("fail-on-no-matching", bool, "CHECKLY_GATE_FAIL_ON_NO_MATCHING"),
+    Spec("check-sessions", bool, "CHECKLY_GATE_CHECK_SESSIONS"),
+    # Plain (not secret) environment variables for the checks: KEY=VALUE lines in the
+    # environment, a mapping in the config file. ``--env`` values are secrets: never in a file.
+    Spec("env-plain", dict, "CHECKLY_GATE_ENV_PLAIN"),
 )
 RUN_SPEC_BY_KEY = {spec.key: spec for spec in RUN_SPECS}
+# ``wait --commit``'s options (discovery.py); read from flags and the environment.
+PROVIDERS = ("GITHUB", "VERCEL", "API", "TRIGGER", "PW_REPORTER")  # the list's `providers` enum
+DISCOVERY_SPECS: tuple[Spec, ...] = (
+    Spec("commit", str, "CHECKLY_GATE_COMMIT", file=False),
+    Spec("branch", str, "CHECKLY_GATE_BRANCH", file=False),
+    Spec("provider", str, "CHECKLY_GATE_PROVIDER", choices=PROVIDERS, file=False),
+    Spec("environment", str, "CHECKLY_GATE_ENVIRONMENT", file=False),
+    Spec("discover-timeout", float, "CHECKLY_GATE_DISCOVER_TIMEOUT", minimum=0.0, file=False),
+    Spec("fail-on-no-session", bool, "CHECKLY_GATE_FAIL_ON_NO_SESSION", file=False),
+)
+# Options that are not values of ``Options``: what to wait for, secrets, the file's path.
+OTHER_SPECS: tuple[Spec, ...] = (
+    Spec("session-id", list, "CHECKLY_GATE_SESSION_ID", file=False),
+    Spec("api-key", str, "CHECKLY_API_KEY", file=False),
+    Spec("env", list, "CHECKLY_GATE_ENV", file=False),
+    Spec("config", str, "CHECKLY_GATE_CONFIG", file=False),
+)
+#: The one table of options: the CLI's flags (``--KEY``), the config file's keys, the
+#: environment variables, the GitHub Action's and the GitLab component's inputs all come from
+#: it (tests/test_options_table.py checks action.yml and templates/checkly-gate.yml against it).
+OPTION_TABLE: tuple[Spec, ...] = (*SPECS, *RUN_SPECS, *DISCOVERY_SPECS, *OTHER_SPECS)
+TABLE_BY_KEY = {spec.key: spec for spec in OPTION_TABLE}
+#: The Action's and the GitLab component's input names where they differ from the key.
+INPUT_NAMES = {"name": "session-name"}
+#: ``wait`` with no id reads CHECKLY_GATE_SESSION_ID (what ``run --detach --dotenv`` writes),
+#: else the name the templates documented before, CHECKLY_SESSION_ID.
+SESSION_ID_ENVS = ("CHECKLY_GATE_SESSION_ID", "CHECKLY_SESSION_ID")
 RUN_SECRET_KEYS = frozenset({"env", "environment", "environment-variables", "variables"})
 SECRET_KEYS = frozenset({"api-key", "apikey", "api_key", "checkly-api-key", "key", "token"})
 
 MAX_SECONDS = 7 * 24 * 3600.0  # a week: anything longer is a typo, and keeps clocks finite
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
+_FALSE = frozenset({"0", "false", "no", "off"})
+BOOLEAN_WORDS = "true or false (or 1/0, yes/no, on/off, any case)"
+
+
+def parse_bool(text: str, where: str) -> bool:
+    """The one reading of a yes/no value given as text (environment, Action and GitLab inputs,
+    a quoted value in the config file): ``true/false/1/0/yes/no/on/off`` in any case, blanks
+    around ignored. ``ConfigError`` naming ``where`` and the words otherwise."""
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{where}: expected {BOOLEAN_WORDS}, got {shown(text)}")
+
+
+def check_choice(spec: Spec, value: str, where: str) -> str:
+    """An enumerated value in the table's spelling; ``ConfigError`` naming the option and the
+    allowed values otherwise (checked before any request)."""
+    assert spec.choices is not None
+    for choice in spec.choices:
+        if value.strip().lower() == choice.lower():
+            return choice
+    raise ConfigError(
+        f"{where}: expected one of {', '.join(spec.choices)}, got {shown(value.strip())}"
+    )
 
 
 @dataclass(frozen=True)
@@ -190,7 +253,22 @@ def _coerce(spec: Spec, value: Any, where: str) -> Any:
     if spec.kind is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{where}: expected true or false, got {shown(value)}")
+        if isinstance(value, int):
+            value = str(value)
+        if isinstance(value, str):
+            return parse_bool(value, where)
+        raise ConfigError(f"{where}: expected {BOOLEAN_WORDS}, got {shown(value)}")
+    if spec.kind is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping of NAME: value, got {shown(value)}")
+        pairs = []
+        for name, text in value.items():
+            if isinstance(text, (bool, int, float)) and not isinstance(text, bool):
+                text = str(text)
+            if not isinstance(name, str) or not isinstance(text, str):
+                raise ConfigError(f"{where}: names and values are text, got {shown(name)}")
+            pairs.append(f"{name}={text}")
+        return pairs
     if spec.kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected a whole number, got {shown(value)}")
@@ -225,18 +303,42 @@ def _coerce(spec: Spec, value: Any, where: str) -> Any:
         return number
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: expected a non-empty string, got {shown(value)}")
+    if spec.choices is not None:
+        return check_choice(spec, value, where)
     return check_text(value.strip(), where)
+
+
+_TAG_GROUPS = re.compile(r"(?<![,\s])\s+(?![\s,])")  # blanks that touch no comma
+
+
+def from_env_text(spec: Spec, text: str, where: str) -> Any:
+    """An environment variable's text as the option's value (``None`` when blank): the
+    same checks as a flag's or a config value's, one parser per kind."""
+    return _from_env_text(spec, text, where)
 
 
 def _from_env_text(spec: Spec, text: str, where: str) -> Any:
     """Environment values are text; turn them into the option's type."""
+    if not text.strip():
+        return None  # a blank variable is an unset one (an empty Action or GitLab input)
     if spec.kind is bool:
-        lowered = text.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise ConfigError(f"{where}: expected true or false, got {shown(text)}")
+        return parse_bool(text, where)
+    if spec.kind is int:
+        try:
+            whole = int(text.strip())
+        except ValueError:
+            raise ConfigError(f"{where}: expected a whole number, got {shown(text)}") from None
+        return _coerce(spec, whole, where)
+    if spec.kind is list:
+        if spec.key == "tags":
+            items = [g for line in text.splitlines() for g in _TAG_GROUPS.split(line.strip())]
+        elif spec.key == "env":
+            items = [line.strip() for line in text.splitlines()]
+        else:
+            items = re.split(r"[\s,]+", text)
+        return _coerce(spec, [item for item in items if item.strip()], where)
+    if spec.kind is dict:
+        return [line.strip() for line in text.splitlines() if line.strip()]
     if spec.kind is float:
         try:
             number = Written(text)  # echoed as written in an error
@@ -271,6 +373,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid YAML{at}: {problem}") from None
     if data is None:
         return {}
+    _refuse_duplicate_keys(text, path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of options, got {type(data).__name__}")
     values: dict[str, Any] = {}
@@ -278,21 +381,62 @@ def load_config_file(path: Path) -> dict[str, Any]:
     for raw_key, value in data.items():
         if not isinstance(raw_key, str):
             raise ConfigError(f"{path}: option names are text, got {shown(raw_key)}")
-        key = raw_key.strip().replace("_", "-").lower()
+        key = fold_key(raw_key)
         if key in SECRET_KEYS:
             raise ConfigError(
                 f"{path}: '{raw_key}' must not be in a config file; set {API_KEY_ENV} instead"
             )
         if key in RUN_SECRET_KEYS:
             raise ConfigError(
-                f"{path}: '{raw_key}' must not be in a config file: its values may be secrets; "
-                "pass --env KEY=VALUE (the Action's and the GitLab component's env input)"
+                f"{path}: '{raw_key}' must not be in a config file: its values are secrets; "
+                "pass --env KEY=VALUE (the Action's and the GitLab component's env input), or "
+                "put values that are not secret under 'env-plain'"
             )
         spec = SPEC_BY_KEY.get(key) or RUN_SPEC_BY_KEY.get(key)
+        if spec is None and key in TABLE_BY_KEY:
+            raise ConfigError(
+                f"{path}: '{raw_key}' is not a config file option; pass --{key} or set "
+                f"{TABLE_BY_KEY[key].env}"
+            )
         if spec is None:
             raise ConfigError(f"{path}: unknown key {shown(raw_key)}{_suggest(key, valid)}")
         values[key] = _coerce(spec, value, f"{path}: '{raw_key}'")
     return values
+
+
+def fold_key(raw_key: str) -> str:
+    """A config key in the CLI's spelling: blanks around dropped, ``_`` as ``-``, lower case."""
+    return raw_key.strip().replace("_", "-").lower()
+
+
+def _refuse_duplicate_keys(text: str, path: Path) -> None:
+    """A config file means one thing: two keys naming the same option (``fail-on-flaky`` and
+    ``fail_on_flaky``, or one key twice, which YAML loaders silently resolve to the last) are
+    a ``ConfigError`` naming both lines. Nested mappings (``env-plain``) are checked for exact
+    repeats. The text has already loaded, so composing it cannot fail."""
+    import yaml
+
+    def walk(node: Any, top: bool) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, tuple[str, int]] = {}
+            for key_node, value_node in node.value:
+                raw = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if isinstance(raw, str):
+                    folded = fold_key(raw) if top else raw
+                    line = key_node.start_mark.line + 1
+                    if folded in seen:
+                        first, first_line = seen[folded]
+                        raise ConfigError(
+                            f"{path}: '{first}' (line {first_line}) and '{raw}' (line {line}) "
+                            "set the same option; keep one"
+                        )
+                    seen[folded] = (raw, line)
+                walk(value_node, False)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                walk(item, False)
+
+    walk(yaml.compose(text, Loader=_no_aliases_loader()), True)
 
 
 def _no_aliases_loader() -> type:
@@ -427,6 +571,11 @@ def output_paths(
     return paths
 
 
+def where(key: str, sources: Mapping[str, str]) -> str:
+    """How to name an option in an error: its flag, variable or file key, as it was given."""
+    return _where(key, sources)
+
+
 def _where(key: str, sources: Mapping[str, str]) -> str:
     """How to name an option in an error: its flag, variable or file key, as it was given."""
     source = sources.get(key, "default")
@@ -454,6 +603,8 @@ def resolve(
     sources = dict.fromkeys(values, "default")
 
     path: Path | None = None
+    if not config_path and env.get("CHECKLY_GATE_CONFIG", "").strip():
+        config_path = env["CHECKLY_GATE_CONFIG"].strip()
     if config_path:
         path = Path(config_path)
         if not path.is_absolute():
@@ -464,7 +615,7 @@ def resolve(
         for key, value in load_config_file(path).items():
             values[key], sources[key] = value, f"file {path.name}"
 
-    for spec in SPECS:
+    for spec in (*SPECS, *RUN_SPECS):
         if spec.env and env.get(spec.env) not in (None, ""):
             value = _from_env_text(spec, env[spec.env], spec.env)
             if value is not None:  # a blank variable is an unset one

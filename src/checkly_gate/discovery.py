@@ -36,7 +36,14 @@ import httpx
 
 from checkly_gate.api import ApiError, Client, NotFound, Refused, Stopped, Transient
 from checkly_gate.ci import COMMIT_VARIABLES, run_commits
-from checkly_gate.config import ConfigError, Options
+from checkly_gate.config import (
+    DISCOVERY_SPECS,
+    TABLE_BY_KEY,
+    ConfigError,
+    Options,
+    check_choice,
+    from_env_text,
+)
 from checkly_gate.gate import command_scope, finish_without_waiting, run_gate
 from checkly_gate.poller import RATE_LIMIT_BASE, RetryBeyondDeadline, backoff_waits, retry_pause
 from checkly_gate.redact import Redactor
@@ -53,7 +60,6 @@ AUTO = "auto"
 MIN_SHA = 7
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_PROVIDER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 # An opaque cursor fit to go back into a query: printable ASCII, no blank, bounded.
 _CURSOR = re.compile(r"[\x21-\x7e]{1,1024}")
 
@@ -135,21 +141,15 @@ def _checked(text: str, where: str) -> str:
 
 
 #: Environment variables read when neither the flag nor a session id is given (so the GitHub
-#: Action and the GitLab templates pass an input with one environment line).
-ENV = {
-    "commit": "CHECKLY_GATE_COMMIT",
-    "branch": "CHECKLY_GATE_BRANCH",
-    "provider": "CHECKLY_GATE_PROVIDER",
-    "environment": "CHECKLY_GATE_ENVIRONMENT",
-    "discover-timeout": "CHECKLY_GATE_DISCOVER_TIMEOUT",
-    "fail-on-no-session": "CHECKLY_GATE_FAIL_ON_NO_SESSION",
-}
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+#: Action and the GitLab templates pass an input with one environment line); declared once in
+#: ``config.OPTION_TABLE``.
+ENV = {spec.key: spec.env for spec in DISCOVERY_SPECS if spec.env}
 
 
-def _from_env(env: Mapping[str, str], key: str) -> str | None:
-    value = env.get(ENV[key], "").strip()
-    return value or None
+def _from_env(env: Mapping[str, str], key: str) -> Any:
+    """The option's value from its variable, parsed as the table says (``None`` when unset)."""
+    name = ENV[key]
+    return from_env_text(TABLE_BY_KEY[key], env.get(name, ""), name)
 
 
 def parse_options(
@@ -170,19 +170,10 @@ def parse_options(
         branch = branch if branch is not None else _from_env(env, "branch")
         provider = provider if provider is not None else _from_env(env, "provider")
         environment = environment if environment is not None else _from_env(env, "environment")
-        text = _from_env(env, "discover-timeout")
-        if discover_timeout is None and text is not None:
-            try:
-                discover_timeout = float(text)
-            except ValueError:
-                where = ENV["discover-timeout"]
-                raise ConfigError(f"{where}: expected a number of seconds, got {text!r}") from None
-        text = _from_env(env, "fail-on-no-session")
-        if fail_on_no_session is None and text is not None:
-            if text.lower() not in _TRUE + _FALSE:
-                where = ENV["fail-on-no-session"]
-                raise ConfigError(f"{where}: expected true or false, got {text!r}")
-            fail_on_no_session = text.lower() in _TRUE
+        if discover_timeout is None:
+            discover_timeout = _from_env(env, "discover-timeout")
+        if fail_on_no_session is None:
+            fail_on_no_session = _from_env(env, "fail-on-no-session")
         if all(v is None for v in (commit, branch, provider, environment)):
             discover_timeout, fail_on_no_session = flags  # the environment's are for --commit
     given = (commit, branch, provider, environment)
@@ -200,11 +191,7 @@ def parse_options(
                 raise ConfigError(f"--{key} must not be empty")
             values[key] = value.strip()
     if provider is not None:
-        if not _PROVIDER.match(provider.strip()):
-            raise ConfigError(
-                f"--provider: expected a name like VERCEL or GITHUB, got {provider!r}"
-            )
-        values["provider"] = provider.strip().upper()
+        values["provider"] = check_choice(TABLE_BY_KEY["provider"], provider, "--provider")
     if discover_timeout is not None:
         if not discover_timeout >= 0 or discover_timeout == float("inf"):
             raise ConfigError(f"--discover-timeout must be at least 0, got {discover_timeout:g}")

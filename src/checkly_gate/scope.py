@@ -28,7 +28,11 @@ from typing import Protocol
 
 log = logging.getLogger("checkly_gate")
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP (a closed terminal, some runners) is handled like SIGTERM: exit 129, reports written.
+# Windows has no SIGHUP.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM) + (
+    (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
+)
 
 
 class Clock(Protocol):
@@ -269,7 +273,8 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
 def signals_stop(
     scope: Scope, signums: tuple[int, ...] = tuple(STOP_SIGNALS)
 ) -> Iterator[list[int]]:
-    """While inside, SIGINT/SIGTERM are delivered to ``scope`` (no-op outside the main thread).
+    """While inside, SIGINT/SIGTERM/SIGHUP are delivered to ``scope`` (no-op outside the main
+    thread); the gate then exits 128 + the signal (130, 143, 129).
 
     Yields the list of signals received so far (in order), for the log. A signal never raises
     into the main thread: writing a report is never cut short, it is only recorded.

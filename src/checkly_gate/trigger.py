@@ -28,38 +28,85 @@ class TriggerOptions:
     check_ids: tuple[str, ...] = ()
     location: str | None = None
     name: str | None = None
-    env_vars: tuple[tuple[str, str], ...] = ()
+    env_vars: tuple[tuple[str, str], ...] = ()  # --env: sent as secrets
     retries: int | None = None
     detach: bool = False
     fail_on_no_matching: bool = True
     metadata: dict[str, Any] = field(default_factory=dict)
+    plain_env_vars: tuple[tuple[str, str], ...] = ()  # --env-plain: shown in Checkly's UI
+    check_sessions: bool = False
 
 
-def run_options(flags: Mapping[str, Any], file: Mapping[str, Any]) -> TriggerOptions:
+# What ``run --check-sessions`` cannot honour (check sessions take tags and check ids only):
+# refused from any source, flag, environment or config file alike.
+CHECK_SESSION_CONFLICTS = ("detach", "env", "env-plain", "retries", "location", "name")
+
+
+def run_options(
+    flags: Mapping[str, Any],
+    file: Mapping[str, Any],
+    sources: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> TriggerOptions:
     """``run``'s options from its flags (argparse names: ``tags``, ``check_id``, ``env``, ...;
-    an unset flag is ``None`` or empty) over the config file's (``Options.run``, keys in the
-    flags' spelling). ``env`` comes only from flags: its values may be secrets.
+    an unset flag is ``None`` or empty) over ``file``: the values ``config.resolve`` read from
+    the environment and the config file (``Options.run``, keys in the flags' spelling; where
+    each came from in ``sources``, ``Options.sources``). ``--env`` comes from flags, else
+    CHECKLY_GATE_ENV in ``env`` (never a file: its values are secrets).
 
-    Raises ``ConfigError`` naming the flag or key for a malformed value.
+    The rules between options hold whatever their source. Raises ``ConfigError`` naming the
+    flag, variable or key for a malformed value or a conflict.
     """
+    from checkly_gate.config import TABLE_BY_KEY, from_env_text, where
+
+    sources = dict(sources or {})
     merged = {key.replace("-", "_"): value for key, value in file.items()}
     for key, value in flags.items():
         given = value is not None and value != [] and value is not False
+        if given:
+            sources[key.replace("_", "-")] = "flag"
         if given or key not in merged:
             merged[key] = value
+    secret_env = list(flags.get("env") or [])
+    if secret_env:
+        sources["env"] = "flag"
+    elif env and env.get("CHECKLY_GATE_ENV", "").strip():
+        spec = TABLE_BY_KEY["env"]
+        secret_env = from_env_text(spec, env["CHECKLY_GATE_ENV"], "CHECKLY_GATE_ENV") or []
+        sources["env"] = "env CHECKLY_GATE_ENV"
+    merged["env"] = secret_env
     retries = merged.get("retries")
     if retries is not None and not 0 <= retries <= 10:
-        raise ConfigError(f"retries must be 0..10, got {retries}")
+        raise ConfigError(f"{where('retries', sources)} must be 0..10, got {retries}")
+    if merged.get("check_sessions"):
+        given = [
+            where(key, sources)
+            for key in CHECK_SESSION_CONFLICTS
+            if merged.get(key.replace("-", "_")) not in (None, False, [], ())
+        ]
+        if given:
+            raise ConfigError(
+                f"{where('check-sessions', sources)} takes tags and check ids only, not "
+                + ", ".join(given)
+            )
+    secrets = parse_env_vars(secret_env)
+    plain = parse_env_vars(merged.get("env_plain") or [], flag="--env-plain")
+    for key in {k for k, _ in secrets} & {k for k, _ in plain}:
+        raise ConfigError(f"--env {key} and --env-plain {key}: give each variable once")
+    if len(secrets) + len(plain) > MAX_ENV_VARS:
+        raise ConfigError(f"--env: at most {MAX_ENV_VARS} variables, got more")
     no_matching = merged.get("fail_on_no_matching")
     return TriggerOptions(
         tag_groups=parse_tags(merged.get("tags") or []),
         check_ids=parse_check_ids(merged.get("check_id") or []),
         location=merged.get("location"),
         name=merged.get("name"),
-        env_vars=parse_env_vars(flags.get("env") or []),
+        env_vars=secrets,
+        plain_env_vars=plain,
         retries=retries,
         detach=bool(merged.get("detach")),
         fail_on_no_matching=True if no_matching is None else bool(no_matching),
+        check_sessions=bool(merged.get("check_sessions")),
     )
 
 
@@ -74,21 +121,21 @@ def parse_tags(values: Sequence[str]) -> tuple[tuple[str, ...], ...]:
     return tuple(groups)
 
 
-def parse_env_vars(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
+def parse_env_vars(values: Sequence[str], flag: str = "--env") -> tuple[tuple[str, str], ...]:
     """``KEY=VALUE`` pairs for the session; the value is never echoed in an error."""
     pairs: dict[str, str] = {}
     for index, value in enumerate(values, 1):
         key, sep, text = value.partition("=")
         key = key.strip()
         if not sep:  # no "=": the argument may be the value alone (`--env "$TOKEN"`): not shown
-            raise ConfigError(f"--env #{index}: expected KEY=VALUE, got no '=' (not shown)")
+            raise ConfigError(f"{flag} #{index}: expected KEY=VALUE, got no '=' (not shown)")
         if not _ENV_KEY.match(key):
-            raise ConfigError(f"--env {key or '?'}=…: expected KEY=VALUE, KEY a variable name")
+            raise ConfigError(f"{flag} {key or '?'}=…: expected KEY=VALUE, KEY a variable name")
         if not text:
-            raise ConfigError(f"--env {key}: the value is empty")
+            raise ConfigError(f"{flag} {key}: the value is empty")
         pairs[key] = text
     if len(pairs) > MAX_ENV_VARS:
-        raise ConfigError(f"--env: at most {MAX_ENV_VARS} variables, got {len(pairs)}")
+        raise ConfigError(f"{flag}: at most {MAX_ENV_VARS} variables, got {len(pairs)}")
     return tuple(pairs.items())
 
 
@@ -206,9 +253,11 @@ def request_body(options: TriggerOptions, env: Mapping[str, str]) -> dict[str, A
         "target": target,
         "metadata": {**ci_metadata(env), **options.metadata},
     }
-    if options.env_vars:
+    if options.env_vars or options.plain_env_vars:
+        # --env values are secrets in Checkly (hidden on the result pages); --env-plain not.
         body["environmentVariables"] = [
-            {"key": key, "value": value, "secret": False} for key, value in options.env_vars
+            *({"key": k, "value": v, "secret": True} for k, v in options.env_vars),
+            *({"key": k, "value": v, "secret": False} for k, v in options.plain_env_vars),
         ]
     if options.retries is not None:
         body["retryStrategy"] = (
