@@ -167,7 +167,6 @@ class Options:
     details: bool = True  # fetch error groups of failed results for the reports
     cancel_on_interrupt: bool = False
     allow_insecure_http: bool = False  # send the key over http:// to a non-loopback host
-    check_session_ids: tuple[str, ...] = ()  # those of session_ids that are check sessions
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
     run: dict[str, Any] = field(default_factory=dict)  # `run` options from the config file

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol, TextIO, cast, runtime_checkable
 
-from checkly_gate.redact import RedactingStream
+from checkly_gate.redact import RedactingStream, Redactor
 from checkly_gate.text import link as text_link
 
 if TYPE_CHECKING:
@@ -64,8 +64,13 @@ class Integration(Protocol):
         return []
 
 
-def detect(env: Mapping[str, str], now: Callable[[], float] = time.time) -> Integration | None:
-    """The integration for the CI system described by ``env``; ``None`` outside CI.
+def detect(
+    env: Mapping[str, str],
+    now: Callable[[], float] = time.time,
+    secrets: Redactor | None = None,
+) -> Integration | None:
+    """The integration for the CI system described by ``env``; ``None`` outside CI. ``secrets``
+    (the command's) are masked in the files it writes.
 
     GitHub Actions sets ``GITHUB_ACTIONS=true``, GitLab CI sets ``GITLAB_CI=true``; the other
     systems are detected by their modules in ``SYSTEMS`` order (see each module's docstring).
@@ -74,7 +79,7 @@ def detect(env: Mapping[str, str], now: Callable[[], float] = time.time) -> Inte
     if env.get("GITHUB_ACTIONS") == "true":
         from checkly_gate.ci.github import GitHub
 
-        return GitHub(env)
+        return GitHub(env, secrets=secrets)
     if env.get("GITLAB_CI") == "true":
         from checkly_gate.ci.gitlab import GitLab
 

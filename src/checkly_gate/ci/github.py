@@ -20,6 +20,7 @@ from checkly_gate.ci import Integration, session_link
 from checkly_gate.ci.common import Commit, commits_from, env_text, sha_value
 from checkly_gate.files import append_text
 from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, facts
+from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import Evidence, evidence_line
 from checkly_gate.text import one_line, plain_text
@@ -263,9 +264,15 @@ class GitHub(Integration):
 
     name = "github"
 
-    def __init__(self, env: Mapping[str, str], token: Callable[[], str] = new_token) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        token: Callable[[], str] = new_token,
+        secrets: Redactor | None = None,
+    ) -> None:
         self._env = env
         self._token = token
+        self._secrets = secrets or Redactor()  # the command's: masked in the files it appends to
         self._progress_token: str | None = None
 
     def progress_start(self, title: str) -> list[str]:
@@ -299,7 +306,7 @@ class GitHub(Integration):
                     text = "\n" + text
                 text = _fit_summary(text, SUMMARY_LIMIT_BYTES - existing)
                 if text:
-                    append_text(Path(summary_file), text)
+                    append_text(Path(summary_file), text, self._secrets)
                 else:
                     full = "$GITHUB_STEP_SUMMARY is already at GitHub's 1 MiB limit"
                     problems.append(command("warning", f"summary not written: {full}"))
@@ -308,7 +315,9 @@ class GitHub(Integration):
         output_file = self._env.get("GITHUB_OUTPUT")
         if output_file:
             try:
-                append_text(Path(output_file), render_outputs(outputs(run, junit, summary)))
+                append_text(
+                    Path(output_file), render_outputs(outputs(run, junit, summary)), self._secrets
+                )
             except (OSError, ValueError) as exc:  # ValueError: unencodable text
                 problems.append(_file_warning("GITHUB_OUTPUT", output_file, exc))
         return [*render_annotations(run), *problems]

@@ -22,7 +22,6 @@ shell function (``discover``) that makes the requests through ``api.Client``.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 import re
@@ -30,29 +29,26 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import Any
 
-import httpx
-
+from checkly_gate import gate
 from checkly_gate.api import ApiError, Client, NotFound, Refused, Stopped, Transient
 from checkly_gate.ci import COMMIT_VARIABLES, run_commits
 from checkly_gate.config import (
     DISCOVERY_SPECS,
     TABLE_BY_KEY,
     ConfigError,
-    Options,
     check_choice,
     from_env_text,
 )
-from checkly_gate.gate import command_scope, finish_without_waiting, run_gate
+from checkly_gate.context import Command
 from checkly_gate.poller import RATE_LIMIT_BASE, RetryBeyondDeadline, backoff_waits, retry_pause
-from checkly_gate.redact import Redactor
 from checkly_gate.schedule import spread_retry_after
 from checkly_gate.scope import Clock
 from checkly_gate.text import one_line, signal_name
 from checkly_gate.verdict import Outcome, Verdict
 
-__all__ = ["COMMIT_VARIABLES", "Discovery", "DiscoveryOptions", "discover", "run_discovered"]
+__all__ = ["COMMIT_VARIABLES", "Discovery", "DiscoveryOptions", "discover", "find_and_wait"]
 
 log = logging.getLogger("checkly_gate")
 
@@ -553,63 +549,47 @@ def _seconds(value: float) -> str:
     return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
 
 
-def run_discovered(
-    options: Options,
-    discovery: DiscoveryOptions,
-    out: TextIO,
-    env: Mapping[str, str],
-    colour: bool = False,
-    transport: httpx.BaseTransport | None = None,
-    handle_signals: bool = True,
-) -> int:
+def find_and_wait(ctx: Command, discovery: DiscoveryOptions) -> int:
     """``wait --commit``: find the sessions, then wait for them as ``wait ID...`` does, both
-    under one ``Scope`` (the ``--timeout`` deadline and SIGINT/SIGTERM); returns the exit code.
-    Reports are written on every outcome, ``no-session`` included."""
-    started_wall = datetime.now(timezone.utc)
-    redactor = Redactor([options.api_key])
-    quiet = options.verbosity < 0
-    with command_scope(options, env, transport, handle_signals) as (scope, client):
-        if not quiet:
-            out.write(f"Looking for the Checkly test sessions of {discovery.describe()}\n")
-            out.flush()
-        found = discover(
-            client,
-            discovery,
-            scope.deadline,
-            scope,
-            time.time,
-            options.poll_interval,
-            should_stop=lambda: scope.stopped,
-        )
-        signum = scope.signal
-        if signum is not None and found.outcome is None:
-            found = Discovery(outcome=Outcome.INTERRUPTED, reason="interrupted")
-        if found.outcome is not None:
-            code = found.outcome.value
-            if signum is not None:
-                code = 128 + signum
-                found.outcome = Outcome.INTERRUPTED
-                name = signal_name(signum)
-                found.reason = f"interrupted by {name} while looking for test sessions"
-            elif found.outcome is Outcome.NO_SESSION and not discovery.fail_on_no_session:
-                code = 0
-            verdict = Verdict(found.outcome, code, found.reason)
-            return finish_without_waiting(
-                verdict, scope, client, options, out, env, redactor, started_wall, colour
-            )
-        if not quiet:
-            for entry in found.entries:
-                # listed fields are the API's text: one inert line each, never a CI command
-                bits = [
-                    one_line(_text(entry.get(k)), 40) for k in ("provider", "status", "branchName")
-                ]
-                what = " · ".join(b for b in bits if b)
-                name = one_line(_text(entry.get("name")) or entry["id"], 120)
-                out.write(redactor(f"Found test session '{name}' ({what}): {entry['id']}") + "\n")
-            out.flush()
-        waiting = dataclasses.replace(options, session_ids=tuple(found.session_ids))
-        gate_run = run_gate(
-            waiting, out, env=env, colour=colour, client=client, redactor=redactor, scope=scope
-        )
-        return gate_run.verdict.exit_code
-    raise AssertionError("unreachable")  # pragma: no cover (for type checkers)
+    under ``ctx``'s scope (the ``--timeout`` deadline and SIGINT/SIGTERM); returns the exit
+    code. Reports are written on every outcome, ``no-session`` included."""
+    scope = ctx.scope
+    if not ctx.quiet:
+        ctx.say(f"Looking for the Checkly test sessions of {discovery.describe()}")
+    found = discover(
+        ctx.client,
+        discovery,
+        scope.deadline,
+        scope,
+        time.time,
+        ctx.options.poll_interval,
+        should_stop=lambda: scope.stopped,
+    )
+    ended = _ended(found, discovery, scope.signal)
+    if ended is not None:
+        return ctx.finish_early(ended)
+    if not ctx.quiet:
+        for entry in found.entries:
+            # listed fields are the API's text: one inert line each, never a CI command
+            bits = [one_line(_text(entry.get(k)), 40) for k in ("provider", "status", "branchName")]
+            what = " · ".join(b for b in bits if b)
+            name = one_line(_text(entry.get("name")) or entry["id"], 120)
+            ctx.say(f"Found test session '{name}' ({what}): {entry['id']}")
+    return gate.wait(ctx, gate.test_sessions(found.session_ids)).verdict.exit_code
+
+
+def _ended(found: Discovery, discovery: DiscoveryOptions, signum: int | None) -> Verdict | None:
+    """The verdict of a discovery that found nothing to wait for (none found, trouble, a
+    signal); None when there are sessions to wait for."""
+    if signum is not None and found.outcome is None:
+        found = Discovery(outcome=Outcome.INTERRUPTED, reason="interrupted")
+    if found.outcome is None:
+        return None
+    code = found.outcome.value
+    if signum is not None:
+        code = 128 + signum
+        found.outcome = Outcome.INTERRUPTED
+        found.reason = f"interrupted by {signal_name(signum)} while looking for test sessions"
+    elif found.outcome is Outcome.NO_SESSION and not discovery.fail_on_no_session:
+        code = 0
+    return Verdict(found.outcome, code, found.reason)
