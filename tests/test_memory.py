@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from checkly_gate.finish import write_outputs
 from checkly_gate.models import load_session
-from checkly_gate.outputs import write_outputs
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, markdown
 from checkly_gate.verdict import Observation, Policy, Stop, combine, judge_session

@@ -13,16 +13,18 @@ from pathlib import Path
 import pytest
 
 from checkly_gate.files import append_text, write_atomic
-from checkly_gate.outputs import write_outputs
+from checkly_gate.finish import write_outputs
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, snapshot
 from tests import runs
 
+NO_SECRETS = Redactor()  # these tests are about writing, not masking
+
 
 def test_write_atomic_creates_parents_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b" / "report.xml"
-    write_atomic(target, "one")
-    write_atomic(target, "two ✓")
+    write_atomic(target, "one", NO_SECRETS)
+    write_atomic(target, "two ✓", NO_SECRETS)
     assert target.read_text(encoding="utf-8") == "two ✓"
     assert os.listdir(target.parent) == ["report.xml"]
     mode = stat.S_IMODE(target.stat().st_mode)
@@ -31,10 +33,10 @@ def test_write_atomic_creates_parents_replaces_and_leaves_no_temp(tmp_path: Path
 
 def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> None:
     target = tmp_path / "r.txt"
-    write_atomic(target, "old")
+    write_atomic(target, "old", NO_SECRETS)
 
     with pytest.raises(TypeError):
-        write_atomic(target, 123)  # type: ignore[arg-type]
+        write_atomic(target, 123, NO_SECRETS)  # type: ignore[arg-type]
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["r.txt"]
 
@@ -42,7 +44,7 @@ def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> N
 def test_append_never_truncates(tmp_path: Path) -> None:
     path = tmp_path / "summary.md"
     path.write_text("earlier step\n")
-    append_text(path, "ours\n")
+    append_text(path, "ours\n", NO_SECRETS)
     assert path.read_text() == "earlier step\nours\n"
 
 

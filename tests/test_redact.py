@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkly_gate.redact import MASK, Redactor, everywhere
+from checkly_gate.redact import MASK, Redactor
 
 # What ``check_api_key`` lets through: printable ASCII without blanks.
 keys = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=8, max_size=40)
@@ -115,9 +115,18 @@ def test_scrub_json_finds_a_secret_however_json_spells_it(
     assert json.loads(body) == data
 
 
-def test_every_redactor_registers_its_secrets_process_wide() -> None:
-    Redactor(["cu_registered_everywhere"])
-    assert everywhere()("x cu\\_registered\\_everywhere y") == f"x {MASK} y"
+def test_secrets_belong_to_the_command_that_built_them() -> None:
+    """No process-wide registry: another command's redactor knows none of these secrets; what a
+    command learns later (``add``: a proxy's credentials, the config file's env values) is
+    masked from then on, in every form."""
+    first = Redactor(["cu_first_command_key"])
+    second = Redactor(["cu_second_command"])
+    assert second("cu_first_command_key") == "cu_first_command_key"
+    second.add(["cu_learned_later_1"], ["hunter2-later-value"])
+    assert second("x cu\\_learned\\_later\\_1 y") == f"x {MASK} y"
+    assert second("env hunter2-later-value") == f"env {MASK}"
+    assert second("cu_second_command") == MASK
+    assert first("x cu\\_first\\_command\\_key y") == f"x {MASK} y"
 
 
 @settings(deadline=None)  # a busy 2-core machine: timing is not the property

@@ -500,11 +500,17 @@ def _main(
 def _command(name: str) -> Any:
     """The module of command ``name``, imported now: ``--version`` and ``--help`` stay fast."""
     if name == "wait":
-        from checkly_gate.commands import wait as command
-    elif name == "run":
-        from checkly_gate.commands import run as command
-    elif name == "report":
-        from checkly_gate.commands import report as command
-    else:
-        from checkly_gate.commands import demo as command
-    return command
+        from checkly_gate.commands import wait
+
+        return wait
+    if name == "run":
+        from checkly_gate.commands import run
+
+        return run
+    if name == "report":
+        from checkly_gate.commands import report
+
+        return report
+    from checkly_gate.commands import demo
+
+    return demo
