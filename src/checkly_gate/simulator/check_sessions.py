@@ -113,25 +113,8 @@ def serve_check(
     now: float,
 ) -> Response:
     """The check-session endpoints (see the module docstring)."""
-
     if endpoint == "check-trigger":
-        if payload is not None and not isinstance(payload, dict):
-            return api_error(400, "Request body must be a JSON object")
-        target = (payload or {}).get("target")
-        if target is not None and not isinstance(target, dict):
-            return api_error(400, '"target" must be of type object')
-        base = sim.scenario
-        chosen = [base.checks.index(c) for c in select_checks(base.checks, target)]
-        if not chosen:
-            return api_error(404, NO_MATCH_MESSAGE)
-        sessions = []
-        for index in chosen:
-            sid = str(uuid.uuid4())
-            _start_check_session(sim, _check_scenario(base, index), now, sid)
-            with sim._lock:
-                timeline = sim._check_timelines[sid]
-            sessions.append(json.loads(check_session_body(timeline, now, results=False)))
-        return Response(201, json_bytes({"sessions": sessions}))
+        return _trigger(sim, payload, now)
     if not UUID_PATTERN.match(raw_id):
         return api_error(400, "checkSessionId must be a UUID")
     sid = raw_id.lower()
@@ -156,6 +139,33 @@ def serve_check(
         if not timeline.is_visible(time.monotonic()):
             return api_error(404, f"Check session {sid} not found")
         return Response(200, check_session_body(timeline, time.monotonic()))
+    return _completion(sim, sid, query, now)
+
+
+def _trigger(sim: Simulator, payload: Any, now: float) -> Response:
+    """``POST /v2/check-sessions/trigger``: one check session per selected check."""
+    if payload is not None and not isinstance(payload, dict):
+        return api_error(400, "Request body must be a JSON object")
+    target = (payload or {}).get("target")
+    if target is not None and not isinstance(target, dict):
+        return api_error(400, '"target" must be of type object')
+    base = sim.scenario
+    chosen = [base.checks.index(c) for c in select_checks(base.checks, target)]
+    if not chosen:
+        return api_error(404, NO_MATCH_MESSAGE)
+    sessions = []
+    for index in chosen:
+        sid = str(uuid.uuid4())
+        _start_check_session(sim, _check_scenario(base, index), now, sid)
+        with sim._lock:
+            timeline = sim._check_timelines[sid]
+        sessions.append(json.loads(check_session_body(timeline, now, results=False)))
+    return Response(201, json_bytes({"sessions": sessions}))
+
+
+def _completion(sim: Simulator, sid: str, query: dict[str, str], now: float) -> Response:
+    """``GET /v2/check-sessions/{id}/completion``: the body once final, else 408 after
+    ``maxWaitSeconds``."""
     raw = query.get("maxWaitSeconds", "30")
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 30:
         return api_error(400, "maxWaitSeconds must be an integer between 1 and 30")
