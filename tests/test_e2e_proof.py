@@ -30,7 +30,7 @@ from checkly_gate.verdict import Stop, judge_session
 from tests.bodies import Case, provably_passed, sessions
 from tests.fakes import row, session_body
 from tests.test_verdict_property import observe
-from tests.tools import clean_env
+from tests.tools import clean_env, unfolded
 
 KEY = "cu_proof_" + "k3y" * 6
 DOCUMENTED_EXITS = {0, 1, 3, 4, 5, 6}
@@ -119,8 +119,7 @@ def test_the_issue_bodies_are_never_green_through_the_cli(serve) -> None:
         ISSUE_BODIES.items(), wait_all(serve, cases, timeout=ISSUE_TIMEOUTS), strict=True
     ):
         assert proc.returncode == code, (name, proc.stdout, proc.stderr)
-        unfolded = proc.stdout.replace("\n  ", " ")  # the verdict line folds at 100 columns
-        assert named in unfolded, (name, proc.stdout)
+        assert named in unfolded(proc.stdout), (name, proc.stdout)
         assert KEY not in proc.stdout + proc.stderr
 
 

@@ -90,3 +90,9 @@ def terminate_when_seen(
     stdout, stderr = proc.communicate(timeout=15)
     done = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     return done, time.monotonic() - signalled
+
+
+def unfolded(text: str) -> str:
+    """``text`` with the gate's folded lines joined again: a line longer than 100 columns
+    continues on lines indented by two blanks (``progress.wrap``)."""
+    return text.replace("\n  ", " ")
