@@ -29,12 +29,21 @@ class ConfigError(ValueError):
     """A usage or configuration mistake; the message is one line and free of secrets."""
 
 
+WAIT, RUN, REPORT = "wait", "run", "report"
+
+
 @dataclass(frozen=True)
 class Spec:
-    """One option: its config-file key (the flag is ``--KEY``), type, environment variable,
-    default, and for an enumerated value its allowed values (``choices``, compared without
-    case, kept in the spelling given here). ``file`` is False for an option a config file must
-    not hold (secrets, the file's own path)."""
+    """One option, declared once: its key (the flag is ``--KEY``, the config file's key
+    ``KEY``), type, environment variable, default, and for an enumerated value its allowed
+    values (``choices``, compared without case, kept in the spelling given here). ``file`` is
+    False for an option a config file must not hold (secrets, the file's own path).
+
+    The CLI's flags are generated from the rest (``cli.build_parser``): ``help`` (the
+    "[env X; default Y]" suffix is added from the row), ``metavar``, ``commands`` (which of
+    ``wait``/``run``/``report`` take the flag; ``()``: the flag is written by hand),
+    ``negatable`` (a yes/no flag has ``--no-KEY``), ``const`` (the value of a flag given
+    without one). ``default_text``: how the help shows a default decided outside ``resolve``."""
 
     key: str
     kind: type
@@ -43,27 +52,62 @@ class Spec:
     minimum: float | None = None
     choices: tuple[str, ...] | None = None
     file: bool = True
+    help: str = ""
+    metavar: str | None = None
+    commands: tuple[str, ...] = (WAIT, RUN)
+    negatable: bool = True
+    const: str | None = None
+    default_text: str | None = None
+
+
+def _format_specs() -> tuple[Spec, ...]:
+    """The output options, one per row of ``reports.FORMATS`` (the one registry of formats)."""
+    from checkly_gate.reports import FORMATS
+
+    return tuple(
+        Spec(
+            fmt.key,
+            str,
+            fmt.env,
+            help=fmt.help,
+            metavar="PATH",
+            commands=(WAIT, RUN, REPORT) if fmt.rerenders else (WAIT, RUN),
+        )
+        for fmt in FORMATS
+    )
 
 
 # Keys of the config file, in the CLI's spelling. ``dest`` is the key with '-' as '_'.
 SPECS: tuple[Spec, ...] = (
-    Spec("api-url", str, "CHECKLY_API_URL", "https://api.checklyhq.com"),
-    Spec("account-id", str, "CHECKLY_ACCOUNT_ID"),
-    Spec("timeout", float, "CHECKLY_GATE_TIMEOUT", 1800.0, minimum=1.0),
-    Spec("poll-interval", float, "CHECKLY_GATE_POLL_INTERVAL", 150.0, minimum=0.05),
-    Spec("not-found-grace", float, "CHECKLY_GATE_NOT_FOUND_GRACE", 30.0, minimum=0.0),
-    Spec("max-request-rate", float, "CHECKLY_GATE_MAX_REQUEST_RATE", 60.0, minimum=1.0),
-    Spec("long-poll", bool, "CHECKLY_GATE_LONG_POLL", True),
-    Spec("json", str, "CHECKLY_GATE_JSON"),
-    Spec("junit", str, "CHECKLY_GATE_JUNIT"),
-    Spec("summary", str, "CHECKLY_GATE_SUMMARY"),
-    Spec("dotenv", str, "CHECKLY_GATE_DOTENV"),
-    Spec("fail-on-degraded", bool, "CHECKLY_GATE_FAIL_ON_DEGRADED", False),
-    Spec("fail-on-flaky", bool, "CHECKLY_GATE_FAIL_ON_FLAKY", False),
-    Spec("details", bool, "CHECKLY_GATE_DETAILS", True),
-    Spec("cancel-on-interrupt", bool, "CHECKLY_GATE_CANCEL_ON_INTERRUPT", False),
-    Spec("allow-insecure-http", bool, "CHECKLY_GATE_ALLOW_INSECURE_HTTP", False),
-)
+    Spec("api-url", str, "CHECKLY_API_URL", "https://api.checklyhq.com", help="API base URL",
+         metavar="URL"),
+    Spec("account-id", str, "CHECKLY_ACCOUNT_ID", help="account id, sent as X-Checkly-Account",
+         metavar="ID"),
+    Spec("timeout", float, "CHECKLY_GATE_TIMEOUT", 1800.0, minimum=1.0, metavar="SECONDS",
+         help="one overall deadline for everything"),
+    Spec("poll-interval", float, "CHECKLY_GATE_POLL_INTERVAL", 150.0, minimum=0.05,
+         metavar="SECONDS",
+         help="read progress at least this often; more often while results change"),
+    Spec("not-found-grace", float, "CHECKLY_GATE_NOT_FOUND_GRACE", 30.0, minimum=0.0,
+         metavar="SECONDS", help="keep retrying 404 this long after start"),
+    Spec("max-request-rate", float, "CHECKLY_GATE_MAX_REQUEST_RATE", 60.0, minimum=1.0,
+         metavar="PER_MINUTE",
+         help="at most this many reads a minute, however many sessions are followed (the "
+         "account's budget is shared)"),
+    Spec("long-poll", bool, "CHECKLY_GATE_LONG_POLL", True,
+         help="use the completion long-poll between progress fetches"),
+    *_format_specs(),
+    Spec("fail-on-degraded", bool, "CHECKLY_GATE_FAIL_ON_DEGRADED", False,
+         help="fail when a check is degraded"),
+    Spec("fail-on-flaky", bool, "CHECKLY_GATE_FAIL_ON_FLAKY", False,
+         help="fail when a check passed only after retries"),
+    Spec("details", bool, "CHECKLY_GATE_DETAILS", True,
+         help="fetch the error messages of failed checks for the reports"),
+    Spec("cancel-on-interrupt", bool, "CHECKLY_GATE_CANCEL_ON_INTERRUPT", False,
+         help="on SIGINT/SIGTERM ask Checkly to cancel the session once"),
+    Spec("allow-insecure-http", bool, "CHECKLY_GATE_ALLOW_INSECURE_HTTP", False,
+         help="allow an http:// --api-url that is not this machine"),
+)  # fmt: skip
 SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 # ``run``'s own options in the config file, in the flags' spelling (``wait`` ignores them).
 # ``tags`` and ``check-id`` take a string or a list (one tag group "a,b" / one id per item).
@@ -71,41 +115,90 @@ SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 # In the environment, ``tags`` holds one tag group per line (or groups separated by blanks
 # that touch no comma), ``check-id`` ids separated by blanks, commas or newlines.
 RUN_SPECS: tuple[Spec, ...] = (
-    Spec("tags", list, "CHECKLY_GATE_TAGS"),
-    Spec("check-id", list, "CHECKLY_GATE_CHECK_ID"),
-    Spec("location", str, "CHECKLY_GATE_LOCATION"),
-    Spec("name", str, "CHECKLY_GATE_SESSION_NAME"),
-    Spec("retries", int, "CHECKLY_GATE_RETRIES", minimum=0),
-    Spec("detach", bool, "CHECKLY_GATE_DETACH"),
-    Spec("fail-on-no-matching", bool, "CHECKLY_GATE_FAIL_ON_NO_MATCHING"),
-    Spec("check-sessions", bool, "CHECKLY_GATE_CHECK_SESSIONS"),
+    Spec("tags", list, "CHECKLY_GATE_TAGS", commands=(RUN,), metavar="A,B",
+         help="checks having all these tags; repeat to OR several groups"),
+    Spec("check-id", list, "CHECKLY_GATE_CHECK_ID", commands=(RUN,), metavar="UUID",
+         help="a check to run; repeatable"),
+    Spec("location", str, "CHECKLY_GATE_LOCATION", commands=(RUN,), metavar="REGION",
+         help="run location", default_text="eu-west-1"),
+    Spec("name", str, "CHECKLY_GATE_SESSION_NAME", commands=(RUN,), metavar="NAME",
+         help="session name", default_text="repository@branch from the CI"),
+    Spec("retries", int, "CHECKLY_GATE_RETRIES", minimum=0, commands=(RUN,), metavar="N",
+         help="retry failed checks up to N times (0-10)"),
+    Spec("detach", bool, "CHECKLY_GATE_DETACH", commands=(RUN,), negatable=False,
+         help="start, print the session id and link, write them for a later job, exit 0"),
+    Spec("fail-on-no-matching", bool, "CHECKLY_GATE_FAIL_ON_NO_MATCHING", commands=(RUN,),
+         help="exit 7 when no check matches", default_text="on"),
+    Spec("check-sessions", bool, "CHECKLY_GATE_CHECK_SESSIONS", commands=(RUN,),
+         negatable=False,
+         help="start check sessions (POST /v2/check-sessions/trigger, normal alerting) "
+         "instead of a test session"),
     # Plain (not secret) environment variables for the checks: KEY=VALUE lines in the
     # environment, a mapping in the config file. ``--env`` values are secrets: never in a file.
-    Spec("env-plain", dict, "CHECKLY_GATE_ENV_PLAIN"),
-)
+    Spec("env-plain", dict, "CHECKLY_GATE_ENV_PLAIN", commands=(RUN,), metavar="KEY=VALUE",
+         help="like --env, but shown in plain text on Checkly's result pages; KEY=VALUE lines "
+         "in the variable, a mapping in the config file"),
+)  # fmt: skip
 RUN_SPEC_BY_KEY = {spec.key: spec for spec in RUN_SPECS}
 # ``wait --commit``'s options (discovery.py); read from flags and the environment.
 PROVIDERS = ("GITHUB", "VERCEL", "API", "TRIGGER", "PW_REPORTER")  # the list's `providers` enum
 DISCOVERY_SPECS: tuple[Spec, ...] = (
-    Spec("commit", str, "CHECKLY_GATE_COMMIT", file=False),
-    Spec("branch", str, "CHECKLY_GATE_BRANCH", file=False),
-    Spec("provider", str, "CHECKLY_GATE_PROVIDER", choices=PROVIDERS, file=False),
-    Spec("environment", str, "CHECKLY_GATE_ENVIRONMENT", file=False),
-    Spec("discover-timeout", float, "CHECKLY_GATE_DISCOVER_TIMEOUT", minimum=0.0, file=False),
-    Spec("fail-on-no-session", bool, "CHECKLY_GATE_FAIL_ON_NO_SESSION", file=False),
-)
+    Spec("commit", str, "CHECKLY_GATE_COMMIT", file=False, commands=(WAIT,), metavar="SHA",
+         const="auto",
+         help="wait for the test sessions of this commit (full or abbreviated SHA); without a "
+         "value or 'auto': the CI's own commit (GITHUB_SHA, CI_COMMIT_SHA, ...)"),
+    Spec("branch", str, "CHECKLY_GATE_BRANCH", file=False, commands=(WAIT,), metavar="NAME",
+         help="with --commit: only sessions of this branch"),
+    Spec("provider", str, "CHECKLY_GATE_PROVIDER", choices=PROVIDERS, file=False,
+         commands=(WAIT,), metavar="NAME", help="with --commit: only sessions from this provider"),
+    Spec("environment", str, "CHECKLY_GATE_ENVIRONMENT", file=False, commands=(WAIT,),
+         metavar="NAME", help="with --commit: only sessions of this environment"),
+    Spec("discover-timeout", float, "CHECKLY_GATE_DISCOVER_TIMEOUT", 300.0, minimum=0.0,
+         file=False, commands=(WAIT,), metavar="SECONDS",
+         help="how long to keep looking for the sessions (inside --timeout)"),
+    Spec("fail-on-no-session", bool, "CHECKLY_GATE_FAIL_ON_NO_SESSION", file=False,
+         commands=(WAIT,), help="exit 8 when no session is found (off: exit 0)",
+         default_text="on"),
+)  # fmt: skip
 # Options that are not values of ``Options``: what to wait for, secrets, the file's path.
 OTHER_SPECS: tuple[Spec, ...] = (
-    Spec("session-id", list, "CHECKLY_GATE_SESSION_ID", file=False),
-    Spec("api-key", str, "CHECKLY_API_KEY", file=False),
-    Spec("env", list, "CHECKLY_GATE_ENV", file=False),
-    Spec("config", str, "CHECKLY_GATE_CONFIG", file=False),
-)
-#: The one table of options: the CLI's flags (``--KEY``), the config file's keys, the
-#: environment variables, the GitHub Action's and the GitLab component's inputs all come from
-#: it (tests/test_options_table.py checks action.yml and templates/checkly-gate.yml against it).
+    Spec("session-id", list, "CHECKLY_GATE_SESSION_ID", file=False, commands=()),  # positional
+    Spec("api-key", str, "CHECKLY_API_KEY", file=False, metavar="KEY",
+         help="API key (prefer the environment variable)"),
+    Spec("env", list, "CHECKLY_GATE_ENV", file=False, commands=(RUN,), metavar="KEY=VALUE",
+         help="environment variable for the checks, sent as a secret (hidden in Checkly); "
+         "repeatable, up to 50; values are never printed; KEY=VALUE lines in the variable"),
+    Spec("config", str, "CHECKLY_GATE_CONFIG", file=False, metavar="PATH",
+         help="YAML file with any option but the API key",
+         default_text="./checkly-gate.yml if present"),
+)  # fmt: skip
+#: The one table of options: the CLI's flags (``--KEY``, ``cli.build_parser``), the config
+#: file's keys, the environment variables, the GitHub Action's and the GitLab component's inputs
+#: all come from it (tests/test_options_table.py checks action.yml, templates/checkly-gate.yml
+#: and the README against it).
 OPTION_TABLE: tuple[Spec, ...] = (*SPECS, *RUN_SPECS, *DISCOVERY_SPECS, *OTHER_SPECS)
 TABLE_BY_KEY = {spec.key: spec for spec in OPTION_TABLE}
+
+
+def help_text(spec: Spec, command: str) -> str:
+    """A flag's help: the row's text and "[env X; default Y]" from the row (``report`` reads
+    no environment: no variable shown there)."""
+    notes = [f"env {spec.env}"] if spec.env and command != REPORT else []
+    if spec.choices:
+        notes.insert(0, f"one of {', '.join(spec.choices)}")
+    default = spec.default_text
+    if default is None and spec.default is not None:
+        if spec.kind is bool:
+            default = "on" if spec.default else "off"
+        elif isinstance(spec.default, float):
+            default = f"{spec.default:g}"
+        else:
+            default = str(spec.default)
+    if default is not None:
+        notes.append(f"default {default}")
+    return f"{spec.help} [{'; '.join(notes)}]" if notes else spec.help
+
+
 #: The Action's and the GitLab component's input names where they differ from the key.
 INPUT_NAMES = {"name": "session-name"}
 #: ``wait`` with no id reads CHECKLY_GATE_SESSION_ID (what ``run --detach --dotenv`` writes),
@@ -151,22 +244,23 @@ class Options:
 
     session_ids: tuple[str, ...]
     api_key: str
-    api_url: str = "https://api.checklyhq.com"
+    # Defaults are the table's (``SPECS``), declared there once.
+    api_url: str = SPEC_BY_KEY["api-url"].default
     account_id: str | None = None
-    timeout: float = 1800.0
-    poll_interval: float = 150.0  # the widest gap between progress reads (schedule.py)
-    max_request_rate: float = 60.0  # reads a minute at most, all sessions (schedule.RequestBudget)
-    not_found_grace: float = 30.0
-    long_poll: bool = True
+    timeout: float = SPEC_BY_KEY["timeout"].default
+    poll_interval: float = SPEC_BY_KEY["poll-interval"].default  # widest gap between reads
+    max_request_rate: float = SPEC_BY_KEY["max-request-rate"].default  # reads a minute, at most
+    not_found_grace: float = SPEC_BY_KEY["not-found-grace"].default
+    long_poll: bool = SPEC_BY_KEY["long-poll"].default
     json: Path | None = None
     junit: Path | None = None
     summary: Path | None = None
     dotenv: Path | None = None
-    fail_on_degraded: bool = False
-    fail_on_flaky: bool = False
-    details: bool = True  # fetch error groups of failed results for the reports
-    cancel_on_interrupt: bool = False
-    allow_insecure_http: bool = False  # send the key over http:// to a non-loopback host
+    fail_on_degraded: bool = SPEC_BY_KEY["fail-on-degraded"].default
+    fail_on_flaky: bool = SPEC_BY_KEY["fail-on-flaky"].default
+    details: bool = SPEC_BY_KEY["details"].default  # fetch error groups of failed results
+    cancel_on_interrupt: bool = SPEC_BY_KEY["cancel-on-interrupt"].default
+    allow_insecure_http: bool = SPEC_BY_KEY["allow-insecure-http"].default  # key over http://
     check_session_ids: tuple[str, ...] = ()  # those of session_ids that are check sessions
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
@@ -540,7 +634,8 @@ def _key_stays_private(api_url: str) -> bool:
         return False
 
 
-OUTPUT_KEYS = ("json", "junit", "summary", "dotenv")
+#: The options that say where a report goes: one per row of ``reports.FORMATS``.
+OUTPUT_KEYS = tuple(spec.key for spec in _format_specs())
 
 
 def output_paths(

@@ -512,12 +512,10 @@ def _masked_error(obs: Observation, redactor: Redactor) -> Observation:
 
 
 def output_targets(options: Options) -> dict[str, Path | None]:
-    return {
-        "json": options.json,
-        "junit": options.junit,
-        "summary": options.summary,
-        "dotenv": options.dotenv,
-    }
+    """Where each format of ``reports.FORMATS`` goes (``None``: not asked for)."""
+    from checkly_gate.reports import FORMATS
+
+    return {fmt.key: getattr(options, fmt.key) for fmt in FORMATS}
 
 
 def finish(
