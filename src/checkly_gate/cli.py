@@ -140,8 +140,8 @@ def _add_table_options(parser: argparse.ArgumentParser, command: str) -> None:
         elif spec.const is not None:
             parser.add_argument(flag, nargs="?", const=spec.const, metavar=spec.metavar, help=text)
         else:
-            kind: Callable[[str], Any] | None = {float: number, int: int}.get(spec.kind)
-            parser.add_argument(flag, type=kind, metavar=spec.metavar, help=text)
+            kinds: dict[type, Callable[[str], Any]] = {float: number, int: int, str: str}
+            parser.add_argument(flag, type=kinds[spec.kind], metavar=spec.metavar, help=text)
 
 
 def _add_volume(parser: argparse.ArgumentParser) -> None:
