@@ -341,65 +341,91 @@ def _suggest(key: str, valid: list[str]) -> str:
 
 
 def _coerce(spec: Spec, value: Any, where: str) -> Any:
-    """Check a value from the YAML file or a flag against the option's type."""
+    """Check a value from the YAML file or a flag against the option's type (one checker per
+    kind, ``_COERCE``); ``None`` stays ``None``."""
     if value is None:
         return None
-    if spec.kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int):
-            value = str(value)
-        if isinstance(value, str):
-            return parse_bool(value, where)
-        raise ConfigError(f"{where}: expected {BOOLEAN_WORDS}, got {shown(value)}")
-    if spec.kind is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping of NAME: value, got {shown(value)}")
-        pairs = []
-        for name, text in value.items():
-            if isinstance(text, (bool, int, float)) and not isinstance(text, bool):
-                text = str(text)
-            if not isinstance(name, str) or not isinstance(text, str):
-                raise ConfigError(f"{where}: names and values are text, got {shown(name)}")
-            pairs.append(f"{name}={text}")
-        return pairs
-    if spec.kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected a whole number, got {shown(value)}")
-        if spec.minimum is not None and value < spec.minimum:
-            raise ConfigError(f"{where}: must be at least {spec.minimum:g}, got {shown(value)}")
+    return _COERCE.get(spec.kind, _coerce_text)(spec, value, where)
+
+
+def _coerce_bool(spec: Spec, value: Any, where: str) -> bool:
+    if isinstance(value, bool):
         return value
-    if spec.kind is list:
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list) or not items:
-            raise ConfigError(
-                f"{where}: expected a string or a list of strings, got {shown(value)}"
-            )
-        texts = []
-        for item in items:
-            if isinstance(item, list) and all(isinstance(i, str) for i in item):
-                item = ",".join(item)  # a tag group written as a YAML list
-            if not isinstance(item, str) or not item.strip():
-                raise ConfigError(f"{where}: expected non-empty strings, got {shown(item)}")
-            texts.append(item.strip())
-        return texts
-    if spec.kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number of seconds, got {shown(value)}")
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if math.isnan(number) or (spec.minimum is not None and number < spec.minimum):
-            raise ConfigError(f"{where}: must be at least {spec.minimum:g}, got {shown(value)}")
-        if number > MAX_SECONDS:
-            raise ConfigError(f"{where}: must be at most {MAX_SECONDS:g}, got {shown(value)}")
-        return number
+    if isinstance(value, int):
+        value = str(value)
+    if isinstance(value, str):
+        return parse_bool(value, where)
+    raise ConfigError(f"{where}: expected {BOOLEAN_WORDS}, got {shown(value)}")
+
+
+def _coerce_mapping(spec: Spec, value: Any, where: str) -> list[str]:
+    """A mapping of NAME: value as ``NAME=value`` items (numbers written as text)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping of NAME: value, got {shown(value)}")
+    pairs = []
+    for name, text in value.items():
+        if isinstance(text, (bool, int, float)) and not isinstance(text, bool):
+            text = str(text)
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise ConfigError(f"{where}: names and values are text, got {shown(name)}")
+        pairs.append(f"{name}={text}")
+    return pairs
+
+
+def _coerce_int(spec: Spec, value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{where}: expected a whole number, got {shown(value)}")
+    if spec.minimum is not None and value < spec.minimum:
+        raise ConfigError(f"{where}: must be at least {spec.minimum:g}, got {shown(value)}")
+    return value
+
+
+def _coerce_list(spec: Spec, value: Any, where: str) -> list[str]:
+    """A string or a list of non-empty strings (a tag group may be a YAML list)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"{where}: expected a string or a list of strings, got {shown(value)}")
+    texts = []
+    for item in items:
+        if isinstance(item, list) and all(isinstance(i, str) for i in item):
+            item = ",".join(item)  # a tag group written as a YAML list
+        if not isinstance(item, str) or not item.strip():
+            raise ConfigError(f"{where}: expected non-empty strings, got {shown(item)}")
+        texts.append(item.strip())
+    return texts
+
+
+def _coerce_seconds(spec: Spec, value: Any, where: str) -> float:
+    """A number (of seconds, or a rate) from ``spec.minimum`` to ``MAX_SECONDS``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where}: expected a number of seconds, got {shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if math.isnan(number) or (spec.minimum is not None and number < spec.minimum):
+        raise ConfigError(f"{where}: must be at least {spec.minimum:g}, got {shown(value)}")
+    if number > MAX_SECONDS:
+        raise ConfigError(f"{where}: must be at most {MAX_SECONDS:g}, got {shown(value)}")
+    return number
+
+
+def _coerce_text(spec: Spec, value: Any, where: str) -> str:
+    """Non-empty text, one of ``spec.choices`` when the row has them."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: expected a non-empty string, got {shown(value)}")
     if spec.choices is not None:
         return check_choice(spec, value, where)
     return check_text(value.strip(), where)
+
+
+_COERCE: dict[type, Any] = {
+    bool: _coerce_bool,
+    dict: _coerce_mapping,
+    int: _coerce_int,
+    list: _coerce_list,
+    float: _coerce_seconds,
+}
 
 
 _TAG_GROUPS = re.compile(r"(?<![,\s])\s+(?![\s,])")  # blanks that touch no comma
@@ -693,42 +719,80 @@ def resolve(
     verbosity: int = 0,
     require_sessions: bool = True,
 ) -> Options:
-    """Merge defaults < file < env < flags and validate. ``flags`` holds only given flags."""
-    values: dict[str, Any] = {spec.key: spec.default for spec in SPECS}
-    sources = dict.fromkeys(values, "default")
+    """Merge defaults < file < env < flags and validate. ``flags`` holds only given flags.
+    ``ConfigError`` (one line naming the flag, variable or file key) on any mistake."""
+    values, sources = _layered(_config_file(config_path, env, cwd), env, flags)
+    run_values = {key: values.pop(key) for key in list(values) if key in RUN_SPEC_BY_KEY}
+    api_key = _api_key(api_key_flag, env)
+    if values["account-id"] is not None:
+        check_account_id(values["account-id"], _where("account-id", sources))
+    api_url = _checked_api_url(values, sources, env)
+    if require_sessions and not session_ids:
+        raise ConfigError("no session id given")
+    ids = tuple(dict.fromkeys(parse_session_id(s) for s in session_ids))
+    fields: dict[str, Any] = {
+        spec.key.replace("-", "_"): values[spec.key] for spec in SPECS if spec.key != "api-url"
+    }
+    for key in OUTPUT_KEYS:  # paths relative to the working directory
+        fields[key] = None if values[key] is None else cwd / Path(values[key])
+    return Options(
+        session_ids=ids,
+        api_key=api_key,
+        api_url=api_url,
+        verbosity=verbosity,
+        sources=sources,
+        run=run_values,
+        **fields,
+    )
 
-    path: Path | None = None
+
+def _config_file(config_path: str | None, env: Mapping[str, str], cwd: Path) -> Path | None:
+    """The config file to read: ``--config``, else ``CHECKLY_GATE_CONFIG``, else
+    ``./checkly-gate.yml`` if it exists (relative paths from ``cwd``)."""
     if not config_path and env.get("CHECKLY_GATE_CONFIG", "").strip():
         config_path = env["CHECKLY_GATE_CONFIG"].strip()
     if config_path:
-        path = Path(config_path)
-        if not path.is_absolute():
-            path = cwd / path
-    elif (cwd / DEFAULT_CONFIG_FILE).is_file():
-        path = cwd / DEFAULT_CONFIG_FILE
+        return cwd / Path(config_path)  # an absolute path stays itself
+    if (cwd / DEFAULT_CONFIG_FILE).is_file():
+        return cwd / DEFAULT_CONFIG_FILE
+    return None
+
+
+def _layered(
+    path: Path | None, env: Mapping[str, str], flags: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every option's value (``SPECS`` and ``RUN_SPECS`` keys) and where it came from:
+    defaults < config file < environment < flags (``run``'s own flags are read later)."""
+    values: dict[str, Any] = {spec.key: spec.default for spec in SPECS}
+    sources = dict.fromkeys(values, "default")
     if path is not None:
         for key, value in load_config_file(path).items():
             values[key], sources[key] = value, f"file {path.name}"
-
     for spec in (*SPECS, *RUN_SPECS):
         if spec.env and env.get(spec.env) not in (None, ""):
             value = _from_env_text(spec, env[spec.env], spec.env)
             if value is not None:  # a blank variable is an unset one
                 values[spec.key], sources[spec.key] = value, f"env {spec.env}"
-
-    run_values = {key: values.pop(key) for key in list(values) if key in RUN_SPEC_BY_KEY}
     for key, value in flags.items():
-        spec = SPEC_BY_KEY[key]
         if value is not None:
-            values[key] = _coerce(spec, value, f"--{key}")
+            values[key] = _coerce(SPEC_BY_KEY[key], value, f"--{key}")
             sources[key] = "flag"
+    return values, sources
 
+
+def _api_key(api_key_flag: str | None, env: Mapping[str, str]) -> str:
+    """The API key from ``--api-key``, else ``CHECKLY_API_KEY``, checked (never shown)."""
     api_key = api_key_flag if api_key_flag is not None else env.get(API_KEY_ENV)
     if not api_key or not api_key.strip():
         raise ConfigError(f"no API key: set {API_KEY_ENV} (recommended) or pass --api-key")
-    api_key = check_api_key(api_key, "--api-key" if api_key_flag is not None else API_KEY_ENV)
-    if values["account-id"] is not None:
-        check_account_id(values["account-id"], _where("account-id", sources))
+    return check_api_key(api_key, "--api-key" if api_key_flag is not None else API_KEY_ENV)
+
+
+def _checked_api_url(
+    values: Mapping[str, Any], sources: Mapping[str, str], env: Mapping[str, str]
+) -> str:
+    """The API URL, once it is known the key stays private on the way there, and the proxy and
+    TLS settings that apply to it are usable."""
     api_url = check_url(values["api-url"], _where("api-url", sources))
     if not values["allow-insecure-http"] and not _key_stays_private(api_url):
         raise ConfigError(
@@ -745,37 +809,4 @@ def resolve(
             tls.ssl_context(env)
         except tls.TlsSetupError as exc:
             raise ConfigError(str(exc)) from None
-    if require_sessions and not session_ids:
-        raise ConfigError("no session id given")
-    ids = tuple(dict.fromkeys(parse_session_id(s) for s in session_ids))
-
-    def as_path(key: str) -> Path | None:
-        value = values[key]
-        if value is None:
-            return None
-        candidate = Path(value)
-        return candidate if candidate.is_absolute() else cwd / candidate
-
-    return Options(
-        session_ids=ids,
-        api_key=api_key,
-        api_url=api_url,
-        account_id=values["account-id"],
-        timeout=values["timeout"],
-        poll_interval=values["poll-interval"],
-        max_request_rate=values["max-request-rate"],
-        not_found_grace=values["not-found-grace"],
-        long_poll=values["long-poll"],
-        json=as_path("json"),
-        junit=as_path("junit"),
-        summary=as_path("summary"),
-        dotenv=as_path("dotenv"),
-        fail_on_degraded=values["fail-on-degraded"],
-        fail_on_flaky=values["fail-on-flaky"],
-        details=values["details"],
-        cancel_on_interrupt=values["cancel-on-interrupt"],
-        allow_insecure_http=values["allow-insecure-http"],
-        verbosity=verbosity,
-        sources=sources,
-        run=run_values,
-    )
+    return api_url
