@@ -30,7 +30,7 @@ from checkly_gate.config import (
     parse_bool,
     resolve,
 )
-from checkly_gate.reports import FORMATS
+from checkly_gate.reports.formats import FORMATS
 from checkly_gate.simulator import Simulator, load_scenario
 from checkly_gate.trigger import run_options
 from tests.tools import clean_env
@@ -193,7 +193,7 @@ def test_flags_are_generated_from_the_table_rows(command: str) -> None:
 
 
 def test_every_report_format_has_its_flag_and_variable() -> None:
-    """A row of ``reports.FORMATS`` is all a format needs to be asked for: its flag on wait and
+    """A row of ``reports.formats.FORMATS`` is all a format needs to be asked for: its flag on wait and
     run (and report, if a snapshot can render it), its variable and config key in the table."""
     assert FORMATS
     for fmt in FORMATS:

@@ -397,7 +397,8 @@ def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: 
     from checkly_gate.files import UnreadableInput, read_bounded
     from checkly_gate.gate import finish
     from checkly_gate.redact import Redactor
-    from checkly_gate.reports import FORMATS, snapshot
+    from checkly_gate.reports import snapshot
+    from checkly_gate.reports.formats import FORMATS
 
     path = Path(args.snapshot)
     try:  # a regular file of bounded size only: a FIFO or /dev/zero is refused at once
@@ -599,7 +600,7 @@ def _lenient(argv: list[str]) -> argparse.Namespace:
         def error(self, message: str) -> NoReturn:
             raise ValueError(message)  # never print: the real parser reports the mistake
 
-    from checkly_gate.reports import FORMATS
+    from checkly_gate.reports.formats import FORMATS
 
     parser = Quiet(add_help=False)  # abbreviations allowed, like the real parser
     parser.add_argument("command", nargs="?")
@@ -627,7 +628,7 @@ def usage_error(
         return EXIT_USAGE
     from checkly_gate.ci import detect
     from checkly_gate.config import Options, output_paths
-    from checkly_gate.reports import FORMATS
+    from checkly_gate.reports.formats import FORMATS
 
     flags = {fmt.key: getattr(known, fmt.key, None) for fmt in FORMATS}
     if known.command == "report":  # report renders again what a snapshot can give, no env

@@ -61,8 +61,8 @@ class Spec:
 
 
 def _format_specs() -> tuple[Spec, ...]:
-    """The output options, one per row of ``reports.FORMATS`` (the one registry of formats)."""
-    from checkly_gate.reports import FORMATS
+    """The output options, one per row of ``reports.formats.FORMATS`` (the one registry of formats)."""
+    from checkly_gate.reports.formats import FORMATS
 
     return tuple(
         Spec(
@@ -660,7 +660,7 @@ def _key_stays_private(api_url: str) -> bool:
         return False
 
 
-#: The options that say where a report goes: one per row of ``reports.FORMATS``.
+#: The options that say where a report goes: one per row of ``reports.formats.FORMATS``.
 OUTPUT_KEYS = tuple(spec.key for spec in _format_specs())
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from checkly_gate.files import write_atomic, write_pieces
 from checkly_gate.redact import Redactor
-from checkly_gate.reports import FORMAT_BY_KEY, GateRun
+from checkly_gate.reports import GateRun
+from checkly_gate.reports.formats import FORMAT_BY_KEY
 
 log = logging.getLogger("checkly_gate")
 

@@ -7,13 +7,13 @@ from the snapshot alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from checkly_gate.outcomes import check_categories
-from checkly_gate.verdict import Category, Observation, Policy, Verdict
+from checkly_gate.text import link as text_link
+from checkly_gate.verdict import Category, Observation, Policy, SessionVerdict, Verdict
 
 check_categories(Category)  # every renderer imports this package: no category without facts
 
@@ -45,46 +45,11 @@ class GateRun:
     check_session_ids: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class Format:
-    """One report format: everything the options, the files and the commands need to know.
-
-    ``key`` is the option's key (config file key, ``Options`` field); ``flag`` its flag on
-    ``wait``, ``run`` and (when ``rerenders``) ``report``; ``env`` its variable; ``help`` the
-    flag's help. ``render(run) -> str`` is the text; ``pieces(run)``, when given, the same text
-    in pieces for formats too big to join into one string (written piece by piece).
-    ``rerenders``: ``report`` can render it again from a snapshot (the snapshot itself cannot).
-    """
-
-    key: str
-    flag: str
-    env: str
-    help: str
-    render: Callable[[GateRun], str]
-    pieces: Callable[[GateRun], Sequence[str | memoryview]] | None = None
-    rerenders: bool = True
-
-
-# The renderers import this package for ``GateRun``; it is complete above this line.
-from checkly_gate.reports import dotenv, junit, markdown, snapshot  # noqa: E402
-
-#: The one registry of report formats: a new format is its module plus one row here.
-FORMATS: tuple[Format, ...] = (
-    Format(
-        "json", "--json", "CHECKLY_GATE_JSON", "write sessions + verdict as JSON",
-        snapshot.render, snapshot.pieces, rerenders=False,
-    ),
-    Format(
-        "junit", "--junit", "CHECKLY_GATE_JUNIT", "write a JUnit XML report",
-        junit.render, junit.pieces,
-    ),
-    Format(
-        "summary", "--summary", "CHECKLY_GATE_SUMMARY", "write a markdown summary",
-        markdown.render,
-    ),
-    Format(
-        "dotenv", "--dotenv", "CHECKLY_GATE_DOTENV", "write a dotenv report for later CI jobs",
-        dotenv.render,
-    ),
-)  # fmt: skip
-FORMAT_BY_KEY = {fmt.key: fmt for fmt in FORMATS}
+def session_link(run: GateRun, sv: SessionVerdict) -> str:
+    """The session's web link: from the parsed session, else the last raw body; "" if unknown."""
+    link = sv.session.link if sv.session else None
+    if not link:
+        body = run.bodies.get(sv.session_id)
+        value = body.get("testSessionLink") if isinstance(body, dict) else None
+        link = value if isinstance(value, str) else None
+    return text_link(link)  # plain http(s) only; a cut link would lead nowhere: "" if too long
