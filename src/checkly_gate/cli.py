@@ -160,6 +160,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"checkly-gate {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
+    _add_wait(commands)
+    _add_run(commands)
+    _add_simulate(commands)
+    _add_demo(commands)
+    _add_report(commands)
+    return parser
+
+
+def _add_wait(commands: Any) -> None:
+    """``wait``: session ids, or ``--commit`` / ``--check-session``, and the table's flags."""
     wait = commands.add_parser(
         "wait",
         help="wait for test sessions and exit with their verdict",
@@ -180,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_table_options(wait, "wait")
     _add_volume(wait)
 
+
+def _add_run(commands: Any) -> None:
+    """``run``: the table's flags of ``run`` (trigger options, then those of ``wait``)."""
     run = commands.add_parser(
         "run",
         help="start a test session (by tags or check ids), then wait for it",
@@ -190,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_table_options(run, "run")
     _add_volume(run)
 
+
+def _add_simulate(commands: Any) -> None:
+    """``simulate``: serve the simulator."""
     simulate = commands.add_parser(
         "simulate",
         help="serve a local simulator of the Checkly API",
@@ -209,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=_speed, default=1.0, help="time factor (2 = twice as fast)"
     )
 
+
+def _add_demo(commands: Any) -> None:
+    """``demo``: the whole flow against the built-in simulator."""
     demo = commands.add_parser(
         "demo",
         help="run the whole gate against the built-in simulator",
@@ -231,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--speed", type=_speed, default=1.0, help=argparse.SUPPRESS)
 
+
+def _add_report(commands: Any) -> None:
+    """``report``: render reports again from a snapshot (the formats' flags)."""
     report = commands.add_parser(
         "report",
         help="render reports again from a --json snapshot, offline",
@@ -245,7 +267,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only the verdict and errors, as for wait (report prints nothing else anyway)",
     )
-    return parser
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:

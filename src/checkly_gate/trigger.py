@@ -56,9 +56,41 @@ def run_options(
     The rules between options hold whatever their source. Raises ``ConfigError`` naming the
     flag, variable or key for a malformed value or a conflict.
     """
-    from checkly_gate.config import TABLE_BY_KEY, from_env_text, where
-
     sources = dict(sources or {})
+    merged = _merged(flags, file, sources, env or {})
+    _check_rules(merged, sources)
+    secrets = parse_env_vars(merged["env"])
+    plain = parse_env_vars(merged.get("env_plain") or [], flag="--env-plain")
+    for key in {k for k, _ in secrets} & {k for k, _ in plain}:
+        raise ConfigError(f"--env {key} and --env-plain {key}: give each variable once")
+    if len(secrets) + len(plain) > MAX_ENV_VARS:
+        raise ConfigError(f"--env: at most {MAX_ENV_VARS} variables, got more")
+    no_matching = merged.get("fail_on_no_matching")
+    return TriggerOptions(
+        tag_groups=parse_tags(merged.get("tags") or []),
+        check_ids=parse_check_ids(merged.get("check_id") or []),
+        location=merged.get("location"),
+        name=merged.get("name"),
+        env_vars=secrets,
+        plain_env_vars=plain,
+        retries=merged.get("retries"),
+        detach=bool(merged.get("detach")),
+        fail_on_no_matching=True if no_matching is None else bool(no_matching),
+        check_sessions=bool(merged.get("check_sessions")),
+    )
+
+
+def _merged(
+    flags: Mapping[str, Any],
+    file: Mapping[str, Any],
+    sources: dict[str, str],
+    env: Mapping[str, str],
+) -> dict[str, Any]:
+    """Given flags over ``file``'s values (argparse names), ``env`` (the secret ``--env``
+    values) from the flags, else CHECKLY_GATE_ENV; ``sources`` updated with what came from
+    where."""
+    from checkly_gate.config import TABLE_BY_KEY, from_env_text
+
     merged = {key.replace("-", "_"): value for key, value in file.items()}
     for key, value in flags.items():
         given = value is not None and value != [] and value is not False
@@ -69,11 +101,19 @@ def run_options(
     secret_env = list(flags.get("env") or [])
     if secret_env:
         sources["env"] = "flag"
-    elif env and env.get("CHECKLY_GATE_ENV", "").strip():
+    elif env.get("CHECKLY_GATE_ENV", "").strip():
         spec = TABLE_BY_KEY["env"]
         secret_env = from_env_text(spec, env["CHECKLY_GATE_ENV"], "CHECKLY_GATE_ENV") or []
         sources["env"] = "env CHECKLY_GATE_ENV"
     merged["env"] = secret_env
+    return merged
+
+
+def _check_rules(merged: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    """The rules between ``run``'s options, whatever their source: retries 0..10; check
+    sessions take tags and check ids only. ``ConfigError`` naming the flag, variable or key."""
+    from checkly_gate.config import where
+
     retries = merged.get("retries")
     if retries is not None and not 0 <= retries <= 10:
         raise ConfigError(f"{where('retries', sources)} must be 0..10, got {retries}")
@@ -88,25 +128,6 @@ def run_options(
                 f"{where('check-sessions', sources)} takes tags and check ids only, not "
                 + ", ".join(given)
             )
-    secrets = parse_env_vars(secret_env)
-    plain = parse_env_vars(merged.get("env_plain") or [], flag="--env-plain")
-    for key in {k for k, _ in secrets} & {k for k, _ in plain}:
-        raise ConfigError(f"--env {key} and --env-plain {key}: give each variable once")
-    if len(secrets) + len(plain) > MAX_ENV_VARS:
-        raise ConfigError(f"--env: at most {MAX_ENV_VARS} variables, got more")
-    no_matching = merged.get("fail_on_no_matching")
-    return TriggerOptions(
-        tag_groups=parse_tags(merged.get("tags") or []),
-        check_ids=parse_check_ids(merged.get("check_id") or []),
-        location=merged.get("location"),
-        name=merged.get("name"),
-        env_vars=secrets,
-        plain_env_vars=plain,
-        retries=retries,
-        detach=bool(merged.get("detach")),
-        fail_on_no_matching=True if no_matching is None else bool(no_matching),
-        check_sessions=bool(merged.get("check_sessions")),
-    )
 
 
 def parse_tags(values: Sequence[str]) -> tuple[tuple[str, ...], ...]:
