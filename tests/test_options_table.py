@@ -193,8 +193,9 @@ def test_flags_are_generated_from_the_table_rows(command: str) -> None:
 
 
 def test_every_report_format_has_its_flag_and_variable() -> None:
-    """A row of ``reports.formats.FORMATS`` is all a format needs to be asked for: its flag on wait and
-    run (and report, if a snapshot can render it), its variable and config key in the table."""
+    """A row of ``reports.formats.FORMATS`` is all a format needs to be asked for: its flag on
+    wait and run (and report, if a snapshot can render it), its variable and config key in the
+    table."""
     assert FORMATS
     for fmt in FORMATS:
         spec = TABLE_BY_KEY[fmt.key]
@@ -212,19 +213,28 @@ def _docs_text() -> str:
 
 def test_readme_options_table_matches_the_option_table() -> None:
     """The README's table of ``wait``'s options has a row per option of ``config.SPECS`` and
-    the API key/config file, each with the row's variable; every row names a table option;
+    the API key/config file, each with the row's variable and default; every row names a table
+    option;
     every other option's flag and variable are written down too."""
     text = _docs_text()
     rows: dict[str, str] = {}
+    defaults: dict[str, str] = {}
     for line in text.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if line.startswith("| `--") and len(cells) >= 2:
             flag = cells[0].split("`")[1].split()[0].removeprefix("--").removeprefix("no-")
             rows[flag] = cells[1]
+            defaults[flag] = cells[2] if len(cells) > 2 else ""
     assert rows, "no options table in the README"
     for key, variable in rows.items():
         assert key in TABLE_BY_KEY, f"README row --{key} is not in config.OPTION_TABLE"
-        assert TABLE_BY_KEY[key].env in variable, key
+        spec = TABLE_BY_KEY[key]
+        assert spec.env in variable, key
+        if isinstance(spec.default, float) or (isinstance(spec.default, str) and spec.default):
+            shown = f"{spec.default:g}" if isinstance(spec.default, float) else spec.default
+            assert f"`{shown}`" in defaults[key], f"README's default of --{key}"
+        elif isinstance(spec.default, bool):
+            assert ("on" if spec.default else "off") in defaults[key], f"default of --{key}"
     for spec in (*SPECS, TABLE_BY_KEY["api-key"], TABLE_BY_KEY["config"]):
         assert spec.key in rows, f"--{spec.key} has no row in the README's options table"
     for spec in OPTION_TABLE:
