@@ -61,7 +61,7 @@ class Spec:
 
 
 def _format_specs() -> tuple[Spec, ...]:
-    """The output options, one per row of ``reports.formats.FORMATS`` (the one registry of formats)."""
+    """The output options, one per row of ``reports.formats.FORMATS`` (the formats registry)."""
     from checkly_gate.reports.formats import FORMATS
 
     return tuple(
