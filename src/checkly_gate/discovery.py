@@ -63,7 +63,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 # An opaque cursor fit to go back into a query: printable ASCII, no blank, bounded.
 _CURSOR = re.compile(r"[\x21-\x7e]{1,1024}")
 
-DEFAULT_DISCOVER_TIMEOUT = 300.0
+DEFAULT_DISCOVER_TIMEOUT: float = TABLE_BY_KEY["discover-timeout"].default
 LOOKBACK_SECONDS = 7 * 24 * 3600.0  # a commit's sessions are looked for this far back
 OVERLAP_SECONDS = 120.0  # later rounds list only sessions created since the last round, minus this
 PAGE_LIMIT = 100  # the API's maximum ``limit``

@@ -30,7 +30,8 @@ from typing import TextIO
 import httpx
 
 from checkly_gate.api import Client, OutOfTime, Stopped
-from checkly_gate.ci import Integration, detect
+from checkly_gate.ci import detect
+from checkly_gate.ci.base import Integration
 from checkly_gate.config import Options
 from checkly_gate.details import failed_group_ids, fetch_error_messages
 from checkly_gate.evidence import fetch_evidence
@@ -512,12 +513,10 @@ def _masked_error(obs: Observation, redactor: Redactor) -> Observation:
 
 
 def output_targets(options: Options) -> dict[str, Path | None]:
-    return {
-        "json": options.json,
-        "junit": options.junit,
-        "summary": options.summary,
-        "dotenv": options.dotenv,
-    }
+    """Where each format of ``reports.formats.FORMATS`` goes (``None``: not asked for)."""
+    from checkly_gate.reports.formats import FORMATS
+
+    return {fmt.key: getattr(options, fmt.key) for fmt in FORMATS}
 
 
 def finish(

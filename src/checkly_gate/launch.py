@@ -25,9 +25,9 @@ from checkly_gate.api import (
     Stopped,
     Transient,
 )
-from checkly_gate.ci.github import render_outputs
+from checkly_gate.ci import detect
 from checkly_gate.config import Options
-from checkly_gate.files import append_text, write_atomic
+from checkly_gate.files import write_atomic
 from checkly_gate.gate import command_scope, finish_without_waiting, run_gate
 from checkly_gate.models import Session
 from checkly_gate.poller import RATE_LIMIT_BASE, RetryBeyondDeadline, backoff_waits, retry_pause
@@ -149,7 +149,8 @@ def _hand_over(
     """--detach: publish the session id and link for a later ``wait`` job."""
     url = link(session.link)  # only a plain http(s) link, never a line break or a command
     session_id = session.session_id if is_safe_id(session.session_id) else ""
-    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_OUTPUT"):
+    integration = detect(env)
+    if integration is not None:
         # `started` is not an outcome: the session was handed over, its verdict comes later.
         values = {
             "status": "started",
@@ -157,10 +158,7 @@ def _hand_over(
             "session-id": session_id,
             "session-url": url,
         }
-        try:
-            append_text(env["GITHUB_OUTPUT"], redactor(render_outputs(values)))
-        except OSError as exc:
-            log.error("cannot write GITHUB_OUTPUT: %s", exc)
+        integration.hand_over(values, redactor)
     if options.dotenv is not None:
         try:
             write_atomic(options.dotenv, dotenv.render_started(session_id, url))

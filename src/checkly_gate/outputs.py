@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from checkly_gate.files import write_atomic, write_pieces
 from checkly_gate.redact import Redactor
-from checkly_gate.reports import GateRun, dotenv, junit, markdown, snapshot
+from checkly_gate.reports import GateRun
+from checkly_gate.reports.formats import FORMAT_BY_KEY
 
 log = logging.getLogger("checkly_gate")
 
 Renderer = Callable[[GateRun], str]
-RENDERERS: dict[str, Renderer] = {
-    "json": snapshot.render,
-    "junit": junit.render,
-    "summary": markdown.render,
-    "dotenv": dotenv.render,
-}
-# Big formats are written in pieces, never joined into one string (``RENDERERS`` joins them):
-# the snapshot's raw bodies as received (a 30,000-result body is 14 MB), JUnit per testcase.
-PIECES: dict[str, Callable[[GateRun], Sequence[str | memoryview]]] = {
-    "json": snapshot.pieces,
-    "junit": junit.pieces,
-}
 
 
 def render_safely(render: Renderer, run: GateRun) -> str:
@@ -54,10 +43,13 @@ def write_outputs(
         if path is None:
             continue
         try:
-            if kind in PIECES:
-                write_pieces(path, PIECES[kind](run), redactor)
+            fmt = FORMAT_BY_KEY[kind]
+            # Big formats are written in pieces, never joined into one string: the snapshot's
+            # raw bodies as received (a 30,000-result body is 14 MB), JUnit per testcase.
+            if fmt.pieces is not None:
+                write_pieces(path, fmt.pieces(run), redactor)
             else:
-                write_atomic(path, redactor(RENDERERS[kind](run)))
+                write_atomic(path, redactor(fmt.render(run)))
         except OSError as exc:
             message = f"cannot write the {kind} report {path}: {exc.strerror or exc}"
         except Exception as exc:  # a renderer tripping over odd data must not cost the verdict

@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from checkly_gate.outcomes import check_categories
-from checkly_gate.verdict import Category, Observation, Policy, Verdict
+from checkly_gate.text import link as text_link
+from checkly_gate.verdict import Category, Observation, Policy, SessionVerdict, Verdict
 
 check_categories(Category)  # every renderer imports this package: no category without facts
 
@@ -42,3 +43,13 @@ class GateRun:
     # Which of the sessions are check sessions (``/v2/check-sessions``): the endpoint, never the
     # body's fields, decides how a body is read, also when ``report`` reads it back.
     check_session_ids: frozenset[str] = frozenset()
+
+
+def session_link(run: GateRun, sv: SessionVerdict) -> str:
+    """The session's web link: from the parsed session, else the last raw body; "" if unknown."""
+    link = sv.session.link if sv.session else None
+    if not link:
+        body = run.bodies.get(sv.session_id)
+        value = body.get("testSessionLink") if isinstance(body, dict) else None
+        link = value if isinstance(value, str) else None
+    return text_link(link)  # plain http(s) only; a cut link would lead nowhere: "" if too long
