@@ -1,6 +1,6 @@
-"""The progress schedule: pure rules, and what they cost when the poller follows them.
+"""The progress schedule: pure rules, and what they cost when the follower follows them.
 
-A fake clock drives ``poller.follow`` against an in-memory API whose session changes at chosen
+A fake clock drives ``follow.follow`` against an in-memory API whose session changes at chosen
 times and ends at a chosen time; every request is counted, whatever its kind.
 """
 
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.api import Client
-from checkly_gate.poller import PollSettings, follow
+from checkly_gate.follow import PollSettings, Stop, follow
 from checkly_gate.schedule import (
     BUDGET_BURST,
     LONG_POLL_MAX,
@@ -28,8 +28,8 @@ from checkly_gate.schedule import (
     spread_retry_after,
     start_delay,
 )
-from checkly_gate.verdict import Stop
-from tests.fakes import SID, FakeClock, row, session_body
+from checkly_gate.verdict import is_settled
+from tests.fakes import SID, FakeClock, row, scope_until, session_body
 
 MINUTE = 60.0
 
@@ -81,7 +81,9 @@ def run_session(changes: Sequence[float], ends: float, **kwargs: float) -> Scrip
     clock = FakeClock()
     api = ScriptedSession(clock, changes, ends)
     client = Client("k", "https://api.test", transport=httpx.MockTransport(api))
-    obs = follow(client, SID, clock.now() + 1800, clock, PollSettings(**kwargs))  # type: ignore[arg-type]
+    obs = follow(
+        client, SID, scope_until(clock, clock.now() + 1800), is_settled, PollSettings(**kwargs)
+    )  # type: ignore[arg-type]
     assert obs.stop is Stop.FINAL and obs.session is not None
     assert obs.session.status == "PASSED"
     # The long-poll sees the end at once: no poll interval, no extra request.
@@ -237,7 +239,7 @@ def test_a_herd_told_the_same_retry_after_comes_back_spread_and_never_sooner() -
             return api(request)
 
         client = Client("k", "https://api.test", transport=httpx.MockTransport(handler))
-        follow(client, SID, clock.now() + 600, clock, PollSettings())
+        follow(client, SID, scope_until(clock, clock.now() + 600), is_settled, PollSettings())
         returns.append(api.gets[0])
     assert min(returns) >= 2.0  # two Retry-After: 1, each honoured in full
     assert max(returns) - min(returns) > 0.8  # ...and not all back on the same second
@@ -249,6 +251,6 @@ def test_start_jitter_never_eats_a_short_deadline() -> None:
     api = ScriptedSession(clock, [], 0.5)
     client = Client("k", "https://api.test", transport=httpx.MockTransport(api))
     settings = PollSettings(start_jitter=2.0, poll_interval=120)
-    obs = follow(client, SID, clock.now() + 1.0, clock, settings)
+    obs = follow(client, SID, scope_until(clock, clock.now() + 1.0), is_settled, settings)
     assert obs.stop is Stop.FINAL  # read within the one second there was
     assert clock.sleeps[0] <= 0.1

@@ -222,25 +222,25 @@ class Progress:
         prefix = f"[{one_line(session.display_name, 40)}] " if self._several else ""
         lines: list[str] = []
         sid = session.session_id
-        if sid not in self._seen_sessions:
-            self._seen_sessions.add(sid)
-            lines += render_header(session)
-        announced = self._announced.setdefault(sid, set())
-        for run in runs:
-            if run.final is None:
-                continue
-            key = run.final.result_id
-            if key in announced:
-                continue
-            announced.add(key)
-            lines += render_run(run, self._colour)
-        state = (session.status, counts)
-        if self._last_counts.get(sid) != state:
-            self._last_counts[sid] = state
-            lines.append(
-                prefix + render_counts(counts, session.status, self._clock() - self._started)
-            )
-        for text in lines:
+        with self._lock:  # followers update from their threads; ``heartbeat`` reads these
+            if sid not in self._seen_sessions:
+                self._seen_sessions.add(sid)
+                lines += render_header(session)
+            announced = self._announced.setdefault(sid, set())
+            for run in runs:
+                if run.final is None:
+                    continue
+                key = run.final.result_id
+                if key in announced:
+                    continue
+                announced.add(key)
+                lines += render_run(run, self._colour)
+            state = (session.status, counts)
+            if self._last_counts.get(sid) != state:
+                self._last_counts[sid] = state
+                elapsed = self._clock() - self._started
+                lines.append(prefix + render_counts(counts, session.status, elapsed))
+        for text in lines:  # outside the lock: ``line`` takes it
             self.line(text)
 
     def heartbeat(self, deadline: float) -> None:

@@ -2,7 +2,7 @@
 
 Every phase of a command (trigger, follow, explain, cancel, write) runs under one ``Scope``, in
 the spirit of trio's cancel scopes. ``api.Client`` is bound to a scope when it is built, so no
-network exchange can outlive the deadline or ignore a stop; the poller and the detail fetch
+network exchange can outlive the deadline or ignore a stop; the follower and the detail fetch
 sleep on the scope, so a signal wakes them at once.
 
 Signals reach the scope through ``signals_stop``: a C-level wake-up socket
@@ -61,11 +61,13 @@ class Scope:
     """A deadline and a stop event that every wait under it honours. Thread-safe.
 
     ``timeout`` (seconds, ``math.inf`` for none) counts from construction on the ``now`` clock
-    (``time.monotonic`` unless injected). ``stop(signum)`` ends the scope early: waits return,
-    in-flight exchanges are abandoned, and ``signal`` keeps the first signal received. A child
-    scope (``child``) has a shorter deadline of its own and stops with its parent, unless it is
-    shielded: a shielded child is opened after a stop (to cancel the session, say) and is ended
-    only by its own budget or by a *later* signal (``deliver``).
+    (``time.monotonic`` unless injected). ``clock`` (a ``Clock``; in tests ``tests.fakes.
+    FakeClock``) replaces both ``now`` and the sleeping: time then moves only when slept on,
+    and a stopped scope does not sleep. Children share it. ``stop(signum)`` ends the scope
+    early: waits return, in-flight exchanges are abandoned, and ``signal`` keeps the first
+    signal received. A child scope (``child``) has a shorter deadline of its own and stops with
+    its parent, unless it is shielded: a shielded child is opened after a stop (to cancel the
+    session, say) and is ended only by its own budget or by a *later* signal (``deliver``).
     """
 
     def __init__(
@@ -75,9 +77,11 @@ class Scope:
         *,
         parent: Scope | None = None,
         shield: bool = False,
+        clock: Clock | None = None,
     ) -> None:
-        self._now = now
-        self.started = now()
+        self._clock = clock
+        self._now = clock.now if clock is not None else now
+        self.started = self._now()
         self.deadline = self.started + max(0.0, timeout)
         self.parent = parent
         self.shield = shield
@@ -115,8 +119,12 @@ class Scope:
     def sleep(self, seconds: float) -> None:
         """Sleep ``seconds``, but never past the deadline and not a moment after a stop."""
         seconds = min(seconds, self.remaining())
-        if seconds > 0:
+        if seconds <= 0:
+            return
+        if self._clock is None:
             self._stopped.wait(seconds)
+        elif not self.stopped:
+            self._clock.sleep(seconds)
 
     def wait(self, event: threading.Event, until: float) -> None:
         """Block until ``event`` is set, the scope-clock time ``until`` passes or the scope
@@ -175,7 +183,7 @@ class Scope:
         """A scope for one phase: at most ``budget`` seconds, and never past this deadline
         unless ``shield``ed (then only ``budget`` and later signals bound it)."""
         left = budget if shield else min(budget, self.remaining())
-        scope = Scope(left, self._now, parent=self, shield=shield)
+        scope = Scope(left, self._now, parent=self, shield=shield, clock=self._clock)
         with self._lock:
             self._children.append(scope)
             stopped = self._stopped.is_set()

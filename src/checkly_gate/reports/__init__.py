@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from checkly_gate.follow import Observation
 from checkly_gate.outcomes import check_categories
-from checkly_gate.verdict import Category, Observation, Policy, Verdict
+from checkly_gate.verdict import Category, Policy, Verdict
 
 check_categories(Category)  # every renderer imports this package: no category without facts
 

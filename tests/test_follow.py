@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.api import Client
-from checkly_gate.poller import PollSettings, follow
-from checkly_gate.verdict import Stop
-from tests.fakes import SID, FakeClock, row, session_body
+from checkly_gate.follow import PollSettings, Stop, follow
+from checkly_gate.verdict import is_settled
+from tests.fakes import SID, FakeClock, row, scope_until, session_body
 
 WALL = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -60,7 +60,13 @@ def test_long_poll_sees_completion_at_once_and_sends_auth_headers() -> None:
             return httpx.Response(408, json={"statusCode": 408})
         return passed() if clock.now() >= finished_at else running()
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL and obs.session is not None and obs.session.status == "PASSED"
     # The verdict is seen the moment the session finished, not a poll interval later.
     assert clock.now() == pytest.approx(finished_at)
@@ -85,7 +91,13 @@ def test_defaults_cost_at_most_12_requests_a_minute() -> None:
             return httpx.Response(408)
         return running()
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.DEADLINE
     assert count / 10 <= 12.5  # ten minutes of waiting
 
@@ -99,7 +111,13 @@ def test_early_408_still_keeps_one_poll_interval_between_fetches() -> None:
         count += 1
         return httpx.Response(408) if is_completion(request) else running()
 
-    follow(make_client(handler, clock), SID, clock.now() + 60, clock, PollSettings())
+    follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 60),
+        is_settled,
+        PollSettings(),
+    )
     assert count <= 14  # 6 cycles of GET + completion in 60 s, give or take one
 
 
@@ -114,7 +132,13 @@ def test_retry_after_seconds_is_honoured_exactly() -> None:
             return httpx.Response(429, headers={"Retry-After": "7"}, json={"message": "slow"})
         return passed()
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL
     # Never sooner than asked; a spread of up to half of it on top (at least 1 s) unlocks a herd.
     assert all(7.0 <= s <= 10.5 for s in clock.sleeps[:2])
@@ -132,7 +156,13 @@ def test_retry_after_http_date_is_honoured() -> None:
             return httpx.Response(429, headers={"Retry-After": when})
         return passed()
 
-    follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert 12.0 - 1e-6 <= clock.sleeps[0] <= 18.0 + 1e-6
 
 
@@ -143,7 +173,9 @@ def test_retry_after_beyond_the_deadline_gives_up_at_once_as_unavailable() -> No
         return httpx.Response(429, headers={"Retry-After": "120"})
 
     start = clock.now()
-    obs = follow(make_client(handler, clock), SID, start + 60, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock), SID, scope_until(clock, start + 60), is_settled, PollSettings()
+    )
     assert obs.stop is Stop.DEADLINE and obs.error_is_current and obs.session is None
     assert clock.now() - start < 1  # no pointless sleeping until the deadline
     assert "Retry-After" in (obs.error or "")
@@ -168,7 +200,13 @@ def test_transient_errors_back_off_exponentially_with_jitter() -> None:
             raise httpx.ReadError("connection reset by peer")
         return passed()
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL and not obs.error_is_current
     waits = clock.sleeps[:5]
     # Equal jitter on 1, 2, 4, 8, 16: each wait lies in [v/2, v].
@@ -183,7 +221,13 @@ def test_api_down_until_deadline_is_unavailable_and_never_overruns() -> None:
         return httpx.Response(503, json={"message": "maintenance"})
 
     start = clock.now()
-    obs = follow(make_client(handler, clock), SID, start + 120, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, start + 120),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.DEADLINE and obs.error_is_current
     assert "503" in (obs.error or "")
     assert clock.now() <= start + 120 + 1e-6
@@ -199,7 +243,13 @@ def test_refusals_are_not_retried(status: int) -> None:
         calls += 1
         return httpx.Response(status, json={"statusCode": status, "message": "nope"})
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.REFUSED and calls == 1
     assert "nope" in (obs.error or "") and "hint" in (obs.error or "")
 
@@ -213,7 +263,13 @@ def test_404_is_retried_within_the_grace_period_then_found() -> None:
             return httpx.Response(404, json={"message": "Not Found"})
         return passed()
 
-    obs = follow(make_client(handler, clock), SID, start + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, start + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL
 
 
@@ -224,11 +280,23 @@ def test_404_beyond_grace_is_not_found_even_if_deadline_comes_first() -> None:
         return httpx.Response(404, json={"message": "Not Found"})
 
     start = clock.now()
-    obs = follow(make_client(handler, clock), SID, start + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, start + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.NOT_FOUND
     assert 30 <= clock.now() - start <= 31
     clock2 = FakeClock()
-    obs = follow(make_client(handler, clock2), SID, clock2.now() + 10, clock2, PollSettings())
+    obs = follow(
+        make_client(handler, clock2),
+        SID,
+        scope_until(clock2, clock2.now() + 10),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.NOT_FOUND
 
 
@@ -243,7 +311,13 @@ def test_completion_endpoint_missing_falls_back_to_plain_polling() -> None:
             return httpx.Response(404)
         return passed() if clock.now() - start > 35 else running()
 
-    obs = follow(make_client(handler, clock), SID, start + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, start + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL
     assert sum(p.endswith("/completion") for p in paths) == 1
     # The progress ladder (10, 20, 30 s, ±10% jitter), never wider than 30 s without long-poll.
@@ -259,7 +333,13 @@ def test_no_long_poll_never_calls_completion() -> None:
         paths.append(request.url.path)
         return passed() if clock.now() - start > 25 else running()
 
-    follow(make_client(handler, clock), SID, start + 600, clock, PollSettings(long_poll=False))
+    follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, start + 600),
+        is_settled,
+        PollSettings(long_poll=False),
+    )
     assert not any(p.endswith("/completion") for p in paths) and len(paths) >= 3
 
 
@@ -276,7 +356,13 @@ def test_final_session_with_pending_rows_is_settled_before_judging() -> None:
             )
         return httpx.Response(200, json=session_body("PASSED", [row("a"), row("b", "FAILED")]))
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL and calls == 2
     assert obs.session is not None and obs.session.results[1].status == "FAILED"
 
@@ -291,7 +377,13 @@ def test_settle_window_is_bounded() -> None:
         return httpx.Response(200, json=session_body("PASSED", [row("b", "RUNNING", "PENDING")]))
 
     start = clock.now()
-    obs = follow(make_client(handler, clock), SID, start + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, start + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL and calls == 4
     assert clock.now() - start <= 5.0 + 1e-6
 
@@ -306,22 +398,19 @@ def test_deadline_while_running_is_a_deadline_stop_with_the_last_session() -> No
         return running()
 
     start = clock.now()
-    obs = follow(make_client(handler, clock), SID, start + 45, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock), SID, scope_until(clock, start + 45), is_settled, PollSettings()
+    )
     assert obs.stop is Stop.DEADLINE and not obs.error_is_current
     assert obs.session is not None and obs.session.status == "RUNNING"
     assert clock.now() <= start + 46
 
 
-def test_should_stop_ends_the_loop() -> None:
+def test_a_stopped_scope_ends_the_loop() -> None:
     clock = FakeClock()
-    obs = follow(
-        make_client(lambda r: running(), clock),
-        SID,
-        clock.now() + 600,
-        clock,
-        PollSettings(),
-        should_stop=lambda: True,
-    )
+    scope = scope_until(clock, clock.now() + 600)
+    scope.stop(15)
+    obs = follow(make_client(lambda r: running(), clock), SID, scope, is_settled, PollSettings())
     assert obs.stop is Stop.INTERRUPTED
 
 
@@ -340,7 +429,13 @@ def test_another_sessions_body_is_retried_never_taken_for_the_session(other: str
             body["testSessionId"] = other
         return httpx.Response(200, json=body)
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL and obs.session is not None
     assert obs.session.session_id == SID and answers >= 4
 
@@ -351,7 +446,13 @@ def test_only_another_sessions_body_until_the_deadline_is_never_read() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=session_body("PASSED", [row("a")], sid="other-session"))
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 60, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 60),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.session is None and obs.stop is Stop.DEADLINE
     assert obs.error is not None and "testSessionId 'other-session'" in obs.error
 
@@ -392,6 +493,12 @@ def test_a_failing_completion_endpoint_keeps_the_request_budget(
             return httpx.Response(status, headers=headers, content=content)
         return running()
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 120, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 120),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.DEADLINE
     assert count / 2 <= 20  # two minutes; a healthy long-poll costs ~12 a minute
