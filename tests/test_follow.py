@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkly_gate.api import Client
-from checkly_gate.follow import PollSettings, Stop, follow
+from checkly_gate.api import Client, CompletionUnsupported, NotFound, Transient
+from checkly_gate.follow import Follower, PollSettings, Stop, follow
+from checkly_gate.models import parse_session
 from checkly_gate.verdict import is_settled
 from tests.fakes import SID, FakeClock, row, scope_until, session_body
 
@@ -502,3 +504,87 @@ def test_a_failing_completion_endpoint_keeps_the_request_budget(
     )
     assert obs.stop is Stop.DEADLINE
     assert count / 2 <= 20  # two minutes; a healthy long-poll costs ~12 a minute
+
+
+# --------------------------------------------------------------------------- one handler each
+# Each outcome of a read has its own handler on ``Follower``; these drive one handler at a time
+# on a fake clock, with a source that must not be read.
+
+
+class _NoReads:
+    def get_session(self, session_id: str, timeout: float = 0) -> tuple[Any, bytes]:
+        raise AssertionError("the handler must not read")
+
+    def await_completion(self, session_id: str, max_wait: int, timeout: float) -> None:
+        raise AssertionError("the handler must not read")
+
+
+def follower(clock: FakeClock, seconds: float = 600, **settings: Any) -> Follower:
+    scope = scope_until(clock, clock.now() + seconds)
+    return Follower(_NoReads(), SID, scope, is_settled, PollSettings(**settings))
+
+
+def test_handler_not_found_retries_within_the_grace_and_ends_after_it() -> None:
+    clock = FakeClock()
+    f = follower(clock, not_found_grace=30.0)
+    assert f.on_not_found(NotFound("HTTP 404")) is None  # just triggered: not readable yet
+    assert len(clock.sleeps) == 1 and 0 < clock.sleeps[0] <= 1.0 and f.error_current
+    clock.advance(30)
+    obs = f.on_not_found(NotFound("HTTP 404"))
+    assert obs is not None and obs.stop is Stop.NOT_FOUND and obs.error == "HTTP 404"
+
+
+def test_handler_not_found_after_the_session_was_seen_is_gone_at_once() -> None:
+    clock = FakeClock()
+    f = follower(clock)
+    f.session = parse_session(session_body("RUNNING", [row("a", "RUNNING", "PENDING")]))
+    obs = f.on_not_found(NotFound("HTTP 404"))
+    assert obs is not None and obs.stop is Stop.NOT_FOUND and clock.sleeps == []
+
+
+def test_handler_trouble_backs_off_and_a_retry_after_beyond_the_deadline_ends_it() -> None:
+    clock = FakeClock()
+    f = follower(clock, seconds=60)
+    assert f.on_trouble(Transient("HTTP 503", status=503)) is None
+    assert len(clock.sleeps) == 1 and 0 < clock.sleeps[0] <= 1.0 and f.error == "HTTP 503"
+    obs = f.on_trouble(Transient("HTTP 429", status=429, retry_after=120))
+    assert obs is not None and obs.stop is Stop.DEADLINE and obs.error_is_current
+    assert obs.error is not None and "Retry-After" in obs.error and len(clock.sleeps) == 1
+
+
+def test_handler_trouble_on_the_long_poll_falls_back_to_a_get() -> None:
+    clock = FakeClock()
+    f = follower(clock)
+    f.mode = "completion"
+    assert f.on_trouble(Transient("HTTP 502", status=502)) is None
+    assert f.mode == "get" and f.completion_failed
+
+
+def test_handler_still_running_waits_out_the_time_asked_for() -> None:
+    clock = FakeClock()
+    f = follower(clock)
+    f.asked_end = clock.now() + 25
+    clock.advance(3)  # a server that ends its long-poll early
+    f.on_still_running()
+    assert clock.sleeps == [22.0]
+
+
+def test_handler_completion_unsupported_switches_to_plain_polling() -> None:
+    clock = FakeClock()
+    f = follower(clock)
+    f.mode = "completion"
+    assert f.on_completion_unsupported(CompletionUnsupported("HTTP 404 on /completion")) is None
+    assert not f.long_poll and f.mode == "get" and len(clock.sleeps) == 1
+
+
+def test_handler_final_rereads_an_unsettled_session_then_judges_it_as_it_is() -> None:
+    clock = FakeClock()
+    f = follower(clock, settle_window=6.0, settle_attempts=3)
+    unsettled = parse_session(session_body("PASSED", [row("a", "RUNNING", "PENDING")]))
+    f.session = unsettled
+    assert [f.on_final(unsettled) for _ in range(3)] == [None, None, None]
+    assert clock.sleeps == [2.0, 2.0, 2.0]
+    obs = f.on_final(unsettled)
+    assert obs is not None and obs.stop is Stop.FINAL and obs.session is unsettled
+    settled = parse_session(session_body("PASSED", [row("a")]))
+    assert follower(FakeClock()).on_final(settled) is not None  # settled: judged at once

@@ -21,8 +21,11 @@ from checkly_gate.follow import PollSettings, Stop, follow
 from checkly_gate.schedule import (
     BUDGET_BURST,
     LONG_POLL_MAX,
+    RATE_LIMIT_BASE,
     RUNGS,
+    Backoff,
     ProgressSchedule,
+    RetryBeyondDeadline,
     heartbeat_due,
     progress_key,
     spread_retry_after,
@@ -254,3 +257,50 @@ def test_start_jitter_never_eats_a_short_deadline() -> None:
     obs = follow(client, SID, scope_until(clock, clock.now() + 1.0), is_settled, settings)
     assert obs.stop is Stop.FINAL  # read within the one second there was
     assert clock.sleeps[0] <= 0.1
+
+
+# --------------------------------------------------------------------------- one retry policy
+
+
+class _Trouble:
+    def __init__(self, status: int | None, retry_after: float | None = None) -> None:
+        self.message = f"HTTP {status}"
+        self.status = status
+        self.retry_after = retry_after
+
+
+@settings(deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([429, 500, 503, None]), st.one_of(st.none(), st.floats(-5, 40))),
+        min_size=1,
+        max_size=12,
+    ),
+    st.floats(0.1, 1.0),
+)
+def test_backoff_never_retries_a_429_within_a_second_nor_waits_past_the_deadline(
+    troubles: list[tuple[int | None, float | None]], base: float
+) -> None:
+    policy = Backoff(base=base, rng=random.Random(3))
+    for status, retry_after in troubles:
+        left = 100.0
+        try:
+            pause = policy.pause(_Trouble(status, retry_after), left)
+        except RetryBeyondDeadline:
+            assert retry_after is not None and retry_after >= left
+            continue
+        assert 0.0 <= pause <= left
+        if status == 429:
+            assert pause >= RATE_LIMIT_BASE  # a Retry-After: 0 storm: once a second at most
+        if retry_after is not None and retry_after < left:
+            assert pause >= min(retry_after, left)  # honoured in full, never sooner
+
+
+def test_backoff_keeps_429s_apart_from_other_trouble_and_starts_again_after_an_answer() -> None:
+    policy = Backoff(base=0.1, rng=random.Random(4))
+    first = [policy.pause(_Trouble(503), 100.0) for _ in range(3)]
+    assert max(first) <= 0.4 and first[2] >= 0.2  # 0.1, 0.2, 0.4 with equal jitter
+    assert policy.pause(_Trouble(429), 100.0) >= RATE_LIMIT_BASE  # its own schedule, from 1 s
+    policy.reset()
+    assert policy.pause(_Trouble(503), 100.0) <= 0.1  # an answer came: from the first step
+    assert Backoff(spread=False).pause(_Trouble(429, 5.0), 100.0) == 5.0  # exactly as asked
