@@ -277,6 +277,36 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
     """The Python-level handler: the work happens in the watcher thread (see ``signals_stop``)."""
 
 
+def _watch(
+    reader: socket.socket, scope: Scope, signums: tuple[int, ...], received: list[int]
+) -> None:
+    """The watcher thread of ``signals_stop``: deliver each signal byte of the wake-up socket
+    to ``scope`` (and record it in ``received``) until the socket closes or says 0 (stop)."""
+    while True:
+        try:
+            data = reader.recv(64)
+        except OSError:
+            return
+        if not data:
+            return
+        for signum in data:
+            if signum == 0:  # our own "stop watching" byte
+                return
+            if signum not in signums:
+                continue
+            received.append(signum)
+            name = signal.Signals(signum).name
+            if len(received) == 1:
+                log.warning("received %s: stopping and writing what is known", name)
+            else:
+                log.warning(
+                    "received %s while stopping: a cancel in progress ends, "
+                    "the reports are still written",
+                    name,
+                )
+            scope.deliver(signum)
+
+
 @contextlib.contextmanager
 def signals_stop(
     scope: Scope, signums: tuple[int, ...] = tuple(STOP_SIGNALS)
@@ -302,34 +332,12 @@ def signals_stop(
         yield received
         return
     previous = {s: signal.signal(s, _ignore) for s in signums}
-
-    def watch() -> None:
-        while True:
-            try:
-                data = reader.recv(64)
-            except OSError:
-                return
-            if not data:
-                return
-            for signum in data:
-                if signum == 0:  # our own "stop watching" byte
-                    return
-                if signum in signums:
-                    received.append(signum)
-                    if len(received) == 1:
-                        log.warning(
-                            "received %s: stopping and writing what is known",
-                            signal.Signals(signum).name,
-                        )
-                    else:
-                        log.warning(
-                            "received %s while stopping: a cancel in progress ends, "
-                            "the reports are still written",
-                            signal.Signals(signum).name,
-                        )
-                    scope.deliver(signum)
-
-    watcher = threading.Thread(target=watch, name="signal-watcher", daemon=True)
+    watcher = threading.Thread(
+        target=_watch,
+        args=(reader, scope, signums, received),
+        name="signal-watcher",
+        daemon=True,
+    )
     watcher.start()
     global _active
     outer, _active = _active, scope
