@@ -212,36 +212,39 @@ class Progress:
         """Called after every successful read of a session. Never raises: showing progress
         must not end following a session, nor turn into "API trouble"."""
         try:
-            self._update(session)
+            with self._lock:  # followers call this from their threads; ``heartbeat`` reads too
+                lines = self._update(session)
         except Exception as exc:
             log.debug("progress line not shown: %s: %s", type(exc).__name__, exc)
+            return
+        for text in lines:  # outside the lock: ``line`` takes it
+            self.line(text)
 
-    def _update(self, session: Session) -> None:
+    def _update(self, session: Session) -> list[str]:
         runs = group_runs(session.results)
         counts = count_runs(runs)
         prefix = f"[{one_line(session.display_name, 40)}] " if self._several else ""
         lines: list[str] = []
         sid = session.session_id
-        with self._lock:  # followers update from their threads; ``heartbeat`` reads these
-            if sid not in self._seen_sessions:
-                self._seen_sessions.add(sid)
-                lines += render_header(session)
-            announced = self._announced.setdefault(sid, set())
-            for run in runs:
-                if run.final is None:
-                    continue
-                key = run.final.result_id
-                if key in announced:
-                    continue
-                announced.add(key)
-                lines += render_run(run, self._colour)
-            state = (session.status, counts)
-            if self._last_counts.get(sid) != state:
-                self._last_counts[sid] = state
-                elapsed = self._clock() - self._started
-                lines.append(prefix + render_counts(counts, session.status, elapsed))
-        for text in lines:  # outside the lock: ``line`` takes it
-            self.line(text)
+        if sid not in self._seen_sessions:
+            self._seen_sessions.add(sid)
+            lines += render_header(session)
+        announced = self._announced.setdefault(sid, set())
+        for run in runs:
+            if run.final is None:
+                continue
+            key = run.final.result_id
+            if key in announced:
+                continue
+            announced.add(key)
+            lines += render_run(run, self._colour)
+        state = (session.status, counts)
+        if self._last_counts.get(sid) != state:
+            self._last_counts[sid] = state
+            lines.append(
+                prefix + render_counts(counts, session.status, self._clock() - self._started)
+            )
+        return lines
 
     def heartbeat(self, deadline: float) -> None:
         """Print one "still waiting" line when ``schedule.HEARTBEAT_EVERY`` seconds passed since

@@ -43,20 +43,6 @@ class Clock(Protocol):
     def sleep(self, seconds: float) -> None: ...
 
 
-class RealClock:
-    """``time.monotonic`` and a sleep that wakes up at once when ``stop`` is set."""
-
-    def __init__(self, stop: threading.Event | None = None) -> None:
-        self.stop = stop or threading.Event()
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            self.stop.wait(seconds)
-
-
 class Scope:
     """A deadline and a stop event that every wait under it honours. Thread-safe.
 
