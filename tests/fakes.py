@@ -91,3 +91,11 @@ def wait_in_process(url: str, key: str, timeout: float, poll_interval: float) ->
         poll_interval=poll_interval,
     )
     return run_gate(options, out, handle_signals=False), out.getvalue()
+
+
+def scope_until(clock: FakeClock, deadline: float) -> Any:
+    """A ``scope.Scope`` on ``clock`` whose deadline is ``deadline`` (fake monotonic seconds):
+    what a follower or discovery takes its time, sleeps and stop from."""
+    from checkly_gate.scope import Scope
+
+    return Scope(deadline - clock.now(), clock=clock)

@@ -22,11 +22,11 @@ import pytest
 from hypothesis import Phase, given, settings
 
 from checkly_gate.config import Options
+from checkly_gate.follow import PollSettings, Stop
 from checkly_gate.gate import run_gate
-from checkly_gate.poller import PollSettings
 from checkly_gate.simulator import Scenario, Simulator
 from checkly_gate.simulator.model import ScenarioError, parse_scenario
-from checkly_gate.verdict import Stop, judge_session
+from checkly_gate.verdict import judge_session
 from tests.bodies import Case, provably_passed, sessions
 from tests.fakes import row, session_body
 from tests.test_verdict_property import observe

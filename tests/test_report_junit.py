@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import parse_session
 from checkly_gate.outcomes import facts, gate_element
 from checkly_gate.reports import GateRun
@@ -29,7 +30,7 @@ from checkly_gate.reports.junit import (
     clean_text,
     render,
 )
-from checkly_gate.verdict import Category, Observation, Outcome, Policy, Stop
+from checkly_gate.verdict import Category, Outcome, Policy
 from tests import junit_dialect, runs
 from tests.fakes import SID, row, session_body
 

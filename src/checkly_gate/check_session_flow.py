@@ -1,6 +1,6 @@
 """Following and starting check sessions with the test session's machinery.
 
-``CheckSessionSource`` lets ``poller.follow`` read ``/v2/check-sessions/{id}`` (and its
+``CheckSessionSource`` lets ``follow.Follower`` read ``/v2/check-sessions/{id}`` (and its
 completion long-poll) exactly as it reads a test session; ``run_check_sessions`` is ``run
 --check-sessions``: ``POST /v2/check-sessions/trigger`` (one check session per matched check),
 then one ``wait`` for all of them, with the same deadline, retries, reports and exit codes.
@@ -27,7 +27,7 @@ from checkly_gate.trigger import TriggerOptions
 
 
 class CheckSessionSource:
-    """``poller.SessionSource`` over the check-session endpoints of ``client``."""
+    """``follow.SessionSource`` over the check-session endpoints of ``client``."""
 
     def __init__(self, client: Client) -> None:
         self.client = client

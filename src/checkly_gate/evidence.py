@@ -12,8 +12,8 @@ from collections.abc import Collection
 
 from checkly_gate.api import Client
 from checkly_gate.details import fetch_bounded
-from checkly_gate.poller import Clock
 from checkly_gate.reports.evidence import evidence_results, manifest_kinds
+from checkly_gate.scope import Clock
 from checkly_gate.verdict import Category, Verdict
 
 MAX_RESULTS = 20

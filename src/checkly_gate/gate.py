@@ -35,22 +35,21 @@ from checkly_gate.ci.base import Integration
 from checkly_gate.config import Options
 from checkly_gate.details import failed_group_ids, fetch_error_messages
 from checkly_gate.evidence import fetch_evidence
+from checkly_gate.follow import Observation, PollSettings, SessionSource, Stop, follow
 from checkly_gate.models import Session
 from checkly_gate.outputs import render_safely, write_outputs
-from checkly_gate.poller import PollSettings, SessionSource, follow
 from checkly_gate.progress import Progress, render_explanations, render_verdict
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, markdown
 from checkly_gate.schedule import START_JITTER, RequestBudget, slower_with
 from checkly_gate.scope import Scope, signals_stop
 from checkly_gate.verdict import (
-    Observation,
     Outcome,
     Policy,
     SessionVerdict,
-    Stop,
     Verdict,
     combine,
+    is_settled,
     judge_session,
 )
 
@@ -256,15 +255,7 @@ def follow_phase(waiting: Waiting, settings: PollSettings | None = None) -> Foll
 
             source = CheckSessionSource(waiting.client)
         try:
-            obs = follow(
-                source,
-                session_id,
-                scope.deadline,
-                scope,
-                settings,
-                on_update=on_update,
-                should_stop=lambda: scope.stopped,
-            )
+            obs = follow(source, session_id, scope, is_settled, settings, on_update=on_update)
         except Exception as exc:  # a bug must not turn into a hang or a green
             log.error("internal error following %s: %s", session_id, waiting.redactor(repr(exc)))
             with lock:

@@ -30,9 +30,9 @@ from checkly_gate.config import Options
 from checkly_gate.files import write_atomic
 from checkly_gate.gate import command_scope, finish_without_waiting, run_gate
 from checkly_gate.models import Session
-from checkly_gate.poller import RATE_LIMIT_BASE, RetryBeyondDeadline, backoff_waits, retry_pause
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import dotenv
+from checkly_gate.schedule import Backoff, RetryBeyondDeadline
 from checkly_gate.text import is_safe_id, link, one_line, signal_name
 from checkly_gate.trigger import TriggerOptions, request_body
 from checkly_gate.verdict import Outcome, Verdict
@@ -64,7 +64,10 @@ def trigger(
     """POST the trigger under the client's scope, retrying only failures that surely created
     no session. Raises ``TriggerFailed`` with the verdict to end with otherwise."""
     scope = client.scope
-    limited = backoff_waits(RATE_LIMIT_BASE)
+    # Every retry here is a 429 or a refused connection. No spread after a Retry-After: the
+    # trigger gives up when its pause reaches the deadline, so a spread there would turn a
+    # retry that fits into "no time left".
+    retry = Backoff(spread=False)
     while True:
         try:
             return client.trigger(body, timeout=TRIGGER_TIMEOUT)
@@ -92,7 +95,7 @@ def trigger(
             raise TriggerFailed(Verdict(Outcome.REFUSED, 5, exc.message)) from None
         except Transient as exc:
             try:
-                pause = retry_pause(exc, limited, scope.remaining())
+                pause = retry.pause(exc, scope.remaining())
             except RetryBeyondDeadline as beyond:
                 raise _unavailable(str(beyond)) from None
             if pause >= scope.remaining():

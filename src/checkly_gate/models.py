@@ -444,3 +444,9 @@ def _session(data: Any, results: list[Result]) -> Session:
         metadata=parse_metadata(data.get("metadata")),
         results=tuple(results),
     )
+
+
+def same_session(requested_id: str, body_id: str) -> bool:
+    """True when a body's ``testSessionId`` names the session asked for (UUIDs: ignoring ASCII
+    case)."""
+    return body_id.isascii() and requested_id.lower() == body_id.lower()

@@ -212,11 +212,15 @@ class Progress:
         """Called after every successful read of a session. Never raises: showing progress
         must not end following a session, nor turn into "API trouble"."""
         try:
-            self._update(session)
+            with self._lock:  # followers call this from their threads; ``heartbeat`` reads too
+                lines = self._update(session)
         except Exception as exc:
             log.debug("progress line not shown: %s: %s", type(exc).__name__, exc)
+            return
+        for text in lines:  # outside the lock: ``line`` takes it
+            self.line(text)
 
-    def _update(self, session: Session) -> None:
+    def _update(self, session: Session) -> list[str]:
         runs = group_runs(session.results)
         counts = count_runs(runs)
         prefix = f"[{one_line(session.display_name, 40)}] " if self._several else ""
@@ -240,8 +244,7 @@ class Progress:
             lines.append(
                 prefix + render_counts(counts, session.status, self._clock() - self._started)
             )
-        for text in lines:
-            self.line(text)
+        return lines
 
     def heartbeat(self, deadline: float) -> None:
         """Print one "still waiting" line when ``schedule.HEARTBEAT_EVERY`` seconds passed since

@@ -1,6 +1,6 @@
 """Verdict policy: what the gate knows about each session, turned into an outcome and exit code.
 
-Pure functions only. The poller says what it saw (``Observation``); this module decides. Green
+Pure functions only. The follower says what it saw (``Observation``); this module decides. Green
 is proven, not assumed: ``prove_passed`` is the one definition of "passed" and the only way to
 exit 0; everything else is non-zero with a reason naming the run and why: a failure or error in
 the user's words (``outcomes.CATEGORY`` message), anything else by the field that decided it.
@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import (
     CANCELLED,
     FAILED,
@@ -24,6 +25,7 @@ from checkly_gate.models import (
     RUNNING,
     Result,
     Session,
+    same_session,
 )
 from checkly_gate.models import FINAL as FINAL_TYPE
 from checkly_gate.models import PENDING as PENDING_TYPE
@@ -44,16 +46,6 @@ SEVERITY: tuple[Outcome, ...] = (
     Outcome.USAGE,
     Outcome.INTERRUPTED,
 )
-
-
-class Stop(enum.Enum):
-    """Why the poller stopped following a session."""
-
-    FINAL = "final"  # the session reached PASSED / FAILED / CANCELLED
-    DEADLINE = "deadline"  # the overall deadline came first
-    REFUSED = "refused"  # 400 / 401 / 403: retrying cannot help
-    NOT_FOUND = "not-found"  # 404 beyond the grace period
-    INTERRUPTED = "interrupted"  # SIGINT / SIGTERM
 
 
 class Category(enum.Enum):
@@ -327,18 +319,6 @@ class Policy:
 
 
 @dataclass(frozen=True)
-class Observation:
-    """Everything the poller learned about one session."""
-
-    session_id: str
-    stop: Stop
-    session: Session | None = None
-    error: str | None = None  # last API problem, already free of secrets
-    error_is_current: bool = False  # the API was failing when the poller stopped
-    signal: int | None = None  # for Stop.INTERRUPTED
-
-
-@dataclass(frozen=True)
 class SessionVerdict:
     session_id: str
     outcome: Outcome
@@ -398,12 +378,6 @@ def _names(runs: Sequence[Run], limit: int = 5, why: bool = True) -> str:
         names.append(run.name + (f" ({'; '.join(where)})" if where else ""))
     more = len(runs) - limit
     return ", ".join(names) + (f" and {more} more" if more > 0 else "")
-
-
-def same_session(requested_id: str, body_id: str) -> bool:
-    """True when a body's ``testSessionId`` names the session asked for (UUIDs: ignoring ASCII
-    case)."""
-    return body_id.isascii() and requested_id.lower() == body_id.lower()
 
 
 def _policy_allows(run: Run, policy: Policy) -> bool:

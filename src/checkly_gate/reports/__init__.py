@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from checkly_gate.follow import Observation
 from checkly_gate.outcomes import check_categories
 from checkly_gate.text import link as text_link
-from checkly_gate.verdict import Category, Observation, Policy, SessionVerdict, Verdict
+from checkly_gate.verdict import Category, Policy, SessionVerdict, Verdict
 
 check_categories(Category)  # every renderer imports this package: no category without facts
 

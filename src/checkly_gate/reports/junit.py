@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from checkly_gate.follow import Stop
 from checkly_gate.models import Result, Session
 from checkly_gate.outcomes import (
     NO_TEXT_CHECK_SESSION,
@@ -47,7 +48,7 @@ from checkly_gate.outcomes import (
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import evidence_line
 from checkly_gate.text import strip_ansi
-from checkly_gate.verdict import Category, Run, SessionVerdict, Stop, policy_flags
+from checkly_gate.verdict import Category, Run, SessionVerdict, policy_flags
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 SUITES_NAME = "checkly-gate"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from checkly_gate import __version__
+from checkly_gate.follow import Observation
 from checkly_gate.models import Session
 from checkly_gate.outcomes import CATEGORY, NO_TEXT_CHECK_SESSION, count_parts, facts
 from checkly_gate.reports import GateRun
@@ -24,7 +25,6 @@ from checkly_gate.text import strip_ansi
 from checkly_gate.verdict import (
     Category,
     Counts,
-    Observation,
     Policy,
     Run,
     SessionVerdict,
