@@ -24,10 +24,11 @@ from checkly_gate.models import (
     RUNNING,
     Result,
     Session,
+    same_session,
 )
 from checkly_gate.models import FINAL as FINAL_TYPE
 from checkly_gate.models import PENDING as PENDING_TYPE
-from checkly_gate.outcomes import CATEGORY, Outcome, tally  # the facts table; importable here
+from checkly_gate.outcomes import DECIDED, PASSING, Category, Outcome, facts, tally
 from checkly_gate.text import signal_name
 
 # Several sessions: the most severe outcome wins. A definite failure outranks "we could not tell"
@@ -56,25 +57,8 @@ class Stop(enum.Enum):
     INTERRUPTED = "interrupted"  # SIGINT / SIGTERM
 
 
-class Category(enum.Enum):
-    """What one check run amounts to. Exclusive; ordered from worst to best for reports."""
-
-    ERROR = "error"  # hasErrors: a Checkly-side error, still not a pass
-    FAILED = "failed"
-    FLAKY = "flaky"  # FINAL passed after failed attempts
-    DEGRADED = "degraded"
-    SKIPPED = "skipped"  # cancelled or aborted
-    PENDING = "pending"  # not finished: no FINAL row, a PENDING row, or a FINAL row still RUNNING
-    UNKNOWN = "unknown"  # a value the gate does not know and no known fact decides; never a pass
-    PASSED = "passed"
-
-
 KNOWN_SESSION_STATUSES = FINAL_STATUSES | {RUNNING}
-
-#: Categories of a run that passed (flaky and degraded only as far as the ``Policy`` allows).
-PASSING = frozenset({Category.PASSED, Category.FLAKY, Category.DEGRADED})
-#: Categories whose rows are not expected to change any more (the poller's settle rule).
-DECIDED = PASSING | {Category.ERROR, Category.FAILED, Category.SKIPPED}
+_FAILED = (Category.ERROR, Category.FAILED)  # a run that failed by a fact of its FINAL row
 
 
 @dataclass(frozen=True)
@@ -110,8 +94,18 @@ class Run:
 
     @property
     def failed_attempts(self) -> tuple[Result, ...]:
-        """ATTEMPT rows that are not a provable pass (status PASSED, no flag, all readable)."""
-        return tuple(a for a in self.attempts if not _clean_pass(a))
+        """ATTEMPT rows that are not a provable pass (status PASSED, no flag, all readable):
+        THE rule for a failed attempt. An attempt with status ``TIMED_OUT`` and no flag is one,
+        so its run is flaky, JUnit writes its ``flakyFailure`` and its evidence is fetched."""
+        return tuple(a for a in self.attempts if not a.passed_cleanly)
+
+    @property
+    def failed_rows(self) -> tuple[Result, ...]:
+        """The rows whose error text and evidence tell why the run did not simply pass, first
+        seen first: ``failed_attempts``, then the FINAL row when the run failed by its own facts
+        (``hasErrors``, ``hasFailures`` or status FAILED: ``Category.ERROR``/``FAILED``)."""
+        final = self.final if self.final is not None and self.category in _FAILED else None
+        return (*self.failed_attempts, *((final,) if final is not None else ()))
 
     @property
     def error_group_ids(self) -> tuple[str, ...]:
@@ -132,14 +126,6 @@ class Run:
     def unfinished(self) -> bool:
         """Not finished yet: no FINAL row, a PENDING row, or a FINAL row still RUNNING."""
         return self.category is Category.PENDING
-
-
-def _clean_pass(row: Result) -> bool:
-    return (
-        row.status == PASSED
-        and not (row.has_errors or row.has_failures or row.aborted)
-        and not row.unreadable
-    )
 
 
 def judge_run(run: Run) -> tuple[Category, str]:
@@ -353,14 +339,25 @@ class SessionVerdict:
     def unfinished(self) -> tuple[Run, ...]:
         return tuple(r for r in self.runs if r.unfinished)
 
+    @cached_property
+    def _policy_hits(self) -> dict[int, tuple[str, ...]]:
+        return {id(run): policy_flags(run, self.policy) for run in self.runs}
+
+    def policy_hits(self, run: Run) -> tuple[str, ...]:
+        """The policy flags that failed ``run`` (one of ``runs``): ``("--fail-on-flaky",)``...;
+        empty when none did. Decided here once, under this session's ``policy``; every report
+        prints this instead of applying ``--fail-on-*`` itself."""
+        return self._policy_hits.get(id(run), ())
+
     def fails(self, run: Run) -> bool:
-        """Whether ``run`` (one of ``runs``) failed the gate (``fails_gate`` under ``policy``)."""
-        return fails_gate(run, self.policy)
+        """Whether ``run`` (one of ``runs``) failed the gate: by its own facts
+        (``CategoryFacts.broken``) or by a policy hit (``policy_hits``)."""
+        return facts(run.category).broken or bool(self.policy_hits(run))
 
     @property
     def failing(self) -> tuple[Run, ...]:
         """The runs that failed the gate, in API order: every report names exactly these."""
-        return tuple(r for r in self.runs if fails_gate(r, self.policy))
+        return tuple(r for r in self.runs if self.fails(r))
 
 
 @dataclass(frozen=True)
@@ -393,17 +390,11 @@ def _names(runs: Sequence[Run], limit: int = 5, why: bool = True) -> str:
     for run in runs[:limit]:
         where = [run.latest.run_location] if run.latest.run_location else []
         if why:
-            row = CATEGORY[run.category.value]
+            row = facts(run.category)
             where.append(row.message if row.broken and not row.raw else run.why)
         names.append(run.name + (f" ({'; '.join(where)})" if where else ""))
     more = len(runs) - limit
     return ", ".join(names) + (f" and {more} more" if more > 0 else "")
-
-
-def same_session(requested_id: str, body_id: str) -> bool:
-    """True when a body's ``testSessionId`` names the session asked for (UUIDs: ignoring ASCII
-    case)."""
-    return body_id.isascii() and requested_id.lower() == body_id.lower()
 
 
 def _policy_allows(run: Run, policy: Policy) -> bool:
@@ -414,12 +405,8 @@ def _policy_allows(run: Run, policy: Policy) -> bool:
 
 def policy_fails(run: Run, policy: Policy) -> bool:
     """A passing run that the user's policy fails: flaky under ``--fail-on-flaky``, degraded
-    under ``--fail-on-degraded``."""
-    if run.category not in PASSING:
-        return False
-    if policy.fail_on_flaky and run.category is Category.FLAKY:
-        return True
-    return policy.fail_on_degraded and run.degraded
+    under ``--fail-on-degraded`` (``policy_flags`` is the rule)."""
+    return bool(policy_flags(run, policy))
 
 
 def policy_flags(run: Run, policy: Policy) -> tuple[str, ...]:
@@ -436,7 +423,7 @@ def fails_gate(run: Run, policy: Policy) -> bool:
     """THE per-run decision every report reads: the run failed the gate, by its own facts
     (failed, error, unknown: ``outcomes.CategoryFacts.broken``) or by the user's policy.
     Skipped and unfinished runs do not fail it on their own (the session outcome says why)."""
-    return CATEGORY[run.category.value].broken or policy_fails(run, policy)
+    return facts(run.category).broken or policy_fails(run, policy)
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from checkly_gate.outcomes import check_categories
-from checkly_gate.verdict import Category, Observation, Policy, Verdict
-
-check_categories(Category)  # every renderer imports this package: no category without facts
+from checkly_gate.verdict import Observation, Policy, Verdict
 
 
 @dataclass(frozen=True)

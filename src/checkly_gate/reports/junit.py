@@ -47,7 +47,7 @@ from checkly_gate.outcomes import (
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import evidence_line
 from checkly_gate.text import strip_ansi
-from checkly_gate.verdict import Category, Run, SessionVerdict, Stop, policy_flags
+from checkly_gate.verdict import Category, Run, SessionVerdict, Stop
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 SUITES_NAME = "checkly-gate"
@@ -350,7 +350,7 @@ class _Context:
     """What every testcase of one session needs to know about the gate run."""
 
     def __init__(self, run: GateRun, sv: SessionVerdict, stop: Stop | None, texts: _Texts) -> None:
-        self.policy = run.policy
+        self.policy_hits = sv.policy_hits
         self.texts = texts
         self.passing_out = texts.level.passing_out
         self.evidence = run.evidence
@@ -377,7 +377,7 @@ def _where(result: Result) -> str:
 def _retries(case: ET.Element, prefix: str, run: Run, ctx: _Context, name: str) -> None:
     """One ``rerun*``/``flaky*`` element per failed attempt, children in rerunType order."""
     for number, attempt in enumerate(run.attempts, 1):
-        if not attempt.failed:
+        if attempt.passed_cleanly:  # the rule of ``Run.failed_attempts``: the rest failed
             continue
         kind, type_, what = (
             ("Error", "ERROR", "errored") if attempt.has_errors else ("Failure", "FAILED", "failed")
@@ -415,8 +415,8 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
         reason = f"{what} ({ctx.why})" if run.unfinished else what
         _mark(case, "skipped", reason, row.label, _lines(reason, link))
     else:  # passed, flaky or degraded: a pass unless the user's policy says otherwise
-        hits = []  # the one decision (``verdict.policy_flags``), in the words of the other reports
-        for flag in policy_flags(run, ctx.policy):
+        hits = []  # the verdict's decision (``SessionVerdict.policy_hits``), in report words
+        for flag in ctx.policy_hits(run):
             if flag == "--fail-on-flaky":
                 failed = len(run.failed_attempts)
                 hits.append(("flaky", f"passed after {failed} failed attempt(s), {flag}"))

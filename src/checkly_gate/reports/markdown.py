@@ -25,10 +25,8 @@ from checkly_gate.verdict import (
     Category,
     Counts,
     Observation,
-    Policy,
     Run,
     SessionVerdict,
-    policy_flags,
 )
 
 DEFAULT_BUDGET = 900 * 1024
@@ -236,9 +234,9 @@ def _run_name(run: Run) -> str:
     return f"{name} ({_text(location)})" if location else name
 
 
-def _why_failed(run: Run, policy: Policy) -> str:
-    """Why ``run`` failed the gate, in the user's words (``outcomes.CATEGORY`` messages)."""
-    flags = policy_flags(run, policy)
+def _why_failed(run: Run, flags: Sequence[str]) -> str:
+    """Why ``run`` failed the gate, in the user's words (``outcomes.CATEGORY`` messages), with
+    the policy flags that failed it (``SessionVerdict.policy_hits``)."""
     if flags:
         return f"{facts(run.category).message}, failed by {' and '.join(flags)}"
     return facts(run.category).message
@@ -258,9 +256,8 @@ def _session_duration(session: Session) -> float | None:
     return None
 
 
-def _row(run: Run, evidence: Evidence | None = None, policy: Policy | None = None) -> str:
+def _row(run: Run, evidence: Evidence | None = None, flags: Sequence[str] = ()) -> str:
     latest = run.latest
-    flags = policy_flags(run, policy) if policy is not None else ()
     cells = (
         _cell(run.category) + (f", failed by {' and '.join(flags)}" if flags else ""),
         _code(run.name, cell=True),
@@ -297,8 +294,8 @@ class _Row:
     key: int
     category: Category
     run: Run
-    fails: bool  # failed the gate (``verdict.fails_gate``): shown first, never folded away
-    policy: Policy
+    fails: bool  # failed the gate (``SessionVerdict.fails``): shown first, never folded away
+    flags: tuple[str, ...]  # the policy flags that failed it (``SessionVerdict.policy_hits``)
     line: str = ""  # rendered by ``_render_rows``: only rows that can fit the budget are
 
 
@@ -430,7 +427,7 @@ def _model(run: GateRun) -> _Document:
             block.append(_unknown_section(sv, observations.get(sv.session_id)))
         # Runs that failed the gate first, then worst first; stable: API order kept.
         runs = sorted(sv.runs, key=lambda r: (not sv.fails(r), _ORDER[r.category]))
-        rows = [_Row(next(row_keys), r.category, r, sv.fails(r), sv.policy) for r in runs]
+        rows = [_Row(next(row_keys), r.category, r, sv.fails(r), sv.policy_hits(r)) for r in runs]
         errors = _error_blocks(sv, runs, run.error_messages, row_keys)
         passed_total = sum(1 for row in rows if _folds(row))
         sections.append(_Section(block, rows, errors, passed_total))
@@ -461,8 +458,9 @@ def _headline(reason: str, failing: Sequence[tuple[SessionVerdict, Run]]) -> str
     lines = [f"**{_plural(len(failing), 'check run')} failed the gate:**", ""]
     for sv, run in failing[:FIRST_SCREEN]:
         link = _link("result", run.latest.link, fallback="")
+        why = _why_failed(run, sv.policy_hits(run))
         lines.append(
-            f"- {facts(run.category).emoji} {_run_name(run)}: {_why_failed(run, sv.policy)}"
+            f"- {facts(run.category).emoji} {_run_name(run)}: {why}"
             + (f" · {link}" if link else "")
         )
     more = len(failing) - FIRST_SCREEN
@@ -551,7 +549,7 @@ def _render_rows(doc: _Document, order: list[int], evidence: Evidence, budget: i
         row = rows.get(order[index])
         if row is None:  # an error block: rendered already
             continue
-        row.line = _row(row.run, evidence, row.policy)
+        row.line = _row(row.run, evidence, row.flags)
         size += len(row.line)
         if size > budget:
             return index + 1
