@@ -345,7 +345,7 @@ class SessionVerdict:
 
     def policy_hits(self, run: Run) -> tuple[str, ...]:
         """The policy flags that failed ``run`` (one of ``runs``): ``("--fail-on-flaky",)``...;
-        empty when none did. Decided here once, under this session's ``policy``; every report
+        empty when none did. _Decided here once, under this session's ``policy``; every report
         prints this instead of applying ``--fail-on-*`` itself."""
         return self._policy_hits.get(id(run), ())
 
@@ -520,6 +520,34 @@ def judge_session(obs: Observation, policy: Policy = Policy()) -> SessionVerdict
     return verdict(outcome, reason)
 
 
+@dataclass(frozen=True)
+class _Unproven:
+    """A session that did not provably pass, with its runs sorted by what they amount to; the
+    rules below read it in order and the first that decides gives the outcome."""
+
+    obs: Observation
+    session: Session
+    runs: Sequence[Run]
+    policy: Policy
+    proof: Proof
+    warnings: list[str]  # the rules append to the session's warnings
+
+    @property
+    def status(self) -> str:
+        return self.session.status
+
+    @property
+    def ended(self) -> bool:
+        """The gate saw the session end (``Stop.FINAL``) and its status is final."""
+        return self.obs.stop is Stop.FINAL and self.session.is_final
+
+    def having(self, *categories: Category) -> list[Run]:
+        return [r for r in self.runs if r.category in categories]
+
+
+_Decided = tuple[Outcome, str]
+
+
 def _not_passed(
     obs: Observation,
     session: Session,
@@ -527,85 +555,149 @@ def _not_passed(
     policy: Policy,
     proof: Proof,
     warnings: list[str],
-) -> tuple[Outcome, str]:
-    """The outcome and reason of a session that did not provably pass (appends warnings)."""
-    status = session.status
-    ended = obs.stop is Stop.FINAL and session.is_final
+) -> _Decided:
+    """The outcome and reason of a session that did not provably pass (appends warnings):
+    known facts first (an interrupt, a failed run, a FAILED session, a value the gate does not
+    know, a cancelled session), then what an ended session lacks, then why the gate stopped."""
+    case = _Unproven(obs, session, runs, policy, proof, warnings)
+    _warn_unfinished(case)
+    _warn_unknown(case)
+    for rule in (
+        _interrupted,
+        _failed_runs,
+        _failed_session,
+        _unknown_values,
+        _cancelled_session,
+        _ended_unproven,
+    ):
+        decided = rule(case)
+        if decided is not None:
+            return decided
+    return _cut_off(case)
 
-    def having(*categories: Category) -> list[Run]:
-        return [r for r in runs if r.category in categories]
 
-    broken, unknown = having(Category.FAILED, Category.ERROR), having(Category.UNKNOWN)
-    unfinished, skipped = having(Category.PENDING), having(Category.SKIPPED)
-    if ended and unfinished:
-        warnings.append(
-            f"session is {status} but {_plural(len(unfinished), 'result')} "
+def _warn_unfinished(case: _Unproven) -> None:
+    unfinished = case.having(Category.PENDING)
+    if case.ended and unfinished:
+        case.warnings.append(
+            f"session is {case.status} but {_plural(len(unfinished), 'result')} "
             f"never finished: {_names(unfinished)}"
         )
-    if unknown and (broken or status == FAILED or obs.stop is Stop.INTERRUPTED):
-        # Something else decides the outcome: name the unknown values anyway, to be reported.
-        warnings.append(
+
+
+def _warn_unknown(case: _Unproven) -> None:
+    """Name the unknown values even when something else decides the outcome: to be reported."""
+    unknown = case.having(Category.UNKNOWN)
+    decided_elsewhere = (
+        case.having(*_FAILED) or case.status == FAILED or case.obs.stop is Stop.INTERRUPTED
+    )
+    if unknown and decided_elsewhere:
+        case.warnings.append(
             f"{_plural(len(unknown), 'check run')} with a value checkly-gate does not know "
             f"(please report it): {_names(unknown)}"
         )
-    if obs.stop is Stop.INTERRUPTED:
+
+
+def _interrupted(case: _Unproven) -> _Decided | None:
+    if case.obs.stop is Stop.INTERRUPTED:
         return Outcome.INTERRUPTED, "interrupted while the session was running"
-    if broken:
-        reason = f"{_plural(len(broken), 'check')} failed: {_names(broken)}"
-        if not ended:
-            warnings.append(f"session still {status} when the gate stopped ({obs.stop.value})")
-            return Outcome.FAILED, reason + " (session still running)"
-        if status == PASSED:
-            warnings.append("session status is PASSED but FINAL results failed; the failure wins")
-        return Outcome.FAILED, reason
-    if status == FAILED:
-        warnings.append("session status is FAILED although no FINAL result failed")
-        return Outcome.FAILED, "session status is FAILED"
+    return None
+
+
+def _failed_runs(case: _Unproven) -> _Decided | None:
+    """A failed or errored run fails the session, whatever its status says."""
+    broken = case.having(*_FAILED)
+    if not broken:
+        return None
+    reason = f"{_plural(len(broken), 'check')} failed: {_names(broken)}"
+    if not case.ended:
+        case.warnings.append(
+            f"session still {case.status} when the gate stopped ({case.obs.stop.value})"
+        )
+        return Outcome.FAILED, reason + " (session still running)"
+    if case.status == PASSED:
+        case.warnings.append("session status is PASSED but FINAL results failed; the failure wins")
+    return Outcome.FAILED, reason
+
+
+def _failed_session(case: _Unproven) -> _Decided | None:
+    if case.status != FAILED:
+        return None
+    case.warnings.append("session status is FAILED although no FINAL result failed")
+    return Outcome.FAILED, "session status is FAILED"
+
+
+def _unknown_values(case: _Unproven) -> _Decided | None:
+    """A run or a session status the gate does not know: never a pass, exit 1 (not 4 or 6,
+    which pipelines often allow)."""
+    unknown = case.having(Category.UNKNOWN)
     if unknown:
         return Outcome.FAILED, (
             f"{_plural(len(unknown), 'check run')} with a value checkly-gate does not know "
             f"(never a pass; please report it): {_names(unknown)}"
         )
-    if status not in KNOWN_SESSION_STATUSES:
+    if case.status not in KNOWN_SESSION_STATUSES:
         return Outcome.FAILED, (
-            f"session status {status!r} is unknown to checkly-gate (never a pass; please report it)"
+            f"session status {case.status!r} is unknown to checkly-gate (never a pass; please "
+            "report it)"
         )
-    if status == CANCELLED:
+    return None
+
+
+def _cancelled_session(case: _Unproven) -> _Decided | None:
+    if case.status == CANCELLED:
         return Outcome.CANCELLED, "session was cancelled"
-    if ended:  # the session is PASSED, yet something is missing from the proof
-        if not runs:
-            return Outcome.FAILED, "session is PASSED but has no check results"
-        if unfinished:
-            return Outcome.FAILED, (
-                f"session is PASSED but {_plural(len(unfinished), 'check run')} never "
-                f"finished: {_names(unfinished)}"
-            )
-        if skipped:
-            warnings.append("session status is PASSED but check runs were cancelled or aborted")
-            return Outcome.CANCELLED, (
-                f"session is PASSED but {_plural(len(skipped), 'check run')} "
-                f"{'was' if len(skipped) == 1 else 'were'} cancelled or aborted: {_names(skipped)}"
-            )
-        hits = [r for r in runs if not _policy_allows(r, policy)]
-        if hits:
-            kinds = [
-                kind
-                for kind, hit in (
-                    ("flaky", any(r.category is Category.FLAKY for r in hits)),
-                    ("degraded", any(r.degraded for r in hits)),
-                )
-                if hit
-            ]
-            return Outcome.FAILED, f"--fail-on-{'/'.join(kinds)}: {_names(hits, why=False)}"
-        return Outcome.FAILED, f"not proven passed: {proof.gaps[0]}"
-    # The gate stopped before the session ended, or before its results settled.
+    return None
+
+
+def _ended_unproven(case: _Unproven) -> _Decided | None:
+    """A session that ended PASSED, yet something is missing from the proof."""
+    if not case.ended:
+        return None
+    runs = case.runs
+    unfinished, skipped = case.having(Category.PENDING), case.having(Category.SKIPPED)
+    if not runs:
+        return Outcome.FAILED, "session is PASSED but has no check results"
+    if unfinished:
+        return Outcome.FAILED, (
+            f"session is PASSED but {_plural(len(unfinished), 'check run')} never "
+            f"finished: {_names(unfinished)}"
+        )
+    if skipped:
+        case.warnings.append("session status is PASSED but check runs were cancelled or aborted")
+        return Outcome.CANCELLED, (
+            f"session is PASSED but {_plural(len(skipped), 'check run')} "
+            f"{'was' if len(skipped) == 1 else 'were'} cancelled or aborted: {_names(skipped)}"
+        )
+    return _policy_hit(case) or (Outcome.FAILED, f"not proven passed: {case.proof.gaps[0]}")
+
+
+def _policy_hit(case: _Unproven) -> _Decided | None:
+    """Flaky or degraded runs the user's ``--fail-on-*`` policy does not allow."""
+    hits = [r for r in case.runs if not _policy_allows(r, case.policy)]
+    if not hits:
+        return None
+    kinds = [
+        kind
+        for kind, hit in (
+            ("flaky", any(r.category is Category.FLAKY for r in hits)),
+            ("degraded", any(r.degraded for r in hits)),
+        )
+        if hit
+    ]
+    return Outcome.FAILED, f"--fail-on-{'/'.join(kinds)}: {_names(hits, why=False)}"
+
+
+def _cut_off(case: _Unproven) -> _Decided:
+    """The gate stopped before the session ended, or before its results settled."""
+    obs, status = case.obs, case.status
     if obs.stop in (Stop.REFUSED, Stop.NOT_FOUND):
         return Outcome.REFUSED, obs.error or "the API refused the request"
     if obs.error_is_current:
         return Outcome.UNAVAILABLE, (
             f"API unavailable until the deadline ({obs.error}); last status {status}"
         )
-    counts = count_runs(runs)
+    counts = count_runs(case.runs)
     progress = f"{counts.finished}/{counts.total} results finished"
     if status == RUNNING:
         return Outcome.TIMED_OUT, f"timed out with the session still {status}: {progress}"
