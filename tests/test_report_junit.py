@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkly_gate.evidence import evidence_targets
+from checkly_gate.explain import evidence_targets
 from checkly_gate.models import parse_session
 from checkly_gate.outcomes import facts, gate_element
 from checkly_gate.reports import GateRun

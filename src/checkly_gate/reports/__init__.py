@@ -31,7 +31,7 @@ class GateRun:
     signal: int | None = None
     # Human-readable error text per error group id (``cleanedErrorMessage``), when fetched.
     error_messages: dict[str, str] = field(default_factory=dict)
-    # Why a failed result's error group has no text (``details.fetch_error_messages``).
+    # Why a failed result's error group has no text (``explain.fetch_error_messages``).
     missing_texts: dict[str, str] = field(default_factory=dict)
     # Asset types (trace, video, screenshot, ...) per result id of failed results, when fetched
     # (``reports.evidence``); never their URLs, which need the API key.
