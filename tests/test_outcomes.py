@@ -17,18 +17,10 @@ import pytest
 from checkly_gate.ci.github import GitHub
 from checkly_gate.ci.gitlab import GitLab
 from checkly_gate.models import parse_result, parse_session
-from checkly_gate.outcomes import CATEGORY, RED_ELEMENTS, Outcome, facts, gate_element
+from checkly_gate.outcomes import CATEGORY, RED_ELEMENTS, Category, Outcome, facts, gate_element
 from checkly_gate.progress import render_run, render_verdict
 from checkly_gate.reports import GateRun, dotenv, junit, markdown, snapshot
-from checkly_gate.verdict import (
-    Category,
-    Observation,
-    Policy,
-    Run,
-    SessionVerdict,
-    Stop,
-    Verdict,
-)
+from checkly_gate.verdict import Observation, Policy, Run, SessionVerdict, Stop, Verdict
 from tests import junit_dialect, runs
 from tests.fakes import SID, row, session_body
 from tests.test_ci_github import parse_github_output

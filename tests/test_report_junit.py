@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from checkly_gate.explain import evidence_targets
 from checkly_gate.models import parse_session
-from checkly_gate.outcomes import facts, gate_element
+from checkly_gate.outcomes import Category, Outcome, facts, gate_element
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.junit import (
     ATTR_LIMIT,
@@ -33,7 +33,7 @@ from checkly_gate.reports.junit import (
     clean_text,
     render,
 )
-from checkly_gate.verdict import Category, Observation, Outcome, Policy, Stop
+from checkly_gate.verdict import Observation, Policy, Stop
 from tests import junit_dialect, runs
 from tests.fakes import SID, row, session_body
 

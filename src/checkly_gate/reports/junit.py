@@ -40,6 +40,7 @@ from checkly_gate.models import Result, Session
 from checkly_gate.outcomes import (
     NO_TEXT_CHECK_SESSION,
     RED_ELEMENTS,
+    Category,
     Outcome,
     facts,
     gate_element,
@@ -47,7 +48,7 @@ from checkly_gate.outcomes import (
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import evidence_line
 from checkly_gate.text import strip_ansi
-from checkly_gate.verdict import Category, Run, SessionVerdict, Stop
+from checkly_gate.verdict import Run, SessionVerdict, Stop
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 SUITES_NAME = "checkly-gate"
@@ -402,40 +403,14 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
     if row.raw:  # the value the gate did not know, and the field that decided it
         what += f" (status {latest.status}, result type {latest.result_type or 'none'}; {run.why})"
     if row.broken:
-        after = f" after {len(run.attempts) + 1} attempts" if run.failed_attempts else ""
-        message = what + after + ctx.texts.preview(latest)
-        text = _lines(
-            what + after, link, evidence_line(ctx.evidence, run), ctx.texts.groups(latest, name)
-        )
-        if ctx.check_session and not latest.error_group_ids:  # nothing to fetch: say so
-            text = _lines(text, NO_TEXT_CHECK_SESSION)
-        _mark(case, row.junit or "error", message, row.label, text)
-        _retries(case, "rerun", run, ctx, name)
+        _broken(case, run, name, ctx, what, link)
     elif row.junit == "skipped":
         reason = f"{what} ({ctx.why})" if run.unfinished else what
         _mark(case, "skipped", reason, row.label, _lines(reason, link))
-    else:  # passed, flaky or degraded: a pass unless the user's policy says otherwise
-        hits = []  # the verdict's decision (``SessionVerdict.policy_hits``), in report words
-        for flag in ctx.policy_hits(run):
-            if flag == "--fail-on-flaky":
-                failed = len(run.failed_attempts)
-                hits.append(("flaky", f"passed after {failed} failed attempt(s), {flag}"))
-            else:
-                hits.append(("degraded", f"{DEGRADED_NOTE}, {flag}"))
-        if hits:
-            message = "failed by policy: " + "; ".join(text for _, text in hits)
-            # The error text of what failed: a flaky run's failed attempts (fetched for it).
-            texts = _lines(*(ctx.texts.groups(a, name) for a in run.failed_attempts))
-            _mark(
-                case,
-                "failure",
-                message,
-                hits[0][0],
-                _lines(message + _where(latest), link, texts or None),
-            )
+    else:  # passed, flaky or degraded: a pass unless the user's policy failed it
+        _policy_hit(case, run, name, ctx, link)
         if run.category is Category.FLAKY:
             _retries(case, "flaky", run, ctx, name)
-
     if ctx.passing_out or len(case):
         _out(
             case,
@@ -448,6 +423,41 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
             ),
         )
     return case
+
+
+def _broken(case: ET.Element, run: Run, name: str, ctx: _Context, what: str, link: str) -> None:
+    """A failed, errored or unknown run: its ``failure``/``error`` and one ``rerun*`` element
+    per failed attempt."""
+    latest = run.latest
+    row = facts(run.category)
+    after = f" after {len(run.attempts) + 1} attempts" if run.failed_attempts else ""
+    message = what + after + ctx.texts.preview(latest)
+    text = _lines(
+        what + after, link, evidence_line(ctx.evidence, run), ctx.texts.groups(latest, name)
+    )
+    if ctx.check_session and not latest.error_group_ids:  # nothing to fetch: say so
+        text = _lines(text, NO_TEXT_CHECK_SESSION)
+    _mark(case, row.junit or "error", message, row.label, text)
+    _retries(case, "rerun", run, ctx, name)
+
+
+def _policy_hit(case: ET.Element, run: Run, name: str, ctx: _Context, link: str) -> None:
+    """The ``failure`` of a passing run that the user's policy failed, in the words of the
+    other reports; nothing when the verdict recorded no hit (``SessionVerdict.policy_hits``)."""
+    hits = []
+    for flag in ctx.policy_hits(run):
+        if flag == "--fail-on-flaky":
+            failed = len(run.failed_attempts)
+            hits.append(("flaky", f"passed after {failed} failed attempt(s), {flag}"))
+        else:
+            hits.append(("degraded", f"{DEGRADED_NOTE}, {flag}"))
+    if not hits:
+        return
+    message = "failed by policy: " + "; ".join(text for _, text in hits)
+    # The error text of what failed: a flaky run's failed attempts (fetched for it).
+    texts = _lines(*(ctx.texts.groups(a, name) for a in run.failed_attempts))
+    where = _where(run.latest)
+    _mark(case, "failure", message, hits[0][0], _lines(message + where, link, texts or None))
 
 
 # --- suites -------------------------------------------------------------------------------------

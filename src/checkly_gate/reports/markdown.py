@@ -17,17 +17,11 @@ from urllib.parse import quote
 
 from checkly_gate import __version__
 from checkly_gate.models import Session
-from checkly_gate.outcomes import CATEGORY, NO_TEXT_CHECK_SESSION, count_parts, facts
+from checkly_gate.outcomes import CATEGORY, NO_TEXT_CHECK_SESSION, Category, count_parts, facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import Evidence, evidence_line
 from checkly_gate.text import strip_ansi
-from checkly_gate.verdict import (
-    Category,
-    Counts,
-    Observation,
-    Run,
-    SessionVerdict,
-)
+from checkly_gate.verdict import Counts, Observation, Run, SessionVerdict
 
 DEFAULT_BUDGET = 900 * 1024
 
@@ -404,38 +398,50 @@ def _model(run: GateRun) -> _Document:
 
     observations = {obs.session_id: obs for obs in run.observations}
     row_keys = itertools.count()  # one key per row and per error block, for trimming
-    sections = []
-    for sv in verdict.sessions:
-        session = sv.session
-        name = _code(session.display_name if session else sv.session_id)
-        title = _link(name, session.link if session else None)
-        if several:
-            block = [
-                f"### {sv.outcome.emoji} {title} · {sv.outcome.label} (exit {sv.outcome.value})",
-                _paragraph(sv.reason),
-            ]
-        else:
-            block = [f"### {title}"]
-        if session is not None:
-            block.append(_status_line(sv.counts))
-        meta = _meta_line(sv)
-        if meta:
-            block.append(meta)
-        if sv.warnings:
-            block.append(_warnings(sv.warnings))
-        if session is None or sv.outcome.partial:
-            block.append(_unknown_section(sv, observations.get(sv.session_id)))
-        # Runs that failed the gate first, then worst first; stable: API order kept.
-        runs = sorted(sv.runs, key=lambda r: (not sv.fails(r), _ORDER[r.category]))
-        rows = [_Row(next(row_keys), r.category, r, sv.fails(r), sv.policy_hits(r)) for r in runs]
-        errors = _error_blocks(sv, runs, run.error_messages, row_keys)
-        passed_total = sum(1 for row in rows if _folds(row))
-        sections.append(_Section(block, rows, errors, passed_total))
+    sections = [
+        _session_section(run, sv, observations.get(sv.session_id), several, row_keys)
+        for sv in verdict.sessions
+    ]
 
     footer = [f"checkly-gate {__version__}", _plural(run.requests, "API request")]
     if run.duration_seconds is not None:
         footer.append(_duration(run.duration_seconds))
     return _Document(head, sections, f"<sub>{' · '.join(footer)}</sub>")
+
+
+def _session_section(
+    run: GateRun,
+    sv: SessionVerdict,
+    obs: Observation | None,
+    several: bool,
+    row_keys: Iterator[int],
+) -> _Section:
+    """One session's heading, status and warning blocks, its rows (runs that failed the gate
+    first, then worst first; stable: API order kept) and its error blocks."""
+    session = sv.session
+    name = _code(session.display_name if session else sv.session_id)
+    title = _link(name, session.link if session else None)
+    if several:
+        block = [
+            f"### {sv.outcome.emoji} {title} · {sv.outcome.label} (exit {sv.outcome.value})",
+            _paragraph(sv.reason),
+        ]
+    else:
+        block = [f"### {title}"]
+    if session is not None:
+        block.append(_status_line(sv.counts))
+    meta = _meta_line(sv)
+    if meta:
+        block.append(meta)
+    if sv.warnings:
+        block.append(_warnings(sv.warnings))
+    if session is None or sv.outcome.partial:
+        block.append(_unknown_section(sv, obs))
+    runs = sorted(sv.runs, key=lambda r: (not sv.fails(r), _ORDER[r.category]))
+    rows = [_Row(next(row_keys), r.category, r, sv.fails(r), sv.policy_hits(r)) for r in runs]
+    errors = _error_blocks(sv, runs, run.error_messages, row_keys)
+    passed_total = sum(1 for row in rows if _folds(row))
+    return _Section(block, rows, errors, passed_total)
 
 
 def _table(lines: Sequence[str]) -> list[str]:
