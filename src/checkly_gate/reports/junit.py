@@ -449,8 +449,10 @@ def _policy_hit(case: ET.Element, run: Run, name: str, ctx: _Context, link: str)
         if flag == "--fail-on-flaky":
             failed = len(run.failed_attempts)
             hits.append(("flaky", f"passed after {failed} failed attempt(s), {flag}"))
-        else:
+        elif flag == "--fail-on-degraded":
             hits.append(("degraded", f"{DEGRADED_NOTE}, {flag}"))
+        else:  # a policy flag without words of its own here: named as it is
+            hits.append((flag.removeprefix("--fail-on-"), flag))
     if not hits:
         return
     message = "failed by policy: " + "; ".join(text for _, text in hits)
