@@ -21,7 +21,7 @@ def test_parses_a_full_session() -> None:
     assert session.name == "Deploy checks"
     assert session.metadata.branch_name == "main"
     (result,) = session.results
-    assert result.failed and result.is_final
+    assert not result.passed_cleanly and result.is_final and result.status == "FAILED"
     assert result.duration_seconds == pytest.approx(2.5)
 
 

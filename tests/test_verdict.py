@@ -6,9 +6,8 @@ import pytest
 
 from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import parse_session
+from checkly_gate.outcomes import Category, Outcome
 from checkly_gate.verdict import (
-    Category,
-    Outcome,
     Policy,
     SessionVerdict,
     combine,

@@ -33,8 +33,7 @@ from checkly_gate.api import Client, OutOfTime, Stopped
 from checkly_gate.ci import detect
 from checkly_gate.ci.base import Integration
 from checkly_gate.config import Options
-from checkly_gate.details import failed_group_ids, fetch_error_messages
-from checkly_gate.evidence import fetch_evidence
+from checkly_gate.explain import failed_group_ids, fetch_error_messages, fetch_evidence
 from checkly_gate.follow import Observation, PollSettings, SessionSource, Stop, follow
 from checkly_gate.models import Session
 from checkly_gate.outputs import render_safely, write_outputs
@@ -352,14 +351,8 @@ def explain_phase(waiting: Waiting, judged: Judged) -> Explained:
     missing: dict[str, str] = {}
     with scope.child(EXPLAIN_BUDGET) as explaining:
         client = waiting.client.under(explaining)
-        found = fetch_error_messages(client, verdict, explaining.deadline, explaining, missing)
-        evidence = fetch_evidence(
-            client,
-            verdict,
-            explaining.deadline,
-            explaining,
-            skip=waiting.options.check_session_ids,
-        )
+        found = fetch_error_messages(client, verdict, missing)
+        evidence = fetch_evidence(client, verdict, skip=waiting.options.check_session_ids)
     messages = {group: waiting.redactor(text) for group, text in found.items()}
     return Explained(messages, evidence, missing)
 

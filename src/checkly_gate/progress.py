@@ -14,20 +14,12 @@ from collections.abc import Callable
 from typing import TextIO
 
 from checkly_gate.models import Session
-from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, facts
+from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, Category, facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import evidence_line
 from checkly_gate.schedule import heartbeat_due
 from checkly_gate.text import link, one_line
-from checkly_gate.verdict import (
-    Category,
-    Counts,
-    Run,
-    Verdict,
-    count_runs,
-    group_runs,
-    policy_flags,
-)
+from checkly_gate.verdict import Counts, Run, Verdict, count_runs, group_runs
 
 log = logging.getLogger("checkly_gate")
 
@@ -157,7 +149,7 @@ def render_explanations(run: GateRun, limit: int = 10) -> list[str]:
     failing = [(sv, item) for sv in run.verdict.sessions for item in sv.failing]
     for sv, item in failing[:limit]:
         row = facts(item.category)
-        flags = policy_flags(item, sv.policy)
+        flags = sv.policy_hits(item)
         why = row.message + (f", failed by {' and '.join(flags)}" if flags else "")
         location = item.latest.run_location
         where = f" · {one_line(location, 40)}" if location else ""

@@ -12,11 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from checkly_gate.follow import Observation
-from checkly_gate.outcomes import check_categories
 from checkly_gate.text import link as text_link
-from checkly_gate.verdict import Category, Policy, SessionVerdict, Verdict
-
-check_categories(Category)  # every renderer imports this package: no category without facts
+from checkly_gate.verdict import Policy, SessionVerdict, Verdict
 
 
 @dataclass(frozen=True)
@@ -36,7 +33,7 @@ class GateRun:
     signal: int | None = None
     # Human-readable error text per error group id (``cleanedErrorMessage``), when fetched.
     error_messages: dict[str, str] = field(default_factory=dict)
-    # Why a failed result's error group has no text (``details.fetch_error_messages``).
+    # Why a failed result's error group has no text (``explain.fetch_error_messages``).
     missing_texts: dict[str, str] = field(default_factory=dict)
     # Asset types (trace, video, screenshot, ...) per result id of failed results, when fetched
     # (``reports.evidence``); never their URLs, which need the API key.
