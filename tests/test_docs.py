@@ -117,9 +117,7 @@ def test_every_yaml_block_parses(text: str) -> None:
 
 @pytest.mark.parametrize(("lang", "text"), SHELL_BLOCKS)
 def test_every_shell_block_is_valid_shell(lang: str, text: str) -> None:
-    proc = subprocess.run(
-        ["bash", "-n"], input=text, capture_output=True, text=True, timeout=30
-    )
+    proc = subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
@@ -180,7 +178,7 @@ def used_variables(page: Path) -> set[str]:
 def test_every_recipe_says_where_its_variables_come_from(page: Path) -> None:
     """Each variable a recipe reads is defined in it (an ``env:``/``variables:`` key, an
     assignment), set by the CI it runs on, or named in the page's text as an input."""
-    systems = PAGE_CI.get(page_id(page), ("github", "gitlab")) + ("shell",)
+    systems = (*PAGE_CI.get(page_id(page), ("github", "gitlab")), "shell")
     provided = tuple(p for s in systems for p in CI_PROVIDED[s])
     code = "\n".join(text for _, text, _ in blocks(page))
     words = prose(page)
