@@ -37,6 +37,7 @@ GROUPS: dict[str, frozenset[str]] = {
             "test_packaging",
             "test_platform_fakes",
             "test_readme",
+            "test_recipes_act",
             "test_release",
             "test_shell_portability",
             "test_shipped_paths",
