@@ -6,7 +6,7 @@
 #     -v "$PWD/reports:/reports" checkly-gate:0.1.0 wait "$SESSION_ID" --junit checkly-junit.xml
 # (--user: the container writes as the owner of ./reports; any uid works, none needs a passwd
 # entry. Without it the image's user 10001 writes, which needs a folder it may write to.)
-# As a GitLab `image:`, set `entrypoint: [""]` (see the README, "Container image").
+# As a GitLab `image:`, set `entrypoint: [""]` (see docs/recipes.md, "Container image").
 #
 # Alpine, not Debian slim: python:3.13-slim alone is ~125 MB uncompressed, the Alpine variant
 # ~47 MB, and every dependency ships a musl wheel, so no compiler is needed in either stage.

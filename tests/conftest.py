@@ -19,6 +19,71 @@ settings.register_profile(
 )
 settings.load_profile("checkly-gate")
 
+# The suite's groups, by test module (markers registered in pyproject.toml). `pytest` runs all;
+# `pytest -m "not repo and not e2e"` runs only the unit tests (in-process, real HTTP on
+# 127.0.0.1 included). A module in neither set is a unit-test module.
+GROUPS: dict[str, frozenset[str]] = {
+    # the repository's shipped files, read by the real tools that consume them
+    "repo": frozenset(
+        {
+            "test_action",
+            "test_ci_recipes",
+            "test_container",
+            "test_ctrf_consumer",
+            "test_docs",
+            "test_gitlab_ci",
+            "test_kubernetes_recipes",
+            "test_lock",
+            "test_packaging",
+            "test_platform_fakes",
+            "test_readme",
+            "test_recipes_act",
+            "test_release",
+            "test_shell_portability",
+            "test_shipped_paths",
+        }
+    ),
+    # the real checkly-gate command in a subprocess
+    "e2e": frozenset(
+        {
+            "test_bounded_inputs",
+            "test_ci_commits",
+            "test_ci_env_bytes",
+            "test_ci_systems",
+            "test_cli_inputs",
+            "test_e2e",
+            "test_e2e_discovery",
+            "test_e2e_proof",
+            "test_e2e_run",
+            "test_files",
+            "test_hostile",
+            "test_hostile_api",
+            "test_http_headers",
+            "test_options_table",
+            "test_outputs",
+            "test_proxies",
+            "test_redact_verdict",
+            "test_report_junit",
+            "test_scope",
+            "test_signals",
+            "test_snapshot_report",
+            "test_terminal",
+            "test_tls",
+            "test_words",
+            "test_wrong_url",
+        }
+    ),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its module's group (see ``GROUPS``)."""
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        for marker, modules in GROUPS.items():
+            if module in modules:
+                item.add_marker(getattr(pytest.mark, marker))
+
 
 @pytest.fixture
 def serve(request: pytest.FixtureRequest) -> Iterator[Callable[..., Simulator]]:

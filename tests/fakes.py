@@ -131,3 +131,11 @@ def find_and_wait(
 
     with open_command(options, out, env, transport=transport, handle_signals=False) as ctx:
         return commit.find_and_wait(ctx, discovery)
+
+
+def scope_until(clock: FakeClock, deadline: float) -> Any:
+    """A ``scope.Scope`` on ``clock`` whose deadline is ``deadline`` (fake monotonic seconds):
+    what a follower or discovery takes its time, sleeps and stop from."""
+    from checkly_gate.scope import Scope
+
+    return Scope(deadline - clock.now(), clock=clock)

@@ -5,16 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import parse_session
 from checkly_gate.reports import GateRun
-from checkly_gate.verdict import (
-    Observation,
-    Policy,
-    Stop,
-    combine,
-    judge_session,
-    usage_verdict,
-)
+from checkly_gate.verdict import Policy, combine, judge_session, usage_verdict
 from tests.fakes import SID, row, session_body
 
 SID2 = "7d4e1b2a-3c5d-4e6f-8a9b-0c1d2e3f4a5b"

@@ -179,7 +179,7 @@ def test_a_hanging_buildkite_agent_never_holds_the_gate(how: str, tmp_path: Path
     assert not _alive(agent), "the agent outlived the gate"
     if how == "sigterm":
         assert proc.returncode == 143, err
-        assert took < 5, f"{took:.1f}s after SIGTERM"
+        assert took < 10, f"{took:.1f}s after SIGTERM"  # a runner kills after 10 s
     else:
         assert proc.returncode == 0, err  # the verdict stands; the annotation is best effort
         assert took < 20, f"{took:.1f}s with a hanging agent"

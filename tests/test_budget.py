@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from benchmarks.budget import busiest, measure
 from checkly_gate.schedule import REQUEST_BURST, RequestBudget, slower_with
+from tests.tools import unfolded
 
 
 @settings(deadline=None)
@@ -79,7 +80,9 @@ def test_at_the_default_share_many_sessions_are_slower_and_say_so(tmp_path: Path
     are "could not read before the deadline" naming the share (exit 6)."""
     seconds = 12.0
     figures, proc, snap = measure(400, seconds, None, check_seconds=1.0, workdir=tmp_path)
-    said = [line for line in proc.stdout.splitlines() if line.startswith("Following 400 ")]
+    said = [
+        line for line in unfolded(proc.stdout).splitlines() if line.startswith("Following 400 ")
+    ]
     assert len(said) == 1 and "--max-request-rate 60 a minute" in said[0], proc.stdout[-3000:]
     assert "every 400s" in said[0]
     assert proc.returncode in (4, 6), proc.stdout[-2000:]

@@ -15,7 +15,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checkly_gate.ci.common import safe_url, web_url
+from checkly_gate.ci.base import safe_url, web_url
 from checkly_gate.simulator import Simulator, load_scenario
 from checkly_gate.trigger import TriggerOptions, ci_metadata, request_body
 from tests.tools import clean_env

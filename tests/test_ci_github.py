@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checkly_gate.ci import Integration, detect
+from checkly_gate.ci import detect
+from checkly_gate.ci.base import Integration
 from checkly_gate.ci.github import (
     GitHub,
     escape_data,

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checkly_gate.ci import COMMAND_MARK, Integration, azure, detect, run_metadata
-from checkly_gate.ci.common import branch_name, failure_messages, web_url
+from checkly_gate.ci import azure, detect
+from checkly_gate.ci import system as find_system
+from checkly_gate.ci.base import COMMAND_MARK, Integration, branch_name, failure_messages, web_url
 from checkly_gate.trigger import TriggerOptions, ci_metadata, default_name, request_body
 from tests import runs
 from tests.fakes import row, session_body
@@ -107,8 +108,9 @@ def test_each_system_is_detected_and_gives_run_its_metadata(system: str) -> None
     env = SYSTEMS[system]
     integration = detect(env)
     assert isinstance(integration, Integration) and integration.name == system
-    name, found = run_metadata(env)
-    assert name == system
+    module = find_system(env)
+    assert module is not None and system == module.NAME
+    found = module.metadata(env)
     assert found == {"commitId": SHA, "branchName": "feature/login", **EXPECTED[system]}
     # What `run` sends: the standard keys, the build page under the system's name.
     metadata = ci_metadata(env)
@@ -130,7 +132,7 @@ def test_checklys_own_variables_win_over_the_systems(system: str) -> None:
 
 def test_no_system_without_its_variables() -> None:
     assert detect({"CI": "true"}) is None
-    assert run_metadata({"CI": "true", "BITBUCKET_COMMIT": SHA}) == ("", {})
+    assert find_system({"CI": "true", "BITBUCKET_COMMIT": SHA}) is None
     assert detect({"TF_BUILD": "False"}) is None
     assert detect({"CIRCLECI": "1"}) is None
     # GitHub and GitLab keep priority when a runner also exports another system's variables
@@ -346,3 +348,53 @@ def test_the_log_carries_only_the_gates_own_commands(system: str, tmp_path: Path
         headers = [line for line in log if re.match(r"(---|\+\+\+|~~~|\^\^\^)(\s|$)", line)]
         assert headers[0].startswith("--- ") and headers[1] == "+++ Checkly verdict"
         assert len(headers) == 2, headers
+
+
+def test_every_system_implements_the_protocol() -> None:
+    """Each member of ``ci.SYSTEMS`` is a whole CI system: the ``System`` protocol's members
+    (mypy checks their types statically), an integration of the ``Integration`` protocol, its
+    commit variables in ``COMMIT_VARIABLES``; names are unique and the modules are imported
+    statically (each is an attribute of the ``ci`` package)."""
+    import checkly_gate.ci as ci
+    from checkly_gate.ci.base import System
+
+    members = [name for name in dir(System) if not name.startswith("_")]
+    assert {"NAME", "COMMIT_VARIABLES", "detected", "integration", "metadata", "commits"} <= {
+        *members,
+        *System.__annotations__,
+    }
+    names = [member.NAME for member in ci.SYSTEMS]
+    assert len(set(names)) == len(names) == 7
+    for member in ci.SYSTEMS:
+        for attribute in [*members, *System.__annotations__]:
+            assert hasattr(member, attribute), (member.NAME, attribute)
+        assert callable(member.neutralise) and member.neutralise("x\n") == member.neutralise("x\n")
+        assert getattr(ci, member.NAME.lower(), member) is member or member.__name__.endswith(
+            member.NAME
+        )
+        assert set(member.COMMIT_VARIABLES) <= set(ci.COMMIT_VARIABLES)
+        assert member.detected({}) is False
+        assert isinstance(member.integration({}, lambda: 0.0), Integration)
+        assert member.commits({}) == ()
+
+
+def test_ci_package_has_no_import_cycle() -> None:
+    """``ci`` imports its systems statically; no system module (nor ``reports``) imports the
+    ``ci`` package back (only ``ci.base``), checked on the source's import statements."""
+    import ast
+    from pathlib import Path
+
+    import checkly_gate
+
+    root = Path(checkly_gate.__file__).parent
+    for path in [*root.joinpath("ci").glob("*.py"), *root.joinpath("reports").glob("*.py")]:
+        if path.name == "__init__.py" and path.parent.name == "ci":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "checkly_gate.ci":
+                raise AssertionError(f"{path.name} imports the ci package: {ast.dump(node)}")
+            if isinstance(node, ast.Import) and any(
+                a.name == "checkly_gate.ci" for a in node.names
+            ):
+                raise AssertionError(f"{path.name} imports the ci package")

@@ -31,7 +31,7 @@ from checkly_gate.commands.commit import (
 )
 from checkly_gate.config import ConfigError
 from checkly_gate.verdict import Outcome
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, scope_until
 
 SHA = "4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39"
 OTHER = "0" * 40
@@ -174,9 +174,8 @@ def run(
         return handler(request)
 
     client = Client("key-1", "https://api.test", transport=httpx.MockTransport(recording))
-    found = discover(
-        client, options, clock.now() + timeout, clock, lambda: WALL + clock.now(), 10.0
-    )
+    scope = scope_until(clock, clock.now() + timeout)
+    found = discover(client, options, scope, 10.0, wall_now=lambda: WALL + clock.now())
     return found, clock, seen
 
 
@@ -353,9 +352,8 @@ def test_a_retry_after_storm_never_looks_faster_than_once_a_second(
 
     client = Client("key-1", "https://api.test", transport=httpx.MockTransport(handler))
     options = DiscoveryOptions(SHA, None, None, None, 60.0)
-    found = discover(
-        client, options, clock.now() + 60, clock, lambda: WALL + clock.now(), poll_interval
-    )
+    scope = scope_until(clock, clock.now() + 60)
+    found = discover(client, options, scope, poll_interval, wall_now=lambda: WALL + clock.now())
     assert found.outcome is Outcome.UNAVAILABLE
     assert min(clock.sleeps[:-1]) >= 1.0 and len(seen) <= 61  # the last is cut by the deadline
 
@@ -493,7 +491,8 @@ def test_a_runner_clock_off_never_hides_a_new_session_nor_lets_an_old_one_in(
         if with_commit
         else DiscoveryOptions(branch="main", discover_timeout=30.0)
     )
-    found = discover(client, options, clock.now() + 600, clock, lambda: api_now() + skew, 10.0)
+    scope = scope_until(clock, clock.now() + 600)
+    found = discover(client, options, scope, 10.0, wall_now=lambda: api_now() + skew)
     assert found.session_ids == [ID("new")], found.reason
 
 
@@ -521,7 +520,8 @@ def test_the_last_look_is_at_the_windows_end_and_finds_a_session_listed_late() -
 
     client = Client("key-1", "https://api.test", transport=httpx.MockTransport(handler))
     options = DiscoveryOptions(SHA, None, None, None, 8.0)
-    found = discover(client, options, started + 600, clock, lambda: WALL + clock.now(), 10.0)
+    scope = scope_until(clock, started + 600)
+    found = discover(client, options, scope, 10.0, wall_now=lambda: WALL + clock.now())
     assert found.session_ids == [ID("late")]  # looks at 0, 5 and 8 s: the window's end
     assert clock.sleeps == [5.0, 3.0]
 

@@ -179,7 +179,7 @@ def test_sigterm_writes_outputs_and_exits_143(sim_factory, tmp_path: Path) -> No
     out = tmp_path / "gate.json"
     proc, took = terminate_when_seen(gate_cmd(sim, extra=("--json", str(out))), gate_env(), sim, 2)
     assert proc.returncode == 143, proc.stdout + proc.stderr
-    assert took < 5
+    assert took < 10  # promised: 2 s; GitHub's runner kills 10 s after its first signal
     data = json.loads(out.read_text())
     assert data["exitCode"] == 143 and data["outcome"] == "interrupted"
 

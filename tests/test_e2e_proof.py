@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -22,14 +23,15 @@ import pytest
 from hypothesis import Phase, given, settings
 
 from checkly_gate.config import Options
-from checkly_gate.poller import PollSettings
+from checkly_gate.follow import PollSettings, Stop
 from checkly_gate.simulator import Scenario, Simulator
 from checkly_gate.simulator.model import ScenarioError, parse_scenario
-from checkly_gate.verdict import Stop, judge_session
+from checkly_gate.verdict import judge_session
+from tests import junit_dialect
 from tests.bodies import Case, provably_passed, sessions
 from tests.fakes import row, session_body, wait_for
 from tests.test_verdict_property import observe
-from tests.tools import clean_env
+from tests.tools import clean_env, unfolded
 
 KEY = "cu_proof_" + "k3y" * 6
 DOCUMENTED_EXITS = {0, 1, 3, 4, 5, 6}
@@ -118,8 +120,7 @@ def test_the_issue_bodies_are_never_green_through_the_cli(serve) -> None:
         ISSUE_BODIES.items(), wait_all(serve, cases, timeout=ISSUE_TIMEOUTS), strict=True
     ):
         assert proc.returncode == code, (name, proc.stdout, proc.stderr)
-        unfolded = proc.stdout.replace("\n  ", " ")  # the verdict line folds at 100 columns
-        assert named in unfolded, (name, proc.stdout)
+        assert named in unfolded(proc.stdout), (name, proc.stdout)
         assert KEY not in proc.stdout + proc.stderr
 
 
@@ -199,3 +200,57 @@ def test_a_static_body_from_yaml_and_its_validation() -> None:
         parse_scenario({"body": {}, "checks": [{"name": "a"}]}, source="s.yml")
     with pytest.raises(ScenarioError, match="'body' must be plain JSON data"):
         Scenario(body={"when": object()})
+
+
+# --- one rule for a failed attempt ----------------------------------------------------------------
+
+
+def _timed_out_attempt_body(sid: str) -> tuple[dict[str, Any], str]:
+    """A PASSED session whose one run passed on its FINAL row after an ATTEMPT row with status
+    ``TIMED_OUT`` and no flag (no ``hasFailures``/``hasErrors``): (body, the attempt's id)."""
+    attempt = row("Checkout", "TIMED_OUT", "ATTEMPT")
+    assert not (attempt["hasFailures"] or attempt["hasErrors"] or attempt["aborted"])
+    body = session_body("PASSED", [attempt, row("Checkout")], sid=sid)
+    return body, attempt["testSessionResultId"]
+
+
+@pytest.mark.parametrize("policy", [(), ("--fail-on-flaky",)])
+def test_a_timed_out_attempt_is_a_failed_attempt_in_every_output(
+    serve, tmp_path, policy: tuple[str, ...]
+) -> None:
+    """The real CLI over real HTTP, details on: the verdict calls the run flaky, JUnit writes the
+    attempt's ``flakyFailure``, the evidence fetch asks for the attempt's assets and the summary
+    names them; under ``--fail-on-flaky`` the JUnit testcase fails by that policy, exit 1."""
+    sid = str(uuid.uuid4())
+    body, attempt_id = _timed_out_attempt_body(sid)
+    sim = serve(sessions={sid: Scenario(name="static", body=body)})
+    cmd = [sys.executable, "-m", "checkly_gate", "wait", sid, "--api-url", sim.url]
+    cmd += ["--timeout", "20", "--poll-interval", "0.05", "--no-long-poll"]
+    cmd += ["--junit", "j.xml", "--summary", "s.md", *policy]
+    env = {**clean_env(), "CHECKLY_API_KEY": KEY, "NO_COLOR": "1"}
+    proc = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False
+    )
+    assert proc.returncode == (1 if policy else 0), proc.stdout + proc.stderr
+    assert "1 flaky" in proc.stdout
+    xml = (tmp_path / "j.xml").read_text()
+    (case,) = _check_cases(xml)
+    retries = case.findall("flakyFailure")
+    assert len(retries) == 1 and retries[0].get("message", "").startswith("attempt 1 failed")
+    failures = case.findall("failure")
+    if policy:
+        assert len(failures) == 1 and "--fail-on-flaky" in failures[0].get("message", "")
+    else:
+        assert failures == []
+    assert junit_dialect.problems(xml) == []
+    assert junit_dialect.gitlab_red(xml) is junit_dialect.dorny_red(xml) is bool(policy)
+    assets = [r.path for r in sim.requests if r.path.endswith("/assets")]
+    assert assets == [f"/v1/test-sessions/{sid}/results/{attempt_id}/assets"]
+    summary = (tmp_path / "s.md").read_text()
+    assert "evidence in Checkly: log \\(of the failed attempts; open the result\\)" in summary
+
+
+def _check_cases(xml: str) -> list[ET.Element]:
+    """The testcases of check runs (the gate's own testcase left out)."""
+    cases = ET.fromstring(xml).iter("testcase")
+    return [c for c in cases if c.get("classname") not in (None, "checkly.gate")]

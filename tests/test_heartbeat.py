@@ -95,3 +95,29 @@ def test_the_gate_prints_heartbeats_while_a_session_keeps_running(
     lines = beats(io.StringIO(log))
     assert len(lines) >= 3, log
     assert all("RUNNING" in line and "left before the deadline" in line for line in lines)
+
+
+def test_an_update_from_a_follower_thread_takes_the_lock_heartbeat_reads_under() -> None:
+    # Followers call ``update`` from their threads while the main thread's ``heartbeat`` reads
+    # the same state under ``_lock``: an update must wait for it, never mutate beside it.
+    import threading
+
+    clock = FakeClock()
+    out = io.StringIO()
+    progress = Progress(out, clock.now)
+    session = running(1, 1)
+    started = threading.Event()
+
+    def follow() -> None:
+        started.set()
+        progress.update(session)  # type: ignore[arg-type]
+
+    with progress._lock:
+        follower = threading.Thread(target=follow)
+        follower.start()
+        assert started.wait(30)
+        follower.join(1.0)  # time enough to touch the state, were it done outside the lock
+        assert follower.is_alive() and out.getvalue() == ""  # waiting for the lock...
+        assert progress._last_counts == {}  # ...before it touches what heartbeat reads
+    follower.join(30)
+    assert not follower.is_alive() and "1/2 finished" in out.getvalue()

@@ -4,7 +4,7 @@ It must pin, with hashes, exactly what pyproject.toml's dependencies need: every
 the dependencies reach (followed through the installed packages' own metadata, extras
 included) is pinned at a version every requirement on the way accepts, and every pin is either
 reached here or only needed elsewhere (its environment marker is false on this Python). After a
-change to the dependencies, regenerate it with the one command in its header (README,
+change to the dependencies, regenerate it with the one command in its header (docs/design.md,
 "Reproducible installs"); this test then says what is missing or stale.
 """
 
@@ -57,8 +57,8 @@ def project_requirements() -> list[Requirement]:
 def test_the_lock_says_how_it_was_made() -> None:
     head = LOCK.read_text(encoding="utf-8").splitlines()[:3]
     assert any(COMMAND in line for line in head), head
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert COMMAND in readme
+    notes = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")  # the maintainers' notes
+    assert COMMAND in notes
 
 
 # Renovate's pip-compile manager (lib/modules/manager/pip-compile/common.ts,

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from checkly_gate.finish import write_outputs
+from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import load_session
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, markdown
-from checkly_gate.verdict import Observation, Policy, Stop, combine, judge_session
+from checkly_gate.verdict import Policy, combine, judge_session
 from tests.fakes import row, session_body
 
 RESULTS = 1_500

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import NotASessionError, Session, load_session, parse_session
-from checkly_gate.verdict import Observation, Stop, judge_session
+from checkly_gate.verdict import judge_session
 from tests.fakes import row, session_body
 
 
@@ -20,7 +21,7 @@ def test_parses_a_full_session() -> None:
     assert session.name == "Deploy checks"
     assert session.metadata.branch_name == "main"
     (result,) = session.results
-    assert result.failed and result.is_final
+    assert not result.passed_cleanly and result.is_final and result.status == "FAILED"
     assert result.duration_seconds == pytest.approx(2.5)
 
 

@@ -16,19 +16,12 @@ import pytest
 
 from checkly_gate.ci.github import GitHub
 from checkly_gate.ci.gitlab import GitLab
+from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import parse_result, parse_session
-from checkly_gate.outcomes import CATEGORY, RED_ELEMENTS, Outcome, facts, gate_element
+from checkly_gate.outcomes import CATEGORY, RED_ELEMENTS, Category, Outcome, facts, gate_element
 from checkly_gate.progress import render_run, render_verdict
 from checkly_gate.reports import GateRun, dotenv, junit, markdown, snapshot
-from checkly_gate.verdict import (
-    Category,
-    Observation,
-    Policy,
-    Run,
-    SessionVerdict,
-    Stop,
-    Verdict,
-)
+from checkly_gate.verdict import Policy, Run, SessionVerdict, Verdict
 from tests import junit_dialect, runs
 from tests.fakes import SID, row, session_body
 from tests.test_ci_github import parse_github_output
@@ -76,7 +69,7 @@ def test_every_category_has_a_row(category: Category) -> None:
     assert row_.broken == (row_.junit in RED_ELEMENTS)
     assert not (row_.broken and row_.warned)
     assert not row_.message.lower().startswith(row_.label.lower()) or row_.label == "passed"
-    assert set(CATEGORY) >= {c.value for c in Category}
+    assert set(CATEGORY) == set(Category)
 
 
 # --- every outcome x every category through every renderer and integration -----------------------

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from checkly_gate.proxies import ProxyError, applicable, bypassed, proxy_for, secrets
 from tests.canned import canned
-from tests.tools import clean_env
+from tests.tools import clean_env, unfolded
 
 KEY = "cu_proxy_" + "k" * 20
 SID = "0b2c9a4e-5f6d-4e3a-9b1c-2d3e4f5a6b7c"
@@ -315,7 +315,7 @@ def test_a_proxy_refusing_the_tunnel_is_one_line_at_once(
         )
     assert proc.returncode == 2, proc.stdout + proc.stderr  # README: configuration problem
     assert took < 15, f"retried for {took:.1f}s"
-    verdict = [line for line in proc.stdout.splitlines() if "(exit 2)" in line]
+    verdict = [line for line in unfolded(proc.stdout).splitlines() if "(exit 2)" in line]
     assert len(verdict) == 1 and variable in verdict[0] and status in verdict[0], proc.stdout
     assert "Traceback" not in proc.stderr
     _assert_no_credentials(written)

@@ -13,14 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from checkly_gate.explain import evidence_targets
+from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import parse_session
-from checkly_gate.outcomes import facts, gate_element
+from checkly_gate.outcomes import Category, Outcome, facts, gate_element
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.junit import (
     ATTR_LIMIT,
     DEGRADED_NOTE,
     FULL_TEXTS_PER_GROUP,
+    GATE_CASE,
     NOT_FETCHED,
     NOT_FETCHED_ATTEMPT,
     TEXT_LIMIT,
@@ -29,7 +34,7 @@ from checkly_gate.reports.junit import (
     clean_text,
     render,
 )
-from checkly_gate.verdict import Category, Observation, Outcome, Policy, Stop
+from checkly_gate.verdict import Policy
 from tests import junit_dialect, runs
 from tests.fakes import SID, row, session_body
 
@@ -720,3 +725,47 @@ def test_failure_text_says_when_the_cause_was_not_fetched_and_links_the_result()
     no_groups = parse(render(runs.from_body(session_body("FAILED", [row("X", "FAILED")]))))
     x = case_named(no_groups, "X").find("failure")
     assert x is not None and "none reported by Checkly" in (x.text or "")
+
+
+# --- one rule for a failed attempt: verdict, JUnit and evidence agree ----------------------------
+
+_ATTEMPT = st.fixed_dictionaries(
+    {
+        "status": st.sampled_from(["PASSED", "FAILED", "TIMED_OUT", "CANCELLED", "RUNNING", "NEW"]),
+        "hasFailures": st.booleans(),
+        "hasErrors": st.booleans(),
+        "aborted": st.booleans(),
+    }
+)
+
+
+@settings(deadline=None, max_examples=60)
+@given(attempts=st.lists(_ATTEMPT, max_size=4), fail_on_flaky=st.booleans())
+def test_every_kind_of_failed_attempt_is_one_fact_in_every_output(
+    attempts: list[dict[str, Any]], fail_on_flaky: bool
+) -> None:
+    """A FINAL row that passed after ATTEMPT rows of any status and flags: the attempts that
+    are not a clean pass (status PASSED, no flag) are the run's failed attempts in the verdict,
+    one ``flakyFailure`` each in JUnit, and the attempts whose evidence is fetched; the policy
+    hit the verdict records is the one JUnit prints."""
+    flags = ("hasFailures", "hasErrors", "aborted")
+    rows = [row("Checkout", a["status"], "ATTEMPT", **{f: a[f] for f in flags}) for a in attempts]
+    rows.append(row("Checkout"))
+    run = runs.from_body(session_body("PASSED", rows), policy=Policy(fail_on_flaky=fail_on_flaky))
+    (sv,) = run.verdict.sessions
+    (check_run,) = sv.runs
+    failed = [
+        r["testSessionResultId"]
+        for r, a in zip(rows, attempts, strict=False)
+        if a["status"] != "PASSED" or a["hasFailures"] or a["hasErrors"] or a["aborted"]
+    ]
+    assert [a.result_id for a in check_run.failed_attempts] == failed
+    assert (check_run.category is Category.FLAKY) == bool(failed)
+    cases = ET.fromstring(render(run)).iter("testcase")
+    (case,) = [c for c in cases if c.get("name") != GATE_CASE]
+    retries = [e for e in case if e.tag.startswith(("flaky", "rerun"))]
+    assert len(retries) == len(failed)
+    assert sorted(rid for _, rid in evidence_targets(run.verdict)) == sorted(failed)
+    hit = fail_on_flaky and bool(failed)
+    assert sv.policy_hits(check_run) == (("--fail-on-flaky",) if hit else ())
+    assert len(case.findall("failure")) == int(hit)

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from checkly_gate.outcomes import facts
+from checkly_gate.outcomes import Category, Outcome, facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.markdown import (
     NAME_LIMIT,
@@ -26,7 +26,6 @@ from checkly_gate.reports.markdown import (
     _url,
     render,
 )
-from checkly_gate.verdict import Category, Outcome
 from tests import runs
 from tests.fakes import row, session_body
 
@@ -550,8 +549,8 @@ def test_even_failures_are_trimmed_when_nothing_else_fits() -> None:
 
 
 def test_pathological_sessions_fall_back_to_a_minimal_summary() -> None:
+    from checkly_gate.follow import Observation, Stop
     from checkly_gate.models import parse_session
-    from checkly_gate.verdict import Observation, Stop
 
     observations = []
     for i in range(300):

@@ -1,6 +1,6 @@
-"""The progress schedule: pure rules, and what they cost when the poller follows them.
+"""The progress schedule: pure rules, and what they cost when the follower follows them.
 
-A fake clock drives ``poller.follow`` against an in-memory API whose session changes at chosen
+A fake clock drives ``follow.follow`` against an in-memory API whose session changes at chosen
 times and ends at a chosen time; every request is counted, whatever its kind.
 """
 
@@ -17,19 +17,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.api import Client
-from checkly_gate.poller import PollSettings, follow
+from checkly_gate.follow import PollSettings, Stop, follow
 from checkly_gate.schedule import (
     BUDGET_BURST,
     LONG_POLL_MAX,
+    RATE_LIMIT_BASE,
     RUNGS,
+    Backoff,
     ProgressSchedule,
+    RetryBeyondDeadline,
     heartbeat_due,
     progress_key,
     spread_retry_after,
     start_delay,
 )
-from checkly_gate.verdict import Stop
-from tests.fakes import SID, FakeClock, row, session_body
+from checkly_gate.verdict import is_settled
+from tests.fakes import SID, FakeClock, row, scope_until, session_body
 
 MINUTE = 60.0
 
@@ -81,7 +84,9 @@ def run_session(changes: Sequence[float], ends: float, **kwargs: float) -> Scrip
     clock = FakeClock()
     api = ScriptedSession(clock, changes, ends)
     client = Client("k", "https://api.test", transport=httpx.MockTransport(api))
-    obs = follow(client, SID, clock.now() + 1800, clock, PollSettings(**kwargs))  # type: ignore[arg-type]
+    obs = follow(
+        client, SID, scope_until(clock, clock.now() + 1800), is_settled, PollSettings(**kwargs)
+    )  # type: ignore[arg-type]
     assert obs.stop is Stop.FINAL and obs.session is not None
     assert obs.session.status == "PASSED"
     # The long-poll sees the end at once: no poll interval, no extra request.
@@ -237,7 +242,7 @@ def test_a_herd_told_the_same_retry_after_comes_back_spread_and_never_sooner() -
             return api(request)
 
         client = Client("k", "https://api.test", transport=httpx.MockTransport(handler))
-        follow(client, SID, clock.now() + 600, clock, PollSettings())
+        follow(client, SID, scope_until(clock, clock.now() + 600), is_settled, PollSettings())
         returns.append(api.gets[0])
     assert min(returns) >= 2.0  # two Retry-After: 1, each honoured in full
     assert max(returns) - min(returns) > 0.8  # ...and not all back on the same second
@@ -249,6 +254,53 @@ def test_start_jitter_never_eats_a_short_deadline() -> None:
     api = ScriptedSession(clock, [], 0.5)
     client = Client("k", "https://api.test", transport=httpx.MockTransport(api))
     settings = PollSettings(start_jitter=2.0, poll_interval=120)
-    obs = follow(client, SID, clock.now() + 1.0, clock, settings)
+    obs = follow(client, SID, scope_until(clock, clock.now() + 1.0), is_settled, settings)
     assert obs.stop is Stop.FINAL  # read within the one second there was
     assert clock.sleeps[0] <= 0.1
+
+
+# --------------------------------------------------------------------------- one retry policy
+
+
+class _Trouble:
+    def __init__(self, status: int | None, retry_after: float | None = None) -> None:
+        self.message = f"HTTP {status}"
+        self.status = status
+        self.retry_after = retry_after
+
+
+@settings(deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([429, 500, 503, None]), st.one_of(st.none(), st.floats(-5, 40))),
+        min_size=1,
+        max_size=12,
+    ),
+    st.floats(0.1, 1.0),
+)
+def test_backoff_never_retries_a_429_within_a_second_nor_waits_past_the_deadline(
+    troubles: list[tuple[int | None, float | None]], base: float
+) -> None:
+    policy = Backoff(base=base, rng=random.Random(3))
+    for status, retry_after in troubles:
+        left = 100.0
+        try:
+            pause = policy.pause(_Trouble(status, retry_after), left)
+        except RetryBeyondDeadline:
+            assert retry_after is not None and retry_after >= left
+            continue
+        assert 0.0 <= pause <= left
+        if status == 429:
+            assert pause >= RATE_LIMIT_BASE  # a Retry-After: 0 storm: once a second at most
+        if retry_after is not None and retry_after < left:
+            assert pause >= min(retry_after, left)  # honoured in full, never sooner
+
+
+def test_backoff_keeps_429s_apart_from_other_trouble_and_starts_again_after_an_answer() -> None:
+    policy = Backoff(base=0.1, rng=random.Random(4))
+    first = [policy.pause(_Trouble(503), 100.0) for _ in range(3)]
+    assert max(first) <= 0.4 and first[2] >= 0.2  # 0.1, 0.2, 0.4 with equal jitter
+    assert policy.pause(_Trouble(429), 100.0) >= RATE_LIMIT_BASE  # its own schedule, from 1 s
+    policy.reset()
+    assert policy.pause(_Trouble(503), 100.0) <= 0.1  # an answer came: from the first step
+    assert Backoff(spread=False).pause(_Trouble(429, 5.0), 100.0) == 5.0  # exactly as asked

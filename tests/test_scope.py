@@ -29,11 +29,11 @@ from checkly_gate.api import (
     Transient,
     parse_retry_after,
 )
-from checkly_gate.poller import PollSettings, follow
+from checkly_gate.follow import PollSettings, Stop, follow
 from checkly_gate.scope import Scope, signals_stop
 from checkly_gate.simulator import Fault, Simulator, load_scenario
-from checkly_gate.verdict import Stop
-from tests.fakes import SID, FakeClock
+from checkly_gate.verdict import is_settled
+from tests.fakes import SID, FakeClock, scope_until
 from tests.hostile import HostileProxy
 from tests.tools import clean_env
 
@@ -167,7 +167,13 @@ def _limited_follow(header: str | None, seconds: float) -> tuple[list[float], in
         transport=httpx.MockTransport(handler),
         wall_clock=lambda: WALL + timedelta(seconds=clock.now() - start),
     )
-    obs = follow(client, SID, start + seconds, clock, PollSettings(poll_interval=0.2))
+    obs = follow(
+        client,
+        SID,
+        scope_until(clock, start + seconds),
+        is_settled,
+        PollSettings(poll_interval=0.2),
+    )
     assert obs.stop is Stop.DEADLINE
     return clock.sleeps, count, obs.error
 

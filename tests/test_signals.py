@@ -1,9 +1,11 @@
 """Signals in every phase: GitHub's cancel sequence replayed against the real process.
 
 GitHub Actions cancels a step with SIGINT, then SIGTERM 7.5 s later, then SIGKILL 2.5 s after
-that. Scaled down here: SIGINT, SIGTERM 0.5 s later if the gate still runs, SIGKILL 3 s after
-the SIGINT (the gate promises 2 s; one more for a loaded test machine). In each phase the gate
-must stop the phase, write its reports and exit 130 (the first signal was SIGINT).
+that; these tests replay exactly that (the gate promises to be done 2 s after the first signal;
+a busy machine gets the runner's own 10 s). In each phase the gate must stop the phase, write its
+reports and exit 130 (the first signal was SIGINT). Two tests are about a second signal that
+lands while the gate still works on the first (a person pressing Ctrl-C twice, within the 1.5 s
+cancel request or the 2 s stall of a CI file): only they send it sooner, ``SECOND_SIGNAL_AFTER``.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from tests.hostile import REPORTS, SID, HostileProxy
 from tests.tools import clean_env
 
 KEY = "cu_signals_" + "y" * 16
-TERM_AFTER = 0.5
-KILL_AFTER = 3.0
+TERM_AFTER = 7.5  # GitHub's runner: SIGTERM 7.5 s after SIGINT
+KILL_AFTER = TERM_AFTER + 2.5  # then SIGKILL
+SECOND_SIGNAL_AFTER = 0.5  # a second Ctrl-C, inside the phase the first one ends
+READY_WITHIN = 60.0  # the gate reaching the phase under test, on a loaded machine
 
 
 def gate_cmd(url: str, *args: str, timeout: float = 30) -> list[str]:
@@ -58,6 +62,7 @@ def github_cancel(
     ready: Callable[[], bool],
     env: dict[str, str] | None = None,
     after_term: Callable[[], None] | None = None,
+    term_after: float = TERM_AFTER,
 ) -> tuple[int, float, str]:
     """Start ``cmd``; once ``ready()``, replay GitHub's cancel sequence. Returns the exit
     code, the seconds from SIGINT to exit, and the output."""
@@ -73,13 +78,13 @@ def github_cancel(
     reader = threading.Thread(target=lambda: output.append(proc.stdout.read()), daemon=True)
     reader.start()
     start = time.monotonic()
-    while not ready() and proc.poll() is None and time.monotonic() - start < 20:
+    while not ready() and proc.poll() is None and time.monotonic() - start < READY_WITHIN:
         time.sleep(0.02)
     assert proc.poll() is None, "the gate ended before the phase under test"
     sigint = time.monotonic()
     proc.send_signal(signal.SIGINT)
     with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(TERM_AFTER)
+        proc.wait(term_after)
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         if after_term is not None:
@@ -159,7 +164,7 @@ def test_sighup_is_handled_like_sigterm(sim, tmp_path: Path) -> None:
     )
     start = time.monotonic()
     while not any(r.path.endswith("/completion") for r in s.requests):
-        assert proc.poll() is None and time.monotonic() - start < 20
+        assert proc.poll() is None and time.monotonic() - start < READY_WITHIN
         time.sleep(0.02)
     proc.send_signal(signal.SIGHUP)
     output, _ = proc.communicate(timeout=KILL_AFTER + 5)
@@ -200,6 +205,7 @@ def test_while_cancelling_a_second_signal_ends_the_cancel(sim, tmp_path: Path) -
             gate_cmd(proxy.url, "wait", SID, "--cancel-on-interrupt"),
             tmp_path,
             lambda: proxy.hits("completion"),
+            term_after=SECOND_SIGNAL_AFTER,
         )
         assert proxy.hits("cancel") == 1
     assert code == 130, log
@@ -233,6 +239,7 @@ def test_a_signal_while_a_stalled_reader_holds_a_ci_file_still_ends_in_time(
             tmp_path,
             lambda: (tmp_path / "out" / "summary.md").exists(),
             env=env,
+            term_after=SECOND_SIGNAL_AFTER,
         )
     finally:
         os.close(filler)
@@ -284,7 +291,7 @@ def test_sigterm_as_pid_1_of_a_pid_namespace(sim, tmp_path: Path) -> None:
     )
     try:
         start = time.monotonic()
-        while not s.requests and time.monotonic() - start < 20:
+        while not s.requests and time.monotonic() - start < READY_WITHIN:
             time.sleep(0.02)
         children = _children(proc.pid)
         assert children, "unshare did not fork the gate"
@@ -292,10 +299,10 @@ def test_sigterm_as_pid_1_of_a_pid_namespace(sim, tmp_path: Path) -> None:
         assert _namespace_pids(gate)[-1] == 1, "the gate is not PID 1 of its namespace"
         signalled = time.monotonic()
         os.kill(gate, signal.SIGTERM)
-        output, _ = proc.communicate(timeout=10)
+        output, _ = proc.communicate(timeout=KILL_AFTER + 5)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 143, output
-    assert time.monotonic() - signalled < 5
+    assert time.monotonic() - signalled < KILL_AFTER  # docker stop's default grace: 10 s
     assert_reports(tmp_path, 143)

@@ -31,7 +31,7 @@ from checkly_gate.config import Options
 from checkly_gate.tls import ssl_context
 from checkly_gate.trigger import TriggerOptions
 from tests.fakes import SID, row, session_body, trigger_and_wait, wait_for
-from tests.tools import clean_env
+from tests.tools import clean_env, unfolded
 
 x509 = pytest.importorskip("cryptography.x509")
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
@@ -317,8 +317,8 @@ def test_an_https_url_on_a_plain_http_server_is_a_configuration_error_at_once(
         assert not sim.requests
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert took < 10, "retried as network trouble"
-    unfolded = proc.stdout.replace("\n  ", " ")  # the verdict line folds at 100 columns
-    assert "does not speak TLS there" in unfolded and "--api-url" in unfolded
+    text = unfolded(proc.stdout)
+    assert "does not speak TLS there" in text and "--api-url" in text
     assert (tmp_path / "junit.xml").exists()
 
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import parse_session
+from checkly_gate.outcomes import Category, Outcome
 from checkly_gate.verdict import (
-    Category,
-    Observation,
-    Outcome,
     Policy,
     SessionVerdict,
-    Stop,
     combine,
     group_runs,
     is_settled,

@@ -24,9 +24,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.ci import github
-from checkly_gate.ci.common import failure_messages
+from checkly_gate.ci.base import failure_messages
 from checkly_gate.cli import build_parser
-from checkly_gate.details import failed_group_ids
+from checkly_gate.explain import failed_group_ids
+from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import parse_session
 from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION
 from checkly_gate.progress import (
@@ -40,7 +41,7 @@ from checkly_gate.progress import (
 )
 from checkly_gate.reports import GateRun, dotenv, junit, markdown, snapshot
 from checkly_gate.streams import use_colour
-from checkly_gate.verdict import Observation, Outcome, Policy, Stop
+from checkly_gate.verdict import Outcome, Policy
 from tests import bodies, runs
 from tests.fakes import SID, row, session_body
 from tests.test_e2e_discovery import gate, start

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.canned import canned
-from tests.tools import clean_env
+from tests.tools import clean_env, unfolded
 
 KEY = "cu_wrongurl_" + "w" * 16
 SID = "7c6b5a49-3827-4160-a5f4-e3d2c1b0a998"
@@ -46,7 +46,7 @@ def test_a_server_that_is_not_checkly_is_named_at_once(shape: str, command: str)
         proc, took = gate(COMMANDS[command], url)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert took < 10, f"{took:.1f}s: waited out the not-found grace"
-    verdict = [line for line in proc.stdout.splitlines() if "(exit 2)" in line]
+    verdict = [line for line in unfolded(proc.stdout).splitlines() if "(exit 2)" in line]
     assert len(verdict) == 1 and url in verdict[0] and "--api-url" in verdict[0], proc.stdout
 
 

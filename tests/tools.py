@@ -82,11 +82,17 @@ def terminate_when_seen(
     proc = subprocess.Popen(
         cmd, env=env, cwd=cwd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60  # start-up on a loaded machine
     while time.monotonic() < deadline and len(sim.requests) < requests:
         time.sleep(0.05)
     signalled = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    stdout, stderr = proc.communicate(timeout=15)
+    stdout, stderr = proc.communicate(timeout=30)
     done = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     return done, time.monotonic() - signalled
+
+
+def unfolded(text: str) -> str:
+    """``text`` with the gate's folded lines joined again: a line longer than 100 columns
+    continues on lines indented by two blanks (``progress.wrap``)."""
+    return text.replace("\n  ", " ")

@@ -32,7 +32,7 @@ import httpx
 
 from checkly_gate import __version__
 from checkly_gate.check_sessions import parse_check_session
-from checkly_gate.models import NotASessionError, Session, load_session
+from checkly_gate.models import NotASessionError, Session, load_session, same_session
 from checkly_gate.proxies import applicable
 from checkly_gate.proxies import secrets as proxy_secrets
 from checkly_gate.redact import CUT, Redactor
@@ -41,7 +41,6 @@ from checkly_gate.scope import Scope
 from checkly_gate.text import is_safe_id, one_line
 from checkly_gate.tls import applies as tls_applies
 from checkly_gate.tls import ssl_context, tls_problem
-from checkly_gate.verdict import same_session
 
 log = logging.getLogger("checkly_gate")
 
@@ -221,7 +220,7 @@ def _segment(value: str) -> str:
 
 def _asked_for(session_id: str, read: tuple[Session, bytes]) -> tuple[Session, bytes]:
     """``read`` when its body is the session asked for; a misrouted or cached answer (another
-    session's ``testSessionId``) is ``Transient``: retried, never judged (``verdict.same_session``
+    session's ``testSessionId``) is ``Transient``: retried, never judged (``models.same_session``
     is the same rule, checked again where the verdict is proven)."""
     body_id = read[0].session_id
     if same_session(session_id, body_id):

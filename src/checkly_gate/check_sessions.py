@@ -155,7 +155,7 @@ def parse_check_session(data: Any) -> Session:
     if raw_status == DEGRADED and not any(r.is_degraded for r in results):
         # The session says degraded but no row does: the check as a whole was degraded.
         results = [
-            dataclasses.replace(r, is_degraded=True) if r.is_final and not r.failed else r
+            dataclasses.replace(r, is_degraded=True) if r.is_final and r.passed_cleanly else r
             for r in results
         ]
     results += _missing_locations(data, session_id, name, results, raw_status == TIMED_OUT)

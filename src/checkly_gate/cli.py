@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -119,106 +120,33 @@ def _add_tags(parser: argparse.ArgumentParser, text: str) -> None:
     parser.add_argument("--tags", action="append", default=[], metavar="A,B", help=text)
 
 
-def _add_wait_options(parser: argparse.ArgumentParser) -> None:
-    add = parser.add_argument
-    add("--api-key", metavar="KEY", help="API key (prefer the env CHECKLY_API_KEY)")
-    add(
-        "--account-id",
-        metavar="ID",
-        help="account id, sent as X-Checkly-Account [env CHECKLY_ACCOUNT_ID]",
-    )
-    add(
-        "--api-url",
-        metavar="URL",
-        help="API base URL [env CHECKLY_API_URL; default https://api.checklyhq.com]",
-    )
-    add(
-        "--timeout",
-        metavar="SECONDS",
-        type=number,
-        help="one overall deadline for everything [env CHECKLY_GATE_TIMEOUT; default 1800]",
-    )
-    add(
-        "--poll-interval",
-        metavar="SECONDS",
-        type=number,
-        help="read progress at least this often; more often while results change "
-        "[env CHECKLY_GATE_POLL_INTERVAL; default 150]",
-    )
-    add(
-        "--max-request-rate",
-        metavar="PER_MINUTE",
-        type=float,
-        help="at most this many reads a minute, however many sessions are followed (the "
-        "account's budget is shared) [env CHECKLY_GATE_MAX_REQUEST_RATE; default 60]",
-    )
-    add(
-        "--not-found-grace",
-        metavar="SECONDS",
-        type=number,
-        help="keep retrying 404 this long "
-        "after start [env CHECKLY_GATE_NOT_FOUND_GRACE; default 30]",
-    )
-    add("--json", metavar="PATH", help="write sessions + verdict as JSON [env CHECKLY_GATE_JSON]")
-    add("--junit", metavar="PATH", help="write a JUnit XML report [env CHECKLY_GATE_JUNIT]")
-    add("--summary", metavar="PATH", help="write a markdown summary [env CHECKLY_GATE_SUMMARY]")
-    add(
-        "--dotenv",
-        metavar="PATH",
-        help="write a dotenv report for later CI jobs [env CHECKLY_GATE_DOTENV]",
-    )
-    for flag, text in (
-        ("--long-poll", "use the completion long-poll between progress fetches (default on)"),
-        ("--fail-on-degraded", "fail when a check is degraded (default off)"),
-        ("--fail-on-flaky", "fail when a check passed only after retries (default off)"),
-        ("--details", "fetch the error messages of failed checks for the reports (default on)"),
-        ("--cancel-on-interrupt", "on SIGINT/SIGTERM ask Checkly to cancel the session once"),
-        ("--allow-insecure-http", "allow an http:// --api-url that is not this machine"),
-    ):
-        add(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
-    add(
-        "--config",
-        metavar="PATH",
-        help="YAML file with any option but the API key (default ./checkly-gate.yml if present)",
-    )
+def _add_table_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """The flags of ``command`` (wait, run, report), generated from ``config.OPTION_TABLE``:
+    ``--KEY`` with the row's metavar and help, typed by the row's kind (numbers of seconds
+    echoed as written, lists repeatable, yes/no values with ``--no-KEY``)."""
+    from checkly_gate.config import OPTION_TABLE, help_text
+
+    for spec in OPTION_TABLE:
+        if command not in spec.commands:
+            continue
+        flag, text = f"--{spec.key}", help_text(spec, command)
+        if spec.kind is bool:
+            action: Any = argparse.BooleanOptionalAction if spec.negatable else "store_true"
+            default = None if spec.negatable else False
+            parser.add_argument(flag, action=action, default=default, help=text)
+        elif spec.kind in (list, dict):
+            parser.add_argument(flag, action="append", default=[], metavar=spec.metavar, help=text)
+        elif spec.const is not None:
+            parser.add_argument(flag, nargs="?", const=spec.const, metavar=spec.metavar, help=text)
+        else:
+            kinds: dict[type, Callable[[str], Any]] = {float: number, int: int, str: str}
+            parser.add_argument(flag, type=kinds[spec.kind], metavar=spec.metavar, help=text)
+
+
+def _add_volume(parser: argparse.ArgumentParser) -> None:
     volume = parser.add_mutually_exclusive_group()
     volume.add_argument("-q", "--quiet", action="store_true", help="only the verdict and errors")
     volume.add_argument("-v", "--verbose", action="store_true", help="also every request")
-
-
-def _add_discovery_options(parser: argparse.ArgumentParser) -> None:
-    """``wait`` without ids: find the sessions of a commit, or follow check sessions."""
-    add = parser.add_argument
-    add(
-        "--commit",
-        nargs="?",
-        const="auto",
-        metavar="SHA",
-        help="wait for the test sessions of this commit (full or abbreviated SHA); without a "
-        "value or 'auto': the CI's own commit (GITHUB_SHA, CI_COMMIT_SHA, ...)",
-    )
-    add("--branch", metavar="NAME", help="with --commit: only sessions of this branch")
-    add("--provider", metavar="NAME", help="with --commit: only sessions from VERCEL, GITHUB, ...")
-    add("--environment", metavar="NAME", help="with --commit: only sessions of this environment")
-    add(
-        "--discover-timeout",
-        metavar="SECONDS",
-        type=number,
-        help="how long to keep looking for the sessions (default 300, inside --timeout)",
-    )
-    add(
-        "--fail-on-no-session",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="exit 8 when no session is found (default on; off: exit 0)",
-    )
-    add(
-        "--check-session",
-        action="append",
-        default=[],
-        metavar="ID",
-        help="a check session (UUID) to wait for; repeatable",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,6 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"checkly-gate {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
+    _add_wait(commands)
+    _add_run(commands)
+    _add_simulate(commands)
+    _add_demo(commands)
+    _add_report(commands)
+    return parser
+
+
+def _add_wait(commands: Any) -> None:
+    """``wait``: session ids, or ``--commit`` / ``--check-session``, and the table's flags."""
     wait = commands.add_parser(
         "wait",
         help="wait for test sessions and exit with their verdict",
@@ -241,9 +179,19 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument(
         "session_ids", nargs="*", metavar="SESSION_ID", help="test session UUID (or use --commit)"
     )
-    _add_discovery_options(wait)
-    _add_wait_options(wait)
+    wait.add_argument(
+        "--check-session",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a check session (UUID) to wait for; repeatable",
+    )
+    _add_table_options(wait, "wait")
+    _add_volume(wait)
 
+
+def _add_run(commands: Any) -> None:
+    """``run``: the table's flags of ``run`` (trigger options, then those of ``wait``)."""
     run = commands.add_parser(
         "run",
         help="start a test session (by tags or check ids), then wait for it",
@@ -251,50 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_tags(run, "checks having all these tags; repeat to OR several groups")
-    run.add_argument(
-        "--check-id", action="append", default=[], metavar="UUID", help="a check to run; repeatable"
-    )
-    run.add_argument("--location", metavar="REGION", help="run location (default eu-west-1)")
-    run.add_argument("--name", help="session name (default: repository@branch from the CI)")
-    run.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="environment variable for the checks, sent as a secret (hidden in Checkly); "
-        "repeatable, up to 50; values are never printed [env CHECKLY_GATE_ENV, KEY=VALUE lines]",
-    )
-    run.add_argument(
-        "--env-plain",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="like --env, but shown in plain text on Checkly's result pages "
-        "[env CHECKLY_GATE_ENV_PLAIN; config env-plain]",
-    )
-    run.add_argument(
-        "--retries", type=int, metavar="N", help="retry failed checks up to N times (0-10)"
-    )
-    run.add_argument(
-        "--detach",
-        action="store_true",
-        help="start, print the session id and link, write them for a later job, exit 0",
-    )
-    run.add_argument(
-        "--check-sessions",
-        action="store_true",
-        help="start check sessions (POST /v2/check-sessions/trigger, normal alerting) "
-        "instead of a test session",
-    )
-    run.add_argument(
-        "--fail-on-no-matching",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="exit 7 when no check matches (default on)",
-    )
-    _add_wait_options(run)
+    _add_table_options(run, "run")
+    _add_volume(run)
 
+
+def _add_simulate(commands: Any) -> None:
+    """``simulate``: serve the simulator."""
     simulate = commands.add_parser(
         "simulate",
         help="serve a local simulator of the Checkly API",
@@ -314,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=_speed, default=1.0, help="time factor (2 = twice as fast)"
     )
 
+
+def _add_demo(commands: Any) -> None:
+    """``demo``: the whole flow against the built-in simulator."""
     demo = commands.add_parser(
         "demo",
         help="run the whole gate against the built-in simulator",
@@ -336,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--speed", type=_speed, default=1.0, help=argparse.SUPPRESS)
 
+
+def _add_report(commands: Any) -> None:
+    """``report``: render reports again from a snapshot (the formats' flags)."""
     report = commands.add_parser(
         "report",
         help="render reports again from a --json snapshot, offline",
@@ -343,16 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
         "and exit with the same code.",
     )
     report.add_argument("snapshot", metavar="SNAPSHOT.json", help="file written by wait --json")
-    report.add_argument("--junit", metavar="PATH", help="write a JUnit XML report")
-    report.add_argument("--summary", metavar="PATH", help="write a markdown summary")
-    report.add_argument("--dotenv", metavar="PATH", help="write a dotenv report")
+    _add_table_options(report, "report")
     report.add_argument(
         "-q",
         "--quiet",
         action="store_true",
         help="only the verdict and errors, as for wait (report prints nothing else anyway)",
     )
-    return parser
 
 
 def _error(err: TextIO, message: str) -> None:
@@ -371,9 +284,12 @@ def _lenient(argv: list[str]) -> argparse.Namespace:
         def error(self, message: str) -> NoReturn:
             raise ValueError(message)  # never print: the real parser reports the mistake
 
+    from checkly_gate.reports.formats import FORMATS
+
     parser = Quiet(add_help=False)  # abbreviations allowed, like the real parser
     parser.add_argument("command", nargs="?")
-    for flag in ("--api-key", "--config", "--json", "--junit", "--summary", "--dotenv"):
+    singles = ("--api-key", "--config", *(fmt.flag for fmt in FORMATS))
+    for flag in singles:
         parser.add_argument(flag)
     parser.add_argument("--env", action="append", default=[])
     parser.add_argument("--env-plain", action="append", default=[])
@@ -381,10 +297,8 @@ def _lenient(argv: list[str]) -> argparse.Namespace:
         known, _ = parser.parse_known_args(argv)
         return known
     except (SystemExit, Exception):  # argparse exits on some errors: nothing known then
-        return argparse.Namespace(
-            command=None, api_key=None, config=None, json=None, junit=None, summary=None,
-            dotenv=None, env=[], env_plain=[],
-        )  # fmt: skip
+        nothing = {flag[2:].replace("-", "_"): None for flag in singles}
+        return argparse.Namespace(command=None, env=[], env_plain=[], **nothing)
 
 
 def usage_error(
@@ -402,13 +316,14 @@ def usage_error(
         return EXIT_USAGE
     from checkly_gate.ci import detect
     from checkly_gate.config import Options, output_paths
+    from checkly_gate.reports.formats import FORMATS
 
-    flags = {key: getattr(known, key, None) for key in ("json", "junit", "summary", "dotenv")}
-    if known.command == "report":
-        flags["json"] = None
+    flags = {fmt.key: getattr(known, fmt.key, None) for fmt in FORMATS}
+    if known.command == "report":  # report renders again what a snapshot can give, no env
+        flags = {fmt.key: flags[fmt.key] if fmt.rerenders else None for fmt in FORMATS}
         env = {k: v for k, v in env.items() if not k.startswith("CHECKLY_GATE_")}
     paths = output_paths(flags, env, Path.cwd(), getattr(known, "config", None))
-    integration = detect(env, secrets=secrets)
+    integration = detect(env)
     if integration is None and not any(paths.values()):
         return EXIT_USAGE
     from checkly_gate.context import setup_logging
@@ -417,14 +332,10 @@ def usage_error(
     from checkly_gate.verdict import usage_verdict
 
     setup_logging(err, 0)
-    options = Options(
-        session_ids=(),
-        api_key="",
-        json=paths["json"],
-        junit=paths["junit"],
-        summary=paths["summary"],
-        dotenv=paths["dotenv"],
-    )
+    import dataclasses
+
+    targets: dict[str, Any] = dict(paths)
+    options = dataclasses.replace(Options(session_ids=(), api_key=""), **targets)
     verdict = usage_verdict(message)
     finish(GateRun(verdict=verdict), options, out, integration, secrets, said=True)
     return EXIT_USAGE

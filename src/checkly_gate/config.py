@@ -29,12 +29,21 @@ class ConfigError(ValueError):
     """A usage or configuration mistake; the message is one line and free of secrets."""
 
 
+WAIT, RUN, REPORT = "wait", "run", "report"
+
+
 @dataclass(frozen=True)
 class Spec:
-    """One option: its config-file key (the flag is ``--KEY``), type, environment variable,
-    default, and for an enumerated value its allowed values (``choices``, compared without
-    case, kept in the spelling given here). ``file`` is False for an option a config file must
-    not hold (secrets, the file's own path)."""
+    """One option, declared once: its key (the flag is ``--KEY``, the config file's key
+    ``KEY``), type, environment variable, default, and for an enumerated value its allowed
+    values (``choices``, compared without case, kept in the spelling given here). ``file`` is
+    False for an option a config file must not hold (secrets, the file's own path).
+
+    The CLI's flags are generated from the rest (``cli.build_parser``): ``help`` (the
+    "[env X; default Y]" suffix is added from the row), ``metavar``, ``commands`` (which of
+    ``wait``/``run``/``report`` take the flag; ``()``: the flag is written by hand),
+    ``negatable`` (a yes/no flag has ``--no-KEY``), ``const`` (the value of a flag given
+    without one). ``default_text``: how the help shows a default decided outside ``resolve``."""
 
     key: str
     kind: type
@@ -43,27 +52,62 @@ class Spec:
     minimum: float | None = None
     choices: tuple[str, ...] | None = None
     file: bool = True
+    help: str = ""
+    metavar: str | None = None
+    commands: tuple[str, ...] = (WAIT, RUN)
+    negatable: bool = True
+    const: str | None = None
+    default_text: str | None = None
+
+
+def _format_specs() -> tuple[Spec, ...]:
+    """The output options, one per row of ``reports.formats.FORMATS`` (the formats registry)."""
+    from checkly_gate.reports.formats import FORMATS
+
+    return tuple(
+        Spec(
+            fmt.key,
+            str,
+            fmt.env,
+            help=fmt.help,
+            metavar="PATH",
+            commands=(WAIT, RUN, REPORT) if fmt.rerenders else (WAIT, RUN),
+        )
+        for fmt in FORMATS
+    )
 
 
 # Keys of the config file, in the CLI's spelling. ``dest`` is the key with '-' as '_'.
 SPECS: tuple[Spec, ...] = (
-    Spec("api-url", str, "CHECKLY_API_URL", "https://api.checklyhq.com"),
-    Spec("account-id", str, "CHECKLY_ACCOUNT_ID"),
-    Spec("timeout", float, "CHECKLY_GATE_TIMEOUT", 1800.0, minimum=1.0),
-    Spec("poll-interval", float, "CHECKLY_GATE_POLL_INTERVAL", 150.0, minimum=0.05),
-    Spec("not-found-grace", float, "CHECKLY_GATE_NOT_FOUND_GRACE", 30.0, minimum=0.0),
-    Spec("max-request-rate", float, "CHECKLY_GATE_MAX_REQUEST_RATE", 60.0, minimum=1.0),
-    Spec("long-poll", bool, "CHECKLY_GATE_LONG_POLL", True),
-    Spec("json", str, "CHECKLY_GATE_JSON"),
-    Spec("junit", str, "CHECKLY_GATE_JUNIT"),
-    Spec("summary", str, "CHECKLY_GATE_SUMMARY"),
-    Spec("dotenv", str, "CHECKLY_GATE_DOTENV"),
-    Spec("fail-on-degraded", bool, "CHECKLY_GATE_FAIL_ON_DEGRADED", False),
-    Spec("fail-on-flaky", bool, "CHECKLY_GATE_FAIL_ON_FLAKY", False),
-    Spec("details", bool, "CHECKLY_GATE_DETAILS", True),
-    Spec("cancel-on-interrupt", bool, "CHECKLY_GATE_CANCEL_ON_INTERRUPT", False),
-    Spec("allow-insecure-http", bool, "CHECKLY_GATE_ALLOW_INSECURE_HTTP", False),
-)
+    Spec("api-url", str, "CHECKLY_API_URL", "https://api.checklyhq.com", help="API base URL",
+         metavar="URL"),
+    Spec("account-id", str, "CHECKLY_ACCOUNT_ID", help="account id, sent as X-Checkly-Account",
+         metavar="ID"),
+    Spec("timeout", float, "CHECKLY_GATE_TIMEOUT", 1800.0, minimum=1.0, metavar="SECONDS",
+         help="one overall deadline for everything"),
+    Spec("poll-interval", float, "CHECKLY_GATE_POLL_INTERVAL", 150.0, minimum=0.05,
+         metavar="SECONDS",
+         help="read progress at least this often; more often while results change"),
+    Spec("not-found-grace", float, "CHECKLY_GATE_NOT_FOUND_GRACE", 30.0, minimum=0.0,
+         metavar="SECONDS", help="keep retrying 404 this long after start"),
+    Spec("max-request-rate", float, "CHECKLY_GATE_MAX_REQUEST_RATE", 60.0, minimum=1.0,
+         metavar="PER_MINUTE",
+         help="at most this many reads a minute, however many sessions are followed (the "
+         "account's budget is shared)"),
+    Spec("long-poll", bool, "CHECKLY_GATE_LONG_POLL", True,
+         help="use the completion long-poll between progress fetches"),
+    *_format_specs(),
+    Spec("fail-on-degraded", bool, "CHECKLY_GATE_FAIL_ON_DEGRADED", False,
+         help="fail when a check is degraded"),
+    Spec("fail-on-flaky", bool, "CHECKLY_GATE_FAIL_ON_FLAKY", False,
+         help="fail when a check passed only after retries"),
+    Spec("details", bool, "CHECKLY_GATE_DETAILS", True,
+         help="fetch the error messages of failed checks for the reports"),
+    Spec("cancel-on-interrupt", bool, "CHECKLY_GATE_CANCEL_ON_INTERRUPT", False,
+         help="on SIGINT/SIGTERM ask Checkly to cancel the session once"),
+    Spec("allow-insecure-http", bool, "CHECKLY_GATE_ALLOW_INSECURE_HTTP", False,
+         help="allow an http:// --api-url that is not this machine"),
+)  # fmt: skip
 SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 # ``run``'s own options in the config file, in the flags' spelling (``wait`` ignores them).
 # ``tags`` and ``check-id`` take a string or a list (one tag group "a,b" / one id per item).
@@ -71,41 +115,90 @@ SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 # In the environment, ``tags`` holds one tag group per line (or groups separated by blanks
 # that touch no comma), ``check-id`` ids separated by blanks, commas or newlines.
 RUN_SPECS: tuple[Spec, ...] = (
-    Spec("tags", list, "CHECKLY_GATE_TAGS"),
-    Spec("check-id", list, "CHECKLY_GATE_CHECK_ID"),
-    Spec("location", str, "CHECKLY_GATE_LOCATION"),
-    Spec("name", str, "CHECKLY_GATE_SESSION_NAME"),
-    Spec("retries", int, "CHECKLY_GATE_RETRIES", minimum=0),
-    Spec("detach", bool, "CHECKLY_GATE_DETACH"),
-    Spec("fail-on-no-matching", bool, "CHECKLY_GATE_FAIL_ON_NO_MATCHING"),
-    Spec("check-sessions", bool, "CHECKLY_GATE_CHECK_SESSIONS"),
+    Spec("tags", list, "CHECKLY_GATE_TAGS", commands=(RUN,), metavar="A,B",
+         help="checks having all these tags; repeat to OR several groups"),
+    Spec("check-id", list, "CHECKLY_GATE_CHECK_ID", commands=(RUN,), metavar="UUID",
+         help="a check to run; repeatable"),
+    Spec("location", str, "CHECKLY_GATE_LOCATION", commands=(RUN,), metavar="REGION",
+         help="run location", default_text="eu-west-1"),
+    Spec("name", str, "CHECKLY_GATE_SESSION_NAME", commands=(RUN,), metavar="NAME",
+         help="session name", default_text="repository@branch from the CI"),
+    Spec("retries", int, "CHECKLY_GATE_RETRIES", minimum=0, commands=(RUN,), metavar="N",
+         help="retry failed checks up to N times (0-10)"),
+    Spec("detach", bool, "CHECKLY_GATE_DETACH", commands=(RUN,), negatable=False,
+         help="start, print the session id and link, write them for a later job, exit 0"),
+    Spec("fail-on-no-matching", bool, "CHECKLY_GATE_FAIL_ON_NO_MATCHING", commands=(RUN,),
+         help="exit 7 when no check matches", default_text="on"),
+    Spec("check-sessions", bool, "CHECKLY_GATE_CHECK_SESSIONS", commands=(RUN,),
+         negatable=False,
+         help="start check sessions (POST /v2/check-sessions/trigger, normal alerting) "
+         "instead of a test session"),
     # Plain (not secret) environment variables for the checks: KEY=VALUE lines in the
     # environment, a mapping in the config file. ``--env`` values are secrets: never in a file.
-    Spec("env-plain", dict, "CHECKLY_GATE_ENV_PLAIN"),
-)
+    Spec("env-plain", dict, "CHECKLY_GATE_ENV_PLAIN", commands=(RUN,), metavar="KEY=VALUE",
+         help="like --env, but shown in plain text on Checkly's result pages; KEY=VALUE lines "
+         "in the variable, a mapping in the config file"),
+)  # fmt: skip
 RUN_SPEC_BY_KEY = {spec.key: spec for spec in RUN_SPECS}
-# ``wait --commit``'s options (discovery.py); read from flags and the environment.
+# ``wait --commit``'s options (commands/commit.py); read from flags and the environment.
 PROVIDERS = ("GITHUB", "VERCEL", "API", "TRIGGER", "PW_REPORTER")  # the list's `providers` enum
 DISCOVERY_SPECS: tuple[Spec, ...] = (
-    Spec("commit", str, "CHECKLY_GATE_COMMIT", file=False),
-    Spec("branch", str, "CHECKLY_GATE_BRANCH", file=False),
-    Spec("provider", str, "CHECKLY_GATE_PROVIDER", choices=PROVIDERS, file=False),
-    Spec("environment", str, "CHECKLY_GATE_ENVIRONMENT", file=False),
-    Spec("discover-timeout", float, "CHECKLY_GATE_DISCOVER_TIMEOUT", minimum=0.0, file=False),
-    Spec("fail-on-no-session", bool, "CHECKLY_GATE_FAIL_ON_NO_SESSION", file=False),
-)
+    Spec("commit", str, "CHECKLY_GATE_COMMIT", file=False, commands=(WAIT,), metavar="SHA",
+         const="auto",
+         help="wait for the test sessions of this commit (full or abbreviated SHA); without a "
+         "value or 'auto': the CI's own commit (GITHUB_SHA, CI_COMMIT_SHA, ...)"),
+    Spec("branch", str, "CHECKLY_GATE_BRANCH", file=False, commands=(WAIT,), metavar="NAME",
+         help="with --commit: only sessions of this branch"),
+    Spec("provider", str, "CHECKLY_GATE_PROVIDER", choices=PROVIDERS, file=False,
+         commands=(WAIT,), metavar="NAME", help="with --commit: only sessions from this provider"),
+    Spec("environment", str, "CHECKLY_GATE_ENVIRONMENT", file=False, commands=(WAIT,),
+         metavar="NAME", help="with --commit: only sessions of this environment"),
+    Spec("discover-timeout", float, "CHECKLY_GATE_DISCOVER_TIMEOUT", 300.0, minimum=0.0,
+         file=False, commands=(WAIT,), metavar="SECONDS",
+         help="how long to keep looking for the sessions (inside --timeout)"),
+    Spec("fail-on-no-session", bool, "CHECKLY_GATE_FAIL_ON_NO_SESSION", file=False,
+         commands=(WAIT,), help="exit 8 when no session is found (off: exit 0)",
+         default_text="on"),
+)  # fmt: skip
 # Options that are not values of ``Options``: what to wait for, secrets, the file's path.
 OTHER_SPECS: tuple[Spec, ...] = (
-    Spec("session-id", list, "CHECKLY_GATE_SESSION_ID", file=False),
-    Spec("api-key", str, "CHECKLY_API_KEY", file=False),
-    Spec("env", list, "CHECKLY_GATE_ENV", file=False),
-    Spec("config", str, "CHECKLY_GATE_CONFIG", file=False),
-)
-#: The one table of options: the CLI's flags (``--KEY``), the config file's keys, the
-#: environment variables, the GitHub Action's and the GitLab component's inputs all come from
-#: it (tests/test_options_table.py checks action.yml and templates/checkly-gate.yml against it).
+    Spec("session-id", list, "CHECKLY_GATE_SESSION_ID", file=False, commands=()),  # positional
+    Spec("api-key", str, "CHECKLY_API_KEY", file=False, metavar="KEY",
+         help="API key (prefer the environment variable)"),
+    Spec("env", list, "CHECKLY_GATE_ENV", file=False, commands=(RUN,), metavar="KEY=VALUE",
+         help="environment variable for the checks, sent as a secret (hidden in Checkly); "
+         "repeatable, up to 50; values are never printed; KEY=VALUE lines in the variable"),
+    Spec("config", str, "CHECKLY_GATE_CONFIG", file=False, metavar="PATH",
+         help="YAML file with any option but the API key",
+         default_text="./checkly-gate.yml if present"),
+)  # fmt: skip
+#: The one table of options: the CLI's flags (``--KEY``, ``cli.build_parser``), the config
+#: file's keys, the environment variables, the GitHub Action's and the GitLab component's inputs
+#: all come from it (tests/test_options_table.py checks action.yml, templates/checkly-gate.yml
+#: and the README against it).
 OPTION_TABLE: tuple[Spec, ...] = (*SPECS, *RUN_SPECS, *DISCOVERY_SPECS, *OTHER_SPECS)
 TABLE_BY_KEY = {spec.key: spec for spec in OPTION_TABLE}
+
+
+def help_text(spec: Spec, command: str) -> str:
+    """A flag's help: the row's text and "[env X; default Y]" from the row (``report`` reads
+    no environment: no variable shown there)."""
+    notes = [f"env {spec.env}"] if spec.env and command != REPORT else []
+    if spec.choices:
+        notes.insert(0, f"one of {', '.join(spec.choices)}")
+    default = spec.default_text
+    if default is None and spec.default is not None:
+        if spec.kind is bool:
+            default = "on" if spec.default else "off"
+        elif isinstance(spec.default, float):
+            default = f"{spec.default:g}"
+        else:
+            default = str(spec.default)
+    if default is not None:
+        notes.append(f"default {default}")
+    return f"{spec.help} [{'; '.join(notes)}]" if notes else spec.help
+
+
 #: The Action's and the GitLab component's input names where they differ from the key.
 INPUT_NAMES = {"name": "session-name"}
 #: ``wait`` with no id reads CHECKLY_GATE_SESSION_ID (what ``run --detach --dotenv`` writes),
@@ -151,22 +244,23 @@ class Options:
 
     session_ids: tuple[str, ...]
     api_key: str
-    api_url: str = "https://api.checklyhq.com"
+    # Defaults are the table's (``SPECS``), declared there once.
+    api_url: str = SPEC_BY_KEY["api-url"].default
     account_id: str | None = None
-    timeout: float = 1800.0
-    poll_interval: float = 150.0  # the widest gap between progress reads (schedule.py)
-    max_request_rate: float = 60.0  # reads a minute at most, all sessions (schedule.RequestBudget)
-    not_found_grace: float = 30.0
-    long_poll: bool = True
+    timeout: float = SPEC_BY_KEY["timeout"].default
+    poll_interval: float = SPEC_BY_KEY["poll-interval"].default  # widest gap between reads
+    max_request_rate: float = SPEC_BY_KEY["max-request-rate"].default  # reads a minute, at most
+    not_found_grace: float = SPEC_BY_KEY["not-found-grace"].default
+    long_poll: bool = SPEC_BY_KEY["long-poll"].default
     json: Path | None = None
     junit: Path | None = None
     summary: Path | None = None
     dotenv: Path | None = None
-    fail_on_degraded: bool = False
-    fail_on_flaky: bool = False
-    details: bool = True  # fetch error groups of failed results for the reports
-    cancel_on_interrupt: bool = False
-    allow_insecure_http: bool = False  # send the key over http:// to a non-loopback host
+    fail_on_degraded: bool = SPEC_BY_KEY["fail-on-degraded"].default
+    fail_on_flaky: bool = SPEC_BY_KEY["fail-on-flaky"].default
+    details: bool = SPEC_BY_KEY["details"].default  # fetch error groups of failed results
+    cancel_on_interrupt: bool = SPEC_BY_KEY["cancel-on-interrupt"].default
+    allow_insecure_http: bool = SPEC_BY_KEY["allow-insecure-http"].default  # key over http://
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
     run: dict[str, Any] = field(default_factory=dict)  # `run` options from the config file
@@ -246,65 +340,91 @@ def _suggest(key: str, valid: list[str]) -> str:
 
 
 def _coerce(spec: Spec, value: Any, where: str) -> Any:
-    """Check a value from the YAML file or a flag against the option's type."""
+    """Check a value from the YAML file or a flag against the option's type (one checker per
+    kind, ``_COERCE``); ``None`` stays ``None``."""
     if value is None:
         return None
-    if spec.kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int):
-            value = str(value)
-        if isinstance(value, str):
-            return parse_bool(value, where)
-        raise ConfigError(f"{where}: expected {BOOLEAN_WORDS}, got {shown(value)}")
-    if spec.kind is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping of NAME: value, got {shown(value)}")
-        pairs = []
-        for name, text in value.items():
-            if isinstance(text, (bool, int, float)) and not isinstance(text, bool):
-                text = str(text)
-            if not isinstance(name, str) or not isinstance(text, str):
-                raise ConfigError(f"{where}: names and values are text, got {shown(name)}")
-            pairs.append(f"{name}={text}")
-        return pairs
-    if spec.kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected a whole number, got {shown(value)}")
-        if spec.minimum is not None and value < spec.minimum:
-            raise ConfigError(f"{where}: must be at least {spec.minimum:g}, got {shown(value)}")
+    return _COERCE.get(spec.kind, _coerce_text)(spec, value, where)
+
+
+def _coerce_bool(spec: Spec, value: Any, where: str) -> bool:
+    if isinstance(value, bool):
         return value
-    if spec.kind is list:
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list) or not items:
-            raise ConfigError(
-                f"{where}: expected a string or a list of strings, got {shown(value)}"
-            )
-        texts = []
-        for item in items:
-            if isinstance(item, list) and all(isinstance(i, str) for i in item):
-                item = ",".join(item)  # a tag group written as a YAML list
-            if not isinstance(item, str) or not item.strip():
-                raise ConfigError(f"{where}: expected non-empty strings, got {shown(item)}")
-            texts.append(item.strip())
-        return texts
-    if spec.kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number of seconds, got {shown(value)}")
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if math.isnan(number) or (spec.minimum is not None and number < spec.minimum):
-            raise ConfigError(f"{where}: must be at least {spec.minimum:g}, got {shown(value)}")
-        if number > MAX_SECONDS:
-            raise ConfigError(f"{where}: must be at most {MAX_SECONDS:g}, got {shown(value)}")
-        return number
+    if isinstance(value, int):
+        value = str(value)
+    if isinstance(value, str):
+        return parse_bool(value, where)
+    raise ConfigError(f"{where}: expected {BOOLEAN_WORDS}, got {shown(value)}")
+
+
+def _coerce_mapping(spec: Spec, value: Any, where: str) -> list[str]:
+    """A mapping of NAME: value as ``NAME=value`` items (numbers written as text)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping of NAME: value, got {shown(value)}")
+    pairs = []
+    for name, text in value.items():
+        if isinstance(text, (bool, int, float)) and not isinstance(text, bool):
+            text = str(text)
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise ConfigError(f"{where}: names and values are text, got {shown(name)}")
+        pairs.append(f"{name}={text}")
+    return pairs
+
+
+def _coerce_int(spec: Spec, value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{where}: expected a whole number, got {shown(value)}")
+    if spec.minimum is not None and value < spec.minimum:
+        raise ConfigError(f"{where}: must be at least {spec.minimum:g}, got {shown(value)}")
+    return value
+
+
+def _coerce_list(spec: Spec, value: Any, where: str) -> list[str]:
+    """A string or a list of non-empty strings (a tag group may be a YAML list)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"{where}: expected a string or a list of strings, got {shown(value)}")
+    texts = []
+    for item in items:
+        if isinstance(item, list) and all(isinstance(i, str) for i in item):
+            item = ",".join(item)  # a tag group written as a YAML list
+        if not isinstance(item, str) or not item.strip():
+            raise ConfigError(f"{where}: expected non-empty strings, got {shown(item)}")
+        texts.append(item.strip())
+    return texts
+
+
+def _coerce_seconds(spec: Spec, value: Any, where: str) -> float:
+    """A number (of seconds, or a rate) from ``spec.minimum`` to ``MAX_SECONDS``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where}: expected a number of seconds, got {shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if math.isnan(number) or (spec.minimum is not None and number < spec.minimum):
+        raise ConfigError(f"{where}: must be at least {spec.minimum:g}, got {shown(value)}")
+    if number > MAX_SECONDS:
+        raise ConfigError(f"{where}: must be at most {MAX_SECONDS:g}, got {shown(value)}")
+    return number
+
+
+def _coerce_text(spec: Spec, value: Any, where: str) -> str:
+    """Non-empty text, one of ``spec.choices`` when the row has them."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: expected a non-empty string, got {shown(value)}")
     if spec.choices is not None:
         return check_choice(spec, value, where)
     return check_text(value.strip(), where)
+
+
+_COERCE: dict[type, Any] = {
+    bool: _coerce_bool,
+    dict: _coerce_mapping,
+    int: _coerce_int,
+    list: _coerce_list,
+    float: _coerce_seconds,
+}
 
 
 _TAG_GROUPS = re.compile(r"(?<![,\s])\s+(?![\s,])")  # blanks that touch no comma
@@ -539,7 +659,8 @@ def _key_stays_private(api_url: str) -> bool:
         return False
 
 
-OUTPUT_KEYS = ("json", "junit", "summary", "dotenv")
+#: The options that say where a report goes: one per row of ``reports.formats.FORMATS``.
+OUTPUT_KEYS = tuple(spec.key for spec in _format_specs())
 
 
 def output_paths(
@@ -597,42 +718,80 @@ def resolve(
     verbosity: int = 0,
     require_sessions: bool = True,
 ) -> Options:
-    """Merge defaults < file < env < flags and validate. ``flags`` holds only given flags."""
-    values: dict[str, Any] = {spec.key: spec.default for spec in SPECS}
-    sources = dict.fromkeys(values, "default")
+    """Merge defaults < file < env < flags and validate. ``flags`` holds only given flags.
+    ``ConfigError`` (one line naming the flag, variable or file key) on any mistake."""
+    values, sources = _layered(_config_file(config_path, env, cwd), env, flags)
+    run_values = {key: values.pop(key) for key in list(values) if key in RUN_SPEC_BY_KEY}
+    api_key = _api_key(api_key_flag, env)
+    if values["account-id"] is not None:
+        check_account_id(values["account-id"], _where("account-id", sources))
+    api_url = _checked_api_url(values, sources, env)
+    if require_sessions and not session_ids:
+        raise ConfigError("no session id given")
+    ids = tuple(dict.fromkeys(parse_session_id(s) for s in session_ids))
+    fields: dict[str, Any] = {
+        spec.key.replace("-", "_"): values[spec.key] for spec in SPECS if spec.key != "api-url"
+    }
+    for key in OUTPUT_KEYS:  # paths relative to the working directory
+        fields[key] = None if values[key] is None else cwd / Path(values[key])
+    return Options(
+        session_ids=ids,
+        api_key=api_key,
+        api_url=api_url,
+        verbosity=verbosity,
+        sources=sources,
+        run=run_values,
+        **fields,
+    )
 
-    path: Path | None = None
+
+def _config_file(config_path: str | None, env: Mapping[str, str], cwd: Path) -> Path | None:
+    """The config file to read: ``--config``, else ``CHECKLY_GATE_CONFIG``, else
+    ``./checkly-gate.yml`` if it exists (relative paths from ``cwd``)."""
     if not config_path and env.get("CHECKLY_GATE_CONFIG", "").strip():
         config_path = env["CHECKLY_GATE_CONFIG"].strip()
     if config_path:
-        path = Path(config_path)
-        if not path.is_absolute():
-            path = cwd / path
-    elif (cwd / DEFAULT_CONFIG_FILE).is_file():
-        path = cwd / DEFAULT_CONFIG_FILE
+        return cwd / Path(config_path)  # an absolute path stays itself
+    if (cwd / DEFAULT_CONFIG_FILE).is_file():
+        return cwd / DEFAULT_CONFIG_FILE
+    return None
+
+
+def _layered(
+    path: Path | None, env: Mapping[str, str], flags: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every option's value (``SPECS`` and ``RUN_SPECS`` keys) and where it came from:
+    defaults < config file < environment < flags (``run``'s own flags are read later)."""
+    values: dict[str, Any] = {spec.key: spec.default for spec in SPECS}
+    sources = dict.fromkeys(values, "default")
     if path is not None:
         for key, value in load_config_file(path).items():
             values[key], sources[key] = value, f"file {path.name}"
-
     for spec in (*SPECS, *RUN_SPECS):
         if spec.env and env.get(spec.env) not in (None, ""):
             value = _from_env_text(spec, env[spec.env], spec.env)
             if value is not None:  # a blank variable is an unset one
                 values[spec.key], sources[spec.key] = value, f"env {spec.env}"
-
-    run_values = {key: values.pop(key) for key in list(values) if key in RUN_SPEC_BY_KEY}
     for key, value in flags.items():
-        spec = SPEC_BY_KEY[key]
         if value is not None:
-            values[key] = _coerce(spec, value, f"--{key}")
+            values[key] = _coerce(SPEC_BY_KEY[key], value, f"--{key}")
             sources[key] = "flag"
+    return values, sources
 
+
+def _api_key(api_key_flag: str | None, env: Mapping[str, str]) -> str:
+    """The API key from ``--api-key``, else ``CHECKLY_API_KEY``, checked (never shown)."""
     api_key = api_key_flag if api_key_flag is not None else env.get(API_KEY_ENV)
     if not api_key or not api_key.strip():
         raise ConfigError(f"no API key: set {API_KEY_ENV} (recommended) or pass --api-key")
-    api_key = check_api_key(api_key, "--api-key" if api_key_flag is not None else API_KEY_ENV)
-    if values["account-id"] is not None:
-        check_account_id(values["account-id"], _where("account-id", sources))
+    return check_api_key(api_key, "--api-key" if api_key_flag is not None else API_KEY_ENV)
+
+
+def _checked_api_url(
+    values: Mapping[str, Any], sources: Mapping[str, str], env: Mapping[str, str]
+) -> str:
+    """The API URL, once it is known the key stays private on the way there, and the proxy and
+    TLS settings that apply to it are usable."""
     api_url = check_url(values["api-url"], _where("api-url", sources))
     if not values["allow-insecure-http"] and not _key_stays_private(api_url):
         raise ConfigError(
@@ -649,37 +808,4 @@ def resolve(
             tls.ssl_context(env)
         except tls.TlsSetupError as exc:
             raise ConfigError(str(exc)) from None
-    if require_sessions and not session_ids:
-        raise ConfigError("no session id given")
-    ids = tuple(dict.fromkeys(parse_session_id(s) for s in session_ids))
-
-    def as_path(key: str) -> Path | None:
-        value = values[key]
-        if value is None:
-            return None
-        candidate = Path(value)
-        return candidate if candidate.is_absolute() else cwd / candidate
-
-    return Options(
-        session_ids=ids,
-        api_key=api_key,
-        api_url=api_url,
-        account_id=values["account-id"],
-        timeout=values["timeout"],
-        poll_interval=values["poll-interval"],
-        max_request_rate=values["max-request-rate"],
-        not_found_grace=values["not-found-grace"],
-        long_poll=values["long-poll"],
-        json=as_path("json"),
-        junit=as_path("junit"),
-        summary=as_path("summary"),
-        dotenv=as_path("dotenv"),
-        fail_on_degraded=values["fail-on-degraded"],
-        fail_on_flaky=values["fail-on-flaky"],
-        details=values["details"],
-        cancel_on_interrupt=values["cancel-on-interrupt"],
-        allow_insecure_http=values["allow-insecure-http"],
-        verbosity=verbosity,
-        sources=sources,
-        run=run_values,
-    )
+    return api_url

@@ -20,7 +20,8 @@ from typing import TextIO
 import httpx
 
 from checkly_gate.api import Client
-from checkly_gate.ci import Integration, detect
+from checkly_gate.ci import detect
+from checkly_gate.ci.base import Integration
 from checkly_gate.config import Options
 from checkly_gate.finish import configuration_problem, deferred_signal, finish
 from checkly_gate.redact import Redactor
@@ -112,7 +113,7 @@ def open_command(
             secrets=secrets,
             out=out,
             env=env,
-            integration=detect(env, secrets=secrets),
+            integration=detect(env),
             colour=colour,
         )
 

@@ -11,35 +11,24 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from checkly_gate.api import Client
-from checkly_gate.ci import Integration
+from checkly_gate.ci.base import Integration
 from checkly_gate.config import Options
 from checkly_gate.files import write_atomic, write_pieces
 from checkly_gate.progress import render_explanations, render_verdict
 from checkly_gate.redact import Redactor
-from checkly_gate.reports import GateRun, dotenv, junit, markdown, snapshot
+from checkly_gate.reports import GateRun, markdown
+from checkly_gate.reports.formats import FORMAT_BY_KEY, FORMATS
 from checkly_gate.scope import Scope
 from checkly_gate.verdict import Outcome, Verdict
 
 log = logging.getLogger("checkly_gate")
 
 Renderer = Callable[[GateRun], str]
-RENDERERS: dict[str, Renderer] = {
-    "json": snapshot.render,
-    "junit": junit.render,
-    "summary": markdown.render,
-    "dotenv": dotenv.render,
-}
-# Big formats are written in pieces, never joined into one string (``RENDERERS`` joins them):
-# the snapshot's raw bodies as received (a 30,000-result body is 14 MB), JUnit per testcase.
-PIECES: dict[str, Callable[[GateRun], Sequence[str | memoryview]]] = {
-    "json": snapshot.pieces,
-    "junit": junit.pieces,
-}
 
 
 def render_safely(render: Renderer, run: GateRun) -> str:
@@ -69,10 +58,13 @@ def write_outputs(
         if path is None:
             continue
         try:
-            if kind in PIECES:
-                write_pieces(path, PIECES[kind](run), secrets)
+            fmt = FORMAT_BY_KEY[kind]
+            # Big formats are written in pieces, never joined into one string: the snapshot's
+            # raw bodies as received (a 30,000-result body is 14 MB), JUnit per testcase.
+            if fmt.pieces is not None:
+                write_pieces(path, fmt.pieces(run), secrets)
             else:
-                write_atomic(path, RENDERERS[kind](run), secrets)
+                write_atomic(path, fmt.render(run), secrets)
         except OSError as exc:
             message = f"cannot write the {kind} report {path}: {exc.strerror or exc}"
         except Exception as exc:  # a renderer tripping over odd data must not cost the verdict
@@ -87,13 +79,8 @@ def write_outputs(
 
 
 def output_targets(options: Options) -> dict[str, Path | None]:
-    """Where each report format goes (None: not asked for)."""
-    return {
-        "json": options.json,
-        "junit": options.junit,
-        "summary": options.summary,
-        "dotenv": options.dotenv,
-    }
+    """Where each format of ``reports.formats.FORMATS`` goes (``None``: not asked for)."""
+    return {fmt.key: getattr(options, fmt.key) for fmt in FORMATS}
 
 
 def finish(
@@ -114,7 +101,7 @@ def finish(
         lines = integration.protect(lines)
         summary_text = secrets(render_safely(markdown.render, run))
         lines += integration.publish(
-            run, summary_text, written.get("junit"), written.get("summary")
+            run, summary_text, written.get("junit"), written.get("summary"), secrets
         )
         lines += [line for problem in problems for line in integration.report_problem(problem)]
     for line in lines:

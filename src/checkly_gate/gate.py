@@ -30,23 +30,15 @@ from typing import Literal
 from checkly_gate.api import CheckSessions, Client, OutOfTime, Stopped
 from checkly_gate.config import Options
 from checkly_gate.context import Command
-from checkly_gate.details import failed_group_ids, fetch_error_messages
-from checkly_gate.evidence import fetch_evidence
+from checkly_gate.explain import failed_group_ids, fetch_error_messages, fetch_evidence
 from checkly_gate.finish import configuration_problem, deferred_signal, finish
+from checkly_gate.follow import Observation, PollSettings, SessionSource, Stop, follow
 from checkly_gate.models import Session
-from checkly_gate.poller import PollSettings, SessionSource, follow
 from checkly_gate.progress import Progress
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun
 from checkly_gate.schedule import START_JITTER, slower_with
-from checkly_gate.verdict import (
-    Observation,
-    Policy,
-    SessionVerdict,
-    Stop,
-    combine,
-    judge_session,
-)
+from checkly_gate.verdict import Policy, SessionVerdict, combine, is_settled, judge_session
 
 log = logging.getLogger("checkly_gate")
 
@@ -162,13 +154,7 @@ class _Followers:
 
         try:
             obs = follow(
-                self.source(ref),
-                ref.id,
-                scope.deadline,
-                scope,
-                self.settings,
-                on_update=on_update,
-                should_stop=lambda: scope.stopped,
+                self.source(ref), ref.id, scope, is_settled, self.settings, on_update=on_update
             )
         except Exception as exc:  # a bug must not turn into a hang or a green
             obs = self.internal_error(ref, exc)
@@ -277,8 +263,8 @@ def explain_phase(ctx: Command, refs: list[SessionRef], judged: Judged) -> Expla
     checks = {ref.id for ref in refs if ref.kind == "check"}  # no assets endpoint for these
     with scope.child(EXPLAIN_BUDGET) as explaining:
         client = ctx.client.under(explaining)
-        found = fetch_error_messages(client, verdict, explaining.deadline, explaining, missing)
-        evidence = fetch_evidence(client, verdict, explaining.deadline, explaining, skip=checks)
+        found = fetch_error_messages(client, verdict, missing)
+        evidence = fetch_evidence(client, verdict, skip=checks)
     messages = {group: ctx.secrets(text) for group, text in found.items()}
     return Explained(messages, evidence, missing)
 

@@ -115,9 +115,15 @@ class Result:
         return self.result_type == ATTEMPT
 
     @property
-    def failed(self) -> bool:
-        """The run did not pass: assertion failure, Checkly-side error or FAILED status."""
-        return self.has_failures or self.has_errors or self.status == FAILED
+    def passed_cleanly(self) -> bool:
+        """A provable pass of this one row: status PASSED, ``hasErrors``, ``hasFailures`` and
+        ``aborted`` false, every fact readable. THE row rule: an ATTEMPT row that is not one is
+        a failed attempt (``verdict.Run.failed_attempts``), whatever its status says."""
+        return (
+            self.status == PASSED
+            and not (self.has_errors or self.has_failures or self.aborted)
+            and not self.unreadable
+        )
 
     @property
     def cancelled(self) -> bool:
@@ -444,3 +450,9 @@ def _session(data: Any, results: list[Result]) -> Session:
         metadata=parse_metadata(data.get("metadata")),
         results=tuple(results),
     )
+
+
+def same_session(requested_id: str, body_id: str) -> bool:
+    """True when a body's ``testSessionId`` names the session asked for (UUIDs: ignoring ASCII
+    case)."""
+    return body_id.isascii() and requested_id.lower() == body_id.lower()

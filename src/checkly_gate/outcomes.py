@@ -6,8 +6,9 @@ own, so a new outcome or category cannot be forgotten by one of them:
 
 - ``Outcome`` members *are* their rows: adding an outcome is one line in the class below
   (``NO_SESSION = (8, "no-session", ...)``), and every fact must be given.
-- ``CATEGORY`` holds one ``CategoryFacts`` per ``verdict.Category``; importing
-  ``checkly_gate.reports`` (every renderer does) fails when a category has no row.
+- ``Category`` is what one check run amounts to and ``CATEGORY`` holds its ``CategoryFacts``,
+  keyed by the member: both live here, and ``tests/test_outcomes.py`` refuses a category
+  without a row.
 
 Facts about consumers, which decide the JUnit elements below:
 
@@ -26,12 +27,8 @@ needs none. ``skipped`` is neutral everywhere.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from checkly_gate.verdict import Category
+from typing import Protocol
 
 #: JUnit elements that make a consumer show a testcase red.
 RED_ELEMENTS = ("failure", "error")
@@ -86,7 +83,7 @@ class Outcome(enum.Enum):
     ) -> Outcome:
         member = object.__new__(cls)
         member._value_ = code
-        member.label = label  # the vocabulary word (decision 1 of the brief)
+        member.label = label  # the one word for it in every output, so no two reports disagree
         member.title = title  # what a heading says
         member.emoji = emoji  # markdown
         member.ascii = ascii  # a plain-ASCII glyph for streams that cannot encode the emoji
@@ -113,6 +110,26 @@ class Outcome(enum.Enum):
         return next((o for o in cls if o.label == label), None)
 
 
+class Category(enum.Enum):
+    """What one check run amounts to (``verdict.judge_run`` decides it). Exclusive; declared
+    from worst to best, the order reports list runs in."""
+
+    ERROR = "error"  # hasErrors: a Checkly-side error, still not a pass
+    FAILED = "failed"
+    FLAKY = "flaky"  # FINAL passed after failed attempts
+    DEGRADED = "degraded"
+    SKIPPED = "skipped"  # cancelled or aborted
+    PENDING = "pending"  # not finished: no FINAL row, a PENDING row, or a FINAL row still RUNNING
+    UNKNOWN = "unknown"  # a value the gate does not know and no known fact decides; never a pass
+    PASSED = "passed"
+
+
+#: Categories of a run that passed (flaky and degraded only as far as the ``Policy`` allows).
+PASSING = frozenset({Category.PASSED, Category.FLAKY, Category.DEGRADED})
+#: Categories whose rows are not expected to change any more (the poller's settle rule).
+DECIDED = PASSING | {Category.ERROR, Category.FAILED, Category.SKIPPED}
+
+
 @dataclass(frozen=True)
 class CategoryFacts:
     """What every report says about one check run of a category.
@@ -137,29 +154,29 @@ class CategoryFacts:
     raw: bool = False
 
 
-# Keyed by ``Category.value`` so this module needs no import of ``verdict`` (which imports it);
-# ``check_categories`` (run when ``checkly_gate.reports`` is imported) refuses a missing row.
 _F = CategoryFacts
 # fmt: off
-CATEGORY: dict[str, CategoryFacts] = {
-    #        label,        emoji, glyph, ascii, colour, junit,    broken, warned, tier, message
-    "error":    _F("error",      "💥", "✗", "x", "31", "error",   True,  False, 4,
-                   "the check could not run"),
-    "failed":   _F("failed",     "❌", "✗", "x", "31", "failure", True,  False, 4,
-                   "an assertion failed"),
-    # A result the gate cannot read: never a pass (decision 2 of the brief).
-    "unknown":  _F("unknown",    "❓", "?", "?", "31", "error",   True,  False, 4,
-                   "result the gate does not know", raw=True),
-    "flaky":    _F("flaky",      "🔁", "~", "~", "33", None,      False, True,  2,
-                   "passed after failed attempts"),
-    "degraded": _F("degraded",   "⚠️", "!", "!", "33", None,      False, True,  2,
-                   "slower than its degraded threshold"),
-    "skipped":  _F("skipped",    "⏭", "-", "-", "90", "skipped", False, False, 1,
-                   "cancelled"),
-    "pending":  _F("unfinished", "⏳", "…", ".", "90", "skipped", False, False, 1,
-                   "still running when the gate stopped"),
-    "passed":   _F("passed",     "✅", "✓", "+", "32", None,      False, False, 0,
-                   "passed"),
+CATEGORY: dict[Category, CategoryFacts] = {
+    #                    label,        emoji, glyph, ascii, colour, junit,  broken, warned, tier,
+    #                    message
+    Category.ERROR:    _F("error",      "💥", "✗", "x", "31", "error",   True,  False, 4,
+                          "the check could not run"),
+    Category.FAILED:   _F("failed",     "❌", "✗", "x", "31", "failure", True,  False, 4,
+                          "an assertion failed"),
+    # A result the gate cannot read is never a pass: green must be proven, and a value the gate
+    # does not know proves nothing (it fails with exit 1, not 4 or 6, which pipelines allow).
+    Category.UNKNOWN:  _F("unknown",    "❓", "?", "?", "31", "error",   True,  False, 4,
+                          "result the gate does not know", raw=True),
+    Category.FLAKY:    _F("flaky",      "🔁", "~", "~", "33", None,      False, True,  2,
+                          "passed after failed attempts"),
+    Category.DEGRADED: _F("degraded",   "⚠️", "!", "!", "33", None,      False, True,  2,
+                          "slower than its degraded threshold"),
+    Category.SKIPPED:  _F("skipped",    "⏭", "-", "-", "90", "skipped", False, False, 1,
+                          "cancelled"),
+    Category.PENDING:  _F("unfinished", "⏳", "…", ".", "90", "skipped", False, False, 1,
+                          "still running when the gate stopped"),
+    Category.PASSED:   _F("passed",     "✅", "✓", "+", "32", None,      False, False, 0,
+                          "passed"),
 }
 # fmt: on
 
@@ -171,14 +188,7 @@ NO_TEXT_CHECK_SESSION = "Checkly gives no error text for check sessions; the res
 
 def facts(category: Category) -> CategoryFacts:
     """The row of ``category``."""
-    return CATEGORY[category.value]
-
-
-def check_categories(categories: Iterable[Category]) -> None:
-    """Raise ``RuntimeError`` naming every category without a row in ``CATEGORY``."""
-    missing = [c for c in categories if c.value not in CATEGORY]
-    if missing:
-        raise RuntimeError(f"outcomes.CATEGORY has no row for {missing}")
+    return CATEGORY[category]
 
 
 def gate_element(outcome: Outcome, exit_code: int) -> str:
@@ -246,13 +256,13 @@ def count_parts(counts: _Counted) -> list[tuple[CategoryFacts, str]]:
             if n
         ]
         detail = f" ({', '.join(inner)})" if inner else ""
-        parts.append((CATEGORY["failed"], f"{counts.failing} failed{detail}"))
-    parts.append((CATEGORY["passed"], f"{counts.passed} passed"))
+        parts.append((CATEGORY[Category.FAILED], f"{counts.failing} failed{detail}"))
+    parts.append((CATEGORY[Category.PASSED], f"{counts.passed} passed"))
     for n, key in (
-        (counts.flaky, "flaky"),
-        (counts.degraded, "degraded"),
-        (counts.skipped, "skipped"),
-        (counts.pending, "pending"),
+        (counts.flaky, Category.FLAKY),
+        (counts.degraded, Category.DEGRADED),
+        (counts.skipped, Category.SKIPPED),
+        (counts.pending, Category.PENDING),
     ):
         if n:
             parts.append((CATEGORY[key], f"{n} {CATEGORY[key].label}"))

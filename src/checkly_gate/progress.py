@@ -14,20 +14,12 @@ from collections.abc import Callable
 from typing import TextIO
 
 from checkly_gate.models import Session
-from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, facts
+from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, Category, facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import evidence_line
 from checkly_gate.schedule import heartbeat_due
 from checkly_gate.text import link, one_line
-from checkly_gate.verdict import (
-    Category,
-    Counts,
-    Run,
-    Verdict,
-    count_runs,
-    group_runs,
-    policy_flags,
-)
+from checkly_gate.verdict import Counts, Run, Verdict, count_runs, group_runs
 
 log = logging.getLogger("checkly_gate")
 
@@ -157,7 +149,7 @@ def render_explanations(run: GateRun, limit: int = 10) -> list[str]:
     failing = [(sv, item) for sv in run.verdict.sessions for item in sv.failing]
     for sv, item in failing[:limit]:
         row = facts(item.category)
-        flags = policy_flags(item, sv.policy)
+        flags = sv.policy_hits(item)
         why = row.message + (f", failed by {' and '.join(flags)}" if flags else "")
         location = item.latest.run_location
         where = f" · {one_line(location, 40)}" if location else ""
@@ -212,34 +204,39 @@ class Progress:
         """Called after every successful read of a session. Never raises: showing progress
         must not end following a session, nor turn into "API trouble"."""
         try:
-            self._update(session)
+            with self._lock:  # followers call this from their threads; ``heartbeat`` reads too
+                lines = self._update(session)
         except Exception as exc:
             log.debug("progress line not shown: %s: %s", type(exc).__name__, exc)
+            return
+        for text in lines:  # outside the lock: ``line`` takes it
+            self.line(text)
 
-    def _update(self, session: Session) -> None:
+    def _update(self, session: Session) -> list[str]:
         runs = group_runs(session.results)
         counts = count_runs(runs)
         prefix = f"[{one_line(session.display_name, 40)}] " if self._several else ""
         lines: list[str] = []
         sid = session.session_id
-        # Followers call this from their threads; the heartbeat reads the same state.
-        with self._lock:
-            if sid not in self._seen_sessions:
-                self._seen_sessions.add(sid)
-                lines += render_header(session)
-            announced = self._announced.setdefault(sid, set())
-            for run in runs:
-                if run.final is None or run.final.result_id in announced:
-                    continue
-                announced.add(run.final.result_id)
-                lines += render_run(run, self._colour)
-            state = (session.status, counts)
-            if self._last_counts.get(sid) != state:
-                self._last_counts[sid] = state
-                elapsed = self._clock() - self._started
-                lines.append(prefix + render_counts(counts, session.status, elapsed))
-        for text in lines:
-            self.line(text)
+        if sid not in self._seen_sessions:
+            self._seen_sessions.add(sid)
+            lines += render_header(session)
+        announced = self._announced.setdefault(sid, set())
+        for run in runs:
+            if run.final is None:
+                continue
+            key = run.final.result_id
+            if key in announced:
+                continue
+            announced.add(key)
+            lines += render_run(run, self._colour)
+        state = (session.status, counts)
+        if self._last_counts.get(sid) != state:
+            self._last_counts[sid] = state
+            lines.append(
+                prefix + render_counts(counts, session.status, self._clock() - self._started)
+            )
+        return lines
 
     def heartbeat(self, deadline: float) -> None:
         """Print one "still waiting" line when ``schedule.HEARTBEAT_EVERY`` seconds passed since

@@ -1,10 +1,12 @@
-"""When to fetch progress, how long to long-poll meanwhile, and when to say "still waiting".
+"""When to fetch progress, how long to long-poll meanwhile, when to say "still waiting", and
+how long to wait before retrying after trouble (``Backoff``, the one retry policy of following,
+triggering and discovery).
 
 Pure: times, "did anything change" and request counts in; intervals out. No clock, no I/O; the
-randomness comes from an injected ``random.Random``. ``poller.follow`` asks it, tests drive it
+randomness comes from an injected ``random.Random``. ``follow.Follower`` asks it, tests drive it
 with made-up times.
 
-The cost model (issue 12): one account has about 600 requests per 60 s for every pipeline it
+The cost model: one account has about 600 requests per 60 s for every pipeline it
 runs, so a waiting gate should cost about what Checkly's CLI costs (one 30 s long-poll of
 ``/completion`` after another: 2 requests a minute) while still showing progress:
 
@@ -24,10 +26,9 @@ runs, so a waiting gate should cost about what Checkly's CLI costs (one 30 s lon
   long-poll.
 
 For a session that runs 10 minutes at the defaults this is at most 3 requests a minute on
-average, all kinds counted (``tests/test_schedule.py`` proves it with a fake clock, and
-``tests/test_fleet.py`` against the simulator).
+average, all kinds counted (``tests/test_schedule.py`` proves it with a fake clock).
 
-Many sessions (issue 18.8): one gate following 400 check sessions would otherwise spend 400
+Many sessions: one gate following 400 check sessions would otherwise spend 400
 reads at once and the whole account's budget within a minute. ``RequestBudget`` is one token
 bucket per command, shared by every follower and explainer (``api.Client`` waits on it before
 every GET): at most ``--max-request-rate`` reads a minute (default ``DEFAULT_MAX_REQUEST_RATE``,
@@ -43,8 +44,11 @@ import math
 import random
 import threading
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
+
+import backoff
 
 from checkly_gate.models import Session
 
@@ -210,3 +214,102 @@ def slower_with(sessions: int, per_minute: float) -> float | None:
 def heartbeat_due(last: float, now: float) -> bool:
     """True when ``HEARTBEAT_EVERY`` seconds have passed since the last heartbeat ``last``."""
     return now - last >= HEARTBEAT_EVERY
+
+
+# --------------------------------------------------------------------------- trouble
+
+#: The widest backoff step (seconds).
+MAX_BACKOFF = 30.0
+#: The first backoff step after a 429, in seconds: the account's budget (600 requests a minute)
+#: is shared by every pipeline, so a rate limit is never retried faster than once a second.
+RATE_LIMIT_BASE = 1.0
+
+
+def backoff_waits(base: float) -> Iterator[float]:
+    """Exponential waits starting near ``base`` with equal jitter, capped at ``MAX_BACKOFF``.
+
+    Equal jitter (half fixed, half random) spreads parallel pipelines apart without the near-zero
+    waits of full jitter, which would hammer an API that is already failing.
+    """
+    for value in backoff.expo(base=2, factor=base, max_value=MAX_BACKOFF):
+        if value is None:  # backoff's generators prime with None on first next() in some versions
+            continue
+        yield value / 2 + random.uniform(0, value / 2)
+
+
+class Trouble(Protocol):
+    """What a retry decision reads of a failure (``api.Transient`` has it): a one-line
+    ``message``, the HTTP ``status`` (None: no answer) and the parsed ``Retry-After`` seconds."""
+
+    message: str
+    status: int | None
+    retry_after: float | None
+
+
+class RetryBeyondDeadline(Exception):
+    """A ``Retry-After`` that truly reaches past the deadline: waiting it out is pointless."""
+
+
+def retry_pause(trouble: Trouble, waits: Iterator[float], left: float) -> float:
+    """Seconds to wait before retrying after ``trouble``, with ``left`` seconds to the deadline.
+
+    The backoff step (``next(waits)``) is the floor: a ``Retry-After`` of 0, negative, garbage
+    or an HTTP date in the past never makes the next request come sooner than a 429 without
+    the header would. A longer ``Retry-After`` is honoured exactly; one beyond the deadline
+    raises ``RetryBeyondDeadline`` with a message saying so. The result never exceeds ``left``.
+    """
+    step = next(waits)
+    asked = trouble.retry_after
+    if asked is not None and asked > step:
+        if asked >= left:
+            raise RetryBeyondDeadline(
+                f"{trouble.message}; the API asked to wait {asked:g}s (Retry-After), "
+                f"beyond the deadline ({left:.1f}s left)"
+            )
+        return asked
+    return max(0.0, min(step, left))
+
+
+@dataclass
+class Backoff:
+    """THE retry policy for transient trouble, used by following (``follow.Follower``), the
+    trigger (``commands.start.start``) and discovery's page reads
+    (``commands.commit._Looker.page``).
+
+    Two exponential schedules (``backoff_waits``), kept apart so one kind of trouble does not
+    speed up the other: 429s start at ``RATE_LIMIT_BASE`` and never come back sooner than it
+    (a ``Retry-After: 0`` storm is retried once a second), other trouble starts at ``base``
+    seconds. ``retry_pause`` honours a longer ``Retry-After`` exactly (or raises
+    ``RetryBeyondDeadline``); an honoured one gets a spread (``spread_retry_after``, when
+    ``spread``) so a herd told the same second does not come back in it. ``reset`` after an
+    answer starts both schedules again. Not thread-safe: one per loop.
+    """
+
+    base: float = RATE_LIMIT_BASE
+    spread: bool = True
+    rng: random.Random = field(default_factory=random.Random)
+    _waits: Iterator[float] | None = None
+    _limited: Iterator[float] | None = None
+
+    def step(self) -> float:
+        """The next step of the trouble schedule, without a ``Retry-After`` (a 404 in its grace)."""
+        self._waits = self._waits or backoff_waits(self.base)
+        return next(self._waits)
+
+    def pause(self, trouble: Trouble, left: float) -> float:
+        """Seconds to wait before retrying after ``trouble``, at most ``left`` (the seconds to
+        the deadline). Raises ``RetryBeyondDeadline`` for a ``Retry-After`` beyond it."""
+        if trouble.status == 429:
+            self._limited = self._limited or backoff_waits(RATE_LIMIT_BASE)
+            pause = max(retry_pause(trouble, self._limited, left), min(RATE_LIMIT_BASE, left))
+        else:
+            self._waits = self._waits or backoff_waits(self.base)
+            pause = retry_pause(trouble, self._waits, left)
+        asked = trouble.retry_after
+        if self.spread and asked is not None and pause >= asked:
+            pause = spread_retry_after(pause, self.rng)  # a herd told the same second
+        return max(0.0, min(pause, left))
+
+    def reset(self) -> None:
+        """An answer came: the next trouble starts both schedules from their first step."""
+        self._waits = self._limited = None

@@ -2,7 +2,7 @@
 
 Every phase of a command (trigger, follow, explain, cancel, write) runs under one ``Scope``, in
 the spirit of trio's cancel scopes. ``api.Client`` is bound to a scope when it is built, so no
-network exchange can outlive the deadline or ignore a stop; the poller and the detail fetch
+network exchange can outlive the deadline or ignore a stop; the follower and the detail fetch
 sleep on the scope, so a signal wakes them at once.
 
 Signals reach the scope through ``signals_stop``: a C-level wake-up socket
@@ -43,29 +43,17 @@ class Clock(Protocol):
     def sleep(self, seconds: float) -> None: ...
 
 
-class RealClock:
-    """``time.monotonic`` and a sleep that wakes up at once when ``stop`` is set."""
-
-    def __init__(self, stop: threading.Event | None = None) -> None:
-        self.stop = stop or threading.Event()
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            self.stop.wait(seconds)
-
-
 class Scope:
     """A deadline and a stop event that every wait under it honours. Thread-safe.
 
     ``timeout`` (seconds, ``math.inf`` for none) counts from construction on the ``now`` clock
-    (``time.monotonic`` unless injected). ``stop(signum)`` ends the scope early: waits return,
-    in-flight exchanges are abandoned, and ``signal`` keeps the first signal received. A child
-    scope (``child``) has a shorter deadline of its own and stops with its parent, unless it is
-    shielded: a shielded child is opened after a stop (to cancel the session, say) and is ended
-    only by its own budget or by a *later* signal (``deliver``).
+    (``time.monotonic`` unless injected). ``clock`` (a ``Clock``; in tests ``tests.fakes.
+    FakeClock``) replaces both ``now`` and the sleeping: time then moves only when slept on,
+    and a stopped scope does not sleep. Children share it. ``stop(signum)`` ends the scope
+    early: waits return, in-flight exchanges are abandoned, and ``signal`` keeps the first
+    signal received. A child scope (``child``) has a shorter deadline of its own and stops with
+    its parent, unless it is shielded: a shielded child is opened after a stop (to cancel the
+    session, say) and is ended only by its own budget or by a *later* signal (``deliver``).
     """
 
     def __init__(
@@ -75,9 +63,11 @@ class Scope:
         *,
         parent: Scope | None = None,
         shield: bool = False,
+        clock: Clock | None = None,
     ) -> None:
-        self._now = now
-        self.started = now()
+        self._clock = clock
+        self._now = clock.now if clock is not None else now
+        self.started = self._now()
         self.deadline = self.started + max(0.0, timeout)
         self.parent = parent
         self.shield = shield
@@ -115,8 +105,12 @@ class Scope:
     def sleep(self, seconds: float) -> None:
         """Sleep ``seconds``, but never past the deadline and not a moment after a stop."""
         seconds = min(seconds, self.remaining())
-        if seconds > 0:
+        if seconds <= 0:
+            return
+        if self._clock is None:
             self._stopped.wait(seconds)
+        elif not self.stopped:
+            self._clock.sleep(seconds)
 
     def wait(self, event: threading.Event, until: float) -> None:
         """Block until ``event`` is set, the scope-clock time ``until`` passes or the scope
@@ -175,7 +169,7 @@ class Scope:
         """A scope for one phase: at most ``budget`` seconds, and never past this deadline
         unless ``shield``ed (then only ``budget`` and later signals bound it)."""
         left = budget if shield else min(budget, self.remaining())
-        scope = Scope(left, self._now, parent=self, shield=shield)
+        scope = Scope(left, self._now, parent=self, shield=shield, clock=self._clock)
         with self._lock:
             self._children.append(scope)
             stopped = self._stopped.is_set()
@@ -269,6 +263,36 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
     """The Python-level handler: the work happens in the watcher thread (see ``signals_stop``)."""
 
 
+def _watch(
+    reader: socket.socket, scope: Scope, signums: tuple[int, ...], received: list[int]
+) -> None:
+    """The watcher thread of ``signals_stop``: deliver each signal byte of the wake-up socket
+    to ``scope`` (and record it in ``received``) until the socket closes or says 0 (stop)."""
+    while True:
+        try:
+            data = reader.recv(64)
+        except OSError:
+            return
+        if not data:
+            return
+        for signum in data:
+            if signum == 0:  # our own "stop watching" byte
+                return
+            if signum not in signums:
+                continue
+            received.append(signum)
+            name = signal.Signals(signum).name
+            if len(received) == 1:
+                log.warning("received %s: stopping and writing what is known", name)
+            else:
+                log.warning(
+                    "received %s while stopping: a cancel in progress ends, "
+                    "the reports are still written",
+                    name,
+                )
+            scope.deliver(signum)
+
+
 @contextlib.contextmanager
 def signals_stop(
     scope: Scope, signums: tuple[int, ...] = tuple(STOP_SIGNALS)
@@ -294,34 +318,12 @@ def signals_stop(
         yield received
         return
     previous = {s: signal.signal(s, _ignore) for s in signums}
-
-    def watch() -> None:
-        while True:
-            try:
-                data = reader.recv(64)
-            except OSError:
-                return
-            if not data:
-                return
-            for signum in data:
-                if signum == 0:  # our own "stop watching" byte
-                    return
-                if signum in signums:
-                    received.append(signum)
-                    if len(received) == 1:
-                        log.warning(
-                            "received %s: stopping and writing what is known",
-                            signal.Signals(signum).name,
-                        )
-                    else:
-                        log.warning(
-                            "received %s while stopping: a cancel in progress ends, "
-                            "the reports are still written",
-                            signal.Signals(signum).name,
-                        )
-                    scope.deliver(signum)
-
-    watcher = threading.Thread(target=watch, name="signal-watcher", daemon=True)
+    watcher = threading.Thread(
+        target=_watch,
+        args=(reader, scope, signums, received),
+        name="signal-watcher",
+        daemon=True,
+    )
     watcher.start()
     global _active
     outer, _active = _active, scope

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkly_gate.ci import run_metadata
 from checkly_gate.config import ConfigError
 
 MAX_ENV_VARS = 50
@@ -57,9 +56,41 @@ def run_options(
     The rules between options hold whatever their source. Raises ``ConfigError`` naming the
     flag, variable or key for a malformed value or a conflict.
     """
-    from checkly_gate.config import TABLE_BY_KEY, from_env_text, where
-
     sources = dict(sources or {})
+    merged = _merged(flags, file, sources, env or {})
+    _check_rules(merged, sources)
+    secrets = parse_env_vars(merged["env"])
+    plain = parse_env_vars(merged.get("env_plain") or [], flag="--env-plain")
+    for key in {k for k, _ in secrets} & {k for k, _ in plain}:
+        raise ConfigError(f"--env {key} and --env-plain {key}: give each variable once")
+    if len(secrets) + len(plain) > MAX_ENV_VARS:
+        raise ConfigError(f"--env: at most {MAX_ENV_VARS} variables, got more")
+    no_matching = merged.get("fail_on_no_matching")
+    return TriggerOptions(
+        tag_groups=parse_tags(merged.get("tags") or []),
+        check_ids=parse_check_ids(merged.get("check_id") or []),
+        location=merged.get("location"),
+        name=merged.get("name"),
+        env_vars=secrets,
+        plain_env_vars=plain,
+        retries=merged.get("retries"),
+        detach=bool(merged.get("detach")),
+        fail_on_no_matching=True if no_matching is None else bool(no_matching),
+        check_sessions=bool(merged.get("check_sessions")),
+    )
+
+
+def _merged(
+    flags: Mapping[str, Any],
+    file: Mapping[str, Any],
+    sources: dict[str, str],
+    env: Mapping[str, str],
+) -> dict[str, Any]:
+    """Given flags over ``file``'s values (argparse names), ``env`` (the secret ``--env``
+    values) from the flags, else CHECKLY_GATE_ENV; ``sources`` updated with what came from
+    where."""
+    from checkly_gate.config import TABLE_BY_KEY, from_env_text
+
     merged = {key.replace("-", "_"): value for key, value in file.items()}
     for key, value in flags.items():
         given = value is not None and value != [] and value is not False
@@ -70,11 +101,19 @@ def run_options(
     secret_env = list(flags.get("env") or [])
     if secret_env:
         sources["env"] = "flag"
-    elif env and env.get("CHECKLY_GATE_ENV", "").strip():
+    elif env.get("CHECKLY_GATE_ENV", "").strip():
         spec = TABLE_BY_KEY["env"]
         secret_env = from_env_text(spec, env["CHECKLY_GATE_ENV"], "CHECKLY_GATE_ENV") or []
         sources["env"] = "env CHECKLY_GATE_ENV"
     merged["env"] = secret_env
+    return merged
+
+
+def _check_rules(merged: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    """The rules between ``run``'s options, whatever their source: retries 0..10; check
+    sessions take tags and check ids only. ``ConfigError`` naming the flag, variable or key."""
+    from checkly_gate.config import where
+
     retries = merged.get("retries")
     if retries is not None and not 0 <= retries <= 10:
         raise ConfigError(f"{where('retries', sources)} must be 0..10, got {retries}")
@@ -89,25 +128,6 @@ def run_options(
                 f"{where('check-sessions', sources)} takes tags and check ids only, not "
                 + ", ".join(given)
             )
-    secrets = parse_env_vars(secret_env)
-    plain = parse_env_vars(merged.get("env_plain") or [], flag="--env-plain")
-    for key in {k for k, _ in secrets} & {k for k, _ in plain}:
-        raise ConfigError(f"--env {key} and --env-plain {key}: give each variable once")
-    if len(secrets) + len(plain) > MAX_ENV_VARS:
-        raise ConfigError(f"--env: at most {MAX_ENV_VARS} variables, got more")
-    no_matching = merged.get("fail_on_no_matching")
-    return TriggerOptions(
-        tag_groups=parse_tags(merged.get("tags") or []),
-        check_ids=parse_check_ids(merged.get("check_id") or []),
-        location=merged.get("location"),
-        name=merged.get("name"),
-        env_vars=secrets,
-        plain_env_vars=plain,
-        retries=retries,
-        detach=bool(merged.get("detach")),
-        fail_on_no_matching=True if no_matching is None else bool(no_matching),
-        check_sessions=bool(merged.get("check_sessions")),
-    )
 
 
 def parse_tags(values: Sequence[str]) -> tuple[tuple[str, ...], ...]:
@@ -150,91 +170,61 @@ def parse_check_ids(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def _first(env: Mapping[str, str], *names: str) -> str | None:
-    """The first of ``names`` set and not blank, as one clean line (``ci.common.env_text``)."""
-    from checkly_gate.ci.common import first
+    """The first of ``names`` set and not blank, as one clean line (``ci.base.env_text``)."""
+    from checkly_gate.ci.base import first
 
     return first(env, *names)
 
 
+#: Checkly's own variables for the metadata; each wins over the CI system's value.
+CHECKLY_METADATA = {
+    "environment": "CHECKLY_TEST_ENVIRONMENT",
+    "repoUrl": "CHECKLY_REPO_URL",
+    "commitId": "CHECKLY_REPO_SHA",
+    "branchName": "CHECKLY_REPO_BRANCH",
+    "commitOwner": "CHECKLY_REPO_COMMIT_OWNER",
+    "commitMessage": "CHECKLY_REPO_COMMIT_MESSAGE",
+}
+
+
 def ci_metadata(env: Mapping[str, str]) -> dict[str, Any]:
-    """Session metadata from Checkly's variables, then the CI system: GitHub Actions, GitLab CI,
-    or one of ``ci.SYSTEMS`` (Azure Pipelines, Buildkite, CircleCI, Bitbucket, Jenkins; their
-    build page goes under ``metadata[<system>].buildUrl``, as GitHub's run goes under
-    ``metadata.github``).
+    """Session metadata from Checkly's variables (``CHECKLY_METADATA``), then the detected CI
+    system's ``metadata(env)`` (``ci.SYSTEMS``): its build page goes under
+    ``metadata[<system>].buildUrl``, a mapping of its own (GitHub's run) under
+    ``metadata[<system>]``.
 
-    Every value is read through ``ci.common.env_text`` (one clean line: undecodable bytes,
+    Every value is read through ``ci.base.env_text`` (one clean line: undecodable bytes,
     control characters and CI log markers never reach the request) and every URL through
-    ``ci.common.safe_url`` (no userinfo, no credential-bearing query). ``commitId`` is the
-    commit deployed: on a pull request its head commit (``ci.run_commits``), not the merge
+    ``ci.base.safe_url`` (no userinfo, no credential-bearing query). ``commitId`` is the
+    commit deployed: on a pull request its head commit (the system's ``commits``), not the merge
     commit the CI runs on."""
-    from checkly_gate.ci import run_commits
-    from checkly_gate.ci.common import safe_url
+    from checkly_gate.ci import system
+    from checkly_gate.ci.base import safe_url
 
-    github = env.get("GITHUB_ACTIONS") == "true"
-    gitlab = env.get("GITLAB_CI") == "true"
-    repo_url = None
-    repository = _first(env, "GITHUB_REPOSITORY") if github else None
-    server = safe_url(_first(env, "GITHUB_SERVER_URL")) or "https://github.com"
-    if repository:
-        repo_url = f"{server.rstrip('/')}/{repository}"
-    elif gitlab:
-        repo_url = _first(env, "CI_PROJECT_URL")
-    head = run_commits(env) if (github or gitlab) else ()
-    values: dict[str, Any] = {
-        "environment": _first(env, "CHECKLY_TEST_ENVIRONMENT")
-        or (_first(env, "CI_ENVIRONMENT_NAME") if gitlab else None),
-        "repoUrl": safe_url(_first(env, "CHECKLY_REPO_URL") or repo_url),
-        "commitId": _first(env, "CHECKLY_REPO_SHA") or (head[0].sha if head else None),
-        "branchName": _first(env, "CHECKLY_REPO_BRANCH")
-        or (_first(env, "GITHUB_HEAD_REF", "GITHUB_REF_NAME") if github else None)
-        or (
-            _first(env, "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "CI_COMMIT_REF_NAME")
-            if gitlab
-            else None
-        ),
-        "commitOwner": _first(env, "CHECKLY_REPO_COMMIT_OWNER")
-        or (_first(env, "GITHUB_ACTOR") if github else None)
-        or (_first(env, "CI_COMMIT_AUTHOR") if gitlab else None),
-        "commitMessage": _first(env, "CHECKLY_REPO_COMMIT_MESSAGE")
-        or (_first(env, "CI_COMMIT_TITLE") if gitlab else None),
-    }
-    if not (github or gitlab):
-        system, found = run_metadata(env)
-        for key, value in found.items():
-            if key in values:
-                values[key] = values[key] or value
-        if found.get("buildUrl"):
-            values[system] = {"buildUrl": found["buildUrl"]}
-    metadata: dict[str, Any] = {k: v for k, v in values.items() if v}
-    if github:
-        run = {
-            "reporting": False,
-            "repository": repository,
-            "sha": _first(env, "GITHUB_SHA"),
-            "headSha": head[0].sha if head else None,
-            "runId": _first(env, "GITHUB_RUN_ID"),
-            "runAttempt": _first(env, "GITHUB_RUN_ATTEMPT"),
-            "workflow": _first(env, "GITHUB_WORKFLOW"),
-            "job": _first(env, "GITHUB_JOB"),
-            "eventName": _first(env, "GITHUB_EVENT_NAME"),
-            "ref": _first(env, "GITHUB_REF"),
-            "headRef": _first(env, "GITHUB_HEAD_REF"),
-            "baseRef": _first(env, "GITHUB_BASE_REF"),
-            "serverUrl": safe_url(_first(env, "GITHUB_SERVER_URL")),
-        }
-        metadata["github"] = {k: v for k, v in run.items() if v is not None}
+    found = system(env)
+    own = found.metadata(env) if found is not None else {}
+    metadata: dict[str, Any] = {}
+    for key, name in CHECKLY_METADATA.items():
+        value = _first(env, name)
+        value = (safe_url(value) if key == "repoUrl" else value) or own.get(key)
+        if value:
+            metadata[key] = value
+    if found is not None and own.get("buildUrl"):
+        metadata[found.NAME] = {"buildUrl": own["buildUrl"]}
+    if found is not None and isinstance(own.get(found.NAME), dict):
+        metadata[found.NAME] = own[found.NAME]
     return metadata
 
 
 def default_name(env: Mapping[str, str]) -> str:
-    """A session name people recognise in Checkly's UI: the repository and branch if known
-    (each read as one clean line, see ``ci_metadata``)."""
-    repo = _first(env, "GITHUB_REPOSITORY", "CI_PROJECT_PATH")
-    branch = _first(env, "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME")
-    if not (repo and branch):
-        _, found = run_metadata(env)  # https://host/org/repo -> org/repo
-        repo = repo or "/".join(found.get("repoUrl", "").split("/")[3:]) or None
-        branch = branch or found.get("branchName")
+    """A session name people recognise in Checkly's UI: the repository (the path of the CI
+    system's ``repoUrl``: https://host/org/repo -> org/repo) and branch if known."""
+    from checkly_gate.ci import system
+
+    found = system(env)
+    own = found.metadata(env) if found is not None else {}
+    repo = "/".join(str(own.get("repoUrl") or "").split("/")[3:])
+    branch = own.get("branchName")
     if repo and branch:
         return f"checkly-gate: {repo}@{branch}"
     return "checkly-gate"

@@ -1,6 +1,6 @@
 """Verdict policy: what the gate knows about each session, turned into an outcome and exit code.
 
-Pure functions only. The poller says what it saw (``Observation``); this module decides. Green
+Pure functions only. The follower says what it saw (``Observation``); this module decides. Green
 is proven, not assumed: ``prove_passed`` is the one definition of "passed" and the only way to
 exit 0; everything else is non-zero with a reason naming the run and why: a failure or error in
 the user's words (``outcomes.CATEGORY`` message), anything else by the field that decided it.
@@ -11,11 +11,11 @@ the facts it shows, known failures first (``judge_run``); a value the gate does 
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import (
     CANCELLED,
     FAILED,
@@ -24,10 +24,11 @@ from checkly_gate.models import (
     RUNNING,
     Result,
     Session,
+    same_session,
 )
 from checkly_gate.models import FINAL as FINAL_TYPE
 from checkly_gate.models import PENDING as PENDING_TYPE
-from checkly_gate.outcomes import CATEGORY, Outcome, tally  # the facts table; importable here
+from checkly_gate.outcomes import DECIDED, PASSING, Category, Outcome, facts, tally
 from checkly_gate.text import signal_name
 
 # Several sessions: the most severe outcome wins. A definite failure outranks "we could not tell"
@@ -46,35 +47,8 @@ SEVERITY: tuple[Outcome, ...] = (
 )
 
 
-class Stop(enum.Enum):
-    """Why the poller stopped following a session."""
-
-    FINAL = "final"  # the session reached PASSED / FAILED / CANCELLED
-    DEADLINE = "deadline"  # the overall deadline came first
-    REFUSED = "refused"  # 400 / 401 / 403: retrying cannot help
-    NOT_FOUND = "not-found"  # 404 beyond the grace period
-    INTERRUPTED = "interrupted"  # SIGINT / SIGTERM
-
-
-class Category(enum.Enum):
-    """What one check run amounts to. Exclusive; ordered from worst to best for reports."""
-
-    ERROR = "error"  # hasErrors: a Checkly-side error, still not a pass
-    FAILED = "failed"
-    FLAKY = "flaky"  # FINAL passed after failed attempts
-    DEGRADED = "degraded"
-    SKIPPED = "skipped"  # cancelled or aborted
-    PENDING = "pending"  # not finished: no FINAL row, a PENDING row, or a FINAL row still RUNNING
-    UNKNOWN = "unknown"  # a value the gate does not know and no known fact decides; never a pass
-    PASSED = "passed"
-
-
 KNOWN_SESSION_STATUSES = FINAL_STATUSES | {RUNNING}
-
-#: Categories of a run that passed (flaky and degraded only as far as the ``Policy`` allows).
-PASSING = frozenset({Category.PASSED, Category.FLAKY, Category.DEGRADED})
-#: Categories whose rows are not expected to change any more (the poller's settle rule).
-DECIDED = PASSING | {Category.ERROR, Category.FAILED, Category.SKIPPED}
+_FAILED = (Category.ERROR, Category.FAILED)  # a run that failed by a fact of its FINAL row
 
 
 @dataclass(frozen=True)
@@ -110,8 +84,18 @@ class Run:
 
     @property
     def failed_attempts(self) -> tuple[Result, ...]:
-        """ATTEMPT rows that are not a provable pass (status PASSED, no flag, all readable)."""
-        return tuple(a for a in self.attempts if not _clean_pass(a))
+        """ATTEMPT rows that are not a provable pass (status PASSED, no flag, all readable):
+        THE rule for a failed attempt. An attempt with status ``TIMED_OUT`` and no flag is one,
+        so its run is flaky, JUnit writes its ``flakyFailure`` and its evidence is fetched."""
+        return tuple(a for a in self.attempts if not a.passed_cleanly)
+
+    @property
+    def failed_rows(self) -> tuple[Result, ...]:
+        """The rows whose error text and evidence tell why the run did not simply pass, first
+        seen first: ``failed_attempts``, then the FINAL row when the run failed by its own facts
+        (``hasErrors``, ``hasFailures`` or status FAILED: ``Category.ERROR``/``FAILED``)."""
+        final = self.final if self.final is not None and self.category in _FAILED else None
+        return (*self.failed_attempts, *((final,) if final is not None else ()))
 
     @property
     def error_group_ids(self) -> tuple[str, ...]:
@@ -132,14 +116,6 @@ class Run:
     def unfinished(self) -> bool:
         """Not finished yet: no FINAL row, a PENDING row, or a FINAL row still RUNNING."""
         return self.category is Category.PENDING
-
-
-def _clean_pass(row: Result) -> bool:
-    return (
-        row.status == PASSED
-        and not (row.has_errors or row.has_failures or row.aborted)
-        and not row.unreadable
-    )
 
 
 def judge_run(run: Run) -> tuple[Category, str]:
@@ -327,18 +303,6 @@ class Policy:
 
 
 @dataclass(frozen=True)
-class Observation:
-    """Everything the poller learned about one session."""
-
-    session_id: str
-    stop: Stop
-    session: Session | None = None
-    error: str | None = None  # last API problem, already free of secrets
-    error_is_current: bool = False  # the API was failing when the poller stopped
-    signal: int | None = None  # for Stop.INTERRUPTED
-
-
-@dataclass(frozen=True)
 class SessionVerdict:
     session_id: str
     outcome: Outcome
@@ -353,14 +317,25 @@ class SessionVerdict:
     def unfinished(self) -> tuple[Run, ...]:
         return tuple(r for r in self.runs if r.unfinished)
 
+    @cached_property
+    def _policy_hits(self) -> dict[int, tuple[str, ...]]:
+        return {id(run): policy_flags(run, self.policy) for run in self.runs}
+
+    def policy_hits(self, run: Run) -> tuple[str, ...]:
+        """The policy flags that failed ``run`` (one of ``runs``): ``("--fail-on-flaky",)``...;
+        empty when none did. _Decided here once, under this session's ``policy``; every report
+        prints this instead of applying ``--fail-on-*`` itself."""
+        return self._policy_hits.get(id(run), ())
+
     def fails(self, run: Run) -> bool:
-        """Whether ``run`` (one of ``runs``) failed the gate (``fails_gate`` under ``policy``)."""
-        return fails_gate(run, self.policy)
+        """Whether ``run`` (one of ``runs``) failed the gate: by its own facts
+        (``CategoryFacts.broken``) or by a policy hit (``policy_hits``)."""
+        return facts(run.category).broken or bool(self.policy_hits(run))
 
     @property
     def failing(self) -> tuple[Run, ...]:
         """The runs that failed the gate, in API order: every report names exactly these."""
-        return tuple(r for r in self.runs if fails_gate(r, self.policy))
+        return tuple(r for r in self.runs if self.fails(r))
 
 
 @dataclass(frozen=True)
@@ -393,17 +368,11 @@ def _names(runs: Sequence[Run], limit: int = 5, why: bool = True) -> str:
     for run in runs[:limit]:
         where = [run.latest.run_location] if run.latest.run_location else []
         if why:
-            row = CATEGORY[run.category.value]
+            row = facts(run.category)
             where.append(row.message if row.broken and not row.raw else run.why)
         names.append(run.name + (f" ({'; '.join(where)})" if where else ""))
     more = len(runs) - limit
     return ", ".join(names) + (f" and {more} more" if more > 0 else "")
-
-
-def same_session(requested_id: str, body_id: str) -> bool:
-    """True when a body's ``testSessionId`` names the session asked for (UUIDs: ignoring ASCII
-    case)."""
-    return body_id.isascii() and requested_id.lower() == body_id.lower()
 
 
 def _policy_allows(run: Run, policy: Policy) -> bool:
@@ -414,12 +383,8 @@ def _policy_allows(run: Run, policy: Policy) -> bool:
 
 def policy_fails(run: Run, policy: Policy) -> bool:
     """A passing run that the user's policy fails: flaky under ``--fail-on-flaky``, degraded
-    under ``--fail-on-degraded``."""
-    if run.category not in PASSING:
-        return False
-    if policy.fail_on_flaky and run.category is Category.FLAKY:
-        return True
-    return policy.fail_on_degraded and run.degraded
+    under ``--fail-on-degraded`` (``policy_flags`` is the rule)."""
+    return bool(policy_flags(run, policy))
 
 
 def policy_flags(run: Run, policy: Policy) -> tuple[str, ...]:
@@ -436,7 +401,7 @@ def fails_gate(run: Run, policy: Policy) -> bool:
     """THE per-run decision every report reads: the run failed the gate, by its own facts
     (failed, error, unknown: ``outcomes.CategoryFacts.broken``) or by the user's policy.
     Skipped and unfinished runs do not fail it on their own (the session outcome says why)."""
-    return CATEGORY[run.category.value].broken or policy_fails(run, policy)
+    return facts(run.category).broken or policy_fails(run, policy)
 
 
 @dataclass(frozen=True)
@@ -533,6 +498,34 @@ def judge_session(obs: Observation, policy: Policy = Policy()) -> SessionVerdict
     return verdict(outcome, reason)
 
 
+@dataclass(frozen=True)
+class _Unproven:
+    """A session that did not provably pass, with its runs sorted by what they amount to; the
+    rules below read it in order and the first that decides gives the outcome."""
+
+    obs: Observation
+    session: Session
+    runs: Sequence[Run]
+    policy: Policy
+    proof: Proof
+    warnings: list[str]  # the rules append to the session's warnings
+
+    @property
+    def status(self) -> str:
+        return self.session.status
+
+    @property
+    def ended(self) -> bool:
+        """The gate saw the session end (``Stop.FINAL``) and its status is final."""
+        return self.obs.stop is Stop.FINAL and self.session.is_final
+
+    def having(self, *categories: Category) -> list[Run]:
+        return [r for r in self.runs if r.category in categories]
+
+
+_Decided = tuple[Outcome, str]
+
+
 def _not_passed(
     obs: Observation,
     session: Session,
@@ -540,85 +533,149 @@ def _not_passed(
     policy: Policy,
     proof: Proof,
     warnings: list[str],
-) -> tuple[Outcome, str]:
-    """The outcome and reason of a session that did not provably pass (appends warnings)."""
-    status = session.status
-    ended = obs.stop is Stop.FINAL and session.is_final
+) -> _Decided:
+    """The outcome and reason of a session that did not provably pass (appends warnings):
+    known facts first (an interrupt, a failed run, a FAILED session, a value the gate does not
+    know, a cancelled session), then what an ended session lacks, then why the gate stopped."""
+    case = _Unproven(obs, session, runs, policy, proof, warnings)
+    _warn_unfinished(case)
+    _warn_unknown(case)
+    for rule in (
+        _interrupted,
+        _failed_runs,
+        _failed_session,
+        _unknown_values,
+        _cancelled_session,
+        _ended_unproven,
+    ):
+        decided = rule(case)
+        if decided is not None:
+            return decided
+    return _cut_off(case)
 
-    def having(*categories: Category) -> list[Run]:
-        return [r for r in runs if r.category in categories]
 
-    broken, unknown = having(Category.FAILED, Category.ERROR), having(Category.UNKNOWN)
-    unfinished, skipped = having(Category.PENDING), having(Category.SKIPPED)
-    if ended and unfinished:
-        warnings.append(
-            f"session is {status} but {_plural(len(unfinished), 'result')} "
+def _warn_unfinished(case: _Unproven) -> None:
+    unfinished = case.having(Category.PENDING)
+    if case.ended and unfinished:
+        case.warnings.append(
+            f"session is {case.status} but {_plural(len(unfinished), 'result')} "
             f"never finished: {_names(unfinished)}"
         )
-    if unknown and (broken or status == FAILED or obs.stop is Stop.INTERRUPTED):
-        # Something else decides the outcome: name the unknown values anyway, to be reported.
-        warnings.append(
+
+
+def _warn_unknown(case: _Unproven) -> None:
+    """Name the unknown values even when something else decides the outcome: to be reported."""
+    unknown = case.having(Category.UNKNOWN)
+    decided_elsewhere = (
+        case.having(*_FAILED) or case.status == FAILED or case.obs.stop is Stop.INTERRUPTED
+    )
+    if unknown and decided_elsewhere:
+        case.warnings.append(
             f"{_plural(len(unknown), 'check run')} with a value checkly-gate does not know "
             f"(please report it): {_names(unknown)}"
         )
-    if obs.stop is Stop.INTERRUPTED:
+
+
+def _interrupted(case: _Unproven) -> _Decided | None:
+    if case.obs.stop is Stop.INTERRUPTED:
         return Outcome.INTERRUPTED, "interrupted while the session was running"
-    if broken:
-        reason = f"{_plural(len(broken), 'check')} failed: {_names(broken)}"
-        if not ended:
-            warnings.append(f"session still {status} when the gate stopped ({obs.stop.value})")
-            return Outcome.FAILED, reason + " (session still running)"
-        if status == PASSED:
-            warnings.append("session status is PASSED but FINAL results failed; the failure wins")
-        return Outcome.FAILED, reason
-    if status == FAILED:
-        warnings.append("session status is FAILED although no FINAL result failed")
-        return Outcome.FAILED, "session status is FAILED"
+    return None
+
+
+def _failed_runs(case: _Unproven) -> _Decided | None:
+    """A failed or errored run fails the session, whatever its status says."""
+    broken = case.having(*_FAILED)
+    if not broken:
+        return None
+    reason = f"{_plural(len(broken), 'check')} failed: {_names(broken)}"
+    if not case.ended:
+        case.warnings.append(
+            f"session still {case.status} when the gate stopped ({case.obs.stop.value})"
+        )
+        return Outcome.FAILED, reason + " (session still running)"
+    if case.status == PASSED:
+        case.warnings.append("session status is PASSED but FINAL results failed; the failure wins")
+    return Outcome.FAILED, reason
+
+
+def _failed_session(case: _Unproven) -> _Decided | None:
+    if case.status != FAILED:
+        return None
+    case.warnings.append("session status is FAILED although no FINAL result failed")
+    return Outcome.FAILED, "session status is FAILED"
+
+
+def _unknown_values(case: _Unproven) -> _Decided | None:
+    """A run or a session status the gate does not know: never a pass, exit 1 (not 4 or 6,
+    which pipelines often allow)."""
+    unknown = case.having(Category.UNKNOWN)
     if unknown:
         return Outcome.FAILED, (
             f"{_plural(len(unknown), 'check run')} with a value checkly-gate does not know "
             f"(never a pass; please report it): {_names(unknown)}"
         )
-    if status not in KNOWN_SESSION_STATUSES:
+    if case.status not in KNOWN_SESSION_STATUSES:
         return Outcome.FAILED, (
-            f"session status {status!r} is unknown to checkly-gate (never a pass; please report it)"
+            f"session status {case.status!r} is unknown to checkly-gate (never a pass; please "
+            "report it)"
         )
-    if status == CANCELLED:
+    return None
+
+
+def _cancelled_session(case: _Unproven) -> _Decided | None:
+    if case.status == CANCELLED:
         return Outcome.CANCELLED, "session was cancelled"
-    if ended:  # the session is PASSED, yet something is missing from the proof
-        if not runs:
-            return Outcome.FAILED, "session is PASSED but has no check results"
-        if unfinished:
-            return Outcome.FAILED, (
-                f"session is PASSED but {_plural(len(unfinished), 'check run')} never "
-                f"finished: {_names(unfinished)}"
-            )
-        if skipped:
-            warnings.append("session status is PASSED but check runs were cancelled or aborted")
-            return Outcome.CANCELLED, (
-                f"session is PASSED but {_plural(len(skipped), 'check run')} "
-                f"{'was' if len(skipped) == 1 else 'were'} cancelled or aborted: {_names(skipped)}"
-            )
-        hits = [r for r in runs if not _policy_allows(r, policy)]
-        if hits:
-            kinds = [
-                kind
-                for kind, hit in (
-                    ("flaky", any(r.category is Category.FLAKY for r in hits)),
-                    ("degraded", any(r.degraded for r in hits)),
-                )
-                if hit
-            ]
-            return Outcome.FAILED, f"--fail-on-{'/'.join(kinds)}: {_names(hits, why=False)}"
-        return Outcome.FAILED, f"not proven passed: {proof.gaps[0]}"
-    # The gate stopped before the session ended, or before its results settled.
+    return None
+
+
+def _ended_unproven(case: _Unproven) -> _Decided | None:
+    """A session that ended PASSED, yet something is missing from the proof."""
+    if not case.ended:
+        return None
+    runs = case.runs
+    unfinished, skipped = case.having(Category.PENDING), case.having(Category.SKIPPED)
+    if not runs:
+        return Outcome.FAILED, "session is PASSED but has no check results"
+    if unfinished:
+        return Outcome.FAILED, (
+            f"session is PASSED but {_plural(len(unfinished), 'check run')} never "
+            f"finished: {_names(unfinished)}"
+        )
+    if skipped:
+        case.warnings.append("session status is PASSED but check runs were cancelled or aborted")
+        return Outcome.CANCELLED, (
+            f"session is PASSED but {_plural(len(skipped), 'check run')} "
+            f"{'was' if len(skipped) == 1 else 'were'} cancelled or aborted: {_names(skipped)}"
+        )
+    return _policy_hit(case) or (Outcome.FAILED, f"not proven passed: {case.proof.gaps[0]}")
+
+
+def _policy_hit(case: _Unproven) -> _Decided | None:
+    """Flaky or degraded runs the user's ``--fail-on-*`` policy does not allow."""
+    hits = [r for r in case.runs if not _policy_allows(r, case.policy)]
+    if not hits:
+        return None
+    kinds = [
+        kind
+        for kind, hit in (
+            ("flaky", any(r.category is Category.FLAKY for r in hits)),
+            ("degraded", any(r.degraded for r in hits)),
+        )
+        if hit
+    ]
+    return Outcome.FAILED, f"--fail-on-{'/'.join(kinds)}: {_names(hits, why=False)}"
+
+
+def _cut_off(case: _Unproven) -> _Decided:
+    """The gate stopped before the session ended, or before its results settled."""
+    obs, status = case.obs, case.status
     if obs.stop in (Stop.REFUSED, Stop.NOT_FOUND):
         return Outcome.REFUSED, obs.error or "the API refused the request"
     if obs.error_is_current:
         return Outcome.UNAVAILABLE, (
             f"API unavailable until the deadline ({obs.error}); last status {status}"
         )
-    counts = count_runs(runs)
+    counts = count_runs(case.runs)
     progress = f"{counts.finished}/{counts.total} results finished"
     if status == RUNNING:
         return Outcome.TIMED_OUT, f"timed out with the session still {status}: {progress}"

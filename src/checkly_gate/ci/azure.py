@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from checkly_gate.ci import COMMAND_MARK
-from checkly_gate.ci.common import (
+from checkly_gate.ci.base import (
+    COMMAND_MARK,
     Basic,
     Commit,
+    Integration,
     branch_name,
     commits_from,
     compact,
@@ -34,8 +36,11 @@ from checkly_gate.ci.common import (
     safe_url,
     web_url,
 )
-from checkly_gate.reports import GateRun
 from checkly_gate.text import one_line
+
+if TYPE_CHECKING:
+    from checkly_gate.redact import Redactor
+    from checkly_gate.reports import GateRun
 
 _COMMAND = re.compile(r"##(?=\s*(?:vso)?\[)", re.IGNORECASE)
 
@@ -108,6 +113,20 @@ class Azure(Basic):
         return [neutralise(line) for line in lines]
 
     def publish(
-        self, run: GateRun, summary_markdown: str, junit: Path | None, summary: Path | None
+        self,
+        run: GateRun,
+        summary_markdown: str,
+        junit: Path | None,
+        summary: Path | None,
+        secrets: Redactor | None = None,
     ) -> list[str]:
         return [COMMAND_MARK + log_issue("error", line) for line in failure_messages(run)]
+
+
+NAME = "azure"
+COMMIT_VARIABLES: tuple[str, ...] = ("BUILD_SOURCEVERSION",)
+
+
+def integration(env: Mapping[str, str], now: Callable[[], float]) -> Integration:
+    """The integration for a build in this system (``now`` unused: its log has no timestamps)."""
+    return Azure(env)

@@ -10,9 +10,19 @@ Variables (https://support.atlassian.com/bitbucket-cloud/docs/variables-and-secr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from checkly_gate.ci.common import Basic, Commit, commits_from, compact, first, safe_url, web_url
+from checkly_gate.ci.base import (
+    Basic,
+    Commit,
+    Integration,
+    commits_from,
+    compact,
+    first,
+    safe_url,
+    unchanged,
+    web_url,
+)
 
 
 def detected(env: Mapping[str, str]) -> bool:
@@ -45,3 +55,15 @@ def metadata(env: Mapping[str, str]) -> dict[str, str]:
 
 class Bitbucket(Basic):
     name = "bitbucket"
+
+
+NAME = "bitbucket"
+COMMIT_VARIABLES: tuple[str, ...] = ("BITBUCKET_COMMIT",)
+
+
+def integration(env: Mapping[str, str], now: Callable[[], float]) -> Integration:
+    """The integration for a build in this system (``now`` unused: its log has no timestamps)."""
+    return Bitbucket(env)
+
+
+neutralise = unchanged  # the log has no commands to neutralise

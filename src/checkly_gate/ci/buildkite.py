@@ -14,14 +14,27 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from checkly_gate.ci import COMMAND_MARK
-from checkly_gate.ci.common import Basic, Commit, commits_from, compact, first, safe_url, web_url
-from checkly_gate.reports import GateRun
+from checkly_gate.ci.base import (
+    COMMAND_MARK,
+    Basic,
+    Commit,
+    Integration,
+    commits_from,
+    compact,
+    first,
+    safe_url,
+    web_url,
+)
 from checkly_gate.scope import run_child
 from checkly_gate.text import one_line
+
+if TYPE_CHECKING:
+    from checkly_gate.redact import Redactor
+    from checkly_gate.reports import GateRun
 
 CONTEXT = "checkly-gate"
 ANNOTATION_LIMIT_BYTES = 1024 * 1024  # Buildkite refuses larger annotation bodies
@@ -83,7 +96,12 @@ class Buildkite(Basic):
         return [neutralise(line) for line in lines]
 
     def publish(
-        self, run: GateRun, summary_markdown: str, junit: Path | None, summary: Path | None
+        self,
+        run: GateRun,
+        summary_markdown: str,
+        junit: Path | None,
+        summary: Path | None,
+        secrets: Redactor | None = None,
     ) -> list[str]:
         agent = shutil.which("buildkite-agent", path=self._env.get("PATH"))
         if agent is None or not summary_markdown:
@@ -100,3 +118,12 @@ class Buildkite(Basic):
             detail = one_line(done.stderr.decode("utf-8", "replace"), 300)
             return [f"warning: buildkite-agent annotate exited {done.returncode}: {detail}"]
         return []
+
+
+NAME = "buildkite"
+COMMIT_VARIABLES: tuple[str, ...] = ("BUILDKITE_COMMIT",)
+
+
+def integration(env: Mapping[str, str], now: Callable[[], float]) -> Integration:
+    """The integration for a build in this system (``now`` unused: its log has no timestamps)."""
+    return Buildkite(env)

@@ -9,9 +9,19 @@ Variables (https://circleci.com/docs/variables/#built-in-environment-variables):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from checkly_gate.ci.common import Basic, Commit, commits_from, compact, first, safe_url, web_url
+from checkly_gate.ci.base import (
+    Basic,
+    Commit,
+    Integration,
+    commits_from,
+    compact,
+    first,
+    safe_url,
+    unchanged,
+    web_url,
+)
 
 
 def detected(env: Mapping[str, str]) -> bool:
@@ -39,3 +49,15 @@ def metadata(env: Mapping[str, str]) -> dict[str, str]:
 
 class CircleCI(Basic):
     name = "circleci"
+
+
+NAME = "circleci"
+COMMIT_VARIABLES: tuple[str, ...] = ("CIRCLE_SHA1",)
+
+
+def integration(env: Mapping[str, str], now: Callable[[], float]) -> Integration:
+    """The integration for a build in this system (``now`` unused: its log has no timestamps)."""
+    return CircleCI(env)
+
+
+neutralise = unchanged  # the log has no commands to neutralise

@@ -16,12 +16,20 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from checkly_gate.ci import Integration, session_link
-from checkly_gate.ci.common import Commit, commits_from, env_text, sha_value
+from checkly_gate.ci.base import (
+    Commit,
+    Integration,
+    commits_from,
+    env_text,
+    first,
+    safe_url,
+    sha_value,
+    unchanged,
+)
 from checkly_gate.files import append_text
 from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, facts
 from checkly_gate.redact import Redactor
-from checkly_gate.reports import GateRun
+from checkly_gate.reports import GateRun, session_link
 from checkly_gate.reports.evidence import Evidence, evidence_line
 from checkly_gate.text import one_line, plain_text
 from checkly_gate.verdict import Policy, Run, SessionVerdict, policy_flags
@@ -264,15 +272,9 @@ class GitHub(Integration):
 
     name = "github"
 
-    def __init__(
-        self,
-        env: Mapping[str, str],
-        token: Callable[[], str] = new_token,
-        secrets: Redactor | None = None,
-    ) -> None:
+    def __init__(self, env: Mapping[str, str], token: Callable[[], str] = new_token) -> None:
         self._env = env
         self._token = token
-        self._secrets = secrets or Redactor()  # the command's: masked in the files it appends to
         self._progress_token: str | None = None
 
     def progress_start(self, title: str) -> list[str]:
@@ -292,7 +294,12 @@ class GitHub(Integration):
         return [stop_commands(token), *lines, resume_commands(token)]
 
     def publish(
-        self, run: GateRun, summary_markdown: str, junit: Path | None, summary: Path | None
+        self,
+        run: GateRun,
+        summary_markdown: str,
+        junit: Path | None,
+        summary: Path | None,
+        secrets: Redactor | None = None,
     ) -> list[str]:
         problems: list[str] = []
         summary_file = self._env.get("GITHUB_STEP_SUMMARY")
@@ -306,7 +313,7 @@ class GitHub(Integration):
                     text = "\n" + text
                 text = _fit_summary(text, SUMMARY_LIMIT_BYTES - existing)
                 if text:
-                    append_text(Path(summary_file), text, self._secrets)
+                    append_text(Path(summary_file), text, secrets or Redactor())
                 else:
                     full = "$GITHUB_STEP_SUMMARY is already at GitHub's 1 MiB limit"
                     problems.append(command("warning", f"summary not written: {full}"))
@@ -316,7 +323,9 @@ class GitHub(Integration):
         if output_file:
             try:
                 append_text(
-                    Path(output_file), render_outputs(outputs(run, junit, summary)), self._secrets
+                    Path(output_file),
+                    render_outputs(outputs(run, junit, summary)),
+                    secrets or Redactor(),
                 )
             except (OSError, ValueError) as exc:  # ValueError: unencodable text
                 problems.append(_file_warning("GITHUB_OUTPUT", output_file, exc))
@@ -324,6 +333,16 @@ class GitHub(Integration):
 
     def report_problem(self, message: str) -> list[str]:
         return [command("error", one_line(message, 1000), title="checkly-gate: report not written")]
+
+    def hand_over(self, values: Mapping[str, str], redactor: Redactor) -> None:
+        """``run --detach``: the session's values as step outputs (``GITHUB_OUTPUT``)."""
+        output_file = self._env.get("GITHUB_OUTPUT")
+        if not output_file:
+            return
+        try:
+            append_text(Path(output_file), render_outputs(values), redactor)
+        except OSError as exc:
+            log.error("cannot write GITHUB_OUTPUT: %s", exc)
 
 
 def _file_warning(variable: str, path: str, exc: Exception) -> str:
@@ -454,3 +473,48 @@ def commits(env: Mapping[str, str]) -> tuple[Commit, ...]:
 
 
 _warned: set[str] = set()
+
+
+NAME = "github"
+COMMIT_VARIABLES: tuple[str, ...] = ("GITHUB_SHA",)
+neutralise = unchanged  # workflow commands are stopped around untrusted lines (``protect``)
+
+
+def detected(env: Mapping[str, str]) -> bool:
+    """GitHub Actions sets ``GITHUB_ACTIONS=true`` in every step."""
+    return env.get("GITHUB_ACTIONS") == "true"
+
+
+def integration(env: Mapping[str, str], now: Callable[[], float]) -> Integration:
+    return GitHub(env)
+
+
+def metadata(env: Mapping[str, str]) -> dict[str, Any]:
+    """Session metadata from GitHub's default variables: ``repoUrl`` (server and repository),
+    ``commitId`` (the head commit of a pull request, ``commits``), ``branchName``,
+    ``commitOwner``, and the run under ``github`` (ids, event, refs; ``reporting`` False)."""
+    repository = first(env, "GITHUB_REPOSITORY")
+    server = safe_url(first(env, "GITHUB_SERVER_URL")) or "https://github.com"
+    head = commits(env)
+    run = {
+        "reporting": False,
+        "repository": repository,
+        "sha": first(env, "GITHUB_SHA"),
+        "headSha": head[0].sha if head else None,
+        "runId": first(env, "GITHUB_RUN_ID"),
+        "runAttempt": first(env, "GITHUB_RUN_ATTEMPT"),
+        "workflow": first(env, "GITHUB_WORKFLOW"),
+        "job": first(env, "GITHUB_JOB"),
+        "eventName": first(env, "GITHUB_EVENT_NAME"),
+        "ref": first(env, "GITHUB_REF"),
+        "headRef": first(env, "GITHUB_HEAD_REF"),
+        "baseRef": first(env, "GITHUB_BASE_REF"),
+        "serverUrl": safe_url(first(env, "GITHUB_SERVER_URL")),
+    }
+    return {
+        "repoUrl": safe_url(f"{server.rstrip('/')}/{repository}") if repository else None,
+        "commitId": head[0].sha if head else None,
+        "branchName": first(env, "GITHUB_HEAD_REF", "GITHUB_REF_NAME"),
+        "commitOwner": first(env, "GITHUB_ACTOR"),
+        NAME: {k: v for k, v in run.items() if v is not None},
+    }

@@ -10,11 +10,14 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from checkly_gate.ci import Integration
-from checkly_gate.ci.common import Commit, commits_from
-from checkly_gate.reports import GateRun
+from checkly_gate.ci.base import Commit, Integration, commits_from, first, safe_url, unchanged
 from checkly_gate.text import one_line
+
+if TYPE_CHECKING:
+    from checkly_gate.redact import Redactor
+    from checkly_gate.reports import GateRun
 
 SECTION = "checkly_gate_wait"
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_.-]")
@@ -71,6 +74,40 @@ class GitLab(Integration):
         return list(lines)
 
     def publish(
-        self, run: GateRun, summary_markdown: str, junit: Path | None, summary: Path | None
+        self,
+        run: GateRun,
+        summary_markdown: str,
+        junit: Path | None,
+        summary: Path | None,
+        secrets: Redactor | None = None,
     ) -> list[str]:
         return []
+
+
+NAME = "gitlab"
+COMMIT_VARIABLES: tuple[str, ...] = ("CI_COMMIT_SHA",)
+neutralise = unchanged  # GitLab's log has no commands but section markers (escape-led)
+
+
+def detected(env: Mapping[str, str]) -> bool:
+    """GitLab CI sets ``GITLAB_CI=true`` in every job."""
+    return env.get("GITLAB_CI") == "true"
+
+
+def integration(env: Mapping[str, str], now: Callable[[], float]) -> Integration:
+    return GitLab(env, now)
+
+
+def metadata(env: Mapping[str, str]) -> dict[str, Any]:
+    """Session metadata from GitLab's predefined variables: ``environment``, ``repoUrl``,
+    ``commitId`` (a merge request's head commit, ``commits``), ``branchName`` (a merge
+    request's source branch), ``commitOwner``, ``commitMessage``."""
+    head = commits(env)
+    return {
+        "environment": first(env, "CI_ENVIRONMENT_NAME"),
+        "repoUrl": safe_url(first(env, "CI_PROJECT_URL")),
+        "commitId": head[0].sha if head else None,
+        "branchName": first(env, "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "CI_COMMIT_REF_NAME"),
+        "commitOwner": first(env, "CI_COMMIT_AUTHOR"),
+        "commitMessage": first(env, "CI_COMMIT_TITLE"),
+    }

@@ -10,16 +10,18 @@ plugin's environment variables).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from checkly_gate.ci.common import (
+from checkly_gate.ci.base import (
     Basic,
     Commit,
+    Integration,
     branch_name,
     commits_from,
     compact,
     first,
     safe_url,
+    unchanged,
     web_url,
 )
 
@@ -55,3 +57,15 @@ def metadata(env: Mapping[str, str]) -> dict[str, str]:
 
 class Jenkins(Basic):
     name = "jenkins"
+
+
+NAME = "jenkins"
+COMMIT_VARIABLES: tuple[str, ...] = ("GIT_COMMIT",)
+
+
+def integration(env: Mapping[str, str], now: Callable[[], float]) -> Integration:
+    """The integration for a build in this system (``now`` unused: its log has no timestamps)."""
+    return Jenkins(env)
+
+
+neutralise = unchanged  # the log has no commands to neutralise

@@ -11,7 +11,7 @@ deadline) ends, the last look at its very end, then ends with the outcome ``no-s
 8, never green unless ``--no-fail-on-no-session``).
 
 Never green on partial knowledge: a look reads every page of the list (each page retried under
-the deadline with the poller's backoff; a page never read is API trouble, exit 6), follows every
+the deadline with ``schedule.Backoff``; a page never read is API trouble, exit 6), follows every
 match (a look or a match too large to follow is refused, never cut), and takes its time windows
 from the API's own clock (the ``Date`` header, else the listed sessions' timestamps), so a
 runner clock that is off never hides a session nor lets an old one in.
@@ -23,7 +23,6 @@ shell function (``discover``) that makes the requests through ``api.Client``.
 from __future__ import annotations
 
 import logging
-import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -42,9 +41,8 @@ from checkly_gate.config import (
     from_env_text,
 )
 from checkly_gate.context import Command
-from checkly_gate.poller import RATE_LIMIT_BASE, RetryBeyondDeadline, backoff_waits, retry_pause
-from checkly_gate.schedule import spread_retry_after
-from checkly_gate.scope import Clock
+from checkly_gate.schedule import Backoff, RetryBeyondDeadline
+from checkly_gate.scope import Scope
 from checkly_gate.text import one_line, signal_name
 from checkly_gate.verdict import Outcome, Verdict
 
@@ -59,7 +57,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 # An opaque cursor fit to go back into a query: printable ASCII, no blank, bounded.
 _CURSOR = re.compile(r"[\x21-\x7e]{1,1024}")
 
-DEFAULT_DISCOVER_TIMEOUT = 300.0
+DEFAULT_DISCOVER_TIMEOUT: float = TABLE_BY_KEY["discover-timeout"].default
 LOOKBACK_SECONDS = 7 * 24 * 3600.0  # a commit's sessions are looked for this far back
 OVERLAP_SECONDS = 120.0  # later rounds list only sessions created since the last round, minus this
 PAGE_LIMIT = 100  # the API's maximum ``limit``
@@ -370,25 +368,21 @@ class _Looker:
 
     client: Client
     options: DiscoveryOptions
-    deadline: float
-    clock: Clock
+    scope: Scope
     api: ApiClock
     poll_interval: float
-    should_stop: Callable[[], bool]
     result: Discovery
-    rng: random.Random = field(default_factory=random.Random)
 
     def page(self, query: list[tuple[str, str]], number: int) -> tuple[list[Any], str]:
-        """One page, read again after transient trouble (the poller's backoff, ``Retry-After``
+        """One page, read again after transient trouble (``schedule.Backoff``: ``Retry-After``
         honoured, never sooner than a second after a 429) until the deadline: ``_Unread``
         then, or at once for a ``Retry-After`` beyond it."""
-        waits: Iterator[float] | None = None
-        limited: Iterator[float] | None = None
+        retry = Backoff(base=min(1.0, max(0.1, self.poll_interval)))
         error = "no answer"
         while True:
-            if self.should_stop():
+            if self.scope.stopped:
                 raise Stopped("interrupted while looking")
-            left = self.deadline - self.clock.now()
+            left = self.scope.deadline - self.scope.now()
             if left <= 0:
                 raise _Unread(f"could not read page {number} of the test-session list: {error}")
             try:
@@ -400,26 +394,14 @@ class _Looker:
                 raise
             except Transient as exc:
                 error = exc.message
-                if exc.status == 429:
-                    limited = limited or backoff_waits(RATE_LIMIT_BASE)
-                    schedule = limited
-                else:
-                    waits = waits or backoff_waits(min(1.0, max(0.1, self.poll_interval)))
-                    schedule = waits
-                left = self.deadline - self.clock.now()
                 try:
-                    pause = retry_pause(exc, schedule, left)
+                    pause = retry.pause(exc, self.scope.remaining())
                 except RetryBeyondDeadline as beyond:
                     raise _Unread(
                         f"could not read page {number} of the test-session list: {beyond}"
                     ) from None
-                if exc.status == 429:
-                    pause = max(pause, RATE_LIMIT_BASE)  # a Retry-After: 0 storm: once a second
-                if exc.retry_after is not None and pause >= exc.retry_after:
-                    pause = spread_retry_after(pause, self.rng)  # a herd told one second
-                pause = min(pause, max(0.0, self.deadline - self.clock.now()))
                 log.info("%s; reading page %d again in %.1fs", exc.message, number, pause)
-                self.clock.sleep(pause)
+                self.scope.sleep(pause)
                 continue
             except ApiError as exc:
                 raise _Unread(f"could not read the test-session list: {exc.message}") from None
@@ -456,15 +438,15 @@ class _Looker:
 def discover(
     client: Client,
     options: DiscoveryOptions,
-    deadline: float,
-    clock: Clock,
-    wall_now: Callable[[], float],
+    scope: Scope,
     poll_interval: float = 10.0,
-    should_stop: Callable[[], bool] = lambda: False,
+    wall_now: Callable[[], float] = time.time,
 ) -> Discovery:
-    """Look for the sessions until found, refused, or the discovery window closes.
+    """Look for the sessions until found, refused, the discovery window closes or ``scope``
+    ends (its deadline, clock and stop are the only time used here; ``wall_now``, the runner's
+    wall clock, only relates the API's ``Date`` to it, see ``ApiClock``).
 
-    The window is ``options.discover_timeout`` seconds, cut to ``deadline``; looks follow
+    The window is ``options.discover_timeout`` seconds, cut to the deadline; looks follow
     ``discovery_waits`` and the last one is made at the window's very end. A look reads every
     page (see ``_Looker``): it is complete, or the outcome is UNAVAILABLE (a page never read by
     the deadline), REFUSED (401/403/404) or USAGE (more than ``MAX_PAGES`` pages, or more than
@@ -472,11 +454,11 @@ def discover(
     started", ``from``) are the API's (``ApiClock``), never the runner's.
     """
     result = Discovery()
-    started = clock.now()
+    started = scope.now()
     # The last look is at the window's end, but never so late that the deadline leaves it no
     # time to be read (a look cut by the deadline would be API trouble, not "none found").
-    margin = min(LAST_LOOK_MARGIN, max(0.0, deadline - started) / 10)
-    window_end = max(started, min(deadline - margin, started + options.discover_timeout))
+    margin = min(LAST_LOOK_MARGIN, max(0.0, scope.deadline - started) / 10)
+    window_end = max(started, min(scope.deadline - margin, started + options.discover_timeout))
     api = ApiClock(wall_now)
     started_wall = wall_now()
     slack = LOOKBACK_SECONDS if options.commit else OVERLAP_SECONDS
@@ -484,12 +466,12 @@ def discover(
     def window_since() -> float:  # by the API's clock: known after the first answer
         return started_wall + api.offset - slack
 
-    looker = _Looker(client, options, deadline, clock, api, poll_interval, should_stop, result)
+    looker = _Looker(client, options, scope, api, poll_interval, result)
     waits = discovery_waits(poll_interval)
     since: float | None = None  # the first look lists from the newest on: no runner time in it
     found: dict[str, dict[str, Any]] = {}
     while True:
-        if should_stop():
+        if scope.stopped:
             result.outcome, result.reason = Outcome.INTERRUPTED, "interrupted while looking"
             return result
         result.rounds += 1
@@ -504,7 +486,7 @@ def discover(
             return result
         except _Unread as exc:
             result.outcome, result.reason = Outcome.UNAVAILABLE, str(exc)
-            result.searched = clock.now() - started
+            result.searched = scope.now() - started
             return result
         except _TooMany as exc:
             result.outcome, result.reason = Outcome.USAGE, str(exc)
@@ -513,7 +495,7 @@ def discover(
         for entry in entries:
             if matches(entry, options, oldest):
                 found.setdefault(entry["id"].strip().lower(), entry)
-        result.searched = clock.now() - started
+        result.searched = scope.now() - started
         if found:
             if len(found) > MAX_SESSIONS:
                 result.outcome = Outcome.USAGE
@@ -528,14 +510,14 @@ def discover(
             return result
         # the next look lists what was created since this one began, by the API's clock
         since = max(window_since(), look_wall + api.offset - OVERLAP_SECONDS)
-        left = window_end - clock.now()
+        left = window_end - scope.now()
         if left <= 0:
             break
         pause = min(next(waits), left)  # the last look is at the window's end
         shown = f"{pause:.1f}" if pause < 10 else f"{pause:.0f}"  # 0.5 s is not "0s"
         log.info("no test session for %s yet; looking again in %ss", options.describe(), shown)
-        clock.sleep(pause)
-    result.searched = clock.now() - started
+        scope.sleep(pause)
+    result.searched = scope.now() - started
     result.outcome = Outcome.NO_SESSION
     result.reason = (
         f"no test session found for {options.describe()} in {_seconds(result.searched)} of "
@@ -556,15 +538,7 @@ def find_and_wait(ctx: Command, discovery: DiscoveryOptions) -> int:
     scope = ctx.scope
     if not ctx.quiet:
         ctx.say(f"Looking for the Checkly test sessions of {discovery.describe()}")
-    found = discover(
-        ctx.client,
-        discovery,
-        scope.deadline,
-        scope,
-        time.time,
-        ctx.options.poll_interval,
-        should_stop=lambda: scope.stopped,
-    )
+    found = discover(ctx.client, discovery, scope, ctx.options.poll_interval)
     ended = _ended(found, discovery, scope.signal)
     if ended is not None:
         return ctx.finish_early(ended)

@@ -4,9 +4,10 @@ offline, and exit with the same code (``finish.finish``, as every outcome)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from checkly_gate.ci import detect
 from checkly_gate.config import ConfigError, Options
@@ -15,6 +16,7 @@ from checkly_gate.files import UnreadableInput, read_bounded
 from checkly_gate.finish import finish
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import GateRun, snapshot
+from checkly_gate.reports.formats import FORMATS
 
 MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024  # four 64 MiB bodies (``api.MAX_BODY_BYTES``)
 
@@ -29,15 +31,14 @@ def main(
     def target(value: str | None) -> Path | None:
         return None if value is None else cwd / value
 
-    options = Options(
-        session_ids=tuple(o.session_id for o in run.observations),
-        api_key="",
-        junit=target(args.junit),
-        summary=target(args.summary),
-        dotenv=target(args.dotenv),
+    targets: dict[str, Any] = {
+        fmt.key: target(getattr(args, fmt.key)) for fmt in FORMATS if fmt.rerenders
+    }
+    options = dataclasses.replace(
+        Options(session_ids=tuple(o.session_id for o in run.observations), api_key=""), **targets
     )
     setup_logging(err, 0)
-    finish(run, options, out, detect(env, secrets=secrets), secrets)  # -q: nothing to leave out
+    finish(run, options, out, detect(env), secrets)  # -q: nothing to leave out
     return run.verdict.exit_code
 
 

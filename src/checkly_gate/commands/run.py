@@ -14,13 +14,12 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from checkly_gate import gate
-from checkly_gate.ci.github import render_outputs
 from checkly_gate.commands import run_checks
 from checkly_gate.commands.options import resolve_options
 from checkly_gate.commands.start import TriggerFailed, start
-from checkly_gate.config import Options, check_text
+from checkly_gate.config import check_text
 from checkly_gate.context import Command, open_command, setup_logging
-from checkly_gate.files import append_text, write_atomic
+from checkly_gate.files import write_atomic
 from checkly_gate.models import Session
 from checkly_gate.redact import Redactor
 from checkly_gate.reports import dotenv
@@ -79,19 +78,18 @@ def trigger_and_wait(ctx: Command, trigger_options: TriggerOptions) -> int:
     if trigger_options.detach:
         if link(session.link):
             ctx.say(link(session.link))
-        _hand_over(session, ctx.options, ctx.env, ctx.secrets)
+        _hand_over(ctx, session)
         return 0
     run = gate.wait(ctx, gate.test_sessions([session.session_id]))
     return run.verdict.exit_code
 
 
-def _hand_over(
-    session: Session, options: Options, env: Mapping[str, str], secrets: Redactor
-) -> None:
-    """--detach: publish the session id and link for a later ``wait`` job."""
+def _hand_over(ctx: Command, session: Session) -> None:
+    """--detach: publish the session id and link for a later ``wait`` job (the CI's outputs,
+    ``--dotenv``)."""
     url = link(session.link)  # only a plain http(s) link, never a line break or a command
     session_id = session.session_id if is_safe_id(session.session_id) else ""
-    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_OUTPUT"):
+    if ctx.integration is not None:
         # `started` is not an outcome: the session was handed over, its verdict comes later.
         values = {
             "status": "started",
@@ -99,12 +97,9 @@ def _hand_over(
             "session-id": session_id,
             "session-url": url,
         }
+        ctx.integration.hand_over(values, ctx.secrets)
+    if ctx.options.dotenv is not None:
         try:
-            append_text(env["GITHUB_OUTPUT"], render_outputs(values), secrets)
+            write_atomic(ctx.options.dotenv, dotenv.render_started(session_id, url), ctx.secrets)
         except OSError as exc:
-            log.error("cannot write GITHUB_OUTPUT: %s", exc)
-    if options.dotenv is not None:
-        try:
-            write_atomic(options.dotenv, dotenv.render_started(session_id, url), secrets)
-        except OSError as exc:
-            log.error("cannot write %s: %s", options.dotenv, exc)
+            log.error("cannot write %s: %s", ctx.options.dotenv, exc)

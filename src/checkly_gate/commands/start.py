@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from checkly_gate.api import Ambiguous, NoMatch, OutOfTime, Refused, Stopped, Transient
-from checkly_gate.poller import RATE_LIMIT_BASE, RetryBeyondDeadline, backoff_waits, retry_pause
+from checkly_gate.schedule import Backoff, RetryBeyondDeadline
 from checkly_gate.scope import Scope
 from checkly_gate.text import signal_name
 from checkly_gate.verdict import Outcome, Verdict
@@ -44,7 +44,10 @@ def start(
     """``send(timeout)`` (a trigger POST of a client bound to ``scope``), retried only after
     failures that surely created no session. Raises ``TriggerFailed`` with the verdict to end
     with otherwise."""
-    limited = backoff_waits(RATE_LIMIT_BASE)
+    # Every retry here is a 429 or a refused connection. No spread after a Retry-After: the
+    # trigger gives up when its pause reaches the deadline, so a spread there would turn a
+    # retry that fits into "no time left".
+    retry = Backoff(spread=False)
     while True:
         try:
             return send(TRIGGER_TIMEOUT)
@@ -72,7 +75,7 @@ def start(
             raise TriggerFailed(Verdict(Outcome.REFUSED, 5, exc.message)) from None
         except Transient as exc:
             try:
-                pause = retry_pause(exc, limited, scope.remaining())
+                pause = retry.pause(exc, scope.remaining())
             except RetryBeyondDeadline as beyond:
                 raise _unavailable(str(beyond)) from None
             if pause >= scope.remaining():

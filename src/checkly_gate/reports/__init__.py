@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from checkly_gate.outcomes import check_categories
-from checkly_gate.verdict import Category, Observation, Policy, Verdict
-
-check_categories(Category)  # every renderer imports this package: no category without facts
+from checkly_gate.follow import Observation
+from checkly_gate.text import link as text_link
+from checkly_gate.verdict import Policy, SessionVerdict, Verdict
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class GateRun:
     signal: int | None = None
     # Human-readable error text per error group id (``cleanedErrorMessage``), when fetched.
     error_messages: dict[str, str] = field(default_factory=dict)
-    # Why a failed result's error group has no text (``details.fetch_error_messages``).
+    # Why a failed result's error group has no text (``explain.fetch_error_messages``).
     missing_texts: dict[str, str] = field(default_factory=dict)
     # Asset types (trace, video, screenshot, ...) per result id of failed results, when fetched
     # (``reports.evidence``); never their URLs, which need the API key.
@@ -42,3 +41,13 @@ class GateRun:
     # Which of the sessions are check sessions (``/v2/check-sessions``): the endpoint, never the
     # body's fields, decides how a body is read, also when ``report`` reads it back.
     check_session_ids: frozenset[str] = frozenset()
+
+
+def session_link(run: GateRun, sv: SessionVerdict) -> str:
+    """The session's web link: from the parsed session, else the last raw body; "" if unknown."""
+    link = sv.session.link if sv.session else None
+    if not link:
+        body = run.bodies.get(sv.session_id)
+        value = body.get("testSessionLink") if isinstance(body, dict) else None
+        link = value if isinstance(value, str) else None
+    return text_link(link)  # plain http(s) only; a cut link would lead nowhere: "" if too long

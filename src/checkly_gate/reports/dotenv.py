@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from checkly_gate.ci import session_link
-from checkly_gate.reports import GateRun
+from checkly_gate.reports import GateRun, session_link
 from checkly_gate.text import one_line
 
 PREFIX = "CHECKLY_GATE_"

@@ -36,11 +36,8 @@ def manifest_kinds(manifest: Any) -> tuple[str, ...]:
 
 def evidence_results(run: Run) -> tuple[Result, ...]:
     """The rows of a check run whose evidence is worth showing: its failed FINAL row and its
-    failed attempts (those of a flaky run too), latest first."""
-    rows = [r for r in run.attempts if r.failed]
-    if run.final is not None and run.final.failed:
-        rows.append(run.final)
-    return tuple(reversed(rows))
+    failed attempts (those of a flaky run too), latest first (``Run.failed_rows``)."""
+    return tuple(reversed(run.failed_rows))
 
 
 def _union(evidence: Evidence, results: Iterable[Result]) -> tuple[str, ...]:

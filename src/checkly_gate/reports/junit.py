@@ -36,10 +36,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from checkly_gate.follow import Stop
 from checkly_gate.models import Result, Session
 from checkly_gate.outcomes import (
     NO_TEXT_CHECK_SESSION,
     RED_ELEMENTS,
+    Category,
     Outcome,
     facts,
     gate_element,
@@ -47,7 +49,7 @@ from checkly_gate.outcomes import (
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import evidence_line
 from checkly_gate.text import strip_ansi
-from checkly_gate.verdict import Category, Run, SessionVerdict, Stop, policy_flags
+from checkly_gate.verdict import Run, SessionVerdict
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 SUITES_NAME = "checkly-gate"
@@ -350,7 +352,7 @@ class _Context:
     """What every testcase of one session needs to know about the gate run."""
 
     def __init__(self, run: GateRun, sv: SessionVerdict, stop: Stop | None, texts: _Texts) -> None:
-        self.policy = run.policy
+        self.policy_hits = sv.policy_hits
         self.texts = texts
         self.passing_out = texts.level.passing_out
         self.evidence = run.evidence
@@ -377,7 +379,7 @@ def _where(result: Result) -> str:
 def _retries(case: ET.Element, prefix: str, run: Run, ctx: _Context, name: str) -> None:
     """One ``rerun*``/``flaky*`` element per failed attempt, children in rerunType order."""
     for number, attempt in enumerate(run.attempts, 1):
-        if not attempt.failed:
+        if attempt.passed_cleanly:  # the rule of ``Run.failed_attempts``: the rest failed
             continue
         kind, type_, what = (
             ("Error", "ERROR", "errored") if attempt.has_errors else ("Failure", "FAILED", "failed")
@@ -402,40 +404,14 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
     if row.raw:  # the value the gate did not know, and the field that decided it
         what += f" (status {latest.status}, result type {latest.result_type or 'none'}; {run.why})"
     if row.broken:
-        after = f" after {len(run.attempts) + 1} attempts" if run.failed_attempts else ""
-        message = what + after + ctx.texts.preview(latest)
-        text = _lines(
-            what + after, link, evidence_line(ctx.evidence, run), ctx.texts.groups(latest, name)
-        )
-        if ctx.check_session and not latest.error_group_ids:  # nothing to fetch: say so
-            text = _lines(text, NO_TEXT_CHECK_SESSION)
-        _mark(case, row.junit or "error", message, row.label, text)
-        _retries(case, "rerun", run, ctx, name)
+        _broken(case, run, name, ctx, what, link)
     elif row.junit == "skipped":
         reason = f"{what} ({ctx.why})" if run.unfinished else what
         _mark(case, "skipped", reason, row.label, _lines(reason, link))
-    else:  # passed, flaky or degraded: a pass unless the user's policy says otherwise
-        hits = []  # the one decision (``verdict.policy_flags``), in the words of the other reports
-        for flag in policy_flags(run, ctx.policy):
-            if flag == "--fail-on-flaky":
-                failed = len(run.failed_attempts)
-                hits.append(("flaky", f"passed after {failed} failed attempt(s), {flag}"))
-            else:
-                hits.append(("degraded", f"{DEGRADED_NOTE}, {flag}"))
-        if hits:
-            message = "failed by policy: " + "; ".join(text for _, text in hits)
-            # The error text of what failed: a flaky run's failed attempts (fetched for it).
-            texts = _lines(*(ctx.texts.groups(a, name) for a in run.failed_attempts))
-            _mark(
-                case,
-                "failure",
-                message,
-                hits[0][0],
-                _lines(message + _where(latest), link, texts or None),
-            )
+    else:  # passed, flaky or degraded: a pass unless the user's policy failed it
+        _policy_hit(case, run, name, ctx, link)
         if run.category is Category.FLAKY:
             _retries(case, "flaky", run, ctx, name)
-
     if ctx.passing_out or len(case):
         _out(
             case,
@@ -448,6 +424,43 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
             ),
         )
     return case
+
+
+def _broken(case: ET.Element, run: Run, name: str, ctx: _Context, what: str, link: str) -> None:
+    """A failed, errored or unknown run: its ``failure``/``error`` and one ``rerun*`` element
+    per failed attempt."""
+    latest = run.latest
+    row = facts(run.category)
+    after = f" after {len(run.attempts) + 1} attempts" if run.failed_attempts else ""
+    message = what + after + ctx.texts.preview(latest)
+    text = _lines(
+        what + after, link, evidence_line(ctx.evidence, run), ctx.texts.groups(latest, name)
+    )
+    if ctx.check_session and not latest.error_group_ids:  # nothing to fetch: say so
+        text = _lines(text, NO_TEXT_CHECK_SESSION)
+    _mark(case, row.junit or "error", message, row.label, text)
+    _retries(case, "rerun", run, ctx, name)
+
+
+def _policy_hit(case: ET.Element, run: Run, name: str, ctx: _Context, link: str) -> None:
+    """The ``failure`` of a passing run that the user's policy failed, in the words of the
+    other reports; nothing when the verdict recorded no hit (``SessionVerdict.policy_hits``)."""
+    hits = []
+    for flag in ctx.policy_hits(run):
+        if flag == "--fail-on-flaky":
+            failed = len(run.failed_attempts)
+            hits.append(("flaky", f"passed after {failed} failed attempt(s), {flag}"))
+        elif flag == "--fail-on-degraded":
+            hits.append(("degraded", f"{DEGRADED_NOTE}, {flag}"))
+        else:  # a policy flag without words of its own here: named as it is
+            hits.append((flag.removeprefix("--fail-on-"), flag))
+    if not hits:
+        return
+    message = "failed by policy: " + "; ".join(text for _, text in hits)
+    # The error text of what failed: a flaky run's failed attempts (fetched for it).
+    texts = _lines(*(ctx.texts.groups(a, name) for a in run.failed_attempts))
+    where = _where(run.latest)
+    _mark(case, "failure", message, hits[0][0], _lines(message + where, link, texts or None))
 
 
 # --- suites -------------------------------------------------------------------------------------

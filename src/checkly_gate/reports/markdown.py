@@ -16,20 +16,13 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from checkly_gate import __version__
+from checkly_gate.follow import Observation
 from checkly_gate.models import Session
-from checkly_gate.outcomes import CATEGORY, NO_TEXT_CHECK_SESSION, count_parts, facts
+from checkly_gate.outcomes import CATEGORY, NO_TEXT_CHECK_SESSION, Category, count_parts, facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import Evidence, evidence_line
 from checkly_gate.text import strip_ansi
-from checkly_gate.verdict import (
-    Category,
-    Counts,
-    Observation,
-    Policy,
-    Run,
-    SessionVerdict,
-    policy_flags,
-)
+from checkly_gate.verdict import Counts, Run, SessionVerdict
 
 DEFAULT_BUDGET = 900 * 1024
 
@@ -236,9 +229,9 @@ def _run_name(run: Run) -> str:
     return f"{name} ({_text(location)})" if location else name
 
 
-def _why_failed(run: Run, policy: Policy) -> str:
-    """Why ``run`` failed the gate, in the user's words (``outcomes.CATEGORY`` messages)."""
-    flags = policy_flags(run, policy)
+def _why_failed(run: Run, flags: Sequence[str]) -> str:
+    """Why ``run`` failed the gate, in the user's words (``outcomes.CATEGORY`` messages), with
+    the policy flags that failed it (``SessionVerdict.policy_hits``)."""
     if flags:
         return f"{facts(run.category).message}, failed by {' and '.join(flags)}"
     return facts(run.category).message
@@ -258,9 +251,8 @@ def _session_duration(session: Session) -> float | None:
     return None
 
 
-def _row(run: Run, evidence: Evidence | None = None, policy: Policy | None = None) -> str:
+def _row(run: Run, evidence: Evidence | None = None, flags: Sequence[str] = ()) -> str:
     latest = run.latest
-    flags = policy_flags(run, policy) if policy is not None else ()
     cells = (
         _cell(run.category) + (f", failed by {' and '.join(flags)}" if flags else ""),
         _code(run.name, cell=True),
@@ -297,8 +289,8 @@ class _Row:
     key: int
     category: Category
     run: Run
-    fails: bool  # failed the gate (``verdict.fails_gate``): shown first, never folded away
-    policy: Policy
+    fails: bool  # failed the gate (``SessionVerdict.fails``): shown first, never folded away
+    flags: tuple[str, ...]  # the policy flags that failed it (``SessionVerdict.policy_hits``)
     line: str = ""  # rendered by ``_render_rows``: only rows that can fit the budget are
 
 
@@ -407,38 +399,50 @@ def _model(run: GateRun) -> _Document:
 
     observations = {obs.session_id: obs for obs in run.observations}
     row_keys = itertools.count()  # one key per row and per error block, for trimming
-    sections = []
-    for sv in verdict.sessions:
-        session = sv.session
-        name = _code(session.display_name if session else sv.session_id)
-        title = _link(name, session.link if session else None)
-        if several:
-            block = [
-                f"### {sv.outcome.emoji} {title} · {sv.outcome.label} (exit {sv.outcome.value})",
-                _paragraph(sv.reason),
-            ]
-        else:
-            block = [f"### {title}"]
-        if session is not None:
-            block.append(_status_line(sv.counts))
-        meta = _meta_line(sv)
-        if meta:
-            block.append(meta)
-        if sv.warnings:
-            block.append(_warnings(sv.warnings))
-        if session is None or sv.outcome.partial:
-            block.append(_unknown_section(sv, observations.get(sv.session_id)))
-        # Runs that failed the gate first, then worst first; stable: API order kept.
-        runs = sorted(sv.runs, key=lambda r: (not sv.fails(r), _ORDER[r.category]))
-        rows = [_Row(next(row_keys), r.category, r, sv.fails(r), sv.policy) for r in runs]
-        errors = _error_blocks(sv, runs, run.error_messages, row_keys)
-        passed_total = sum(1 for row in rows if _folds(row))
-        sections.append(_Section(block, rows, errors, passed_total))
+    sections = [
+        _session_section(run, sv, observations.get(sv.session_id), several, row_keys)
+        for sv in verdict.sessions
+    ]
 
     footer = [f"checkly-gate {__version__}", _plural(run.requests, "API request")]
     if run.duration_seconds is not None:
         footer.append(_duration(run.duration_seconds))
     return _Document(head, sections, f"<sub>{' · '.join(footer)}</sub>")
+
+
+def _session_section(
+    run: GateRun,
+    sv: SessionVerdict,
+    obs: Observation | None,
+    several: bool,
+    row_keys: Iterator[int],
+) -> _Section:
+    """One session's heading, status and warning blocks, its rows (runs that failed the gate
+    first, then worst first; stable: API order kept) and its error blocks."""
+    session = sv.session
+    name = _code(session.display_name if session else sv.session_id)
+    title = _link(name, session.link if session else None)
+    if several:
+        block = [
+            f"### {sv.outcome.emoji} {title} · {sv.outcome.label} (exit {sv.outcome.value})",
+            _paragraph(sv.reason),
+        ]
+    else:
+        block = [f"### {title}"]
+    if session is not None:
+        block.append(_status_line(sv.counts))
+    meta = _meta_line(sv)
+    if meta:
+        block.append(meta)
+    if sv.warnings:
+        block.append(_warnings(sv.warnings))
+    if session is None or sv.outcome.partial:
+        block.append(_unknown_section(sv, obs))
+    runs = sorted(sv.runs, key=lambda r: (not sv.fails(r), _ORDER[r.category]))
+    rows = [_Row(next(row_keys), r.category, r, sv.fails(r), sv.policy_hits(r)) for r in runs]
+    errors = _error_blocks(sv, runs, run.error_messages, row_keys)
+    passed_total = sum(1 for row in rows if _folds(row))
+    return _Section(block, rows, errors, passed_total)
 
 
 def _table(lines: Sequence[str]) -> list[str]:
@@ -461,8 +465,9 @@ def _headline(reason: str, failing: Sequence[tuple[SessionVerdict, Run]]) -> str
     lines = [f"**{_plural(len(failing), 'check run')} failed the gate:**", ""]
     for sv, run in failing[:FIRST_SCREEN]:
         link = _link("result", run.latest.link, fallback="")
+        why = _why_failed(run, sv.policy_hits(run))
         lines.append(
-            f"- {facts(run.category).emoji} {_run_name(run)}: {_why_failed(run, sv.policy)}"
+            f"- {facts(run.category).emoji} {_run_name(run)}: {why}"
             + (f" · {link}" if link else "")
         )
     more = len(failing) - FIRST_SCREEN
@@ -551,7 +556,7 @@ def _render_rows(doc: _Document, order: list[int], evidence: Evidence, budget: i
         row = rows.get(order[index])
         if row is None:  # an error block: rendered already
             continue
-        row.line = _row(row.run, evidence, row.policy)
+        row.line = _row(row.run, evidence, row.flags)
         size += len(row.line)
         if size > budget:
             return index + 1

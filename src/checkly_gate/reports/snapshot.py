@@ -19,14 +19,14 @@ from typing import Any
 
 from checkly_gate import __version__
 from checkly_gate.check_sessions import parse_any_session, parse_check_session
+from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import NotASessionError, parse_session, parse_time
+from checkly_gate.outcomes import Outcome
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import load_evidence
 from checkly_gate.verdict import (
-    Observation,
-    Outcome,
     Policy,
-    Stop,
+    SessionVerdict,
     Verdict,
     combine,
     judge_session,
@@ -57,30 +57,9 @@ def pieces(run: GateRun) -> list[str | memoryview]:
     otherwise be held three times over (decoded, spliced, encoded).
     """
     verdict = run.verdict
-    sessions = []
     raw = _RawBodies()
     by_id = {obs.session_id: obs for obs in run.observations}
-    for sv in verdict.sessions:
-        obs = by_id.get(sv.session_id)
-        sessions.append(
-            {
-                "sessionId": sv.session_id,
-                "name": sv.session.name if sv.session else None,
-                "link": sv.session.link if sv.session else None,
-                "status": sv.session.status if sv.session else None,
-                "outcome": sv.outcome.label,
-                "exitCode": sv.outcome.value,
-                "reason": sv.reason,
-                "warnings": list(sv.warnings),
-                "counts": sv.counts.as_dict(),
-                "unfinished": [run_.name for run_ in sv.unfinished],
-                "stop": obs.stop.value if obs else None,
-                "error": obs.error if obs else None,
-                "errorIsCurrent": obs.error_is_current if obs else False,
-                "kind": "check" if sv.session_id in run.check_session_ids else "test",
-                "body": raw.mark(run.bodies.get(sv.session_id)),
-            }
-        )
+    sessions = [_session_entry(run, sv, by_id.get(sv.session_id), raw) for sv in verdict.sessions]
     data = {
         "tool": "checkly-gate",
         "version": __version__,
@@ -111,6 +90,30 @@ def pieces(run: GateRun) -> list[str | memoryview]:
     # Compact: with an indent the json module falls back to its pure-Python encoder, which for a
     # 3,000-result session costs several times the memory and time. `jq .` pretty-prints it.
     return raw.splice(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+def _session_entry(
+    run: GateRun, sv: SessionVerdict, obs: Observation | None, raw: _RawBodies
+) -> dict[str, Any]:
+    """One session of the snapshot: its verdict, why polling stopped, and its body (a mark that
+    ``raw.splice`` replaces by the body as received)."""
+    return {
+        "sessionId": sv.session_id,
+        "name": sv.session.name if sv.session else None,
+        "link": sv.session.link if sv.session else None,
+        "status": sv.session.status if sv.session else None,
+        "outcome": sv.outcome.label,
+        "exitCode": sv.outcome.value,
+        "reason": sv.reason,
+        "warnings": list(sv.warnings),
+        "counts": sv.counts.as_dict(),
+        "unfinished": [run_.name for run_ in sv.unfinished],
+        "stop": obs.stop.value if obs else None,
+        "error": obs.error if obs else None,
+        "errorIsCurrent": obs.error_is_current if obs else False,
+        "kind": "check" if sv.session_id in run.check_session_ids else "test",
+        "body": raw.mark(run.bodies.get(sv.session_id)),
+    }
 
 
 class _RawBodies:
@@ -197,53 +200,24 @@ def load(text: str) -> GateRun:
         raise SnapshotError("not a checkly-gate --json snapshot")
     if data.get("schemaVersion") != SCHEMA_VERSION:
         raise SnapshotError(f"unsupported snapshot schemaVersion {data.get('schemaVersion')!r}")
-    raw_policy: dict[str, Any] = _mapping(data.get("policy"))
-    policy = Policy(
-        fail_on_degraded=raw_policy.get("failOnDegraded") is True,
-        fail_on_flaky=raw_policy.get("failOnFlaky") is True,
-    )
+    policy = _policy(_mapping(data.get("policy")))
     signal = _signal(data.get("signal"))
     code = data.get("exitCode")
     if code is not None and (not _is_int(code) or code not in _EXIT_CODES):
         raise SnapshotError(f"exitCode {code!r} is not one the gate documents")
-    observations = []
-    bodies: dict[str, Any] = {}
-    checks: set[str] = set()
     raw_sessions = data.get("sessions")
     if not isinstance(raw_sessions, list):
         raise SnapshotError("snapshot has no sessions list")
+    observations: list[Observation] = []
+    bodies: dict[str, Any] = {}
+    checks: set[str] = set()
     for entry in raw_sessions:
-        if not isinstance(entry, dict) or not isinstance(entry.get("sessionId"), str):
-            raise SnapshotError("snapshot session entry without sessionId")
-        sid = entry["sessionId"]
-        try:
-            stop = Stop(entry.get("stop"))
-        except ValueError:
-            raise SnapshotError(f"session {sid}: unknown stop {entry.get('stop')!r}") from None
-        kind = entry.get("kind")
-        if kind not in (None, "test", "check"):
-            raise SnapshotError(f"session {sid}: unknown kind {kind!r}")
-        if kind == "check":
-            checks.add(sid)
-        body = entry.get("body")
-        session = None
+        obs, body, kind = _load_session(entry, signal)
+        observations.append(obs)
         if body is not None:
-            try:
-                session = _parse(body, kind)
-            except NotASessionError as exc:
-                raise SnapshotError(f"session {sid}: {exc}") from None
-            bodies[sid] = body
-        error = entry.get("error") if isinstance(entry.get("error"), str) else None
-        observations.append(
-            Observation(
-                session_id=sid,
-                stop=stop,
-                session=session,
-                error=error,
-                error_is_current=entry.get("errorIsCurrent") is True,
-                signal=signal,
-            )
-        )
+            bodies[obs.session_id] = body
+        if kind == "check":
+            checks.add(obs.session_id)
     if observations:
         verdict = combine([judge_session(o, policy) for o in observations], signal)
     else:
@@ -265,6 +239,47 @@ def load(text: str) -> GateRun:
         error_messages=_texts(data.get("errorMessages")),
         missing_texts=_texts(data.get("missingErrorMessages")),
         check_session_ids=frozenset(checks),
+    )
+
+
+def _load_session(entry: Any, signal: int | None) -> tuple[Observation, Any, str | None]:
+    """One stored session: (its observation, its raw body or None, its ``kind``). Raises
+    ``SnapshotError`` for an entry without ``sessionId``, an unknown stop or kind, or a body
+    that is not a session."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("sessionId"), str):
+        raise SnapshotError("snapshot session entry without sessionId")
+    sid = entry["sessionId"]
+    try:
+        stop = Stop(entry.get("stop"))
+    except ValueError:
+        raise SnapshotError(f"session {sid}: unknown stop {entry.get('stop')!r}") from None
+    kind = entry.get("kind")
+    if kind not in (None, "test", "check"):
+        raise SnapshotError(f"session {sid}: unknown kind {kind!r}")
+    body = entry.get("body")
+    session = None
+    if body is not None:
+        try:
+            session = _parse(body, kind)
+        except NotASessionError as exc:
+            raise SnapshotError(f"session {sid}: {exc}") from None
+    error = entry.get("error") if isinstance(entry.get("error"), str) else None
+    obs = Observation(
+        session_id=sid,
+        stop=stop,
+        session=session,
+        error=error,
+        error_is_current=entry.get("errorIsCurrent") is True,
+        signal=signal,
+    )
+    return obs, body, kind
+
+
+def _policy(stored: dict[str, Any]) -> Policy:
+    """The stored ``policy``: a flag is on only when stored as JSON ``true``."""
+    return Policy(
+        fail_on_degraded=stored.get("failOnDegraded") is True,
+        fail_on_flaky=stored.get("failOnFlaky") is True,
     )
 
 

@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 
 from checkly_gate.api import Client
 from checkly_gate.ci.github import render_annotations
-from checkly_gate.evidence import MAX_RESULTS, evidence_targets, fetch_evidence
+from checkly_gate.explain import MAX_RESULTS, evidence_targets, fetch_evidence
+from checkly_gate.outcomes import Category
 from checkly_gate.progress import render_explanations
 from checkly_gate.reports import junit, markdown, snapshot
 from checkly_gate.reports.evidence import KINDS, evidence_line, manifest_kinds
-from checkly_gate.verdict import Category
+from checkly_gate.scope import Scope
 from tests.fakes import FakeClock, row, session_body
 from tests.runs import from_body
 
@@ -83,8 +84,11 @@ def fetch(handler: Any, run: Any, budget: float = 100.0) -> tuple[dict[str, Any]
         clock.advance(1.0)
         return handler(request)
 
-    client = Client("key", "https://api.test", transport=httpx.MockTransport(recording))
-    return fetch_evidence(client, run.verdict, clock.now() + budget, clock), paths
+    scope = Scope(budget, now=clock.now)
+    client = Client(
+        "key", "https://api.test", transport=httpx.MockTransport(recording), scope=scope
+    )
+    return fetch_evidence(client, run.verdict), paths
 
 
 def test_fetch_keeps_types_stops_at_the_first_429_and_skips_errors() -> None:

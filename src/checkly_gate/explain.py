@@ -1,27 +1,36 @@
-"""Explain failures: fetch the error groups of failed results for the reports.
+"""Explain failures: error texts and evidence for the reports, in one bounded fetch.
 
-Best effort by design: bounded (a few groups, each fetched once, each exchange cut by the
-client's scope), polite under rate limits, and unable to change the verdict. A failure here
-only means a report says less about *why* a check failed. A stop (signal), the deadline or a
-TLS problem ends the whole phase at once.
+Two things are fetched for the runs that failed the gate: the ``cleanedErrorMessage`` of their
+error groups (``GET /v1/error-groups/{id}``) and the asset types of their failed results
+(``GET /v1/test-sessions/{id}/results/{resultId}/assets``; only test sessions have it, so check
+sessions are skipped). Best effort by design: a few of each, each fetched once, each exchange
+bounded by the scope the client is bound to (``client.scope``: its deadline and stop are the
+only time this module knows), polite under rate limits (the first 429 ends the fetch), and
+unable to change the verdict. A failure here only means a report says less about *why* a check
+failed. A stop (signal), the deadline or a TLS problem ends the fetch at once. Only asset types
+are kept (``reports.evidence``): never an asset URL, which would need the API key.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import TypeVar
 
 from checkly_gate.api import ApiError, Client, Misconfigured, OutOfTime, Stopped, Transient
-from checkly_gate.scope import Clock
+from checkly_gate.outcomes import Category
+from checkly_gate.reports.evidence import evidence_results, manifest_kinds
+from checkly_gate.scope import Scope
 from checkly_gate.verdict import Verdict
 
 log = logging.getLogger("checkly_gate")
 
 K = TypeVar("K")
 V = TypeVar("V")
-MAX_GROUPS = 20
-REQUEST_TIMEOUT = 10.0
+MAX_GROUPS = 20  # error groups fetched per gate run
+MAX_RESULTS = 20  # asset manifests fetched per gate run
+REQUEST_TIMEOUT = 10.0  # seconds, the cap of one exchange inside the scope's deadline
+_WORTH = (Category.FAILED, Category.ERROR, Category.FLAKY)  # runs whose evidence is fetched
 
 
 def failed_group_ids(verdict: Verdict, limit: int | None = MAX_GROUPS) -> list[str]:
@@ -37,13 +46,10 @@ def failed_group_ids(verdict: Verdict, limit: int | None = MAX_GROUPS) -> list[s
 
 
 def fetch_error_messages(
-    client: Client,
-    verdict: Verdict,
-    deadline: float,
-    clock: Clock,
-    missing: dict[str, str] | None = None,
+    client: Client, verdict: Verdict, missing: dict[str, str] | None = None
 ) -> dict[str, str]:
-    """``cleanedErrorMessage`` per error group id, for as many groups as time and API allow.
+    """``cleanedErrorMessage`` per error group id, for as many groups as ``client.scope`` and
+    the API allow.
 
     ``missing``, when given, receives why each failed group has no text (the 20-group budget, a
     rate limit, the deadline, an unreadable answer, no text from Checkly), for the reports.
@@ -56,19 +62,53 @@ def fetch_error_messages(
     if missing is not None:
         for group_id in every[MAX_GROUPS:]:
             missing[group_id] = f"beyond the budget of {MAX_GROUPS} error groups a run"
-    return fetch_bounded(every[:MAX_GROUPS], fetch, deadline, clock, "error details", missing)
+    return fetch_bounded(every[:MAX_GROUPS], fetch, client.scope, "error details", missing)
+
+
+def evidence_targets(
+    verdict: Verdict, skip: Collection[str] = (), limit: int = MAX_RESULTS
+) -> list[tuple[str, str]]:
+    """(session id, result id) of failed FINAL rows first, then failed attempts (of flaky runs
+    too), at most ``limit``; sessions in ``skip`` (check sessions) are left out."""
+    finals: list[tuple[str, str]] = []
+    attempts: list[tuple[str, str]] = []
+    for sv in verdict.sessions:
+        if sv.session_id in skip:
+            continue
+        for run in sv.runs:
+            if run.category not in _WORTH:
+                continue
+            for result in evidence_results(run):
+                target = (sv.session_id, result.result_id)
+                (finals if result is run.final else attempts).append(target)
+    return list(dict.fromkeys(finals + attempts))[:limit]
+
+
+def fetch_evidence(
+    client: Client, verdict: Verdict, skip: Collection[str] = ()
+) -> dict[str, tuple[str, ...]]:
+    """Asset types per result id, for as many failed results as ``client.scope`` and the API
+    allow (``fetch_bounded``: stops at the first 429, skips what fails); sessions in ``skip``
+    (check sessions: no assets endpoint) are left out."""
+
+    def fetch(target: tuple[str, str], timeout: float) -> tuple[str, ...]:
+        session_id, result_id = target
+        return manifest_kinds(client.result_assets(session_id, result_id, timeout=timeout))
+
+    found = fetch_bounded(evidence_targets(verdict, skip), fetch, client.scope, "evidence")
+    return {result_id: kinds for (_, result_id), kinds in found.items()}
 
 
 def fetch_bounded(
     keys: Iterable[K],
     fetch: Callable[[K, float], V | None],
-    deadline: float,
-    clock: Clock,
+    scope: Scope,
     what: str,
     missing: dict[K, str] | None = None,
 ) -> dict[K, V]:
     """``fetch(key, timeout)`` for each key while time is left (each call bounded by
-    ``REQUEST_TIMEOUT`` and the deadline), skipping keys whose fetch fails and stopping at the
+    ``REQUEST_TIMEOUT`` and the deadline of ``scope``, the one the fetching client is bound
+    to), skipping keys whose fetch fails and stopping at the
     first 429: best effort that can never change a verdict. ``None`` answers are left out;
     ``missing``, when given, receives why each key left out has no value."""
     found: dict[K, V] = {}
@@ -76,7 +116,7 @@ def fetch_bounded(
     why: dict[K, str] = {}
     stopped = ""
     for index, key in enumerate(todo):
-        left = deadline - clock.now()
+        left = scope.remaining()
         if left <= 0.5:
             log.info("no time left to fetch %s", what)
             stopped = "no time left before the deadline"

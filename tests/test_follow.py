@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkly_gate.api import Client
-from checkly_gate.poller import PollSettings, follow
-from checkly_gate.verdict import Stop
-from tests.fakes import SID, FakeClock, row, session_body
+from checkly_gate.api import Client, CompletionUnsupported, NotFound, Transient
+from checkly_gate.follow import Follower, PollSettings, Stop, follow
+from checkly_gate.models import parse_session
+from checkly_gate.verdict import is_settled
+from tests.fakes import SID, FakeClock, row, scope_until, session_body
 
 WALL = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -60,7 +62,13 @@ def test_long_poll_sees_completion_at_once_and_sends_auth_headers() -> None:
             return httpx.Response(408, json={"statusCode": 408})
         return passed() if clock.now() >= finished_at else running()
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL and obs.session is not None and obs.session.status == "PASSED"
     # The verdict is seen the moment the session finished, not a poll interval later.
     assert clock.now() == pytest.approx(finished_at)
@@ -85,7 +93,13 @@ def test_defaults_cost_at_most_12_requests_a_minute() -> None:
             return httpx.Response(408)
         return running()
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.DEADLINE
     assert count / 10 <= 12.5  # ten minutes of waiting
 
@@ -99,7 +113,13 @@ def test_early_408_still_keeps_one_poll_interval_between_fetches() -> None:
         count += 1
         return httpx.Response(408) if is_completion(request) else running()
 
-    follow(make_client(handler, clock), SID, clock.now() + 60, clock, PollSettings())
+    follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 60),
+        is_settled,
+        PollSettings(),
+    )
     assert count <= 14  # 6 cycles of GET + completion in 60 s, give or take one
 
 
@@ -114,7 +134,13 @@ def test_retry_after_seconds_is_honoured_exactly() -> None:
             return httpx.Response(429, headers={"Retry-After": "7"}, json={"message": "slow"})
         return passed()
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL
     # Never sooner than asked; a spread of up to half of it on top (at least 1 s) unlocks a herd.
     assert all(7.0 <= s <= 10.5 for s in clock.sleeps[:2])
@@ -132,7 +158,13 @@ def test_retry_after_http_date_is_honoured() -> None:
             return httpx.Response(429, headers={"Retry-After": when})
         return passed()
 
-    follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert 12.0 - 1e-6 <= clock.sleeps[0] <= 18.0 + 1e-6
 
 
@@ -143,7 +175,9 @@ def test_retry_after_beyond_the_deadline_gives_up_at_once_as_unavailable() -> No
         return httpx.Response(429, headers={"Retry-After": "120"})
 
     start = clock.now()
-    obs = follow(make_client(handler, clock), SID, start + 60, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock), SID, scope_until(clock, start + 60), is_settled, PollSettings()
+    )
     assert obs.stop is Stop.DEADLINE and obs.error_is_current and obs.session is None
     assert clock.now() - start < 1  # no pointless sleeping until the deadline
     assert "Retry-After" in (obs.error or "")
@@ -168,7 +202,13 @@ def test_transient_errors_back_off_exponentially_with_jitter() -> None:
             raise httpx.ReadError("connection reset by peer")
         return passed()
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL and not obs.error_is_current
     waits = clock.sleeps[:5]
     # Equal jitter on 1, 2, 4, 8, 16: each wait lies in [v/2, v].
@@ -183,7 +223,13 @@ def test_api_down_until_deadline_is_unavailable_and_never_overruns() -> None:
         return httpx.Response(503, json={"message": "maintenance"})
 
     start = clock.now()
-    obs = follow(make_client(handler, clock), SID, start + 120, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, start + 120),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.DEADLINE and obs.error_is_current
     assert "503" in (obs.error or "")
     assert clock.now() <= start + 120 + 1e-6
@@ -199,7 +245,13 @@ def test_refusals_are_not_retried(status: int) -> None:
         calls += 1
         return httpx.Response(status, json={"statusCode": status, "message": "nope"})
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.REFUSED and calls == 1
     assert "nope" in (obs.error or "") and "hint" in (obs.error or "")
 
@@ -213,7 +265,13 @@ def test_404_is_retried_within_the_grace_period_then_found() -> None:
             return httpx.Response(404, json={"message": "Not Found"})
         return passed()
 
-    obs = follow(make_client(handler, clock), SID, start + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, start + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL
 
 
@@ -224,11 +282,23 @@ def test_404_beyond_grace_is_not_found_even_if_deadline_comes_first() -> None:
         return httpx.Response(404, json={"message": "Not Found"})
 
     start = clock.now()
-    obs = follow(make_client(handler, clock), SID, start + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, start + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.NOT_FOUND
     assert 30 <= clock.now() - start <= 31
     clock2 = FakeClock()
-    obs = follow(make_client(handler, clock2), SID, clock2.now() + 10, clock2, PollSettings())
+    obs = follow(
+        make_client(handler, clock2),
+        SID,
+        scope_until(clock2, clock2.now() + 10),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.NOT_FOUND
 
 
@@ -243,7 +313,13 @@ def test_completion_endpoint_missing_falls_back_to_plain_polling() -> None:
             return httpx.Response(404)
         return passed() if clock.now() - start > 35 else running()
 
-    obs = follow(make_client(handler, clock), SID, start + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, start + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL
     assert sum(p.endswith("/completion") for p in paths) == 1
     # The progress ladder (10, 20, 30 s, ±10% jitter), never wider than 30 s without long-poll.
@@ -259,7 +335,13 @@ def test_no_long_poll_never_calls_completion() -> None:
         paths.append(request.url.path)
         return passed() if clock.now() - start > 25 else running()
 
-    follow(make_client(handler, clock), SID, start + 600, clock, PollSettings(long_poll=False))
+    follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, start + 600),
+        is_settled,
+        PollSettings(long_poll=False),
+    )
     assert not any(p.endswith("/completion") for p in paths) and len(paths) >= 3
 
 
@@ -276,7 +358,13 @@ def test_final_session_with_pending_rows_is_settled_before_judging() -> None:
             )
         return httpx.Response(200, json=session_body("PASSED", [row("a"), row("b", "FAILED")]))
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL and calls == 2
     assert obs.session is not None and obs.session.results[1].status == "FAILED"
 
@@ -291,7 +379,13 @@ def test_settle_window_is_bounded() -> None:
         return httpx.Response(200, json=session_body("PASSED", [row("b", "RUNNING", "PENDING")]))
 
     start = clock.now()
-    obs = follow(make_client(handler, clock), SID, start + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, start + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL and calls == 4
     assert clock.now() - start <= 5.0 + 1e-6
 
@@ -306,22 +400,19 @@ def test_deadline_while_running_is_a_deadline_stop_with_the_last_session() -> No
         return running()
 
     start = clock.now()
-    obs = follow(make_client(handler, clock), SID, start + 45, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock), SID, scope_until(clock, start + 45), is_settled, PollSettings()
+    )
     assert obs.stop is Stop.DEADLINE and not obs.error_is_current
     assert obs.session is not None and obs.session.status == "RUNNING"
     assert clock.now() <= start + 46
 
 
-def test_should_stop_ends_the_loop() -> None:
+def test_a_stopped_scope_ends_the_loop() -> None:
     clock = FakeClock()
-    obs = follow(
-        make_client(lambda r: running(), clock),
-        SID,
-        clock.now() + 600,
-        clock,
-        PollSettings(),
-        should_stop=lambda: True,
-    )
+    scope = scope_until(clock, clock.now() + 600)
+    scope.stop(15)
+    obs = follow(make_client(lambda r: running(), clock), SID, scope, is_settled, PollSettings())
     assert obs.stop is Stop.INTERRUPTED
 
 
@@ -340,7 +431,13 @@ def test_another_sessions_body_is_retried_never_taken_for_the_session(other: str
             body["testSessionId"] = other
         return httpx.Response(200, json=body)
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 600, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 600),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.FINAL and obs.session is not None
     assert obs.session.session_id == SID and answers >= 4
 
@@ -351,7 +448,13 @@ def test_only_another_sessions_body_until_the_deadline_is_never_read() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=session_body("PASSED", [row("a")], sid="other-session"))
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 60, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 60),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.session is None and obs.stop is Stop.DEADLINE
     assert obs.error is not None and "testSessionId 'other-session'" in obs.error
 
@@ -392,6 +495,96 @@ def test_a_failing_completion_endpoint_keeps_the_request_budget(
             return httpx.Response(status, headers=headers, content=content)
         return running()
 
-    obs = follow(make_client(handler, clock), SID, clock.now() + 120, clock, PollSettings())
+    obs = follow(
+        make_client(handler, clock),
+        SID,
+        scope_until(clock, clock.now() + 120),
+        is_settled,
+        PollSettings(),
+    )
     assert obs.stop is Stop.DEADLINE
     assert count / 2 <= 20  # two minutes; a healthy long-poll costs ~12 a minute
+
+
+# --------------------------------------------------------------------------- one handler each
+# Each outcome of a read has its own handler on ``Follower``; these drive one handler at a time
+# on a fake clock, with a source that must not be read.
+
+
+class _NoReads:
+    def get_session(self, session_id: str, timeout: float = 0) -> tuple[Any, bytes]:
+        raise AssertionError("the handler must not read")
+
+    def await_completion(self, session_id: str, max_wait: int, timeout: float) -> None:
+        raise AssertionError("the handler must not read")
+
+
+def follower(clock: FakeClock, seconds: float = 600, **settings: Any) -> Follower:
+    scope = scope_until(clock, clock.now() + seconds)
+    return Follower(_NoReads(), SID, scope, is_settled, PollSettings(**settings))
+
+
+def test_handler_not_found_retries_within_the_grace_and_ends_after_it() -> None:
+    clock = FakeClock()
+    f = follower(clock, not_found_grace=30.0)
+    assert f.on_not_found(NotFound("HTTP 404")) is None  # just triggered: not readable yet
+    assert len(clock.sleeps) == 1 and 0 < clock.sleeps[0] <= 1.0 and f.error_current
+    clock.advance(30)
+    obs = f.on_not_found(NotFound("HTTP 404"))
+    assert obs is not None and obs.stop is Stop.NOT_FOUND and obs.error == "HTTP 404"
+
+
+def test_handler_not_found_after_the_session_was_seen_is_gone_at_once() -> None:
+    clock = FakeClock()
+    f = follower(clock)
+    f.session = parse_session(session_body("RUNNING", [row("a", "RUNNING", "PENDING")]))
+    obs = f.on_not_found(NotFound("HTTP 404"))
+    assert obs is not None and obs.stop is Stop.NOT_FOUND and clock.sleeps == []
+
+
+def test_handler_trouble_backs_off_and_a_retry_after_beyond_the_deadline_ends_it() -> None:
+    clock = FakeClock()
+    f = follower(clock, seconds=60)
+    assert f.on_trouble(Transient("HTTP 503", status=503)) is None
+    assert len(clock.sleeps) == 1 and 0 < clock.sleeps[0] <= 1.0 and f.error == "HTTP 503"
+    obs = f.on_trouble(Transient("HTTP 429", status=429, retry_after=120))
+    assert obs is not None and obs.stop is Stop.DEADLINE and obs.error_is_current
+    assert obs.error is not None and "Retry-After" in obs.error and len(clock.sleeps) == 1
+
+
+def test_handler_trouble_on_the_long_poll_falls_back_to_a_get() -> None:
+    clock = FakeClock()
+    f = follower(clock)
+    f.mode = "completion"
+    assert f.on_trouble(Transient("HTTP 502", status=502)) is None
+    assert f.mode == "get" and f.completion_failed
+
+
+def test_handler_still_running_waits_out_the_time_asked_for() -> None:
+    clock = FakeClock()
+    f = follower(clock)
+    f.asked_end = clock.now() + 25
+    clock.advance(3)  # a server that ends its long-poll early
+    f.on_still_running()
+    assert clock.sleeps == [22.0]
+
+
+def test_handler_completion_unsupported_switches_to_plain_polling() -> None:
+    clock = FakeClock()
+    f = follower(clock)
+    f.mode = "completion"
+    assert f.on_completion_unsupported(CompletionUnsupported("HTTP 404 on /completion")) is None
+    assert not f.long_poll and f.mode == "get" and len(clock.sleeps) == 1
+
+
+def test_handler_final_rereads_an_unsettled_session_then_judges_it_as_it_is() -> None:
+    clock = FakeClock()
+    f = follower(clock, settle_window=6.0, settle_attempts=3)
+    unsettled = parse_session(session_body("PASSED", [row("a", "RUNNING", "PENDING")]))
+    f.session = unsettled
+    assert [f.on_final(unsettled) for _ in range(3)] == [None, None, None]
+    assert clock.sleeps == [2.0, 2.0, 2.0]
+    obs = f.on_final(unsettled)
+    assert obs is not None and obs.stop is Stop.FINAL and obs.session is unsettled
+    settled = parse_session(session_body("PASSED", [row("a")]))
+    assert follower(FakeClock()).on_final(settled) is not None  # settled: judged at once

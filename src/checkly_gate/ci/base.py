@@ -1,23 +1,104 @@
-"""What the CI systems without workflow files of their own share: a do-nothing base integration
-and the helpers that read their variables (git URLs, branch refs).
+"""What every CI system's module shares: the ``Integration`` protocol (what the shell needs from
+a CI log), the ``System`` protocol (what a CI system's module provides; ``ci.SYSTEMS`` lists
+them), a do-nothing base integration, and the helpers that read CI variables (git URLs, branch
+refs, commits) through the one hygiene path.
 
-Each system's module (``jenkins``, ``azure``, ``circleci``, ``bitbucket``, ``buildkite``)
-subclasses ``Basic`` for what its log understands and defines ``metadata(env)``: the test
-session metadata for ``checkly-gate run`` (``repoUrl``, ``commitId``, ``branchName``,
-``commitOwner``, ``commitMessage``, ``buildUrl``), read from the variables the system documents.
+Each system's module (``github``, ``gitlab``, ``azure``, ``buildkite``, ``circleci``,
+``bitbucket``, ``jenkins``) defines ``NAME``, ``COMMIT_VARIABLES``, ``detected(env)``,
+``integration(env, now)``, ``commits(env)`` and ``metadata(env)``: the test session metadata for
+``checkly-gate run`` (``repoUrl``, ``commitId``, ``branchName``, ``commitOwner``,
+``commitMessage``, ``environment``, ``buildUrl`` or the system's own mapping), read from the
+variables the system documents; and ``neutralise(line)`` or ``None``.
 """
 
 from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
-from checkly_gate.ci import Integration
-from checkly_gate.reports import GateRun
 from checkly_gate.text import one_line
+
+if TYPE_CHECKING:
+    from checkly_gate.redact import Redactor
+    from checkly_gate.reports import GateRun
+
+# Starts a line that an integration wrote itself: the CI command on it is ours, so a shielded
+# stream passes it (without the mark) while it neutralises commands in every other line.
+# Untrusted text cannot carry it: text.one_line turns control characters into spaces.
+COMMAND_MARK = "\x1e"
+
+
+@runtime_checkable
+class Integration(Protocol):
+    """What the shell needs from a CI system. Methods return lines to print; none raises."""
+
+    name: str
+
+    def progress_start(self, title: str) -> list[str]:
+        """Lines to print before the progress output (open a group, stop commands)."""
+        ...
+
+    def progress_end(self) -> list[str]:
+        """Lines to print after the progress output."""
+        ...
+
+    def protect(self, lines: list[str]) -> list[str]:
+        """Wrap untrusted lines (the verdict) so they cannot inject CI commands."""
+        ...
+
+    def publish(
+        self,
+        run: GateRun,
+        summary_markdown: str,
+        junit: Path | None,
+        summary: Path | None,
+        secrets: Redactor | None = None,
+    ) -> list[str]:
+        """Write CI files (outputs, step summary), ``secrets`` (the command's) masked, and
+        return lines to print (annotations)."""
+        ...
+
+    def report_problem(self, message: str) -> list[str]:
+        """Lines that show a problem the gate had (a report it could not write) as the CI's
+        own error annotation. Default: none (the problem is already on stderr)."""
+        return []
+
+    def hand_over(self, values: Mapping[str, str], redactor: Redactor) -> None:
+        """``run --detach``: publish ``values`` (status, exit-code, session-id, session-url) to
+        later steps the CI's own way (GitHub: step outputs). Default: nothing (the dotenv report
+        is the portable way). Problems are logged, never raised."""
+        return None
+
+
+class System(Protocol):
+    """A CI system's module, as ``ci.SYSTEMS`` lists it (a module satisfies this protocol)."""
+
+    NAME: str  # the system's name; where its own metadata goes (``metadata[NAME]``)
+    COMMIT_VARIABLES: tuple[str, ...]  # where a commit may be read when no system is detected
+
+    def detected(self, env: Mapping[str, str]) -> bool:
+        """Whether ``env`` is this system's (its documented marker variable)."""
+        ...
+
+    def integration(self, env: Mapping[str, str], now: Callable[[], float]) -> Integration:
+        """The integration for a run in this system."""
+        ...
+
+    def commits(self, env: Mapping[str, str]) -> tuple[Commit, ...]:
+        """The commits this CI run stands for, head first."""
+        ...
+
+    def metadata(self, env: Mapping[str, str]) -> dict[str, Any]:
+        """The test session metadata this system's variables give (see the module doc)."""
+        ...
+
+    def neutralise(self, line: str) -> str:
+        """``line`` unable to issue the system's log commands (``unchanged``: none to fear)."""
+        ...
+
 
 # git@host:org/repo.git (the user part may hold anything but "/"; the host no "@")
 _SCP_LIKE = re.compile(r"^(?:[^/]*@)?([^@:/]+):(?!//)(.+)$")
@@ -149,6 +230,11 @@ def compact(values: Mapping[str, str | None]) -> dict[str, str]:
     return {key: value for key, value in values.items() if value}
 
 
+def unchanged(line: str) -> str:
+    """``neutralise`` of a system whose log has no commands to neutralise."""
+    return line
+
+
 class Basic(Integration):
     """A CI log without commands: nothing to open, protect or publish."""
 
@@ -167,7 +253,12 @@ class Basic(Integration):
         return list(lines)
 
     def publish(
-        self, run: GateRun, summary_markdown: str, junit: Path | None, summary: Path | None
+        self,
+        run: GateRun,
+        summary_markdown: str,
+        junit: Path | None,
+        summary: Path | None,
+        secrets: Redactor | None = None,
     ) -> list[str]:
         return []
 

@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from checkly_gate.api import Client
-from checkly_gate.details import MAX_GROUPS, fetch_error_messages
+from checkly_gate.explain import MAX_GROUPS, fetch_error_messages
 from checkly_gate.reports import junit
+from checkly_gate.scope import Scope
 from tests.fakes import FakeClock, row, session_body
 from tests.runs import from_body
 
@@ -30,9 +31,11 @@ def fetch(answer_for: dict[str, int], clock: FakeClock) -> tuple[dict[str, str],
             return httpx.Response(status, json={"message": "no"})
         return httpx.Response(200, json={"cleanedErrorMessage": f"text of {gid}"})
 
-    client = Client("secret-key-123", "https://api.test", transport=httpx.MockTransport(handler))
+    scope = Scope(60, now=clock.now)
+    transport = httpx.MockTransport(handler)
+    client = Client("secret-key-123", "https://api.test", transport=transport, scope=scope)
     missing: dict[str, str] = {}
-    found = fetch_error_messages(client, failing_run().verdict, clock.now() + 60, clock, missing)
+    found = fetch_error_messages(client, failing_run().verdict, missing)
     return found, missing
 
 
