@@ -455,10 +455,7 @@ def discover(
     """
     result = Discovery()
     started = scope.now()
-    # The last look is at the window's end, but never so late that the deadline leaves it no
-    # time to be read (a look cut by the deadline would be API trouble, not "none found").
-    margin = min(LAST_LOOK_MARGIN, max(0.0, scope.deadline - started) / 10)
-    window_end = max(started, min(scope.deadline - margin, started + options.discover_timeout))
+    window_end = _window_end(started, scope.deadline, options.discover_timeout)
     api = ApiClock(wall_now)
     started_wall = wall_now()
     slack = LOOKBACK_SECONDS if options.commit else OVERLAP_SECONDS
@@ -476,38 +473,17 @@ def discover(
             return result
         result.rounds += 1
         look_wall = wall_now()
-        try:
-            entries = looker.look(since, window_since)
-        except (Refused, NotFound) as exc:
-            result.outcome, result.reason = Outcome.REFUSED, exc.message
-            return result
-        except Stopped:
-            result.outcome, result.reason = Outcome.INTERRUPTED, "interrupted while looking"
-            return result
-        except _Unread as exc:
-            result.outcome, result.reason = Outcome.UNAVAILABLE, str(exc)
+        entries = _look(looker, since, window_since)
+        if entries is not None or result.outcome is Outcome.UNAVAILABLE:
             result.searched = scope.now() - started
-            return result
-        except _TooMany as exc:
-            result.outcome, result.reason = Outcome.USAGE, str(exc)
+        if entries is None:  # the look ended the discovery: ``result`` says how
             return result
         oldest = window_since()
         for entry in entries:
             if matches(entry, options, oldest):
                 found.setdefault(entry["id"].strip().lower(), entry)
-        result.searched = scope.now() - started
         if found:
-            if len(found) > MAX_SESSIONS:
-                result.outcome = Outcome.USAGE
-                result.reason = (
-                    f"{len(found)} test sessions match {options.describe()}, more than the "
-                    f"{MAX_SESSIONS} the gate follows: narrow it with --branch, --provider or "
-                    "--environment"
-                )
-                return result
-            result.entries = list(found.values())
-            result.session_ids = list(found)
-            return result
+            return _matched(result, found, options)
         # the next look lists what was created since this one began, by the API's clock
         since = max(window_since(), look_wall + api.offset - OVERLAP_SECONDS)
         left = window_end - scope.now()
@@ -518,12 +494,60 @@ def discover(
         log.info("no test session for %s yet; looking again in %ss", options.describe(), shown)
         scope.sleep(pause)
     result.searched = scope.now() - started
+    return _none_found(result, options)
+
+
+def _window_end(started: float, deadline: float, discover_timeout: float) -> float:
+    """When the last look is made: at the window's end, but never so late that the deadline
+    leaves it no time to be read (a look cut by the deadline would be API trouble, not "none
+    found")."""
+    margin = min(LAST_LOOK_MARGIN, max(0.0, deadline - started) / 10)
+    return max(started, min(deadline - margin, started + discover_timeout))
+
+
+def _none_found(result: Discovery, options: DiscoveryOptions) -> Discovery:
     result.outcome = Outcome.NO_SESSION
     result.reason = (
         f"no test session found for {options.describe()} in {_seconds(result.searched)} of "
         f"looking (looked {result.rounds} {'time' if result.rounds == 1 else 'times'}, "
         f"{result.pages} {'page' if result.pages == 1 else 'pages'})"
     )
+    return result
+
+
+def _look(
+    looker: _Looker, since: float | None, window_since: Callable[[], float]
+) -> list[Any] | None:
+    """One complete look (every page), or None with the outcome that ends the discovery set
+    on ``looker.result`` (refused, interrupted, a page never read, too many)."""
+    result = looker.result
+    try:
+        return looker.look(since, window_since)
+    except (Refused, NotFound) as exc:
+        result.outcome, result.reason = Outcome.REFUSED, exc.message
+    except Stopped:
+        result.outcome, result.reason = Outcome.INTERRUPTED, "interrupted while looking"
+    except _Unread as exc:
+        result.outcome, result.reason = Outcome.UNAVAILABLE, str(exc)
+    except _TooMany as exc:
+        result.outcome, result.reason = Outcome.USAGE, str(exc)
+    return None
+
+
+def _matched(
+    result: Discovery, found: dict[str, dict[str, Any]], options: DiscoveryOptions
+) -> Discovery:
+    """``result`` with the sessions found, or refused when they are more than the gate follows."""
+    if len(found) > MAX_SESSIONS:
+        result.outcome = Outcome.USAGE
+        result.reason = (
+            f"{len(found)} test sessions match {options.describe()}, more than the "
+            f"{MAX_SESSIONS} the gate follows: narrow it with --branch, --provider or "
+            "--environment"
+        )
+        return result
+    result.entries = list(found.values())
+    result.session_ids = list(found)
     return result
 
 
