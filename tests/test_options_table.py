@@ -17,8 +17,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checkly_gate.cli import _flags as cli_flags
 from checkly_gate.cli import build_parser
+from checkly_gate.commands.options import flags as cli_flags
 from checkly_gate.config import (
     OPTION_TABLE,
     RUN_SPECS,
