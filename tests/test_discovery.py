@@ -26,9 +26,8 @@ from checkly_gate.commands.commit import (
     discovery_waits,
     list_query,
     matches,
-    parse_options,
-    resolve_commit,
 )
+from checkly_gate.commands.options import parse_options, resolve_commit
 from checkly_gate.config import ConfigError
 from checkly_gate.verdict import Outcome
 from tests.fakes import FakeClock, scope_until

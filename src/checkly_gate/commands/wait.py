@@ -11,7 +11,7 @@ from typing import TextIO
 
 from checkly_gate import gate
 from checkly_gate.commands import commit
-from checkly_gate.commands.options import resolve_options
+from checkly_gate.commands.options import ENV, parse_options, resolve_options
 from checkly_gate.config import SESSION_ID_ENVS, ConfigError, parse_session_id
 from checkly_gate.context import open_command, setup_logging
 from checkly_gate.redact import Redactor
@@ -27,7 +27,7 @@ def main(
         handed_over = _handed_over(env)
         if handed_over:
             args.session_ids, given = handed_over, True
-    discovery = commit.parse_options(
+    discovery = parse_options(
         args.commit,
         args.branch,
         args.provider,
@@ -62,9 +62,7 @@ def _searching(args: argparse.Namespace, env: Mapping[str, str]) -> bool:
     variable."""
     flagged = (args.commit, args.branch, args.provider, args.environment)
     keys = ("commit", "branch", "provider", "environment")
-    return any(v is not None for v in flagged) or any(
-        env.get(commit.ENV[key], "").strip() for key in keys
-    )
+    return any(v is not None for v in flagged) or any(env.get(ENV[key], "").strip() for key in keys)
 
 
 def _handed_over(env: Mapping[str, str]) -> list[str]:
