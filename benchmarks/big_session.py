@@ -42,14 +42,14 @@ from checkly_gate.gate import _masked_bodies
 from checkly_gate.models import load_session
 from checkly_gate.finish import write_outputs
 from checkly_gate.progress import render_verdict
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun
 from checkly_gate.follow import Observation, Stop
 from checkly_gate.verdict import Policy, combine, judge_session
 raw = Path(body_path).read_bytes()
 started = time.perf_counter()
 session = load_session(raw)  # as api.Client reads a test session body
-redactor = Redactor(["bench-key-123"])
+redactor = Secrets(["bench-key-123"])
 bodies = _masked_bodies({session.session_id: raw}, redactor)
 obs = Observation(session.session_id, Stop.FINAL, session=session)
 verdict = combine([judge_session(obs, Policy())], None)

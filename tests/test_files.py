@@ -15,13 +15,13 @@ import pytest
 
 from checkly_gate.files import append_text, write_atomic
 from checkly_gate.finish import write_outputs
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun
 from checkly_gate.simulator import Simulator, load_scenario
 from checkly_gate.verdict import usage_verdict
 from tests.tools import clean_env
 
-NO_SECRETS = Redactor()  # these tests are about paths, not masking
+NO_SECRETS = Secrets()  # these tests are about paths, not masking
 
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 KEY = "cu_files_key_123"
@@ -110,9 +110,9 @@ def test_dev_stdout_is_the_process_output(tmp_path: Path, into: str, path: str) 
     (tmp_path / "link-to-stdout.md").symlink_to("/dev/stdout")
     code = (
         "from checkly_gate.files import write_atomic\n"
-        "from checkly_gate.redact import Redactor\n"
+        "from checkly_gate.redact import Secrets\n"
         "print('before')\n"
-        f"write_atomic({path!r}, 'summary text\\n', Redactor())\n"
+        f"write_atomic({path!r}, 'summary text\\n', Secrets())\n"
         "print('after')\n"
     )
     cmd = [sys.executable, "-c", code]
@@ -153,7 +153,7 @@ def test_write_outputs_reports_every_problem_and_writes_the_rest(tmp_path: Path)
     problems: list[str] = []
     run = GateRun(verdict=usage_verdict("bad input"))
     targets = {"junit": tmp_path, "summary": tmp_path / "s.md", "dotenv": None}
-    written = write_outputs(run, targets, Redactor(), problems)
+    written = write_outputs(run, targets, Secrets(), problems)
     assert written == {"summary": tmp_path / "s.md"}
     assert len(problems) == 1 and str(tmp_path) in problems[0] and "is a directory" in problems[0]
 

@@ -14,11 +14,11 @@ import pytest
 
 from checkly_gate.files import append_text, write_atomic
 from checkly_gate.finish import write_outputs
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun, snapshot
 from tests import runs
 
-NO_SECRETS = Redactor()  # these tests are about writing, not masking
+NO_SECRETS = Secrets()  # these tests are about writing, not masking
 
 
 def test_write_atomic_creates_parents_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_append_never_truncates(tmp_path: Path) -> None:
 def test_write_outputs_renders_every_format_and_redacts(tmp_path: Path) -> None:
     run = runs.failed()
     targets = {k: tmp_path / f"out.{k}" for k in ("json", "junit", "summary", "dotenv")}
-    written = write_outputs(run, dict(targets), Redactor(["Deploy checks"]))
+    written = write_outputs(run, dict(targets), Secrets(["Deploy checks"]))
     assert set(written) == set(targets)
     for path in targets.values():
         text = path.read_text(encoding="utf-8")
@@ -64,7 +64,7 @@ def test_unwritable_target_is_logged_not_fatal(tmp_path: Path) -> None:
     written = write_outputs(
         runs.passed(),
         {"junit": blocker / "sub" / "j.xml", "json": tmp_path / "ok.json"},
-        Redactor(),
+        Secrets(),
     )
     assert list(written) == ["json"]
 
@@ -153,10 +153,10 @@ def test_snapshot_written_in_pieces_is_the_rendered_text(around: bytes, tmp_path
     raw = around + json.dumps(body).encode() + around
     run = _raw_body_run(raw)
     path = tmp_path / "snap.json"
-    assert write_outputs(run, {"json": path}, Redactor([key])) == {"json": path}
+    assert write_outputs(run, {"json": path}, Secrets([key])) == {"json": path}
     written = path.read_text(encoding="utf-8")
     assert "%63u_pieces" not in written and "***" in written
-    assert written == Redactor([key])(snapshot.render(run))
+    assert written == Secrets([key])(snapshot.render(run))
     assert snapshot.load(written).verdict.exit_code == run.verdict.exit_code
 
 
@@ -169,7 +169,7 @@ def test_a_body_that_is_not_utf8_is_still_written_as_utf8_json(tmp_path: Path) -
     path.write_text("old")
     problems: list[str] = []
     targets = {"json": path, "junit": tmp_path / "j.xml"}
-    written = write_outputs(_raw_body_run(raw), targets, Redactor(), problems)
+    written = write_outputs(_raw_body_run(raw), targets, Secrets(), problems)
     assert sorted(written) == ["json", "junit"] and not problems
     stored = json.loads(path.read_bytes().decode("utf-8"))
     assert "\ufffd" in stored["sessions"][0]["body"]["name"]

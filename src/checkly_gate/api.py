@@ -35,7 +35,7 @@ from checkly_gate.check_sessions import parse_check_session
 from checkly_gate.models import NotASessionError, Session, load_session, same_session
 from checkly_gate.proxies import applicable
 from checkly_gate.proxies import secrets as proxy_secrets
-from checkly_gate.redact import CUT, Redactor
+from checkly_gate.redact import CUT, Secrets
 from checkly_gate.schedule import RequestBudget
 from checkly_gate.scope import Scope
 from checkly_gate.text import is_safe_id, one_line
@@ -257,11 +257,11 @@ class Client:
         scope: Scope | None = None,
         env: Mapping[str, str] | None = None,
         budget: RequestBudget | None = None,
-        secrets: Redactor | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
         # The command's secrets: the texts this client puts in its errors are masked with them,
         # and a proxy's credentials join them (so every writer of the command masks those too).
-        self._secrets = secrets if secrets is not None else Redactor([api_key])
+        self._secrets = secrets if secrets is not None else Secrets([api_key])
         headers = {
             "Authorization": f"Bearer {api_key}",
             "User-Agent": USER_AGENT,

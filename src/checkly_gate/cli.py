@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from checkly_gate import __version__
 
 if TYPE_CHECKING:
-    from checkly_gate.redact import Redactor
+    from checkly_gate.redact import Secrets
 
 EXIT_USAGE = 2
 
@@ -307,7 +307,7 @@ def usage_error(
     env: dict[str, str],
     out: TextIO,
     err: TextIO,
-    secrets: Redactor,
+    secrets: Secrets,
 ) -> int:
     """Exit 2 with one line on stderr, and, when the report paths or the CI are known, the
     reports of an ``error`` outcome through the same finish path as every other outcome."""
@@ -359,12 +359,12 @@ def main(argv: list[str] | None = None) -> int:
         close_stdout()
 
 
-def command_secrets(known: argparse.Namespace, env: dict[str, str]) -> Redactor:
+def command_secrets(known: argparse.Namespace, env: dict[str, str]) -> Secrets:
     """The command's secrets, built once from what the command line and the environment carry:
     the API key and the ``--env``/``--env-plain`` values (flags, ``CHECKLY_GATE_ENV*``). Every
     writer of the command masks them; the command adds what it learns later (the config file's
     ``env`` values, a proxy's credentials)."""
-    from checkly_gate.redact import Redactor
+    from checkly_gate.redact import Secrets
 
     flagged = [*known.env, *getattr(known, "env_plain", [])]
     given = [value for value in flagged if isinstance(value, str)]
@@ -373,7 +373,7 @@ def command_secrets(known: argparse.Namespace, env: dict[str, str]) -> Redactor:
     env_values = [value.partition("=")[2] for value in given]
     # `simulate --api-key` is the key a local fake accepts, shown in its hint: not a secret.
     flag_key = None if known.command == "simulate" else known.api_key
-    return Redactor([flag_key, env.get("CHECKLY_API_KEY")], env_values)
+    return Secrets([flag_key, env.get("CHECKLY_API_KEY")], env_values)
 
 
 def _main(
@@ -382,7 +382,7 @@ def _main(
     out: TextIO,
     err: TextIO,
     known: argparse.Namespace,
-    secrets: Redactor,
+    secrets: Secrets,
 ) -> int:
     parser = build_parser()
     try:

@@ -2,7 +2,7 @@
 
 ``open_command`` makes the command's ``Scope`` (the ``--timeout`` deadline of the whole command;
 SIGINT/SIGTERM stop it whichever step runs), the ``api.Client`` bound to it, the CI integration
-and the wall-clock start; the ``Redactor`` of secrets comes from the caller (``cli`` builds it
+and the wall-clock start; the ``Secrets`` of secrets comes from the caller (``cli`` builds it
 once from the flags and variables) and is handed to the client, the integration and every write.
 A command finds its sessions with it, then either hands them to ``gate.wait`` or ends at once
 with ``finish_early`` (no match, a failed trigger, no session found, a signal).
@@ -24,7 +24,7 @@ from checkly_gate.ci import detect
 from checkly_gate.ci.base import Integration
 from checkly_gate.config import Options
 from checkly_gate.finish import configuration_problem, deferred_signal, finish
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun
 from checkly_gate.schedule import RequestBudget
 from checkly_gate.scope import Scope, signals_stop
@@ -39,7 +39,7 @@ class Command:
     options: Options
     scope: Scope
     client: Client  # bound to ``scope``
-    secrets: Redactor
+    secrets: Secrets
     out: TextIO
     env: Mapping[str, str]
     integration: Integration | None
@@ -79,7 +79,7 @@ def open_command(
     options: Options,
     out: TextIO,
     env: Mapping[str, str],
-    secrets: Redactor | None = None,
+    secrets: Secrets | None = None,
     colour: bool = False,
     transport: httpx.BaseTransport | None = None,
     handle_signals: bool = True,
@@ -90,7 +90,7 @@ def open_command(
     callers). ``transport``: an httpx transport for tests; ``handle_signals``: route
     SIGINT/SIGTERM to the scope (off in-process, where the test runner owns them).
     """
-    secrets = secrets if secrets is not None else Redactor([options.api_key])
+    secrets = secrets if secrets is not None else Secrets([options.api_key])
     scope = Scope(options.timeout)
     with contextlib.ExitStack() as stack:
         if handle_signals:

@@ -9,7 +9,7 @@
 - A directory, a FIFO nobody reads, or an unwritable path raises ``OSError`` whose ``strerror``
   says why; callers report it and carry on (a report never changes the verdict).
 
-Text is masked with the command's secrets (the ``Redactor`` every writer here takes) at this
+Text is masked with the command's secrets (the ``Secrets`` every writer here takes) at this
 write point and encoded as UTF-8 with lone surrogates replaced by U+FFFD, so writing never fails
 on content.
 """
@@ -27,13 +27,13 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 from checkly_gate.text import one_line, printable
 
 _IN_PLACE_ROOTS = ("/dev/", "/proc/")
 
 
-def _encode(text: str, secrets: Redactor) -> bytes:
+def _encode(text: str, secrets: Secrets) -> bytes:
     return printable(secrets(text)).encode("utf-8")
 
 
@@ -46,9 +46,9 @@ def _check_utf8(data: memoryview) -> None:
     decoder.decode(b"", final=True)
 
 
-def _unmasked(data: memoryview, secrets: Redactor) -> bytes | memoryview:
+def _unmasked(data: memoryview, secrets: Secrets) -> bytes | memoryview:
     """UTF-8 text ``data`` as it is when masking leaves it unchanged (no decoded or encoded copy
-    of a large body: ``Redactor.finds`` looks at the bytes), else masked and encoded. Raises
+    of a large body: ``Secrets.finds`` looks at the bytes), else masked and encoded. Raises
     ``UnicodeDecodeError`` on bytes that are not UTF-8 (a lone surrogate included), so
     ``printable`` would change nothing."""
     _check_utf8(data)
@@ -57,7 +57,7 @@ def _unmasked(data: memoryview, secrets: Redactor) -> bytes | memoryview:
     return secrets(str(data, "utf-8")).encode("utf-8")
 
 
-def write_atomic(path: Path | str, text: str, secrets: Redactor) -> None:
+def write_atomic(path: Path | str, text: str, secrets: Secrets) -> None:
     """Write ``text``, ``secrets`` masked, to ``path`` the safe way for what ``path`` is (see
     the module docs).
 
@@ -91,7 +91,7 @@ def _coalesced(pieces: Iterable[str | memoryview]) -> Iterator[str | memoryview]
 def write_pieces(
     path: Path | str,
     pieces: Iterable[str | memoryview],
-    secrets: Redactor,
+    secrets: Secrets,
 ) -> None:
     """``write_atomic`` of the pieces' concatenation without building it: text pieces are
     masked (``secrets``) and encoded a few at a time (about
@@ -206,7 +206,7 @@ def _write_in_place(path: Path, data: Iterable[bytes | memoryview], fifo: bool) 
         os.close(fd)
 
 
-def append_text(path: Path | str, text: str, secrets: Redactor) -> None:
+def append_text(path: Path | str, text: str, secrets: Secrets) -> None:
     """Append ``text``, ``secrets`` masked, to a file another process owns (e.g.
     ``$GITHUB_STEP_SUMMARY``); never truncate."""
     path = Path(path)

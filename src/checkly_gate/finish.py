@@ -20,7 +20,7 @@ from checkly_gate.ci.base import Integration
 from checkly_gate.config import Options
 from checkly_gate.files import write_atomic, write_pieces
 from checkly_gate.progress import render_explanations, render_verdict
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun, markdown
 from checkly_gate.reports.formats import FORMAT_BY_KEY, FORMATS
 from checkly_gate.scope import Scope
@@ -43,7 +43,7 @@ def render_safely(render: Renderer, run: GateRun) -> str:
 def write_outputs(
     run: GateRun,
     targets: dict[str, Path | None],
-    secrets: Redactor,
+    secrets: Secrets,
     problems: list[str] | None = None,
 ) -> dict[str, Path]:
     """Render and write each requested format (``{"junit": path, ...}``); returns what was
@@ -88,7 +88,7 @@ def finish(
     options: Options,
     out: TextIO,
     integration: Integration | None,
-    secrets: Redactor,
+    secrets: Secrets,
     colour: bool = False,
     said: bool = False,
 ) -> None:

@@ -35,7 +35,7 @@ from checkly_gate.finish import configuration_problem, deferred_signal, finish
 from checkly_gate.follow import Observation, PollSettings, SessionSource, Stop, follow
 from checkly_gate.models import Session
 from checkly_gate.progress import Progress
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun
 from checkly_gate.schedule import START_JITTER, slower_with
 from checkly_gate.verdict import Policy, SessionVerdict, combine, is_settled, judge_session
@@ -363,13 +363,13 @@ def cancel_sessions(client: Client, refs: Sequence[SessionRef]) -> None:
                 log.warning("could not cancel %s %s: %s", ref.noun, ref.id, exc)
 
 
-def _masked_bodies(raw: dict[str, bytes], secrets: Redactor) -> dict[str, bytes]:
+def _masked_bodies(raw: dict[str, bytes], secrets: Secrets) -> dict[str, bytes]:
     """The last raw body of each session with secrets masked in its DECODED strings (the raw
     text may hold the key JSON-escaped, and masking raw JSON text could break it), for the
     snapshot only: never parsed again, never judged."""
     return {sid: secrets.scrub_json(content)[0] for sid, content in raw.items()}
 
 
-def _masked_error(obs: Observation, secrets: Redactor) -> Observation:
+def _masked_error(obs: Observation, secrets: Secrets) -> Observation:
     """``obs`` with its error text masked; its session stays as received (it was judged)."""
     return dataclasses.replace(obs, error=secrets(obs.error)) if obs.error else obs

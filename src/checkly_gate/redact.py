@@ -10,7 +10,7 @@ check name, JSON-escaped as ``\\u0063u_...``), and every output format escapes t
    in every form a writer can produce: raw, backslash-escaped (repr, JSON, markdown),
    ``\\uXXXX`` / ``\\xXX``, percent-encoded and as XML/HTML character references, mixed freely.
 
-A command builds its ``Redactor`` once (``cli``, from the flags and variables that carry secrets)
+A command builds its ``Secrets`` once (``cli``, from the flags and variables that carry secrets)
 and hands it to everything that writes: the streams, the files, the API client (which ``add``s a
 proxy's credentials) and the ``run`` command (which ``add``s the config file's ``env`` values).
 There is no process-wide registry. Text cut by a length cap ends in ``…``: a secret's prefix
@@ -265,8 +265,8 @@ def encoded_forms(secret: str) -> list[str]:
     return [f for f in dict.fromkeys(forms) if f and f != secret]
 
 
-class Redactor:
-    """Replaces every known secret, in any written form, with ``***``.
+class Secrets:
+    """A command's secrets; calling it replaces every one, in any written form, with ``***``.
 
     ``secrets`` are always masked (the API key, tokens); ``values`` (``--env`` values) are
     masked as ``classify`` says: secrets everywhere, plain values as whole tokens, common
@@ -292,15 +292,15 @@ class Redactor:
 
     def add(self, secrets: Iterable[str | None] = (), values: Iterable[str | None] = ()) -> None:
         """Mask these too from now on (a proxy's credentials, the config file's ``env`` values):
-        the command learns them after it built its ``Redactor``. Thread-safe; a write that runs
+        the command learns them after it built its ``Secrets``. Thread-safe; a write that runs
         meanwhile masks with the secrets known when it started."""
-        more = Redactor(secrets, values)
+        more = Secrets(secrets, values)
         with self._lock:
             strong = set(self._secrets) | set(more._secrets)
             plain = set(self._plain) | set(more._plain)
             if len(strong) == len(self._secrets) and len(plain) == len(self._plain):
                 return
-            grown = Redactor.__new__(Redactor)
+            grown = Secrets.__new__(Secrets)
             grown._secrets = sorted(strong, key=len, reverse=True)
             grown._plain = sorted(plain, key=len, reverse=True)
             grown._compile()
@@ -467,7 +467,7 @@ def _is_hex(text: str) -> bool:
 class RedactingStream:
     """A text stream wrapper that redacts whatever is written through it."""
 
-    def __init__(self, stream: TextIO, redactor: Redactor) -> None:
+    def __init__(self, stream: TextIO, redactor: Secrets) -> None:
         self._stream = stream
         self._redactor = redactor
 
@@ -484,6 +484,6 @@ class RedactingStream:
         return getattr(self._stream, name)
 
 
-def redacting(stream: TextIO, redactor: Redactor) -> TextIO:
+def redacting(stream: TextIO, redactor: Secrets) -> TextIO:
     """``stream`` wrapped so that every write is redacted, typed as the stream it stands for."""
     return cast(TextIO, RedactingStream(stream, redactor))

@@ -33,7 +33,7 @@ from checkly_gate.scope import run_child
 from checkly_gate.text import one_line
 
 if TYPE_CHECKING:
-    from checkly_gate.redact import Redactor
+    from checkly_gate.redact import Secrets
     from checkly_gate.reports import GateRun
 
 CONTEXT = "checkly-gate"
@@ -101,7 +101,7 @@ class Buildkite(Basic):
         summary_markdown: str,
         junit: Path | None,
         summary: Path | None,
-        secrets: Redactor | None = None,
+        secrets: Secrets | None = None,
     ) -> list[str]:
         agent = shutil.which("buildkite-agent", path=self._env.get("PATH"))
         if agent is None or not summary_markdown:

@@ -28,7 +28,7 @@ from checkly_gate.ci.base import (
 )
 from checkly_gate.files import append_text
 from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, facts
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun, session_link
 from checkly_gate.reports.evidence import Evidence, evidence_line
 from checkly_gate.text import one_line, plain_text
@@ -299,7 +299,7 @@ class GitHub(Integration):
         summary_markdown: str,
         junit: Path | None,
         summary: Path | None,
-        secrets: Redactor | None = None,
+        secrets: Secrets | None = None,
     ) -> list[str]:
         problems: list[str] = []
         summary_file = self._env.get("GITHUB_STEP_SUMMARY")
@@ -313,7 +313,7 @@ class GitHub(Integration):
                     text = "\n" + text
                 text = _fit_summary(text, SUMMARY_LIMIT_BYTES - existing)
                 if text:
-                    append_text(Path(summary_file), text, secrets or Redactor())
+                    append_text(Path(summary_file), text, secrets or Secrets())
                 else:
                     full = "$GITHUB_STEP_SUMMARY is already at GitHub's 1 MiB limit"
                     problems.append(command("warning", f"summary not written: {full}"))
@@ -325,7 +325,7 @@ class GitHub(Integration):
                 append_text(
                     Path(output_file),
                     render_outputs(outputs(run, junit, summary)),
-                    secrets or Redactor(),
+                    secrets or Secrets(),
                 )
             except (OSError, ValueError) as exc:  # ValueError: unencodable text
                 problems.append(_file_warning("GITHUB_OUTPUT", output_file, exc))
@@ -334,7 +334,7 @@ class GitHub(Integration):
     def report_problem(self, message: str) -> list[str]:
         return [command("error", one_line(message, 1000), title="checkly-gate: report not written")]
 
-    def hand_over(self, values: Mapping[str, str], redactor: Redactor) -> None:
+    def hand_over(self, values: Mapping[str, str], redactor: Secrets) -> None:
         """``run --detach``: the session's values as step outputs (``GITHUB_OUTPUT``)."""
         output_file = self._env.get("GITHUB_OUTPUT")
         if not output_file:

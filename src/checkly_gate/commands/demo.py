@@ -15,7 +15,7 @@ from checkly_gate import gate
 from checkly_gate.commands import commit, run
 from checkly_gate.config import ConfigError, Options
 from checkly_gate.context import open_command, setup_logging
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 from checkly_gate.simulator import Scenario, ScenarioError, Simulator, load_scenario
 from checkly_gate.simulator.ratelimit import parse_rate_limit
 from checkly_gate.streams import use_colour
@@ -26,7 +26,7 @@ EXIT_USAGE = 2
 
 
 def main(
-    args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO, secrets: Redactor
+    args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO, secrets: Secrets
 ) -> int:
     """``checkly-gate demo``: start the simulator on a free port, run the real command against
     it, say where the reports are; exits with the gate's code."""
@@ -71,7 +71,7 @@ def _run_demo(
     tags: tuple[tuple[str, ...], ...] | None,
     out: TextIO,
     env: Mapping[str, str],
-    secrets: Redactor,
+    secrets: Secrets,
 ) -> int:
     """Print the command the demo runs, as a user would type it, and run it: ``wait --commit``
     for a scenario whose session appears later, ``run`` with ``tags``, else ``wait ID``.

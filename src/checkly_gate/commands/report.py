@@ -14,7 +14,7 @@ from checkly_gate.config import ConfigError, Options
 from checkly_gate.context import setup_logging
 from checkly_gate.files import UnreadableInput, read_bounded
 from checkly_gate.finish import finish
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun, snapshot
 from checkly_gate.reports.formats import FORMATS
 
@@ -22,7 +22,7 @@ MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024  # four 64 MiB bodies (``api.MAX_BODY_BYT
 
 
 def main(
-    args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO, secrets: Redactor
+    args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO, secrets: Secrets
 ) -> int:
     """``checkly-gate report SNAPSHOT.json``: write the reports asked for, print the verdict."""
     run = load_snapshot(Path(args.snapshot))

@@ -21,7 +21,7 @@ from checkly_gate.config import check_text
 from checkly_gate.context import Command, open_command, setup_logging
 from checkly_gate.files import write_atomic
 from checkly_gate.models import Session
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import dotenv
 from checkly_gate.streams import use_colour
 from checkly_gate.text import is_safe_id, link, one_line
@@ -31,7 +31,7 @@ log = logging.getLogger("checkly_gate")
 
 
 def main(
-    args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO, secrets: Redactor
+    args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO, secrets: Secrets
 ) -> int:
     """``checkly-gate run``: resolve the options, then trigger and wait (or detach)."""
     for flag, values in (

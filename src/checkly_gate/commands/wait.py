@@ -14,12 +14,12 @@ from checkly_gate.commands import commit
 from checkly_gate.commands.options import ENV, parse_options, resolve_options
 from checkly_gate.config import SESSION_ID_ENVS, ConfigError, parse_session_id
 from checkly_gate.context import open_command, setup_logging
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 from checkly_gate.streams import use_colour
 
 
 def main(
-    args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO, secrets: Redactor
+    args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO, secrets: Secrets
 ) -> int:
     """``checkly-gate wait``: resolve what to wait for, then wait; returns the exit code."""
     given = bool(args.session_ids or args.check_session)
