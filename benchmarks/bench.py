@@ -22,11 +22,19 @@ import tempfile
 import time
 import uuid
 
+from checkly_gate import gate
 from checkly_gate.config import Options
-from checkly_gate.gate import run_gate
+from checkly_gate.context import open_command
+from checkly_gate.reports import GateRun
 from checkly_gate.simulator import Simulator, load_scenario
 
 KEY = "bench-key"
+
+
+def _wait(options: Options) -> GateRun:
+    """``gate.wait`` for ``options.session_ids`` in this process (signals left alone)."""
+    with open_command(options, io.StringIO(), {}, handle_signals=False) as ctx:
+        return gate.wait(ctx, gate.test_sessions(options.session_ids))
 
 
 def verdict_latency(runs: int) -> list[float]:
@@ -36,7 +44,7 @@ def verdict_latency(runs: int) -> list[float]:
         with Simulator(scenario=load_scenario("passing"), api_key=KEY, speed=2.0) as sim:
             sid = str(uuid.uuid4())
             options = Options(session_ids=(sid,), api_key=KEY, api_url=sim.url, timeout=120)
-            run_gate(options, io.StringIO(), handle_signals=False)
+            _wait(options)
             returned = time.monotonic()
             final = sim.final_at(sid)
             assert final is not None, "session never turned final"
@@ -51,7 +59,7 @@ def requests_per_minute(seconds: float) -> float:
         options = Options(
             session_ids=(str(uuid.uuid4()),), api_key=KEY, api_url=sim.url, timeout=seconds
         )
-        run = run_gate(options, io.StringIO(), handle_signals=False)
+        run = _wait(options)
         return run.requests / (seconds / 60.0)
 
 

@@ -33,25 +33,25 @@ CHECKS = 14_800
 GROWN = ("responseTime", "startedAt", "stoppedAt", "sequenceId")
 TYPES = ("API", "BROWSER", "MULTI_STEP", "PLAYWRIGHT", "URL", "TCP", "DNS", "ICMP")
 
-# The child: everything after the last body arrived, as gate.run_gate does it.
+# The child: everything after the last body arrived, as gate.wait does it.
 _CHILD = r"""
 import io, json, sys, time
 from pathlib import Path
 body_path, out_dir = sys.argv[1], Path(sys.argv[2])
-from checkly_gate.gate import _decode_bodies
+from checkly_gate.gate import _masked_bodies
 from checkly_gate.models import load_session
-from checkly_gate.outputs import write_outputs
+from checkly_gate.finish import write_outputs
 from checkly_gate.progress import render_verdict
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun
 from checkly_gate.follow import Observation, Stop
 from checkly_gate.verdict import Policy, combine, judge_session
 raw = Path(body_path).read_bytes()
 started = time.perf_counter()
 session = load_session(raw)  # as api.Client reads a test session body
-redactor = Redactor(["bench-key-123"])
-bodies, masked = _decode_bodies({session.session_id: raw}, redactor)
-obs = Observation(session.session_id, Stop.FINAL, session=masked.get(session.session_id, session))
+redactor = Secrets(["bench-key-123"])
+bodies = _masked_bodies({session.session_id: raw}, redactor)
+obs = Observation(session.session_id, Stop.FINAL, session=session)
 verdict = combine([judge_session(obs, Policy())], None)
 run = GateRun(verdict=verdict, observations=(obs,), bodies=bodies, requests=2)
 targets = {k: out_dir / n for k, n in

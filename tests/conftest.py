@@ -101,19 +101,3 @@ def serve(request: pytest.FixtureRequest) -> Iterator[Callable[..., Simulator]]:
     yield _serve
     for sim in started:
         sim.stop()
-
-
-@pytest.fixture(autouse=True)
-def _secrets_of_this_test_only() -> Iterator[None]:
-    """Every ``Redactor`` registers its secrets process-wide (one command per process in real
-    use); in-process tests share a worker, so each starts with none and leaves none behind."""
-    from checkly_gate import redact
-
-    def clear() -> None:
-        with redact._known_lock:
-            redact._known.clear()
-            redact._everywhere = None
-
-    clear()
-    yield
-    clear()

@@ -76,11 +76,10 @@ def session_body(
 
 
 def wait_in_process(url: str, key: str, timeout: float, poll_interval: float) -> tuple[Any, str]:
-    """``run_gate`` on one fresh session id of the simulator at ``url``: (GateRun, its log)."""
+    """``gate.wait`` on one fresh session id of the simulator at ``url``: (GateRun, its log)."""
     import io
 
     from checkly_gate.config import Options
-    from checkly_gate.gate import run_gate
 
     out = io.StringIO()
     options = Options(
@@ -90,7 +89,48 @@ def wait_in_process(url: str, key: str, timeout: float, poll_interval: float) ->
         timeout=timeout,
         poll_interval=poll_interval,
     )
-    return run_gate(options, out, handle_signals=False), out.getvalue()
+    return wait_for(options, out), out.getvalue()
+
+
+def wait_for(
+    options: Any,
+    out: Any,
+    env: dict[str, str] | None = None,
+    transport: Any = None,
+    settings: Any = None,
+    colour: bool = False,
+) -> Any:
+    """``gate.wait`` in this process for ``options.session_ids`` (test sessions), under a
+    ``context.Command`` that leaves signals to the test runner: the returned ``GateRun``."""
+    from checkly_gate import gate
+    from checkly_gate.context import open_command
+
+    with open_command(
+        options, out, env or {}, colour=colour, transport=transport, handle_signals=False
+    ) as ctx:
+        return gate.wait(ctx, gate.test_sessions(options.session_ids), settings)
+
+
+def trigger_and_wait(
+    options: Any, trigger_options: Any, out: Any, env: dict[str, str], transport: Any = None
+) -> int:
+    """``run`` (trigger a test session, then wait) in this process: the exit code."""
+    from checkly_gate.commands import run
+    from checkly_gate.context import open_command
+
+    with open_command(options, out, env, transport=transport, handle_signals=False) as ctx:
+        return run.trigger_and_wait(ctx, trigger_options)
+
+
+def find_and_wait(
+    options: Any, discovery: Any, out: Any, env: dict[str, str], transport: Any = None
+) -> int:
+    """``wait --commit`` (discover, then wait) in this process: the exit code."""
+    from checkly_gate.commands import commit
+    from checkly_gate.context import open_command
+
+    with open_command(options, out, env, transport=transport, handle_signals=False) as ctx:
+        return commit.find_and_wait(ctx, discovery)
 
 
 def scope_until(clock: FakeClock, deadline: float) -> Any:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from checkly_gate.api import error_message, parse_retry_after
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_retry_after() -> None:
 
 
 def test_redactor_masks_keys_everywhere() -> None:
-    r = Redactor(["cu_supersecret", None, "ab"])
+    r = Secrets(["cu_supersecret", None, "ab"])
     assert r("Bearer cu_supersecret was bad") == "Bearer *** was bad"
     assert r.scrub({"m": ["cu_supersecret"], "cu_supersecret": 1}) == {"m": ["***"], "***": 1}
     assert r("ab stays") == "ab stays"  # too short to be a secret

@@ -100,6 +100,7 @@ def test_a_ci_output_file_of_any_kind_never_holds_the_gate_or_changes_the_verdic
 def test_a_fifo_whose_reader_never_reads_is_given_up_on(tmp_path: Path) -> None:
     """A reader that opened the FIFO and then takes nothing: bounded by the stall limit."""
     from checkly_gate.files import WRITE_STALL_SECONDS, write_atomic
+    from checkly_gate.redact import Secrets
 
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
@@ -107,7 +108,7 @@ def test_a_fifo_whose_reader_never_reads_is_given_up_on(tmp_path: Path) -> None:
     try:
         start = time.monotonic()
         with pytest.raises(OSError, match="took nothing"):
-            write_atomic(fifo, "x" * (4 * 1024 * 1024))  # more than any pipe buffer
+            write_atomic(fifo, "x" * (4 * 1024 * 1024), Secrets())  # more than any pipe buffer
         assert time.monotonic() - start < WRITE_STALL_SECONDS + 5
     finally:
         os.close(reader)

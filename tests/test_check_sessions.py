@@ -168,7 +168,7 @@ def test_cancel_on_interrupt_uses_the_check_session_endpoint() -> None:
     import httpx
 
     from checkly_gate.api import Client
-    from checkly_gate.gate import cancel_sessions
+    from checkly_gate.gate import SessionRef, cancel_sessions
 
     seen: list[str] = []
 
@@ -178,7 +178,7 @@ def test_cancel_on_interrupt_uses_the_check_session_endpoint() -> None:
 
     client = Client("k", "https://api.test", transport=httpx.MockTransport(handler))
     test_session = "0b9f3c3e-5a4b-4c2d-9e1f-1234567890ab"
-    cancel_sessions(client, [CSID, test_session], (CSID,))
+    cancel_sessions(client, [SessionRef(CSID, "check"), SessionRef(test_session, "test")])
     assert seen == [
         f"POST /v1/check-sessions/{CSID}/cancel",
         f"POST /v1/test-sessions/{test_session}/cancel",
@@ -220,7 +220,6 @@ def test_a_result_row_that_is_not_an_object_is_counted_never_dropped(value: Any)
 def test_a_started_check_session_the_gate_cannot_follow_is_never_dropped(extra: Any) -> None:
     # Dropping it made `run --check-sessions` green on the sessions it could read.
     from checkly_gate.api import Ambiguous, Client
-    from checkly_gate.check_session_flow import _Trigger
 
     answer = {"sessions": [check_session("STARTED", []), extra]}
     client = Client(
@@ -229,12 +228,11 @@ def test_a_started_check_session_the_gate_cannot_follow_is_never_dropped(extra: 
         transport=httpx.MockTransport(lambda r: httpx.Response(201, json=answer)),
     )
     with pytest.raises(Ambiguous, match="cannot follow"):
-        _Trigger(client).trigger({}, 5.0)
+        client.trigger_check_sessions({}, 5.0)
 
 
 def test_a_check_session_listed_twice_by_the_trigger_is_followed_once() -> None:
     from checkly_gate.api import Client
-    from checkly_gate.check_session_flow import _Trigger
 
     one = check_session("STARTED", [])
     again = dict(one, checkSessionId=CSID.upper())
@@ -244,5 +242,5 @@ def test_a_check_session_listed_twice_by_the_trigger_is_followed_once() -> None:
         "https://api.test",
         transport=httpx.MockTransport(lambda r: httpx.Response(201, json=answer)),
     )
-    _, sessions = _Trigger(client).trigger({}, 5.0)
+    sessions = client.trigger_check_sessions({}, 5.0)
     assert [s.session_id for s in sessions] == [CSID]

@@ -18,7 +18,7 @@ import pytest
 
 from checkly_gate.ci import COMMIT_VARIABLES, run_commits
 from checkly_gate.ci import github as github_ci
-from checkly_gate.discovery import resolve_commits
+from checkly_gate.commands.options import resolve_commits
 from checkly_gate.simulator import Simulator, load_scenario
 from checkly_gate.trigger import ci_metadata
 from tests.tools import clean_env

@@ -16,8 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.api import Client
-from checkly_gate.config import ConfigError
-from checkly_gate.discovery import (
+from checkly_gate.commands.commit import (
     COMMIT_VARIABLES,
     MAX_PAGES,
     MAX_SESSIONS,
@@ -27,9 +26,9 @@ from checkly_gate.discovery import (
     discovery_waits,
     list_query,
     matches,
-    parse_options,
-    resolve_commit,
 )
+from checkly_gate.commands.options import parse_options, resolve_commit
+from checkly_gate.config import ConfigError
 from checkly_gate.verdict import Outcome
 from tests.fakes import FakeClock, scope_until
 
@@ -550,8 +549,7 @@ def test_the_gate_exits_0_only_when_every_page_was_read_and_every_match_passed(
     import io
 
     from checkly_gate.config import Options
-    from checkly_gate.discovery import run_discovered
-    from tests.fakes import row, session_body
+    from tests.fakes import find_and_wait, row, session_body
 
     listed = [
         entry(f"g{i}", SHA if status else OTHER, status=status or "PASSED")
@@ -586,13 +584,12 @@ def test_the_gate_exits_0_only_when_every_page_was_read_and_every_match_passed(
         poll_interval=0.1,
         not_found_grace=1.0,
     )
-    code = run_discovered(
+    code = find_and_wait(
         options,
         DiscoveryOptions(commit=SHA, discover_timeout=0.0),
         io.StringIO(),
         {},
         transport=httpx.MockTransport(handler),
-        handle_signals=False,
     )
     if broken:
         assert code == 6

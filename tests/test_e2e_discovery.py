@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from checkly_gate.discovery import COMMIT_VARIABLES
+from checkly_gate.commands.commit import COMMIT_VARIABLES
 from checkly_gate.simulator import CheckSpec, Fault, Scenario, Simulator, load_scenario
 from checkly_gate.simulator.model import DEFAULT_METADATA
 from tests.tools import clean_env, terminate_when_seen
@@ -408,7 +408,7 @@ def test_an_unusable_next_id_is_api_trouble_in_one_line(tmp_path, cursor: bytes)
 def test_more_matches_than_the_gate_follows_is_refused_with_a_reason_never_cut(
     sims, tmp_path
 ) -> None:
-    from checkly_gate.discovery import MAX_SESSIONS
+    from checkly_gate.commands.commit import MAX_SESSIONS
 
     sim = sims("passing")
     for _ in range(MAX_SESSIONS + 1):

@@ -24,13 +24,12 @@ from hypothesis import Phase, given, settings
 
 from checkly_gate.config import Options
 from checkly_gate.follow import PollSettings, Stop
-from checkly_gate.gate import run_gate
 from checkly_gate.simulator import Scenario, Simulator
 from checkly_gate.simulator.model import ScenarioError, parse_scenario
 from checkly_gate.verdict import judge_session
 from tests import junit_dialect
 from tests.bodies import Case, provably_passed, sessions
-from tests.fakes import row, session_body
+from tests.fakes import row, session_body, wait_for
 from tests.test_verdict_property import observe
 from tests.tools import clean_env, unfolded
 
@@ -134,13 +133,13 @@ def test_a_final_row_still_running_is_re_read_then_fails(serve) -> None:
     options = Options(session_ids=(SID,), api_key=KEY, api_url=sim.url, timeout=10)
     settle = PollSettings(poll_interval=0.05, long_poll=False, settle_window=0.3)
     out = io.StringIO()
-    run = run_gate(options, out, settings=settle, handle_signals=False)
+    run = wait_for(options, out, settings=settle)
     assert run.verdict.exit_code == 1, out.getvalue()
     assert "b (eu-west-1; FINAL row with status RUNNING)" in run.verdict.reason
     assert len([r for r in sim.requests if r.status == 200]) == 4  # read, then 3 settle tries
     short = Options(session_ids=(SID,), api_key=KEY, api_url=sim.url, timeout=1)
     settle = PollSettings(poll_interval=0.05, long_poll=False, settle_window=30)
-    run = run_gate(short, io.StringIO(), settings=settle, handle_signals=False)
+    run = wait_for(short, io.StringIO(), settings=settle)
     assert run.verdict.exit_code == 4
     assert "before the results of the PASSED session settled" in run.verdict.reason
 

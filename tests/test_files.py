@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 
 from checkly_gate.files import append_text, write_atomic
-from checkly_gate.outputs import write_outputs
-from checkly_gate.redact import Redactor
+from checkly_gate.finish import write_outputs
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun
 from checkly_gate.simulator import Simulator, load_scenario
 from checkly_gate.verdict import usage_verdict
 from tests.tools import clean_env
+
+NO_SECRETS = Secrets()  # these tests are about paths, not masking
 
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 KEY = "cu_files_key_123"
@@ -27,9 +29,9 @@ KEY = "cu_files_key_123"
 
 def test_a_regular_file_is_replaced_atomically(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "r.md"
-    write_atomic(path, "one")
+    write_atomic(path, "one", NO_SECRETS)
     inode = path.stat().st_ino
-    write_atomic(path, "two \ud800")  # a lone surrogate is written, replaced
+    write_atomic(path, "two \ud800", NO_SECRETS)  # a lone surrogate is written, replaced
     assert path.read_text("utf-8") == "two \ufffd"
     assert path.stat().st_ino != inode  # renamed into place, never truncated in place
     assert [p.name for p in path.parent.iterdir()] == ["r.md"]  # no temp file left
@@ -41,12 +43,12 @@ def test_a_symlink_keeps_being_a_link_and_its_target_is_replaced(tmp_path: Path)
     target.write_text("old")
     link = tmp_path / "summary.md"
     link.symlink_to(target)
-    write_atomic(link, "new")
+    write_atomic(link, "new", NO_SECRETS)
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert target.read_text() == "new"
     dangling = tmp_path / "dangling.md"
     dangling.symlink_to(tmp_path / "later.md")
-    write_atomic(dangling, "created")
+    write_atomic(dangling, "created", NO_SECRETS)
     assert dangling.is_symlink() and (tmp_path / "later.md").read_text() == "created"
 
 
@@ -77,7 +79,7 @@ def test_a_fifo_is_written_in_place(tmp_path: Path) -> None:
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
     ready.wait(5)
-    write_atomic(fifo, "through the pipe\n")
+    write_atomic(fifo, "through the pipe\n", NO_SECRETS)
     thread.join(5)
     assert got == [b"through the pipe\n"]
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
@@ -87,7 +89,7 @@ def test_a_fifo_nobody_reads_is_an_error_not_a_hang(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     with pytest.raises(OSError, match="no process is reading"):
-        write_atomic(fifo, "x")
+        write_atomic(fifo, "x", NO_SECRETS)
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
@@ -95,7 +97,7 @@ def test_a_fifo_nobody_reads_is_an_error_not_a_hang(tmp_path: Path) -> None:
 def test_a_character_device_is_written_in_place_never_replaced(tmp_path: Path) -> None:
     device = tmp_path / "null"
     os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # like /dev/null
-    write_atomic(device, "gone")
+    write_atomic(device, "gone", NO_SECRETS)
     assert stat.S_ISCHR(os.stat(device).st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["null"]
 
@@ -108,8 +110,9 @@ def test_dev_stdout_is_the_process_output(tmp_path: Path, into: str, path: str) 
     (tmp_path / "link-to-stdout.md").symlink_to("/dev/stdout")
     code = (
         "from checkly_gate.files import write_atomic\n"
+        "from checkly_gate.redact import Secrets\n"
         "print('before')\n"
-        f"write_atomic({path!r}, 'summary text\\n')\n"
+        f"write_atomic({path!r}, 'summary text\\n', Secrets())\n"
         "print('after')\n"
     )
     cmd = [sys.executable, "-c", code]
@@ -140,17 +143,17 @@ def test_unwritable_paths_raise_a_clear_reason(tmp_path: Path, kind: str) -> Non
         locked.mkdir(mode=0o500)
         path, reason = locked / "r.md", "Permission denied"
     with pytest.raises(OSError) as caught:
-        write_atomic(path, "x")
+        write_atomic(path, "x", NO_SECRETS)
     assert reason in (caught.value.strerror or "")
     with pytest.raises(OSError):
-        append_text(tmp_path if kind == "directory" else path, "x")
+        append_text(tmp_path if kind == "directory" else path, "x", NO_SECRETS)
 
 
 def test_write_outputs_reports_every_problem_and_writes_the_rest(tmp_path: Path) -> None:
     problems: list[str] = []
     run = GateRun(verdict=usage_verdict("bad input"))
     targets = {"junit": tmp_path, "summary": tmp_path / "s.md", "dotenv": None}
-    written = write_outputs(run, targets, Redactor(), problems)
+    written = write_outputs(run, targets, Secrets(), problems)
     assert written == {"summary": tmp_path / "s.md"}
     assert len(problems) == 1 and str(tmp_path) in problems[0] and "is a directory" in problems[0]
 

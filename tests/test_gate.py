@@ -11,9 +11,9 @@ import pytest
 
 from checkly_gate import gate
 from checkly_gate.config import Options
-from checkly_gate.gate import WATCHDOG_GRACE, run_gate
+from checkly_gate.gate import WATCHDOG_GRACE
 from checkly_gate.verdict import Outcome
-from tests.fakes import SID, row, session_body
+from tests.fakes import SID, row, session_body, wait_for
 
 
 def options(timeout: float = 1.0) -> Options:
@@ -35,9 +35,7 @@ def test_a_request_that_never_returns_cannot_outlive_the_deadline() -> None:
 
     start = time.monotonic()
     try:
-        run = run_gate(
-            options(1.0), io.StringIO(), transport=httpx.MockTransport(stuck), handle_signals=False
-        )
+        run = wait_for(options(1.0), io.StringIO(), transport=httpx.MockTransport(stuck))
     finally:
         release.set()
     # The scope abandons the exchange at the deadline itself; the watchdog is not needed.
@@ -53,7 +51,7 @@ def test_an_internal_error_in_a_follower_is_never_green() -> None:
         raise RuntimeError("bug in a transport")
 
     out = io.StringIO()
-    run = run_gate(options(5.0), out, transport=httpx.MockTransport(broken), handle_signals=False)
+    run = wait_for(options(5.0), out, transport=httpx.MockTransport(broken))
     assert run.verdict.exit_code == 6
     assert "internal error" in run.verdict.reason
 
@@ -73,11 +71,10 @@ def test_error_details_have_a_budget_of_their_own(monkeypatch: pytest.MonkeyPatc
 
     start = time.monotonic()
     try:
-        run = run_gate(
+        run = wait_for(
             options(30.0),
             io.StringIO(),
             transport=httpx.MockTransport(handler),
-            handle_signals=False,
         )
     finally:
         release.set()
@@ -93,11 +90,10 @@ def test_a_session_asked_for_twice_is_followed_once_and_ends_at_once() -> None:
     body = session_body("PASSED", [row()])
     twice = dataclasses.replace(options(5.0), session_ids=(SID, SID))
     start = time.monotonic()
-    run = run_gate(
+    run = wait_for(
         twice,
         io.StringIO(),
         transport=httpx.MockTransport(lambda r: httpx.Response(200, json=body)),
-        handle_signals=False,
     )
     assert time.monotonic() - start < 3.0
     assert run.verdict.exit_code == 0

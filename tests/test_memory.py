@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from checkly_gate.finish import write_outputs
 from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import load_session
-from checkly_gate.outputs import write_outputs
-from checkly_gate.redact import Redactor
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun, markdown
 from checkly_gate.verdict import Policy, combine, judge_session
 from tests.fakes import row, session_body
@@ -70,7 +70,7 @@ def test_big_reports_are_written_without_copies_of_the_body(
     XML was built as one tree, joined, copied and encoded: about 3 times the body each. Now the
     raw body is written as it is (0.1: not even decoded) and testcases one by one (1.0)."""
     path = tmp_path / kind
-    used = peak(lambda: write_outputs(run, {kind: path}, Redactor(["cu_key_123456"])))
+    used = peak(lambda: write_outputs(run, {kind: path}, Secrets(["cu_key_123456"])))
     assert path.stat().st_size > 0.4 * len(raw)  # a report of the whole session was written
     assert used < bound * len(raw)
 

@@ -17,8 +17,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checkly_gate.cli import _flags as cli_flags
 from checkly_gate.cli import build_parser
+from checkly_gate.commands.options import flags as cli_flags
 from checkly_gate.config import (
     OPTION_TABLE,
     RUN_SPECS,
@@ -318,7 +318,7 @@ def test_an_enumerated_value_is_checked_before_any_request(
 
 
 def test_every_choice_is_accepted_in_any_case(tmp_path: Path) -> None:
-    from checkly_gate.discovery import parse_options
+    from checkly_gate.commands.options import parse_options
 
     for choice in TABLE_BY_KEY["provider"].choices or ():
         options = parse_options("abcdef1", None, choice.lower(), None, None, None, {})
@@ -515,7 +515,7 @@ DISCOVERY_SAMPLES = {
 )
 def test_discovery_flags_and_variables_give_the_same_options(key: str, word: str) -> None:
     """`wait --commit`'s options: the flag and the table's variable mean the same."""
-    from checkly_gate.discovery import parse_options
+    from checkly_gate.commands.options import parse_options
 
     text, value = DISCOVERY_SAMPLES[key]
     flags: dict[str, Any] = {"commit": "abcdef1"}

@@ -13,16 +13,18 @@ from pathlib import Path
 import pytest
 
 from checkly_gate.files import append_text, write_atomic
-from checkly_gate.outputs import write_outputs
-from checkly_gate.redact import Redactor
+from checkly_gate.finish import write_outputs
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun, snapshot
 from tests import runs
+
+NO_SECRETS = Secrets()  # these tests are about writing, not masking
 
 
 def test_write_atomic_creates_parents_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b" / "report.xml"
-    write_atomic(target, "one")
-    write_atomic(target, "two ✓")
+    write_atomic(target, "one", NO_SECRETS)
+    write_atomic(target, "two ✓", NO_SECRETS)
     assert target.read_text(encoding="utf-8") == "two ✓"
     assert os.listdir(target.parent) == ["report.xml"]
     mode = stat.S_IMODE(target.stat().st_mode)
@@ -31,10 +33,10 @@ def test_write_atomic_creates_parents_replaces_and_leaves_no_temp(tmp_path: Path
 
 def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> None:
     target = tmp_path / "r.txt"
-    write_atomic(target, "old")
+    write_atomic(target, "old", NO_SECRETS)
 
     with pytest.raises(TypeError):
-        write_atomic(target, 123)  # type: ignore[arg-type]
+        write_atomic(target, 123, NO_SECRETS)  # type: ignore[arg-type]
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["r.txt"]
 
@@ -42,14 +44,14 @@ def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> N
 def test_append_never_truncates(tmp_path: Path) -> None:
     path = tmp_path / "summary.md"
     path.write_text("earlier step\n")
-    append_text(path, "ours\n")
+    append_text(path, "ours\n", NO_SECRETS)
     assert path.read_text() == "earlier step\nours\n"
 
 
 def test_write_outputs_renders_every_format_and_redacts(tmp_path: Path) -> None:
     run = runs.failed()
     targets = {k: tmp_path / f"out.{k}" for k in ("json", "junit", "summary", "dotenv")}
-    written = write_outputs(run, dict(targets), Redactor(["Deploy checks"]))
+    written = write_outputs(run, dict(targets), Secrets(["Deploy checks"]))
     assert set(written) == set(targets)
     for path in targets.values():
         text = path.read_text(encoding="utf-8")
@@ -62,7 +64,7 @@ def test_unwritable_target_is_logged_not_fatal(tmp_path: Path) -> None:
     written = write_outputs(
         runs.passed(),
         {"junit": blocker / "sub" / "j.xml", "json": tmp_path / "ok.json"},
-        Redactor(),
+        Secrets(),
     )
     assert list(written) == ["json"]
 
@@ -151,10 +153,10 @@ def test_snapshot_written_in_pieces_is_the_rendered_text(around: bytes, tmp_path
     raw = around + json.dumps(body).encode() + around
     run = _raw_body_run(raw)
     path = tmp_path / "snap.json"
-    assert write_outputs(run, {"json": path}, Redactor([key])) == {"json": path}
+    assert write_outputs(run, {"json": path}, Secrets([key])) == {"json": path}
     written = path.read_text(encoding="utf-8")
     assert "%63u_pieces" not in written and "***" in written
-    assert written == Redactor([key])(snapshot.render(run))
+    assert written == Secrets([key])(snapshot.render(run))
     assert snapshot.load(written).verdict.exit_code == run.verdict.exit_code
 
 
@@ -167,7 +169,7 @@ def test_a_body_that_is_not_utf8_is_still_written_as_utf8_json(tmp_path: Path) -
     path.write_text("old")
     problems: list[str] = []
     targets = {"json": path, "junit": tmp_path / "j.xml"}
-    written = write_outputs(_raw_body_run(raw), targets, Redactor(), problems)
+    written = write_outputs(_raw_body_run(raw), targets, Secrets(), problems)
     assert sorted(written) == ["json", "junit"] and not problems
     stored = json.loads(path.read_bytes().decode("utf-8"))
     assert "\ufffd" in stored["sessions"][0]["body"]["name"]

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkly_gate.redact import MASK, Redactor, everywhere
+from checkly_gate.redact import MASK, Secrets
 
 # What ``check_api_key`` lets through: printable ASCII without blanks.
 keys = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=8, max_size=40)
@@ -40,7 +40,7 @@ def test_every_form_of_a_key_is_masked(key: str, which: int, before: str, after:
     form = forms(key)[which]
     if not form or (which == 4 and len(form) != 6 * len(key)):
         return
-    masked = Redactor([key])(before + form + after)
+    masked = Secrets([key])(before + form + after)
     assert form not in masked
     assert MASK in masked
 
@@ -51,7 +51,7 @@ def test_every_form_of_any_secret_is_masked(secret: str, which: int) -> None:
     form = forms(secret)[which]
     if which == 4 and any(ord(c) >= 0x10000 for c in secret):
         return
-    assert form not in Redactor([secret])(f"<{form}>")
+    assert form not in Secrets([secret])(f"<{form}>")
 
 
 @settings(deadline=None)  # a busy 2-core machine: timing is not the property
@@ -59,16 +59,16 @@ def test_every_form_of_any_secret_is_masked(secret: str, which: int) -> None:
 def test_scrub_json_masks_decoded_strings_and_keeps_json(key: str) -> None:
     escaped = "".join(f"\\u{ord(c):04x}" for c in key)
     raw = '{"name": "check ' + escaped + '", "n": [1, {"k": "x"}], "ok": "' + "a" * 5 + '"}'
-    body, data = Redactor([key]).scrub_json(raw.encode())
+    body, data = Secrets([key]).scrub_json(raw.encode())
     assert data is not None and data["name"] == f"check {MASK}"
     assert json.loads(body) == data  # still JSON, whatever the key looks like
 
 
 def test_nothing_to_mask_costs_no_copy() -> None:
     raw = b'{"name": "plain"}'
-    assert Redactor(["cu_secret_1"]).scrub_json(raw) == (raw, None)
+    assert Secrets(["cu_secret_1"]).scrub_json(raw) == (raw, None)
     escaped = b'{"name": "a \\"quoted\\" \\u0063u_secret_2 name"}'  # escapes, no secret
-    assert Redactor(["cu_secret_1"]).scrub_json(escaped) == (escaped, None)
+    assert Secrets(["cu_secret_1"]).scrub_json(escaped) == (escaped, None)
 
 
 _SHORT = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f", "\n": "\\n"}
@@ -109,15 +109,24 @@ def test_scrub_json_finds_a_secret_however_json_spells_it(
     text = before + secret + after
     raw = ('{"n": 1, "results": [{"name": "' + spell(text, ways) + '"}]}').encode()
     assert json.loads(raw)["results"][0]["name"] == text  # the spelling is JSON for the text
-    body, data = Redactor([secret]).scrub_json(raw)
+    body, data = Secrets([secret]).scrub_json(raw)
     assert data is not None, raw
-    assert data["results"][0]["name"] == Redactor([secret])(text)
+    assert data["results"][0]["name"] == Secrets([secret])(text)
     assert json.loads(body) == data
 
 
-def test_every_redactor_registers_its_secrets_process_wide() -> None:
-    Redactor(["cu_registered_everywhere"])
-    assert everywhere()("x cu\\_registered\\_everywhere y") == f"x {MASK} y"
+def test_secrets_belong_to_the_command_that_built_them() -> None:
+    """No process-wide registry: another command's redactor knows none of these secrets; what a
+    command learns later (``add``: a proxy's credentials, the config file's env values) is
+    masked from then on, in every form."""
+    first = Secrets(["cu_first_command_key"])
+    second = Secrets(["cu_second_command"])
+    assert second("cu_first_command_key") == "cu_first_command_key"
+    second.add(["cu_learned_later_1"], ["hunter2-later-value"])
+    assert second("x cu\\_learned\\_later\\_1 y") == f"x {MASK} y"
+    assert second("env hunter2-later-value") == f"env {MASK}"
+    assert second("cu_second_command") == MASK
+    assert first("x cu\\_first\\_command\\_key y") == f"x {MASK} y"
 
 
 @settings(deadline=None)  # a busy 2-core machine: timing is not the property
@@ -133,7 +142,7 @@ def test_finding_a_secret_in_the_bytes_is_masking_the_text(
 ) -> None:
     """``finds`` (the look at a raw body's bytes that spares decoding it) says yes exactly when
     masking the decoded text would change it, for every form of any secret, non-ASCII included."""
-    redactor = Redactor([secret])
+    redactor = Secrets([secret])
     text = before + (forms(secret)[which] if present else "") + after
     assert redactor.finds(text.encode("utf-8")) == (redactor(text) != text)
     assert redactor.finds(memoryview(text.encode("utf-8"))) == (redactor(text) != text)
@@ -156,7 +165,7 @@ def test_a_key_split_over_lines_is_masked(key: str, cuts: list[tuple[int, str]])
     for at, sep in sorted(cuts, reverse=True):
         if at < len(split):
             split = split[:at] + sep + split[at:]
-    masked = Redactor([key])(f"boom {split} end")
+    masked = Secrets([key])(f"boom {split} end")
     assert MASK in masked
     assert key not in re.sub(r"\s|\u200b|\\n|%0A|&#10;", "", masked)
 
@@ -171,7 +180,7 @@ def test_a_key_cut_by_a_length_cap_leaves_no_prefix_behind(key: str, pad: int) -
     from checkly_gate.api import error_message
     from checkly_gate.text import one_line
 
-    written = Redactor([key])  # what every write point applies
+    written = Secrets([key])  # what every write point applies
     text = "x" * pad + key
     for said in (error_message(httpx.Response(500, text=text)), one_line(text, 200)):
         assert key[:6] not in written(said)
@@ -187,7 +196,7 @@ def test_no_secret_makes_masking_a_hostile_body_slow(secret: str) -> None:
     escape) is still masked in linear time."""
     import time
 
-    redactor = Redactor([secret])
+    redactor = Secrets([secret])
     unit = "".join(dict.fromkeys(secret))
     text = (
         unit * 2000 + "\\u0030" * 2000 + "%0a" * 2000 + "&#10;" * 2000 + "\\n" * 2000 + " " * 2000

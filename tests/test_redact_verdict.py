@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from checkly_gate.check_sessions import CHECK_SESSION_STATUS
 from checkly_gate.outcomes import Outcome
-from checkly_gate.redact import MASK, VOCABULARY, Redactor, classify, folded
+from checkly_gate.redact import MASK, VOCABULARY, Secrets, classify, folded
 from tests.canned import Answer, canned, json_answer, result, session_body
 from tests.test_hostile_api import assert_no_traceback, gate
 
@@ -205,9 +205,9 @@ def key_encodings(key: str) -> dict[str, str]:
 def test_a_key_echoed_encoded_in_an_error_message_is_masked(form: str) -> None:
     encoded = key_encodings(KEY)[form]
     for text in (f"bad token {encoded}", f"x{encoded}y", f"Authorization: {encoded}."):
-        masked = Redactor([KEY])(text)
+        masked = Secrets([KEY])(text)
         assert encoded not in masked and MASK in masked, (form, masked)
-    assert Redactor([KEY]).finds(f"bad token {encoded}".encode())
+    assert Secrets([KEY]).finds(f"bad token {encoded}".encode())
 
 
 def test_a_key_echoed_encoded_by_a_401_never_leaves(tmp_path: Path) -> None:
@@ -230,13 +230,13 @@ def test_classify_is_total_and_common_words_are_never_masked(value: str) -> None
     kind = classify(value)
     assert kind in ("secret", "plain", "common")
     if kind == "common":  # registers nothing process-wide: common values are never masked
-        redactor = Redactor([], [value])
+        redactor = Secrets([], [value])
         assert not redactor.secrets
         assert redactor(f"a {value} b") == f"a {value} b"
 
 
 def test_plain_values_are_masked_only_as_whole_tokens() -> None:
-    redact = Redactor([], ["hunter2"])
+    redact = Secrets([], ["hunter2"])
     assert redact("password hunter2 was echoed") == f"password {MASK} was echoed"
     assert redact("xhunter2y and hunter22") == "xhunter2y and hunter22"
 

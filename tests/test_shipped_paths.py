@@ -223,8 +223,8 @@ def test_each_recipe_cancelled_as_its_ci_does(tmp_path: Path, never_ends, name: 
 def imported_names() -> list[str]:
     """Top-level modules the gate and its dependencies import (a fresh, isolated process)."""
     probe = (
-        "import sys, checkly_gate.cli, checkly_gate.gate, checkly_gate.launch, "
-        "checkly_gate.discovery, checkly_gate.api, httpx, yaml, backoff, certifi\n"
+        "import sys, checkly_gate.cli, checkly_gate.gate, checkly_gate.commands.run, "
+        "checkly_gate.commands.commit, checkly_gate.api, httpx, yaml, backoff, certifi\n"
         "print('\\n'.join(sorted({m.split('.')[0] for m in sys.modules})))"
     )
     out = subprocess.run(

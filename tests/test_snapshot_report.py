@@ -125,7 +125,7 @@ def test_only_a_bounded_regular_file_is_read(tmp_path: Path, kind: str) -> None:
 
 
 def snapshot_limit() -> int:
-    from checkly_gate.cli import MAX_SNAPSHOT_BYTES
+    from checkly_gate.commands.report import MAX_SNAPSHOT_BYTES
 
     return MAX_SNAPSHOT_BYTES
 

@@ -13,13 +13,12 @@ from unittest import mock
 import pytest
 
 from checkly_gate.config import Options
-from checkly_gate.gate import run_gate
-from checkly_gate.launch import run_launch
 from checkly_gate.proxies import ProxyError, proxy_for
 from checkly_gate.simulator import BUILTIN_SCENARIOS, Simulator, load_scenario
 from checkly_gate.streams import SafeStream, safe
 from checkly_gate.trigger import TriggerOptions
 from tests.canned import Answer, canned, json_answer, result, session_body
+from tests.fakes import trigger_and_wait, wait_for
 from tests.tools import clean_env
 
 KEY = "cu_terminal_key_42"
@@ -83,9 +82,10 @@ def _run_scenario(name: str, encoding: str, codes: dict[str, int]) -> None:
             not_found_grace=2.0,
         )
         if name == "trigger-demo":
-            codes[encoding] = run_launch(options, TriggerOptions(tag_groups=(("api",),)), out, {})
+            trigger = TriggerOptions(tag_groups=(("api",),))
+            codes[encoding] = trigger_and_wait(options, trigger, out, {})
         else:
-            codes[encoding] = run_gate(options, out, env={}, handle_signals=False).verdict.exit_code
+            codes[encoding] = wait_for(options, out, env={}).verdict.exit_code
     assert isinstance(out, SafeStream) and not out.broken
     assert raw.getvalue(), "nothing was printed"
 
@@ -221,8 +221,8 @@ class _Tty(io.StringIO):
 def test_no_color_counts_only_when_set_and_not_empty(no_color: str | None, coloured: bool) -> None:
     """no-color.org: NO_COLOR "when present and not an empty string (regardless of its value)"
     turns colour off; an empty NO_COLOR (``NO_COLOR=`` in a CI file) leaves it on."""
-    from checkly_gate.cli import _use_colour
+    from checkly_gate.streams import use_colour
 
     environ = {} if no_color is None else {"NO_COLOR": no_color}
-    assert _use_colour(_Tty(), environ) is coloured
-    assert _use_colour(io.StringIO(), {}) is False
+    assert use_colour(_Tty(), environ) is coloured
+    assert use_colour(io.StringIO(), {}) is False

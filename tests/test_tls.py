@@ -28,11 +28,9 @@ import httpx
 import pytest
 
 from checkly_gate.config import Options
-from checkly_gate.gate import run_gate
-from checkly_gate.launch import run_launch
 from checkly_gate.tls import ssl_context
 from checkly_gate.trigger import TriggerOptions
-from tests.fakes import SID, row, session_body
+from tests.fakes import SID, row, session_body, trigger_and_wait, wait_for
 from tests.tools import clean_env, unfolded
 
 x509 = pytest.importorskip("cryptography.x509")
@@ -274,9 +272,7 @@ def test_tls_failure_code_depends_on_whether_anything_was_read(
     options = Options(
         session_ids=(SID,), api_key=KEY, api_url="https://api.test", timeout=20, poll_interval=0.1
     )
-    run = run_gate(
-        options, io.StringIO(), transport=httpx.MockTransport(handler), handle_signals=False
-    )
+    run = wait_for(options, io.StringIO(), transport=httpx.MockTransport(handler))
     assert run.verdict.exit_code == code, run.verdict.reason
     assert calls == (2 if answers_first else 1)  # never retried
     assert "self-signed certificate" in run.verdict.reason
@@ -298,13 +294,8 @@ def test_a_trigger_that_cannot_verify_tls_is_a_configuration_error(tmp_path: Pat
         json=tmp_path / "gate.json",
     )
     out = io.StringIO()
-    code = run_launch(
-        options,
-        TriggerOptions(tag_groups=(("web",),)),
-        out,
-        {},
-        transport=httpx.MockTransport(handler),
-        handle_signals=False,
+    code = trigger_and_wait(
+        options, TriggerOptions(tag_groups=(("web",),)), out, {}, httpx.MockTransport(handler)
     )
     assert code == 2 and calls == 1, out.getvalue()
     assert "cannot verify the TLS certificate of api.test" in out.getvalue()
@@ -354,7 +345,7 @@ def test_the_same_tls_failure_is_the_same_exit_code_on_every_command(
     command: str, https: _Https, tmp_path: Path
 ) -> None:
     """An unverifiable certificate is exit 2 whichever phase meets it first (trigger,
-    discovery's list, a session read): one rule, in ``gate.finish_without_waiting``."""
+    discovery's list, a session read): one rule, in ``finish.configuration_problem``."""
     proc = _command(COMMANDS[command], _url(https), tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "cannot verify the TLS certificate of 127.0.0.1" in proc.stdout + proc.stderr

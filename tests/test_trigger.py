@@ -11,7 +11,6 @@ import pytest
 
 from checkly_gate.api import Client
 from checkly_gate.config import ConfigError, Options
-from checkly_gate.launch import run_launch
 from checkly_gate.trigger import (
     TriggerOptions,
     ci_metadata,
@@ -20,7 +19,7 @@ from checkly_gate.trigger import (
     parse_tags,
     request_body,
 )
-from tests.fakes import SID, row, session_body
+from tests.fakes import SID, row, session_body, trigger_and_wait
 
 GITHUB = {
     "GITHUB_ACTIONS": "true",
@@ -150,7 +149,7 @@ def launch(api: FakeApi, tmp_path: Path, **trigger: object) -> tuple[int, str]:
         json=tmp_path / "g.json",
         junit=tmp_path / "j.xml",
     )
-    code = run_launch(
+    code = trigger_and_wait(
         options, TriggerOptions(**trigger), out, {}, transport=httpx.MockTransport(api)
     )
     return code, out.getvalue()

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import logging
 import os
 import re
 import ssl
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,11 +30,12 @@ from urllib.parse import urlencode
 
 import httpx
 
-from checkly_gate import __version__, redact
+from checkly_gate import __version__
 from checkly_gate.check_sessions import parse_check_session
 from checkly_gate.models import NotASessionError, Session, load_session, same_session
 from checkly_gate.proxies import applicable
 from checkly_gate.proxies import secrets as proxy_secrets
+from checkly_gate.redact import CUT, Secrets
 from checkly_gate.schedule import RequestBudget
 from checkly_gate.scope import Scope
 from checkly_gate.text import is_safe_id, one_line
@@ -177,11 +180,10 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
         message = "HTML page" + (f" ({title.group(1).strip()})" if title else "")
     elif text:
         message = text
-    # Mask before cutting: a secret echoed across the cut would leave a prefix no write-point
-    # redactor recognises as the secret any more.
-    message = redact.everywhere()(" ".join(message.split()))
+    # A cut ends in ``redact.CUT``: every write point masks a secret's prefix right before it.
+    message = " ".join(message.split())
     if len(message) > limit:
-        message = message[: limit - 1] + "…"
+        message = message[: limit - 1] + CUT
     head = f"HTTP {response.status_code}" + (f" {reason}" if reason else "")
     return f"{head}: {message}" if message else head
 
@@ -255,7 +257,11 @@ class Client:
         scope: Scope | None = None,
         env: Mapping[str, str] | None = None,
         budget: RequestBudget | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
+        # The command's secrets: the texts this client puts in its errors are masked with them,
+        # and a proxy's credentials join them (so every writer of the command masks those too).
+        self._secrets = secrets if secrets is not None else Secrets([api_key])
         headers = {
             "Authorization": f"Bearer {api_key}",
             "User-Agent": USER_AGENT,
@@ -273,7 +279,7 @@ class Client:
             chosen = applicable(api_url, environment)  # so has it this
             if chosen is not None:
                 proxy, self._proxy_variable = chosen.url, chosen.variable
-                redact.Redactor(proxy_secrets(chosen.url))  # masked in every output from now on
+                self._secrets.add(proxy_secrets(chosen.url))  # masked in every output from now on
         self._http = httpx.Client(
             base_url=api_url.rstrip("/"),
             headers=headers,
@@ -476,12 +482,18 @@ class Client:
             json_body={},
         )
 
-    def trigger_check_sessions(self, body: dict[str, Any], timeout: float) -> Any:
-        """``POST /v2/check-sessions/trigger``: the decoded ``CheckSessionsV2TriggerResponse``.
+    def trigger_check_sessions(self, body: dict[str, Any], timeout: float) -> list[Session]:
+        """``POST /v2/check-sessions/trigger``: every check session it started, each once (by
+        id, canonical UUID form), in the answer's order.
 
         Not idempotent: only a 429 stays ``Transient`` (the API refused it, nothing started);
         any other failure after sending is ``Ambiguous``, a 404 (or 403 saying so) ``NoMatch``.
+        An answer listing a session the gate cannot follow (no UUID ``checkSessionId``, no
+        status) is ``Ambiguous`` too: it started, yet the gate could never prove it passed.
         """
+        return _started_check_sessions(self._trigger_check_sessions(body, timeout))
+
+    def _trigger_check_sessions(self, body: dict[str, Any], timeout: float) -> Any:
         try:
             response = self._request(
                 "/v2/check-sessions/trigger",
@@ -553,7 +565,7 @@ class Client:
                 raise self._misconfigured(self._not_the_api(message))
             raise NotFound(message, status)
         if 300 <= status < 400:
-            where = redact.everywhere()(one_line(response.headers.get("Location", "?"), 200))
+            where = self._secrets(one_line(response.headers.get("Location", "?"), 200))
             raise Refused(f"{message} (redirect to {where}; check --api-url)", status)
         hint = _HINTS.get(status)
         raise Refused(f"{message}" + (f" (hint: {hint})" if hint else ""), status)
@@ -654,12 +666,12 @@ class Client:
         if self._proxy_variable is not None and (isinstance(exc, httpx.ProxyError) or from_socks):
             # The proxy refused the tunnel (403/407 on CONNECT) or answered garbage (SOCKS):
             # nothing reached the API, and asking again gets the same answer.
-            return self._misconfigured(self._proxy_refused(redact.everywhere()(detail)))
+            return self._misconfigured(self._proxy_refused(self._secrets(detail)))
         if isinstance(exc, httpx.TransportError):
             message = tls_problem(exc, self._host)
             if message is not None:
                 return self._misconfigured(message)
-            detail = redact.everywhere()(one_line(detail, 300))
+            detail = self._secrets(one_line(detail, 300))
             return Transient(f"network error reaching {self._host}: {detail}", sent=sent)
         if isinstance(exc, httpx.HTTPError):
             return Transient(f"unreadable answer from {self._host}: {detail}", sent=sent)
@@ -869,3 +881,48 @@ def _complete(response: httpx.Response, content: bytes) -> httpx.Response:
         request=response.request,
         extensions={"reason_phrase": response.extensions.get("reason_phrase", b"")},
     )
+
+
+def _started_check_sessions(answer: Any) -> list[Session]:
+    """The sessions of a ``CheckSessionsV2TriggerResponse``, each once (see
+    ``Client.trigger_check_sessions``)."""
+    raw = answer.get("sessions") if isinstance(answer, dict) else None
+    if not isinstance(raw, list):
+        raise Ambiguous("the trigger answer has no sessions list; sessions may have started")
+    sessions: dict[str, Session] = {}  # by id: a session listed twice is followed once
+    unreadable = 0
+    for item in raw:
+        try:
+            session = parse_check_session(item)
+            session_id = str(uuid.UUID(session.session_id.strip()))  # only a UUID makes a path
+        except (NotASessionError, ValueError, AttributeError):
+            unreadable += 1  # started, yet never followed: the gate could not prove it
+            continue
+        sessions.setdefault(session_id, dataclasses.replace(session, session_id=session_id))
+    if unreadable:
+        raise Ambiguous(
+            f"the trigger answer lists {unreadable} check session(s) the gate cannot follow "
+            "(no UUID checkSessionId or no status); they may have started"
+        )
+    if not sessions:
+        raise NoMatch("the trigger started no check session")
+    return list(sessions.values())
+
+
+class CheckSessions:
+    """The check-session endpoints of ``client`` (``/v2/check-sessions/{id}`` and its completion
+    long-poll), read through the same two methods as a test session, so one follow loop serves
+    both kinds."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def get_session(
+        self, session_id: str, timeout: float = REQUEST_TIMEOUT
+    ) -> tuple[Session, bytes]:
+        return self.client.get_check_session(session_id, timeout)
+
+    def await_completion(
+        self, session_id: str, max_wait: int, timeout: float
+    ) -> tuple[Session, bytes] | None:
+        return self.client.await_check_session(session_id, max_wait, timeout)

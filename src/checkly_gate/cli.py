@@ -1,20 +1,19 @@
-"""Command line: parse, wire, exit. Heavy modules are imported per command to keep start-up fast."""
+"""Command line: parse argv, build the command's secrets, dispatch to one ``commands/*`` module,
+exit. Heavy modules are imported per command to keep start-up fast."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import shlex
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from checkly_gate import __version__
 
 if TYPE_CHECKING:
-    from checkly_gate.config import Options
+    from checkly_gate.redact import Secrets
 
 EXIT_USAGE = 2
 
@@ -269,342 +268,6 @@ def _add_report(commands: Any) -> None:
     )
 
 
-def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    from checkly_gate.config import SPECS
-
-    return {
-        spec.key: getattr(args, spec.key.replace("-", "_"))
-        for spec in SPECS
-        if getattr(args, spec.key.replace("-", "_"), None) is not None
-    }
-
-
-def _setup_logging(err: TextIO, verbosity: int) -> None:
-    import logging
-
-    from checkly_gate.text import line
-
-    class OneLine(logging.Formatter):
-        """Every log record is one inert line: log messages carry server and error texts."""
-
-        def format(self, record: logging.LogRecord) -> str:
-            return line(super().format(record))
-
-    logger = logging.getLogger("checkly_gate")
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-    handler = logging.StreamHandler(err)
-    handler.setFormatter(OneLine("%(message)s"))
-    logger.addHandler(handler)
-    logger.propagate = False
-    logger.setLevel({-1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}[verbosity])
-
-
-def _use_colour(stream: TextIO, env: dict[str, str]) -> bool:
-    from checkly_gate.streams import use_colour
-
-    return use_colour(stream, env)
-
-
-def _options(
-    args: argparse.Namespace, env: dict[str, str], session_ids: list[str], require_sessions: bool
-) -> Options:
-    """The validated options of ``wait`` or ``run`` (flags over env over the config file)."""
-    from checkly_gate.config import resolve
-
-    return resolve(
-        session_ids,
-        _flags(args),
-        env,
-        Path.cwd(),
-        config_path=args.config,
-        api_key_flag=args.api_key,
-        verbosity=-1 if args.quiet else (1 if args.verbose else 0),
-        require_sessions=require_sessions,
-    )
-
-
-def cmd_wait(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
-    import dataclasses
-    import re
-
-    from checkly_gate.config import SESSION_ID_ENVS, ConfigError, parse_session_id
-    from checkly_gate.discovery import ENV, parse_options, run_discovered
-
-    given = bool(args.session_ids or args.check_session)
-    searching = any(
-        value is not None for value in (args.commit, args.branch, args.provider, args.environment)
-    ) or any(
-        env.get(ENV[key], "").strip() for key in ("commit", "branch", "provider", "environment")
-    )
-    if not given and not searching:
-        # A bare `wait`: the ids the job before handed over (`run --detach --dotenv` writes
-        # CHECKLY_GATE_SESSION_ID; CHECKLY_SESSION_ID is the older documented name). A
-        # commit asked for by flag or variable wins over an id inherited from an earlier job.
-        for name in SESSION_ID_ENVS:
-            text = env.get(name, "")
-            if text.strip():
-                args.session_ids = [i for i in re.split(r"[\s,]+", text) if i]
-                given = True
-                break
-    discovery = parse_options(
-        args.commit,
-        args.branch,
-        args.provider,
-        args.environment,
-        args.discover_timeout,
-        args.fail_on_no_session,
-        env,
-        use_env=not given,
-    )
-    if discovery is None and not given:
-        raise ConfigError(
-            "SESSION_ID is required (or --commit [SHA] to find the sessions of a commit, "
-            "or --check-session ID)"
-        )
-    if discovery is not None and given:
-        raise ConfigError("give session ids or --commit/--branch, not both")
-    options = _options(args, env, args.session_ids, require_sessions=not (discovery or given))
-    if args.check_session:
-        checks = tuple(dict.fromkeys(parse_session_id(i) for i in args.check_session))
-        options = dataclasses.replace(
-            options, session_ids=options.session_ids + checks, check_session_ids=checks
-        )
-    _setup_logging(err, options.verbosity)
-    if discovery is not None:
-        return run_discovered(options, discovery, out, env, colour=_use_colour(out, env))
-    from checkly_gate.gate import run_gate
-
-    run = run_gate(options, out, env=env, colour=_use_colour(out, env))
-    return run.verdict.exit_code
-
-
-def cmd_run(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
-    from checkly_gate.config import check_text
-    from checkly_gate.trigger import run_options
-
-    for flag, values in (
-        ("--tags", args.tags),
-        ("--env", args.env),
-        ("--env-plain", args.env_plain),
-        ("--location", [args.location or ""]),
-        ("--name", [args.name or ""]),
-    ):
-        for value in values:
-            check_text(value, flag)
-    options = _options(args, env, [], require_sessions=False)
-    # flags over the config file's run options (tags, check-id, retries, ...)
-    # flags over the environment's and the config file's; the rules between options (e.g.
-    # --check-sessions takes no --env) hold whatever the source.
-    trigger_options = run_options(vars(args), options.run, options.sources, env)
-    _setup_logging(err, options.verbosity)
-    if trigger_options.check_sessions:
-        from checkly_gate.check_session_flow import run_check_sessions
-
-        return run_check_sessions(options, trigger_options, out, env, colour=_use_colour(out, env))
-    from checkly_gate.launch import run_launch
-
-    return run_launch(options, trigger_options, out, env, colour=_use_colour(out, env))
-
-
-MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024  # four 64 MiB bodies (``api.MAX_BODY_BYTES``)
-
-
-def cmd_report(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
-    import dataclasses
-
-    from checkly_gate.ci import detect
-    from checkly_gate.config import ConfigError, Options
-    from checkly_gate.files import UnreadableInput, read_bounded
-    from checkly_gate.gate import finish
-    from checkly_gate.redact import Redactor
-    from checkly_gate.reports import snapshot
-    from checkly_gate.reports.formats import FORMATS
-
-    path = Path(args.snapshot)
-    try:  # a regular file of bounded size only: a FIFO or /dev/zero is refused at once
-        text = read_bounded(path, MAX_SNAPSHOT_BYTES, "snapshot").decode("utf-8")
-    except UnreadableInput as exc:
-        raise ConfigError(str(exc)) from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        run = snapshot.load(text)
-    except snapshot.SnapshotError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    except Exception as exc:  # any other shape or type the reader trips over: not a snapshot
-        raise ConfigError(f"{path}: not a readable snapshot ({type(exc).__name__})") from None
-    cwd = Path.cwd()
-
-    def target(value: str | None) -> Path | None:
-        return None if value is None else cwd / value
-
-    targets: dict[str, Any] = {
-        fmt.key: target(getattr(args, fmt.key)) for fmt in FORMATS if fmt.rerenders
-    }
-    options = dataclasses.replace(
-        Options(session_ids=tuple(o.session_id for o in run.observations), api_key=""), **targets
-    )
-    _setup_logging(err, 0)
-    redactor = Redactor([env.get("CHECKLY_API_KEY")])
-    finish(run, options, out, detect(env), redactor)  # -q: nothing to leave out
-    return run.verdict.exit_code
-
-
-def cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from checkly_gate.simulator import ScenarioError, Simulator, load_scenario
-
-    try:
-        scenario = load_scenario(args.scenario)
-    except ScenarioError as exc:
-        _error(err, str(exc))
-        return EXIT_USAGE
-    from checkly_gate.simulator.ratelimit import parse_rate_limit
-
-    try:
-        rate_limit = parse_rate_limit(args.rate_limit)
-    except ValueError as exc:
-        _error(err, f"--rate-limit: {exc}")
-        return EXIT_USAGE
-    try:
-        sim = Simulator(
-            scenario=scenario,
-            api_key=args.api_key,
-            account_id=args.account_id,
-            port=args.port,
-            speed=args.speed,
-            rate_limit=rate_limit,
-        )
-        sim.start()
-    except (OSError, OverflowError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        _error(err, f"cannot listen on 127.0.0.1:{args.port}: {reason}")
-        return EXIT_USAGE
-    if scenario.listed_after is not None:
-        commit = str(scenario.metadata.get("commitId"))
-        out.write(
-            f"A session of commit {commit[:12]} appears after {scenario.listed_after:g}s; try:\n"
-            f"  CHECKLY_API_KEY={args.api_key} checkly-gate wait --api-url {sim.url} "
-            f"--poll-interval 1 --commit {commit[:12]}\n"
-        )
-    out.write(
-        f"Simulating the Checkly API at {sim.url} (scenario '{scenario.name}').\n"
-        f"Any UUID is a session; try:\n"
-        f"  CHECKLY_API_KEY={args.api_key} checkly-gate wait --api-url {sim.url} "
-        f"--poll-interval 1 $(python3 -c 'import uuid; print(uuid.uuid4())')\n"
-        "Press Ctrl-C to stop.\n"
-    )
-    out.flush()
-    try:
-        while True:
-            import time
-
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        out.write("stopped\n")
-    finally:
-        sim.stop()
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO) -> int:
-    import uuid
-
-    from checkly_gate.config import ConfigError, Options
-    from checkly_gate.gate import run_gate
-    from checkly_gate.launch import run_launch
-    from checkly_gate.simulator import ScenarioError, Simulator, load_scenario
-    from checkly_gate.trigger import TriggerOptions, parse_tags
-
-    if args.tags and not args.trigger:
-        _error(err, "demo: --tags selects the checks of --trigger; add --trigger")
-        return EXIT_USAGE
-    try:
-        scenario = load_scenario(args.scenario or ("trigger-demo" if args.trigger else "passing"))
-        tags = parse_tags(args.tags)
-    except (ScenarioError, ConfigError) as exc:
-        _error(err, str(exc))
-        return EXIT_USAGE
-    folder = Path(args.output_dir).resolve()
-    key = "demo-" + uuid.uuid4().hex
-    colour = _use_colour(out, env)
-    # The demo is self-contained: its simulator runs in this process. It shows the plain log,
-    # with no environment: a CI integration (any system's, detected from the caller's variables)
-    # would write the demo's checks into the caller's job as annotations, outputs and groups,
-    # and a proxy variable would send the requests to 127.0.0.1 through the proxy.
-    demo_env: dict[str, str] = {}
-    _setup_logging(err, 0)
-    with _without_proxies(), Simulator(scenario=scenario, api_key=key, speed=args.speed) as sim:
-        session_id = str(uuid.uuid4())
-        options = Options(
-            session_ids=(session_id,),
-            api_key=key,
-            api_url=sim.url,
-            timeout=120.0,
-            poll_interval=1.0,
-            not_found_grace=10.0,
-            json=folder / "checkly-gate.json",
-            junit=folder / "junit.xml",
-            summary=folder / "summary.md",
-        )
-        # The command the demo runs, as a user would type it (the key goes in the environment).
-        outputs = shlex.join(
-            [
-                *("--api-url", sim.url, "--timeout", "120", "--poll-interval", "1"),
-                *("--not-found-grace", "10"),
-                *("--json", str(options.json), "--junit", str(options.junit)),
-                *("--summary", str(options.summary)),
-            ]
-        )
-        out.write(f"checkly-gate demo: simulator at {sim.url}, scenario '{scenario.name}'\n")
-        out.write("$ export CHECKLY_API_KEY=<the simulator's demo key>\n")
-        if scenario.listed_after is not None:
-            from checkly_gate.discovery import DiscoveryOptions, run_discovered
-
-            commit = str(scenario.metadata.get("commitId"))
-            out.write(f"$ checkly-gate wait --commit {commit} --discover-timeout 60 {outputs}\n\n")
-            code = run_discovered(
-                options,
-                DiscoveryOptions(commit=commit, discover_timeout=60.0),
-                out,
-                demo_env,
-                colour=colour,
-            )
-        elif args.trigger:
-            shown = "".join(f"--tags {shlex.quote(','.join(group))} " for group in tags)
-            out.write(f"$ checkly-gate run {shown}{outputs}\n\n")
-            code = run_launch(
-                options, TriggerOptions(tag_groups=tags), out, demo_env, colour=colour
-            )
-        else:
-            out.write(f"$ checkly-gate wait {session_id} {outputs}\n\n")
-            code = run_gate(options, out, env=demo_env, colour=colour).verdict.exit_code
-    written = [p for p in (options.json, options.junit, options.summary) if p and p.exists()]
-    if written:
-        out.write(f"\nReports written to {folder}:\n")
-    else:
-        out.write(f"\nNo report could be written to {folder} (the reasons are above).\n")
-    for path in written:
-        out.write(f"  {path}\n")
-    out.write(f"checkly-gate exits with code {code}, as it would in your pipeline.\n")
-    return code
-
-
-@contextlib.contextmanager
-def _without_proxies() -> Iterator[None]:
-    """This process's environment without proxy variables (``*_proxy``, any case, but
-    ``no_proxy``) while the block runs: httpx reads them from ``os.environ`` itself."""
-    saved = {
-        name: os.environ.pop(name)
-        for name in list(os.environ)
-        if name.lower().endswith("_proxy") and name.lower() != "no_proxy"
-    }
-    try:
-        yield
-    finally:
-        os.environ.update(saved)
-
-
 def _error(err: TextIO, message: str) -> None:
     """The one-line usage error on stderr."""
     from checkly_gate.text import line
@@ -639,11 +302,15 @@ def _lenient(argv: list[str]) -> argparse.Namespace:
 
 
 def usage_error(
-    message: str, known: argparse.Namespace, env: dict[str, str], out: TextIO, err: TextIO
+    message: str,
+    known: argparse.Namespace,
+    env: dict[str, str],
+    out: TextIO,
+    err: TextIO,
+    secrets: Secrets,
 ) -> int:
     """Exit 2 with one line on stderr, and, when the report paths or the CI are known, the
     reports of an ``error`` outcome through the same finish path as every other outcome."""
-    _register_secrets(known, env)
     _error(err, message)
     if known.command not in ("wait", "run", "report"):
         return EXIT_USAGE
@@ -659,18 +326,18 @@ def usage_error(
     integration = detect(env)
     if integration is None and not any(paths.values()):
         return EXIT_USAGE
-    from checkly_gate.gate import finish
-    from checkly_gate.redact import everywhere
+    from checkly_gate.context import setup_logging
+    from checkly_gate.finish import finish
     from checkly_gate.reports import GateRun
     from checkly_gate.verdict import usage_verdict
 
-    _setup_logging(err, 0)
+    setup_logging(err, 0)
     import dataclasses
 
     targets: dict[str, Any] = dict(paths)
     options = dataclasses.replace(Options(session_ids=(), api_key=""), **targets)
     verdict = usage_verdict(message)
-    finish(GateRun(verdict=verdict), options, out, integration, everywhere(), said=True)
+    finish(GateRun(verdict=verdict), options, out, integration, secrets, said=True)
     return EXIT_USAGE
 
 
@@ -679,9 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     from checkly_gate.streams import close_stdout, prepare_stdio
 
     argv = sys.argv[1:] if argv is None else list(argv)
-    out, err = prepare_stdio()
+    env = dict(os.environ)
+    known = _lenient(argv)
+    secrets = command_secrets(known, env)
+    out, err = prepare_stdio(secrets)
     try:
-        return _main(argv, dict(os.environ), out, err)
+        return _main(argv, env, out, err, known, secrets)
     except KeyboardInterrupt:
         err.write("checkly-gate: interrupted\n")
         return 130
@@ -689,9 +359,12 @@ def main(argv: list[str] | None = None) -> int:
         close_stdout()
 
 
-def _register_secrets(known: argparse.Namespace, env: dict[str, str]) -> None:
-    """Make every writer of this process mask the API key and the ``--env`` values."""
-    from checkly_gate.redact import Redactor
+def command_secrets(known: argparse.Namespace, env: dict[str, str]) -> Secrets:
+    """The command's secrets, built once from what the command line and the environment carry:
+    the API key and the ``--env``/``--env-plain`` values (flags, ``CHECKLY_GATE_ENV*``). Every
+    writer of the command masks them; the command adds what it learns later (the config file's
+    ``env`` values, a proxy's credentials)."""
+    from checkly_gate.redact import Secrets
 
     flagged = [*known.env, *getattr(known, "env_plain", [])]
     given = [value for value in flagged if isinstance(value, str)]
@@ -700,30 +373,55 @@ def _register_secrets(known: argparse.Namespace, env: dict[str, str]) -> None:
     env_values = [value.partition("=")[2] for value in given]
     # `simulate --api-key` is the key a local fake accepts, shown in its hint: not a secret.
     flag_key = None if known.command == "simulate" else known.api_key
-    Redactor([flag_key, env.get("CHECKLY_API_KEY")], env_values)  # registers them
+    return Secrets([flag_key, env.get("CHECKLY_API_KEY")], env_values)
 
 
-def _main(argv: list[str], env: dict[str, str], out: TextIO, err: TextIO) -> int:
-    known = _lenient(argv)
+def _main(
+    argv: list[str],
+    env: dict[str, str],
+    out: TextIO,
+    err: TextIO,
+    known: argparse.Namespace,
+    secrets: Secrets,
+) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)  # --version and --help end here, before heavy imports
     except UsageError as exc:
-        return usage_error(str(exc), known, env, out, err)
-    _register_secrets(known, env)
+        return usage_error(str(exc), known, env, out, err, secrets)
     from checkly_gate.config import ConfigError
 
     if args.command is None:
         parser.print_help(out)
         return EXIT_USAGE
-    commands = {"wait": cmd_wait, "demo": cmd_demo, "run": cmd_run, "report": cmd_report}
     if args.command in ("wait", "run", "report"):
         from checkly_gate.ci import shielded
 
         out, err = shielded(out, env), shielded(err, env)  # no CI log commands from API text
     try:
         if args.command == "simulate":
-            return cmd_simulate(args, out, err)
-        return commands[args.command](args, env, out, err)
+            from checkly_gate.commands.demo import simulate
+
+            return simulate(args, out, err)
+        return _command(args.command).main(args, env, out, err, secrets)
     except ConfigError as exc:
-        return usage_error(str(exc), known, env, out, err)
+        return usage_error(str(exc), known, env, out, err, secrets)
+
+
+def _command(name: str) -> Any:
+    """The module of command ``name``, imported now: ``--version`` and ``--help`` stay fast."""
+    if name == "wait":
+        from checkly_gate.commands import wait
+
+        return wait
+    if name == "run":
+        from checkly_gate.commands import run
+
+        return run
+    if name == "report":
+        from checkly_gate.commands import report
+
+        return report
+    from checkly_gate.commands import demo
+
+    return demo

@@ -140,7 +140,7 @@ RUN_SPECS: tuple[Spec, ...] = (
          "in the variable, a mapping in the config file"),
 )  # fmt: skip
 RUN_SPEC_BY_KEY = {spec.key: spec for spec in RUN_SPECS}
-# ``wait --commit``'s options (discovery.py); read from flags and the environment.
+# ``wait --commit``'s options (commands/commit.py); read from flags and the environment.
 PROVIDERS = ("GITHUB", "VERCEL", "API", "TRIGGER", "PW_REPORTER")  # the list's `providers` enum
 DISCOVERY_SPECS: tuple[Spec, ...] = (
     Spec("commit", str, "CHECKLY_GATE_COMMIT", file=False, commands=(WAIT,), metavar="SHA",
@@ -261,7 +261,6 @@ class Options:
     details: bool = SPEC_BY_KEY["details"].default  # fetch error groups of failed results
     cancel_on_interrupt: bool = SPEC_BY_KEY["cancel-on-interrupt"].default
     allow_insecure_http: bool = SPEC_BY_KEY["allow-insecure-http"].default  # key over http://
-    check_session_ids: tuple[str, ...] = ()  # those of session_ids that are check sessions
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
     run: dict[str, Any] = field(default_factory=dict)  # `run` options from the config file

@@ -9,8 +9,9 @@
 - A directory, a FIFO nobody reads, or an unwritable path raises ``OSError`` whose ``strerror``
   says why; callers report it and carry on (a report never changes the verdict).
 
-Text is masked with ``redact.everywhere()`` at this write point and encoded as UTF-8 with
-lone surrogates replaced by U+FFFD, so writing never fails on content.
+Text is masked with the command's secrets (the ``Secrets`` every writer here takes) at this
+write point and encoded as UTF-8 with lone surrogates replaced by U+FFFD, so writing never fails
+on content.
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from checkly_gate.redact import Redactor, everywhere
+from checkly_gate.redact import Secrets
 from checkly_gate.text import one_line, printable
 
 _IN_PLACE_ROOTS = ("/dev/", "/proc/")
 
 
-def _encode(text: str) -> bytes:
-    return printable(everywhere()(text)).encode("utf-8")
+def _encode(text: str, secrets: Secrets) -> bytes:
+    return printable(secrets(text)).encode("utf-8")
 
 
 def _check_utf8(data: memoryview) -> None:
@@ -45,24 +46,24 @@ def _check_utf8(data: memoryview) -> None:
     decoder.decode(b"", final=True)
 
 
-def _unmasked(data: memoryview, mask: Redactor | None) -> bytes | memoryview:
+def _unmasked(data: memoryview, secrets: Secrets) -> bytes | memoryview:
     """UTF-8 text ``data`` as it is when masking leaves it unchanged (no decoded or encoded copy
-    of a large body: ``Redactor.finds`` looks at the bytes; every ``Redactor``'s secrets are
-    ``everywhere()``'s), else masked and encoded. Raises ``UnicodeDecodeError`` on bytes that
-    are not UTF-8 (a lone surrogate included), so ``printable`` would change nothing."""
+    of a large body: ``Secrets.finds`` looks at the bytes), else masked and encoded. Raises
+    ``UnicodeDecodeError`` on bytes that are not UTF-8 (a lone surrogate included), so
+    ``printable`` would change nothing."""
     _check_utf8(data)
-    if not everywhere().finds(data):
+    if not secrets.finds(data):
         return data
-    text = str(data, "utf-8")
-    return everywhere()(mask(text) if mask else text).encode("utf-8")
+    return secrets(str(data, "utf-8")).encode("utf-8")
 
 
-def write_atomic(path: Path | str, text: str) -> None:
-    """Write ``text`` to ``path`` the safe way for what ``path`` is (see the module docs).
+def write_atomic(path: Path | str, text: str, secrets: Secrets) -> None:
+    """Write ``text``, ``secrets`` masked, to ``path`` the safe way for what ``path`` is (see
+    the module docs).
 
     Raises ``OSError`` (``IsADirectoryError``, ``PermissionError``, ...) naming the reason.
     """
-    write_pieces(path, [text])
+    write_pieces(path, [text], secrets)
 
 
 CHUNK = 1 << 16  # characters of text masked and encoded at a time by ``write_pieces``
@@ -90,10 +91,10 @@ def _coalesced(pieces: Iterable[str | memoryview]) -> Iterator[str | memoryview]
 def write_pieces(
     path: Path | str,
     pieces: Iterable[str | memoryview],
-    mask: Redactor | None = None,
+    secrets: Secrets,
 ) -> None:
     """``write_atomic`` of the pieces' concatenation without building it: text pieces are
-    masked (``mask``, then every secret the process knows) and encoded a few at a time (about
+    masked (``secrets``) and encoded a few at a time (about
     ``CHUNK`` characters) while writing; UTF-8 bytes (a raw JSON body) are written as they are
     unless masking changes them. Cut pieces only where no secret can span the cut (between XML
     elements, at JSON structure). Raises ``UnicodeDecodeError`` for bytes that are not UTF-8,
@@ -101,11 +102,8 @@ def write_pieces(
     """
     path = Path(path)
     pieces = list(pieces)
-    raw = {id(p): _unmasked(p, mask) for p in pieces if not isinstance(p, str)}
-    data = (
-        _encode(mask(p) if mask else p) if isinstance(p, str) else raw[id(p)]
-        for p in _coalesced(pieces)
-    )
+    raw = {id(p): _unmasked(p, secrets) for p in pieces if not isinstance(p, str)}
+    data = (_encode(p, secrets) if isinstance(p, str) else raw[id(p)] for p in _coalesced(pieces))
     try:
         final = os.stat(path)  # follows symlinks, /dev/stdout's magic link included
     except FileNotFoundError:
@@ -208,10 +206,11 @@ def _write_in_place(path: Path, data: Iterable[bytes | memoryview], fifo: bool) 
         os.close(fd)
 
 
-def append_text(path: Path | str, text: str) -> None:
-    """Append to a file another process owns (e.g. ``$GITHUB_STEP_SUMMARY``); never truncate."""
+def append_text(path: Path | str, text: str, secrets: Secrets) -> None:
+    """Append ``text``, ``secrets`` masked, to a file another process owns (e.g.
+    ``$GITHUB_STEP_SUMMARY``); never truncate."""
     path = Path(path)
-    data = _encode(text)
+    data = _encode(text, secrets)
     try:
         final: os.stat_result | None = os.stat(path)
     except FileNotFoundError:

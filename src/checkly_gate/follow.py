@@ -95,7 +95,7 @@ Settled = Callable[[Session], bool]
 
 class SessionSource(Protocol):
     """What a ``Follower`` reads a session through: ``api.Client`` (test sessions) or
-    ``check_session_flow.CheckSessionSource`` (check sessions)."""
+    ``api.CheckSessions`` (check sessions)."""
 
     def get_session(self, session_id: str, timeout: float = ...) -> tuple[Session, bytes]: ...
 

@@ -10,8 +10,11 @@ check name, JSON-escaped as ``\\u0063u_...``), and every output format escapes t
    in every form a writer can produce: raw, backslash-escaped (repr, JSON, markdown),
    ``\\uXXXX`` / ``\\xXX``, percent-encoded and as XML/HTML character references, mixed freely.
 
-Every ``Redactor`` registers its secrets process-wide, so writers that are not handed a redactor
-(``files.write_atomic``, the streams) still mask every secret the process knows (``everywhere``).
+A command builds its ``Secrets`` once (``cli``, from the flags and variables that carry secrets)
+and hands it to everything that writes: the streams, the files, the API client (which ``add``s a
+proxy's credentials) and the ``run`` command (which ``add``s the config file's ``env`` values).
+There is no process-wide registry. Text cut by a length cap ends in ``…``: a secret's prefix
+standing right before it is masked too (``CUT``), so capping before masking leaks nothing.
 
 Masking never changes what is judged (the verdict is computed from bodies as received) nor the
 gate's own words. So not every ``--env`` value is a secret (``classify``, documented in the
@@ -42,6 +45,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO, cast
 
 MASK = "***"
+CUT = "…"  # what every length cap (``text.one_line``, ``api.error_message``) ends a cut text with
 MIN_LENGTH = 4  # shorter values would mask innocent text and are not secrets worth the name
 SECRET_LENGTH = 8  # from this length on a value is masked everywhere and in every form
 
@@ -261,8 +265,8 @@ def encoded_forms(secret: str) -> list[str]:
     return [f for f in dict.fromkeys(forms) if f and f != secret]
 
 
-class Redactor:
-    """Replaces every known secret, in any written form, with ``***``.
+class Secrets:
+    """A command's secrets; calling it replaces every one, in any written form, with ``***``.
 
     ``secrets`` are always masked (the API key, tokens); ``values`` (``--env`` values) are
     masked as ``classify`` says: secrets everywhere, plain values as whole tokens, common
@@ -283,8 +287,25 @@ class Redactor:
         # Longest first, so a secret that contains another is masked whole.
         self._secrets = sorted(strong, key=len, reverse=True)
         self._plain = sorted(plain, key=len, reverse=True)
+        self._lock = threading.Lock()
         self._compile()
-        _register(self._secrets, self._plain)
+
+    def add(self, secrets: Iterable[str | None] = (), values: Iterable[str | None] = ()) -> None:
+        """Mask these too from now on (a proxy's credentials, the config file's ``env`` values):
+        the command learns them after it built its ``Secrets``. Thread-safe; a write that runs
+        meanwhile masks with the secrets known when it started."""
+        more = Secrets(secrets, values)
+        with self._lock:
+            strong = set(self._secrets) | set(more._secrets)
+            plain = set(self._plain) | set(more._plain)
+            if len(strong) == len(self._secrets) and len(plain) == len(self._plain):
+                return
+            grown = Secrets.__new__(Secrets)
+            grown._secrets = sorted(strong, key=len, reverse=True)
+            grown._plain = sorted(plain, key=len, reverse=True)
+            grown._compile()
+            # One assignment of the whole compiled state: a reader never sees half of it.
+            self.__dict__.update({k: v for k, v in grown.__dict__.items() if k != "_lock"})
 
     def _compile(self) -> None:
         self._patterns = [_secret_pattern(s) for s in self._secrets]
@@ -329,7 +350,29 @@ class Redactor:
             text = self._encoded_pattern.sub(MASK, text)
         if self._plain_pattern is not None:
             text = self._plain_pattern.sub(MASK, text)
+        if self._secrets and CUT in text:
+            text = self._cut_prefixes(text)
         return text
+
+    def _cut_prefixes(self, text: str) -> str:
+        """``text`` with every prefix of a secret (``MIN_LENGTH`` characters or more) that stands
+        right before a ``CUT`` mark masked: a length cap cut the secret there."""
+        pieces = text.split(CUT)
+        for i, piece in enumerate(pieces[:-1]):
+            n = self._cut_prefix_length(piece)
+            if n:
+                pieces[i] = piece[:-n] + MASK
+        return CUT.join(pieces)
+
+    def _cut_prefix_length(self, piece: str) -> int:
+        """The length of the longest secret prefix (``MIN_LENGTH`` or more) ``piece`` ends with."""
+        best = 0
+        for secret in self._secrets:
+            for n in range(len(secret) - 1, max(MIN_LENGTH, best + 1) - 1, -1):
+                if piece.endswith(secret[:n]):
+                    best = n
+                    break
+        return best
 
     def scrub(self, value: Any) -> Any:
         """Redact every string inside a JSON-like structure (keys included).
@@ -383,6 +426,11 @@ class Redactor:
         literal = [re.escape(s.encode("utf-8", "surrogatepass")) for s in self._secrets]
         if literal and re.search(b"|".join(literal), utf8):
             return True
+        cut = CUT.encode("utf-8")
+        if self._secrets and cut in utf8:  # a secret's prefix cut by a length cap
+            pieces = bytes(utf8).split(cut)[:-1]
+            if any(self._cut_prefix_length(p.decode("utf-8", "replace")) for p in pieces):
+                return True
         if self._encoded and re.search(
             b"|".join(b"(?i:" + re.escape(f.encode()) + b")" for f in self._encoded), utf8
         ):
@@ -416,42 +464,10 @@ def _is_hex(text: str) -> bool:
     return all(c in "0123456789abcdefABCDEF" for c in text)
 
 
-_known: set[str] = set()
-_known_plain: set[str] = set()
-_known_lock = threading.Lock()
-_everywhere: Redactor | None = None
-
-
-def _register(secrets: Iterable[str], plain: Iterable[str] = ()) -> None:
-    global _everywhere
-    with _known_lock:
-        before = len(_known) + len(_known_plain)
-        _known.update(secrets)
-        _known_plain.update(plain)
-        if len(_known) + len(_known_plain) != before:
-            _everywhere = None
-
-
-def everywhere() -> Redactor:
-    """A redactor for every secret any ``Redactor`` of this process was given."""
-    global _everywhere
-    with _known_lock:
-        current = _everywhere
-    if current is None:
-        current = Redactor.__new__(Redactor)
-        with _known_lock:
-            current._secrets = sorted(_known, key=len, reverse=True)
-            current._plain = sorted(_known_plain, key=len, reverse=True)
-        current._compile()
-        with _known_lock:
-            _everywhere = current
-    return current
-
-
 class RedactingStream:
     """A text stream wrapper that redacts whatever is written through it."""
 
-    def __init__(self, stream: TextIO, redactor: Redactor) -> None:
+    def __init__(self, stream: TextIO, redactor: Secrets) -> None:
         self._stream = stream
         self._redactor = redactor
 
@@ -468,6 +484,6 @@ class RedactingStream:
         return getattr(self._stream, name)
 
 
-def redacting(stream: TextIO, redactor: Redactor) -> TextIO:
+def redacting(stream: TextIO, redactor: Secrets) -> TextIO:
     """``stream`` wrapped so that every write is redacted, typed as the stream it stands for."""
     return cast(TextIO, RedactingStream(stream, redactor))

@@ -273,7 +273,8 @@ def retry_pause(trouble: Trouble, waits: Iterator[float], left: float) -> float:
 @dataclass
 class Backoff:
     """THE retry policy for transient trouble, used by following (``follow.Follower``), the
-    trigger (``launch.trigger``) and discovery's page reads (``discovery._Looker.page``).
+    trigger (``commands.start.start``) and discovery's page reads
+    (``commands.commit._Looker.page``).
 
     Two exponential schedules (``backoff_waits``), kept apart so one kind of trouble does not
     speed up the other: 429s start at ``RATE_LIMIT_BASE`` and never come back sooner than it

@@ -1,7 +1,7 @@
 """The gate's stdout and stderr: whatever the terminal, encoding or reader, output never changes
 the verdict and never leaks a secret.
 
-- Every write is redacted (``redact.everywhere()`` plus an optional redactor of its own).
+- Every write is masked with the command's secrets (the ``Secrets`` the stream is given).
 - Characters the stream's encoding cannot carry are replaced (``?``), after the gate's own
   glyphs (``✓ ✗ · …``) are swapped for plain ASCII ones, so a cp1252 or ASCII console (a
   redirected stdout on a Windows runner) gets readable lines and never a ``UnicodeEncodeError``.
@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO, cast
 
-from checkly_gate.redact import Redactor, everywhere
+from checkly_gate.redact import Secrets
 
 # The gate's own non-ASCII glyphs and their plain replacements.
 FANCY = "✓✗…·→"
@@ -50,7 +50,7 @@ def silence(stream: Any) -> None:
 class SafeStream:
     """A text stream that redacts, stays encodable and never raises on write or flush."""
 
-    def __init__(self, stream: TextIO, redactor: Redactor | None = None) -> None:
+    def __init__(self, stream: TextIO, redactor: Secrets | None = None) -> None:
         self._stream = stream
         self._redactor = redactor
         self._ascii = not can_encode(stream)
@@ -60,7 +60,6 @@ class SafeStream:
     def write(self, text: str) -> int:
         if self.broken:
             return len(text)
-        text = everywhere()(text)
         if self._redactor is not None:
             text = self._redactor(text)
         if self._ascii:
@@ -98,16 +97,17 @@ class SafeStream:
         return getattr(self._stream, name)
 
 
-def safe(stream: TextIO, redactor: Redactor | None = None) -> TextIO:
+def safe(stream: TextIO, redactor: Secrets | None = None) -> TextIO:
     """``stream`` wrapped in a ``SafeStream``, typed as the stream it stands for."""
     if isinstance(stream, SafeStream) and redactor is None:
         return cast(TextIO, stream)
     return cast(TextIO, SafeStream(stream, redactor))
 
 
-def prepare_stdio() -> tuple[TextIO, TextIO]:
+def prepare_stdio(secrets: Secrets | None = None) -> tuple[TextIO, TextIO]:
     """Make ``sys.stdout``/``sys.stderr`` replace what they cannot encode (also for text that
-    bypasses the gate's wrappers, like argparse's help) and return them wrapped safely.
+    bypasses the gate's wrappers, like argparse's help) and return them wrapped safely, every
+    write masked with ``secrets`` (the command's).
 
     A stream the process was started without (``>&-``: Python makes it ``None``) becomes
     ``/dev/null``."""
@@ -119,7 +119,7 @@ def prepare_stdio() -> tuple[TextIO, TextIO]:
         if isinstance(stream, io.TextIOWrapper):
             with contextlib.suppress(Exception):
                 stream.reconfigure(errors="replace")
-    return safe(sys.stdout), safe(sys.stderr)
+    return safe(sys.stdout, secrets), safe(sys.stderr, secrets)
 
 
 def close_stdout() -> None:

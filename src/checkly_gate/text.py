@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from checkly_gate import redact
+from checkly_gate.redact import CUT
 
 # ANSI / VT escape sequences: CSI (ESC [ ... final, or the 8-bit CSI), OSC (ESC ] ... BEL or ST)
 # and the two-byte ESC forms. Removed whole, so no stray "[31m" is left behind.
@@ -53,9 +53,8 @@ def one_line(text: str, limit: int = 200) -> str:
     text = strip_ansi(printable(str(text)))
     text = "".join(ch if ch.isprintable() else " " for ch in text)
     text = _MARKER.sub(lambda m: m.group(0)[:-1] + " " + m.group(0)[-1], " ".join(text.split()))
-    if len(text) > limit:  # mask first: a secret cut in two is no longer recognised as one
-        text = redact.everywhere()(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    # A cut ends in ``redact.CUT``: every write point masks a secret's prefix right before it.
+    return text if len(text) <= limit else text[: limit - 1] + CUT
 
 
 def line(text: str, limit: int = 2000) -> str:

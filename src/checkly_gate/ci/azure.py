@@ -39,6 +39,7 @@ from checkly_gate.ci.base import (
 from checkly_gate.text import one_line
 
 if TYPE_CHECKING:
+    from checkly_gate.redact import Secrets
     from checkly_gate.reports import GateRun
 
 _COMMAND = re.compile(r"##(?=\s*(?:vso)?\[)", re.IGNORECASE)
@@ -112,7 +113,12 @@ class Azure(Basic):
         return [neutralise(line) for line in lines]
 
     def publish(
-        self, run: GateRun, summary_markdown: str, junit: Path | None, summary: Path | None
+        self,
+        run: GateRun,
+        summary_markdown: str,
+        junit: Path | None,
+        summary: Path | None,
+        secrets: Secrets | None = None,
     ) -> list[str]:
         return [COMMAND_MARK + log_issue("error", line) for line in failure_messages(run)]
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 from checkly_gate.text import one_line
 
 if TYPE_CHECKING:
-    from checkly_gate.redact import Redactor
+    from checkly_gate.redact import Secrets
     from checkly_gate.reports import GateRun
 
 # Starts a line that an integration wrote itself: the CI command on it is ours, so a shielded
@@ -50,9 +50,15 @@ class Integration(Protocol):
         ...
 
     def publish(
-        self, run: GateRun, summary_markdown: str, junit: Path | None, summary: Path | None
+        self,
+        run: GateRun,
+        summary_markdown: str,
+        junit: Path | None,
+        summary: Path | None,
+        secrets: Secrets | None = None,
     ) -> list[str]:
-        """Write CI files (outputs, step summary) and return lines to print (annotations)."""
+        """Write CI files (outputs, step summary), ``secrets`` (the command's) masked, and
+        return lines to print (annotations)."""
         ...
 
     def report_problem(self, message: str) -> list[str]:
@@ -60,7 +66,7 @@ class Integration(Protocol):
         own error annotation. Default: none (the problem is already on stderr)."""
         return []
 
-    def hand_over(self, values: Mapping[str, str], redactor: Redactor) -> None:
+    def hand_over(self, values: Mapping[str, str], redactor: Secrets) -> None:
         """``run --detach``: publish ``values`` (status, exit-code, session-id, session-url) to
         later steps the CI's own way (GitHub: step outputs). Default: nothing (the dotenv report
         is the portable way). Problems are logged, never raised."""
@@ -247,7 +253,12 @@ class Basic(Integration):
         return list(lines)
 
     def publish(
-        self, run: GateRun, summary_markdown: str, junit: Path | None, summary: Path | None
+        self,
+        run: GateRun,
+        summary_markdown: str,
+        junit: Path | None,
+        summary: Path | None,
+        secrets: Secrets | None = None,
     ) -> list[str]:
         return []
 

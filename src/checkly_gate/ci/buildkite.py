@@ -33,6 +33,7 @@ from checkly_gate.scope import run_child
 from checkly_gate.text import one_line
 
 if TYPE_CHECKING:
+    from checkly_gate.redact import Secrets
     from checkly_gate.reports import GateRun
 
 CONTEXT = "checkly-gate"
@@ -95,7 +96,12 @@ class Buildkite(Basic):
         return [neutralise(line) for line in lines]
 
     def publish(
-        self, run: GateRun, summary_markdown: str, junit: Path | None, summary: Path | None
+        self,
+        run: GateRun,
+        summary_markdown: str,
+        junit: Path | None,
+        summary: Path | None,
+        secrets: Secrets | None = None,
     ) -> list[str]:
         agent = shutil.which("buildkite-agent", path=self._env.get("PATH"))
         if agent is None or not summary_markdown:

@@ -14,7 +14,7 @@ import stat
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from checkly_gate.ci.base import (
     Commit,
@@ -28,15 +28,13 @@ from checkly_gate.ci.base import (
 )
 from checkly_gate.files import append_text
 from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, facts
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun, session_link
 from checkly_gate.reports.evidence import Evidence, evidence_line
 from checkly_gate.text import one_line, plain_text
 from checkly_gate.verdict import Policy, Run, SessionVerdict, policy_flags
 
 # GitHub shows at most 10 error and 10 warning annotations per step.
-if TYPE_CHECKING:
-    from checkly_gate.redact import Redactor
-
 ANNOTATION_LIMIT = 10
 # A step summary larger than 1 MiB is not uploaded at all (GitHub docs), so stay below it.
 SUMMARY_LIMIT_BYTES = 1024 * 1024
@@ -296,7 +294,12 @@ class GitHub(Integration):
         return [stop_commands(token), *lines, resume_commands(token)]
 
     def publish(
-        self, run: GateRun, summary_markdown: str, junit: Path | None, summary: Path | None
+        self,
+        run: GateRun,
+        summary_markdown: str,
+        junit: Path | None,
+        summary: Path | None,
+        secrets: Secrets | None = None,
     ) -> list[str]:
         problems: list[str] = []
         summary_file = self._env.get("GITHUB_STEP_SUMMARY")
@@ -310,7 +313,7 @@ class GitHub(Integration):
                     text = "\n" + text
                 text = _fit_summary(text, SUMMARY_LIMIT_BYTES - existing)
                 if text:
-                    append_text(Path(summary_file), text)
+                    append_text(Path(summary_file), text, secrets or Secrets())
                 else:
                     full = "$GITHUB_STEP_SUMMARY is already at GitHub's 1 MiB limit"
                     problems.append(command("warning", f"summary not written: {full}"))
@@ -319,7 +322,11 @@ class GitHub(Integration):
         output_file = self._env.get("GITHUB_OUTPUT")
         if output_file:
             try:
-                append_text(Path(output_file), render_outputs(outputs(run, junit, summary)))
+                append_text(
+                    Path(output_file),
+                    render_outputs(outputs(run, junit, summary)),
+                    secrets or Secrets(),
+                )
             except (OSError, ValueError) as exc:  # ValueError: unencodable text
                 problems.append(_file_warning("GITHUB_OUTPUT", output_file, exc))
         return [*render_annotations(run), *problems]
@@ -327,13 +334,13 @@ class GitHub(Integration):
     def report_problem(self, message: str) -> list[str]:
         return [command("error", one_line(message, 1000), title="checkly-gate: report not written")]
 
-    def hand_over(self, values: Mapping[str, str], redactor: Redactor) -> None:
+    def hand_over(self, values: Mapping[str, str], redactor: Secrets) -> None:
         """``run --detach``: the session's values as step outputs (``GITHUB_OUTPUT``)."""
         output_file = self._env.get("GITHUB_OUTPUT")
         if not output_file:
             return
         try:
-            append_text(Path(output_file), redactor(render_outputs(values)))
+            append_text(Path(output_file), render_outputs(values), redactor)
         except OSError as exc:
             log.error("cannot write GITHUB_OUTPUT: %s", exc)
 

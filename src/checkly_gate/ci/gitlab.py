@@ -16,6 +16,7 @@ from checkly_gate.ci.base import Commit, Integration, commits_from, first, safe_
 from checkly_gate.text import one_line
 
 if TYPE_CHECKING:
+    from checkly_gate.redact import Secrets
     from checkly_gate.reports import GateRun
 
 SECTION = "checkly_gate_wait"
@@ -73,7 +74,12 @@ class GitLab(Integration):
         return list(lines)
 
     def publish(
-        self, run: GateRun, summary_markdown: str, junit: Path | None, summary: Path | None
+        self,
+        run: GateRun,
+        summary_markdown: str,
+        junit: Path | None,
+        summary: Path | None,
+        secrets: Secrets | None = None,
     ) -> list[str]:
         return []
 

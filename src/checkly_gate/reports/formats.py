@@ -1,6 +1,6 @@
 """The one registry of report formats: a new format is its module (``render(run) -> str``) plus
 one row of ``FORMATS``. The options (``config.SPECS``: flag, variable, config key), the files
-written (``outputs.write_outputs``, ``gate.output_targets``), the usage-error reports and
+written (``finish.write_outputs``, ``finish.output_targets``), the usage-error reports and
 ``report``'s flags all read it.
 """
 

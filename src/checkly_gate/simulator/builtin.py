@@ -150,8 +150,18 @@ def _trigger_demo_checks() -> tuple[CheckSpec, ...]:
 
 
 def _builtins() -> dict[str, Scenario]:
-    short = _short_checks()
     specs = [
+        *_outcome_scenarios(),
+        *_fault_scenarios(),
+        *_timing_scenarios(),
+        *_command_scenarios(),
+    ]
+    return {s.name: s for s in specs}
+
+
+def _outcome_scenarios() -> list[Scenario]:
+    """How a session ends: passed, failed, cancelled."""
+    return [
         Scenario(
             name="passing",
             description="~12 s, 9 runs finishing one by one, one flaky and one degraded: PASSED",
@@ -172,6 +182,13 @@ def _builtins() -> dict[str, Scenario]:
             cancel_at=4.0,
             checks=_passing_checks(),
         ),
+    ]
+
+
+def _fault_scenarios() -> list[Scenario]:
+    """What the API does wrong: 429s, broken answers, 401s."""
+    short = _short_checks()
+    return [
         Scenario(
             name="rate-limited",
             description="~6 s passing session; 429 + Retry-After on early requests (one HTTP date)",
@@ -203,6 +220,13 @@ def _builtins() -> dict[str, Scenario]:
             checks=short,
             faults=(Fault("unauthorized-echo"),),
         ),
+    ]
+
+
+def _timing_scenarios() -> list[Scenario]:
+    """When things happen: never, late, without a long-poll, settling."""
+    short = _short_checks()
+    return [
         Scenario(
             name="never-ends",
             description="runs never finish; the session stays RUNNING forever",
@@ -231,6 +255,13 @@ def _builtins() -> dict[str, Scenario]:
             final_lag=1.5,
             checks=short,
         ),
+    ]
+
+
+def _command_scenarios() -> list[Scenario]:
+    """For `run`, `wait --commit` and size."""
+    short = _short_checks()
+    return [
         Scenario(
             name="trigger-demo",
             description=(
@@ -259,7 +290,6 @@ def _builtins() -> dict[str, Scenario]:
             checks=_large_checks(),
         ),
     ]
-    return {s.name: s for s in specs}
 
 
 #: Builtin scenarios by name; every one is also loadable with ``load_scenario(name)``.

@@ -20,10 +20,18 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from checkly_gate.simulator.model import Scenario
+from checkly_gate.simulator.responses import (
+    NO_MATCH_MESSAGE,
+    UUID_PATTERN,
+    Response,
+    api_error,
+    json_bytes,
+    select_checks,
+)
 from checkly_gate.simulator.timeline import APP_URL, SessionTimeline, check_id_of
 
 if TYPE_CHECKING:
-    from checkly_gate.simulator.server import Simulator, _Response
+    from checkly_gate.simulator.server import Simulator
 
 
 def _check_scenario(scenario: Scenario, index: int = 0) -> Scenario:
@@ -103,73 +111,75 @@ def serve_check(
     query: dict[str, str],
     payload: Any,
     now: float,
-) -> _Response:
+) -> Response:
     """The check-session endpoints (see the module docstring)."""
-    from checkly_gate.simulator.server import (
-        _UUID,
-        NO_MATCH_MESSAGE,
-        _api_error,
-        _json,
-        _Response,
-        _select,
-    )
-
     if endpoint == "check-trigger":
-        if payload is not None and not isinstance(payload, dict):
-            return _api_error(400, "Request body must be a JSON object")
-        target = (payload or {}).get("target")
-        if target is not None and not isinstance(target, dict):
-            return _api_error(400, '"target" must be of type object')
-        base = sim.scenario
-        chosen = [base.checks.index(c) for c in _select(base.checks, target)]
-        if not chosen:
-            return _api_error(404, NO_MATCH_MESSAGE)
-        sessions = []
-        for index in chosen:
-            sid = str(uuid.uuid4())
-            _start_check_session(sim, _check_scenario(base, index), now, sid)
-            with sim._lock:
-                timeline = sim._check_timelines[sid]
-            sessions.append(json.loads(check_session_body(timeline, now, results=False)))
-        return _Response(201, _json({"sessions": sessions}))
-    if not _UUID.match(raw_id):
-        return _api_error(400, "checkSessionId must be a UUID")
+        return _trigger(sim, payload, now)
+    if not UUID_PATTERN.match(raw_id):
+        return api_error(400, "checkSessionId must be a UUID")
     sid = raw_id.lower()
     with sim._lock:
         known = sid in sim._check_timelines
     if endpoint == "check-cancel":
         if not known:
-            return _api_error(404, f"Check session {sid} not found")
+            return api_error(404, f"Check session {sid} not found")
         with sim._changed:
             sim._check_timelines[sid] = sim._check_timelines[sid].cancel(now)
             sim._cancelled.setdefault(sid, now)
             sim._changed.notify_all()
-        return _Response(204)
+        return Response(204)
     if not known:
         scenario = sim.sessions.get(sid, sim.scenario)
         if not scenario.checks:
-            return _api_error(404, f"Check session {sid} not found")
+            return api_error(404, f"Check session {sid} not found")
         _start_check_session(sim, _check_scenario(scenario), now, sid)
     if endpoint == "check-session":
         with sim._lock:
             timeline = sim._check_timelines[sid]
         if not timeline.is_visible(time.monotonic()):
-            return _api_error(404, f"Check session {sid} not found")
-        return _Response(200, check_session_body(timeline, time.monotonic()))
+            return api_error(404, f"Check session {sid} not found")
+        return Response(200, check_session_body(timeline, time.monotonic()))
+    return _completion(sim, sid, query, now)
+
+
+def _trigger(sim: Simulator, payload: Any, now: float) -> Response:
+    """``POST /v2/check-sessions/trigger``: one check session per selected check."""
+    if payload is not None and not isinstance(payload, dict):
+        return api_error(400, "Request body must be a JSON object")
+    target = (payload or {}).get("target")
+    if target is not None and not isinstance(target, dict):
+        return api_error(400, '"target" must be of type object')
+    base = sim.scenario
+    chosen = [base.checks.index(c) for c in select_checks(base.checks, target)]
+    if not chosen:
+        return api_error(404, NO_MATCH_MESSAGE)
+    sessions = []
+    for index in chosen:
+        sid = str(uuid.uuid4())
+        _start_check_session(sim, _check_scenario(base, index), now, sid)
+        with sim._lock:
+            timeline = sim._check_timelines[sid]
+        sessions.append(json.loads(check_session_body(timeline, now, results=False)))
+    return Response(201, json_bytes({"sessions": sessions}))
+
+
+def _completion(sim: Simulator, sid: str, query: dict[str, str], now: float) -> Response:
+    """``GET /v2/check-sessions/{id}/completion``: the body once final, else 408 after
+    ``maxWaitSeconds``."""
     raw = query.get("maxWaitSeconds", "30")
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 30:
-        return _api_error(400, "maxWaitSeconds must be an integer between 1 and 30")
+        return api_error(400, "maxWaitSeconds must be an integer between 1 and 30")
     deadline = now + int(raw)
     with sim._changed:
         while True:
             timeline = sim._check_timelines[sid]
             moment = time.monotonic()
             if timeline.is_final(moment):
-                return _Response(200, check_session_body(timeline, moment))
+                return Response(200, check_session_body(timeline, moment))
             if sim._stopping.is_set():
-                return _api_error(503, "the simulator is shutting down")
+                return api_error(503, "the simulator is shutting down")
             if moment >= deadline:
-                return _api_error(408, "Check session is still running; call again")
+                return api_error(408, "Check session is still running; call again")
             wait = deadline - moment
             if timeline.final_mono is not None:
                 wait = min(wait, max(timeline.final_mono - moment, 0.0) + 0.001)

@@ -30,10 +30,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from checkly_gate.simulator.model import Scenario
+from checkly_gate.simulator.responses import (
+    UUID_PATTERN,
+    Response,
+    api_error,
+    json_bytes,
+)
 from checkly_gate.simulator.timeline import SessionTimeline
 
 if TYPE_CHECKING:
-    from checkly_gate.simulator.server import Simulator, _Response
+    from checkly_gate.simulator.server import Simulator
 
 PROVIDERS = ("GITHUB", "VERCEL", "API", "TRIGGER", "PW_REPORTER")
 STATUSES = ("RUNNING", "FAILED", "PASSED", "CANCELLED")
@@ -152,28 +158,27 @@ def _values(query: dict[str, str], key: str) -> list[str]:
     return [v.strip() for v in query.get(key, "").split(",") if v.strip()]
 
 
-def serve_list(sim: Simulator, query: dict[str, str], now: float) -> _Response:
+def serve_list(sim: Simulator, query: dict[str, str], now: float) -> Response:
     """``GET /v1/test-sessions`` (see the module docstring)."""
-    from checkly_gate.simulator.server import _api_error, _json, _Response
 
     try:
         limit = int(query.get("limit", "20"))
         since = float(query["from"]) if "from" in query else None
         until = float(query["to"]) if "to" in query else None
     except ValueError:
-        return _api_error(400, '"limit", "from" and "to" must be numbers')
+        return api_error(400, '"limit", "from" and "to" must be numbers')
     if not 1 <= limit <= 100:
-        return _api_error(400, '"limit" must be between 1 and 100')
+        return api_error(400, '"limit" must be between 1 and 100')
     statuses, providers = _values(query, "statuses"), _values(query, "providers")
     for value in statuses:
         if value not in STATUSES:
-            return _api_error(400, f'"statuses" must be one of {", ".join(STATUSES)}')
+            return api_error(400, f'"statuses" must be one of {", ".join(STATUSES)}')
     for value in providers:
         if value not in PROVIDERS:
-            return _api_error(400, f'"providers" must be one of {", ".join(PROVIDERS)}')
+            return api_error(400, f'"providers" must be one of {", ".join(PROVIDERS)}')
     search = query.get("textSearch")
     if search is not None and not 3 <= len(search) <= 200:
-        return _api_error(400, '"textSearch" length must be 3..200')
+        return api_error(400, '"textSearch" length must be 3..200')
     branches = _values(query, "branches")
     with sim._lock:
         listed = [item for item in sim._listed if item.created <= now]
@@ -204,31 +209,30 @@ def serve_list(sim: Simulator, query: dict[str, str], now: float) -> _Response:
     if cursor is not None:
         ids = [e["id"] for e in entries]
         if cursor not in ids:
-            return _api_error(400, '"nextId" is not a valid cursor')
+            return api_error(400, '"nextId" is not a valid cursor')
         start = ids.index(cursor)
     page = entries[start : start + limit]
     more = entries[start + limit : start + limit + 1]
     body = {"length": len(page), "entries": page, "nextId": more[0]["id"] if more else None}
-    return _Response(200, _json(body))
+    return Response(200, json_bytes(body))
 
 
-def serve_assets(sim: Simulator, session_id: str, path: str, now: float) -> _Response:
+def serve_assets(sim: Simulator, session_id: str, path: str, now: float) -> Response:
     """The asset manifest of a result the session shows at ``now``."""
-    from checkly_gate.simulator.server import _UUID, _api_error, _json, _Response
 
     match = _ASSETS.match(path)
     assert match is not None
     result_id = unquote(match.group(2)).lower()
-    if not _UUID.match(session_id) or not _UUID.match(result_id):
-        return _api_error(400, "testSessionId and testSessionResultId must be UUIDs")
+    if not UUID_PATTERN.match(session_id) or not UUID_PATTERN.match(result_id):
+        return api_error(400, "testSessionId and testSessionResultId must be UUIDs")
     with sim._lock:
         timeline = sim._timelines.get(session_id.lower())
     if timeline is None or not timeline.is_visible(now):
-        return _api_error(404, f"Test session {session_id} not found")
+        return api_error(404, f"Test session {session_id} not found")
     rows = json.loads(timeline.body(now)).get("results") or []
     row = next((r for r in rows if r.get("testSessionResultId") == result_id), None)
     if row is None or row.get("resultType") == "PENDING":
-        return _api_error(404, f"Test session result {result_id} not found")
+        return api_error(404, f"Test session result {result_id} not found")
     kinds = ["log"]
     if row.get("checkType") in _BROWSER and (row.get("hasFailures") or row.get("hasErrors")):
         kinds = ["trace", "video", "screenshot", "log"]
@@ -269,4 +273,4 @@ def serve_assets(sim: Simulator, session_id: str, path: str, now: float) -> _Res
         "entriesReturned": len(assets),
         "entriesTotal": len(assets),
     }
-    return _Response(200, _json(manifest))
+    return Response(200, json_bytes(manifest))

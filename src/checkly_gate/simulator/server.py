@@ -20,19 +20,27 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from email.utils import formatdate
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from checkly_gate.simulator import check_sessions, discovery
 from checkly_gate.simulator.builtin import BUILTIN_SCENARIOS
-from checkly_gate.simulator.model import METADATA_KEYS, CheckSpec, Fault, Scenario, ScenarioError
+from checkly_gate.simulator.model import METADATA_KEYS, Fault, Scenario, ScenarioError
 from checkly_gate.simulator.ratelimit import RateLimit, TokenBucket
-from checkly_gate.simulator.timeline import SessionTimeline, check_id_of
+from checkly_gate.simulator.responses import (
+    NO_MATCH_MESSAGE,
+    UUID_PATTERN,
+    Response,
+    api_error,
+    json_bytes,
+    phrase,
+    select_checks,
+)
+from checkly_gate.simulator.timeline import SessionTimeline
 
 _ROUTE = re.compile(r"^/v1/test-sessions/([^/]+)(/completion)?$")
 _TRIGGER = "/v1/test-sessions/trigger"
@@ -48,8 +56,6 @@ _METHODS = {
     **discovery.METHODS,
 }
 _MAX_ENV_VARS = 50
-NO_MATCH_MESSAGE = "No matching checks were found."
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _MAX_DRAIN = 1 << 20
 #: Checkly's budget: "600 requests every 60 seconds" per account.
 ACCOUNT_RATE_LIMIT = RateLimit(600, 60.0)
@@ -87,36 +93,9 @@ class TriggeredSession:
     at: float
 
 
-@dataclass
-class _Response:
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json"
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    reset: bool = False
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
-def _api_error(
-    status: int, message: str, headers: list[tuple[str, str]] | None = None
-) -> _Response:
-    body = {"statusCode": status, "error": _phrase(status), "message": message}
-    return _Response(status, _json(body), headers=headers or [])
-
-
-def _json(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-def _html(status: int) -> _Response:
-    page = _HTML_PAGE.format(code=status, phrase=_phrase(status)).encode()
-    return _Response(status, page, content_type="text/html")
+def _html(status: int) -> Response:
+    page = _HTML_PAGE.format(code=status, phrase=phrase(status)).encode()
+    return Response(status, page, content_type="text/html")
 
 
 def _route(path: str) -> tuple[str | None, str]:
@@ -205,26 +184,6 @@ def _trigger_problem(payload: dict[str, Any]) -> str | None:
     return None
 
 
-def _select(checks: tuple[CheckSpec, ...], target: Mapping[str, Any] | None) -> list[CheckSpec]:
-    """The checks a trigger ``target`` selects: a check matches when every tag of at least one
-    ``matchTags`` group is among its tags, or when its checkId is in ``checkId``. A target
-    without groups and ids selects every check."""
-    target = target or {}
-    groups = [set(group) for group in target.get("matchTags") or []]
-    ids = {i.lower() for i in target.get("checkId") or []}
-    if not groups and not ids:
-        return list(checks)
-    chosen = []
-    for check in checks:
-        tags = set(check.tags)
-        check_id = check_id_of(check) if ids else None
-        if any(group <= tags for group in groups) or (
-            check_id is not None and check_id.lower() in ids
-        ):
-            chosen.append(check)
-    return chosen
-
-
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # never join handler threads (idle keep-alive ones block on read)
@@ -284,10 +243,10 @@ class _Handler(BaseHTTPRequestHandler):
             raw = self._read_body()
             response = sim._answer(self.command, split.path, query, headers, arrived, raw)
         except OSError:
-            response = _Response(0, reset=True)  # the client went away while sending
+            response = Response(0, reset=True)  # the client went away while sending
         except Exception as exc:  # a simulator bug must not kill the connection silently
             sim._log(f"internal error: {exc!r}")
-            response = _api_error(500, "simulator internal error")
+            response = api_error(500, "simulator internal error")
         # record before answering, so a client that got its answer always finds the record
         status = None if response.reset else response.status
         decoded = _decode(raw)
@@ -339,7 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
             data += self.rfile.read(size)
             self.rfile.readline(1024)  # the CRLF after the chunk
 
-    def _send(self, response: _Response) -> None:
+    def _send(self, response: Response) -> None:
         if response.reset:
             self._reset()
             return
@@ -399,7 +358,7 @@ class Simulator:
         self.scenario = scenario if scenario is not None else BUILTIN_SCENARIOS["passing"]
         self.sessions: dict[str, Scenario] = {}
         for key, value in (sessions or {}).items():
-            if not isinstance(key, str) or not _UUID.match(key):
+            if not isinstance(key, str) or not UUID_PATTERN.match(key):
                 raise ValueError(f"session ids must be UUIDs, got {key!r}")
             self.sessions[key.lower()] = value
         self.api_key = api_key
@@ -614,7 +573,7 @@ class Simulator:
         headers: dict[str, str],
         now: float,
         body: bytes | None = b"",
-    ) -> _Response:
+    ) -> Response:
         self._active_add(1)
         try:
             return self._answer_inner(method, path, query, headers, now, body)
@@ -633,16 +592,16 @@ class Simulator:
         headers: dict[str, str],
         now: float,
         body: bytes | None,
-    ) -> _Response:
+    ) -> Response:
         if self._bucket is not None:
             wait = self._bucket.take(now)
             if wait is not None:  # the account's budget is spent, for every endpoint
                 retry = [("Retry-After", TokenBucket.retry_after(wait))]
-                return _api_error(
+                return api_error(
                     429, "Too Many Requests: the account's rate limit is reached", retry
                 )
         endpoint, raw_id = _route(path)
-        ident = raw_id.lower() if _UUID.match(raw_id) else None
+        ident = raw_id.lower() if UUID_PATTERN.match(raw_id) else None
         timeline = None
         owner, scenario = "*", self.scenario
         if ident is not None and endpoint in ("session", "completion", "cancel"):
@@ -673,17 +632,17 @@ class Simulator:
         headers: dict[str, str],
         now: float,
         body: bytes | None,
-    ) -> _Response:
+    ) -> Response:
         """The answer of the API itself (authentication, routing, the endpoints)."""
         if headers.get("authorization") != f"Bearer {self.api_key}":
-            return _api_error(401, "Missing or invalid API key")
+            return api_error(401, "Missing or invalid API key")
         if self.account_id is not None and headers.get("x-checkly-account") != self.account_id:
-            return _api_error(403, "Missing or invalid X-Checkly-Account header")
+            return api_error(403, "Missing or invalid X-Checkly-Account header")
         if endpoint is None:
-            return _api_error(404, f"Cannot {method} {path}")
+            return api_error(404, f"Cannot {method} {path}")
         allowed = _METHODS[endpoint]
         if method != allowed:
-            return _api_error(
+            return api_error(
                 405,
                 f"Method {method} not allowed; only {allowed} is simulated here",
                 [("Allow", allowed)],
@@ -697,38 +656,38 @@ class Simulator:
         if endpoint in discovery.METHODS:
             payload = _decode(body)
             if payload is _INVALID:
-                return _api_error(400, "Request body must be JSON")
+                return api_error(400, "Request body must be JSON")
             return check_sessions.serve_check(self, endpoint, raw_id, query, payload, now)
         if endpoint == "error-group":
             if ident is None:
-                return _api_error(400, "id must be a UUID")
+                return api_error(400, "id must be a UUID")
             return self._error_group(ident)
         if ident is None:
-            return _api_error(400, "testSessionId must be a UUID")
+            return api_error(400, "testSessionId must be a UUID")
         if endpoint == "cancel":
             return self._cancel(ident, body, now)
         return self._session(ident, endpoint == "completion", path, query, now)
 
     def _session(
         self, session_id: str, completion: bool, path: str, query: dict[str, str], now: float
-    ) -> _Response:
+    ) -> Response:
         with self._lock:
             timeline = self._timelines[session_id]
         if completion and not timeline.scenario.completion_endpoint:
-            return _api_error(404, f"Cannot GET {path}")
+            return api_error(404, f"Cannot GET {path}")
         max_wait = 30
         if completion and "maxWaitSeconds" in query:
             raw = query["maxWaitSeconds"]
             if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 30:
-                return _api_error(400, "maxWaitSeconds must be an integer between 1 and 30")
+                return api_error(400, "maxWaitSeconds must be an integer between 1 and 30")
             max_wait = int(raw)
         if not timeline.is_visible(time.monotonic()):
-            return _api_error(404, f"Test session {session_id} not found")
+            return api_error(404, f"Test session {session_id} not found")
         if not completion:
-            return _Response(200, timeline.body(time.monotonic()))
+            return Response(200, timeline.body(time.monotonic()))
         return self._long_poll(session_id, now + max_wait)
 
-    def _long_poll(self, session_id: str, deadline: float) -> _Response:
+    def _long_poll(self, session_id: str, deadline: float) -> Response:
         with self._changed:
             while True:
                 timeline = self._timelines[session_id]  # a cancel may replace it
@@ -736,10 +695,10 @@ class Simulator:
                 if timeline.is_final(now):
                     break
                 if self._stopping.is_set():
-                    return _api_error(503, "the simulator is shutting down")
+                    return api_error(503, "the simulator is shutting down")
                 remaining = deadline - now
                 if remaining <= 0:
-                    return _api_error(
+                    return api_error(
                         408,
                         "Test session is still running; call this endpoint again to keep waiting",
                     )
@@ -747,19 +706,19 @@ class Simulator:
                 if timeline.final_mono is not None:
                     wait = min(wait, max(timeline.final_mono - now, 0.0) + 0.001)
                 self._changed.wait(wait)
-        return _Response(200, timeline.body(now))
+        return Response(200, timeline.body(now))
 
-    def _trigger(self, raw: bytes | None, now: float) -> _Response:
+    def _trigger(self, raw: bytes | None, now: float) -> Response:
         payload = _decode(raw)
         if not isinstance(payload, dict):
-            return _api_error(400, "Request body must be a JSON object")
+            return api_error(400, "Request body must be a JSON object")
         problem = _trigger_problem(payload)
         if problem is not None:
-            return _api_error(400, problem)
+            return api_error(400, problem)
         base = self.scenario
-        checks = _select(base.checks, payload.get("target"))
+        checks = select_checks(base.checks, payload.get("target"))
         if not checks:
-            return _api_error(base.no_match_status, NO_MATCH_MESSAGE)
+            return api_error(base.no_match_status, NO_MATCH_MESSAGE)
         location = payload.get("runLocation")
         if location:
             checks = [replace(check, locations=(location,)) for check in checks]
@@ -774,31 +733,31 @@ class Simulator:
                 metadata=metadata,
             )
         except ScenarioError as exc:
-            return _api_error(400, str(exc))
+            return api_error(400, str(exc))
         session_id = str(uuid.uuid4())
         wall = time.time() - (time.monotonic() - now)
         timeline = SessionTimeline(session_id, scenario, speed=self.speed, mono=now, wall=wall)
         with self._lock:
             self._timelines[session_id] = timeline
             self._triggered.append(TriggeredSession(session_id, payload, now))
-        return _Response(201, timeline.body(now))
+        return Response(201, timeline.body(now))
 
-    def _cancel(self, session_id: str, raw: bytes | None, now: float) -> _Response:
+    def _cancel(self, session_id: str, raw: bytes | None, now: float) -> Response:
         payload = _decode(raw)
         if payload is None:
             payload = {}
         if not isinstance(payload, dict):
-            return _api_error(400, "Request body must be a JSON object")
+            return api_error(400, "Request body must be a JSON object")
         for key in payload:
             if key != "sequenceId":
-                return _api_error(400, f'"{key}" is not allowed')
+                return api_error(400, f'"{key}" is not allowed')
         if "sequenceId" in payload and not _is_strings(payload["sequenceId"]):
-            return _api_error(400, '"sequenceId" must be a non-empty array of strings')
+            return api_error(400, '"sequenceId" must be a non-empty array of strings')
         with self._lock:
             known = session_id in self._timelines
         if not known:
             if session_id not in self.sessions:
-                return _api_error(404, f"Test session {session_id} not found")
+                return api_error(404, f"Test session {session_id} not found")
             self._timeline(session_id, now)  # configured but never asked for: its clock starts
         while True:
             with self._lock:
@@ -810,53 +769,51 @@ class Simulator:
                     self._cancelled.setdefault(session_id, now)
                     self._changed.notify_all()
                     break
-        return _Response(204)
+        return Response(204)
 
-    def _error_group(self, group_id: str) -> _Response:
+    def _error_group(self, group_id: str) -> Response:
         now = time.monotonic()
         with self._lock:
             timelines = list(self._timelines.values())
         for timeline in timelines:
             group = timeline.error_group(group_id, now)
             if group is not None:
-                return _Response(200, _json(group))
-        return _api_error(404, f"Test session error group {group_id} not found")
+                return Response(200, json_bytes(group))
+        return api_error(404, f"Test session error group {group_id} not found")
 
     def _fault(
         self, fault: Fault, headers: dict[str, str], timeline: SessionTimeline | None
-    ) -> _Response:
+    ) -> Response:
         kind = fault.kind
         if kind == "reset":
-            return _Response(0, reset=True)
+            return Response(0, reset=True)
         if kind == "rate-limit":
             retry = fault.retry_after if fault.retry_after is not None else 1
-            return _api_error(
+            return api_error(
                 429, "Too many requests, please retry later", self._retry(fault, retry)
             )
         if kind == "server-error":
             status = fault.status or 503
-            response = (
-                _html(status) if fault.body == "html" else _api_error(status, _phrase(status))
-            )
+            response = _html(status) if fault.body == "html" else api_error(status, phrase(status))
             response.headers.extend(self._retry(fault, fault.retry_after))
             return response
         if kind == "html":
             return _html(fault.status or 502)
         if kind == "garbage":
-            return _Response(200, _GARBAGE)
+            return Response(200, _GARBAGE)
         if kind == "truncated":
             now = time.monotonic()
             if timeline is not None and timeline.is_visible(now):
                 whole = timeline.body(now)
             else:
-                whole = _json({"testSessionId": str(uuid.uuid4()), "results": []})
-            return _Response(200, whole[: len(whole) // 2])
+                whole = json_bytes({"testSessionId": str(uuid.uuid4()), "results": []})
+            return Response(200, whole[: len(whole) // 2])
         if kind == "not-a-session":
             body = [{"ok": True}] if fault.body == "list" else {"ok": True}
-            return _Response(200, _json(body))
+            return Response(200, json_bytes(body))
         # unauthorized-echo: a careless API echoing the credential it received
         received = headers.get("authorization", "(none)")
-        return _api_error(401, f"Invalid credentials: {received!r} is not a valid API key")
+        return api_error(401, f"Invalid credentials: {received!r} is not a valid API key")
 
     @staticmethod
     def _retry(fault: Fault, retry_after: int | str | None) -> list[tuple[str, str]]:

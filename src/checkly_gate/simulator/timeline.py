@@ -13,6 +13,7 @@ import json
 import math
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -132,37 +133,23 @@ class SessionTimeline:
             return "null"
         return f'"{self._iso(scenario_time)}"'
 
-    def _render_run(
-        self, index: int, check: CheckSpec, location: str, start: float, cut: float
-    ) -> _Run:
-        """Pre-render every row one run will show; ``cut`` is the cancel time (inf: none).
-
-        Rows are assembled from JSON fragments rather than ``json.dumps`` per row: the
-        "large" scenario renders ~9,000 rows on its first request.
-        """
-        sid = self.session_id
-        key = (sid, index, check.name, location)
+    def _described(self, index: int, check: CheckSpec) -> tuple[str, str]:
+        """The JSON fields naming check ``index`` and its error group id, made once per check."""
         per_check = self._per_check.get(index)
         if per_check is None:
-            check_id = check_id_of(check)
             described = (
-                f',"checkId":{_dumps(check_id)},"checkType":{_dumps(check.type)}'
+                f',"checkId":{_dumps(check_id_of(check))},"checkType":{_dumps(check.type)}'
                 f',"name":{_dumps(check.name)}'
             )
-            per_check = (described, _derive("error-group", sid, index, check.name))
+            per_check = (described, _derive("error-group", self.session_id, index, check.name))
             self._per_check[index] = per_check
             self._group_checks[per_check[1]] = check
-        described, group = per_check
-        described = f'{described},"runLocation":{_dumps(location)}'
-        with_group = f'["{group}"]'
-        final_id = _derive("result", *key, "final")
-        sequence = _derive("sequence", *key)
-        response = check.response_time
-        if response is None:
-            response = 80 + zlib.crc32(f"{check.name}/{location}".encode()) % 900
-            if check.outcome == "degraded":
-                response += 3000
-        link = f"{APP_URL}/test-sessions/{sid}/results/"
+        return per_check
+
+    def _row_writer(self, described: str, sequence: str) -> Callable[..., str]:
+        """A function writing one result row of a run (``described``: its check and location
+        fields), assembled from JSON fragments."""
+        link = f"{APP_URL}/test-sessions/{self.session_id}/results/"
         tail = f',"sequenceId":"{sequence}"}}'
 
         def row(
@@ -190,6 +177,24 @@ class SessionTimeline:
                 )
             )
 
+        return row
+
+    def _render_run(
+        self, index: int, check: CheckSpec, location: str, start: float, cut: float
+    ) -> _Run:
+        """Pre-render every row one run will show; ``cut`` is the cancel time (inf: none).
+
+        Rows are assembled from JSON fragments rather than ``json.dumps`` per row: the
+        "large" scenario renders ~9,000 rows on its first request.
+        """
+        key = (self.session_id, index, check.name, location)
+        described, group = self._described(index, check)
+        with_group = f'["{group}"]'
+        final_id = _derive("result", *key, "final")
+        response = _response_time(check, location)
+        row = self._row_writer(
+            f'{described},"runLocation":{_dumps(location)}', _derive("sequence", *key)
+        )
         run = _Run()
         run.pending.append((-math.inf, row(final_id, "PENDING", "running", "[]", None, None, None)))
         tries = check.failed_attempts + 1
@@ -386,3 +391,12 @@ class SessionTimeline:
             self._tail,
         ]
         return "".join(parts).encode("utf-8")
+
+
+def _response_time(check: CheckSpec, location: str) -> int:
+    """The check's response time in ms: as the scenario says, else a stable pseudo-random one
+    per check and location (3 s more when degraded)."""
+    if check.response_time is not None:
+        return check.response_time
+    response = 80 + zlib.crc32(f"{check.name}/{location}".encode()) % 900
+    return response + 3000 if check.outcome == "degraded" else response

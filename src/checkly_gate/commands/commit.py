@@ -16,47 +16,37 @@ match (a look or a match too large to follow is refused, never cut), and takes i
 from the API's own clock (the ``Date`` header, else the listed sessions' timestamps), so a
 runner clock that is off never hides a session nor lets an old one in.
 
-Pure helpers (``resolve_commit``, ``matches``, ``list_query``, ``discovery_waits``) and one
+Pure helpers (``matches``, ``list_query``, ``discovery_waits``) and one
 shell function (``discover``) that makes the requests through ``api.Client``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import Any
 
-import httpx
-
+from checkly_gate import gate
 from checkly_gate.api import ApiError, Client, NotFound, Refused, Stopped, Transient
-from checkly_gate.ci import COMMIT_VARIABLES, run_commits
+from checkly_gate.ci import COMMIT_VARIABLES
 from checkly_gate.config import (
-    DISCOVERY_SPECS,
     TABLE_BY_KEY,
-    ConfigError,
-    Options,
-    check_choice,
-    from_env_text,
 )
-from checkly_gate.gate import command_scope, finish_without_waiting, run_gate
-from checkly_gate.redact import Redactor
+from checkly_gate.context import Command
 from checkly_gate.schedule import Backoff, RetryBeyondDeadline
 from checkly_gate.scope import Scope
 from checkly_gate.text import one_line, signal_name
 from checkly_gate.verdict import Outcome, Verdict
 
-__all__ = ["COMMIT_VARIABLES", "Discovery", "DiscoveryOptions", "discover", "run_discovered"]
+__all__ = ["COMMIT_VARIABLES", "Discovery", "DiscoveryOptions", "discover", "find_and_wait"]
 
 log = logging.getLogger("checkly_gate")
 
-AUTO = "auto"
 MIN_SHA = 7
-_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # An opaque cursor fit to go back into a query: printable ASCII, no blank, bounded.
 _CURSOR = re.compile(r"[\x21-\x7e]{1,1024}")
@@ -106,97 +96,6 @@ class DiscoveryOptions:
         ]
         text = " ".join(parts)
         return one_line(text + (f" ({', '.join(extra)})" if extra else ""), 200)
-
-
-def resolve_commits(value: str, env: Mapping[str, str]) -> tuple[str, ...]:
-    """The commit SHAs ``--commit`` stands for: the value itself, or with ``auto`` every commit
-    the CI names for this run, the deployed (head) one first (``ci.run_commits``: a pull
-    request's head and merge commits). Lower-case hex, 7 to 64 digits; ``ConfigError``
-    (naming the variable) otherwise."""
-    text = value.strip()
-    if text.lower() != AUTO:
-        return (_checked(text, "--commit"),)
-    found = run_commits(env)
-    if not found:
-        raise ConfigError(
-            "--commit auto: no commit in the environment "
-            f"(looked at {', '.join(COMMIT_VARIABLES)} and the CI's pull request variables); "
-            "pass the SHA"
-        )
-    return tuple(dict.fromkeys(_checked(c.sha, f"--commit auto ({c.source})") for c in found))
-
-
-def resolve_commit(value: str, env: Mapping[str, str]) -> str:
-    """The deployed commit of ``resolve_commits``: the first."""
-    return resolve_commits(value, env)[0]
-
-
-def _checked(text: str, where: str) -> str:
-    if not _SHA.match(text):
-        shown = one_line(text if len(text) <= 60 else text[:57] + "...", 80)
-        raise ConfigError(f"{where}: expected a commit SHA of 7 to 64 hex digits, got {shown!r}")
-    return text.lower()
-
-
-#: Environment variables read when neither the flag nor a session id is given (so the GitHub
-#: Action and the GitLab templates pass an input with one environment line); declared once in
-#: ``config.OPTION_TABLE``.
-ENV = {spec.key: spec.env for spec in DISCOVERY_SPECS if spec.env}
-
-
-def _from_env(env: Mapping[str, str], key: str) -> Any:
-    """The option's value from its variable, parsed as the table says (``None`` when unset)."""
-    name = ENV[key]
-    return from_env_text(TABLE_BY_KEY[key], env.get(name, ""), name)
-
-
-def parse_options(
-    commit: str | None,
-    branch: str | None,
-    provider: str | None,
-    environment: str | None,
-    discover_timeout: float | None,
-    fail_on_no_session: bool | None,
-    env: Mapping[str, str],
-    use_env: bool = True,
-) -> DiscoveryOptions | None:
-    """Discovery options from the flags, else (``use_env``) from ``ENV``; ``None`` when none
-    is given at all. ``ConfigError`` (one line, exit 2) for a bad SHA, provider or timeout."""
-    flags = (discover_timeout, fail_on_no_session)
-    if use_env:
-        commit = commit if commit is not None else _from_env(env, "commit")
-        branch = branch if branch is not None else _from_env(env, "branch")
-        provider = provider if provider is not None else _from_env(env, "provider")
-        environment = environment if environment is not None else _from_env(env, "environment")
-        if discover_timeout is None:
-            discover_timeout = _from_env(env, "discover-timeout")
-        if fail_on_no_session is None:
-            fail_on_no_session = _from_env(env, "fail-on-no-session")
-        if all(v is None for v in (commit, branch, provider, environment)):
-            discover_timeout, fail_on_no_session = flags  # the environment's are for --commit
-    given = (commit, branch, provider, environment)
-    if all(v is None for v in given):
-        if discover_timeout is not None or fail_on_no_session is not None:
-            raise ConfigError("--discover-timeout and --[no-]fail-on-no-session need --commit")
-        return None
-    values: dict[str, Any] = {}
-    if commit is not None:
-        values["commit"], *others = resolve_commits(commit, env)
-        values["other_commits"] = tuple(others)
-    for key, value in (("branch", branch), ("environment", environment)):
-        if value is not None:
-            if not value.strip():
-                raise ConfigError(f"--{key} must not be empty")
-            values[key] = value.strip()
-    if provider is not None:
-        values["provider"] = check_choice(TABLE_BY_KEY["provider"], provider, "--provider")
-    if discover_timeout is not None:
-        if not discover_timeout >= 0 or discover_timeout == float("inf"):
-            raise ConfigError(f"--discover-timeout must be at least 0, got {discover_timeout:g}")
-        values["discover_timeout"] = float(discover_timeout)
-    if fail_on_no_session is not None:
-        values["fail_on_no_session"] = fail_on_no_session
-    return DiscoveryOptions(**values)
 
 
 def _text(value: Any) -> str:
@@ -459,10 +358,7 @@ def discover(
     """
     result = Discovery()
     started = scope.now()
-    # The last look is at the window's end, but never so late that the deadline leaves it no
-    # time to be read (a look cut by the deadline would be API trouble, not "none found").
-    margin = min(LAST_LOOK_MARGIN, max(0.0, scope.deadline - started) / 10)
-    window_end = max(started, min(scope.deadline - margin, started + options.discover_timeout))
+    window_end = _window_end(started, scope.deadline, options.discover_timeout)
     api = ApiClock(wall_now)
     started_wall = wall_now()
     slack = LOOKBACK_SECONDS if options.commit else OVERLAP_SECONDS
@@ -480,38 +376,17 @@ def discover(
             return result
         result.rounds += 1
         look_wall = wall_now()
-        try:
-            entries = looker.look(since, window_since)
-        except (Refused, NotFound) as exc:
-            result.outcome, result.reason = Outcome.REFUSED, exc.message
-            return result
-        except Stopped:
-            result.outcome, result.reason = Outcome.INTERRUPTED, "interrupted while looking"
-            return result
-        except _Unread as exc:
-            result.outcome, result.reason = Outcome.UNAVAILABLE, str(exc)
+        entries = _look(looker, since, window_since)
+        if entries is not None or result.outcome is Outcome.UNAVAILABLE:
             result.searched = scope.now() - started
-            return result
-        except _TooMany as exc:
-            result.outcome, result.reason = Outcome.USAGE, str(exc)
+        if entries is None:  # the look ended the discovery: ``result`` says how
             return result
         oldest = window_since()
         for entry in entries:
             if matches(entry, options, oldest):
                 found.setdefault(entry["id"].strip().lower(), entry)
-        result.searched = scope.now() - started
         if found:
-            if len(found) > MAX_SESSIONS:
-                result.outcome = Outcome.USAGE
-                result.reason = (
-                    f"{len(found)} test sessions match {options.describe()}, more than the "
-                    f"{MAX_SESSIONS} the gate follows: narrow it with --branch, --provider or "
-                    "--environment"
-                )
-                return result
-            result.entries = list(found.values())
-            result.session_ids = list(found)
-            return result
+            return _matched(result, found, options)
         # the next look lists what was created since this one began, by the API's clock
         since = max(window_since(), look_wall + api.offset - OVERLAP_SECONDS)
         left = window_end - scope.now()
@@ -522,6 +397,18 @@ def discover(
         log.info("no test session for %s yet; looking again in %ss", options.describe(), shown)
         scope.sleep(pause)
     result.searched = scope.now() - started
+    return _none_found(result, options)
+
+
+def _window_end(started: float, deadline: float, discover_timeout: float) -> float:
+    """When the last look is made: at the window's end, but never so late that the deadline
+    leaves it no time to be read (a look cut by the deadline would be API trouble, not "none
+    found")."""
+    margin = min(LAST_LOOK_MARGIN, max(0.0, deadline - started) / 10)
+    return max(started, min(deadline - margin, started + discover_timeout))
+
+
+def _none_found(result: Discovery, options: DiscoveryOptions) -> Discovery:
     result.outcome = Outcome.NO_SESSION
     result.reason = (
         f"no test session found for {options.describe()} in {_seconds(result.searched)} of "
@@ -531,59 +418,79 @@ def discover(
     return result
 
 
+def _look(
+    looker: _Looker, since: float | None, window_since: Callable[[], float]
+) -> list[Any] | None:
+    """One complete look (every page), or None with the outcome that ends the discovery set
+    on ``looker.result`` (refused, interrupted, a page never read, too many)."""
+    result = looker.result
+    try:
+        return looker.look(since, window_since)
+    except (Refused, NotFound) as exc:
+        result.outcome, result.reason = Outcome.REFUSED, exc.message
+    except Stopped:
+        result.outcome, result.reason = Outcome.INTERRUPTED, "interrupted while looking"
+    except _Unread as exc:
+        result.outcome, result.reason = Outcome.UNAVAILABLE, str(exc)
+    except _TooMany as exc:
+        result.outcome, result.reason = Outcome.USAGE, str(exc)
+    return None
+
+
+def _matched(
+    result: Discovery, found: dict[str, dict[str, Any]], options: DiscoveryOptions
+) -> Discovery:
+    """``result`` with the sessions found, or refused when they are more than the gate follows."""
+    if len(found) > MAX_SESSIONS:
+        result.outcome = Outcome.USAGE
+        result.reason = (
+            f"{len(found)} test sessions match {options.describe()}, more than the "
+            f"{MAX_SESSIONS} the gate follows: narrow it with --branch, --provider or "
+            "--environment"
+        )
+        return result
+    result.entries = list(found.values())
+    result.session_ids = list(found)
+    return result
+
+
 def _seconds(value: float) -> str:
     return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
 
 
-def run_discovered(
-    options: Options,
-    discovery: DiscoveryOptions,
-    out: TextIO,
-    env: Mapping[str, str],
-    colour: bool = False,
-    transport: httpx.BaseTransport | None = None,
-    handle_signals: bool = True,
-) -> int:
+def find_and_wait(ctx: Command, discovery: DiscoveryOptions) -> int:
     """``wait --commit``: find the sessions, then wait for them as ``wait ID...`` does, both
-    under one ``Scope`` (the ``--timeout`` deadline and SIGINT/SIGTERM); returns the exit code.
-    Reports are written on every outcome, ``no-session`` included."""
-    started_wall = datetime.now(timezone.utc)
-    redactor = Redactor([options.api_key])
-    quiet = options.verbosity < 0
-    with command_scope(options, env, transport, handle_signals) as (scope, client):
-        if not quiet:
-            out.write(f"Looking for the Checkly test sessions of {discovery.describe()}\n")
-            out.flush()
-        found = discover(client, discovery, scope, options.poll_interval)
-        signum = scope.signal
-        if signum is not None and found.outcome is None:
-            found = Discovery(outcome=Outcome.INTERRUPTED, reason="interrupted")
-        if found.outcome is not None:
-            code = found.outcome.value
-            if signum is not None:
-                code = 128 + signum
-                found.outcome = Outcome.INTERRUPTED
-                name = signal_name(signum)
-                found.reason = f"interrupted by {name} while looking for test sessions"
-            elif found.outcome is Outcome.NO_SESSION and not discovery.fail_on_no_session:
-                code = 0
-            verdict = Verdict(found.outcome, code, found.reason)
-            return finish_without_waiting(
-                verdict, scope, client, options, out, env, redactor, started_wall, colour
-            )
-        if not quiet:
-            for entry in found.entries:
-                # listed fields are the API's text: one inert line each, never a CI command
-                bits = [
-                    one_line(_text(entry.get(k)), 40) for k in ("provider", "status", "branchName")
-                ]
-                what = " · ".join(b for b in bits if b)
-                name = one_line(_text(entry.get("name")) or entry["id"], 120)
-                out.write(redactor(f"Found test session '{name}' ({what}): {entry['id']}") + "\n")
-            out.flush()
-        waiting = dataclasses.replace(options, session_ids=tuple(found.session_ids))
-        gate_run = run_gate(
-            waiting, out, env=env, colour=colour, client=client, redactor=redactor, scope=scope
-        )
-        return gate_run.verdict.exit_code
-    raise AssertionError("unreachable")  # pragma: no cover (for type checkers)
+    under ``ctx``'s scope (the ``--timeout`` deadline and SIGINT/SIGTERM); returns the exit
+    code. Reports are written on every outcome, ``no-session`` included."""
+    scope = ctx.scope
+    if not ctx.quiet:
+        ctx.say(f"Looking for the Checkly test sessions of {discovery.describe()}")
+    found = discover(ctx.client, discovery, scope, ctx.options.poll_interval)
+    ended = _ended(found, discovery, scope.signal)
+    if ended is not None:
+        return ctx.finish_early(ended)
+    if not ctx.quiet:
+        for entry in found.entries:
+            # listed fields are the API's text: one inert line each, never a CI command
+            bits = [one_line(_text(entry.get(k)), 40) for k in ("provider", "status", "branchName")]
+            what = " · ".join(b for b in bits if b)
+            name = one_line(_text(entry.get("name")) or entry["id"], 120)
+            ctx.say(f"Found test session '{name}' ({what}): {entry['id']}")
+    return gate.wait(ctx, gate.test_sessions(found.session_ids)).verdict.exit_code
+
+
+def _ended(found: Discovery, discovery: DiscoveryOptions, signum: int | None) -> Verdict | None:
+    """The verdict of a discovery that found nothing to wait for (none found, trouble, a
+    signal); None when there are sessions to wait for."""
+    if signum is not None and found.outcome is None:
+        found = Discovery(outcome=Outcome.INTERRUPTED, reason="interrupted")
+    if found.outcome is None:
+        return None
+    code = found.outcome.value
+    if signum is not None:
+        code = 128 + signum
+        found.outcome = Outcome.INTERRUPTED
+        found.reason = f"interrupted by {signal_name(signum)} while looking for test sessions"
+    elif found.outcome is Outcome.NO_SESSION and not discovery.fail_on_no_session:
+        code = 0
+    return Verdict(found.outcome, code, found.reason)
