@@ -44,7 +44,7 @@ from checkly_gate.finish import write_outputs
 from checkly_gate.progress import render_verdict
 from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun
-from checkly_gate.follow import Observation, Stop
+from checkly_gate.models import Observation, Stop
 from checkly_gate.verdict import Policy, combine, judge_session
 raw = Path(body_path).read_bytes()
 started = time.perf_counter()

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from checkly_gate.follow import Observation, Stop
-from checkly_gate.models import parse_session
+from checkly_gate.models import Observation, Stop, parse_session
 from checkly_gate.reports import GateRun
 from checkly_gate.verdict import Policy, combine, judge_session, usage_verdict
 from tests.fakes import SID, row, session_body

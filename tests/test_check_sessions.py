@@ -10,8 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checkly_gate.check_sessions import CHECK_SESSION_STATUS, parse_any_session, parse_check_session
-from checkly_gate.follow import Observation, Stop
-from checkly_gate.models import NotASessionError
+from checkly_gate.models import NotASessionError, Observation, Stop
 from checkly_gate.verdict import Outcome, Policy, judge_session
 
 CSID = "5d0c7a6e-1111-4222-8333-444455556666"

@@ -23,7 +23,8 @@ import pytest
 from hypothesis import Phase, given, settings
 
 from checkly_gate.config import Options
-from checkly_gate.follow import PollSettings, Stop
+from checkly_gate.follow import PollSettings
+from checkly_gate.models import Stop
 from checkly_gate.simulator import Scenario, Simulator
 from checkly_gate.simulator.model import ScenarioError, parse_scenario
 from checkly_gate.verdict import judge_session

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.api import Client, CompletionUnsupported, NotFound, Transient
-from checkly_gate.follow import Follower, PollSettings, Stop, follow
-from checkly_gate.models import parse_session
+from checkly_gate.follow import Follower, PollSettings, follow
+from checkly_gate.models import Stop, parse_session
 from checkly_gate.verdict import is_settled
 from tests.fakes import SID, FakeClock, row, scope_until, session_body
 

@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 from checkly_gate.finish import write_outputs
-from checkly_gate.follow import Observation, Stop
-from checkly_gate.models import load_session
+from checkly_gate.models import Observation, Stop, load_session
 from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun, markdown
 from checkly_gate.verdict import Policy, combine, judge_session

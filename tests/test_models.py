@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkly_gate.follow import Observation, Stop
-from checkly_gate.models import NotASessionError, Session, load_session, parse_session
+from checkly_gate.models import (
+    NotASessionError,
+    Observation,
+    Session,
+    Stop,
+    load_session,
+    parse_session,
+)
 from checkly_gate.verdict import judge_session
 from tests.fakes import row, session_body
 

@@ -16,8 +16,7 @@ import pytest
 
 from checkly_gate.ci.github import GitHub
 from checkly_gate.ci.gitlab import GitLab
-from checkly_gate.follow import Observation, Stop
-from checkly_gate.models import parse_result, parse_session
+from checkly_gate.models import Observation, Stop, parse_result, parse_session
 from checkly_gate.outcomes import CATEGORY, RED_ELEMENTS, Category, Outcome, facts, gate_element
 from checkly_gate.progress import render_run, render_verdict
 from checkly_gate.reports import GateRun, dotenv, junit, markdown, snapshot

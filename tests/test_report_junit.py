@@ -17,8 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.explain import evidence_targets
-from checkly_gate.follow import Observation, Stop
-from checkly_gate.models import parse_session
+from checkly_gate.models import Observation, Stop, parse_session
 from checkly_gate.outcomes import Category, Outcome, facts, gate_element
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.junit import (

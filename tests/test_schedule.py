@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.api import Client
-from checkly_gate.follow import PollSettings, Stop, follow
+from checkly_gate.follow import PollSettings, follow
+from checkly_gate.models import Stop
 from checkly_gate.schedule import (
     BUDGET_BURST,
     LONG_POLL_MAX,

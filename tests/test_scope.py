@@ -29,7 +29,8 @@ from checkly_gate.api import (
     Transient,
     parse_retry_after,
 )
-from checkly_gate.follow import PollSettings, Stop, follow
+from checkly_gate.follow import PollSettings, follow
+from checkly_gate.models import Stop
 from checkly_gate.scope import Scope, signals_stop
 from checkly_gate.simulator import Fault, Simulator, load_scenario
 from checkly_gate.verdict import is_settled

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checkly_gate.follow import Observation, Stop
-from checkly_gate.models import parse_session
+from checkly_gate.models import Observation, Stop, parse_session
 from checkly_gate.outcomes import Category, Outcome
 from checkly_gate.verdict import (
     Policy,

@@ -15,8 +15,7 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checkly_gate.follow import Observation, Stop
-from checkly_gate.models import NotASessionError, parse_session
+from checkly_gate.models import NotASessionError, Observation, Stop, parse_session
 from checkly_gate.verdict import Outcome, Policy, combine, judge_session
 from tests.bodies import Case, provably_passed, sessions
 from tests.fakes import SID, row, session_body

@@ -27,8 +27,7 @@ from checkly_gate.ci import github
 from checkly_gate.ci.base import failure_messages
 from checkly_gate.cli import build_parser
 from checkly_gate.explain import failed_group_ids
-from checkly_gate.follow import Observation, Stop
-from checkly_gate.models import parse_session
+from checkly_gate.models import Observation, Stop, parse_session
 from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION
 from checkly_gate.progress import (
     WIDTH,

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checkly_gate import tls
 from checkly_gate.proxies import ProxyError, proxy_for
 
 DEFAULT_CONFIG_FILE = "checkly-gate.yml"
@@ -803,6 +802,10 @@ def _checked_api_url(
         proxy_for(api_url, env)  # only the proxy that applies to the API host must be usable
     except ProxyError as exc:
         raise ConfigError(str(exc)) from None
+    # Imported here, not at the top: the option table is read while the command line is
+    # parsed, and --version or a usage error must not load ssl and certifi.
+    from checkly_gate import tls
+
     if tls.applies(api_url):  # TLS settings a plain http:// API never uses cannot stop it
         try:
             tls.ssl_context(env)

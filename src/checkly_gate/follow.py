@@ -15,7 +15,6 @@ judges it (``verdict.judge_session``).
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from checkly_gate.api import (
     Stopped,
     Transient,
 )
-from checkly_gate.models import Session
+from checkly_gate.models import Observation, Session, Stop
 from checkly_gate.schedule import (
     Backoff,
     ProgressSchedule,
@@ -42,37 +41,13 @@ from checkly_gate.scope import Scope
 
 __all__ = [
     "Follower",
-    "Observation",
     "PollSettings",
     "SessionSource",
     "Settled",
-    "Stop",
     "follow",
 ]
 
 log = logging.getLogger("checkly_gate")
-
-
-class Stop(enum.Enum):
-    """Why the follower stopped following a session."""
-
-    FINAL = "final"  # the session reached PASSED / FAILED / CANCELLED
-    DEADLINE = "deadline"  # the overall deadline came first
-    REFUSED = "refused"  # 400 / 401 / 403: retrying cannot help
-    NOT_FOUND = "not-found"  # 404 beyond the grace period
-    INTERRUPTED = "interrupted"  # SIGINT / SIGTERM
-
-
-@dataclass(frozen=True)
-class Observation:
-    """Everything the follower learned about one session."""
-
-    session_id: str
-    stop: Stop
-    session: Session | None = None
-    error: str | None = None  # last API problem, already free of secrets
-    error_is_current: bool = False  # the API was failing when the follower stopped
-    signal: int | None = None  # for Stop.INTERRUPTED
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from checkly_gate.config import Options
 from checkly_gate.context import Command
 from checkly_gate.explain import failed_group_ids, fetch_error_messages, fetch_evidence
 from checkly_gate.finish import configuration_problem, deferred_signal, finish
-from checkly_gate.follow import Observation, PollSettings, SessionSource, Stop, follow
-from checkly_gate.models import Session
+from checkly_gate.follow import PollSettings, SessionSource, follow
+from checkly_gate.models import Observation, Session, Stop
 from checkly_gate.progress import Progress
 from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun

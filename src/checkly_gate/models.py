@@ -11,6 +11,7 @@ flag, a status that is not a string, a row that is not an object) is kept in
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import re
@@ -456,3 +457,28 @@ def same_session(requested_id: str, body_id: str) -> bool:
     """True when a body's ``testSessionId`` names the session asked for (UUIDs: ignoring ASCII
     case)."""
     return body_id.isascii() and requested_id.lower() == body_id.lower()
+
+
+# --- what following a session saw (the follower records it, the verdict reads it) -------
+
+
+class Stop(enum.Enum):
+    """Why the follower stopped following a session."""
+
+    FINAL = "final"  # the session reached PASSED / FAILED / CANCELLED
+    DEADLINE = "deadline"  # the overall deadline came first
+    REFUSED = "refused"  # 400 / 401 / 403: retrying cannot help
+    NOT_FOUND = "not-found"  # 404 beyond the grace period
+    INTERRUPTED = "interrupted"  # SIGINT / SIGTERM
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything the follower learned about one session."""
+
+    session_id: str
+    stop: Stop
+    session: Session | None = None
+    error: str | None = None  # last API problem, already free of secrets
+    error_is_current: bool = False  # the API was failing when the follower stopped
+    signal: int | None = None  # for Stop.INTERRUPTED

@@ -15,15 +15,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import (
     CANCELLED,
     FAILED,
     FINAL_STATUSES,
     PASSED,
     RUNNING,
+    Observation,
     Result,
     Session,
+    Stop,
     same_session,
 )
 from checkly_gate.models import FINAL as FINAL_TYPE

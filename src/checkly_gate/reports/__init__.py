@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from checkly_gate.follow import Observation
+from checkly_gate.models import Observation
 from checkly_gate.text import link as text_link
 from checkly_gate.verdict import Policy, SessionVerdict, Verdict
 

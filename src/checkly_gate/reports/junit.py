@@ -36,8 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from checkly_gate.follow import Stop
-from checkly_gate.models import Result, Session
+from checkly_gate.models import Result, Session, Stop
 from checkly_gate.outcomes import (
     NO_TEXT_CHECK_SESSION,
     RED_ELEMENTS,

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from checkly_gate import __version__
-from checkly_gate.follow import Observation
-from checkly_gate.models import Session
+from checkly_gate.models import Observation, Session
 from checkly_gate.outcomes import CATEGORY, NO_TEXT_CHECK_SESSION, Category, count_parts, facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import Evidence, evidence_line

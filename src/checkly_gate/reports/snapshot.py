@@ -19,8 +19,7 @@ from typing import Any
 
 from checkly_gate import __version__
 from checkly_gate.check_sessions import parse_any_session, parse_check_session
-from checkly_gate.follow import Observation, Stop
-from checkly_gate.models import NotASessionError, parse_session, parse_time
+from checkly_gate.models import NotASessionError, Observation, Stop, parse_session, parse_time
 from checkly_gate.outcomes import Outcome
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import load_evidence
