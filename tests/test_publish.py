@@ -141,9 +141,9 @@ def test_a_long_summary_is_cut_to_githubs_limit_with_a_note(
 def test_github_outside_a_pull_request_says_so_once_and_sends_nothing(
     github: GitHubFake, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    env = gh_env(github, tmp_path, event="push")
+    publisher = GitHubPublisher(gh_env(github, tmp_path, event="push"), Scope(60), comment=True)
     for _ in range(2):
-        publish(GitHubPublisher(env, Scope(60), comment=True), runs.failed())
+        publish(publisher, runs.failed())
     lines = [w for w in warnings(caplog) if "GitHub comment" in w]
     assert len(lines) == 1 and "not a pull request event" in lines[0]
     assert github.requests == []
@@ -291,8 +291,9 @@ class Receiver:
     """A webhook receiver on 127.0.0.1 that records each POST (path, body) and answers
     ``status``."""
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, echo: bool = False) -> None:
         self.status = status
+        self.echo = echo
         self.posts: list[tuple[str, bytes]] = []
         receiver = self
 
@@ -300,10 +301,14 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 receiver.posts.append((self.path, self.rfile.read(length)))
+                answer = b"ok"
+                if receiver.echo:  # a server that repeats what it was sent, secrets included
+                    answer = json.dumps({"message": f"no hook at {self.path}"}).encode()
                 self.send_response(receiver.status)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(answer)))
+                self.send_header("Content-Type", "application/json")
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(answer)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -373,7 +378,7 @@ def test_notify_on(on: str, run: Any, sent: int) -> None:
 def test_a_refusing_webhook_is_one_line_without_its_url(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with Receiver(status=404) as receiver:
+    with Receiver(status=404, echo=True) as receiver:
         publish(Notifier([receiver.url(SECRET_PATH)], Scope(60)), runs.failed())
         assert len(receiver.posts) == 1
     lines = warnings(caplog)
@@ -396,3 +401,23 @@ def test_a_hostile_comment_key_cannot_end_the_marker(github: GitHubFake, tmp_pat
     for _ in range(2):
         publish(GitHubPublisher(env, Scope(60), comment=True, comment_key=key), runs.failed())
     assert len(github.comments[("example", "app", PR)]) == 1
+
+
+def test_githubs_secondary_rate_limit_is_retried_not_reported(
+    github: GitHubFake, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    github.inject("secondary-rate-limit", operation="create-comment", retry_after=1)
+    publish(GitHubPublisher(gh_env(github, tmp_path), Scope(60), comment=True), runs.failed())
+    assert len(github.comments[("example", "app", PR)]) == 1
+    assert warnings(caplog) == []
+
+
+def test_a_retry_after_beyond_the_deadline_is_one_line_at_once(
+    github: GitHubFake, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    github.inject("rate-limit", retry_after=3600, times=None)
+    scope = Scope(300)
+    GitHubPublisher(gh_env(github, tmp_path), scope, status=True).start(LINK)
+    assert not scope.expired  # gave up at once, without sleeping towards the deadline
+    (line,) = warnings(caplog)
+    assert "Retry-After" in line and "beyond the deadline" in line

@@ -89,17 +89,19 @@ class Publisher(Protocol):
     def finish(self, run: GateRun, summary_markdown: str) -> None:
         """The verdict is known: ``summary_markdown`` is ``reports.markdown.render(run)``."""
 
+    def close(self) -> None:
+        """Release connections (after ``finish``)."""
 
-_said: set[str] = set()
 
-
-def report(what: str, why: str) -> None:
-    """The one plain line when a publisher cannot publish: ``could not publish <what>: <why>``
-    (said once per process; masked by the logging stream and here)."""
+def report(what: str, why: str, said: set[str] | None = None) -> None:
+    """The one plain line when a publisher cannot publish: ``could not publish <what>: <why>``,
+    masked here and by the logging stream. ``said``: the publisher's own record, so the same
+    line is said once per publisher (``start`` and ``finish`` may meet the same problem)."""
     from checkly_gate.publish.http import mask
 
     message = f"could not publish {what}: {mask(why, 500)}"
-    if message in _said:
-        return
-    _said.add(message)
+    if said is not None:
+        if message in said:
+            return
+        said.add(message)
     log.warning("%s", message)

@@ -115,6 +115,7 @@ class GitHubPublisher:
         self.repository = repository or env_text(env, "GITHUB_REPOSITORY", 300)
         self.commit = sha_value(commit) if commit else None
         self.transport = transport
+        self._said: set[str] = set()
         self._http: Http | None = None
         self._problem: str | None = None
 
@@ -126,6 +127,11 @@ class GitHubPublisher:
         if self._http is not None:
             view._http = self._http.under(scope)
         return view
+
+    def close(self) -> None:
+        """Close the connection pool (shared by every ``under`` view)."""
+        if self._http is not None:
+            self._http.close()
 
     # -- setup ----------------------------------------------------------------------------------
 
@@ -160,7 +166,7 @@ class GitHubPublisher:
         for what in (["the GitHub comment"] if self.comment else []) + (
             ["the GitHub commit status"] if self.status else []
         ):
-            report(what, self._problem or "")
+            report(what, self._problem or "", self._said)
         return None
 
     def _sha(self) -> str | None:
@@ -193,7 +199,11 @@ class GitHubPublisher:
             return
         sha = self._sha()
         if sha is None:
-            report("the GitHub commit status", "no commit: GITHUB_SHA and the event have none")
+            report(
+                "the GitHub commit status",
+                "no commit: GITHUB_SHA and the event have none",
+                self._said,
+            )
             return
         body: dict[str, Any] = {
             "state": value,
@@ -210,7 +220,7 @@ class GitHubPublisher:
                 hints={**HINTS, 403: "the token needs the permission statuses: write"},
             )
         except PublishError as exc:
-            report(f"the GitHub commit status ({value})", str(exc))
+            report(f"the GitHub commit status ({value})", str(exc), self._said)
 
     # -- comment ----------------------------------------------------------------------------------
 
@@ -240,7 +250,7 @@ class GitHubPublisher:
     def _upsert_comment(self, run: GateRun, summary: str) -> None:
         number, why = pull_request_number(self.env)
         if number is None:
-            report("the GitHub comment", why)
+            report("the GitHub comment", why, self._said)
             return
         http = self._client()
         if http is None:
@@ -265,4 +275,4 @@ class GitHubPublisher:
                     hints=self._comment_hints(),
                 )
         except PublishError as exc:
-            report("the GitHub comment", str(exc))
+            report("the GitHub comment", str(exc), self._said)

@@ -79,6 +79,7 @@ class GitLabPublisher:
         self.project = project or env_text(env, "CI_PROJECT_ID", 300)
         self.commit = sha_value(commit) if commit else None
         self.transport = transport
+        self._said: set[str] = set()
         self._http: Http | None = None
         self._problem: str | None = None
 
@@ -90,6 +91,11 @@ class GitLabPublisher:
         if self._http is not None:
             view._http = self._http.under(scope)
         return view
+
+    def close(self) -> None:
+        """Close the connection pool (shared by every ``under`` view)."""
+        if self._http is not None:
+            self._http.close()
 
     def _project_path(self) -> str:
         return quote(self.project or "", safe="")
@@ -122,7 +128,7 @@ class GitLabPublisher:
         for what in (["the GitLab merge request note"] if self.comment else []) + (
             ["the GitLab commit status"] if self.status else []
         ):
-            report(what, self._problem or "")
+            report(what, self._problem or "", self._said)
         return None
 
     def _sha(self) -> str | None:
@@ -151,7 +157,7 @@ class GitLabPublisher:
             return
         sha = self._sha()
         if sha is None:
-            report("the GitLab commit status", "no commit: CI_COMMIT_SHA is not set")
+            report("the GitLab commit status", "no commit: CI_COMMIT_SHA is not set", self._said)
             return
         body: dict[str, Any] = {
             "state": value,
@@ -168,7 +174,7 @@ class GitLabPublisher:
                 hints=HINTS,
             )
         except PublishError as exc:
-            report(f"the GitLab commit status ({value})", str(exc))
+            report(f"the GitLab commit status ({value})", str(exc), self._said)
 
     def _find(self, http: Http, iid: int, mark: str) -> int | None:
         url = f"/projects/{self._project_path()}/merge_requests/{iid}/notes"
@@ -191,7 +197,7 @@ class GitLabPublisher:
     def _upsert_note(self, run: GateRun, summary: str) -> None:
         raw = env_text(self.env, "CI_MERGE_REQUEST_IID", 20) or ""
         if not raw.isdigit() or int(raw) <= 0:
-            report("the GitLab merge request note", "not a merge request pipeline")
+            report("the GitLab merge request note", "not a merge request pipeline", self._said)
             return
         iid = int(raw)
         http = self._client()
@@ -207,4 +213,4 @@ class GitLabPublisher:
             else:
                 http.request("PUT", f"{notes}/{found}", json_body={"body": text}, hints=HINTS)
         except PublishError as exc:
-            report("the GitLab merge request note", str(exc))
+            report("the GitLab merge request note", str(exc), self._said)

@@ -137,6 +137,7 @@ class Notifier:
         self.on = on
         self.env = env if env is not None else {}
         self.transport = transport
+        self._said: set[str] = set()
 
     def under(self, scope: Scope) -> Notifier:
         import copy
@@ -147,6 +148,9 @@ class Notifier:
 
     def start(self, link: str | None) -> None:
         """Nothing is sent when following starts."""
+
+    def close(self) -> None:
+        """Nothing to close: each delivery closes its own connection."""
 
     def wanted(self, run: GateRun) -> bool:
         return self.on == "always" or (self.on == "failures" and run.verdict.exit_code != 0)
@@ -163,7 +167,7 @@ class Notifier:
                 split, host = None, "?"
             what = f"the notification to webhook {number} ({host})"
             if split is None or split.scheme not in ("http", "https") or not split.hostname:
-                report(what, "not an http(s) URL")
+                report(what, "not an http(s) URL", self._said)
                 continue
             http = Http(
                 url,
@@ -182,6 +186,6 @@ class Notifier:
                     hints={404: "check the webhook URL", 403: "the webhook refused the request"},
                 )
             except PublishError as exc:
-                report(what, str(exc))
+                report(what, str(exc), self._said)
             finally:
                 http.close()
