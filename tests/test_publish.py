@@ -421,3 +421,13 @@ def test_a_retry_after_beyond_the_deadline_is_one_line_at_once(
     assert not scope.expired  # gave up at once, without sleeping towards the deadline
     (line,) = warnings(caplog)
     assert "Retry-After" in line and "beyond the deadline" in line
+
+
+def test_the_tokens_are_secrets_from_construction(github: GitHubFake, tmp_path: Path) -> None:
+    from checkly_gate import redact
+
+    GitHubPublisher(gh_env(github, tmp_path), Scope(60), status=True)
+    GitLabPublisher({"CHECKLY_GATE_GITLAB_TOKEN": GL_TOKEN}, Scope(60), status=True)
+    Notifier(["https://hooks.example.com" + SECRET_PATH], Scope(60))
+    masked = redact.everywhere()(f"{GH_TOKEN} {GL_TOKEN} {SECRET_PATH}")
+    assert GH_TOKEN not in masked and GL_TOKEN not in masked and "XyZsecret" not in masked

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from checkly_gate import redact
 from checkly_gate.ci.common import env_text, sha_value
 from checkly_gate.ci.github import PULL_REQUEST_EVENTS, commits, read_event
 from checkly_gate.publish import DEFAULT_CONTEXT, description, report, state
@@ -116,6 +117,8 @@ class GitHubPublisher:
         self.commit = sha_value(commit) if commit else None
         self.transport = transport
         self._said: set[str] = set()
+        # a secret from the moment it is known: masked in every output, published or not
+        redact.Redactor([env.get("GITHUB_TOKEN") or None])
         self._http: Http | None = None
         self._problem: str | None = None
 
@@ -149,20 +152,23 @@ class GitHubPublisher:
             elif problem := api_url_problem(url):
                 self._problem = problem
             else:
-                self._http = Http(
-                    url,
-                    self.scope,
-                    headers={
-                        "Authorization": f"Bearer {token.strip()}",
-                        "Accept": "application/vnd.github+json",
-                        "X-GitHub-Api-Version": "2022-11-28",
-                    },
-                    secrets=[token, token.strip()],
-                    env=self.env,
-                    transport=self.transport,
-                    what="the GitHub API",
-                )
-                return self._http
+                try:
+                    self._http = Http(
+                        url,
+                        self.scope,
+                        headers={
+                            "Authorization": f"Bearer {token.strip()}",
+                            "Accept": "application/vnd.github+json",
+                            "X-GitHub-Api-Version": "2022-11-28",
+                        },
+                        secrets=[token, token.strip()],
+                        env=self.env,
+                        transport=self.transport,
+                        what="the GitHub API",
+                    )
+                    return self._http
+                except PublishError as exc:
+                    self._problem = str(exc)
         for what in (["the GitHub comment"] if self.comment else []) + (
             ["the GitHub commit status"] if self.status else []
         ):

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
+from checkly_gate import redact
 from checkly_gate.ci.common import env_text, sha_value
 from checkly_gate.ci.gitlab import commits
 from checkly_gate.publish import (
@@ -80,6 +81,8 @@ class GitLabPublisher:
         self.commit = sha_value(commit) if commit else None
         self.transport = transport
         self._said: set[str] = set()
+        # a secret from the moment it is known: masked in every output, published or not
+        redact.Redactor([env.get(TOKEN_VARIABLE) or None])
         self._http: Http | None = None
         self._problem: str | None = None
 
@@ -115,16 +118,19 @@ class GitLabPublisher:
             elif problem := api_url_problem(url):
                 self._problem = problem.replace("GITHUB_API_URL", "CI_API_V4_URL")
             else:
-                self._http = Http(
-                    url,
-                    self.scope,
-                    headers={"PRIVATE-TOKEN": token, "Accept": "application/json"},
-                    secrets=[token],
-                    env=self.env,
-                    transport=self.transport,
-                    what="the GitLab API",
-                )
-                return self._http
+                try:
+                    self._http = Http(
+                        url,
+                        self.scope,
+                        headers={"PRIVATE-TOKEN": token, "Accept": "application/json"},
+                        secrets=[token],
+                        env=self.env,
+                        transport=self.transport,
+                        what="the GitLab API",
+                    )
+                    return self._http
+                except PublishError as exc:
+                    self._problem = str(exc)
         for what in (["the GitLab merge request note"] if self.comment else []) + (
             ["the GitLab commit status"] if self.status else []
         ):

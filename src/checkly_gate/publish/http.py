@@ -67,6 +67,12 @@ class PublishError(Exception):
         self.status = status
 
 
+def setup_problem(exc: Exception) -> PublishError:
+    """A ``PublishError`` for a client that cannot be built (a bad proxy variable, unusable
+    CAs: ``proxies.ProxyError``, ``tls.TlsSetupError``, both ``ValueError``)."""
+    return PublishError(mask(str(exc) or type(exc).__name__))
+
+
 @dataclass(frozen=True)
 class Answer:
     """A complete 2xx answer: its status, headers and body bytes (at most MAX_BODY_BYTES)."""
@@ -104,7 +110,8 @@ class Http:
 
     ``secrets``: values never to be printed (the token, a webhook URL and its path). ``env``
     decides the proxy and CAs the way ``api.Client`` does (``proxies.applicable``,
-    ``tls.ssl_context``). ``transport`` replaces the network (tests).
+    ``tls.ssl_context``). ``transport`` replaces the network (tests). Raises ``PublishError``
+    when the proxy or TLS settings are unusable.
     """
 
     def __init__(
@@ -128,9 +135,12 @@ class Http:
         verify: ssl.SSLContext | bool = True
         proxy: str | None = None
         if transport is None:
-            if tls_applies(base_url):
-                verify = ssl_context(environment)
-            chosen = applicable(base_url, environment)
+            try:
+                if tls_applies(base_url):
+                    verify = ssl_context(environment)
+                chosen = applicable(base_url, environment)
+            except ValueError as exc:  # ProxyError, TlsSetupError: said in one line
+                raise setup_problem(exc) from None
             if chosen is not None:
                 proxy = chosen.url
                 redact.Redactor(proxy_secrets(chosen.url))

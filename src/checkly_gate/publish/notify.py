@@ -169,14 +169,18 @@ class Notifier:
             if split is None or split.scheme not in ("http", "https") or not split.hostname:
                 report(what, "not an http(s) URL", self._said)
                 continue
-            http = Http(
-                url,
-                self.scope,
-                secrets=url_secrets(url),
-                env=self.env,
-                transport=self.transport,
-                what=f"webhook {number} ({host})",
-            )
+            try:
+                http = Http(
+                    url,
+                    self.scope,
+                    secrets=url_secrets(url),
+                    env=self.env,
+                    transport=self.transport,
+                    what=f"webhook {number} ({host})",
+                )
+            except PublishError as exc:
+                report(what, str(exc), self._said)
+                continue
             try:
                 http.request(
                     "POST",
