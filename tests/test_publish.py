@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from checkly_gate.publish import comment as comments
 from checkly_gate.publish import gitlab_state, state
 from checkly_gate.publish.comment import marker
 from checkly_gate.publish.github import COMMENT_MAX, GitHubPublisher
@@ -431,3 +434,33 @@ def test_the_tokens_are_secrets_from_construction(github: GitHubFake, tmp_path: 
     Notifier(["https://hooks.example.com" + SECRET_PATH], Scope(60))
     masked = redact.everywhere()(f"{GH_TOKEN} {GL_TOKEN} {SECRET_PATH}")
     assert GH_TOKEN not in masked and GL_TOKEN not in masked and "XyZsecret" not in masked
+
+
+# --- the comment's marker and size, for any key and summary ------------------------------------
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.text(max_size=300), st.text(max_size=3000), st.integers(200, 2000))
+def test_any_key_and_summary_make_one_marker_within_the_limit(
+    key: str, summary: str, limit: int
+) -> None:
+    mark = marker(key)
+    assert mark.startswith("<!-- checkly-gate:") and mark.endswith(" -->")
+    assert mark.count("--") == 2 and ">" not in mark[:-1] and "\n" not in mark
+    assert marker(key) == mark  # the same key finds the same comment on the next run
+    text = comments.body(mark, summary, limit, "GitHub")
+    assert len(text) <= limit
+    assert comments.is_ours(text, mark)
+    assert text == f"{mark}\n{summary}" or "cut to fit the GitHub comment limit" in text
+
+
+def test_a_summary_with_a_lone_surrogate_is_still_published(
+    github: GitHubFake, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    summary = "## Failed \ud800 check \udfff\n| a | b |"
+    GitHubPublisher(gh_env(github, tmp_path), Scope(60), comment=True).finish(
+        runs.failed(), summary
+    )
+    (comment,) = github.comments[("example", "app", PR)]
+    assert "Failed \ufffd check" in comment["body"]
+    assert warnings(caplog) == []

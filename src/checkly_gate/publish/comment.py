@@ -11,6 +11,7 @@ import re
 
 from checkly_gate import redact
 from checkly_gate.reports import GateRun
+from checkly_gate.text import printable
 
 MARKER_PREFIX = "<!-- checkly-gate:"
 KEY_LIMIT = 100
@@ -51,7 +52,7 @@ def is_ours(body: object, mark: str) -> bool:
 def body(mark: str, summary: str, limit: int, platform: str) -> str:
     """The comment: the marker, then ``summary`` (secrets masked), cut with a note so the whole
     stays within ``limit`` characters."""
-    summary = redact.everywhere()(summary)
+    summary = printable(redact.everywhere()(summary))  # no lone surrogate: UTF-8 must encode it
     text = f"{mark}\n{summary}"
     if len(text) <= limit:
         return text

@@ -228,8 +228,9 @@ class Http:
                 error = work.error
                 if isinstance(error, BodyTooLarge):
                     raise PublishError(f"the answer of {self.what} is {error}")
-                if not isinstance(error, httpx.HTTPError):
-                    raise error
+                if not isinstance(error, httpx.HTTPError):  # e.g. a body that cannot be encoded:
+                    # a publisher must never end the gate; said in one line, the type named
+                    raise PublishError(mask(f"{type(error).__name__}: {error}"))
                 detail = (
                     tls_problem(error, self._host)
                     if isinstance(error, httpx.TransportError)
