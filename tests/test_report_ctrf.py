@@ -309,3 +309,30 @@ def test_ctrf_and_junit_agree_on_which_runs_failed(
     assert sum(1 for t in checks(doc) if t["status"] in ("failed", "other")) == failing
     if ctrf_schema() is not None:
         assert validate_ctrf(doc) == []
+
+
+def test_a_file_over_budget_loses_its_traces_and_says_so() -> None:
+    run = dataclasses.replace(
+        runs.failed(), error_messages={"eg-1": "x" * 10_000, "eg-2": "y" * 10_000}
+    )
+    full = ctrf.render(run)
+    doc = json.loads(full)
+    assert "reportCut" not in doc["results"]["extra"]
+    assert any("x" * 1000 in t.get("trace", "") for t in all_tests(doc))
+    budget = len(full.encode()) // 2
+    cut = ctrf.render(run, max_bytes=budget)
+    assert len(cut.encode()) <= budget
+    small = json.loads(cut)
+    assert "report cut to fit its size budget" in small["results"]["extra"]["reportCut"]
+    assert not any("trace" in t or "retryAttempts" in t for t in all_tests(small))
+    assert small["results"]["summary"] == doc["results"]["summary"]  # the verdict is whole
+    if ctrf_schema() is not None:
+        assert validate_ctrf(small) == []
+
+
+def test_one_test_per_line_and_the_same_document() -> None:
+    run = runs.failed()
+    text = ctrf.render(run)
+    assert json.loads(text) == ctrf.document(run)
+    lines = text.splitlines()
+    assert len(lines) == 2 + len(all_tests(ctrf.document(run)))

@@ -57,6 +57,7 @@ GATE_TEST = "checkly-gate"  # the test standing for the gate (``extra.gate``: tr
 TEXT_LIMIT = 16 * 1024  # characters of one error group's text in a trace
 FULL_TEXTS_PER_GROUP = 3  # tests that get an error group's full text; later ones refer back
 MESSAGE_LIMIT = 1_000  # characters of a message (one line)
+MAX_BYTES = 20 * 1024 * 1024  # the file's size budget, as JUnit's
 
 #: CTRF status of each check-run category when no policy fails it (the table above).
 STATUS: dict[Category, str] = {
@@ -284,6 +285,36 @@ def document(run: GateRun) -> dict[str, Any]:
     return doc
 
 
-def render(run: GateRun) -> str:
-    """The CTRF JSON text of a finished gate run (pure and deterministic), UTF-8 safe."""
-    return json.dumps(document(run), ensure_ascii=False, indent=2) + "\n"
+def _text(doc: dict[str, Any]) -> str:
+    # One test per line: diffable and greppable, a third of the size of an indented document.
+    results = doc["results"]
+    head = {k: v for k, v in doc.items() if k != "results"}
+    parts = [json.dumps(head, ensure_ascii=False)[:-1], ', "results": {']
+    parts.append(
+        ", ".join(
+            f'"{k}": {json.dumps(v, ensure_ascii=False)}'
+            for k, v in results.items()
+            if k != "tests"
+        )
+    )
+    tests = ",\n".join(json.dumps(t, ensure_ascii=False) for t in results["tests"])
+    parts.append(f', "tests": [\n{tests}\n]}}}}\n')
+    return "".join(parts)
+
+
+def render(run: GateRun, max_bytes: int = MAX_BYTES) -> str:
+    """The CTRF JSON text of a finished gate run (pure and deterministic), UTF-8 safe.
+
+    At most ``max_bytes`` UTF-8 bytes where the document without error texts fits: a larger
+    one loses its traces and retry attempts and says so (``results.extra.reportCut``)."""
+    doc = document(run)
+    text = _text(doc)
+    if len(text.encode("utf-8")) <= max_bytes:
+        return text
+    for test in doc["results"]["tests"]:
+        test.pop("trace", None)
+        test.pop("retryAttempts", None)
+    doc["results"]["extra"]["reportCut"] = (
+        f"report cut to fit its size budget ({max_bytes} bytes): no traces or retry attempts"
+    )
+    return _text(doc)
