@@ -248,19 +248,27 @@ def test_a_rate_limit_is_waited_out_as_asked(github: GitHubFake, tmp_path: Path)
     assert [s["state"] for s in github.statuses[("example", "app", HEAD)]] == ["pending"]
 
 
+@pytest.mark.parametrize("platform", ["github", "gitlab"])
 @pytest.mark.parametrize("kind", ["hang", "trickle"])
 def test_a_platform_that_never_answers_ends_at_the_scopes_deadline(
-    kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    kind: str, platform: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with GitHubFake(token=GH_TOKEN) as fake:
+    fake_type = GitHubFake if platform == "github" else GitLabFake
+    with fake_type(token=GH_TOKEN if platform == "github" else GL_TOKEN) as fake:
         fake.inject(kind, times=None, interval=0.2)
         scope = Scope(2.0)
-        publisher = GitHubPublisher(gh_env(fake, tmp_path), scope, comment=True, status=True)
+        publisher: Any
+        if isinstance(fake, GitHubFake):
+            env = gh_env(fake, tmp_path)
+            publisher = GitHubPublisher(env, scope, comment=True, status=True)
+        else:
+            publisher = GitLabPublisher(gl_env(fake), scope, comment=True, status=True)
         began = time.monotonic()
         publish(publisher, runs.failed())
         took = time.monotonic() - began
         assert scope.expired
         assert took < 60  # bounded by the scope (2 s), not by the server
+        assert fake.violations == []
     lines = warnings(caplog)
     assert lines and all("deadline" in line or "no time left" in line for line in lines)
 
