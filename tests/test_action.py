@@ -72,6 +72,7 @@ INPUTS = [
     "timeout",
     "poll-interval",
     "junit",
+    "ctrf",
     "summary",
     "fail-on-degraded",
     "fail-on-flaky",

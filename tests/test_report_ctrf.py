@@ -3,7 +3,7 @@ code says, the same failed runs as JUnit, hostile text kept whole and safe.
 
 The schema comes from npm ``ctrf`` (else ../shared/ctrf), the consumer is ctrf-io's
 ``github-actions-ctrf`` (tests/ctrf_consumer.py); tests that need one skip with the reason
-where it is absent. The through-the-CLI variant waits for the ``--ctrf`` flag (wiring).
+where it is absent. Through the real CLI, for every outcome: tests/test_e2e_ctrf.py.
 """
 
 from __future__ import annotations

@@ -254,6 +254,7 @@ class Options:
     long_poll: bool = SPEC_BY_KEY["long-poll"].default
     json: Path | None = None
     junit: Path | None = None
+    ctrf: Path | None = None
     summary: Path | None = None
     dotenv: Path | None = None
     fail_on_degraded: bool = SPEC_BY_KEY["fail-on-degraded"].default

@@ -122,8 +122,10 @@ class _Texts:
 
 
 def _attempt(number: int, row: Result, texts: _Texts) -> dict[str, Any]:
-    status = "failed" if row.failed or row.unreadable else "passed"
-    if row.cancelled and not row.failed:
+    # The rule of ``Run.failed_attempts``: a row that is not a provable pass failed, unless
+    # it was only cancelled (no error, no failure, status not FAILED).
+    status = "passed" if row.passed_cleanly else "failed"
+    if row.cancelled and not (row.has_errors or row.has_failures or row.status == "FAILED"):
         status = "skipped"
     item: dict[str, Any] = {
         "attempt": number,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from checkly_gate.reports import GateRun, dotenv, junit, markdown, snapshot
+from checkly_gate.reports import GateRun, ctrf, dotenv, junit, markdown, snapshot
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,10 @@ FORMATS: tuple[Format, ...] = (
     Format(
         "junit", "--junit", "CHECKLY_GATE_JUNIT", "write a JUnit XML report",
         junit.render, junit.pieces,
+    ),
+    Format(
+        "ctrf", "--ctrf", "CHECKLY_GATE_CTRF", "write a CTRF JSON report",
+        ctrf.render,
     ),
     Format(
         "summary", "--summary", "CHECKLY_GATE_SUMMARY", "write a markdown summary",
