@@ -3,7 +3,7 @@ webhook receiver of our own: one comment edited in place, statuses on the PR's h
 one plain line when a platform refuses, the scope's deadline holds, no secret anywhere.
 
 Every test also asserts the fakes' ``violations`` stay empty: the requests are the ones the
-platforms' API descriptions accept. The through-the-CLI variants wait for the options (wiring).
+platforms' API descriptions accept. Through the real CLI: tests/test_e2e_publish.py.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.publish import comment as comments
+from checkly_gate.redact import Secrets
 from checkly_gate.publish import gitlab_state, state
 from checkly_gate.publish.comment import marker
 from checkly_gate.publish.github import COMMENT_MAX, GitHubPublisher
@@ -437,10 +438,13 @@ def test_a_retry_after_beyond_the_deadline_is_one_line_at_once(
 def test_the_tokens_are_secrets_from_construction(github: GitHubFake, tmp_path: Path) -> None:
     from checkly_gate import redact
 
-    GitHubPublisher(gh_env(github, tmp_path), Scope(60), status=True)
-    GitLabPublisher({"CHECKLY_GATE_GITLAB_TOKEN": GL_TOKEN}, Scope(60), status=True)
-    Notifier(["https://hooks.example.com" + SECRET_PATH], Scope(60))
-    masked = redact.everywhere()(f"{GH_TOKEN} {GL_TOKEN} {SECRET_PATH}")
+    secrets = redact.Secrets()  # the command's, handed to every publisher
+    GitHubPublisher(gh_env(github, tmp_path), Scope(60), status=True, secrets=secrets)
+    GitLabPublisher(
+        {"CHECKLY_GATE_GITLAB_TOKEN": GL_TOKEN}, Scope(60), status=True, secrets=secrets
+    )
+    Notifier(["https://hooks.example.com" + SECRET_PATH], Scope(60), secrets=secrets)
+    masked = secrets(f"{GH_TOKEN} {GL_TOKEN} {SECRET_PATH}")
     assert GH_TOKEN not in masked and GL_TOKEN not in masked and "XyZsecret" not in masked
 
 
@@ -456,7 +460,7 @@ def test_any_key_and_summary_make_one_marker_within_the_limit(
     assert mark.startswith("<!-- checkly-gate:") and mark.endswith(" -->")
     assert mark.count("--") == 2 and ">" not in mark[:-1] and "\n" not in mark
     assert marker(key) == mark  # the same key finds the same comment on the next run
-    text = comments.body(mark, summary, limit, "GitHub")
+    text = comments.body(mark, summary, limit, "GitHub", Secrets())
     assert len(text) <= limit
     assert comments.is_ours(text, mark)
     assert text == f"{mark}\n{summary}" or "cut to fit the GitHub comment limit" in text

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from checkly_gate import redact
 from checkly_gate.outcomes import Outcome
 from checkly_gate.reports import GateRun
 from checkly_gate.scope import Scope
@@ -93,13 +94,15 @@ class Publisher(Protocol):
         """Release connections (after ``finish``)."""
 
 
-def report(what: str, why: str, said: set[str] | None = None) -> None:
+def report(
+    what: str, why: str, said: set[str] | None = None, secrets: redact.Secrets | None = None
+) -> None:
     """The one plain line when a publisher cannot publish: ``could not publish <what>: <why>``,
     masked here and by the logging stream. ``said``: the publisher's own record, so the same
     line is said once per publisher (``start`` and ``finish`` may meet the same problem)."""
     from checkly_gate.publish.http import mask
 
-    message = f"could not publish {what}: {mask(why, 500)}"
+    message = f"could not publish {what}: {mask(why, secrets or redact.Secrets(), 500)}"
     if said is not None:
         if message in said:
             return

@@ -49,10 +49,10 @@ def is_ours(body: object, mark: str) -> bool:
     return isinstance(body, str) and body.lstrip().startswith(mark)
 
 
-def body(mark: str, summary: str, limit: int, platform: str) -> str:
+def body(mark: str, summary: str, limit: int, platform: str, secrets: redact.Secrets) -> str:
     """The comment: the marker, then ``summary`` (secrets masked), cut with a note so the whole
     stays within ``limit`` characters."""
-    summary = printable(redact.everywhere()(summary))  # no lone surrogate: UTF-8 must encode it
+    summary = printable(secrets(summary))  # no lone surrogate: UTF-8 must encode it
     text = f"{mark}\n{summary}"
     if len(text) <= limit:
         return text

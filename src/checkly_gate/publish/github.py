@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from checkly_gate import redact
-from checkly_gate.ci.common import env_text, sha_value
+from checkly_gate.ci.base import env_text, sha_value
 from checkly_gate.ci.github import PULL_REQUEST_EVENTS, commits, read_event
 from checkly_gate.publish import DEFAULT_CONTEXT, description, report, state
 from checkly_gate.publish import comment as comments
@@ -106,7 +106,10 @@ class GitHubPublisher:
         repository: str | None = None,
         commit: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        secrets: redact.Secrets | None = None,
     ) -> None:
+        #: the command's secrets (``context.Command.secrets``); the token joins them here
+        self.secrets = secrets if secrets is not None else redact.Secrets()
         self.env = env
         self.scope = scope
         self.comment = comment
@@ -118,7 +121,7 @@ class GitHubPublisher:
         self.transport = transport
         self._said: set[str] = set()
         # a secret from the moment it is known: masked in every output, published or not
-        redact.Redactor([env.get("GITHUB_TOKEN") or None])
+        self.secrets.add([env.get("GITHUB_TOKEN") or None])
         self._http: Http | None = None
         self._problem: str | None = None
 
@@ -161,7 +164,8 @@ class GitHubPublisher:
                             "Accept": "application/vnd.github+json",
                             "X-GitHub-Api-Version": "2022-11-28",
                         },
-                        secrets=[token, token.strip()],
+                        secrets=self.secrets,
+                        tokens=[token, token.strip()],
                         env=self.env,
                         transport=self.transport,
                         what="the GitHub API",
@@ -172,7 +176,7 @@ class GitHubPublisher:
         for what in (["the GitHub comment"] if self.comment else []) + (
             ["the GitHub commit status"] if self.status else []
         ):
-            report(what, self._problem or "", self._said)
+            report(what, self._problem or "", self._said, self.secrets)
         return None
 
     def _sha(self) -> str | None:
@@ -226,7 +230,7 @@ class GitHubPublisher:
                 hints={**HINTS, 403: "the token needs the permission statuses: write"},
             )
         except PublishError as exc:
-            report(f"the GitHub commit status ({value})", str(exc), self._said)
+            report(f"the GitHub commit status ({value})", str(exc), self._said, self.secrets)
 
     # -- comment ----------------------------------------------------------------------------------
 
@@ -256,13 +260,13 @@ class GitHubPublisher:
     def _upsert_comment(self, run: GateRun, summary: str) -> None:
         number, why = pull_request_number(self.env)
         if number is None:
-            report("the GitHub comment", why, self._said)
+            report("the GitHub comment", why, self._said, self.secrets)
             return
         http = self._client()
         if http is None:
             return
         mark = comments.marker(self.comment_key or comments.default_key(run))
-        text = comments.body(mark, summary, COMMENT_MAX, "GitHub")
+        text = comments.body(mark, summary, COMMENT_MAX, "GitHub", self.secrets)
         try:
             found = self._find(http, number, mark)
             if found is None:
@@ -281,4 +285,4 @@ class GitHubPublisher:
                     hints=self._comment_hints(),
                 )
         except PublishError as exc:
-            report("the GitHub comment", str(exc), self._said)
+            report("the GitHub comment", str(exc), self._said, self.secrets)

@@ -24,7 +24,7 @@ from urllib.parse import quote
 import httpx
 
 from checkly_gate import redact
-from checkly_gate.ci.common import env_text, sha_value
+from checkly_gate.ci.base import env_text, sha_value
 from checkly_gate.ci.gitlab import commits
 from checkly_gate.publish import (
     DEFAULT_CONTEXT,
@@ -70,7 +70,10 @@ class GitLabPublisher:
         project: str | None = None,
         commit: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        secrets: redact.Secrets | None = None,
     ) -> None:
+        #: the command's secrets (``context.Command.secrets``); the token joins them here
+        self.secrets = secrets if secrets is not None else redact.Secrets()
         self.env = env
         self.scope = scope
         self.comment = comment
@@ -82,7 +85,7 @@ class GitLabPublisher:
         self.transport = transport
         self._said: set[str] = set()
         # a secret from the moment it is known: masked in every output, published or not
-        redact.Redactor([env.get(TOKEN_VARIABLE) or None])
+        self.secrets.add([env.get(TOKEN_VARIABLE) or None])
         self._http: Http | None = None
         self._problem: str | None = None
 
@@ -123,7 +126,8 @@ class GitLabPublisher:
                         url,
                         self.scope,
                         headers={"PRIVATE-TOKEN": token, "Accept": "application/json"},
-                        secrets=[token],
+                        secrets=self.secrets,
+                        tokens=[token],
                         env=self.env,
                         transport=self.transport,
                         what="the GitLab API",
@@ -134,7 +138,7 @@ class GitLabPublisher:
         for what in (["the GitLab merge request note"] if self.comment else []) + (
             ["the GitLab commit status"] if self.status else []
         ):
-            report(what, self._problem or "", self._said)
+            report(what, self._problem or "", self._said, self.secrets)
         return None
 
     def _sha(self) -> str | None:
@@ -163,7 +167,12 @@ class GitLabPublisher:
             return
         sha = self._sha()
         if sha is None:
-            report("the GitLab commit status", "no commit: CI_COMMIT_SHA is not set", self._said)
+            report(
+                "the GitLab commit status",
+                "no commit: CI_COMMIT_SHA is not set",
+                self._said,
+                self.secrets,
+            )
             return
         body: dict[str, Any] = {
             "state": value,
@@ -180,7 +189,7 @@ class GitLabPublisher:
                 hints=HINTS,
             )
         except PublishError as exc:
-            report(f"the GitLab commit status ({value})", str(exc), self._said)
+            report(f"the GitLab commit status ({value})", str(exc), self._said, self.secrets)
 
     def _find(self, http: Http, iid: int, mark: str) -> int | None:
         url = f"/projects/{self._project_path()}/merge_requests/{iid}/notes"
@@ -203,14 +212,19 @@ class GitLabPublisher:
     def _upsert_note(self, run: GateRun, summary: str) -> None:
         raw = env_text(self.env, "CI_MERGE_REQUEST_IID", 20) or ""
         if not raw.isdigit() or int(raw) <= 0:
-            report("the GitLab merge request note", "not a merge request pipeline", self._said)
+            report(
+                "the GitLab merge request note",
+                "not a merge request pipeline",
+                self._said,
+                self.secrets,
+            )
             return
         iid = int(raw)
         http = self._client()
         if http is None:
             return
         mark = comments.marker(self.comment_key or comments.default_key(run))
-        text = comments.body(mark, summary, NOTE_MAX, "GitLab")
+        text = comments.body(mark, summary, NOTE_MAX, "GitLab", self.secrets)
         notes = f"/projects/{self._project_path()}/merge_requests/{iid}/notes"
         try:
             found = self._find(http, iid, mark)
@@ -219,4 +233,4 @@ class GitLabPublisher:
             else:
                 http.request("PUT", f"{notes}/{found}", json_body={"body": text}, hints=HINTS)
         except PublishError as exc:
-            report("the GitLab merge request note", str(exc), self._said)
+            report("the GitLab merge request note", str(exc), self._said, self.secrets)

@@ -3,20 +3,19 @@
 Each request runs under a ``scope.Scope`` (``api._Exchange``: the whole exchange, connect to
 the last body byte, ends at the scope's deadline, at its own cap, or at once on a stop), reads
 at most ``api.MAX_BODY_BYTES`` (64 MiB), and is retried by the gate's policy: exponential
-backoff with equal jitter (``poller.backoff_waits`` from ``poller.RATE_LIMIT_BASE``), a
-``Retry-After`` honoured exactly (never sooner than the backoff step: ``poller.retry_pause``)
-plus a spread (``schedule.spread_retry_after``), given up when it reaches past the deadline
-(``poller.RetryBeyondDeadline``). NOTE: the follow/time helper (issue 20) is moving these
-three into ``schedule.py`` as one ``Backoff``; this module imports them from where they are
-today and moves with them at wiring.
+backoff with equal jitter, a ``Retry-After`` honoured exactly (never sooner than the backoff
+step)
+plus a spread: all of it is ``schedule.Backoff``, the gate's one retry policy (one per call),
+given up when a ``Retry-After`` reaches past the deadline (``schedule.RetryBeyondDeadline``).
 
 A request that is not idempotent (creating a comment, calling a webhook) is retried only when
 it cannot have been processed: a rate limit (429, GitHub's secondary rate limit: 403 with
 ``Retry-After`` or ``x-ratelimit-remaining: 0``) or a connection that never carried it.
 
-Secrets (tokens, webhook URLs) are registered with ``redact.Redactor`` when an ``Http`` is
-built, so every line this package logs (``redact.everywhere()``) and every file the gate writes
-masks them; a ``PublishError`` message is one line, masked, and never holds a URL's secret.
+Secrets (tokens, webhook URLs) are added to the command's ``redact.Secrets`` (handed in by the
+``context.Command``) when a publisher is built, so every line the command logs and every file
+it writes masks them; a ``PublishError`` message is one line, masked, and never holds a URL's
+secret.
 """
 
 from __future__ import annotations
@@ -42,10 +41,9 @@ from checkly_gate.api import (
     error_message,
     parse_retry_after,
 )
-from checkly_gate.poller import RATE_LIMIT_BASE, RetryBeyondDeadline, backoff_waits, retry_pause
 from checkly_gate.proxies import applicable
 from checkly_gate.proxies import secrets as proxy_secrets
-from checkly_gate.schedule import spread_retry_after
+from checkly_gate.schedule import Backoff, RetryBeyondDeadline
 from checkly_gate.scope import Scope
 from checkly_gate.text import one_line
 from checkly_gate.tls import applies as tls_applies
@@ -67,10 +65,10 @@ class PublishError(Exception):
         self.status = status
 
 
-def setup_problem(exc: Exception) -> PublishError:
+def setup_problem(exc: Exception, secrets: redact.Secrets) -> PublishError:
     """A ``PublishError`` for a client that cannot be built (a bad proxy variable, unusable
     CAs: ``proxies.ProxyError``, ``tls.TlsSetupError``, both ``ValueError``)."""
-    return PublishError(mask(str(exc) or type(exc).__name__))
+    return PublishError(mask(str(exc) or type(exc).__name__, secrets))
 
 
 @dataclass(frozen=True)
@@ -91,9 +89,10 @@ class Answer:
             return None
 
 
-def mask(text: str, limit: int = 300) -> str:
-    """Untrusted or secret-bearing text as one masked line (mask first, then cut)."""
-    return one_line(redact.everywhere()(one_line(text, 100_000)), limit)
+def mask(text: str, secrets: redact.Secrets, limit: int = 300) -> str:
+    """Untrusted or secret-bearing text as one line masked by the command's ``secrets`` (mask
+    first, then cut)."""
+    return one_line(secrets(one_line(text, 100_000)), limit)
 
 
 def _rate_limited(response: httpx.Response) -> bool:
@@ -108,7 +107,8 @@ def _rate_limited(response: httpx.Response) -> bool:
 class Http:
     """Requests to one service (``base_url``) with ``headers``, bound to ``scope``.
 
-    ``secrets``: values never to be printed (the token, a webhook URL and its path). ``env``
+    ``secrets``: the command's ``redact.Secrets``; ``tokens``: values never to be printed (the
+    token, a webhook URL and its path), added to it here. ``env``
     decides the proxy and CAs the way ``api.Client`` does (``proxies.applicable``,
     ``tls.ssl_context``). ``transport`` replaces the network (tests). Raises ``PublishError``
     when the proxy or TLS settings are unusable.
@@ -118,15 +118,17 @@ class Http:
         self,
         base_url: str,
         scope: Scope,
+        secrets: redact.Secrets,
         headers: Mapping[str, str] | None = None,
-        secrets: Iterable[str | None] = (),
+        tokens: Iterable[str | None] = (),
         env: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
         what: str = "the API",
         wall_clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.redactor = redact.Redactor(secrets)  # registered: masked in every output from now
+        secrets.add(tokens)  # masked in every output of the command from now
+        self.secrets = secrets
         self.scope = scope
         self.what = what
         self._wall_clock = wall_clock or (lambda: datetime.now(timezone.utc))
@@ -140,10 +142,10 @@ class Http:
                     verify = ssl_context(environment)
                 chosen = applicable(base_url, environment)
             except ValueError as exc:  # ProxyError, TlsSetupError: said in one line
-                raise setup_problem(exc) from None
+                raise setup_problem(exc, secrets) from None
             if chosen is not None:
                 proxy = chosen.url
-                redact.Redactor(proxy_secrets(chosen.url))
+                secrets.add(proxy_secrets(chosen.url))
         split = urlsplit(base_url)
         self.origin = f"{split.scheme}://{split.netloc}".lower()
         self._http = httpx.Client(
@@ -196,7 +198,7 @@ class Http:
         what to add to the one line for a status (e.g. 403: the permission the token needs).
         """
         scope = self.scope
-        waits = backoff_waits(RATE_LIMIT_BASE)
+        backoff = Backoff(rng=self._rng)  # the gate's one retry policy, one per call
         for attempt in range(1, MAX_TRIES + 1):
             if scope.stopped:
                 raise PublishError(f"{method} to {self.what} stopped by a signal")
@@ -230,16 +232,16 @@ class Http:
                     raise PublishError(f"the answer of {self.what} is {error}")
                 if not isinstance(error, httpx.HTTPError):  # e.g. a body that cannot be encoded:
                     # a publisher must never end the gate; said in one line, the type named
-                    raise PublishError(mask(f"{type(error).__name__}: {error}"))
+                    raise PublishError(mask(f"{type(error).__name__}: {error}", self.secrets))
                 detail = (
                     tls_problem(error, self._host)
                     if isinstance(error, httpx.TransportError)
                     else None
                 )
                 if detail is not None:
-                    raise PublishError(mask(detail))
+                    raise PublishError(mask(detail, self.secrets))
                 problem = Transient(
-                    mask(f"network error reaching {self._host}: {error}"),
+                    mask(f"network error reaching {self._host}: {error}", self.secrets),
                     sent=work.may_have_arrived(),
                 )
             else:
@@ -248,7 +250,7 @@ class Http:
                 status = response.status_code
                 if 200 <= status < 300:
                     return Answer(status, response.headers, response.content)
-                message = mask(error_message(response), 400)
+                message = mask(error_message(response), self.secrets, 400)
                 retry_after = parse_retry_after(
                     response.headers.get("Retry-After"), self._wall_clock()
                 )
@@ -270,14 +272,13 @@ class Http:
             if attempt == MAX_TRIES:
                 break
             try:
-                pause = retry_pause(problem, waits, scope.remaining())
+                pause = backoff.pause(problem, scope.remaining())
             except RetryBeyondDeadline as beyond:
-                raise PublishError(mask(str(beyond)), problem.status) from None
-            if problem.retry_after is not None and pause >= problem.retry_after:
-                pause = min(spread_retry_after(pause, self._rng), scope.remaining())
-            log.info("%s; retrying in %.1fs", mask(problem.message), pause)
+                raise PublishError(mask(str(beyond), self.secrets), problem.status) from None
+            log.info("%s; retrying in %.1fs", mask(problem.message, self.secrets), pause)
             scope.sleep(pause)
         assert problem is not None
         raise PublishError(
-            f"{mask(problem.message)} (gave up after {MAX_TRIES} tries)", problem.status
+            f"{mask(problem.message, self.secrets)} (gave up after {MAX_TRIES} tries)",
+            problem.status,
         )

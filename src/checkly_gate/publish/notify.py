@@ -20,12 +20,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from checkly_gate import redact
-from checkly_gate.ci import run_metadata, session_link
-from checkly_gate.ci.common import failure_messages
+from checkly_gate import ci, redact
+from checkly_gate.ci.base import failure_messages
 from checkly_gate.publish import NOTIFY_ON, report
 from checkly_gate.publish.http import Http, PublishError
-from checkly_gate.reports import GateRun
+from checkly_gate.reports import GateRun, session_link
 from checkly_gate.scope import Scope
 from checkly_gate.text import one_line
 
@@ -48,11 +47,12 @@ def url_secrets(url: str) -> list[str]:
 
 
 def ci_run_link(env: Mapping[str, str]) -> str | None:
-    """The CI run's web link: the system's ``buildUrl`` (``ci.run_metadata``), else GitHub
+    """The CI run's web link: the system's ``buildUrl`` (``ci.base.System.metadata``), else GitHub
     Actions' run URL, else GitLab's ``CI_JOB_URL``/``CI_PIPELINE_URL``."""
-    from checkly_gate.ci.common import safe_url
+    from checkly_gate.ci.base import safe_url
 
-    _, meta = run_metadata(env)
+    system = ci.system(env)
+    meta = system.metadata(env) if system is not None else {}
     if meta.get("buildUrl"):
         return meta["buildUrl"]
     server, repo, run_id = (
@@ -63,7 +63,9 @@ def ci_run_link(env: Mapping[str, str]) -> str | None:
     return safe_url(env.get("CI_JOB_URL") or env.get("CI_PIPELINE_URL"))
 
 
-def payload(run: GateRun, env: Mapping[str, str]) -> dict[str, Any]:
+def payload(
+    run: GateRun, env: Mapping[str, str], secrets: redact.Secrets | None = None
+) -> dict[str, Any]:
     """The JSON body (see the module doc); every string masked of known secrets."""
     verdict = run.verdict
     failed: list[dict[str, Any]] = []
@@ -110,7 +112,7 @@ def payload(run: GateRun, env: Mapping[str, str]) -> dict[str, Any]:
         "sessions": sessions,
         "ciRunLink": ci_link,
     }
-    scrubbed: dict[str, Any] = redact.everywhere().scrub(body)
+    scrubbed: dict[str, Any] = (secrets or redact.Secrets()).scrub(body)
     return scrubbed
 
 
@@ -127,12 +129,15 @@ class Notifier:
         on: str = "failures",
         env: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        secrets: redact.Secrets | None = None,
     ) -> None:
+        #: the command's secrets (``context.Command.secrets``); the token joins them here
+        self.secrets = secrets if secrets is not None else redact.Secrets()
         if on not in NOTIFY_ON:
             raise ValueError(f"--notify-on must be one of {', '.join(NOTIFY_ON)}")
         self.urls = [u.strip() for u in urls if u and u.strip()]
         for url in self.urls:  # a secret from the moment it is known
-            redact.Redactor(url_secrets(url))
+            self.secrets.add(url_secrets(url))
         self.scope = scope
         self.on = on
         self.env = env if env is not None else {}
@@ -158,7 +163,7 @@ class Notifier:
     def finish(self, run: GateRun, summary_markdown: str) -> None:
         if not self.urls or not self.wanted(run):
             return
-        body = payload(run, self.env)
+        body = payload(run, self.env, self.secrets)
         for number, url in enumerate(self.urls, 1):
             try:
                 split = urlsplit(url)
@@ -167,19 +172,20 @@ class Notifier:
                 split, host = None, "?"
             what = f"the notification to webhook {number} ({host})"
             if split is None or split.scheme not in ("http", "https") or not split.hostname:
-                report(what, "not an http(s) URL", self._said)
+                report(what, "not an http(s) URL", self._said, self.secrets)
                 continue
             try:
                 http = Http(
                     url,
                     self.scope,
-                    secrets=url_secrets(url),
+                    secrets=self.secrets,
+                    tokens=url_secrets(url),
                     env=self.env,
                     transport=self.transport,
                     what=f"webhook {number} ({host})",
                 )
             except PublishError as exc:
-                report(what, str(exc), self._said)
+                report(what, str(exc), self._said, self.secrets)
                 continue
             try:
                 http.request(
@@ -190,6 +196,6 @@ class Notifier:
                     hints={404: "check the webhook URL", 403: "the webhook refused the request"},
                 )
             except PublishError as exc:
-                report(what, str(exc), self._said)
+                report(what, str(exc), self._said, self.secrets)
             finally:
                 http.close()
