@@ -22,12 +22,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.publish import comment as comments
-from checkly_gate.redact import Secrets
 from checkly_gate.publish import gitlab_state, state
 from checkly_gate.publish.comment import marker
 from checkly_gate.publish.github import COMMENT_MAX, GitHubPublisher
 from checkly_gate.publish.gitlab import GitLabPublisher
 from checkly_gate.publish.notify import Notifier, payload
+from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun, markdown
 from checkly_gate.scope import Scope
 from checkly_gate.verdict import Outcome, Verdict
