@@ -76,6 +76,13 @@ INPUTS = [
     "summary",
     "fail-on-degraded",
     "fail-on-flaky",
+    "comment",
+    "comment-key",
+    "status",
+    "status-context",
+    "repository",
+    "notify",
+    "notify-on",
     "config",
 ]
 

@@ -9,8 +9,8 @@ masking). None can change the exit code: a publisher never raises; when it canno
 (missing token, outside a pull request, 401/403/404, the deadline) it logs one plain warning
 line saying what and why (``report``), once.
 
-The commit-status state of each outcome (``STATE``) lives here until the wiring moves it into
-the outcomes table (``outcomes.Outcome``; one column) so no outcome can be added without it.
+The commit-status state of each outcome is a column of the outcomes table
+(``outcomes.Outcome.commit_status``), so no outcome can be added without it.
 """
 
 from __future__ import annotations
@@ -19,35 +19,26 @@ import logging
 from typing import Protocol
 
 from checkly_gate import redact
+from checkly_gate.config import NOTIFY_ON as NOTIFY_ON
 from checkly_gate.outcomes import Outcome
 from checkly_gate.reports import GateRun
 from checkly_gate.scope import Scope
 
 log = logging.getLogger("checkly_gate")
 
-#: GitHub commit-status state per outcome (issue 22 §3): passed -> success; failed, cancelled,
-#: no match, no session -> failure; timeout, API trouble, interrupted, usage -> error. A gate
-#: that exits 0 by policy (an allowed no-match) is ``success`` whatever its outcome (``state``).
-#: Belongs in the outcomes table at wiring.
-STATE: dict[Outcome, str] = {
-    Outcome.PASSED: "success",
-    Outcome.FAILED: "failure",
-    Outcome.CANCELLED: "failure",
-    Outcome.NO_MATCH: "failure",
-    Outcome.NO_SESSION: "failure",
-    Outcome.TIMED_OUT: "error",
-    Outcome.REFUSED: "error",
-    Outcome.UNAVAILABLE: "error",
-    Outcome.INTERRUPTED: "error",
-    Outcome.USAGE: "error",
-}
+#: GitHub commit-status state per outcome (issue 22 §3), from the outcomes table's
+#: ``commit_status`` column (the one place): passed -> success; failed, cancelled, no match,
+#: no session -> failure; timeout, API trouble, interrupted, usage -> error. A gate that exits
+#: 0 by policy (an allowed no-match) is ``success`` whatever its outcome (``state``).
+STATE: dict[Outcome, str] = {outcome: outcome.commit_status for outcome in Outcome}
 #: GitLab's word for each state (``POST /projects/:id/statuses/:sha``: pending, running,
 #: success, failed, canceled, skipped); a cancelled session or an interrupt is ``canceled``.
 GITLAB_STATE = {"pending": "pending", "success": "success", "failure": "failed", "error": "failed"}
 GITLAB_CANCELED = frozenset({Outcome.CANCELLED, Outcome.INTERRUPTED})
 
 DEFAULT_CONTEXT = "checkly-gate"
-NOTIFY_ON = ("failures", "always", "never")
+#: Where the publishers' tokens come from (and only there): secrets of every command.
+TOKEN_VARIABLES = ("GITHUB_TOKEN", "CHECKLY_GATE_GITLAB_TOKEN")
 
 
 def state(run: GateRun) -> str:
