@@ -377,13 +377,12 @@ def command_secrets(known: argparse.Namespace, env: dict[str, str]) -> Secrets:
     env_values = [value.partition("=")[2] for value in given]
     # `simulate --api-key` is the key a local fake accepts, shown in its hint: not a secret.
     flag_key = None if known.command == "simulate" else known.api_key
-    from checkly_gate.publish import TOKEN_VARIABLES
-    from checkly_gate.publish.notify import url_secrets
+    from checkly_gate.redact import PUBLISH_TOKEN_VARIABLES, url_secrets
 
     urls = [u for u in getattr(known, "notify", []) if isinstance(u, str)]
     urls += env.get("CHECKLY_GATE_NOTIFY", "").splitlines()
     webhooks = [s for url in urls if url.strip() for s in url_secrets(url.strip())]
-    tokens = [env.get(name) for name in TOKEN_VARIABLES]
+    tokens = [env.get(name) for name in PUBLISH_TOKEN_VARIABLES]
     return Secrets([flag_key, env.get("CHECKLY_API_KEY"), *tokens, *webhooks], env_values)
 
 

@@ -38,7 +38,7 @@ GITLAB_CANCELED = frozenset({Outcome.CANCELLED, Outcome.INTERRUPTED})
 
 DEFAULT_CONTEXT = "checkly-gate"
 #: Where the publishers' tokens come from (and only there): secrets of every command.
-TOKEN_VARIABLES = ("GITHUB_TOKEN", "CHECKLY_GATE_GITLAB_TOKEN")
+TOKEN_VARIABLES = redact.PUBLISH_TOKEN_VARIABLES
 
 
 def state(run: GateRun) -> str:

@@ -24,6 +24,7 @@ from checkly_gate import ci, redact
 from checkly_gate.ci.base import failure_messages
 from checkly_gate.publish import NOTIFY_ON, report
 from checkly_gate.publish.http import Http, PublishError
+from checkly_gate.redact import url_secrets as url_secrets
 from checkly_gate.reports import GateRun, session_link
 from checkly_gate.scope import Scope
 from checkly_gate.text import one_line
@@ -31,19 +32,6 @@ from checkly_gate.text import one_line
 FAILED_LIMIT = 20  # failed checks listed in the body
 TEXT_FAILED_LIMIT = 10  # in ``text``
 ERROR_LIMIT = 1_000  # characters of one error text
-
-
-def url_secrets(url: str) -> list[str]:
-    """The forms of a webhook URL to mask: whole, its path and query, its userinfo."""
-    found = [url]
-    try:
-        split = urlsplit(url)
-    except ValueError:
-        return found
-    found += [split.path, split.query, f"{split.path}?{split.query}" if split.query else ""]
-    if split.password:
-        found.append(split.password)
-    return [s for s in found if s and len(s) >= 8]
 
 
 def ci_run_link(env: Mapping[str, str]) -> str | None:
