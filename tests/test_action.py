@@ -72,9 +72,17 @@ INPUTS = [
     "timeout",
     "poll-interval",
     "junit",
+    "ctrf",
     "summary",
     "fail-on-degraded",
     "fail-on-flaky",
+    "comment",
+    "comment-key",
+    "status",
+    "status-context",
+    "repository",
+    "notify",
+    "notify-on",
     "config",
 ]
 

@@ -235,12 +235,15 @@ NO_NETWORK = {("urllib.request", "proxy_bypass_environment")}
 
 
 def test_no_network_call_exists_outside_the_scope_bound_client() -> None:
-    """Only ``api.py`` may talk HTTP; everything else goes through ``api.Client``, which is
-    bound to a scope. (The simulator serves HTTP, it never calls out.)"""
+    """Only ``api.py`` may talk HTTP, and ``publish/http.py`` (the publishers' one exchange,
+    ``api._Exchange`` under the ``Scope`` it is bound to); everything else goes through
+    ``api.Client``, which is bound to a scope. (The simulator serves HTTP, it never calls out.)"""
     root = Path(checkly_gate.__file__).parent
     offenders = []
     for path in sorted(root.rglob("*.py")):
         if path.name == "api.py" and path.parent == root:
+            continue
+        if path.relative_to(root).as_posix() == "publish/http.py":  # bound to a Scope, per call
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):

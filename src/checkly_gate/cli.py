@@ -293,12 +293,14 @@ def _lenient(argv: list[str]) -> argparse.Namespace:
         parser.add_argument(flag)
     parser.add_argument("--env", action="append", default=[])
     parser.add_argument("--env-plain", action="append", default=[])
+    parser.add_argument("--notify", action="append", default=[])
+    parser.add_argument("--notify-on")  # so its value is never read as a --notify URL
     try:
         known, _ = parser.parse_known_args(argv)
         return known
     except (SystemExit, Exception):  # argparse exits on some errors: nothing known then
         nothing = {flag[2:].replace("-", "_"): None for flag in singles}
-        return argparse.Namespace(command=None, env=[], env_plain=[], **nothing)
+        return argparse.Namespace(command=None, env=[], env_plain=[], notify=[], **nothing)
 
 
 def usage_error(
@@ -361,7 +363,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def command_secrets(known: argparse.Namespace, env: dict[str, str]) -> Secrets:
     """The command's secrets, built once from what the command line and the environment carry:
-    the API key and the ``--env``/``--env-plain`` values (flags, ``CHECKLY_GATE_ENV*``). Every
+    the API key, the ``--env``/``--env-plain`` values (flags, ``CHECKLY_GATE_ENV*``), the
+    ``--notify`` webhook URLs (flags, ``CHECKLY_GATE_NOTIFY``) and the publishers' tokens
+    (``GITHUB_TOKEN``, ``CHECKLY_GATE_GITLAB_TOKEN``). Every
     writer of the command masks them; the command adds what it learns later (the config file's
     ``env`` values, a proxy's credentials)."""
     from checkly_gate.redact import Secrets
@@ -373,7 +377,13 @@ def command_secrets(known: argparse.Namespace, env: dict[str, str]) -> Secrets:
     env_values = [value.partition("=")[2] for value in given]
     # `simulate --api-key` is the key a local fake accepts, shown in its hint: not a secret.
     flag_key = None if known.command == "simulate" else known.api_key
-    return Secrets([flag_key, env.get("CHECKLY_API_KEY")], env_values)
+    from checkly_gate.redact import PUBLISH_TOKEN_VARIABLES, url_secrets
+
+    urls = [u for u in getattr(known, "notify", []) if isinstance(u, str)]
+    urls += env.get("CHECKLY_GATE_NOTIFY", "").splitlines()
+    webhooks = [s for url in urls if url.strip() for s in url_secrets(url.strip())]
+    tokens = [env.get(name) for name in PUBLISH_TOKEN_VARIABLES]
+    return Secrets([flag_key, env.get("CHECKLY_API_KEY"), *tokens, *webhooks], env_values)
 
 
 def _main(

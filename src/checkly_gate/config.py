@@ -29,6 +29,8 @@ class ConfigError(ValueError):
 
 
 WAIT, RUN, REPORT = "wait", "run", "report"
+#: ``--notify-on``'s values (publish/notify.py).
+NOTIFY_ON = ("failures", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,26 @@ SPECS: tuple[Spec, ...] = (
          help="on SIGINT/SIGTERM ask Checkly to cancel the session once"),
     Spec("allow-insecure-http", bool, "CHECKLY_GATE_ALLOW_INSECURE_HTTP", False,
          help="allow an http:// --api-url that is not this machine"),
+    # Publishers of the finished verdict (publish/): none can change the exit code.
+    Spec("comment", bool, "CHECKLY_GATE_COMMENT", False,
+         help="keep one pull/merge request comment with the summary (GITHUB_TOKEN or "
+         "CHECKLY_GATE_GITLAB_TOKEN)"),
+    Spec("comment-key", str, "CHECKLY_GATE_COMMENT_KEY", metavar="KEY",
+         help="which comment this gate keeps (two gates, two keys)",
+         default_text="the session name"),
+    # Not CHECKLY_GATE_STATUS: that is the dotenv report's outcome, read by later jobs.
+    Spec("status", bool, "CHECKLY_GATE_COMMIT_STATUS", False,
+         help="post a commit status: pending while following, then the verdict"),
+    Spec("status-context", str, "CHECKLY_GATE_STATUS_CONTEXT", "checkly-gate", metavar="NAME",
+         help="the commit status's context (its name in branch protection)"),
+    Spec("repository", str, "CHECKLY_GATE_REPOSITORY", metavar="OWNER/REPO",
+         help="GitHub repository of the commit status", default_text="GITHUB_REPOSITORY"),
+    # A webhook URL is a secret: never in a config file, masked everywhere like the API key.
+    Spec("notify", list, "CHECKLY_GATE_NOTIFY", file=False, metavar="URL",
+         help="POST the verdict as JSON (Slack/Teams render its text) to this webhook; "
+         "repeatable; the URL is a secret"),
+    Spec("notify-on", str, "CHECKLY_GATE_NOTIFY_ON", "failures", choices=NOTIFY_ON,
+         metavar="WHEN", help="when to notify"),
 )  # fmt: skip
 SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 # ``run``'s own options in the config file, in the flags' spelling (``wait`` ignores them).
@@ -253,6 +275,7 @@ class Options:
     long_poll: bool = SPEC_BY_KEY["long-poll"].default
     json: Path | None = None
     junit: Path | None = None
+    ctrf: Path | None = None
     summary: Path | None = None
     dotenv: Path | None = None
     fail_on_degraded: bool = SPEC_BY_KEY["fail-on-degraded"].default
@@ -260,6 +283,13 @@ class Options:
     details: bool = SPEC_BY_KEY["details"].default  # fetch error groups of failed results
     cancel_on_interrupt: bool = SPEC_BY_KEY["cancel-on-interrupt"].default
     allow_insecure_http: bool = SPEC_BY_KEY["allow-insecure-http"].default  # key over http://
+    comment: bool = SPEC_BY_KEY["comment"].default
+    comment_key: str | None = None  # None: the session's name
+    status: bool = SPEC_BY_KEY["status"].default
+    status_context: str = SPEC_BY_KEY["status-context"].default
+    repository: str | None = None
+    notify: list[str] | None = None  # webhook URLs (secrets)
+    notify_on: str = SPEC_BY_KEY["notify-on"].default
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
     run: dict[str, Any] = field(default_factory=dict)  # `run` options from the config file
@@ -450,7 +480,7 @@ def _from_env_text(spec: Spec, text: str, where: str) -> Any:
     if spec.kind is list:
         if spec.key == "tags":
             items = [g for line in text.splitlines() for g in _TAG_GROUPS.split(line.strip())]
-        elif spec.key == "env":
+        elif spec.key in ("env", "notify"):  # one per line (a URL may hold a comma)
             items = [line.strip() for line in text.splitlines()]
         else:
             items = re.split(r"[\s,]+", text)

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 
@@ -24,6 +24,7 @@ from checkly_gate.ci import detect
 from checkly_gate.ci.base import Integration
 from checkly_gate.config import Options
 from checkly_gate.finish import configuration_problem, deferred_signal, finish
+from checkly_gate.publish.publishers import build as build_publishers
 from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun
 from checkly_gate.schedule import RequestBudget
@@ -44,6 +45,9 @@ class Command:
     env: Mapping[str, str]
     integration: Integration | None
     colour: bool = False
+    #: the publishers of the verdict the options ask for (``publish.build``): PR comment,
+    #: commit status, notification
+    publishers: list[Any] = dataclasses.field(default_factory=list)
     started: datetime = dataclasses.field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
@@ -70,7 +74,10 @@ class Command:
             requests=self.client.requests,
             signal=signum,
         )
-        finish(run, self.options, self.out, self.integration, self.secrets, self.colour)
+        finish(
+            run, self.options, self.out, self.integration, self.secrets, self.colour,
+            publishers=self.publishers, scope=self.scope,
+        )  # fmt: skip
         return deferred_signal(run, self.scope).verdict.exit_code
 
 
@@ -115,6 +122,7 @@ def open_command(
             env=env,
             integration=detect(env),
             colour=colour,
+            publishers=build_publishers(options, env, secrets, scope),
         )
 
 

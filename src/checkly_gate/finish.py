@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from checkly_gate.api import Client
 from checkly_gate.ci.base import Integration
@@ -91,9 +91,13 @@ def finish(
     secrets: Secrets,
     colour: bool = False,
     said: bool = False,
+    publishers: Sequence[Any] = (),
+    scope: Scope | None = None,
 ) -> None:
-    """Write files, print the verdict and publish to the CI. ``said``: the verdict is already
-    on stderr (a usage error's one line): not printed again."""
+    """Write files, print the verdict and publish to the CI, then to the ``publishers``
+    (``publish.publish_verdict`` under a shielded child of ``scope``: none can change the exit
+    code). ``said``: the verdict is already on stderr (a usage error's one line): not printed
+    again."""
     problems: list[str] = []
     written = write_outputs(run, output_targets(options), secrets, problems)
     lines = [] if said else render_verdict(run.verdict, colour) + render_explanations(run)
@@ -107,6 +111,10 @@ def finish(
     for line in lines:
         out.write(secrets(line) + "\n")
     out.flush()
+    if publishers and scope is not None:
+        from checkly_gate.publish.publishers import publish_verdict
+
+        publish_verdict(publishers, scope, run, secrets(render_safely(markdown.render, run)))
 
 
 def deferred_signal(run: GateRun, scope: Scope) -> GateRun:

@@ -35,9 +35,11 @@ from checkly_gate.finish import configuration_problem, deferred_signal, finish
 from checkly_gate.follow import PollSettings, SessionSource, follow
 from checkly_gate.models import Observation, Session, Stop
 from checkly_gate.progress import Progress
+from checkly_gate.publish.publishers import announce
 from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun
 from checkly_gate.schedule import START_JITTER, slower_with
+from checkly_gate.text import link as text_link
 from checkly_gate.verdict import Policy, SessionVerdict, combine, is_settled, judge_session
 
 log = logging.getLogger("checkly_gate")
@@ -133,6 +135,7 @@ class _Followers:
         self.latest: dict[str, tuple[Session, bytes]] = {}
         self.done: dict[str, Observation] = {}
         self.all_done = threading.Event()
+        self.announced = False  # the publishers were told following started (first body)
         self.threads = [
             threading.Thread(target=self.follow, args=(ref,), name=f"follow-{ref.id[:8]}")
             for ref in refs
@@ -150,7 +153,10 @@ class _Followers:
         def on_update(session: Session, body: bytes) -> None:
             with self.lock:
                 self.latest[ref.id] = (session, body)
+                first, self.announced = not self.announced, True
             self.progress.update(session)
+            if first and self.ctx.publishers:  # following starts: a pending status, once
+                announce(self.ctx.publishers, scope, text_link(session.link) or None)
 
         try:
             obs = follow(
@@ -302,7 +308,10 @@ def finish_phase(
         missing_texts=explained.missing,
         check_session_ids=frozenset(ref.id for ref in refs if ref.kind == "check"),
     )
-    finish(run, options, ctx.out, ctx.integration, ctx.secrets, ctx.colour)
+    finish(
+        run, options, ctx.out, ctx.integration, ctx.secrets, ctx.colour,
+        publishers=ctx.publishers, scope=scope,
+    )  # fmt: skip
     return deferred_signal(run, scope)
 
 

@@ -44,21 +44,28 @@ class Outcome(enum.Enum):
 
     # fmt: off
     # name     = (exit, label,        title,                emoji, ascii, junit,     partial,
-    #             what a session annotation says after "Test session X ...")
-    PASSED      = (0,   "passed",      "Passed",             "✅", "OK", None,      False, None)
-    FAILED      = (1,   "failed",      "Failed",             "❌", "XX", "failure", False, "failed")
-    USAGE       = (2,   "error",       "Usage error",        "⛔", "!!", "error",   False, None)
+    #             what a session annotation says after "Test session X ...",
+    #             commit status (GitHub's state; ``--status``))
+    PASSED      = (0,   "passed",      "Passed",             "✅", "OK", None,      False, None,
+                   "success")
+    FAILED      = (1,   "failed",      "Failed",             "❌", "XX", "failure", False, "failed",
+                   "failure")
+    USAGE       = (2,   "error",       "Usage error",        "⛔", "!!", "error",   False, None,
+                   "error")
     CANCELLED   = (3,   "cancelled",   "Cancelled",          "🚫", "--", "error",   False,
-                   "was cancelled")
+                   "was cancelled", "failure")
     TIMED_OUT   = (4,   "timed-out",   "Timed out",          "⏱️", "TO", "failure", True,
-                   "timed out")
+                   "timed out", "error")
     REFUSED     = (5,   "refused",     "Refused by the API", "🔒", "!!", "error",   True,
-                   "was refused by the API")
+                   "was refused by the API", "error")
     UNAVAILABLE = (6,   "unavailable", "API unavailable",    "🔌", "!!", "error",   True,
-                   "could not be read")
-    NO_MATCH    = (7,   "no-match",    "No check matched",   "🔍", "--", "error",   False, None)
-    NO_SESSION  = (8,   "no-session",  "No session found",   "🔎", "--", "error",   False, None)
-    INTERRUPTED = (130, "interrupted", "Interrupted",        "🛑", "!!", "error",   True, None)
+                   "could not be read", "error")
+    NO_MATCH    = (7,   "no-match",    "No check matched",   "🔍", "--", "error",   False, None,
+                   "failure")
+    NO_SESSION  = (8,   "no-session",  "No session found",   "🔎", "--", "error",   False, None,
+                   "failure")
+    INTERRUPTED = (130, "interrupted", "Interrupted",        "🛑", "!!", "error",   True, None,
+                   "error")
     # fmt: on
 
     # Set by __new__ (declared for type checkers).
@@ -69,6 +76,7 @@ class Outcome(enum.Enum):
     junit: str | None
     partial: bool
     trouble: str | None
+    commit_status: str
 
     def __new__(
         cls,
@@ -80,6 +88,7 @@ class Outcome(enum.Enum):
         junit: str | None,
         partial: bool,
         trouble: str | None,
+        commit_status: str,
     ) -> Outcome:
         member = object.__new__(cls)
         member._value_ = code
@@ -92,6 +101,9 @@ class Outcome(enum.Enum):
         member.junit = junit
         member.partial = partial  # the session may not be fully known: reports say what is
         member.trouble = trouble  # GitHub session annotation; None: no annotation of its own
+        # The commit status a gate with this outcome posts (``--status``, publish/): success,
+        # failure (the session said no) or error (the gate could not tell).
+        member.commit_status = commit_status
         return member
 
     @property

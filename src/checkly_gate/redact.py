@@ -487,3 +487,21 @@ class RedactingStream:
 def redacting(stream: TextIO, redactor: Secrets) -> TextIO:
     """``stream`` wrapped so that every write is redacted, typed as the stream it stands for."""
     return cast(TextIO, RedactingStream(stream, redactor))
+
+
+#: Where the publishers' tokens come from (and only there): secrets of every command.
+PUBLISH_TOKEN_VARIABLES = ("GITHUB_TOKEN", "CHECKLY_GATE_GITLAB_TOKEN")
+
+
+def url_secrets(url: str) -> list[str]:
+    """The forms of a webhook URL (``--notify``) to mask: whole, its path and query, its
+    userinfo (a Slack or Teams hook's path is its credential)."""
+    found = [url]
+    try:
+        split = urllib.parse.urlsplit(url)
+    except ValueError:
+        return found
+    found += [split.path, split.query, f"{split.path}?{split.query}" if split.query else ""]
+    if split.password:
+        found.append(split.password)
+    return [s for s in found if s and len(s) >= 8]

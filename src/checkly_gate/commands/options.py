@@ -34,7 +34,8 @@ def flags(args: argparse.Namespace) -> dict[str, Any]:
     return {
         spec.key: getattr(args, spec.key.replace("-", "_"))
         for spec in SPECS
-        if getattr(args, spec.key.replace("-", "_"), None) is not None
+        # a repeatable flag never given is an empty list: not given
+        if getattr(args, spec.key.replace("-", "_"), None) not in (None, [])
     }
 
 

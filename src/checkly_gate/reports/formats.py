@@ -65,6 +65,7 @@ FORMATS: tuple[Format, ...] = (
            "snapshot", streamed=True, rerenders=False),
     Format("junit", "--junit", "CHECKLY_GATE_JUNIT", "write a JUnit XML report",
            "junit", streamed=True),
+    Format("ctrf", "--ctrf", "CHECKLY_GATE_CTRF", "write a CTRF JSON report", "ctrf"),
     Format("summary", "--summary", "CHECKLY_GATE_SUMMARY", "write a markdown summary",
            "markdown"),
     Format("dotenv", "--dotenv", "CHECKLY_GATE_DOTENV", "write a dotenv report for later CI jobs",
