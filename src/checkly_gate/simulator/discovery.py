@@ -196,8 +196,10 @@ def serve_list(sim: Simulator, query: dict[str, str], now: float) -> _Response:
             continue
         if branches and entry["branchName"] not in branches:
             continue
-        if error_group is not None and error_group.strip() not in entry["errorGroupIds"]:
-            continue
+        if error_group is not None:  # the session's own groups, whatever ``fields`` show
+            shown = json.loads(timelines[item.session_id].body(now)).get("errorGroupIds")
+            if error_group.strip() not in (shown or []):
+                continue
         if search is not None:
             text = " ".join(
                 str(entry.get(k) or "") for k in ("name", "commitMessage", "branchName")
