@@ -19,7 +19,7 @@ from checkly_gate.quarantine import (
     would_pass,
 )
 from checkly_gate.verdict import Category, Observation, SessionVerdict, Stop, judge_session
-from tests.bodies import sessions
+from tests.bodies import NAMES, sessions
 from tests.fakes import SID, row, session_body
 
 TODAY = dt.date(2026, 12, 6)
@@ -184,7 +184,7 @@ def test_never_an_unknown_a_cancelled_session_or_a_session_level_failure() -> No
     assert not would_pass(session_level, apply([_entry("Homepage")], [session_level], TODAY))
 
 
-names = st.sampled_from(["Homepage", "Checkout flow", "Search", "Login", "x"])
+names = st.sampled_from([*NAMES, "Checkout flow", "x"])  # the generated bodies' names
 
 
 @settings(deadline=None, max_examples=300)

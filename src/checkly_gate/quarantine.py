@@ -278,16 +278,28 @@ def apply(entries: Iterable[Entry], sessions: Sequence[SessionVerdict], today: d
 
 
 def would_pass(sv: SessionVerdict, applied: Applied) -> bool:
-    """Whether ``sv`` passes once its quarantined runs are set aside: it ended PASSED or FAILED,
-    it has runs, and every run either passes (``not sv.fails(run)``, and finished) or is
-    quarantined. Never for a cancelled or unsettled session, an unknown or unfinished run."""
+    """Whether ``sv`` passes once its quarantined runs are set aside (``passes_setting_aside``
+    with the quarantined runs of this session)."""
+    held = {m.run.latest.result_id for m in applied.quarantined if m.session_id == sv.session_id}
+    return passes_setting_aside(sv, held)
+
+
+def passes_setting_aside(sv: SessionVerdict, result_ids: set[str]) -> bool:
+    """Whether ``sv`` passes once the runs whose deciding row (``Run.latest.result_id``) is in
+    ``result_ids`` are set aside: its outcome was FAILED or PASSED, it ended PASSED or FAILED,
+    it has runs, at least one is set aside, and every other run passes (``not sv.fails(run)``,
+    finished, not unknown or skipped). The one rule for quarantine and ``--fail-on new``: never
+    for a cancelled or unsettled session, an unknown or unfinished run, a session-level failure
+    (a FAILED session none of whose runs is set aside)."""
     if sv.outcome not in (Outcome.FAILED, Outcome.PASSED):  # cancelled, timed out, trouble...
         return False
     if sv.session is None or sv.session.status not in _SETTLED or not sv.runs:
         return False
     held = False
     for run in sv.runs:
-        if applied.is_quarantined(sv.session_id, run):
+        if run.latest.result_id in result_ids:
+            if run.final is None or run.category not in DEFINITE:
+                return False  # only definite failures may be set aside
             held = True
             continue
         if run.unfinished or run.category in (Category.UNKNOWN, Category.SKIPPED):
