@@ -272,3 +272,20 @@ def test_a_list_without_error_group_ids_asks_per_group(serve) -> None:
     assert found.requests == 1 + 2 + 2  # the list, errorGroupId= per group, the groups
     asked = [r.query.get("errorGroupId") for r in sim.requests if r.path == "/v1/test-sessions"]
     assert sum(1 for value in asked if value) == 2
+
+
+def test_no_finished_session_among_the_newest_is_not_a_pass_on_main(serve) -> None:
+    from checkly_gate.simulator.context import history_scenario
+    from checkly_gate.simulator.model import HistoryEntry
+
+    scenario = load_scenario("known-and-new")
+    sim = serve(scenario, speed=10)
+    running = history_scenario(scenario, HistoryEntry(age=30.0, running=True))
+    for _ in range(history.LIST_LIMIT):
+        sim.add_listed(running, age=30.0)
+    by_name, found = labels_of(sim)
+    # main's newest finished session is beyond the first page: failing on main is not known,
+    # so the timestamps decide (never "not failing on main" by default)
+    assert by_name == {"Checkout flow": SEEN_BEFORE, "Search suite": NEW}
+    assert found.main_session == ""
+    assert any("could not be read" in note for note in found.notes)

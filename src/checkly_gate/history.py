@@ -314,6 +314,9 @@ def fetch_history(
             listed = answer[0] if isinstance(answer, tuple) else None
             entries = listed.get("entries") if isinstance(listed, dict) else None
             newest = newest_finished(entries, session_id) if entries is not None else None
+            more = isinstance(listed, dict) and bool(listed.get("nextId"))
+            if entries is not None and newest is None and more:
+                entries = None  # no finished one among the newest: not known, not "passed"
             if entries is None:
                 found.notes.append(f"the sessions of {branch!r} could not be read")
             else:
