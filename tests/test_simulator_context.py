@@ -198,3 +198,17 @@ def test_invalid_history_is_one_line(tmp_path: Path, history: str, words: str) -
     with pytest.raises(ScenarioError) as caught:
         load_scenario(str(path))
     assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_docs_context_example_is_a_valid_scenario(tmp_path: Path) -> None:
+    import re
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "scenarios.md"
+    example = re.search(r"```yml\n(metadata:.*?)```", docs.read_text(encoding="utf-8"), re.S)
+    assert example is not None
+    path = tmp_path / "context.yml"
+    path.write_text(example.group(1), encoding="utf-8")
+    scenario = load_scenario(str(path))
+    assert [h.failing for h in scenario.history] == [("Checkout flow",)]
+    assert scenario.checks[0].error_group == "Checkout flow"  # shared with main's session
+    assert scenario.checks[0].first_seen_ago == 259200
