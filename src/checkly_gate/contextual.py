@@ -1,0 +1,160 @@
+"""A verdict that knows its context (issue 21): one pure decision after the judge phase.
+
+``decide`` takes the judged ``Verdict`` (``verdict.judge_session`` per session, combined) and
+what the context phases found, and returns the ``Decision`` every report and the exit code
+read:
+
+1. **quarantine** (``quarantine.apply``): a FAILED session whose every failing run is a
+   definite failure covered by an active entry passes ("passed with N quarantined failures");
+2. **--fail-on new** (``history`` labels): a FAILED session whose every remaining failing run is
+   known (seen before, failing on main too) passes ("passed with N known failures"); an unknown
+   label never passes;
+3. **the deploy** (``deploy.check_session``): a session that tested another commit or
+   environment (or lacks the metadata an explicit value requires) is FAILED (exit 1) whatever
+   1 and 2 said, never 0, 4 or 6; only an interrupt (130) or a usage error (2) stays;
+4. sessions are combined by ``verdict.combine`` (the most severe wins; a signal wins);
+5. **--shadow**: the exit code is 0 (a usage error stays 2); ``shadow_line`` says what it would
+   have been, ``would_exit_code`` is the pipeline output.
+
+Rules 1 and 2 share ``quarantine.passes_setting_aside``: neither ever turns an unknown value,
+an unfinished run, a cancelled session, a timeout or API trouble into a pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from checkly_gate import deploy, quarantine
+from checkly_gate.history import Label
+from checkly_gate.outcomes import Outcome
+from checkly_gate.verdict import Run, SessionVerdict, Verdict, combine
+
+FAIL_ON = ("any", "new")
+#: Outcomes a deploy mismatch does not replace (they say something more urgent).
+_KEPT = (Outcome.INTERRUPTED, Outcome.USAGE)
+
+
+@dataclass(frozen=True)
+class Known:
+    """A failure ``--fail-on new`` let pass: its session, run and label."""
+
+    session_id: str
+    run: Run
+    label: Label
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the gate says after its context: ``verdict`` (per-session outcomes and reasons
+    rewritten as above), ``exit_code`` (what the process exits with), ``would_exit_code`` (the
+    gate's own answer, equal unless ``--shadow``), ``quarantined`` and ``known`` (the failures
+    that did not fail the gate: every report lists them), ``notes`` (one line each: deploy
+    notes and failures, quarantine warnings, the shadow line)."""
+
+    verdict: Verdict
+    exit_code: int
+    would_exit_code: int
+    shadow: bool = False
+    quarantined: tuple[quarantine.Match, ...] = ()
+    known: tuple[Known, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def shadow_line(self) -> str:
+        """``shadow: the gate would have exited 1 (failed)``; "" without ``--shadow``."""
+        if not self.shadow:
+            return ""
+        return (
+            f"shadow: the gate would have exited {self.would_exit_code} "
+            f"({self.verdict.outcome.label})"
+        )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def decide(
+    judged: Verdict,
+    *,
+    ended: Collection[str] = (),
+    findings: Mapping[str, Sequence[deploy.Finding]] | None = None,
+    applied: quarantine.Applied | None = None,
+    labels: Mapping[tuple[str, str], Label] | None = None,
+    fail_on: str = "any",
+    shadow: bool = False,
+    signal: int | None = None,
+) -> Decision:
+    """The decision for ``judged`` given ``ended``, the ids of the sessions the gate saw end
+    (their ``Observation.stop`` is ``Stop.FINAL``: a session the gate stopped following, at the
+    deadline or on a signal, is never set aside, whatever its last body said); per session id,
+    its deploy ``findings``; the
+    quarantine's ``applied``; history ``labels`` keyed by ``(session id, Run.latest.result_id)``
+    (a failing run without one is unknown); ``fail_on`` (``any`` | ``new``); ``shadow``; and
+    the ``signal`` that interrupted the gate, if any (as ``verdict.combine`` takes it)."""
+    if fail_on not in FAIL_ON:
+        raise ValueError(f"fail_on must be one of {FAIL_ON}, got {fail_on!r}")
+    findings = findings or {}
+    applied = applied or quarantine.Applied()
+    labels = labels or {}
+    notes: list[str] = list(applied.warnings)
+    kept_quarantined: list[quarantine.Match] = []
+    known: list[Known] = []
+    sessions: list[SessionVerdict] = []
+    for sv in judged.sessions:
+        outcome, reason = sv.outcome, sv.reason
+        held = {
+            m.run.latest.result_id for m in applied.quarantined if m.session_id == sv.session_id
+        }
+        settled = outcome is Outcome.FAILED and sv.session_id in ended
+        if settled and held and quarantine.passes_setting_aside(sv, held):
+            outcome = Outcome.PASSED
+            reason = f"passed with {_plural(len(held), 'quarantined failure')}"
+            kept_quarantined += [m for m in applied.quarantined if m.session_id == sv.session_id]
+        elif settled and fail_on == "new":
+            let_pass: dict[str, Known] = {}
+            for run in sv.failing:
+                key = run.latest.result_id
+                if key in held:
+                    continue
+                label = labels.get((sv.session_id, key))
+                if label is None or not label.known:
+                    break
+                let_pass[key] = Known(sv.session_id, run, label)
+            else:
+                if let_pass and quarantine.passes_setting_aside(sv, held | set(let_pass)):
+                    outcome = Outcome.PASSED
+                    parts = [_plural(len(let_pass), "known failure")]
+                    if held:
+                        parts.append(_plural(len(held), "quarantined failure"))
+                    reason = f"passed with {' and '.join(parts)}"
+                    known += let_pass.values()
+                    kept_quarantined += [
+                        m for m in applied.quarantined if m.session_id == sv.session_id
+                    ]
+        own = tuple(findings.get(sv.session_id, ()))
+        notes += deploy.notes(own)
+        wrong = deploy.failing(own)
+        if wrong and outcome not in _KEPT:
+            outcome = Outcome.FAILED
+            reason = "; ".join(f.message for f in wrong)
+        if (outcome, reason) != (sv.outcome, sv.reason):
+            sv = dataclasses.replace(sv, outcome=outcome, reason=reason)
+        sessions.append(sv)
+    if not sessions:  # nothing judged (a usage error, no session): nothing to rewrite
+        verdict = judged
+    else:
+        verdict = combine(sessions, signal)
+        verdict = dataclasses.replace(verdict, warnings=judged.warnings or verdict.warnings)
+    would = verdict.exit_code
+    exit_code = would
+    if shadow and verdict.outcome is not Outcome.USAGE:
+        exit_code = 0
+    decision = Decision(
+        verdict, exit_code, would, shadow, tuple(kept_quarantined), tuple(known), ()
+    )
+    if shadow:
+        notes.append(decision.shadow_line)
+    return dataclasses.replace(decision, notes=tuple(notes))
