@@ -41,6 +41,7 @@ ACCOUNT = "4b9c2f70-0000-4000-8000-00000000a11c"
 GATE_OUTPUTS = [
     "status",
     "exit-code",
+    "would-exit-code",
     "session-id",
     "session-url",
     "passed",
@@ -75,6 +76,9 @@ INPUTS = [
     "summary",
     "fail-on-degraded",
     "fail-on-flaky",
+    "expect-commit",
+    "expect-environment",
+    "shadow",
     "config",
 ]
 

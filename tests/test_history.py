@@ -29,7 +29,7 @@ from checkly_gate.history import (
     newest_finished,
     run_label,
 )
-from checkly_gate.scope import RealClock
+from checkly_gate.scope import Scope
 from checkly_gate.simulator import Fault, Simulator, load_scenario
 from checkly_gate.verdict import Observation, SessionVerdict, Stop, judge_session
 
@@ -151,7 +151,7 @@ def labels_of(sim: Simulator, scenario: str = "", **kwargs: Any) -> tuple[dict[s
         sv.session.started_at.timestamp(),
         kwargs.pop("branch", "main"),
         time.monotonic() + 60,
-        RealClock(),
+        Scope(),
         **kwargs,
     )
     client.close()
@@ -201,7 +201,7 @@ def test_groups_already_fetched_are_not_fetched_again(serve) -> None:
         sv.session.started_at.timestamp(),
         "main",
         time.monotonic() + 60,
-        RealClock(),
+        Scope(),
         groups=bodies,  # type: ignore[arg-type]
     )
     client.close()
@@ -238,7 +238,7 @@ def test_no_time_left_asks_nothing(serve) -> None:
     sv = judged(sim, sid)
     groups = [g for run in sv.failing for g in run.error_group_ids]
     client = Client(KEY, sim.url)
-    found = fetch_history(client, groups, sid, 0.0, "main", time.monotonic(), RealClock())
+    found = fetch_history(client, groups, sid, 0.0, "main", time.monotonic(), Scope())
     client.close()
     assert found.requests == 0
     assert {label.label for label in found.labels.values()} == {UNKNOWN}
@@ -249,7 +249,7 @@ def test_the_group_budget(serve, count: int) -> None:
     sim = serve(load_scenario("passing"), speed=10)
     client = Client(KEY, sim.url)
     ids = [str(uuid.uuid4()) for _ in range(count)]
-    found = fetch_history(client, ids, str(uuid.uuid4()), T0, "", time.monotonic(), RealClock())
+    found = fetch_history(client, ids, str(uuid.uuid4()), T0, "", time.monotonic(), Scope())
     client.close()
     assert len(found.labels) == count
     assert all(label.label == UNKNOWN for label in found.labels.values())

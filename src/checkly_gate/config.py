@@ -107,6 +107,17 @@ SPECS: tuple[Spec, ...] = (
          help="on SIGINT/SIGTERM ask Checkly to cancel the session once"),
     Spec("allow-insecure-http", bool, "CHECKLY_GATE_ALLOW_INSECURE_HTTP", False,
          help="allow an http:// --api-url that is not this machine"),
+    # Issue 21: a verdict that knows its context (deploy.py, contextual.py).
+    Spec("expect-commit", str, "CHECKLY_GATE_EXPECT_COMMIT", "auto", commands=(WAIT,),
+         metavar="auto|off|SHA",
+         help="wait ID: a session whose metadata.commitId names another commit than this "
+         "deploy's (auto: the CI's; or this SHA) fails; off: not checked"),
+    Spec("expect-environment", str, "CHECKLY_GATE_EXPECT_ENVIRONMENT", commands=(WAIT,),
+         metavar="NAME",
+         help="wait ID: a session whose metadata.environment is not NAME (or missing) fails"),
+    Spec("shadow", bool, "CHECKLY_GATE_SHADOW", False,
+         help="try the gate without blocking: write everything, exit 0 (usage errors stay 2), "
+         "say what the exit code would have been"),
 )  # fmt: skip
 SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 # ``run``'s own options in the config file, in the flags' spelling (``wait`` ignores them).
@@ -261,6 +272,9 @@ class Options:
     details: bool = SPEC_BY_KEY["details"].default  # fetch error groups of failed results
     cancel_on_interrupt: bool = SPEC_BY_KEY["cancel-on-interrupt"].default
     allow_insecure_http: bool = SPEC_BY_KEY["allow-insecure-http"].default  # key over http://
+    expect_commit: str = SPEC_BY_KEY["expect-commit"].default  # auto | off | a SHA (checked)
+    expect_environment: str | None = None  # metadata.environment required of a given session
+    shadow: bool = SPEC_BY_KEY["shadow"].default  # exit 0, say what the exit would have been
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
     run: dict[str, Any] = field(default_factory=dict)  # `run` options from the config file
@@ -734,6 +748,7 @@ def resolve(
     }
     for key in OUTPUT_KEYS:  # paths relative to the working directory
         fields[key] = None if values[key] is None else cwd / Path(values[key])
+    _check_expect(fields, sources)
     return Options(
         session_ids=ids,
         api_key=api_key,
@@ -743,6 +758,27 @@ def resolve(
         run=run_values,
         **fields,
     )
+
+
+def _check_expect(fields: dict[str, Any], sources: Mapping[str, str]) -> None:
+    """``--expect-commit`` (auto | off | a SHA, kept in its canonical spelling) and
+    ``--expect-environment`` checked before any request: ``ConfigError`` naming where the value
+    came from."""
+    from checkly_gate import deploy
+
+    try:
+        expect = deploy.parse_expect_commit(
+            fields["expect_commit"], _where("expect-commit", sources)
+        )
+        fields["expect_commit"] = expect.sha or expect.mode
+        fields["expect_environment"] = (
+            deploy.parse_expect_environment(
+                fields["expect_environment"], _where("expect-environment", sources)
+            )
+            or None
+        )
+    except deploy.ExpectError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _config_file(config_path: str | None, env: Mapping[str, str], cwd: Path) -> Path | None:

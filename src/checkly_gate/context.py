@@ -23,7 +23,7 @@ from checkly_gate.api import Client
 from checkly_gate.ci import detect
 from checkly_gate.ci.base import Integration
 from checkly_gate.config import Options
-from checkly_gate.finish import configuration_problem, deferred_signal, finish
+from checkly_gate.finish import configuration_problem, deferred_signal, finish, shadowed
 from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun
 from checkly_gate.schedule import RequestBudget
@@ -70,6 +70,7 @@ class Command:
             requests=self.client.requests,
             signal=signum,
         )
+        run = shadowed(run, self.options.shadow)
         finish(run, self.options, self.out, self.integration, self.secrets, self.colour)
         return deferred_signal(run, self.scope).verdict.exit_code
 

@@ -25,11 +25,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from checkly_gate import deploy, quarantine
-from checkly_gate.history import Label
 from checkly_gate.outcomes import Outcome
 from checkly_gate.verdict import Run, SessionVerdict, Verdict, combine
+
+if TYPE_CHECKING:  # the labels' type only: this module stays pure (history is a shell module)
+    from checkly_gate.history import Label
 
 FAIL_ON = ("any", "new")
 #: Outcomes a deploy mismatch does not replace (they say something more urgent).
@@ -158,3 +161,19 @@ def decide(
     if shadow:
         notes.append(decision.shadow_line)
     return dataclasses.replace(decision, notes=tuple(notes))
+
+
+def shadow_line(exit_code: int, outcome: Outcome) -> str:
+    """What every output says under ``--shadow`` (issue 21, item 4)."""
+    return f"shadow: the gate would have exited {exit_code} ({outcome.label})"
+
+
+def shadow(verdict: Verdict) -> tuple[Verdict, int | None]:
+    """``--shadow`` applied to a final verdict: (the verdict with exit code 0 and the shadow
+    line first among its warnings, the code it would have exited with). A usage error stays
+    as it is (exit 2; ``None``): a gate that cannot run is not being tried."""
+    if verdict.outcome is Outcome.USAGE:
+        return verdict, None
+    line = shadow_line(verdict.exit_code, verdict.outcome)
+    shown = dataclasses.replace(verdict, exit_code=0, warnings=(line, *verdict.warnings))
+    return shown, verdict.exit_code

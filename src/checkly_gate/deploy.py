@@ -13,7 +13,7 @@ which environment from ``--expect-environment NAME``. This module decides, per s
   ``fails``, saying so;
 - ``off``: not checked (``--expect-commit off``; no ``--expect-environment``).
 
-Short SHAs follow ``discovery.commit_matches`` (the rule ``wait --commit`` uses: the shorter, at
+Short SHAs follow ``sha.commit_matches`` (the rule ``wait --commit`` uses: the shorter, at
 least 7 hex digits, starts the longer, case-insensitive). Nothing here reads the clock, the
 environment or the network; every text from outside goes through ``text.one_line``.
 """
@@ -23,9 +23,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from checkly_gate.discovery import MIN_SHA, commit_matches
 from checkly_gate.models import Metadata
+from checkly_gate.sha import MIN_SHA, commit_matches
 from checkly_gate.text import one_line
 
 AUTO = "auto"
@@ -55,7 +56,12 @@ class ExpectCommit:
     sha: str = ""
 
 
-def parse_expect_commit(value: str, where: str = "--expect-commit") -> ExpectCommit:
+def is_sha(text: str) -> bool:
+    """7 to 64 hex digits."""
+    return bool(_SHA.fullmatch(text))
+
+
+def parse_expect_commit(value: object, where: str = "--expect-commit") -> ExpectCommit:
     """``auto`` | ``off`` | a commit SHA (7 to 64 hex digits), blanks around ignored, case
     folded; anything else is an ``ExpectError`` naming ``where``."""
     text = value.strip() if isinstance(value, str) else ""
@@ -222,3 +228,48 @@ def failing(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 def notes(findings: Iterable[Finding]) -> tuple[str, ...]:
     """The notes reports print for findings that do not fail (``unknown``): one line each."""
     return tuple(f.message for f in findings if f.status == UNKNOWN)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a command expects of the sessions it was given: ``commit`` (``--expect-commit``),
+    ``run_commits`` (the CI's commits of this run, head first; read for ``auto``) and
+    ``environment`` (``--expect-environment``, "" = not checked). Stored in the ``--json``
+    snapshot (``as_dict``) so ``report`` re-applies the same check to the stored bodies."""
+
+    commit: ExpectCommit = ExpectCommit()
+    run_commits: tuple[str, ...] = ()
+    environment: str = ""
+
+    def check(self, metadata: Metadata, session: str = "the session") -> tuple[Finding, ...]:
+        """``check_session`` for one session's ``metadata``."""
+        return check_session(metadata, self.commit, self.run_commits, self.environment, session)
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"expectCommit": "auto"|"off"|SHA, "runCommits": [...], "expectEnvironment": ""}``."""
+        return {
+            "expectCommit": self.commit.sha or self.commit.mode,
+            "runCommits": list(self.run_commits),
+            "expectEnvironment": self.environment,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Expectation:
+        """Read ``as_dict``'s shape back (untrusted: a snapshot file); ``ExpectError`` for
+        anything else."""
+        if not isinstance(data, dict):
+            raise ExpectError("context.deploy: expected a mapping")
+        commits = data.get("runCommits")
+        if not isinstance(commits, list) or not all(
+            isinstance(c, str) and _SHA.fullmatch(c) for c in commits
+        ):
+            raise ExpectError("context.deploy.runCommits: expected a list of commit SHAs")
+        environment = data.get("expectEnvironment", "")
+        return cls(
+            parse_expect_commit(data.get("expectCommit"), "context.deploy.expectCommit"),
+            tuple(c.lower() for c in commits),
+            parse_expect_environment(
+                environment if isinstance(environment, str) else None,
+                "context.deploy.expectEnvironment",
+            ),
+        )

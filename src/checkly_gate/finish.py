@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from checkly_gate import contextual
 from checkly_gate.api import Client
 from checkly_gate.ci.base import Integration
 from checkly_gate.config import Options
@@ -107,6 +108,17 @@ def finish(
     for line in lines:
         out.write(secrets(line) + "\n")
     out.flush()
+
+
+def shadowed(run: GateRun, shadow: bool) -> GateRun:
+    """``--shadow``: ``run`` with exit code 0 and the shadow line among the verdict's warnings
+    (so the terminal, summary, JUnit and snapshot say it), the gate's own code kept in
+    ``would_exit_code`` (the ``would-exit-code`` output); ``contextual.shadow`` decides.
+    Applied once, before ``finish``, by every path."""
+    if not shadow:
+        return run
+    verdict, would = contextual.shadow(run.verdict)
+    return dataclasses.replace(run, verdict=verdict, would_exit_code=would)
 
 
 def deferred_signal(run: GateRun, scope: Scope) -> GateRun:

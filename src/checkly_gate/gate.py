@@ -27,11 +27,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Literal
 
+from checkly_gate import contextual, deploy
 from checkly_gate.api import CheckSessions, Client, OutOfTime, Stopped
+from checkly_gate.ci import run_commits
 from checkly_gate.config import Options
 from checkly_gate.context import Command
 from checkly_gate.explain import failed_group_ids, fetch_error_messages, fetch_evidence
-from checkly_gate.finish import configuration_problem, deferred_signal, finish
+from checkly_gate.finish import configuration_problem, deferred_signal, finish, shadowed
 from checkly_gate.follow import Observation, PollSettings, SessionSource, Stop, follow
 from checkly_gate.models import Session
 from checkly_gate.progress import Progress
@@ -99,10 +101,14 @@ def wait(
     refs: Sequence[SessionRef],
     settings: PollSettings | None = None,
     wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    *,
+    expect_deploy: bool = False,
 ) -> GateRun:
     """Follow, judge, explain and finish ``refs`` (each id once, in order) under ``ctx``;
     returns the run whose ``verdict.exit_code`` to exit with. Outputs are written on every
-    outcome. ``settings``: the follow loop's (default: from the options)."""
+    outcome. ``settings``: the follow loop's (default: from the options). ``expect_deploy``:
+    the sessions were given (``wait ID``), so check they tested this deploy (issue 21 §1;
+    ``run`` and ``wait --commit`` already know they did)."""
     refs = list(dict.fromkeys(refs))
     progress = Progress(
         ctx.out, ctx.scope.now, colour=ctx.colour, quiet=ctx.quiet, several=len(refs) > 1
@@ -110,7 +116,7 @@ def wait(
     followed = follow_phase(ctx, refs, progress, settings or poll_settings(ctx.options))
     judged = judge_phase(ctx, followed)
     explained = explain_phase(ctx, refs, judged)
-    return finish_phase(ctx, refs, judged, explained, wall_clock)
+    return finish_phase(ctx, refs, judged, explained, wall_clock, expect_deploy=expect_deploy)
 
 
 def poll_settings(options: Options) -> PollSettings:
@@ -275,8 +281,12 @@ def finish_phase(
     judged: Judged,
     explained: Explained,
     wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    *,
+    expect_deploy: bool = False,
 ) -> GateRun:
-    """Phase 4: cancel on a signal if asked, combine, write every output, print the verdict.
+    """Phase 4: cancel on a signal if asked, combine, apply the context (``contextual.decide``:
+    the deploy check when ``expect_deploy``), write every output, print the verdict; under
+    ``--shadow`` exit 0 saying what the exit would have been (``finish.shadowed``).
 
     A signal that arrives from here on cannot change the reports: they are written in full,
     and the gate then exits 128 + that signal's number.
@@ -286,7 +296,19 @@ def finish_phase(
     if received is not None and options.cancel_on_interrupt:
         final = {o.session_id for o in judged.observations if o.stop is Stop.FINAL}
         cancel_sessions(ctx.client, [ref for ref in refs if ref.id not in final])
-    verdict = configuration_problem(combine(judged.verdicts, received), ctx.client)
+
+    checks = frozenset(ref.id for ref in refs if ref.kind == "check")
+    expect = expectation(ctx) if expect_deploy else None
+    final_ids = {o.session_id for o in judged.observations if o.stop is Stop.FINAL}
+    decision = contextual.decide(
+        combine(judged.verdicts, received),
+        ended=final_ids,
+        findings=deploy_findings(expect, judged.observations, checks) if expect else None,
+        signal=received,
+    )
+    verdict = configuration_problem(decision.verdict, ctx.client)
+    if decision.notes:
+        verdict = dataclasses.replace(verdict, warnings=(*verdict.warnings, *decision.notes))
     run = GateRun(
         verdict=verdict,
         observations=tuple(judged.observations),
@@ -300,10 +322,41 @@ def finish_phase(
         error_messages=explained.error_messages,
         evidence=explained.evidence,
         missing_texts=explained.missing,
-        check_session_ids=frozenset(ref.id for ref in refs if ref.kind == "check"),
+        check_session_ids=checks,
+        context={
+            **({"deploy": expect.as_dict()} if expect else {}),
+            **({"shadow": True} if options.shadow else {}),
+        },
     )
+    run = shadowed(run, options.shadow)
     finish(run, options, ctx.out, ctx.integration, ctx.secrets, ctx.colour)
     return deferred_signal(run, scope)
+
+
+def expectation(ctx: Command) -> deploy.Expectation:
+    """What the given sessions must have tested (``--expect-commit``, ``--expect-environment``;
+    with ``auto`` the CI's commits of this run, ``ci.run_commits``: a pull request's head and
+    merge commit). A CI commit that is not a SHA is not compared with."""
+    options = ctx.options
+    expect = deploy.parse_expect_commit(options.expect_commit)
+    commits: tuple[str, ...] = ()
+    if expect.mode == deploy.AUTO:
+        found = (c.sha.strip().lower() for c in run_commits(ctx.env))
+        commits = tuple(dict.fromkeys(c for c in found if deploy.is_sha(c)))
+    return deploy.Expectation(expect, commits, options.expect_environment or "")
+
+
+def deploy_findings(
+    expect: deploy.Expectation, observations: Sequence[Observation], checks: frozenset[str]
+) -> dict[str, tuple[deploy.Finding, ...]]:
+    """Per test session whose body was read (not ``checks``: check sessions carry no
+    metadata): did it test this deploy (``deploy.check_session`` on its ``metadata`` as
+    received)."""
+    return {
+        obs.session_id: expect.check(obs.session.metadata, f"test session {obs.session_id}")
+        for obs in observations
+        if obs.session is not None and obs.session_id not in checks
+    }
 
 
 def _policy(options: Options) -> Policy:

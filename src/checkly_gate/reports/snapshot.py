@@ -11,13 +11,14 @@ signals and exit codes outside the documented set are refused (``SnapshotError``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal as signals
 import uuid
 from datetime import datetime
 from typing import Any
 
-from checkly_gate import __version__
+from checkly_gate import __version__, contextual, deploy
 from checkly_gate.check_sessions import parse_any_session, parse_check_session
 from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import NotASessionError, parse_session, parse_time
@@ -85,6 +86,7 @@ def pieces(run: GateRun) -> list[str | memoryview]:
         "errorMessages": dict(run.error_messages),
         "missingErrorMessages": dict(run.missing_texts),
         "evidence": {rid: list(kinds) for rid, kinds in run.evidence.items()},
+        "context": dict(run.context),
         "sessions": sessions,
     }
     # Compact: with an indent the json module falls back to its pure-Python encoder, which for a
@@ -223,6 +225,8 @@ def load(text: str) -> GateRun:
     else:
         verdict = _stored_verdict(data, signal)
     verdict = _never_greener_than_bodies(verdict, observations, policy)
+    context = _mapping(data.get("context"))
+    verdict, would = _in_context(verdict, observations, checks, context, signal)
     timings = _mapping(data.get("timings"))
     duration = timings.get("durationSeconds")
     return GateRun(
@@ -239,7 +243,41 @@ def load(text: str) -> GateRun:
         error_messages=_texts(data.get("errorMessages")),
         missing_texts=_texts(data.get("missingErrorMessages")),
         check_session_ids=frozenset(checks),
+        would_exit_code=would,
+        context=context,
     )
+
+
+def _in_context(
+    verdict: Verdict,
+    observations: list[Observation],
+    checks: set[str],
+    context: dict[str, Any],
+    signal: int | None,
+) -> tuple[Verdict, int | None]:
+    """The stored ``context`` (issue 21) re-applied to the verdict judged from the bodies, as
+    ``wait`` applied it: the deploy check on each stored test body's metadata
+    (``deploy.Expectation``, read back untrusted: a bad one is a ``SnapshotError``), then
+    ``--shadow``. Only ever less green: the deploy check can fail a session, never pass one;
+    shadow changes the exit code only and says so."""
+    if "deploy" in context:
+        try:
+            expect = deploy.Expectation.from_dict(context["deploy"])
+        except deploy.ExpectError as exc:
+            raise SnapshotError(str(exc)) from None
+        findings = {
+            o.session_id: expect.check(o.session.metadata, f"test session {o.session_id}")
+            for o in observations
+            if o.session is not None and o.session_id not in checks
+        }
+        ended = {o.session_id for o in observations if o.stop is Stop.FINAL}
+        decision = contextual.decide(verdict, ended=ended, findings=findings, signal=signal)
+        verdict = dataclasses.replace(
+            decision.verdict, warnings=(*decision.verdict.warnings, *decision.notes)
+        )
+    if context.get("shadow") is True:
+        return contextual.shadow(verdict)
+    return verdict, None
 
 
 def _load_session(entry: Any, signal: int | None) -> tuple[Observation, Any, str | None]:

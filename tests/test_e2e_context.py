@@ -1,0 +1,245 @@
+"""Issue 21 end to end: the real CLI in a subprocess against the simulator over HTTP.
+
+§1 the deploy check (``--expect-commit``, ``--expect-environment``) for ``wait ID``, from the
+flag, the environment and the config file, re-applied by ``report`` from the snapshot;
+§4 ``--shadow`` (exit 0, every output says what the exit would have been)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from checkly_gate.simulator import Simulator, load_scenario
+from checkly_gate.simulator.builtin import OTHER_COMMIT, PR_COMMIT
+from tests.test_e2e import KEY, gate_env, run_gate
+
+
+@pytest.fixture
+def sim_factory() -> Iterator[Callable[..., Simulator]]:
+    started: list[Simulator] = []
+
+    def start(scenario: str, speed: float = 10.0) -> Simulator:
+        sim = Simulator(scenario=load_scenario(scenario), api_key=KEY, speed=speed).start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+def reports(tmp_path: Path) -> tuple[str, ...]:
+    return (
+        "--json",
+        str(tmp_path / "gate.json"),
+        "--junit",
+        str(tmp_path / "junit.xml"),
+        "--summary",
+        str(tmp_path / "summary.md"),
+        "--dotenv",
+        str(tmp_path / "gate.env"),
+    )
+
+
+def report_again(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``checkly-gate report`` on the snapshot, offline."""
+    return subprocess.run(
+        [sys.executable, "-m", "checkly_gate", "report", str(tmp_path / "gate.json")],
+        env=gate_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# ---------------------------------------------------------------- §1 the deploy check
+
+
+def test_a_session_of_another_commit_is_never_green(sim_factory, tmp_path: Path) -> None:
+    """auto: the CI names this run's commit, the session's metadata another: failed (exit 1,
+    never 0, 4 or 6), both commits named in the terminal and every report; ``report`` judges
+    the snapshot the same way."""
+    proc = run_gate(
+        sim_factory("other-commit"), extra=reports(tmp_path), cwd=tmp_path, GITHUB_SHA=PR_COMMIT
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAILED (exit 1)" in proc.stdout
+    text = " ".join(proc.stdout.split())
+    assert OTHER_COMMIT[:12] in text and PR_COMMIT[:12] in text
+    data = json.loads((tmp_path / "gate.json").read_text())
+    assert data["exitCode"] == 1 and OTHER_COMMIT[:12] in data["reason"]
+    assert data["context"]["deploy"]["runCommits"] == [PR_COMMIT]
+    assert OTHER_COMMIT[:12] in (tmp_path / "summary.md").read_text()
+    assert OTHER_COMMIT[:12] in (tmp_path / "junit.xml").read_text()
+    assert "CHECKLY_GATE_EXIT_CODE=1" in (tmp_path / "gate.env").read_text()
+    again = report_again(tmp_path)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert OTHER_COMMIT[:12] in " ".join(again.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("how", "extra", "env", "config"),
+    [
+        ("flag", ("--expect-commit", PR_COMMIT[:7]), {}, ""),
+        ("variable", (), {"CHECKLY_GATE_EXPECT_COMMIT": PR_COMMIT.upper()}, ""),
+        ("config file", (), {}, f"expect-commit: '{PR_COMMIT[:10]}'\n"),
+    ],
+)
+def test_an_explicit_sha_from_any_source_requires_a_match(
+    sim_factory, tmp_path: Path, how: str, extra: tuple[str, ...], env: dict, config: str
+) -> None:
+    """No CI commit at all: the explicit SHA (short, upper case, from any source) is compared
+    with the session's metadata.commitId."""
+    if config:
+        (tmp_path / "checkly-gate.yml").write_text(config)
+    proc = run_gate(sim_factory("other-commit"), extra=extra, cwd=tmp_path, **env)
+    assert proc.returncode == 1, how + proc.stdout + proc.stderr
+    assert "--expect-commit" in " ".join(proc.stdout.split())
+
+
+def test_a_matching_commit_passes_and_off_turns_the_check_off(sim_factory, tmp_path) -> None:
+    sim = sim_factory("other-commit")
+    same = run_gate(sim, extra=("--expect-commit", OTHER_COMMIT[:8]), cwd=tmp_path)
+    assert same.returncode == 0, same.stdout + same.stderr
+    off = run_gate(sim, extra=("--expect-commit", "off"), cwd=tmp_path, GITHUB_SHA=PR_COMMIT)
+    assert off.returncode == 0, off.stdout + off.stderr
+    assert "warning" not in off.stdout
+
+
+def test_no_metadata_with_auto_is_green_with_a_note(sim_factory, tmp_path: Path) -> None:
+    proc = run_gate(
+        sim_factory("no-metadata"), extra=reports(tmp_path), cwd=tmp_path, GITHUB_SHA=PR_COMMIT
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    note = "carries no metadata.commitId"
+    assert note in " ".join(proc.stdout.split())
+    assert note in (tmp_path / "summary.md").read_text()
+    assert note in json.loads((tmp_path / "gate.json").read_text())["warnings"][0]
+    assert report_again(tmp_path).returncode == 0
+
+
+def test_no_metadata_with_an_explicit_sha_fails_saying_so(sim_factory, tmp_path) -> None:
+    proc = run_gate(
+        sim_factory("no-metadata"),
+        extra=("--expect-commit", PR_COMMIT, *reports(tmp_path)),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "carries no metadata.commitId" in " ".join(proc.stdout.split())
+    assert report_again(tmp_path).returncode == 1
+
+
+@pytest.mark.parametrize(("expected", "code"), [("staging", 0), ("production", 1)])
+def test_expect_environment(sim_factory, tmp_path: Path, expected: str, code: int) -> None:
+    """other-commit's metadata names environment staging."""
+    proc = run_gate(
+        sim_factory("other-commit"),
+        extra=("--expect-commit", "off"),
+        cwd=tmp_path,
+        CHECKLY_GATE_EXPECT_ENVIRONMENT=expected,
+    )
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    if code:
+        assert "'staging'" in proc.stdout and "'production'" in proc.stdout
+
+
+def test_a_mismatch_on_a_failing_session_stays_failed_never_4_or_6(sim_factory, tmp_path):
+    """The deploy check only ever makes a verdict less green; a session still running at the
+    deadline keeps its own outcome (timed out), whatever its commit."""
+    proc = run_gate(
+        sim_factory("other-commit"),
+        extra=("--expect-commit", PR_COMMIT, "--timeout", "30"),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "env"),
+    [
+        (("--expect-commit", "latest"), {}),
+        (("--expect-commit", "abc"), {}),
+        ((), {"CHECKLY_GATE_EXPECT_COMMIT": "HEAD~1"}),
+        (("--expect-environment", "a\nb"), {}),
+    ],
+)
+def test_a_bad_expectation_is_a_usage_error_before_any_request(
+    sim_factory, tmp_path: Path, extra: tuple[str, ...], env: dict
+) -> None:
+    sim = sim_factory("other-commit")
+    proc = run_gate(sim, extra=extra, cwd=tmp_path, **env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "expect" in proc.stderr.lower()
+    assert not [r for r in sim.requests if "test-sessions" in str(r)]
+
+
+# ---------------------------------------------------------------- §4 shadow
+
+
+def test_shadow_on_a_failing_session_exits_0_and_says_1(sim_factory, tmp_path: Path) -> None:
+    output = tmp_path / "github_output"
+    summary = tmp_path / "step_summary.md"
+    proc = run_gate(
+        sim_factory("failing"),
+        extra=("--shadow", *reports(tmp_path)),
+        cwd=tmp_path,
+        GITHUB_ACTIONS="true",
+        GITHUB_OUTPUT=str(output),
+        GITHUB_STEP_SUMMARY=str(summary),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    line = "shadow: the gate would have exited 1 (failed)"
+    assert line in proc.stdout
+    for path in ("junit.xml", "gate.json"):
+        assert line in (tmp_path / path).read_text(), path
+    escaped = line.replace("(", "\\(").replace(")", "\\)")  # markdown-escaped
+    assert escaped in (tmp_path / "summary.md").read_text() and escaped in summary.read_text()
+    assert 'name="gate.would_exit_code" value="1"' in (tmp_path / "junit.xml").read_text()
+    assert "CHECKLY_GATE_WOULD_EXIT_CODE=1" in (tmp_path / "gate.env").read_text().splitlines()
+    outputs = output.read_text().splitlines()
+    assert "would-exit-code=1" in outputs and "exit-code=0" in outputs
+    again = report_again(tmp_path)  # the snapshot holds --shadow: judged the same way
+    assert again.returncode == 0 and line in again.stdout, again.stdout + again.stderr
+
+
+def test_shadow_from_the_environment_and_the_deploy_check(sim_factory, tmp_path) -> None:
+    proc = run_gate(
+        sim_factory("other-commit"), cwd=tmp_path, GITHUB_SHA=PR_COMMIT, CHECKLY_GATE_SHADOW="yes"
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "shadow: the gate would have exited 1 (failed)" in proc.stdout
+
+
+def test_shadow_keeps_usage_errors_at_2(sim_factory, tmp_path: Path) -> None:
+    proc = run_gate(sim_factory("failing"), extra=("--shadow", "--timeout", "-1"), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+
+
+def test_shadow_on_api_trouble_exits_0_and_says_6(tmp_path: Path) -> None:
+    """Nothing listens on the port: unavailable (6), shadowed to 0 and said."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "checkly_gate",
+            "wait",
+            "7d6c5b4a-0000-4000-8000-000000000001",
+            "--api-url",
+            "http://127.0.0.1:9",
+            "--timeout",
+            "5",
+            "--shadow",
+        ],
+        env=gate_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "shadow: the gate would have exited 6 (unavailable)" in proc.stdout
