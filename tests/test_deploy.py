@@ -11,6 +11,7 @@ from checkly_gate.deploy import (
     MATCH,
     MISMATCH,
     MISSING,
+    NOT_CHECKED,
     UNKNOWN,
     ExpectCommit,
     ExpectError,
@@ -65,9 +66,9 @@ def test_auto_missing_metadata_is_a_note_not_a_failure() -> None:
         assert "no metadata.commitId" in finding.message
 
 
-def test_auto_without_ci_commits_is_unknown() -> None:
+def test_auto_without_ci_commits_is_not_checked_and_says_nothing() -> None:
     finding = check_commit(OTHER, AUTO, [])
-    assert finding.status == UNKNOWN and not finding.fails
+    assert finding.status == NOT_CHECKED and not finding.fails and not finding.message
 
 
 def test_explicit_sha_requires_metadata() -> None:

@@ -6,6 +6,7 @@ flag, the environment and the config file, re-applied by ``report`` from the sna
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -243,3 +244,87 @@ def test_shadow_on_api_trouble_exits_0_and_says_6(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "shadow: the gate would have exited 6 (unavailable)" in proc.stdout
+
+
+# ---------------------------------------------------------------- §3 quarantine
+
+
+def quarantine_file(tmp_path: Path, *entries: tuple[str, dt.date]) -> None:
+    (tmp_path / "checkly-gate.yml").write_text(
+        "timeout: 30\nquarantine:\n"
+        + "".join(
+            f"  - check: {check}\n    owner: '@payments'\n"
+            f"    reason: flaky since the CDN move (PAY-123)\n    expires: {expires}\n"
+            for check, expires in entries
+        )
+    )
+
+
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+SOON = TODAY + dt.timedelta(days=30)
+
+
+def test_quarantined_failures_are_green_and_reported(sim_factory, tmp_path: Path) -> None:
+    """known-and-new fails Checkout flow and Search suite: both quarantined -> exit 0, every
+    report names them with owner, reason and expiry; an entry matching nothing is a warning;
+    ``report`` applies the stored entries as of the stored date."""
+    quarantine_file(tmp_path, ("Checkout flow", SOON), ("search SUITE", SOON), ("Nope", SOON))
+    proc = run_gate(sim_factory("known-and-new"), extra=reports(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "passed with 2 quarantined failures" in out
+    for text in (out, (tmp_path / "summary.md").read_text(), (tmp_path / "junit.xml").read_text()):
+        assert "quarantined: Checkout flow" in text and "@payments" in text
+        assert SOON.isoformat() in text and "PAY-123" in text
+    assert "'Nope' matched no failing check run" in out
+    data = json.loads((tmp_path / "gate.json").read_text())
+    assert data["exitCode"] == 0 and data["context"]["today"] == TODAY.isoformat()
+    again = report_again(tmp_path)
+    assert again.returncode == 0 and "quarantined: Search suite" in " ".join(again.stdout.split())
+
+
+def test_an_expired_entry_fails_again_and_says_so(sim_factory, tmp_path: Path) -> None:
+    quarantine_file(tmp_path, ("Checkout flow", TODAY), ("Search suite", SOON))
+    proc = run_gate(sim_factory("known-and-new"), extra=reports(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert f"quarantine for 'Checkout flow' expired on {TODAY.isoformat()}" in out
+    assert "expired" in (tmp_path / "summary.md").read_text()
+    assert report_again(tmp_path).returncode == 1
+
+
+def test_one_quarantined_and_one_not_is_red(sim_factory, tmp_path: Path) -> None:
+    quarantine_file(tmp_path, ("Checkout flow", SOON))
+    proc = run_gate(sim_factory("known-and-new"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("entry", "line"),
+    [
+        ("  - check: Checkout flow\n    owner: '@p'\n    expires: {soon}\n", 3),
+        ("  - check: Checkout flow\n    owner: '@p'\n    reason: r\n    expires: {far}\n", 3),
+        ("  - check: A\n    owner: o\n    reason: r\n    expires: 2026-13-01\n", 3),
+    ],
+)
+def test_an_invalid_entry_is_exit_2_naming_the_line(
+    sim_factory, tmp_path: Path, entry: str, line: int
+) -> None:
+    far = TODAY + dt.timedelta(days=91)
+    text = entry.format(soon=SOON, far=far)
+    (tmp_path / "checkly-gate.yml").write_text(f"timeout: 30\nquarantine:\n{text}")
+    sim = sim_factory("known-and-new")
+    proc = run_gate(sim, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and f"line {line}:" in proc.stderr
+    assert not [r for r in sim.requests if "test-sessions" in str(r)]
+
+
+def test_quarantine_never_passes_a_cancelled_session(sim_factory, tmp_path: Path) -> None:
+    """Every check of the scenario quarantined: a cancelled session stays cancelled (3)."""
+    sim = sim_factory("cancelled")
+    names = sorted({check.name for check in sim.scenario.checks})
+    assert names
+    quarantine_file(tmp_path, *((name, SOON) for name in names))
+    proc = run_gate(sim, cwd=tmp_path)
+    assert proc.returncode == 3, proc.stdout + proc.stderr

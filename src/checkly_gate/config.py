@@ -210,6 +210,8 @@ def help_text(spec: Spec, command: str) -> str:
     return f"{spec.help} [{'; '.join(notes)}]" if notes else spec.help
 
 
+#: The config file's section of quarantine entries (``quarantine.py``): not an option.
+QUARANTINE_KEY = "quarantine"
 #: The Action's and the GitLab component's input names where they differ from the key.
 INPUT_NAMES = {"name": "session-name"}
 #: ``wait`` with no id reads CHECKLY_GATE_SESSION_ID (what ``run --detach --dotenv`` writes),
@@ -278,6 +280,8 @@ class Options:
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
     run: dict[str, Any] = field(default_factory=dict)  # `run` options from the config file
+    # The config file's ``quarantine:`` entries (``quarantine.Entry``; issue 21 §3).
+    quarantine: tuple[Any, ...] = ()
 
 
 class Written(float):
@@ -504,6 +508,9 @@ def load_config_file(path: Path) -> dict[str, Any]:
         at = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise ConfigError(f"{path}: invalid YAML{at}: {problem}") from None
+    except (ValueError, OverflowError) as exc:  # a value YAML cannot build (date 2026-13-01)
+        _quarantine(text, path)  # names the line when it is a quarantine entry's
+        raise ConfigError(f"{path}: a value YAML cannot read: {shown(str(exc), 80)}") from None
     if data is None:
         return {}
     _refuse_duplicate_keys(text, path)
@@ -515,6 +522,9 @@ def load_config_file(path: Path) -> dict[str, Any]:
         if not isinstance(raw_key, str):
             raise ConfigError(f"{path}: option names are text, got {shown(raw_key)}")
         key = fold_key(raw_key)
+        if key == QUARANTINE_KEY:  # a section of its own, read with its lines (quarantine.py)
+            values[key] = _quarantine(text, path)
+            continue
         if key in SECRET_KEYS:
             raise ConfigError(
                 f"{path}: '{raw_key}' must not be in a config file; set {API_KEY_ENV} instead"
@@ -535,6 +545,19 @@ def load_config_file(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: unknown key {shown(raw_key)}{_suggest(key, valid)}")
         values[key] = _coerce(spec, value, f"{path}: '{raw_key}'")
     return values
+
+
+def _quarantine(text: str, path: Path) -> tuple[Any, ...]:
+    """The ``quarantine:`` entries of the config file (``quarantine.Entry``), checked against
+    today's UTC date; ``ConfigError`` naming the file and the line of a bad entry."""
+    import datetime as dt
+
+    from checkly_gate import quarantine
+
+    try:
+        return quarantine.parse_text(text, str(path), dt.datetime.now(dt.timezone.utc).date())
+    except quarantine.QuarantineError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def fold_key(raw_key: str) -> str:
@@ -736,6 +759,7 @@ def resolve(
     ``ConfigError`` (one line naming the flag, variable or file key) on any mistake."""
     values, sources = _layered(_config_file(config_path, env, cwd), env, flags)
     run_values = {key: values.pop(key) for key in list(values) if key in RUN_SPEC_BY_KEY}
+    quarantined = tuple(values.pop(QUARANTINE_KEY, ()))
     api_key = _api_key(api_key_flag, env)
     if values["account-id"] is not None:
         check_account_id(values["account-id"], _where("account-id", sources))
@@ -756,6 +780,7 @@ def resolve(
         verbosity=verbosity,
         sources=sources,
         run=run_values,
+        quarantine=quarantined,
         **fields,
     )
 

@@ -23,6 +23,7 @@ an unfinished run, a cancelled session, a timeout or API trouble into a pass.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,7 +32,8 @@ from checkly_gate import deploy, quarantine
 from checkly_gate.outcomes import Outcome
 from checkly_gate.verdict import Run, SessionVerdict, Verdict, combine
 
-if TYPE_CHECKING:  # the labels' type only: this module stays pure (history is a shell module)
+if TYPE_CHECKING:  # types only: this module stays pure (history is a shell module)
+    from checkly_gate.follow import Observation
     from checkly_gate.history import Label
 
 FAIL_ON = ("any", "new")
@@ -102,7 +104,7 @@ def decide(
     findings = findings or {}
     applied = applied or quarantine.Applied()
     labels = labels or {}
-    notes: list[str] = list(applied.warnings)
+    notes: list[str] = list(applied.notes)
     kept_quarantined: list[quarantine.Match] = []
     known: list[Known] = []
     sessions: list[SessionVerdict] = []
@@ -177,3 +179,49 @@ def shadow(verdict: Verdict) -> tuple[Verdict, int | None]:
     line = shadow_line(verdict.exit_code, verdict.outcome)
     shown = dataclasses.replace(verdict, exit_code=0, warnings=(line, *verdict.warnings))
     return shown, verdict.exit_code
+
+
+class ContextError(ValueError):
+    """A stored context (a snapshot's ``context``) this version cannot read; one line."""
+
+
+def in_context(
+    judged: Verdict,
+    observations: Sequence[Observation],
+    checks: Collection[str],
+    context: Mapping[str, object],
+    signal: int | None = None,
+) -> Decision:
+    """``decide`` for a judged verdict and the ``context`` it was judged in, the one reading
+    of that mapping for ``wait`` (``gate.finish_phase`` builds it) and ``report`` (read back
+    from the snapshot, untrusted: ``ContextError``):
+
+    - ``deploy``: ``deploy.Expectation.as_dict()``, checked on each test session's metadata
+      (not ``checks``: check sessions carry none);
+    - ``quarantine``: ``quarantine.Entry.as_dict()`` items, applied as of ``today``
+      (``YYYY-MM-DD``, the UTC date the gate ran: ``report`` judges as the gate did).
+
+    ``--shadow`` is not applied here (``shadow``): it changes the exit code only."""
+    ended = {o.session_id for o in observations if o.stop.value == "final"}
+    findings = None
+    applied = None
+    try:
+        if "deploy" in context:
+            expect = deploy.Expectation.from_dict(context["deploy"])
+            findings = {
+                o.session_id: expect.check(o.session.metadata, f"test session {o.session_id}")
+                for o in observations
+                if o.session is not None and o.session_id not in checks
+            }
+        raw = context.get("quarantine")
+        if raw:
+            if not isinstance(raw, list):
+                raise ContextError("context.quarantine: expected a list of entries")
+            today = context.get("today")
+            if not isinstance(today, str):
+                raise ContextError("context.today: expected a date YYYY-MM-DD")
+            entries = [quarantine.Entry.from_dict(e) for e in raw]
+            applied = quarantine.apply(entries, judged.sessions, dt.date.fromisoformat(today))
+    except (deploy.ExpectError, quarantine.QuarantineError, ValueError) as exc:
+        raise ContextError(str(exc)) from None
+    return decide(judged, ended=ended, findings=findings, applied=applied, signal=signal)

@@ -8,10 +8,11 @@ which environment from ``--expect-environment NAME``. This module decides, per s
 
 - ``match``: the session names this deploy's commit (environment);
 - ``mismatch``: it names another one (never green: the finding ``fails``; both are named);
-- ``unknown``: ``auto`` and one side names no commit: a note, not a failure;
+- ``unknown``: ``auto`` and the session names no commit: a note, not a failure;
 - ``missing``: an explicit SHA (or environment) is required and the session carries none:
   ``fails``, saying so;
-- ``off``: not checked (``--expect-commit off``; no ``--expect-environment``).
+- ``off``: not checked (``--expect-commit off``; ``auto`` where the CI names no commit; no
+  ``--expect-environment``).
 
 Short SHAs follow ``sha.commit_matches`` (the rule ``wait --commit`` uses: the shorter, at
 least 7 hex digits, starts the longer, case-insensitive). Nothing here reads the clock, the
@@ -133,15 +134,9 @@ def check_commit(
     else:
         wanted = tuple(dict.fromkeys(c.strip().lower() for c in run_commits if c and c.strip()))
         source = "the CI's commit" + ("s" if len(wanted) > 1 else "")
-    if not wanted:  # auto, and the CI names no commit: nothing to compare with
-        return Finding(
-            "commit",
-            UNKNOWN,
-            have,
-            (),
-            f"{session}'s commit not checked: the CI names no commit for this run "
-            "(set --expect-commit SHA to require one)",
-        )
+    if not wanted:  # auto, and the CI names no commit (a laptop): nothing to compare with,
+        # and a note on every such run would be noise; --expect-commit SHA requires one.
+        return Finding("commit", NOT_CHECKED, have, (), "")
     names = " or ".join(_short(w) for w in wanted)
     if not have:
         if expect.mode == "sha":

@@ -25,7 +25,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Any, Literal
 
 from checkly_gate import contextual, deploy
 from checkly_gate.api import CheckSessions, Client, OutOfTime, Stopped
@@ -298,13 +298,9 @@ def finish_phase(
         cancel_sessions(ctx.client, [ref for ref in refs if ref.id not in final])
 
     checks = frozenset(ref.id for ref in refs if ref.kind == "check")
-    expect = expectation(ctx) if expect_deploy else None
-    final_ids = {o.session_id for o in judged.observations if o.stop is Stop.FINAL}
-    decision = contextual.decide(
-        combine(judged.verdicts, received),
-        ended=final_ids,
-        findings=deploy_findings(expect, judged.observations, checks) if expect else None,
-        signal=received,
+    context = judging_context(ctx, expect_deploy)
+    decision = contextual.in_context(
+        combine(judged.verdicts, received), judged.observations, checks, context, received
     )
     verdict = configuration_problem(decision.verdict, ctx.client)
     if decision.notes:
@@ -323,10 +319,7 @@ def finish_phase(
         evidence=explained.evidence,
         missing_texts=explained.missing,
         check_session_ids=checks,
-        context={
-            **({"deploy": expect.as_dict()} if expect else {}),
-            **({"shadow": True} if options.shadow else {}),
-        },
+        context=context,
     )
     run = shadowed(run, options.shadow)
     finish(run, options, ctx.out, ctx.integration, ctx.secrets, ctx.colour)
@@ -346,17 +339,20 @@ def expectation(ctx: Command) -> deploy.Expectation:
     return deploy.Expectation(expect, commits, options.expect_environment or "")
 
 
-def deploy_findings(
-    expect: deploy.Expectation, observations: Sequence[Observation], checks: frozenset[str]
-) -> dict[str, tuple[deploy.Finding, ...]]:
-    """Per test session whose body was read (not ``checks``: check sessions carry no
-    metadata): did it test this deploy (``deploy.check_session`` on its ``metadata`` as
-    received)."""
-    return {
-        obs.session_id: expect.check(obs.session.metadata, f"test session {obs.session_id}")
-        for obs in observations
-        if obs.session is not None and obs.session_id not in checks
-    }
+def judging_context(ctx: Command, expect_deploy: bool) -> dict[str, Any]:
+    """What the verdict is judged against beyond the bodies (``contextual.in_context``'s
+    mapping, stored in the snapshot): the deploy expectation (``expect_deploy``: sessions the
+    gate was given), the config file's quarantine entries as of today's UTC date, ``--shadow``."""
+    options = ctx.options
+    context: dict[str, Any] = {}
+    if expect_deploy:
+        context["deploy"] = expectation(ctx).as_dict()
+    if options.quarantine:
+        context["quarantine"] = [entry.as_dict() for entry in options.quarantine]
+        context["today"] = datetime.now(timezone.utc).date().isoformat()
+    if options.shadow:
+        context["shadow"] = True
+    return context
 
 
 def _policy(options: Options) -> Policy:

@@ -77,6 +77,32 @@ class Entry:
             _fold(row.check_id or "") == wanted or _fold(row.name or "") == wanted
         )
 
+    def as_dict(self) -> dict[str, Any]:
+        """The entry as the ``--json`` snapshot stores it (``report`` applies it again)."""
+        return {
+            "check": self.check,
+            "owner": self.owner,
+            "reason": self.reason,
+            "expires": self.expires.isoformat(),
+            "line": self.line,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Entry:
+        """``as_dict``'s shape read back (untrusted: a snapshot); ``QuarantineError``."""
+        if not isinstance(data, dict) or not all(
+            isinstance(data.get(k), str) and data[k].strip() for k in KEYS
+        ):
+            raise QuarantineError("context.quarantine: an entry without check, owner, reason")
+        line = data.get("line")
+        return cls(
+            data["check"],
+            data["owner"],
+            data["reason"],
+            _date(data["expires"], "context.quarantine: 'expires'"),
+            line if isinstance(line, int) and not isinstance(line, bool) else 0,
+        )
+
     def describe(self) -> str:
         """``'Checkout flow' (owner @payments, until 2026-12-31: flaky since ...)``: clean."""
         return (
@@ -228,6 +254,20 @@ class Applied:
             for m in self.expired
         ]
         return tuple(lines)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What every report says: each quarantined failure with its owner, reason and expiry,
+        each refused one with why, then ``warnings``."""
+        lines = [
+            f"quarantined: {one_line(m.run.name, 100)} failed, set aside by {m.entry.describe()}"
+            for m in self.quarantined
+        ]
+        lines += [
+            f"not quarantined: {one_line(m.run.name, 100)} ({why}): {m.entry.describe()}"
+            for m, why in self.refused
+        ]
+        return (*lines, *self.warnings)
 
     def is_quarantined(self, session_id: str, run: Run) -> bool:
         """Whether that run of that session is covered by an active entry."""

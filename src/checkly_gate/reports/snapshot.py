@@ -18,7 +18,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from checkly_gate import __version__, contextual, deploy
+from checkly_gate import __version__, contextual
 from checkly_gate.check_sessions import parse_any_session, parse_check_session
 from checkly_gate.follow import Observation, Stop
 from checkly_gate.models import NotASessionError, parse_session, parse_time
@@ -255,23 +255,15 @@ def _in_context(
     context: dict[str, Any],
     signal: int | None,
 ) -> tuple[Verdict, int | None]:
-    """The stored ``context`` (issue 21) re-applied to the verdict judged from the bodies, as
-    ``wait`` applied it: the deploy check on each stored test body's metadata
-    (``deploy.Expectation``, read back untrusted: a bad one is a ``SnapshotError``), then
-    ``--shadow``. Only ever less green: the deploy check can fail a session, never pass one;
-    shadow changes the exit code only and says so."""
-    if "deploy" in context:
+    """The stored ``context`` (issue 21: the deploy expectation, the quarantine entries and
+    the date they were applied on, ``--shadow``) re-applied to the verdict judged from the
+    bodies, by the same ``contextual.in_context`` as ``wait``; a context this version cannot
+    read is a ``SnapshotError``."""
+    if context.keys() & {"deploy", "quarantine"}:
         try:
-            expect = deploy.Expectation.from_dict(context["deploy"])
-        except deploy.ExpectError as exc:
+            decision = contextual.in_context(verdict, observations, checks, context, signal)
+        except contextual.ContextError as exc:
             raise SnapshotError(str(exc)) from None
-        findings = {
-            o.session_id: expect.check(o.session.metadata, f"test session {o.session_id}")
-            for o in observations
-            if o.session is not None and o.session_id not in checks
-        }
-        ended = {o.session_id for o in observations if o.stop is Stop.FINAL}
-        decision = contextual.decide(verdict, ended=ended, findings=findings, signal=signal)
         verdict = dataclasses.replace(
             decision.verdict, warnings=(*decision.verdict.warnings, *decision.notes)
         )
