@@ -78,6 +78,8 @@ INPUTS = [
     "fail-on-flaky",
     "expect-commit",
     "expect-environment",
+    "fail-fast",
+    "cancel-on-fail",
     "shadow",
     "config",
 ]

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -328,3 +329,37 @@ def test_quarantine_never_passes_a_cancelled_session(sim_factory, tmp_path: Path
     quarantine_file(tmp_path, *((name, SOON) for name in names))
     proc = run_gate(sim, cwd=tmp_path)
     assert proc.returncode == 3, proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------- §5 fail fast
+
+
+def test_fail_fast_ends_at_the_first_definite_failure_and_cancels(sim_factory, tmp_path) -> None:
+    """fail-fast: Checkout flow's FINAL failed row at 2 s of a 60 s session (Search suite's
+    failed ATTEMPT rows at 1 s are a flaky retry, not a definite failure). Real time (speed
+    1): the gate exits 1 long before the session ends, every report written with the
+    unfinished runs listed, and the simulator saw the cancel."""
+    sim = sim_factory("fail-fast", speed=1.0)
+    started = time.monotonic()
+    proc = run_gate(
+        sim, extra=("--fail-fast", "--cancel-on-fail", "--timeout", "120", *reports(tmp_path))
+    )
+    took = time.monotonic() - started
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert took < 45, took  # the session runs 60 s; wide: a busy 2-core machine
+    out = " ".join(proc.stdout.split())
+    assert "--fail-fast: the wait ended at the first definite failure (Checkout flow)" in out
+    assert "unfinished:" in out and "Homepage" in out
+    assert "Search suite (" not in out.split("unfinished:")[0]  # the retry is not a failure
+    data = json.loads((tmp_path / "gate.json").read_text())
+    assert data["exitCode"] == 1 and data["context"]["failFast"]["check"] == "Checkout flow"
+    assert (tmp_path / "junit.xml").read_text() and (tmp_path / "summary.md").read_text()
+    assert [r for r in sim.requests if r.method == "POST" and r.path.endswith("/cancel")]
+    assert report_again(tmp_path).returncode == 1
+
+
+def test_without_cancel_on_fail_nothing_is_cancelled(sim_factory, tmp_path) -> None:
+    sim = sim_factory("fail-fast", speed=1.0)
+    proc = run_gate(sim, extra=("--timeout", "120"), CHECKLY_GATE_FAIL_FAST="true")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert not [r for r in sim.requests if r.path.endswith("/cancel")]

@@ -115,6 +115,11 @@ SPECS: tuple[Spec, ...] = (
     Spec("expect-environment", str, "CHECKLY_GATE_EXPECT_ENVIRONMENT", commands=(WAIT,),
          metavar="NAME",
          help="wait ID: a session whose metadata.environment is not NAME (or missing) fails"),
+    Spec("fail-fast", bool, "CHECKLY_GATE_FAIL_FAST", False,
+         help="end the wait at the first definite failure (a FINAL failed or errored run; not "
+         "a flaky retry in progress): reports with what is known, exit 1"),
+    Spec("cancel-on-fail", bool, "CHECKLY_GATE_CANCEL_ON_FAIL", False,
+         help="with --fail-fast: also ask Checkly once to cancel the unfinished sessions"),
     Spec("shadow", bool, "CHECKLY_GATE_SHADOW", False,
          help="try the gate without blocking: write everything, exit 0 (usage errors stay 2), "
          "say what the exit code would have been"),
@@ -277,6 +282,8 @@ class Options:
     expect_commit: str = SPEC_BY_KEY["expect-commit"].default  # auto | off | a SHA (checked)
     expect_environment: str | None = None  # metadata.environment required of a given session
     shadow: bool = SPEC_BY_KEY["shadow"].default  # exit 0, say what the exit would have been
+    fail_fast: bool = SPEC_BY_KEY["fail-fast"].default  # end at the first definite failure
+    cancel_on_fail: bool = SPEC_BY_KEY["cancel-on-fail"].default  # then cancel the sessions
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
     run: dict[str, Any] = field(default_factory=dict)  # `run` options from the config file

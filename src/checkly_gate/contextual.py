@@ -224,4 +224,38 @@ def in_context(
             applied = quarantine.apply(entries, judged.sessions, dt.date.fromisoformat(today))
     except (deploy.ExpectError, quarantine.QuarantineError, ValueError) as exc:
         raise ContextError(str(exc)) from None
+    fast = context.get("failFast")
+    if fast is not None and signal is None:
+        judged = fail_fast(judged, ended, fast)
     return decide(judged, ended=ended, findings=findings, applied=applied, signal=signal)
+
+
+def fail_fast(judged: Verdict, ended: Collection[str], fast: object) -> Verdict:
+    """``--fail-fast`` ended the wait at a definite failure (``fast``: ``{"sessionId",
+    "check"}``): each session cut off by it (not ``ended``, judged timed out: its follower
+    stopped as at a deadline) is failed (exit 1) saying so, never timed out (4) and never
+    green. Other outcomes (a failure, trouble, a cancel) stay."""
+    if not isinstance(fast, dict) or not isinstance(fast.get("check"), str):
+        raise ContextError("context.failFast: expected a mapping with check")
+    check = fast["check"]
+    sessions = []
+    for sv in judged.sessions:
+        if sv.session_id in ended or sv.outcome not in (Outcome.TIMED_OUT, Outcome.FAILED):
+            sessions.append(sv)
+            continue
+        open_runs = [run.name for run in sv.unfinished]
+        shown = ", ".join(open_runs[:5]) + (
+            f" and {len(open_runs) - 5} more" if len(open_runs) > 5 else ""
+        )
+        reason = f"--fail-fast: the wait ended at the first definite failure ({check})"
+        reason += f"; unfinished: {shown}" if open_runs else ""
+        if sv.outcome is Outcome.FAILED:
+            reason = f"{sv.reason}; {reason}"
+        warnings = tuple(
+            w.replace("when the gate stopped (deadline)", "when the gate stopped (--fail-fast)")
+            for w in sv.warnings
+        )
+        sessions.append(
+            dataclasses.replace(sv, outcome=Outcome.FAILED, reason=reason, warnings=warnings)
+        )
+    return combine(sessions)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from checkly_gate import contextual, deploy
+from checkly_gate import contextual, deploy, failfast
 from checkly_gate.api import CheckSessions, Client, OutOfTime, Stopped
 from checkly_gate.ci import run_commits
 from checkly_gate.config import Options
@@ -40,6 +40,7 @@ from checkly_gate.progress import Progress
 from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun
 from checkly_gate.schedule import START_JITTER, slower_with
+from checkly_gate.scope import Scope
 from checkly_gate.verdict import Policy, SessionVerdict, combine, is_settled, judge_session
 
 log = logging.getLogger("checkly_gate")
@@ -84,6 +85,7 @@ class Followed:
 
     observations: list[Observation]
     bodies: dict[str, bytes]
+    first_failure: tuple[str, str] | None = None  # --fail-fast: (session id, run name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +96,7 @@ class Judged:
     observations: list[Observation]
     bodies: dict[str, bytes]
     verdicts: list[SessionVerdict]
+    first_failure: tuple[str, str] | None = None  # --fail-fast: (session id, run name)
 
 
 def wait(
@@ -132,9 +135,18 @@ class _Followers:
     """Phase 1's threads: one follower per session, what each last read and what each saw."""
 
     def __init__(
-        self, ctx: Command, refs: list[SessionRef], progress: Progress, settings: PollSettings
+        self,
+        ctx: Command,
+        refs: list[SessionRef],
+        progress: Progress,
+        settings: PollSettings,
+        following: Scope,
     ) -> None:
         self.ctx, self.refs, self.progress, self.settings = ctx, refs, progress, settings
+        # The follow phase's own scope: ``--fail-fast`` stops it (not the command's scope: no
+        # signal, the reports and the cancel still run under the command's).
+        self.following = following
+        self.first_failure: tuple[str, str] | None = None  # (session id, run name)
         self.lock = threading.Lock()
         self.latest: dict[str, tuple[Session, bytes]] = {}
         self.done: dict[str, Observation] = {}
@@ -147,16 +159,18 @@ class _Followers:
             thread.daemon = True
 
     def source(self, ref: SessionRef) -> SessionSource:
-        client = self.ctx.client
+        client = self.ctx.client.under(self.following)
         return CheckSessions(client) if ref.kind == "check" else client
 
     def follow(self, ref: SessionRef) -> None:
-        scope = self.ctx.scope
+        scope = self.following
 
         def on_update(session: Session, body: bytes) -> None:
             with self.lock:
                 self.latest[ref.id] = (session, body)
             self.progress.update(session)
+            if self.ctx.options.fail_fast:
+                self.check_fail_fast(ref, session)
 
         try:
             obs = follow(
@@ -168,6 +182,21 @@ class _Followers:
             self.done[ref.id] = obs
             if len(self.done) == len(self.refs):
                 self.all_done.set()
+
+    def check_fail_fast(self, ref: SessionRef, session: Session) -> None:
+        """``--fail-fast``: the first definite failure read (``failfast.definite_failures``: a
+        FINAL failed or errored row; a flaky retry in progress is not one) ends the phase."""
+        failed = failfast.definite_failures(session)
+        if not failed:
+            return
+        with self.lock:
+            if self.first_failure is not None:
+                return
+            self.first_failure = (ref.id, failed[0].name)
+        log.warning(
+            "--fail-fast: %s failed definitively; ending the wait", self.ctx.secrets(failed[0].name)
+        )
+        self.following.stop()
 
     def internal_error(self, ref: SessionRef, exc: Exception) -> Observation:
         log.error("internal error following %s: %s", ref.id, self.ctx.secrets(repr(exc)))
@@ -192,7 +221,7 @@ class _Followers:
             scope.wait(self.all_done, min(end, scope.now() + HEARTBEAT_TICK))
             if not scope.stopped:
                 self.progress.heartbeat(scope.deadline)
-        if scope.stopped:  # followers end at once on a stop; give them a moment to report
+        if scope.stopped or self.following.stopped:  # followers end at once; let them report
             grace_end = scope.now() + STOP_GRACE
             for thread in self.threads:
                 thread.join(max(0.0, grace_end - scope.now()))
@@ -202,14 +231,44 @@ class _Followers:
             ids = [ref.id for ref in self.refs]
             observations = _final_observations(ids, self.done, self.latest, self.ctx.scope.signal)
             bodies = {sid: body for sid, (_, body) in self.latest.items()}
-        return Followed(observations, bodies)
+            first = self.first_failure
+        if first is not None and self.ctx.scope.signal is None:
+            observations = [_ended_fast(o, first) for o in observations]
+        return Followed(observations, bodies, first)
+
+
+def _ended_fast(obs: Observation, first: tuple[str, str]) -> Observation:
+    """A session ``--fail-fast`` stopped following (its follower saw the phase's stop, not a
+    signal): cut off before it ended, as at a deadline, saying why (``contextual`` turns the
+    timed-out outcome this gives into a failure)."""
+    if obs.stop is not Stop.INTERRUPTED:
+        return obs
+    return dataclasses.replace(
+        obs,
+        stop=Stop.DEADLINE,
+        signal=None,
+        error=f"--fail-fast: the wait ended at the first definite failure ({first[1]})",
+        error_is_current=True,
+    )
 
 
 def follow_phase(
     ctx: Command, refs: list[SessionRef], progress: Progress, settings: PollSettings
 ) -> Followed:
-    """Phase 1: follow every session in its own thread until it ends, the deadline, or a stop."""
-    followers = _Followers(ctx, refs, progress, settings)
+    """Phase 1: follow every session in its own thread until it ends, the deadline, a stop, or
+    (``--fail-fast``) the first definite failure."""
+    with ctx.scope.child() as following:
+        return _follow_under(ctx, refs, progress, settings, following)
+
+
+def _follow_under(
+    ctx: Command,
+    refs: list[SessionRef],
+    progress: Progress,
+    settings: PollSettings,
+    following: Scope,
+) -> Followed:
+    followers = _Followers(ctx, refs, progress, settings, following)
     if ctx.integration is not None and not ctx.quiet:
         ctx.say(*ctx.integration.progress_start(_waiting_title(refs)))
     gap = slower_with(len(refs), ctx.options.max_request_rate)
@@ -245,7 +304,7 @@ def judge_phase(ctx: Command, followed: Followed) -> Judged:
     verdicts = [judge_session(o, policy) for o in followed.observations]
     bodies = _masked_bodies(followed.bodies, ctx.secrets)
     observations = [_masked_error(o, ctx.secrets) for o in followed.observations]
-    return Judged(observations, bodies, verdicts)
+    return Judged(observations, bodies, verdicts, followed.first_failure)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -293,12 +352,14 @@ def finish_phase(
     """
     scope, options = ctx.scope, ctx.options
     received = scope.signal
-    if received is not None and options.cancel_on_interrupt:
-        final = {o.session_id for o in judged.observations if o.stop is Stop.FINAL}
+    final = {o.session_id for o in judged.observations if o.stop is Stop.FINAL}
+    interrupted = received is not None and options.cancel_on_interrupt
+    failed_fast = received is None and judged.first_failure is not None
+    if interrupted or (failed_fast and options.cancel_on_fail):
         cancel_sessions(ctx.client, [ref for ref in refs if ref.id not in final])
 
     checks = frozenset(ref.id for ref in refs if ref.kind == "check")
-    context = judging_context(ctx, expect_deploy)
+    context = judging_context(ctx, expect_deploy, judged.first_failure)
     decision = contextual.in_context(
         combine(judged.verdicts, received), judged.observations, checks, context, received
     )
@@ -339,7 +400,9 @@ def expectation(ctx: Command) -> deploy.Expectation:
     return deploy.Expectation(expect, commits, options.expect_environment or "")
 
 
-def judging_context(ctx: Command, expect_deploy: bool) -> dict[str, Any]:
+def judging_context(
+    ctx: Command, expect_deploy: bool, first_failure: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """What the verdict is judged against beyond the bodies (``contextual.in_context``'s
     mapping, stored in the snapshot): the deploy expectation (``expect_deploy``: sessions the
     gate was given), the config file's quarantine entries as of today's UTC date, ``--shadow``."""
@@ -350,6 +413,8 @@ def judging_context(ctx: Command, expect_deploy: bool) -> dict[str, Any]:
     if options.quarantine:
         context["quarantine"] = [entry.as_dict() for entry in options.quarantine]
         context["today"] = datetime.now(timezone.utc).date().isoformat()
+    if first_failure is not None:
+        context["failFast"] = {"sessionId": first_failure[0], "check": first_failure[1]}
     if options.shadow:
         context["shadow"] = True
     return context
