@@ -80,6 +80,8 @@ INPUTS = [
     "expect-environment",
     "fail-fast",
     "cancel-on-fail",
+    "fail-on",
+    "default-branch",
     "shadow",
     "config",
 ]

@@ -363,3 +363,56 @@ def test_without_cancel_on_fail_nothing_is_cancelled(sim_factory, tmp_path) -> N
     proc = run_gate(sim, extra=("--timeout", "120"), CHECKLY_GATE_FAIL_FAST="true")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert not [r for r in sim.requests if r.path.endswith("/cancel")]
+
+
+# ---------------------------------------------------------------- §2 new or known
+
+
+def test_history_labels_in_every_report(sim_factory, tmp_path: Path) -> None:
+    """known-and-new: Checkout flow's error group is failing on main too, Search suite's is
+    new; the labels never change the verdict with --fail-on any (exit 1)."""
+    proc = run_gate(
+        sim_factory("known-and-new"),
+        extra=("--default-branch", "main", *reports(tmp_path)),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "Checkout flow: failing on main too (first " in out and "Search suite: new" in out
+    for name in ("summary.md", "junit.xml", "gate.json"):
+        text = (tmp_path / name).read_text()
+        assert "Checkout flow: failing on main too" in text and "Search suite: new" in text, name
+
+
+def test_fail_on_new_with_one_new_failure_is_red(sim_factory, tmp_path: Path) -> None:
+    proc = run_gate(
+        sim_factory("known-and-new"),
+        extra=("--default-branch", "main"),
+        cwd=tmp_path,
+        CHECKLY_GATE_FAIL_ON="new",
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+
+
+def test_fail_on_new_with_only_known_failures_is_green_and_lists_them(sim_factory, tmp_path):
+    proc = run_gate(
+        sim_factory("known-only"),
+        extra=("--fail-on", "new", *reports(tmp_path)),
+        cwd=tmp_path,
+        GITHUB_BASE_REF="main",  # the pull request's target: the default branch
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "passed with 2 known failures" in out
+    assert "Login API: seen before (first " in out and "Checkout flow: failing on main" in out
+    assert "Login API: seen before" in (tmp_path / "summary.md").read_text()
+    assert report_again(tmp_path).returncode == 0
+
+
+def test_fail_on_new_without_history_fails(sim_factory, tmp_path: Path) -> None:
+    """The error groups cannot be read (--no-details: nothing is fetched): every label is
+    unknown, and unknown never passes --fail-on new."""
+    proc = run_gate(
+        sim_factory("known-only"), extra=("--fail-on", "new", "--no-details"), cwd=tmp_path
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr

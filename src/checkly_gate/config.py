@@ -120,6 +120,13 @@ SPECS: tuple[Spec, ...] = (
          "a flaky retry in progress): reports with what is known, exit 1"),
     Spec("cancel-on-fail", bool, "CHECKLY_GATE_CANCEL_ON_FAIL", False,
          help="with --fail-fast: also ask Checkly once to cancel the unfinished sessions"),
+    Spec("fail-on", str, "CHECKLY_GATE_FAIL_ON", "any", choices=("any", "new"),
+         metavar="any|new",
+         help="new: only failures whose error groups are new fail the gate (known ones, seen "
+         "before or failing on the default branch too, are listed; unknown ones fail)"),
+    Spec("default-branch", str, "CHECKLY_GATE_DEFAULT_BRANCH", metavar="NAME",
+         default_text="the CI's (pull request target, repository default)",
+         help="the branch whose newest finished session 'failing on main too' compares with"),
     Spec("shadow", bool, "CHECKLY_GATE_SHADOW", False,
          help="try the gate without blocking: write everything, exit 0 (usage errors stay 2), "
          "say what the exit code would have been"),
@@ -283,6 +290,8 @@ class Options:
     expect_environment: str | None = None  # metadata.environment required of a given session
     shadow: bool = SPEC_BY_KEY["shadow"].default  # exit 0, say what the exit would have been
     fail_fast: bool = SPEC_BY_KEY["fail-fast"].default  # end at the first definite failure
+    fail_on: str = SPEC_BY_KEY["fail-on"].default  # any | new (history labels)
+    default_branch: str | None = None  # else the CI's (history.default_branch)
     cancel_on_fail: bool = SPEC_BY_KEY["cancel-on-fail"].default  # then cancel the sessions
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from

@@ -224,10 +224,84 @@ def in_context(
             applied = quarantine.apply(entries, judged.sessions, dt.date.fromisoformat(today))
     except (deploy.ExpectError, quarantine.QuarantineError, ValueError) as exc:
         raise ContextError(str(exc)) from None
+    labels, fail_on = _labels(context)
     fast = context.get("failFast")
     if fast is not None and signal is None:
         judged = fail_fast(judged, ended, fast)
-    return decide(judged, ended=ended, findings=findings, applied=applied, signal=signal)
+    decision = decide(
+        judged,
+        ended=ended,
+        findings=findings,
+        applied=applied,
+        labels=labels,
+        fail_on=fail_on,
+        signal=signal,
+    )
+    return dataclasses.replace(decision, notes=(*_label_notes(judged, labels), *decision.notes))
+
+
+def labels_context(labels: Mapping[tuple[str, str], Label], fail_on: str) -> dict[str, object]:
+    """The history labels and ``--fail-on`` as the judging context stores them: ``{"failOn":
+    "new", "labels": [{"sessionId", "resultId", "label", "firstSeen", "lastSeen", "why"}]}``
+    (``{}`` for ``any`` without labels)."""
+    found: dict[str, object] = {}
+    if fail_on != "any":
+        found["failOn"] = fail_on
+    if labels:
+        found["labels"] = [
+            {
+                "sessionId": sid,
+                "resultId": rid,
+                "label": label.label,
+                "firstSeen": label.first_seen,
+                "lastSeen": label.last_seen,
+                "why": label.why,
+            }
+            for (sid, rid), label in labels.items()
+        ]
+    return found
+
+
+def _labels(context: Mapping[str, object]) -> tuple[dict[tuple[str, str], Label], str]:
+    """``labels_context``'s shape read back (untrusted); ``ContextError``."""
+    from checkly_gate.history import KNOWN, NEW, UNKNOWN, Label
+
+    fail_on = context.get("failOn", "any")
+    if fail_on not in FAIL_ON:
+        raise ContextError(f"context.failOn: expected one of {', '.join(FAIL_ON)}")
+    raw = context.get("labels") or []
+    if not isinstance(raw, list):
+        raise ContextError("context.labels: expected a list")
+    labels: dict[tuple[str, str], Label] = {}
+    for item in raw:
+        if not isinstance(item, dict):
+            raise ContextError("context.labels: expected mappings")
+        sid, rid, name = item.get("sessionId"), item.get("resultId"), item.get("label")
+        if not (isinstance(sid, str) and isinstance(rid, str)) or name not in {
+            *KNOWN,
+            NEW,
+            UNKNOWN,
+        }:
+            raise ContextError("context.labels: an entry without sessionId, resultId or label")
+        first, last, why = item.get("firstSeen"), item.get("lastSeen"), item.get("why")
+        labels[(sid, rid)] = Label(
+            str(name),
+            float(first) if isinstance(first, (int, float)) else None,
+            float(last) if isinstance(last, (int, float)) else None,
+            why if isinstance(why, str) else "",
+        )
+    return labels, str(fail_on)
+
+
+def _label_notes(judged: Verdict, labels: Mapping[tuple[str, str], Label]) -> list[str]:
+    """One line per labelled failing run: ``Checkout flow: seen before (first ..., last ...)``."""
+    lines = []
+    for sv in judged.sessions:
+        for run in sv.failing:
+            label = labels.get((sv.session_id, run.latest.result_id or ""))
+            if label is not None:
+                lines.append(f"{run.name}: {label.text()}")
+    return lines
 
 
 def fail_fast(judged: Verdict, ended: Collection[str], fast: object) -> Verdict:

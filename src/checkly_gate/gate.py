@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from checkly_gate import contextual, deploy, failfast
+from checkly_gate import contextual, deploy, failfast, history
 from checkly_gate.api import CheckSessions, Client, OutOfTime, Stopped
 from checkly_gate.ci import run_commits
 from checkly_gate.config import Options
@@ -35,13 +35,21 @@ from checkly_gate.context import Command
 from checkly_gate.explain import failed_group_ids, fetch_error_messages, fetch_evidence
 from checkly_gate.finish import configuration_problem, deferred_signal, finish, shadowed
 from checkly_gate.follow import Observation, PollSettings, SessionSource, Stop, follow
+from checkly_gate.history import Label
 from checkly_gate.models import Session
 from checkly_gate.progress import Progress
 from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun
 from checkly_gate.schedule import START_JITTER, slower_with
 from checkly_gate.scope import Scope
-from checkly_gate.verdict import Policy, SessionVerdict, combine, is_settled, judge_session
+from checkly_gate.verdict import (
+    Policy,
+    SessionVerdict,
+    Verdict,
+    combine,
+    is_settled,
+    judge_session,
+)
 
 log = logging.getLogger("checkly_gate")
 
@@ -314,6 +322,9 @@ class Explained:
     error_messages: dict[str, str] = dataclasses.field(default_factory=dict)
     evidence: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     missing: dict[str, str] = dataclasses.field(default_factory=dict)  # group id -> why no text
+    # History labels (issue 21 §2) per (session id, Run.latest.result_id) of failing runs.
+    labels: dict[tuple[str, str], Label] = dataclasses.field(default_factory=dict)
+    history_requests: int = 0
 
 
 def explain_phase(ctx: Command, refs: list[SessionRef], judged: Judged) -> Explained:
@@ -330,8 +341,33 @@ def explain_phase(ctx: Command, refs: list[SessionRef], judged: Judged) -> Expla
         client = ctx.client.under(explaining)
         found = fetch_error_messages(client, verdict, missing)
         evidence = fetch_evidence(client, verdict, skip=checks)
+        labels, spent = history_labels(ctx, client, explaining, verdict, checks)
     messages = {group: ctx.secrets(text) for group, text in found.items()}
-    return Explained(messages, evidence, missing)
+    return Explained(messages, evidence, missing, labels, spent)
+
+
+def history_labels(
+    ctx: Command, client: Client, explaining: Scope, verdict: Verdict, checks: set[str]
+) -> tuple[dict[tuple[str, str], Label], int]:
+    """New or known (``history.fetch_history``) for each failing run of each test session,
+    inside the explain phase's budget (never changes the verdict by itself): labels keyed by
+    (session id, ``Run.latest.result_id``) and the requests spent. Trouble leaves "unknown"."""
+    branch, _source = history.default_branch(ctx.env, ctx.options.default_branch or "")
+    labels: dict[tuple[str, str], Label] = {}
+    spent = 0
+    for sv in verdict.sessions:
+        if sv.session_id in checks or not sv.failing or sv.session is None or explaining.done:
+            continue
+        started = sv.session.started_at.timestamp() if sv.session.started_at else None
+        groups = [g for run in sv.failing for g in run.error_group_ids]
+        found = history.fetch_history(
+            client, groups, sv.session_id, started, branch, explaining.deadline, explaining
+        )
+        spent += found.requests
+        for run in sv.failing:
+            if run.latest.result_id:
+                labels[(sv.session_id, run.latest.result_id)] = found.label_of(run.error_group_ids)
+    return labels, spent
 
 
 def finish_phase(
@@ -360,6 +396,7 @@ def finish_phase(
 
     checks = frozenset(ref.id for ref in refs if ref.kind == "check")
     context = judging_context(ctx, expect_deploy, judged.first_failure)
+    context.update(contextual.labels_context(explained.labels, options.fail_on))
     decision = contextual.in_context(
         combine(judged.verdicts, received), judged.observations, checks, context, received
     )

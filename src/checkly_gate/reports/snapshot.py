@@ -259,7 +259,7 @@ def _in_context(
     the date they were applied on, ``--shadow``) re-applied to the verdict judged from the
     bodies, by the same ``contextual.in_context`` as ``wait``; a context this version cannot
     read is a ``SnapshotError``."""
-    if context.keys() & {"deploy", "quarantine", "failFast"}:
+    if context.keys() & {"deploy", "quarantine", "failFast", "labels", "failOn"}:
         try:
             decision = contextual.in_context(verdict, observations, checks, context, signal)
         except contextual.ContextError as exc:
