@@ -22,7 +22,7 @@ import uuid
 
 from checkly_gate.api import Client
 from checkly_gate.history import fetch_history
-from checkly_gate.scope import RealClock
+from checkly_gate.scope import Scope
 from checkly_gate.simulator import CheckSpec, Scenario, Simulator
 from checkly_gate.simulator.context import history_scenario
 from checkly_gate.simulator.model import HistoryEntry
@@ -81,7 +81,7 @@ def measure(failing: int, known: int) -> None:
                 session.started_at.timestamp(),
                 "main",
                 time.monotonic() + 60,
-                RealClock(),
+                Scope(),
                 groups=bodies,  # type: ignore[arg-type]
             )
             took = time.perf_counter() - started
