@@ -53,6 +53,7 @@ GROUPS: dict[str, frozenset[str]] = {
             "test_cli_inputs",
             "test_e2e",
             "test_e2e_ctrf",
+            "test_e2e_context",
             "test_e2e_discovery",
             "test_e2e_proof",
             "test_e2e_publish",

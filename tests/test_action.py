@@ -41,6 +41,7 @@ ACCOUNT = "4b9c2f70-0000-4000-8000-00000000a11c"
 GATE_OUTPUTS = [
     "status",
     "exit-code",
+    "would-exit-code",
     "session-id",
     "session-url",
     "passed",
@@ -83,6 +84,13 @@ INPUTS = [
     "repository",
     "notify",
     "notify-on",
+    "expect-commit",
+    "expect-environment",
+    "fail-fast",
+    "cancel-on-fail",
+    "fail-on",
+    "default-branch",
+    "shadow",
     "config",
 ]
 

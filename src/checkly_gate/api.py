@@ -389,6 +389,19 @@ class Client:
         text = body.get("cleanedErrorMessage") or body.get("rawErrorMessage")
         return text if isinstance(text, str) and text.strip() else None
 
+    def error_group(self, group_id: str, timeout: float) -> dict[str, Any] | None:
+        """``GET /v1/test-session-error-groups/{id}``: the decoded ``TestSessionErrorGroup``
+        (untrusted: ``firstSeen``, ``lastSeen``, messages...), ``None`` when it is not an
+        object; an unreadable body is ``Transient``."""
+        path = f"/v1/test-session-error-groups/{_segment(group_id)}"
+        response = self._request(path, None, timeout)
+        assert response is not None
+        try:
+            body = response.json()
+        except (ValueError, RecursionError):
+            raise Transient("unreadable error-group body", response.status_code) from None
+        return body if isinstance(body, dict) else None
+
     def cancel(self, session_id: str, timeout: float) -> None:
         """Ask the API to cancel a running session (best effort, once)."""
         self._request(

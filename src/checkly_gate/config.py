@@ -128,6 +128,29 @@ SPECS: tuple[Spec, ...] = (
          "repeatable; the URL is a secret"),
     Spec("notify-on", str, "CHECKLY_GATE_NOTIFY_ON", "failures", choices=NOTIFY_ON,
          metavar="WHEN", help="when to notify"),
+    # Issue 21: a verdict that knows its context (deploy.py, contextual.py).
+    Spec("expect-commit", str, "CHECKLY_GATE_EXPECT_COMMIT", "auto", commands=(WAIT,),
+         metavar="auto|off|SHA",
+         help="wait ID: a session whose metadata.commitId names another commit than this "
+         "deploy's (auto: the CI's; or this SHA) fails; off: not checked"),
+    Spec("expect-environment", str, "CHECKLY_GATE_EXPECT_ENVIRONMENT", commands=(WAIT,),
+         metavar="NAME",
+         help="wait ID: a session whose metadata.environment is not NAME (or missing) fails"),
+    Spec("fail-fast", bool, "CHECKLY_GATE_FAIL_FAST", False,
+         help="end the wait at the first definite failure (a FINAL failed or errored run; not "
+         "a flaky retry in progress): reports with what is known, exit 1"),
+    Spec("cancel-on-fail", bool, "CHECKLY_GATE_CANCEL_ON_FAIL", False,
+         help="with --fail-fast: also ask Checkly once to cancel the unfinished sessions"),
+    Spec("fail-on", str, "CHECKLY_GATE_FAIL_ON", "any", choices=("any", "new"),
+         metavar="any|new",
+         help="new: only failures whose error groups are new fail the gate (known ones, seen "
+         "before or failing on the default branch too, are listed; unknown ones fail)"),
+    Spec("default-branch", str, "CHECKLY_GATE_DEFAULT_BRANCH", metavar="NAME",
+         default_text="the CI's (pull request target, repository default)",
+         help="the branch whose newest finished session 'failing on main too' compares with"),
+    Spec("shadow", bool, "CHECKLY_GATE_SHADOW", False,
+         help="try the gate without blocking: write everything, exit 0 (usage errors stay 2), "
+         "say what the exit code would have been"),
 )  # fmt: skip
 SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 # ``run``'s own options in the config file, in the flags' spelling (``wait`` ignores them).
@@ -220,6 +243,8 @@ def help_text(spec: Spec, command: str) -> str:
     return f"{spec.help} [{'; '.join(notes)}]" if notes else spec.help
 
 
+#: The config file's section of quarantine entries (``quarantine.py``): not an option.
+QUARANTINE_KEY = "quarantine"
 #: The Action's and the GitLab component's input names where they differ from the key.
 INPUT_NAMES = {"name": "session-name"}
 #: ``wait`` with no id reads CHECKLY_GATE_SESSION_ID (what ``run --detach --dotenv`` writes),
@@ -290,9 +315,18 @@ class Options:
     repository: str | None = None
     notify: list[str] | None = None  # webhook URLs (secrets)
     notify_on: str = SPEC_BY_KEY["notify-on"].default
+    expect_commit: str = SPEC_BY_KEY["expect-commit"].default  # auto | off | a SHA (checked)
+    expect_environment: str | None = None  # metadata.environment required of a given session
+    shadow: bool = SPEC_BY_KEY["shadow"].default  # exit 0, say what the exit would have been
+    fail_fast: bool = SPEC_BY_KEY["fail-fast"].default  # end at the first definite failure
+    fail_on: str = SPEC_BY_KEY["fail-on"].default  # any | new (history labels)
+    default_branch: str | None = None  # else the CI's (history.default_branch)
+    cancel_on_fail: bool = SPEC_BY_KEY["cancel-on-fail"].default  # then cancel the sessions
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
     sources: dict[str, str] = field(default_factory=dict)  # option -> where its value came from
     run: dict[str, Any] = field(default_factory=dict)  # `run` options from the config file
+    # The config file's ``quarantine:`` entries (``quarantine.Entry``; issue 21 §3).
+    quarantine: tuple[Any, ...] = ()
 
 
 class Written(float):
@@ -519,6 +553,9 @@ def load_config_file(path: Path) -> dict[str, Any]:
         at = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise ConfigError(f"{path}: invalid YAML{at}: {problem}") from None
+    except (ValueError, OverflowError) as exc:  # a value YAML cannot build (date 2026-13-01)
+        _quarantine(text, path)  # names the line when it is a quarantine entry's
+        raise ConfigError(f"{path}: a value YAML cannot read: {shown(str(exc), 80)}") from None
     if data is None:
         return {}
     _refuse_duplicate_keys(text, path)
@@ -530,6 +567,9 @@ def load_config_file(path: Path) -> dict[str, Any]:
         if not isinstance(raw_key, str):
             raise ConfigError(f"{path}: option names are text, got {shown(raw_key)}")
         key = fold_key(raw_key)
+        if key == QUARANTINE_KEY:  # a section of its own, read with its lines (quarantine.py)
+            values[key] = _quarantine(text, path)
+            continue
         if key in SECRET_KEYS:
             raise ConfigError(
                 f"{path}: '{raw_key}' must not be in a config file; set {API_KEY_ENV} instead"
@@ -550,6 +590,19 @@ def load_config_file(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: unknown key {shown(raw_key)}{_suggest(key, valid)}")
         values[key] = _coerce(spec, value, f"{path}: '{raw_key}'")
     return values
+
+
+def _quarantine(text: str, path: Path) -> tuple[Any, ...]:
+    """The ``quarantine:`` entries of the config file (``quarantine.Entry``), checked against
+    today's UTC date; ``ConfigError`` naming the file and the line of a bad entry."""
+    import datetime as dt
+
+    from checkly_gate import quarantine
+
+    try:
+        return quarantine.parse_text(text, str(path), dt.datetime.now(dt.timezone.utc).date())
+    except quarantine.QuarantineError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def fold_key(raw_key: str) -> str:
@@ -751,6 +804,7 @@ def resolve(
     ``ConfigError`` (one line naming the flag, variable or file key) on any mistake."""
     values, sources = _layered(_config_file(config_path, env, cwd), env, flags)
     run_values = {key: values.pop(key) for key in list(values) if key in RUN_SPEC_BY_KEY}
+    quarantined = tuple(values.pop(QUARANTINE_KEY, ()))
     api_key = _api_key(api_key_flag, env)
     if values["account-id"] is not None:
         check_account_id(values["account-id"], _where("account-id", sources))
@@ -763,6 +817,7 @@ def resolve(
     }
     for key in OUTPUT_KEYS:  # paths relative to the working directory
         fields[key] = None if values[key] is None else cwd / Path(values[key])
+    _check_expect(fields, sources)
     return Options(
         session_ids=ids,
         api_key=api_key,
@@ -770,8 +825,30 @@ def resolve(
         verbosity=verbosity,
         sources=sources,
         run=run_values,
+        quarantine=quarantined,
         **fields,
     )
+
+
+def _check_expect(fields: dict[str, Any], sources: Mapping[str, str]) -> None:
+    """``--expect-commit`` (auto | off | a SHA, kept in its canonical spelling) and
+    ``--expect-environment`` checked before any request: ``ConfigError`` naming where the value
+    came from."""
+    from checkly_gate import deploy
+
+    try:
+        expect = deploy.parse_expect_commit(
+            fields["expect_commit"], _where("expect-commit", sources)
+        )
+        fields["expect_commit"] = expect.sha or expect.mode
+        fields["expect_environment"] = (
+            deploy.parse_expect_environment(
+                fields["expect_environment"], _where("expect-environment", sources)
+            )
+            or None
+        )
+    except deploy.ExpectError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _config_file(config_path: str | None, env: Mapping[str, str], cwd: Path) -> Path | None:

@@ -23,7 +23,7 @@ from checkly_gate.api import Client
 from checkly_gate.ci import detect
 from checkly_gate.ci.base import Integration
 from checkly_gate.config import Options
-from checkly_gate.finish import configuration_problem, deferred_signal, finish
+from checkly_gate.finish import configuration_problem, deferred_signal, finish, shadowed
 from checkly_gate.publish.publishers import build as build_publishers
 from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun
@@ -74,6 +74,7 @@ class Command:
             requests=self.client.requests,
             signal=signum,
         )
+        run = shadowed(run, self.options.shadow)
         finish(
             run, self.options, self.out, self.integration, self.secrets, self.colour,
             publishers=self.publishers, scope=self.scope,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from checkly_gate import contextual
 from checkly_gate.api import Client
 from checkly_gate.ci.base import Integration
 from checkly_gate.config import Options
@@ -115,6 +116,17 @@ def finish(
         from checkly_gate.publish.publishers import publish_verdict
 
         publish_verdict(publishers, scope, run, secrets(render_safely(markdown.render, run)))
+
+
+def shadowed(run: GateRun, shadow: bool) -> GateRun:
+    """``--shadow``: ``run`` with exit code 0 and the shadow line among the verdict's warnings
+    (so the terminal, summary, JUnit and snapshot say it), the gate's own code kept in
+    ``would_exit_code`` (the ``would-exit-code`` output); ``contextual.shadow`` decides.
+    Applied once, before ``finish``, by every path."""
+    if not shadow:
+        return run
+    verdict, would = contextual.shadow(run.verdict)
+    return dataclasses.replace(run, verdict=verdict, would_exit_code=would)
 
 
 def deferred_signal(run: GateRun, scope: Scope) -> GateRun:

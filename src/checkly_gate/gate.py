@@ -25,22 +25,33 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Any, Literal
 
+from checkly_gate import contextual, deploy, failfast, history
 from checkly_gate.api import CheckSessions, Client, OutOfTime, Stopped
+from checkly_gate.ci import run_commits
 from checkly_gate.config import Options
 from checkly_gate.context import Command
 from checkly_gate.explain import failed_group_ids, fetch_error_messages, fetch_evidence
-from checkly_gate.finish import configuration_problem, deferred_signal, finish
+from checkly_gate.finish import configuration_problem, deferred_signal, finish, shadowed
 from checkly_gate.follow import PollSettings, SessionSource, follow
+from checkly_gate.history import Label
 from checkly_gate.models import Observation, Session, Stop
 from checkly_gate.progress import Progress
 from checkly_gate.publish.publishers import announce
 from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun
 from checkly_gate.schedule import START_JITTER, slower_with
+from checkly_gate.scope import Scope
 from checkly_gate.text import link as text_link
-from checkly_gate.verdict import Policy, SessionVerdict, combine, is_settled, judge_session
+from checkly_gate.verdict import (
+    Policy,
+    SessionVerdict,
+    Verdict,
+    combine,
+    is_settled,
+    judge_session,
+)
 
 log = logging.getLogger("checkly_gate")
 
@@ -84,6 +95,7 @@ class Followed:
 
     observations: list[Observation]
     bodies: dict[str, bytes]
+    first_failure: tuple[str, str] | None = None  # --fail-fast: (session id, run name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +106,7 @@ class Judged:
     observations: list[Observation]
     bodies: dict[str, bytes]
     verdicts: list[SessionVerdict]
+    first_failure: tuple[str, str] | None = None  # --fail-fast: (session id, run name)
 
 
 def wait(
@@ -101,10 +114,14 @@ def wait(
     refs: Sequence[SessionRef],
     settings: PollSettings | None = None,
     wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    *,
+    expect_deploy: bool = False,
 ) -> GateRun:
     """Follow, judge, explain and finish ``refs`` (each id once, in order) under ``ctx``;
     returns the run whose ``verdict.exit_code`` to exit with. Outputs are written on every
-    outcome. ``settings``: the follow loop's (default: from the options)."""
+    outcome. ``settings``: the follow loop's (default: from the options). ``expect_deploy``:
+    the sessions were given (``wait ID``), so check they tested this deploy (issue 21 §1;
+    ``run`` and ``wait --commit`` already know they did)."""
     refs = list(dict.fromkeys(refs))
     progress = Progress(
         ctx.out, ctx.scope.now, colour=ctx.colour, quiet=ctx.quiet, several=len(refs) > 1
@@ -112,7 +129,7 @@ def wait(
     followed = follow_phase(ctx, refs, progress, settings or poll_settings(ctx.options))
     judged = judge_phase(ctx, followed)
     explained = explain_phase(ctx, refs, judged)
-    return finish_phase(ctx, refs, judged, explained, wall_clock)
+    return finish_phase(ctx, refs, judged, explained, wall_clock, expect_deploy=expect_deploy)
 
 
 def poll_settings(options: Options) -> PollSettings:
@@ -128,9 +145,18 @@ class _Followers:
     """Phase 1's threads: one follower per session, what each last read and what each saw."""
 
     def __init__(
-        self, ctx: Command, refs: list[SessionRef], progress: Progress, settings: PollSettings
+        self,
+        ctx: Command,
+        refs: list[SessionRef],
+        progress: Progress,
+        settings: PollSettings,
+        following: Scope,
     ) -> None:
         self.ctx, self.refs, self.progress, self.settings = ctx, refs, progress, settings
+        # The follow phase's own scope: ``--fail-fast`` stops it (not the command's scope: no
+        # signal, the reports and the cancel still run under the command's).
+        self.following = following
+        self.first_failure: tuple[str, str] | None = None  # (session id, run name)
         self.lock = threading.Lock()
         self.latest: dict[str, tuple[Session, bytes]] = {}
         self.done: dict[str, Observation] = {}
@@ -144,11 +170,11 @@ class _Followers:
             thread.daemon = True
 
     def source(self, ref: SessionRef) -> SessionSource:
-        client = self.ctx.client
+        client = self.ctx.client.under(self.following)
         return CheckSessions(client) if ref.kind == "check" else client
 
     def follow(self, ref: SessionRef) -> None:
-        scope = self.ctx.scope
+        scope = self.following
 
         def on_update(session: Session, body: bytes) -> None:
             with self.lock:
@@ -157,6 +183,8 @@ class _Followers:
             self.progress.update(session)
             if first and self.ctx.publishers:  # following starts: a pending status, once
                 announce(self.ctx.publishers, scope, text_link(session.link) or None)
+            if self.ctx.options.fail_fast:
+                self.check_fail_fast(ref, session)
 
         try:
             obs = follow(
@@ -168,6 +196,21 @@ class _Followers:
             self.done[ref.id] = obs
             if len(self.done) == len(self.refs):
                 self.all_done.set()
+
+    def check_fail_fast(self, ref: SessionRef, session: Session) -> None:
+        """``--fail-fast``: the first definite failure read (``failfast.definite_failures``: a
+        FINAL failed or errored row; a flaky retry in progress is not one) ends the phase."""
+        failed = failfast.definite_failures(session)
+        if not failed:
+            return
+        with self.lock:
+            if self.first_failure is not None:
+                return
+            self.first_failure = (ref.id, failed[0].name)
+        log.warning(
+            "--fail-fast: %s failed definitively; ending the wait", self.ctx.secrets(failed[0].name)
+        )
+        self.following.stop()
 
     def internal_error(self, ref: SessionRef, exc: Exception) -> Observation:
         log.error("internal error following %s: %s", ref.id, self.ctx.secrets(repr(exc)))
@@ -192,7 +235,7 @@ class _Followers:
             scope.wait(self.all_done, min(end, scope.now() + HEARTBEAT_TICK))
             if not scope.stopped:
                 self.progress.heartbeat(scope.deadline)
-        if scope.stopped:  # followers end at once on a stop; give them a moment to report
+        if scope.stopped or self.following.stopped:  # followers end at once; let them report
             grace_end = scope.now() + STOP_GRACE
             for thread in self.threads:
                 thread.join(max(0.0, grace_end - scope.now()))
@@ -202,14 +245,44 @@ class _Followers:
             ids = [ref.id for ref in self.refs]
             observations = _final_observations(ids, self.done, self.latest, self.ctx.scope.signal)
             bodies = {sid: body for sid, (_, body) in self.latest.items()}
-        return Followed(observations, bodies)
+            first = self.first_failure
+        if first is not None and self.ctx.scope.signal is None:
+            observations = [_ended_fast(o, first) for o in observations]
+        return Followed(observations, bodies, first)
+
+
+def _ended_fast(obs: Observation, first: tuple[str, str]) -> Observation:
+    """A session ``--fail-fast`` stopped following (its follower saw the phase's stop, not a
+    signal): cut off before it ended, as at a deadline, saying why (``contextual`` turns the
+    timed-out outcome this gives into a failure)."""
+    if obs.stop is not Stop.INTERRUPTED:
+        return obs
+    return dataclasses.replace(
+        obs,
+        stop=Stop.DEADLINE,
+        signal=None,
+        error=f"--fail-fast: the wait ended at the first definite failure ({first[1]})",
+        error_is_current=True,
+    )
 
 
 def follow_phase(
     ctx: Command, refs: list[SessionRef], progress: Progress, settings: PollSettings
 ) -> Followed:
-    """Phase 1: follow every session in its own thread until it ends, the deadline, or a stop."""
-    followers = _Followers(ctx, refs, progress, settings)
+    """Phase 1: follow every session in its own thread until it ends, the deadline, a stop, or
+    (``--fail-fast``) the first definite failure."""
+    with ctx.scope.child() as following:
+        return _follow_under(ctx, refs, progress, settings, following)
+
+
+def _follow_under(
+    ctx: Command,
+    refs: list[SessionRef],
+    progress: Progress,
+    settings: PollSettings,
+    following: Scope,
+) -> Followed:
+    followers = _Followers(ctx, refs, progress, settings, following)
     if ctx.integration is not None and not ctx.quiet:
         ctx.say(*ctx.integration.progress_start(_waiting_title(refs)))
     gap = slower_with(len(refs), ctx.options.max_request_rate)
@@ -245,7 +318,7 @@ def judge_phase(ctx: Command, followed: Followed) -> Judged:
     verdicts = [judge_session(o, policy) for o in followed.observations]
     bodies = _masked_bodies(followed.bodies, ctx.secrets)
     observations = [_masked_error(o, ctx.secrets) for o in followed.observations]
-    return Judged(observations, bodies, verdicts)
+    return Judged(observations, bodies, verdicts, followed.first_failure)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,6 +328,9 @@ class Explained:
     error_messages: dict[str, str] = dataclasses.field(default_factory=dict)
     evidence: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     missing: dict[str, str] = dataclasses.field(default_factory=dict)  # group id -> why no text
+    # History labels (issue 21 §2) per (session id, Run.latest.result_id) of failing runs.
+    labels: dict[tuple[str, str], Label] = dataclasses.field(default_factory=dict)
+    history_requests: int = 0
 
 
 def explain_phase(ctx: Command, refs: list[SessionRef], judged: Judged) -> Explained:
@@ -271,8 +347,33 @@ def explain_phase(ctx: Command, refs: list[SessionRef], judged: Judged) -> Expla
         client = ctx.client.under(explaining)
         found = fetch_error_messages(client, verdict, missing)
         evidence = fetch_evidence(client, verdict, skip=checks)
+        labels, spent = history_labels(ctx, client, explaining, verdict, checks)
     messages = {group: ctx.secrets(text) for group, text in found.items()}
-    return Explained(messages, evidence, missing)
+    return Explained(messages, evidence, missing, labels, spent)
+
+
+def history_labels(
+    ctx: Command, client: Client, explaining: Scope, verdict: Verdict, checks: set[str]
+) -> tuple[dict[tuple[str, str], Label], int]:
+    """New or known (``history.fetch_history``) for each failing run of each test session,
+    inside the explain phase's budget (never changes the verdict by itself): labels keyed by
+    (session id, ``Run.latest.result_id``) and the requests spent. Trouble leaves "unknown"."""
+    branch, _source = history.default_branch(ctx.env, ctx.options.default_branch or "")
+    labels: dict[tuple[str, str], Label] = {}
+    spent = 0
+    for sv in verdict.sessions:
+        if sv.session_id in checks or not sv.failing or sv.session is None or explaining.done:
+            continue
+        started = sv.session.started_at.timestamp() if sv.session.started_at else None
+        groups = [g for run in sv.failing for g in run.error_group_ids]
+        found = history.fetch_history(
+            client, groups, sv.session_id, started, branch, explaining.deadline, explaining
+        )
+        spent += found.requests
+        for run in sv.failing:
+            if run.latest.result_id:
+                labels[(sv.session_id, run.latest.result_id)] = found.label_of(run.error_group_ids)
+    return labels, spent
 
 
 def finish_phase(
@@ -281,18 +382,33 @@ def finish_phase(
     judged: Judged,
     explained: Explained,
     wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    *,
+    expect_deploy: bool = False,
 ) -> GateRun:
-    """Phase 4: cancel on a signal if asked, combine, write every output, print the verdict.
+    """Phase 4: cancel on a signal if asked, combine, apply the context (``contextual.decide``:
+    the deploy check when ``expect_deploy``), write every output, print the verdict; under
+    ``--shadow`` exit 0 saying what the exit would have been (``finish.shadowed``).
 
     A signal that arrives from here on cannot change the reports: they are written in full,
     and the gate then exits 128 + that signal's number.
     """
     scope, options = ctx.scope, ctx.options
     received = scope.signal
-    if received is not None and options.cancel_on_interrupt:
-        final = {o.session_id for o in judged.observations if o.stop is Stop.FINAL}
+    final = {o.session_id for o in judged.observations if o.stop is Stop.FINAL}
+    interrupted = received is not None and options.cancel_on_interrupt
+    failed_fast = received is None and judged.first_failure is not None
+    if interrupted or (failed_fast and options.cancel_on_fail):
         cancel_sessions(ctx.client, [ref for ref in refs if ref.id not in final])
-    verdict = configuration_problem(combine(judged.verdicts, received), ctx.client)
+
+    checks = frozenset(ref.id for ref in refs if ref.kind == "check")
+    context = judging_context(ctx, expect_deploy, judged.first_failure)
+    context.update(contextual.labels_context(explained.labels, options.fail_on))
+    decision = contextual.in_context(
+        combine(judged.verdicts, received), judged.observations, checks, context, received
+    )
+    verdict = configuration_problem(decision.verdict, ctx.client)
+    if decision.notes:
+        verdict = dataclasses.replace(verdict, warnings=(*verdict.warnings, *decision.notes))
     run = GateRun(
         verdict=verdict,
         observations=tuple(judged.observations),
@@ -306,13 +422,48 @@ def finish_phase(
         error_messages=explained.error_messages,
         evidence=explained.evidence,
         missing_texts=explained.missing,
-        check_session_ids=frozenset(ref.id for ref in refs if ref.kind == "check"),
+        check_session_ids=checks,
+        context=context,
     )
+    run = shadowed(run, options.shadow)
     finish(
         run, options, ctx.out, ctx.integration, ctx.secrets, ctx.colour,
         publishers=ctx.publishers, scope=scope,
     )  # fmt: skip
     return deferred_signal(run, scope)
+
+
+def expectation(ctx: Command) -> deploy.Expectation:
+    """What the given sessions must have tested (``--expect-commit``, ``--expect-environment``;
+    with ``auto`` the CI's commits of this run, ``ci.run_commits``: a pull request's head and
+    merge commit). A CI commit that is not a SHA is not compared with."""
+    options = ctx.options
+    expect = deploy.parse_expect_commit(options.expect_commit)
+    commits: tuple[str, ...] = ()
+    if expect.mode == deploy.AUTO:
+        found = (c.sha.strip().lower() for c in run_commits(ctx.env))
+        commits = tuple(dict.fromkeys(c for c in found if deploy.is_sha(c)))
+    return deploy.Expectation(expect, commits, options.expect_environment or "")
+
+
+def judging_context(
+    ctx: Command, expect_deploy: bool, first_failure: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    """What the verdict is judged against beyond the bodies (``contextual.in_context``'s
+    mapping, stored in the snapshot): the deploy expectation (``expect_deploy``: sessions the
+    gate was given), the config file's quarantine entries as of today's UTC date, ``--shadow``."""
+    options = ctx.options
+    context: dict[str, Any] = {}
+    if expect_deploy:
+        context["deploy"] = expectation(ctx).as_dict()
+    if options.quarantine:
+        context["quarantine"] = [entry.as_dict() for entry in options.quarantine]
+        context["today"] = datetime.now(timezone.utc).date().isoformat()
+    if first_failure is not None:
+        context["failFast"] = {"sessionId": first_failure[0], "check": first_failure[1]}
+    if options.shadow:
+        context["shadow"] = True
+    return context
 
 
 def _policy(options: Options) -> Policy:

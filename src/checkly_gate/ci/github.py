@@ -219,6 +219,8 @@ def outputs(run: GateRun, junit: Path | None, summary: Path | None) -> dict[str,
         "session-id": verdict.sessions[0].session_id if verdict.sessions else "",
         "session-url": links[0] if links else "",
     }
+    if run.would_exit_code is not None:  # --shadow: the code the gate would have exited with
+        values["would-exit-code"] = str(run.would_exit_code)
     if len(links) > 1:
         values["session-urls"] = json.dumps(links)
     values["failed-checks"] = json.dumps(failed, ensure_ascii=False)

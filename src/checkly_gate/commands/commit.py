@@ -39,14 +39,22 @@ from checkly_gate.config import (
 from checkly_gate.context import Command
 from checkly_gate.schedule import Backoff, RetryBeyondDeadline
 from checkly_gate.scope import Scope
+from checkly_gate.sha import MIN_SHA, commit_matches
 from checkly_gate.text import one_line, signal_name
 from checkly_gate.verdict import Outcome, Verdict
 
-__all__ = ["COMMIT_VARIABLES", "Discovery", "DiscoveryOptions", "discover", "find_and_wait"]
+__all__ = [
+    "COMMIT_VARIABLES",
+    "MIN_SHA",
+    "Discovery",
+    "DiscoveryOptions",
+    "commit_matches",
+    "discover",
+    "find_and_wait",
+]
 
 log = logging.getLogger("checkly_gate")
 
-MIN_SHA = 7
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # An opaque cursor fit to go back into a query: printable ASCII, no blank, bounded.
 _CURSOR = re.compile(r"[\x21-\x7e]{1,1024}")
@@ -100,15 +108,6 @@ class DiscoveryOptions:
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
-
-
-def commit_matches(found: Any, wanted: str) -> bool:
-    """Full or abbreviated SHAs, case-insensitive: the shorter (at least 7 digits) starts the
-    longer."""
-    have = _text(found).lower()
-    wanted = wanted.strip().lower()
-    short, long_ = sorted((have, wanted), key=len)
-    return len(short) >= MIN_SHA and long_.startswith(short)
 
 
 def parse_time(value: Any) -> float | None:

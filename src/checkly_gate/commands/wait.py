@@ -53,7 +53,7 @@ def main(
     with open_command(options, out, env, secrets, colour=use_colour(out, env)) as ctx:
         if discovery is not None:
             return commit.find_and_wait(ctx, discovery)
-        return gate.wait(ctx, refs).verdict.exit_code
+        return gate.wait(ctx, refs, expect_deploy=True).verdict.exit_code
     raise AssertionError("unreachable")  # pragma: no cover (for type checkers)
 
 

@@ -41,6 +41,13 @@ class GateRun:
     # Which of the sessions are check sessions (``/v2/check-sessions``): the endpoint, never the
     # body's fields, decides how a body is read, also when ``report`` reads it back.
     check_session_ids: frozenset[str] = frozenset()
+    # ``--shadow``: the exit code the gate would have exited with (its verdict's), while
+    # ``verdict.exit_code`` is 0; ``None`` without ``--shadow`` (``finish.shadowed``).
+    would_exit_code: int | None = None
+    # What the verdict was judged against beyond the bodies (issue 21), stored in the snapshot
+    # so ``report`` judges the same way: ``{"deploy": deploy.Expectation.as_dict(),
+    # "shadow": bool}``; ``{}`` when nothing applied.
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 def session_link(run: GateRun, sv: SessionVerdict) -> str:

@@ -47,7 +47,7 @@ def variables(run: GateRun) -> dict[str, str]:
     verdict = run.verdict
     counts = verdict.counts
     first = verdict.sessions[0] if verdict.sessions else None
-    return {
+    found = {
         "STATUS": verdict.outcome.label,
         "EXIT_CODE": str(verdict.exit_code),
         "PASSED": str(counts.passed),
@@ -59,6 +59,9 @@ def variables(run: GateRun) -> dict[str, str]:
         "SESSION_URL": _url(session_link(run, first)) if first else "",
         "SESSION_ID": _session_id(first.session_id) if first else "",
     }
+    if run.would_exit_code is not None:  # --shadow: the code the gate would have exited with
+        found["WOULD_EXIT_CODE"] = str(run.would_exit_code)
+    return found
 
 
 def render(run: GateRun) -> str:

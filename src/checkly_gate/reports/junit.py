@@ -480,6 +480,11 @@ def _gate_props(suite: _Suite, run: GateRun, sv: SessionVerdict | None, level: _
         suite.prop("gate.session_outcome", sv.outcome.label)
     suite.prop("gate.outcome", run.verdict.outcome.label)
     suite.prop("gate.exit_code", run.verdict.exit_code)
+    suite.prop("gate.would_exit_code", run.would_exit_code)  # --shadow only
+    # The gate's own notes (--shadow, the deploy check), not the session's: every suite says them.
+    for note in run.verdict.warnings:
+        if sv is None or note not in sv.warnings:
+            suite.prop("gate.note", note)
     if level.note:
         suite.prop("gate.report_cut", f"{level.note} ({MAX_BYTES} bytes)")
 

@@ -11,13 +11,14 @@ signals and exit codes outside the documented set are refused (``SnapshotError``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal as signals
 import uuid
 from datetime import datetime
 from typing import Any
 
-from checkly_gate import __version__
+from checkly_gate import __version__, contextual
 from checkly_gate.check_sessions import parse_any_session, parse_check_session
 from checkly_gate.models import NotASessionError, Observation, Stop, parse_session, parse_time
 from checkly_gate.outcomes import Outcome
@@ -84,6 +85,7 @@ def pieces(run: GateRun) -> list[str | memoryview]:
         "errorMessages": dict(run.error_messages),
         "missingErrorMessages": dict(run.missing_texts),
         "evidence": {rid: list(kinds) for rid, kinds in run.evidence.items()},
+        "context": dict(run.context),
         "sessions": sessions,
     }
     # Compact: with an indent the json module falls back to its pure-Python encoder, which for a
@@ -222,6 +224,8 @@ def load(text: str) -> GateRun:
     else:
         verdict = _stored_verdict(data, signal)
     verdict = _never_greener_than_bodies(verdict, observations, policy)
+    context = _mapping(data.get("context"))
+    verdict, would = _in_context(verdict, observations, checks, context, signal)
     timings = _mapping(data.get("timings"))
     duration = timings.get("durationSeconds")
     return GateRun(
@@ -238,7 +242,33 @@ def load(text: str) -> GateRun:
         error_messages=_texts(data.get("errorMessages")),
         missing_texts=_texts(data.get("missingErrorMessages")),
         check_session_ids=frozenset(checks),
+        would_exit_code=would,
+        context=context,
     )
+
+
+def _in_context(
+    verdict: Verdict,
+    observations: list[Observation],
+    checks: set[str],
+    context: dict[str, Any],
+    signal: int | None,
+) -> tuple[Verdict, int | None]:
+    """The stored ``context`` (issue 21: the deploy expectation, the quarantine entries and
+    the date they were applied on, ``--shadow``) re-applied to the verdict judged from the
+    bodies, by the same ``contextual.in_context`` as ``wait``; a context this version cannot
+    read is a ``SnapshotError``."""
+    if context.keys() & {"deploy", "quarantine", "failFast", "labels", "failOn"}:
+        try:
+            decision = contextual.in_context(verdict, observations, checks, context, signal)
+        except contextual.ContextError as exc:
+            raise SnapshotError(str(exc)) from None
+        verdict = dataclasses.replace(
+            decision.verdict, warnings=(*decision.verdict.warnings, *decision.notes)
+        )
+    if context.get("shadow") is True:
+        return contextual.shadow(verdict)
+    return verdict, None
 
 
 def _load_session(entry: Any, signal: int | None) -> tuple[Observation, Any, str | None]:

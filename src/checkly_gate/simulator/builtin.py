@@ -8,6 +8,7 @@ from pathlib import Path
 from checkly_gate.simulator.model import (
     CheckSpec,
     Fault,
+    HistoryEntry,
     Scenario,
     ScenarioError,
     load_scenario_file,
@@ -155,6 +156,7 @@ def _builtins() -> dict[str, Scenario]:
         *_fault_scenarios(),
         *_timing_scenarios(),
         *_command_scenarios(),
+        *_context_builtins(),
     ]
     return {s.name: s for s in specs}
 
@@ -288,6 +290,95 @@ def _command_scenarios() -> list[Scenario]:
             description="3,000 runs (1,500 checks x 2 locations) finished within ~5 s: PASSED",
             session_name="Large regression suite",
             checks=_large_checks(),
+        ),
+    ]
+
+
+#: The commit of the context scenarios' pull request (head) and of another deploy.
+PR_COMMIT = "4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39"
+OTHER_COMMIT = "b7e3d5c1a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4"
+_DAY = 86400.0
+
+
+def _context_builtins() -> list[Scenario]:
+    """Scenarios for a verdict that knows its context (issue 21): fail fast, new or known
+    failures against the default branch's history, the session's commit and metadata."""
+    pr = {"branchName": "feature/cart", "commitId": PR_COMMIT, "environment": "staging"}
+    checkout_known = CheckSpec(
+        "Checkout flow",
+        duration=1.5,
+        outcome="failed",
+        error_group="checkout-submit-timeout",
+        first_seen_ago=3 * _DAY,
+        tags=CHECK_TAGS["Checkout flow"],
+    )
+    login_seen = CheckSpec(
+        "Login API",
+        duration=1.0,
+        outcome="failed",
+        error_group="login-503",
+        first_seen_ago=5 * _DAY,
+        tags=CHECK_TAGS["Login API"],
+    )
+    search_new = CheckSpec("Search suite", type="BROWSER", duration=2.0, outcome="failed")
+    homepage = CheckSpec("Homepage", type="BROWSER", duration=1.0, tags=CHECK_TAGS["Homepage"])
+    main_failing = HistoryEntry(branch="main", age=1 * _DAY, failing=("Checkout flow",))
+    return [
+        Scenario(
+            name="fail-fast",
+            description=(
+                "a 60 s session whose first definite failure (a FINAL failed row) comes at 2 s; "
+                "a flaky check shows a failed ATTEMPT at 1 s first: FAILED"
+            ),
+            session_name=_SESSION_NAME,
+            metadata=pr,
+            checks=(
+                CheckSpec("Checkout flow", duration=2.0, outcome="failed"),
+                CheckSpec("Search suite", duration=3.0, failed_attempts=2),
+                CheckSpec("Homepage", type="BROWSER", duration=60.0),
+                CheckSpec("Status page", type="BROWSER", start=5.0, duration=55.0),
+            ),
+        ),
+        Scenario(
+            name="known-and-new",
+            description=(
+                "one known failure (Checkout flow: first seen 3 days ago, failing on main's "
+                "newest finished session too) and one new one (Search suite): FAILED"
+            ),
+            session_name=_SESSION_NAME,
+            metadata=pr,
+            checks=(checkout_known, search_new, homepage),
+            history=(main_failing,),
+        ),
+        Scenario(
+            name="known-only",
+            description=(
+                "only known failures: Checkout flow (failing on main too) and Login API (first "
+                "seen 5 days ago, passed on main): FAILED"
+            ),
+            session_name=_SESSION_NAME,
+            metadata=pr,
+            checks=(checkout_known, login_seen, homepage),
+            history=(
+                HistoryEntry(branch="main", age=2 * _DAY, failing=("Checkout flow", "Login API")),
+                main_failing,
+            ),
+        ),
+        Scenario(
+            name="other-commit",
+            description=f"a passing session that tested another commit ({OTHER_COMMIT[:12]})",
+            session_name=_SESSION_NAME,
+            metadata={**pr, "commitId": OTHER_COMMIT},
+            checks=(homepage, CheckSpec("Login API", duration=1.0)),
+        ),
+        Scenario(
+            name="no-metadata",
+            description="a passing session without metadata (every metadata field null)",
+            session_name=_SESSION_NAME,
+            metadata=dict.fromkeys(
+                ("environment", "repoUrl", "commitId", "commitOwner", "commitMessage", "branchName")
+            ),
+            checks=(homepage, CheckSpec("Login API", duration=1.0)),
         ),
     ]
 

@@ -4,7 +4,8 @@ Served next to the test-session endpoints of ``server.Simulator``:
 
 - ``GET /v1/test-sessions``: the sessions registered with ``add_listed`` (and a scenario's own
   session when it sets ``listed_after``), newest first, filtered by ``from``, ``to``,
-  ``statuses``, ``branches``, ``providers``, ``textSearch``, paged by ``limit`` and an opaque
+  ``statuses``, ``branches``, ``providers``, ``textSearch``, ``errorGroupId`` (sessions that
+  show that error group), paged by ``limit`` and an opaque
   ``nextId``. A list filter takes one value or comma-separated values. Cases a client must
   survive: sessions created long ago (``add_listed(age=...)``), listed fields the client must
   treat as untrusted (``fields=``), an API clock that is off from the machine's
@@ -180,6 +181,9 @@ def serve_list(sim: Simulator, query: dict[str, str], now: float) -> Response:
     if search is not None and not 3 <= len(search) <= 200:
         return api_error(400, '"textSearch" length must be 3..200')
     branches = _values(query, "branches")
+    error_group = query.get("errorGroupId")  # one id (the contract: a string, minLength 1)
+    if error_group is not None and not error_group.strip():
+        return api_error(400, '"errorGroupId" must not be empty')
     with sim._lock:
         listed = [item for item in sim._listed if item.created <= now]
         timelines = dict(sim._timelines)
@@ -197,6 +201,10 @@ def serve_list(sim: Simulator, query: dict[str, str], now: float) -> Response:
             continue
         if branches and entry["branchName"] not in branches:
             continue
+        if error_group is not None:  # the session's own groups, whatever ``fields`` show
+            shown = json.loads(timelines[item.session_id].body(now)).get("errorGroupIds")
+            if error_group.strip() not in (shown or []):
+                continue
         if search is not None:
             text = " ".join(
                 str(entry.get(k) or "") for k in ("name", "commitMessage", "branchName")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -181,9 +181,22 @@ class CheckSpec:
     response_time: int | None = None
     tags: tuple[str, ...] = ()
     error_message: str | None = None
+    #: A key naming this check's error group across sessions: every session whose check names
+    #: the same key shows the same error group id (as Checkly groups one error across sessions);
+    #: None: a group of this session's own.
+    error_group: str | None = None
+    #: The error group was first seen this many real seconds (never scaled) before the session
+    #: started: its ``firstSeen`` says so (None: first seen in the sessions the simulator has).
+    first_seen_ago: float | None = None
 
     def __post_init__(self) -> None:
         _string("name", self.name)
+        if self.error_group is not None:
+            _string("error_group", self.error_group)
+        if self.first_seen_ago is not None:
+            object.__setattr__(
+                self, "first_seen_ago", _number("first_seen_ago", self.first_seen_ago)
+            )
         _string("type", self.type)
         tags = self.tags
         if isinstance(tags, str) or not isinstance(tags, (list, tuple)):
@@ -286,6 +299,32 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class HistoryEntry:
+    """An older, finished session of this scenario's checks on ``branch`` that
+    ``GET /v1/test-sessions`` lists (``simulator/context.py``): created ``age`` real seconds
+    (never scaled) before the simulator started, the checks named in ``failing`` failed with the
+    same error groups as this scenario's (the rest passed); ``running``: still RUNNING."""
+
+    branch: str = "main"
+    age: float = 86400.0
+    failing: tuple[str, ...] = ()
+    running: bool = False
+    commit_id: str = "9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b"
+
+    def __post_init__(self) -> None:
+        _string("branch", self.branch)
+        object.__setattr__(self, "age", _number("age", self.age))
+        failing = self.failing
+        if isinstance(failing, str) or not isinstance(failing, (list, tuple)):
+            raise ScenarioError(f"'failing' must be a list of check names, got {_show(failing)}")
+        for name in failing:
+            _string("failing", name)
+        object.__setattr__(self, "failing", tuple(failing))
+        _boolean("running", self.running)
+        _string("commit_id", self.commit_id)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """What the fake API does for a test session: its checks, its ending and its faults.
 
@@ -314,6 +353,8 @@ class Scenario:
     #: A static body: served verbatim (as JSON) by the session and completion endpoints instead
     #: of a simulated session; final at once when its ``status`` is PASSED, FAILED or CANCELLED.
     body: Any = None
+    #: Older sessions the list endpoint shows (history labels; ``simulator/context.py``).
+    history: tuple[HistoryEntry, ...] = ()
 
     def __post_init__(self) -> None:
         _string("name", self.name)
@@ -352,6 +393,7 @@ class Scenario:
             if not isinstance(items, (list, tuple)) or not all(isinstance(i, kind) for i in items):
                 raise ScenarioError(f"'{key}' must be a list of {kind.__name__}")
             object.__setattr__(self, key, tuple(items))
+        self._share_history_groups()
         if self.body is not None:
             if self.checks:
                 raise ScenarioError("use either 'body' or 'checks', not both")
@@ -359,6 +401,27 @@ class Scenario:
                 json.dumps(self.body, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 raise ScenarioError(f"'body' must be plain JSON data: {exc}") from None
+
+    def _share_history_groups(self) -> None:
+        """A check some ``history`` session failed shares its error group with it (keyed by
+        the check name unless it sets ``error_group``)."""
+        history = self.history
+        if not isinstance(history, (list, tuple)) or not all(
+            isinstance(h, HistoryEntry) for h in history
+        ):
+            raise ScenarioError("'history' must be a list of HistoryEntry")
+        object.__setattr__(self, "history", tuple(history))
+        named = {name for entry in self.history for name in entry.failing}
+        known = {check.name for check in self.checks}
+        for name in sorted(named - known):
+            raise ScenarioError(f"history: 'failing' names {name!r}, which is not a check here")
+        checks = tuple(
+            replace(check, error_group=check.name)
+            if check.name in named and check.error_group is None
+            else check
+            for check in self.checks
+        )
+        object.__setattr__(self, "checks", checks)
 
 
 # --------------------------------------------------------------------------- YAML parsing
@@ -411,6 +474,12 @@ def _parse_fault(where: str, raw: Any) -> Fault:
     return _build(where, Fault, data)
 
 
+def _parse_history(where: str, raw: Any) -> HistoryEntry:
+    data = dict(_mapping(where, raw))
+    _reject_unknown(where, data, _field_names(HistoryEntry))
+    return _build(where, HistoryEntry, data)
+
+
 def parse_scenario(data: Any, *, source: str, default_name: str = "custom") -> Scenario:
     """Build a Scenario from a parsed YAML document; errors name ``source`` and the key."""
     top = dict(_mapping(source, data))
@@ -423,6 +492,15 @@ def parse_scenario(data: Any, *, source: str, default_name: str = "custom") -> S
             raise ScenarioError(f"{source}: '{key}' must be a list, got {_show(value)}")
     if top.get("metadata") is None:
         top.pop("metadata", None)
+    history = top.get("history")
+    if history is not None:
+        if not isinstance(history, list):
+            raise ScenarioError(f"{source}: 'history' must be a list, got {_show(history)}")
+        top["history"] = tuple(
+            _parse_history(f"{source}: history[{i}]", h) for i, h in enumerate(history)
+        )
+    else:
+        top.pop("history", None)
     checks = [_parse_check(f"{source}: checks[{i}]", c) for i, c in enumerate(top["checks"])]
     faults = [_parse_fault(f"{source}: faults[{i}]", f) for i, f in enumerate(top["faults"])]
     top["checks"] = tuple(checks)

@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from checkly_gate.simulator import check_sessions, discovery
+from checkly_gate.simulator import check_sessions, context, discovery
 from checkly_gate.simulator.builtin import BUILTIN_SCENARIOS
 from checkly_gate.simulator.model import METADATA_KEYS, Fault, Scenario, ScenarioError
 from checkly_gate.simulator.ratelimit import RateLimit, TokenBucket
@@ -390,6 +390,8 @@ class Simulator:
         self.list_ignores_from = False  # the list answers as if no `from` was sent
         self._check_timelines: dict[str, SessionTimeline] = {}  # check sessions by id
         discovery.register_scenario(self)
+        for owned in (self.scenario, *self.sessions.values()):  # their history (issue 21)
+            context.register_history(self, owned)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -775,8 +777,13 @@ class Simulator:
         now = time.monotonic()
         with self._lock:
             timelines = list(self._timelines.values())
-        for timeline in timelines:
-            group = timeline.error_group(group_id, now)
+        # One error group spans sessions (a shared ``error_group`` key): its firstSeen and
+        # lastSeen are the earliest and latest any session shows (``simulator/context.py``).
+        spans = [(t, t.error_group_seen(group_id, now)) for t in timelines]
+        shown = [(t, span) for t, span in spans if span is not None]
+        if shown:
+            seen = (min(s[0] for _, s in shown), max(s[1] for _, s in shown))
+            group = shown[0][0].error_group(group_id, now, seen)
             if group is not None:
                 return Response(200, json_bytes(group))
         return api_error(404, f"Test session error group {group_id} not found")

@@ -49,6 +49,12 @@ def _derive(*parts: object) -> str:
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
 
 
+def _wall_iso(wall: float) -> str:
+    """ISO 8601 UTC timestamp (milliseconds, ``Z``) of a Unix time."""
+    moment = datetime.fromtimestamp(wall, tz=timezone.utc).replace(tzinfo=None)
+    return f"{moment.isoformat(timespec='milliseconds')}Z"
+
+
 def check_id_of(check: CheckSpec) -> str | None:
     """The ``checkId`` results show for ``check``: a stable uuid5 of its name unless it sets
     ``check_id`` (``None`` gives ``null``). The trigger's ``target.checkId`` matches this."""
@@ -92,6 +98,7 @@ class SessionTimeline:
         self.cancelled_at = cancelled_at
         self.visible_mono = mono + scenario.not_found_seconds / speed
         visible_wall = wall + scenario.not_found_seconds / speed
+        self.visible_wall = visible_wall  # Unix time of scenario time 0
         # naive UTC datetime of the visible start: isoformat() on it is fast
         self._base = datetime.fromtimestamp(visible_wall, tz=timezone.utc).replace(tzinfo=None)
         self._runs: list[_Run] = []
@@ -141,7 +148,12 @@ class SessionTimeline:
                 f',"checkId":{_dumps(check_id_of(check))},"checkType":{_dumps(check.type)}'
                 f',"name":{_dumps(check.name)}'
             )
-            per_check = (described, _derive("error-group", self.session_id, index, check.name))
+            group_id = (
+                _derive("error-group", "shared", check.error_group)
+                if check.error_group is not None
+                else _derive("error-group", self.session_id, index, check.name)
+            )
+            per_check = (described, group_id)
             self._per_check[index] = per_check
             self._group_checks[per_check[1]] = check
         return per_check
@@ -301,8 +313,10 @@ class SessionTimeline:
         """Every error group id this session can ever show (in scenario order)."""
         return list(self._group_seen)
 
-    def error_group(self, group_id: str, now: float) -> dict[str, Any] | None:
-        """The TestSessionErrorGroup of ``group_id`` if a row shows it at ``now``, else None."""
+    def error_group_seen(self, group_id: str, now: float) -> tuple[float, float] | None:
+        """``(first, last)``: Unix times of the first and last row of this session showing
+        ``group_id`` by ``now`` (``first`` moved back by its check's ``first_seen_ago``), or
+        None when no row shows it yet. ``Simulator`` merges these across sessions."""
         times = self._group_seen.get(group_id)
         if times is None or not self.is_visible(now):
             return None
@@ -310,6 +324,22 @@ class SessionTimeline:
         seen = [t for t in times if t <= elapsed]
         if not seen:
             return None
+        first = self.visible_wall + min(seen) / self.speed
+        last = self.visible_wall + max(seen) / self.speed
+        ago = self._group_checks[group_id].first_seen_ago
+        if ago is not None:
+            first = min(first, self.visible_wall - ago)
+        return first, last
+
+    def error_group(
+        self, group_id: str, now: float, seen: tuple[float, float] | None = None
+    ) -> dict[str, Any] | None:
+        """The TestSessionErrorGroup of ``group_id`` if a row shows it at ``now``, else None;
+        ``seen`` (Unix first, last) overrides this session's own ``firstSeen``/``lastSeen``."""
+        own = self.error_group_seen(group_id, now)
+        if own is None:
+            return None
+        first, last = seen if seen is not None else own
         check = self._group_checks[group_id]
         message = check.failure_message
         slug = "-".join(check.name.lower().split()) or "check"
@@ -325,8 +355,8 @@ class SessionTimeline:
             "errorHash": hashlib.sha1(message.encode()).hexdigest(),
             "rawErrorMessage": raw,
             "cleanedErrorMessage": message,
-            "firstSeen": self._iso(min(seen)),
-            "lastSeen": self._iso(max(seen)),
+            "firstSeen": _wall_iso(first),
+            "lastSeen": _wall_iso(last),
             "archivedUntilNextEvent": False,
             "pwtMetadata": None,
         }
