@@ -32,7 +32,7 @@ import httpx
 
 from checkly_gate import __version__
 from checkly_gate.check_sessions import parse_check_session
-from checkly_gate.models import NotASessionError, Session, load_session, same_session
+from checkly_gate.models import NotASessionError, Session, load_session, loads, same_session
 from checkly_gate.proxies import applicable
 from checkly_gate.proxies import secrets as proxy_secrets
 from checkly_gate.redact import CUT, Secrets
@@ -523,8 +523,8 @@ class Client:
         """The decoded JSON body; ``Transient`` when it is not JSON."""
         assert response is not None
         try:
-            return json.loads(response.content)
-        except ValueError:
+            return loads(response.content)
+        except (ValueError, RecursionError):
             raise Transient(f"unreadable body from HTTP {response.status_code}") from None
 
     def _request(
@@ -711,7 +711,7 @@ class Client:
             if parse is None:
                 session = load_session(response.content)
             else:
-                session = parse(json.loads(response.content))  # bytes: no decoded copy
+                session = parse(loads(response.content))  # bytes: no decoded copy
         except NotASessionError as exc:
             raise Transient(f"body is not a test session: {exc}", response.status_code) from None
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
