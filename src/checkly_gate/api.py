@@ -188,6 +188,26 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
     return f"{head}: {message}" if message else head
 
 
+#: "no match", "matching checks", "no checks were matched": checks said to match, not a key
+#: or an account (a hint appended to a refusal says "check the account id": not "checks match").
+_NO_MATCH_WORDS = re.compile(
+    r"\bno\s+match|\bmatch\w*\s+(?:\w+\s+)?checks?\b|\bchecks?\s+(?:\w+\s+){0,2}match"
+)
+
+
+def says_no_match(status: int, line: str) -> bool:
+    """Whether a trigger's 404/403 answer, as ``error_message`` put it (``HTTP 404 Not Found:
+    No matching checks were found.``), says that no check matched. Only such an answer is "no
+    match" (exit 7, or 0 under ``--no-fail-on-no-matching``): one about the key, the account or
+    a route (``The API key does not match the account``, ``Route POST:/v1/... not found``) is a
+    refusal, never a pass. A 404 that says nothing beyond its status is Checkly's no-match
+    (NOTES.md: "404/403 when nothing matches")."""
+    said = line.partition(": ")[2].lower()
+    if _NO_MATCH_WORDS.search(said):
+        return True
+    return status == 404 and not said.strip()
+
+
 #: The fields of Checkly's error body (``{statusCode, error, message}``; ``{error}`` and
 #: ``{message, errorCode}`` occur too: /work/shared/checkly-api/NOTES.md).
 _API_ERROR_FIELDS = ("statusCode", "error", "message", "errorCode")
@@ -363,7 +383,7 @@ class Client:
             raise Transient(error_message(response), status, retry_after=retry_after)
         if status == 404 and not speaks_checkly(response):
             raise self._misconfigured(self._not_the_api(error_message(response)))
-        if status == 404 or (status == 403 and "match" in response.text.lower()):
+        if status in (403, 404) and says_no_match(status, error_message(response)):
             raise NoMatch(error_message(response), status)
         if status >= 500 or status == 408:
             raise Ambiguous(error_message(response), status)
@@ -504,9 +524,11 @@ class Client:
                 read=self._json,
             )
         except NotFound as exc:
-            raise NoMatch(exc.message, exc.status) from None
+            if says_no_match(404, exc.message):
+                raise NoMatch(exc.message, exc.status) from None
+            raise Refused(exc.message, exc.status) from None
         except Refused as exc:
-            if exc.status == 403 and "match" in exc.message.lower():
+            if exc.status == 403 and says_no_match(403, exc.message):
                 raise NoMatch(exc.message, exc.status) from None
             raise
         except Transient as exc:
