@@ -71,8 +71,10 @@ GROUPS: dict[str, frozenset[str]] = {
             "test_scope",
             "test_signals",
             "test_snapshot_report",
+            "test_strict_json",
             "test_terminal",
             "test_tls",
+            "test_trigger_no_match",
             "test_words",
             "test_wrong_url",
         }

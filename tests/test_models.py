@@ -15,6 +15,7 @@ from checkly_gate.models import (
     Session,
     Stop,
     load_session,
+    loads,
     parse_session,
 )
 from checkly_gate.verdict import judge_session
@@ -152,14 +153,15 @@ def test_reading_rows_one_at_a_time_is_parsing_the_decoded_body(
     members: list[tuple[str, object, str, str]], space: str, at: int, damage: str
 ) -> None:
     """``load_session`` (rows decoded and parsed one at a time, for memory) reads any text as
-    ``parse_session(json.loads(text))`` does: the same session or the same error, whatever the
-    whitespace, duplicate keys (the last wins), a ``results`` that is not an array, or damage."""
+    ``parse_session(loads(text))`` (the strict reading) does: the same session or the same error,
+    whatever the whitespace, duplicate keys (refused), a ``results`` that is not an array, or
+    damage."""
     members = [("testSessionId", "x", "", ""), ("status", "PASSED", "", ""), *members]
     items = (f"{a}{json.dumps(k)}{b}:{a}{json.dumps(v)}{b}" for k, v, a, b in members)
     text = space + "{" + ",".join(items) + "}" + space
     for candidate in (text, text[: at % (len(text) + 1)] + damage + text[at % (len(text) + 1) :]):
         for content in (candidate, candidate.encode()):
-            expected = _outcome(lambda c=content: parse_session(json.loads(c)))
+            expected = _outcome(lambda c=content: parse_session(loads(c)))
             assert _outcome(lambda c=content: load_session(c)) == expected
 
 

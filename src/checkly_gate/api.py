@@ -32,7 +32,7 @@ import httpx
 
 from checkly_gate import __version__
 from checkly_gate.check_sessions import parse_check_session
-from checkly_gate.models import NotASessionError, Session, load_session, same_session
+from checkly_gate.models import NotASessionError, Session, load_session, loads, same_session
 from checkly_gate.proxies import applicable
 from checkly_gate.proxies import secrets as proxy_secrets
 from checkly_gate.redact import CUT, Secrets
@@ -186,6 +186,26 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
         message = message[: limit - 1] + CUT
     head = f"HTTP {response.status_code}" + (f" {reason}" if reason else "")
     return f"{head}: {message}" if message else head
+
+
+#: "no match", "matching checks", "no checks were matched": checks said to match, not a key
+#: or an account (a hint appended to a refusal says "check the account id": not "checks match").
+_NO_MATCH_WORDS = re.compile(
+    r"\bno\s+match|\bmatch\w*\s+(?:\w+\s+)?checks?\b|\bchecks?\s+(?:\w+\s+){0,2}match"
+)
+
+
+def says_no_match(status: int, line: str) -> bool:
+    """Whether a trigger's 404/403 answer, as ``error_message`` put it (``HTTP 404 Not Found:
+    No matching checks were found.``), says that no check matched. Only such an answer is "no
+    match" (exit 7, or 0 under ``--no-fail-on-no-matching``): one about the key, the account or
+    a route (``The API key does not match the account``, ``Route POST:/v1/... not found``) is a
+    refusal, never a pass. A 404 that says nothing beyond its status is Checkly's no-match
+    (NOTES.md: "404/403 when nothing matches")."""
+    said = line.partition(": ")[2].lower()
+    if _NO_MATCH_WORDS.search(said):
+        return True
+    return status == 404 and not said.strip()
 
 
 #: The fields of Checkly's error body (``{statusCode, error, message}``; ``{error}`` and
@@ -363,7 +383,7 @@ class Client:
             raise Transient(error_message(response), status, retry_after=retry_after)
         if status == 404 and not speaks_checkly(response):
             raise self._misconfigured(self._not_the_api(error_message(response)))
-        if status == 404 or (status == 403 and "match" in response.text.lower()):
+        if status in (403, 404) and says_no_match(status, error_message(response)):
             raise NoMatch(error_message(response), status)
         if status >= 500 or status == 408:
             raise Ambiguous(error_message(response), status)
@@ -517,9 +537,11 @@ class Client:
                 read=self._json,
             )
         except NotFound as exc:
-            raise NoMatch(exc.message, exc.status) from None
+            if says_no_match(404, exc.message):
+                raise NoMatch(exc.message, exc.status) from None
+            raise Refused(exc.message, exc.status) from None
         except Refused as exc:
-            if exc.status == 403 and "match" in exc.message.lower():
+            if exc.status == 403 and says_no_match(403, exc.message):
                 raise NoMatch(exc.message, exc.status) from None
             raise
         except Transient as exc:
@@ -536,8 +558,8 @@ class Client:
         """The decoded JSON body; ``Transient`` when it is not JSON."""
         assert response is not None
         try:
-            return json.loads(response.content)
-        except ValueError:
+            return loads(response.content)
+        except (ValueError, RecursionError):
             raise Transient(f"unreadable body from HTTP {response.status_code}") from None
 
     def _request(
@@ -724,7 +746,7 @@ class Client:
             if parse is None:
                 session = load_session(response.content)
             else:
-                session = parse(json.loads(response.content))  # bytes: no decoded copy
+                session = parse(loads(response.content))  # bytes: no decoded copy
         except NotASessionError as exc:
             raise Transient(f"body is not a test session: {exc}", response.status_code) from None
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting

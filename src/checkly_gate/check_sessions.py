@@ -48,6 +48,7 @@ from checkly_gate.models import (
     Result,
     Session,
     finite,
+    loads,
     parse_result,
     parse_session,
     parse_time,
@@ -215,4 +216,4 @@ def parse_any_session(data: Any) -> Session:
 
 def parse_any_body(content: bytes | str) -> Session:
     """``parse_any_session`` of a raw JSON body."""
-    return parse_any_session(json.loads(content))
+    return parse_any_session(loads(content))

@@ -347,11 +347,11 @@ def parse_session(data: Any) -> Session:
 
 
 def load_session(content: bytes | str) -> Session:
-    """``parse_session(json.loads(content))``, reading the result rows one at a time.
+    """``parse_session(loads(content))``, reading the result rows one at a time.
 
     The decoded rows of a 30,000-result body take about 50 MiB, the parsed ``Result``s a
     fraction of that: each row is parsed as soon as it is decoded and then dropped. The same
-    errors as ``json.loads`` (``ValueError``, ``RecursionError``) and ``parse_session``
+    errors as ``loads`` (``ValueError``, ``RecursionError``) and ``parse_session``
     (``NotASessionError``, a ``ValueError`` too).
     """
     try:
@@ -359,12 +359,41 @@ def load_session(content: bytes | str) -> Session:
     except ValueError:  # let json.loads say what is wrong with it, in its own words
         found = None
     if found is None:  # not an object, odd encoding, bad JSON: the plain way
-        return parse_session(json.loads(content))
+        return parse_session(loads(content))
     return _session(*found)
 
 
 _SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
-_DECODER = json.JSONDecoder()
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a key occurs twice: such a body means two things (one reader
+    takes the first ``status``, ``json.loads`` the last), so it proves nothing."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key[:40]!r}")
+            seen.add(key)
+    return data
+
+
+#: The one strict reading of an API body or snapshot: RFC 8259 JSON only. ``NaN``/``Infinity``
+#: (which ``json`` accepts but no other reader does, and which a snapshot splicing the body as
+#: received would carry into invalid JSON) and duplicate keys are a ``ValueError``.
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_refuse_constant)
+
+
+def loads(content: bytes | str) -> Any:
+    """``json.loads`` (bytes in UTF-8/16/32, BOM-less as it detects them), strictly: ``ValueError``
+    on a duplicate key or a ``NaN``/``Infinity``/``-Infinity`` constant; ``RecursionError`` on
+    absurd nesting."""
+    return json.loads(content, object_pairs_hook=_object, parse_constant=_refuse_constant)
 
 
 def _skip(text: str, pos: int) -> int:
@@ -376,7 +405,7 @@ def _skip(text: str, pos: int) -> int:
 def _read_rows(content: bytes | str) -> tuple[dict[str, Any], list[Result]] | None:
     """The top-level object of a JSON text (its ``results`` not decoded) and the parsed results,
     or ``None`` when the text is not an object in UTF-8 (or ``str``). Raises ``ValueError`` on
-    JSON that ``json.loads`` refuses; duplicate keys: the last wins, as in ``json.loads``."""
+    JSON that ``loads`` refuses (a duplicate key or ``NaN`` included)."""
     if isinstance(content, (bytes, bytearray)):
         if json.detect_encoding(content) != "utf-8":
             return None
@@ -397,6 +426,8 @@ def _read_rows(content: bytes | str) -> tuple[dict[str, Any], list[Result]] | No
         if not text.startswith('"', pos):
             raise ValueError("expected a key")
         key, pos = _DECODER.raw_decode(text, pos)
+        if key in top:
+            raise ValueError(f"duplicate key {key[:40]!r}")
         pos = _skip(text, pos)
         if not text.startswith(":", pos):
             raise ValueError("expected :")
@@ -410,7 +441,7 @@ def _read_rows(content: bytes | str) -> tuple[dict[str, Any], list[Result]] | No
     if _skip(text, pos + 1) != len(text):
         raise ValueError("extra data")
     if top.get("results") is not results:
-        results = []  # a later "results" that is not an array wins, as in json.loads
+        results = []  # "results" that is not an array
     return top, results
 
 

@@ -20,7 +20,14 @@ from typing import Any
 
 from checkly_gate import __version__, contextual
 from checkly_gate.check_sessions import parse_any_session, parse_check_session
-from checkly_gate.models import NotASessionError, Observation, Stop, parse_session, parse_time
+from checkly_gate.models import (
+    NotASessionError,
+    Observation,
+    Stop,
+    loads,
+    parse_session,
+    parse_time,
+)
 from checkly_gate.outcomes import Outcome
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import load_evidence
@@ -194,7 +201,7 @@ def load(text: str) -> GateRun:
     without sessions keeps its stored outcome but never exits 0.
     """
     try:
-        data = json.loads(text)
+        data = loads(text)
     except (ValueError, RecursionError) as exc:
         raise SnapshotError(f"not JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("tool") != "checkly-gate":
