@@ -33,7 +33,7 @@ from checkly_gate.outcomes import Outcome
 from checkly_gate.verdict import Run, SessionVerdict, Verdict, combine
 
 if TYPE_CHECKING:  # types only: this module stays pure (history is a shell module)
-    from checkly_gate.follow import Observation
+    from checkly_gate.models import Observation
     from checkly_gate.history import Label
 
 FAIL_ON = ("any", "new")
