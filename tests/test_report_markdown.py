@@ -549,8 +549,7 @@ def test_even_failures_are_trimmed_when_nothing_else_fits() -> None:
 
 
 def test_pathological_sessions_fall_back_to_a_minimal_summary() -> None:
-    from checkly_gate.models import Observation, Stop
-    from checkly_gate.models import parse_session
+    from checkly_gate.models import Observation, Stop, parse_session
 
     observations = []
     for i in range(300):

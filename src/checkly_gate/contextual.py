@@ -33,8 +33,8 @@ from checkly_gate.outcomes import Outcome
 from checkly_gate.verdict import Run, SessionVerdict, Verdict, combine
 
 if TYPE_CHECKING:  # types only: this module stays pure (history is a shell module)
-    from checkly_gate.models import Observation
     from checkly_gate.history import Label
+    from checkly_gate.models import Observation
 
 FAIL_ON = ("any", "new")
 #: Outcomes a deploy mismatch does not replace (they say something more urgent).
