@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -342,7 +343,25 @@ def usage_error(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``checkly-gate`` console script."""
+    """Entry point of the ``checkly-gate`` console script.
+
+    A stop signal is held from here on (``scope.held_stop_signals``): one that arrives while the
+    command still imports or parses reaches the command's scope once it has one (reports
+    written, exit 130/143/129); one no scope took ends the command with 128 + the signal.
+    """
+    from checkly_gate.scope import held_stop_signals
+
+    with held_stop_signals() as undelivered:
+        code = _main_held(argv)
+    if undelivered and code < 128:
+        name = signal.Signals(undelivered[0]).name
+        sys.stderr.write(f"checkly-gate: interrupted by {name}\n")
+        return 128 + undelivered[0]
+    return code
+
+
+def _main_held(argv: list[str] | None) -> int:
+    """``main`` with its stop signals held."""
     from checkly_gate.streams import close_stdout, prepare_stdio
 
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -400,8 +419,10 @@ def _main(
         out, err = shielded(out, env), shielded(err, env)  # no CI log commands from API text
     try:
         if args.command == "simulate":
+            from checkly_gate import held_signals
             from checkly_gate.commands.demo import simulate
 
+            held_signals.release()  # it serves until Ctrl-C (KeyboardInterrupt)
             return simulate(args, out, err)
         return _command(args.command).main(args, env, out, err, secrets)
     except ConfigError as exc:
