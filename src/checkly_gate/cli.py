@@ -4,6 +4,7 @@ exit. Heavy modules are imported per command to keep start-up fast."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import signal
 import sys
@@ -74,6 +75,34 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
+
+    def parse_args(  # type: ignore[override]
+        self, args: list[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse's, but words it does not know are reported by the command they were given
+        to (``see checkly-gate wait --help``, with the closest option it has), and only the
+        unknown options are named, never the word after one: that is the value of a mistyped
+        option, such as ``--api-kye cu_...``, and may be a secret."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if not extras:
+            return parsed
+        sub = self._command_parser(getattr(parsed, "command", None))
+        options = [word.partition("=")[0] for word in extras if word.startswith("-")]
+        if not options:
+            sub.error(f"unexpected argument{'s' * (len(extras) > 1)}: {' '.join(extras)}")
+        known = [flag for action in sub._actions for flag in action.option_strings]
+        close = difflib.get_close_matches(options[0], known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        plural = "s" * (len(options) > 1)
+        sub.error(f"unknown option{plural} {' '.join(options)}{hint}")
+
+    def _command_parser(self, command: str | None) -> argparse.ArgumentParser:
+        """The parser of subcommand ``command`` (this one when there is none)."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+                parser: argparse.ArgumentParser = action.choices[command]
+                return parser
+        return self
 
     def _print_message(self, message: str, file: Any = None) -> None:
         from checkly_gate.streams import safe
