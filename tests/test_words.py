@@ -384,9 +384,7 @@ def test_a_usage_error_is_printed_once(tmp_path: Path) -> None:
     assert proc.returncode == 2
     lines = (proc.stdout + proc.stderr).splitlines()
     said = [line for line in lines if "--bogus" in line and not line.startswith("::")]
-    assert said == [
-        "checkly-gate: error: unknown option --bogus (see checkly-gate wait --help)"
-    ]
+    assert said == ["checkly-gate: error: unknown option --bogus (see checkly-gate wait --help)"]
     assert [line for line in lines if line.startswith("::error ")]  # the annotation
     assert "status=error" in out.read_text()
 

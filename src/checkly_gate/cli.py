@@ -91,7 +91,7 @@ class _Parser(argparse.ArgumentParser):
         if not options:
             sub.error(f"unexpected argument{'s' * (len(extras) > 1)}: {' '.join(extras)}")
         known = [flag for action in sub._actions for flag in action.option_strings]
-        close = difflib.get_close_matches(options[0], known, n=1)
+        close = difflib.get_close_matches(options[0], known, n=1, cutoff=0.75)
         hint = f" (did you mean {close[0]}?)" if close else ""
         plural = "s" * (len(options) > 1)
         sub.error(f"unknown option{plural} {' '.join(options)}{hint}")
