@@ -128,3 +128,55 @@ def test_http_to_a_host_that_is_not_this_machine_is_refused_without_the_opt_in(
 )
 def test_http_to_the_loopback_needs_no_opt_in(tmp_path: Path, url: str) -> None:
     assert resolve([SID], {"api-url": url}, ENV, tmp_path).api_url == url
+
+
+@pytest.mark.parametrize("command", ["wait", "run"])
+def test_the_config_help_names_exactly_the_options_a_file_refuses(
+    tmp_path: Path, command: str
+) -> None:
+    """``--config``'s help said "any option but the API key" while the file refuses --env and
+    wait --commit's options: the help names what the file refuses, as the file itself does."""
+    import contextlib
+    import io
+    import os
+    import subprocess
+    import sys
+    from unittest import mock
+
+    from checkly_gate.cli import main
+    from checkly_gate.config import OPTION_TABLE
+    from tests.tools import clean_env
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "checkly_gate", command, "--help"],
+        env={**clean_env(), "COLUMNS": "1000"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    config_line = next(line for line in shown.splitlines() if "--config PATH " in line)
+    named = set(config_line.split("; not ", 1)[1].split(" [", 1)[0].split(", "))
+    what = [SID] if command == "wait" else ["--tags", "smoke"]
+    env = {
+        **clean_env(),
+        "CHECKLY_API_KEY": "k",
+        "CHECKLY_API_URL": "http://127.0.0.1:9",  # nothing listens: a valid file ends at once
+        "CHECKLY_GATE_TIMEOUT": "1",
+    }
+    refused = set()
+    for spec in OPTION_TABLE:
+        if command not in spec.commands or spec.key == "config":
+            continue
+        path = tmp_path / f"{spec.key}.yml"
+        path.write_text(f"{spec.key}: x\n", encoding="utf-8")
+        err = io.StringIO()
+        with (
+            mock.patch.dict(os.environ, env, clear=True),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(err),
+        ):
+            main([command, *what, "--config", str(path), "-q"])
+        said = err.getvalue()
+        if "not a config file option" in said or "must not be in a config file" in said:
+            refused.add(f"--{spec.key}")
+    assert refused and named == refused, (named, refused)

@@ -169,7 +169,7 @@ OTHER_SPECS: tuple[Spec, ...] = (
          help="environment variable for the checks, sent as a secret (hidden in Checkly); "
          "repeatable, up to 50; values are never printed; KEY=VALUE lines in the variable"),
     Spec("config", str, "CHECKLY_GATE_CONFIG", file=False, metavar="PATH",
-         help="YAML file with any option but the API key",
+         help="YAML file of options",
          default_text="./checkly-gate.yml if present"),
 )  # fmt: skip
 #: The one table of options: the CLI's flags (``--KEY``, ``cli.build_parser``), the config
@@ -196,7 +196,12 @@ def help_text(spec: Spec, command: str) -> str:
             default = str(spec.default)
     if default is not None:
         notes.append(f"default {default}")
-    return f"{spec.help} [{'; '.join(notes)}]" if notes else spec.help
+    text = spec.help
+    if spec.key == "config":  # name what the file may not hold, from the table itself
+        rows = [row for row in OPTION_TABLE if command in row.commands and row is not spec]
+        outside = [f"--{row.key}" for row in rows if not row.file]
+        text = f"{text}, in the flags' spelling; not {', '.join(outside)}"
+    return f"{text} [{'; '.join(notes)}]" if notes else text
 
 
 #: The Action's and the GitLab component's input names where they differ from the key.
