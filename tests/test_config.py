@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checkly_gate.config import ConfigError, check_url, parse_session_id, resolve
 from tests.fakes import SID
@@ -180,3 +182,36 @@ def test_the_config_help_names_exactly_the_options_a_file_refuses(
         if "not a config file option" in said or "must not be in a config file" in said:
             refused.add(f"--{spec.key}")
     assert refused and named == refused, (named, refused)
+
+
+_NUMBER_WORDS = st.one_of(
+    st.sampled_from(["010", "0x10", "0o17", "1:30", "1e3", "1E3", "1_000", ".5", "5.", "+7",
+                     "-1", "1e9", "inf", "nan", "0b11", "00", "12", "900", "3.5"]),
+    st.from_regex(r"[+-]?[0-9_]{1,4}([.:][0-9]{0,2})?([eE][+-]?[0-9])?", fullmatch=True),
+)  # fmt: skip
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    key=st.sampled_from(["timeout", "poll-interval", "not-found-grace", "max-request-rate"]),
+    word=_NUMBER_WORDS,
+)
+def test_a_number_in_the_config_file_means_what_the_same_word_means_as_a_variable(
+    tmp_path_factory: pytest.TempPathFactory, key: str, word: str
+) -> None:
+    """YAML 1.1 read `010` as 8, `0x10` as 16, `1:30` as 90 and refused `1e3` that the flag and
+    the variable take as 1000: one word, one value (or one refusal) from any source."""
+    folder = tmp_path_factory.mktemp("numbers")
+    (folder / "checkly-gate.yml").write_text(f"{key}: {word}\n", encoding="utf-8")
+    variable = f"CHECKLY_GATE_{key.upper()}".replace("-", "_")
+
+    def value(env: dict[str, str], cwd: Path) -> object:
+        try:
+            options = resolve([SID], {}, {"CHECKLY_API_KEY": "k", **env}, cwd)
+        except ConfigError:
+            return "refused"
+        return getattr(options, key.replace("-", "_"))
+
+    from_file = value({}, folder)
+    from_variable = value({variable: word}, tmp_path_factory.mktemp("empty"))
+    assert from_file == from_variable, (word, from_file, from_variable)
