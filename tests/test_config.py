@@ -134,7 +134,7 @@ def test_http_to_the_loopback_needs_no_opt_in(tmp_path: Path, url: str) -> None:
 
 @pytest.mark.parametrize("command", ["wait", "run"])
 def test_the_config_help_names_exactly_the_options_a_file_refuses(
-    tmp_path: Path, command: str
+    tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``--config``'s help said "any option but the API key" while the file refuses --env and
     wait --commit's options: the help names what the file refuses, as the file itself does."""
@@ -151,6 +151,7 @@ def test_the_config_help_names_exactly_the_options_a_file_refuses(
     config_line = next(a.help for a in sub._actions if "--config" in a.option_strings) or ""
     named = set(config_line.split("; not ", 1)[1].split(" [", 1)[0].split(", "))
     what = [SID] if command == "wait" else ["--tags", "smoke"]
+    monkeypatch.chdir(tmp_path)  # `junit: x` and the like write their report here
     env = {
         **clean_env(),
         "CHECKLY_API_KEY": "k",
