@@ -402,3 +402,31 @@ def test_an_env_argument_without_a_key_is_never_echoed(tmp_path: Path) -> None:
     assert "--env #2" in err
     written = (tmp_path / "j.xml").read_text()
     assert secret not in out + err + written and "S3cret" not in out + err + written
+
+
+@settings(
+    deadline=None, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    command=st.sampled_from(["wait", "run", "report"]),
+    flag=st.sampled_from(["--api-kye", "--timout", "--junti", "--sumary", "--fial-on-flaky"]),
+    secret=st.from_regex(r"cu_[a-z0-9]{12,20}", fullmatch=True),
+)
+def test_an_unknown_option_is_named_by_its_command_never_its_value(
+    tmp_path: Path, command: str, flag: str, secret: str
+) -> None:
+    """A mistyped option: one line naming it, the closest real option and the command's own
+    --help; the word after it (the value, maybe a key: ``--api-kye cu_...``) is never printed
+    or written to the usage error's JUnit report."""
+    junit = tmp_path / f"junit-{uuid.uuid4().hex}.xml"
+    target = (SID,) if command != "report" else (str(tmp_path / "snapshot.json"),)
+    argv = [command, *target, flag, secret, "--junit", str(junit)]
+    code, out, err = run_main(argv, {**clean_env(), "CHECKLY_API_KEY": KEY}, tmp_path)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("checkly-gate: error: unknown option"), err
+    assert f"see checkly-gate {command} --help" in err
+    if command != "report":  # report has only the report flags
+        assert "did you mean --" in err
+    assert secret not in out + err
+    if junit.exists():
+        assert secret not in junit.read_text()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checkly_gate.config import ConfigError, check_url, parse_session_id, resolve
 from tests.fakes import SID
@@ -128,3 +130,81 @@ def test_http_to_a_host_that_is_not_this_machine_is_refused_without_the_opt_in(
 )
 def test_http_to_the_loopback_needs_no_opt_in(tmp_path: Path, url: str) -> None:
     assert resolve([SID], {"api-url": url}, ENV, tmp_path).api_url == url
+
+
+@pytest.mark.parametrize("command", ["wait", "run"])
+def test_the_config_help_names_exactly_the_options_a_file_refuses(
+    tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--config``'s help said "any option but the API key" while the file refuses --env and
+    wait --commit's options: the help names what the file refuses, as the file itself does."""
+    import contextlib
+    import io
+    import os
+    from unittest import mock
+
+    from checkly_gate.cli import build_parser, main
+    from checkly_gate.config import OPTION_TABLE
+    from tests.tools import clean_env
+
+    sub = build_parser()._command_parser(command)  # the parser `--help` prints
+    config_line = next(a.help for a in sub._actions if "--config" in a.option_strings) or ""
+    named = set(config_line.split("; not ", 1)[1].split(" [", 1)[0].split(", "))
+    what = [SID] if command == "wait" else ["--tags", "smoke"]
+    monkeypatch.chdir(tmp_path)  # `junit: x` and the like write their report here
+    env = {
+        **clean_env(),
+        "CHECKLY_API_KEY": "k",
+        "CHECKLY_API_URL": "http://127.0.0.1:9",  # nothing listens: a valid file ends at once
+        "CHECKLY_GATE_TIMEOUT": "1",
+    }
+    refused = set()
+    for spec in OPTION_TABLE:
+        if command not in spec.commands or spec.key == "config":
+            continue
+        path = tmp_path / f"{spec.key}.yml"
+        path.write_text(f"{spec.key}: x\n", encoding="utf-8")
+        err = io.StringIO()
+        with (
+            mock.patch.dict(os.environ, env, clear=True),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(err),
+        ):
+            main([command, *what, "--config", str(path), "-q"])
+        said = err.getvalue()
+        if "not a config file option" in said or "must not be in a config file" in said:
+            refused.add(f"--{spec.key}")
+    assert refused and named == refused, (named, refused)
+
+
+_NUMBER_WORDS = st.one_of(
+    st.sampled_from(["010", "0x10", "0o17", "1:30", "1e3", "1E3", "1_000", ".5", "5.", "+7",
+                     "-1", "1e9", "inf", "nan", "0b11", "00", "12", "900", "3.5"]),
+    st.from_regex(r"[+-]?[0-9_]{1,4}([.:][0-9]{0,2})?([eE][+-]?[0-9])?", fullmatch=True),
+)  # fmt: skip
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    key=st.sampled_from(["timeout", "poll-interval", "not-found-grace", "max-request-rate"]),
+    word=_NUMBER_WORDS,
+)
+def test_a_number_in_the_config_file_means_what_the_same_word_means_as_a_variable(
+    tmp_path_factory: pytest.TempPathFactory, key: str, word: str
+) -> None:
+    """YAML 1.1 read `010` as 8, `0x10` as 16, `1:30` as 90 and refused `1e3` that the flag and
+    the variable take as 1000: one word, one value (or one refusal) from any source."""
+    folder = tmp_path_factory.mktemp("numbers")
+    (folder / "checkly-gate.yml").write_text(f"{key}: {word}\n", encoding="utf-8")
+    variable = f"CHECKLY_GATE_{key.upper()}".replace("-", "_")
+
+    def value(env: dict[str, str], cwd: Path) -> object:
+        try:
+            options = resolve([SID], {}, {"CHECKLY_API_KEY": "k", **env}, cwd)
+        except ConfigError:
+            return "refused"
+        return getattr(options, key.replace("-", "_"))
+
+    from_file = value({}, folder)
+    from_variable = value({variable: word}, tmp_path_factory.mktemp("empty"))
+    assert from_file == from_variable, (word, from_file, from_variable)

@@ -227,7 +227,7 @@ def test_config_file_env_and_flag_precedence(sim_factory, tmp_path: Path) -> Non
     ("args", "needle"),
     [
         (["wait", "not-a-uuid"], "is not a UUID"),
-        (["wait", str(uuid.uuid4()), "--bogus"], "unrecognized arguments"),
+        (["wait", str(uuid.uuid4()), "--bogus"], "unknown option --bogus"),
         (["wait", str(uuid.uuid4()), "--timeout", "x"], "invalid number value"),
         (["wait"], "required"),
     ],

@@ -299,7 +299,7 @@ def test_pyproject_metadata_is_complete() -> None:
     urls = project["urls"]
     assert {"Homepage", "Source", "Issues", "Changelog", "Documentation"} <= set(urls)
     assert all(url.startswith(REPOSITORY) for url in urls.values())
-    assert project["scripts"] == {"checkly-gate": "checkly_gate.cli:main"}
+    assert project["scripts"] == {"checkly-gate": "checkly_gate.__main__:main"}
 
 
 def test_the_built_wheel_carries_the_metadata(wheels: Path) -> None:

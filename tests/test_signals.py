@@ -306,3 +306,57 @@ def test_sigterm_as_pid_1_of_a_pid_namespace(sim, tmp_path: Path) -> None:
     assert proc.returncode == 143, output
     assert time.monotonic() - signalled < KILL_AFTER  # docker stop's default grace: 10 s
     assert_reports(tmp_path, 143)
+
+
+# A CI's cancel can land in the first few hundred ms, while Python still imports the gate (on
+# a busy runner: longer). This hook, loaded by `site` through PYTHONPATH, signals the process
+# itself the moment `checkly_gate.cli` starts importing: the phase is hit every time.
+_SIGNAL_WHILE_IMPORTING = """
+import importlib.abc, os, signal, sys
+
+class _Hook(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "checkly_gate.cli":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.{signal})
+        return None
+
+sys.meta_path.insert(0, _Hook())
+"""
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("entry", ["python -m checkly_gate", "checkly-gate console script"])
+def test_a_signal_while_python_imports_the_gate_still_writes_every_report(
+    sim, tmp_path: Path, signame: str, entry: str
+) -> None:
+    """Before a scope exists the stop signals are held (``held_signals``), then delivered to
+    the command's scope: exit 128 + the signal, every report written, no traceback."""
+    if not hasattr(signal, signame):
+        pytest.skip(f"no {signame} on this platform")
+    signum = getattr(signal, signame)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_SIGNAL_WHILE_IMPORTING.replace("{signal}", signame))
+    s = sim("never-ends")
+    cmd = gate_cmd(s.url, "wait", SID)
+    if entry != "python -m checkly_gate":
+        # what pip's wrapper for `checkly-gate` does: import the entry point, call it
+        project = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+        target = next(
+            line.split("=", 1)[1].strip().strip('"')
+            for line in project.splitlines()
+            if line.startswith("checkly-gate =")
+        )
+        module, func = target.split(":")
+        wrapper = f"import sys; from {module} import {func}; sys.exit({func}())"
+        cmd = [sys.executable, "-c", wrapper, *cmd[3:]]
+    env = gate_env(PYTHONPATH=os.pathsep.join([str(hook), *sys.path]))
+    proc = subprocess.run(
+        cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=KILL_AFTER * 3
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 128 + signum, log
+    assert "Traceback" not in log
+    assert f"INTERRUPTED (exit {128 + signum}): interrupted by {signame}" in log
+    assert_reports(tmp_path, 128 + signum)

@@ -383,9 +383,7 @@ def test_a_usage_error_is_printed_once(tmp_path: Path) -> None:
     assert proc.returncode == 2
     lines = (proc.stdout + proc.stderr).splitlines()
     said = [line for line in lines if "--bogus" in line and not line.startswith("::")]
-    assert said == [
-        "checkly-gate: error: unrecognized arguments: --bogus (see checkly-gate --help)"
-    ]
+    assert said == ["checkly-gate: error: unknown option --bogus (see checkly-gate wait --help)"]
     assert [line for line in lines if line.startswith("::error ")]  # the annotation
     assert "status=error" in out.read_text()
 
@@ -452,3 +450,15 @@ def test_fail_on_flaky_through_the_cli_names_the_run_in_every_output(tmp_path: P
         if c.find("failure") is not None or c.find("error") is not None
     ]
     assert red == ["Checkout flow"], red
+
+
+@pytest.mark.parametrize("name", ["CHECKLY_GATE_SESSION_ID", "CHECKLY_SESSION_ID"])
+def test_a_bare_wait_after_a_run_that_started_nothing_says_so(tmp_path: Path, name: str) -> None:
+    """The next job of ``run --detach --dotenv`` that matched no check (exit 7, an empty
+    CHECKLY_GATE_SESSION_ID handed over): the usage error names the empty variable and where
+    to look, not only a missing argument; without any, it names the variable a bare wait reads."""
+    handed = _cli("wait", CHECKLY_API_KEY="k", **{name: ""})
+    assert handed.returncode == 2
+    assert f"{name} is empty" in handed.stderr and "CHECKLY_GATE_STATUS" in handed.stderr
+    bare = _cli("wait", CHECKLY_API_KEY="k")
+    assert bare.returncode == 2 and "CHECKLY_GATE_SESSION_ID" in bare.stderr, bare.stderr

@@ -4,7 +4,9 @@ exit. Heavy modules are imported per command to keep start-up fast."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -73,6 +75,34 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
+
+    def parse_args(  # type: ignore[override]
+        self, args: list[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse's, but words it does not know are reported by the command they were given
+        to (``see checkly-gate wait --help``, with the closest option it has), and only the
+        unknown options are named, never the word after one: that is the value of a mistyped
+        option, such as ``--api-kye cu_...``, and may be a secret."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if not extras:
+            return parsed
+        sub = self._command_parser(getattr(parsed, "command", None))
+        options = [word.partition("=")[0] for word in extras if word.startswith("-")]
+        if not options:
+            sub.error(f"unexpected argument{'s' * (len(extras) > 1)}: {' '.join(extras)}")
+        known = [flag for action in sub._actions for flag in action.option_strings]
+        close = difflib.get_close_matches(options[0], known, n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        plural = "s" * (len(options) > 1)
+        sub.error(f"unknown option{plural} {' '.join(options)}{hint}")
+
+    def _command_parser(self, command: str | None) -> argparse.ArgumentParser:
+        """The parser of subcommand ``command`` (this one when there is none)."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+                parser: argparse.ArgumentParser = action.choices[command]
+                return parser
+        return self
 
     def _print_message(self, message: str, file: Any = None) -> None:
         from checkly_gate.streams import safe
@@ -344,7 +374,25 @@ def usage_error(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``checkly-gate`` console script."""
+    """Entry point of the ``checkly-gate`` console script.
+
+    A stop signal is held from here on (``scope.held_stop_signals``): one that arrives while the
+    command still imports or parses reaches the command's scope once it has one (reports
+    written, exit 130/143/129); one no scope took ends the command with 128 + the signal.
+    """
+    from checkly_gate.scope import held_stop_signals
+
+    with held_stop_signals() as undelivered:
+        code = _main_held(argv)
+    if undelivered and code < 128:
+        name = signal.Signals(undelivered[0]).name
+        sys.stderr.write(f"checkly-gate: interrupted by {name}\n")
+        return 128 + undelivered[0]
+    return code
+
+
+def _main_held(argv: list[str] | None) -> int:
+    """``main`` with its stop signals held."""
     from checkly_gate.streams import close_stdout, prepare_stdio
 
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -410,8 +458,10 @@ def _main(
         out, err = shielded(out, env), shielded(err, env)  # no CI log commands from API text
     try:
         if args.command == "simulate":
+            from checkly_gate import held_signals
             from checkly_gate.commands.demo import simulate
 
+            held_signals.release()  # it serves until Ctrl-C (KeyboardInterrupt)
             return simulate(args, out, err)
         return _command(args.command).main(args, env, out, err, secrets)
     except ConfigError as exc:

@@ -213,7 +213,7 @@ OTHER_SPECS: tuple[Spec, ...] = (
          help="environment variable for the checks, sent as a secret (hidden in Checkly); "
          "repeatable, up to 50; values are never printed; KEY=VALUE lines in the variable"),
     Spec("config", str, "CHECKLY_GATE_CONFIG", file=False, metavar="PATH",
-         help="YAML file with any option but the API key",
+         help="YAML file of options",
          default_text="./checkly-gate.yml if present"),
 )  # fmt: skip
 #: The one table of options: the CLI's flags (``--KEY``, ``cli.build_parser``), the config
@@ -240,7 +240,12 @@ def help_text(spec: Spec, command: str) -> str:
             default = str(spec.default)
     if default is not None:
         notes.append(f"default {default}")
-    return f"{spec.help} [{'; '.join(notes)}]" if notes else spec.help
+    text = spec.help
+    if spec.key == "config":  # name what the file may not hold, from the table itself
+        rows = [row for row in OPTION_TABLE if command in row.commands and row is not spec]
+        outside = [f"--{row.key}" for row in rows if not row.file]
+        text = f"{text}, in the flags' spelling; not {', '.join(outside)}"
+    return f"{text} [{'; '.join(notes)}]" if notes else text
 
 
 #: The config file's section of quarantine entries (``quarantine.py``): not an option.
@@ -435,6 +440,8 @@ def _coerce_mapping(spec: Spec, value: Any, where: str) -> list[str]:
 
 
 def _coerce_int(spec: Spec, value: Any, where: str) -> int:
+    if isinstance(value, NumberText):  # as written in the file: as a flag reads it
+        return int(_from_env_text(spec, value, where))
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{where}: expected a whole number, got {shown(value)}")
     if spec.minimum is not None and value < spec.minimum:
@@ -459,6 +466,8 @@ def _coerce_list(spec: Spec, value: Any, where: str) -> list[str]:
 
 def _coerce_seconds(spec: Spec, value: Any, where: str) -> float:
     """A number (of seconds, or a rate) from ``spec.minimum`` to ``MAX_SECONDS``."""
+    if isinstance(value, NumberText):  # as written in the file: as a flag reads it
+        return float(_from_env_text(spec, value, where))
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{where}: expected a number of seconds, got {shown(value)}")
     try:
@@ -547,7 +556,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start + 1})") from None
     try:
-        data = load_yaml(text)
+        data = load_yaml(text, numbers_as_written=True)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
@@ -640,7 +649,15 @@ def _refuse_duplicate_keys(text: str, path: Path) -> None:
     walk(yaml.compose(text, Loader=_no_aliases_loader()), True)
 
 
-def _no_aliases_loader() -> type:
+class NumberText(str):
+    """A plain config-file scalar YAML 1.1 would read as a number, kept as written."""
+
+
+#: Plain scalars that read as a decimal number (`08`, `1e3`, `5.`) that YAML 1.1 leaves strings.
+_DECIMAL = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9_]+)?$")
+
+
+def _no_aliases_loader(numbers_as_written: bool = False) -> type:
     import yaml
 
     class NoAliasLoader(yaml.SafeLoader):
@@ -655,16 +672,29 @@ def _no_aliases_loader() -> type:
                 )
             return super().compose_node(parent, index)
 
+    if numbers_as_written:
+        # YAML 1.1 reads `010` as 8, `0x10` as 16, `1:30` as 90 and leaves `1e3` a string;
+        # a flag or a variable reads the same words as 10, an error, an error and 1000. A plain
+        # scalar YAML would read as a number stays the text written (``NumberText``), and the
+        # option's own parser reads it (``_coerce``); a quoted one stays a string.
+        for tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+            NoAliasLoader.add_constructor(tag, lambda _loader, node: NumberText(node.value))
+        NoAliasLoader.add_implicit_resolver(
+            "tag:yaml.org,2002:float", _DECIMAL, list("-+.0123456789")
+        )
     return NoAliasLoader
 
 
-def load_yaml(text: str) -> Any:
+def load_yaml(text: str, numbers_as_written: bool = False) -> Any:
     """Untrusted YAML (config and scenario files) the safe way: the safe loader without
-    aliases; nesting too deep for the parser raises ``yaml.YAMLError`` like any other mistake."""
+    aliases; nesting too deep for the parser raises ``yaml.YAMLError`` like any other mistake.
+    ``numbers_as_written``: plain scalars that YAML would read as numbers stay strings (the
+    config file: its options read numbers exactly as a flag does)."""
     import yaml
 
     try:
-        return yaml.load(text, Loader=_no_aliases_loader())  # a SafeLoader subclass
+        loader = _no_aliases_loader(numbers_as_written)
+        return yaml.load(text, Loader=loader)  # a SafeLoader subclass
     except RecursionError:
         raise yaml.MarkedYAMLError(problem="nested too deeply") from None
 

@@ -26,13 +26,10 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Protocol
 
-log = logging.getLogger("checkly_gate")
+from checkly_gate import held_signals
+from checkly_gate.held_signals import STOP_SIGNALS  # SIGHUP as SIGTERM: exit 129, reports
 
-# SIGHUP (a closed terminal, some runners) is handled like SIGTERM: exit 129, reports written.
-# Windows has no SIGHUP.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM) + (
-    (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
-)
+log = logging.getLogger("checkly_gate")
 
 
 class Clock(Protocol):
@@ -263,6 +260,31 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
     """The Python-level handler: the work happens in the watcher thread (see ``signals_stop``)."""
 
 
+@contextlib.contextmanager
+def held_stop_signals() -> Iterator[list[int]]:
+    """For the whole of a CLI command, from its first line: a SIGINT/SIGTERM/SIGHUP that arrives
+    before ``signals_stop`` is installed (imports, option parsing, config) is recorded instead
+    of raising ``KeyboardInterrupt`` or killing the process with no report; ``signals_stop``
+    then delivers it to its scope at once (exit 130/143/129, reports written).
+
+    Yields the signals still undelivered (in order) when the block ends; empty when a scope
+    took them or none came. No-op outside the main thread. The previous handlers come back at
+    the end.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    previous = {s: signal.signal(s, held_signals.hold) for s in STOP_SIGNALS}
+    undelivered: list[int] = []
+    try:
+        yield undelivered
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        undelivered.extend(held_signals.HELD)
+        held_signals.HELD.clear()
+
+
 def _watch(
     reader: socket.socket, scope: Scope, signums: tuple[int, ...], received: list[int]
 ) -> None:
@@ -318,6 +340,11 @@ def signals_stop(
         yield received
         return
     previous = {s: signal.signal(s, _ignore) for s in signums}
+    # Signals held since the command started (``held_stop_signals``) reach this scope now.
+    held = held_signals.HELD
+    early, held[:] = [s for s in held if s in signums], [s for s in held if s not in signums]
+    with contextlib.suppress(OSError):
+        writer.send(bytes(early))
     watcher = threading.Thread(
         target=_watch,
         args=(reader, scope, signums, received),

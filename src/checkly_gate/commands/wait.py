@@ -38,10 +38,7 @@ def main(
         use_env=not given,
     )
     if discovery is None and not given:
-        raise ConfigError(
-            "SESSION_ID is required (or --commit [SHA] to find the sessions of a commit, "
-            "or --check-session ID)"
-        )
+        raise ConfigError(_no_session_id(env))
     if discovery is not None and given:
         raise ConfigError("give session ids or --commit/--branch, not both")
     options = resolve_options(
@@ -63,6 +60,23 @@ def _searching(args: argparse.Namespace, env: Mapping[str, str]) -> bool:
     flagged = (args.commit, args.branch, args.provider, args.environment)
     keys = ("commit", "branch", "provider", "environment")
     return any(v is not None for v in flagged) or any(env.get(ENV[key], "").strip() for key in keys)
+
+
+def _no_session_id(env: Mapping[str, str]) -> str:
+    """The usage error of a ``wait`` given nothing to wait for, naming the variable a bare
+    ``wait`` reads; when an earlier job handed over an empty one (its ``run --detach`` started
+    no session, e.g. no check matched), saying so, not only that an argument is missing."""
+    empty = [name for name in SESSION_ID_ENVS if name in env and not env[name].strip()]
+    if empty:
+        return (
+            f"SESSION_ID is required: {empty[0]} is empty (the earlier job started no "
+            "session; see its CHECKLY_GATE_STATUS)"
+        )
+    return (
+        f"SESSION_ID is required (an argument, or {SESSION_ID_ENVS[0]} as run --detach "
+        "--dotenv writes it; or --commit [SHA] to find the sessions of a commit, "
+        "or --check-session ID)"
+    )
 
 
 def _handed_over(env: Mapping[str, str]) -> list[str]:
