@@ -81,6 +81,109 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+@dataclass(frozen=True)
+class _SetAside:
+    """A FAILED session let pass by rule 1 or 2: its new ``reason``, the ``quarantined``
+    matches and the ``known`` failures set aside (every report lists them)."""
+
+    reason: str
+    quarantined: tuple[quarantine.Match, ...]
+    known: tuple[Known, ...] = ()
+
+
+def _matches(sv: SessionVerdict, applied: quarantine.Applied) -> tuple[quarantine.Match, ...]:
+    """The quarantine matches of ``sv``'s runs, in ``applied``'s order."""
+    return tuple(m for m in applied.quarantined if m.session_id == sv.session_id)
+
+
+def _held(matches: Sequence[quarantine.Match]) -> set[str]:
+    """The ``Run.latest.result_id`` of each quarantined run."""
+    return {m.run.latest.result_id for m in matches}
+
+
+def _settled(sv: SessionVerdict, ended: Collection[str]) -> bool:
+    """Whether rules 1 and 2 may look at ``sv``: FAILED, and a session the gate saw end."""
+    return sv.outcome is Outcome.FAILED and sv.session_id in ended
+
+
+def _quarantine_phase(
+    sv: SessionVerdict, ended: Collection[str], applied: quarantine.Applied
+) -> _SetAside | None:
+    """Rule 1: ``sv`` passes when its every failing run is covered by an active entry
+    (``quarantine.passes_setting_aside``); ``None`` when it does not."""
+    matches = _matches(sv, applied)
+    held = _held(matches)
+    if not (_settled(sv, ended) and held and quarantine.passes_setting_aside(sv, held)):
+        return None
+    return _SetAside(f"passed with {_plural(len(held), 'quarantined failure')}", matches)
+
+
+def _fail_on_new_phase(
+    sv: SessionVerdict,
+    ended: Collection[str],
+    applied: quarantine.Applied,
+    labels: Mapping[tuple[str, str], Label],
+    fail_on: str,
+) -> _SetAside | None:
+    """Rule 2 (``--fail-on new``): ``sv`` passes when its every failing run not quarantined
+    has a known label and the rest passes (``quarantine.passes_setting_aside``); ``None`` when
+    not, as soon as one run is unlabelled or its label is not known."""
+    if fail_on != "new" or not _settled(sv, ended):
+        return None
+    matches = _matches(sv, applied)
+    held = _held(matches)
+    let_pass: dict[str, Known] = {}
+    for run in sv.failing:
+        key = run.latest.result_id
+        if key in held:
+            continue
+        label = labels.get((sv.session_id, key))
+        if label is None or not label.known:
+            return None
+        let_pass[key] = Known(sv.session_id, run, label)
+    if not (let_pass and quarantine.passes_setting_aside(sv, held | set(let_pass))):
+        return None
+    parts = [_plural(len(let_pass), "known failure")]
+    if held:
+        parts.append(_plural(len(held), "quarantined failure"))
+    return _SetAside(f"passed with {' and '.join(parts)}", matches, tuple(let_pass.values()))
+
+
+def _deploy_phase(
+    sv: SessionVerdict, aside: _SetAside | None, own: Sequence[deploy.Finding]
+) -> SessionVerdict:
+    """Rule 3: ``sv`` with what rules 1 and 2 said (``aside``), then FAILED whatever they said
+    when its deploy findings ``own`` fail, unless its outcome is one of ``_KEPT``."""
+    outcome, reason = sv.outcome, sv.reason
+    if aside is not None:
+        outcome, reason = Outcome.PASSED, aside.reason
+    wrong = deploy.failing(own)
+    if wrong and outcome not in _KEPT:
+        outcome = Outcome.FAILED
+        reason = "; ".join(f.message for f in wrong)
+    if (outcome, reason) != (sv.outcome, sv.reason):
+        sv = dataclasses.replace(sv, outcome=outcome, reason=reason)
+    return sv
+
+
+def _combine_phase(
+    judged: Verdict, sessions: Sequence[SessionVerdict], signal: int | None
+) -> Verdict:
+    """Rule 4: the rewritten ``sessions`` combined (``verdict.combine``), keeping ``judged``'s
+    warnings; ``judged`` itself when nothing was judged (a usage error, no session)."""
+    if not sessions:
+        return judged
+    verdict = combine(list(sessions), signal)
+    return dataclasses.replace(verdict, warnings=judged.warnings or verdict.warnings)
+
+
+def _shadow_phase(verdict: Verdict, shadow: bool) -> int:
+    """Rule 5: the exit code, 0 under ``--shadow`` unless a usage error (2 stays)."""
+    if shadow and verdict.outcome is not Outcome.USAGE:
+        return 0
+    return verdict.exit_code
+
+
 def decide(
     judged: Verdict,
     *,
@@ -109,56 +212,19 @@ def decide(
     known: list[Known] = []
     sessions: list[SessionVerdict] = []
     for sv in judged.sessions:
-        outcome, reason = sv.outcome, sv.reason
-        held = {
-            m.run.latest.result_id for m in applied.quarantined if m.session_id == sv.session_id
-        }
-        settled = outcome is Outcome.FAILED and sv.session_id in ended
-        if settled and held and quarantine.passes_setting_aside(sv, held):
-            outcome = Outcome.PASSED
-            reason = f"passed with {_plural(len(held), 'quarantined failure')}"
-            kept_quarantined += [m for m in applied.quarantined if m.session_id == sv.session_id]
-        elif settled and fail_on == "new":
-            let_pass: dict[str, Known] = {}
-            for run in sv.failing:
-                key = run.latest.result_id
-                if key in held:
-                    continue
-                label = labels.get((sv.session_id, key))
-                if label is None or not label.known:
-                    break
-                let_pass[key] = Known(sv.session_id, run, label)
-            else:
-                if let_pass and quarantine.passes_setting_aside(sv, held | set(let_pass)):
-                    outcome = Outcome.PASSED
-                    parts = [_plural(len(let_pass), "known failure")]
-                    if held:
-                        parts.append(_plural(len(held), "quarantined failure"))
-                    reason = f"passed with {' and '.join(parts)}"
-                    known += let_pass.values()
-                    kept_quarantined += [
-                        m for m in applied.quarantined if m.session_id == sv.session_id
-                    ]
+        aside = _quarantine_phase(sv, ended, applied) or _fail_on_new_phase(
+            sv, ended, applied, labels, fail_on
+        )
+        if aside is not None:
+            kept_quarantined += aside.quarantined
+            known += aside.known
         own = tuple(findings.get(sv.session_id, ()))
         notes += deploy.notes(own)
-        wrong = deploy.failing(own)
-        if wrong and outcome not in _KEPT:
-            outcome = Outcome.FAILED
-            reason = "; ".join(f.message for f in wrong)
-        if (outcome, reason) != (sv.outcome, sv.reason):
-            sv = dataclasses.replace(sv, outcome=outcome, reason=reason)
-        sessions.append(sv)
-    if not sessions:  # nothing judged (a usage error, no session): nothing to rewrite
-        verdict = judged
-    else:
-        verdict = combine(sessions, signal)
-        verdict = dataclasses.replace(verdict, warnings=judged.warnings or verdict.warnings)
-    would = verdict.exit_code
-    exit_code = would
-    if shadow and verdict.outcome is not Outcome.USAGE:
-        exit_code = 0
+        sessions.append(_deploy_phase(sv, aside, own))
+    verdict = _combine_phase(judged, sessions, signal)
+    exit_code = _shadow_phase(verdict, shadow)
     decision = Decision(
-        verdict, exit_code, would, shadow, tuple(kept_quarantined), tuple(known), ()
+        verdict, exit_code, verdict.exit_code, shadow, tuple(kept_quarantined), tuple(known), ()
     )
     if shadow:
         notes.append(decision.shadow_line)
