@@ -25,9 +25,10 @@ fetch (shell) below; ``default_branch(env)`` reads the CI's word for the default
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 from checkly_gate.api import ApiError, Client, Misconfigured, OutOfTime, Stopped, Transient
@@ -247,6 +248,139 @@ class _Stop(Exception):
     """The phase ends: a 429, a stop, the deadline or a configuration problem."""
 
 
+@dataclass
+class _Fetch:
+    """The state of one ``fetch_history`` call, one method per phase.
+
+    ``todo`` are the groups to label (at most ``MAX_GROUPS``); ``bodies`` their error group
+    bodies read so far (untrusted), ``on_main`` whether main's newest finished session failed
+    with each (``None``: not known), ``why`` why a body could not be read, ``stopped`` why the
+    fetch ended early ("" : it did not). Phases, in order: ``list_main`` (the default branch's
+    newest sessions), ``fall_back_per_group`` (``errorGroupId=`` per group when that list has
+    no readable ``errorGroupIds``), ``read_groups`` (the bodies not given), then ``decide``
+    (pure: a label per group). Every request goes through ``call``; its ``_Stop`` ends every
+    phase left (``read``)."""
+
+    client: Client
+    todo: list[str]
+    session_id: str
+    session_started: float | None
+    branch: str
+    deadline: float
+    clock: Clock
+    found: History
+    bodies: dict[str, Mapping[str, Any] | None]
+    on_main: dict[str, bool | None]
+    why: dict[str, str] = field(default_factory=dict)
+    stopped: str = ""
+
+    def call(self, what: str, fetch: Callable[[float], Any]) -> Any:
+        """One request ``fetch(timeout)`` (seconds: ``REQUEST_TIMEOUT`` or what is left before
+        ``deadline``, counted in ``found.requests``): its answer, or ``_NOT_READ`` when it
+        failed. Raises ``_Stop`` (and sets ``stopped``) with 0.5 s or less left, on a stop,
+        the deadline, a configuration problem or the first 429."""
+        left = self.deadline - self.clock.now()
+        if left <= 0.5:
+            self.stopped = "no time left before the deadline"
+            raise _Stop
+        self.found.requests += 1
+        try:
+            return fetch(min(REQUEST_TIMEOUT, left))
+        except (Stopped, OutOfTime, Misconfigured) as exc:
+            log.info("stopped fetching %s: %s", what, exc.message)
+            self.stopped = "the gate stopped asking (a stop or the deadline)"
+            raise _Stop from None
+        except Transient as exc:
+            if exc.status == 429:
+                log.info("rate limited while fetching %s; skipping the rest", what)
+                self.stopped = "the API's rate limit (429): the gate stopped asking"
+                raise _Stop from None
+            log.info("%s unavailable: %s", what, exc.message)
+            return _NOT_READ
+        except ApiError as exc:
+            log.info("%s unavailable: %s", what, exc.message)
+            return _NOT_READ
+        except Exception as exc:  # never let a label break the verdict
+            log.info("%s failed: %s", what, type(exc).__name__)
+            return _NOT_READ
+
+    def read(self) -> None:
+        """Run the reading phases in order until one raises ``_Stop`` (one request, then
+        ``MAX_GROUPS`` at most per phase)."""
+        try:
+            if not self.branch:
+                self.found.notes.append(
+                    "no default branch known (set --default-branch): failing on main not checked"
+                )
+            elif self.list_main():
+                self.fall_back_per_group()
+            self.read_groups()
+        except _Stop:
+            pass
+
+    def list_main(self) -> bool:
+        """``GET /v1/test-sessions?branches=<branch>&limit=LIST_LIMIT`` (newest first): sets
+        ``found.main_session`` (the newest finished one but this session, or "") and
+        ``on_main`` from its ``errorGroupIds``. ``False`` (and a note) when the list could not
+        be read, or holds no finished session but has more pages (not known, not "passed")."""
+        query = [("branches", self.branch), ("limit", str(LIST_LIMIT))]
+        answer = self.call(
+            "the default branch's sessions", partial(self.client.list_test_sessions, query)
+        )
+        listed = answer[0] if isinstance(answer, tuple) else None
+        entries = listed.get("entries") if isinstance(listed, dict) else None
+        newest = newest_finished(entries, self.session_id) if entries is not None else None
+        more = isinstance(listed, dict) and bool(listed.get("nextId"))
+        if entries is None or (newest is None and more):
+            self.found.notes.append(f"the sessions of {self.branch!r} could not be read")
+            return False
+        self.found.main_session = str(newest.get("id") or "") if newest else ""
+        for group_id in self.todo:
+            self.on_main[group_id] = failed_with(newest, group_id)
+        return True
+
+    def fall_back_per_group(self) -> None:
+        """For each group main's newest finished session does not say about (no readable
+        ``errorGroupIds``): ``GET /v1/test-sessions?branches=<branch>&errorGroupId=<id>``;
+        failing on main when that list's newest finished entry is ``found.main_session``."""
+        for group_id in self.todo:
+            if self.on_main[group_id] is not None or not self.found.main_session:
+                continue
+            query = [("branches", self.branch), ("errorGroupId", group_id)]
+            query.append(("limit", str(LIST_LIMIT)))
+            answer = self.call(
+                "sessions of an error group", partial(self.client.list_test_sessions, query)
+            )
+            body = answer[0] if isinstance(answer, tuple) else None
+            rows = body.get("entries") if isinstance(body, dict) else None
+            if isinstance(rows, list):
+                first = newest_finished(rows, self.session_id)
+                self.on_main[group_id] = bool(first and first.get("id") == self.found.main_session)
+
+    def read_groups(self) -> None:
+        """``GET /v1/test-session-error-groups/{id}`` for each group not in ``bodies``; an
+        answer that is not an object leaves the body unread (with its ``why``)."""
+        for group_id in self.todo:
+            if group_id in self.bodies:
+                continue
+            answer = self.call("an error group", partial(self.client.error_group, group_id))
+            if isinstance(answer, Mapping):
+                self.bodies[group_id] = answer
+            else:
+                self.why[group_id] = "the API did not answer readably"
+
+    def decide(self) -> None:
+        """Pure: ``label_group`` per group into ``found.labels``, and a note when the fetch
+        stopped early."""
+        for group_id in self.todo:
+            reason = self.why.get(group_id) or self.stopped or "not read"
+            self.found.labels[group_id] = label_group(
+                self.bodies.get(group_id), self.session_started, self.on_main[group_id], reason
+            )
+        if self.stopped:
+            self.found.notes.append(f"history labels incomplete: {self.stopped}")
+
+
 def fetch_history(
     client: Client,
     group_ids: Sequence[str],
@@ -262,7 +396,8 @@ def fetch_history(
 
     ``groups`` are error group bodies already fetched (the explain phase's), so each group is
     fetched at most once per command. ``branch`` is ``default_branch(...)``'s ("" : failing on
-    main is not looked at). Never raises for API trouble: what could not be read is unknown."""
+    main is not looked at). Never raises for API trouble: what could not be read is unknown.
+    The phases are ``_Fetch``'s."""
     found = History(branch=branch)
     todo = list(dict.fromkeys(group_ids))
     for group_id in todo[MAX_GROUPS:]:
@@ -270,92 +405,19 @@ def fetch_history(
     todo = todo[:MAX_GROUPS]
     if not todo:
         return found
-    stopped = ""
-
-    def call(what: str, fetch: Any) -> Any:
-        nonlocal stopped
-        left = deadline - clock.now()
-        if left <= 0.5:
-            stopped = "no time left before the deadline"
-            raise _Stop
-        found.requests += 1
-        try:
-            return fetch(min(REQUEST_TIMEOUT, left))
-        except (Stopped, OutOfTime, Misconfigured) as exc:
-            log.info("stopped fetching %s: %s", what, exc.message)
-            stopped = "the gate stopped asking (a stop or the deadline)"
-            raise _Stop from None
-        except Transient as exc:
-            if exc.status == 429:
-                log.info("rate limited while fetching %s; skipping the rest", what)
-                stopped = "the API's rate limit (429): the gate stopped asking"
-                raise _Stop from None
-            log.info("%s unavailable: %s", what, exc.message)
-            return _NOT_READ
-        except ApiError as exc:
-            log.info("%s unavailable: %s", what, exc.message)
-            return _NOT_READ
-        except Exception as exc:  # never let a label break the verdict
-            log.info("%s failed: %s", what, type(exc).__name__)
-            return _NOT_READ
-
-    on_main: dict[str, bool | None] = dict.fromkeys(todo)
-    bodies: dict[str, Mapping[str, Any] | None] = {
-        g: (groups or {}).get(g) for g in todo if (groups or {}).get(g) is not None
-    }
-    why: dict[str, str] = {}
-    try:
-        if branch:
-            query = [("branches", branch), ("limit", str(LIST_LIMIT))]
-            answer = call(
-                "the default branch's sessions",
-                lambda t: client.list_test_sessions(query, t),
-            )
-            listed = answer[0] if isinstance(answer, tuple) else None
-            entries = listed.get("entries") if isinstance(listed, dict) else None
-            newest = newest_finished(entries, session_id) if entries is not None else None
-            more = isinstance(listed, dict) and bool(listed.get("nextId"))
-            if entries is not None and newest is None and more:
-                entries = None  # no finished one among the newest: not known, not "passed"
-            if entries is None:
-                found.notes.append(f"the sessions of {branch!r} could not be read")
-            else:
-                found.main_session = str(newest.get("id") or "") if newest else ""
-                for group_id in todo:
-                    on_main[group_id] = failed_with(newest, group_id)
-            for group_id in todo:
-                if entries is None or on_main[group_id] is not None or not found.main_session:
-                    continue
-                pair = [("branches", branch), ("errorGroupId", group_id)]
-                pair.append(("limit", str(LIST_LIMIT)))
-                answer = call(
-                    "sessions of an error group",
-                    lambda t, q=pair: client.list_test_sessions(q, t),  # type: ignore[misc]
-                )
-                body = answer[0] if isinstance(answer, tuple) else None
-                rows = body.get("entries") if isinstance(body, dict) else None
-                if isinstance(rows, list):
-                    first = newest_finished(rows, session_id)
-                    on_main[group_id] = bool(first and first.get("id") == found.main_session)
-        else:
-            found.notes.append(
-                "no default branch known (set --default-branch): failing on main not checked"
-            )
-        for group_id in todo:
-            if group_id in bodies:
-                continue
-            answer = call("an error group", lambda t, g=group_id: client.error_group(g, t))
-            if isinstance(answer, Mapping):
-                bodies[group_id] = answer
-            else:
-                why[group_id] = "the API did not answer readably"
-    except _Stop:
-        pass
-    for group_id in todo:
-        reason = why.get(group_id) or stopped or "not read"
-        found.labels[group_id] = label_group(
-            bodies.get(group_id), session_started, on_main[group_id], reason
-        )
-    if stopped:
-        found.notes.append(f"history labels incomplete: {stopped}")
+    given = groups or {}
+    fetch = _Fetch(
+        client,
+        todo,
+        session_id,
+        session_started,
+        branch,
+        deadline,
+        clock,
+        found,
+        bodies={g: given.get(g) for g in todo if given.get(g) is not None},
+        on_main=dict.fromkeys(todo),
+    )
+    fetch.read()
+    fetch.decide()
     return found
