@@ -197,73 +197,13 @@ class Http:
         ``url``: a path under the base URL or an absolute URL on the same origin. ``hints``:
         what to add to the one line for a status (e.g. 403: the permission the token needs).
         """
-        scope = self.scope
         backoff = Backoff(rng=self._rng)  # the gate's one retry policy, one per call
+        problem: Transient | None = None
         for attempt in range(1, MAX_TRIES + 1):
-            if scope.stopped:
-                raise PublishError(f"{method} to {self.what} stopped by a signal")
-            now = scope.now()
-            until = min(scope.deadline, now + max(0.05, cap))
-            if until <= now:
-                raise PublishError(f"no time left before the deadline for {self.what}")
-            with self._lock:
-                self.requests += 1
-            work = _Exchange(self._http, method, url, params, json_body, until - now)
-            worker = threading.Thread(target=work.run, name="publish-http", daemon=True)
-            worker.start()
-            scope.wait(work.done, until)
-            problem: Transient | None = None
-            if not work.finished:
-                work.abandon()
-                if scope.stopped:
-                    raise PublishError(f"{method} to {self.what} stopped by a signal")
-                if until >= scope.deadline:
-                    raise PublishError(
-                        f"no answer from {self.what} ({self._host}) before the deadline "
-                        f"({work.stage()})"
-                    )
-                problem = Transient(
-                    f"no answer from {self.what} within {cap:g}s", timed_out=True, sent=True
-                )
-                problem.sent = work.may_have_arrived()
-            elif work.error is not None:
-                error = work.error
-                if isinstance(error, BodyTooLarge):
-                    raise PublishError(f"the answer of {self.what} is {error}")
-                if not isinstance(error, httpx.HTTPError):  # e.g. a body that cannot be encoded:
-                    # a publisher must never end the gate; said in one line, the type named
-                    raise PublishError(mask(f"{type(error).__name__}: {error}", self.secrets))
-                detail = (
-                    tls_problem(error, self._host)
-                    if isinstance(error, httpx.TransportError)
-                    else None
-                )
-                if detail is not None:
-                    raise PublishError(mask(detail, self.secrets))
-                problem = Transient(
-                    mask(f"network error reaching {self._host}: {error}", self.secrets),
-                    sent=work.may_have_arrived(),
-                )
-            else:
-                response = work.response
-                assert response is not None
-                status = response.status_code
-                if 200 <= status < 300:
-                    return Answer(status, response.headers, response.content)
-                message = mask(error_message(response), self.secrets, 400)
-                retry_after = parse_retry_after(
-                    response.headers.get("Retry-After"), self._wall_clock()
-                )
-                if _rate_limited(response):
-                    problem = Transient(message, status, retry_after=retry_after, sent=False)
-                elif status >= 500 or status == 408:
-                    problem = Transient(message, status, retry_after=retry_after, sent=True)
-                else:
-                    hint = (hints or {}).get(status)
-                    if 300 <= status < 400:
-                        hint = "a redirect is never followed (it would carry the token)"
-                    raise PublishError(message + (f" ({hint})" if hint else ""), status)
-            assert problem is not None
+            outcome = self._attempt(method, url, params, json_body, hints, cap)
+            if isinstance(outcome, Answer):
+                return outcome
+            problem = outcome
             if problem.sent and not idempotent:
                 raise PublishError(
                     f"{problem.message}; not retried: the request may have been processed",
@@ -271,14 +211,104 @@ class Http:
                 )
             if attempt == MAX_TRIES:
                 break
-            try:
-                pause = backoff.pause(problem, scope.remaining())
-            except RetryBeyondDeadline as beyond:
-                raise PublishError(mask(str(beyond), self.secrets), problem.status) from None
-            log.info("%s; retrying in %.1fs", mask(problem.message, self.secrets), pause)
-            scope.sleep(pause)
+            self._pause(backoff, problem)
         assert problem is not None
         raise PublishError(
             f"{mask(problem.message, self.secrets)} (gave up after {MAX_TRIES} tries)",
             problem.status,
         )
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, str] | None,
+        json_body: Any,
+        hints: Mapping[int, str] | None,
+        cap: float,
+    ) -> Answer | Transient:
+        """One try under the scope, cut at its deadline or ``cap`` seconds, whichever is first:
+        the 2xx ``Answer``, a ``Transient`` problem the retry policy may retry, or
+        ``PublishError`` (a stop, no time left, an answer that is final)."""
+        scope = self.scope
+        if scope.stopped:
+            raise PublishError(f"{method} to {self.what} stopped by a signal")
+        now = scope.now()
+        until = min(scope.deadline, now + max(0.05, cap))
+        if until <= now:
+            raise PublishError(f"no time left before the deadline for {self.what}")
+        with self._lock:
+            self.requests += 1
+        work = _Exchange(self._http, method, url, params, json_body, until - now)
+        worker = threading.Thread(target=work.run, name="publish-http", daemon=True)
+        worker.start()
+        scope.wait(work.done, until)
+        if not work.finished:
+            return self._unfinished(work, method, until, cap)
+        if work.error is not None:
+            return self._failed(work, work.error)
+        response = work.response
+        assert response is not None
+        return self._answered(response, hints)
+
+    def _unfinished(self, work: _Exchange, method: str, until: float, cap: float) -> Transient:
+        """An exchange still running at ``until`` (monotonic seconds): abandoned; a stop or
+        the scope's deadline ends the call, the request's own ``cap`` is a retryable timeout
+        (``sent``: whether the request may have reached the service)."""
+        work.abandon()
+        if self.scope.stopped:
+            raise PublishError(f"{method} to {self.what} stopped by a signal")
+        if until >= self.scope.deadline:
+            raise PublishError(
+                f"no answer from {self.what} ({self._host}) before the deadline ({work.stage()})"
+            )
+        problem = Transient(
+            f"no answer from {self.what} within {cap:g}s", timed_out=True, sent=True
+        )
+        problem.sent = work.may_have_arrived()
+        return problem
+
+    def _failed(self, work: _Exchange, error: BaseException) -> Transient:
+        """An exchange that ended in ``error``: a network error is retryable; a body over the
+        cap, a TLS problem or any other error ends the call in one masked line."""
+        if isinstance(error, BodyTooLarge):
+            raise PublishError(f"the answer of {self.what} is {error}")
+        if not isinstance(error, httpx.HTTPError):  # e.g. a body that cannot be encoded:
+            # a publisher must never end the gate; said in one line, the type named
+            raise PublishError(mask(f"{type(error).__name__}: {error}", self.secrets))
+        detail = tls_problem(error, self._host) if isinstance(error, httpx.TransportError) else None
+        if detail is not None:
+            raise PublishError(mask(detail, self.secrets))
+        return Transient(
+            mask(f"network error reaching {self._host}: {error}", self.secrets),
+            sent=work.may_have_arrived(),
+        )
+
+    def _answered(
+        self, response: httpx.Response, hints: Mapping[int, str] | None
+    ) -> Answer | Transient:
+        """A complete answer: 2xx is the ``Answer``; a rate limit (never processed), 5xx or 408
+        (maybe processed) is retryable; any other status ends the call, with its hint."""
+        status = response.status_code
+        if 200 <= status < 300:
+            return Answer(status, response.headers, response.content)
+        message = mask(error_message(response), self.secrets, 400)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
+        if _rate_limited(response):
+            return Transient(message, status, retry_after=retry_after, sent=False)
+        if status >= 500 or status == 408:
+            return Transient(message, status, retry_after=retry_after, sent=True)
+        hint = (hints or {}).get(status)
+        if 300 <= status < 400:
+            hint = "a redirect is never followed (it would carry the token)"
+        raise PublishError(message + (f" ({hint})" if hint else ""), status)
+
+    def _pause(self, backoff: Backoff, problem: Transient) -> None:
+        """Sleep the policy's pause before the next try (``scope.sleep``: a stop cuts it);
+        a ``Retry-After`` past the deadline ends the call."""
+        try:
+            pause = backoff.pause(problem, self.scope.remaining())
+        except RetryBeyondDeadline as beyond:
+            raise PublishError(mask(str(beyond), self.secrets), problem.status) from None
+        log.info("%s; retrying in %.1fs", mask(problem.message, self.secrets), pause)
+        self.scope.sleep(pause)

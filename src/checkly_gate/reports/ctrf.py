@@ -141,8 +141,9 @@ def _attempt(number: int, row: Result, texts: _Texts) -> dict[str, Any]:
 def _run_test(
     run: Run, name: str, suite: str, sv: SessionVerdict, gate: GateRun, texts: _Texts
 ) -> dict[str, Any]:
+    """The CTRF test of one check run: status (the table above, ``--fail-on`` included),
+    times, message and trace, attempts, ``extra``."""
     latest = run.latest
-    row = facts(run.category)
     status = STATUS[run.category]
     flags = policy_flags(run, gate.policy) if status == "passed" else ()
     if flags:
@@ -157,23 +158,7 @@ def _run_test(
     if (stop := _ms(latest.stopped_at)) is not None:
         test["stop"] = stop
     test["suite"] = [suite]
-    where = f" in {latest.run_location}" if latest.run_location else ""
-    if flags:
-        message = f"failed by policy ({', '.join(flags)}): {row.message}{where}"
-        trace = texts.trace(run.failed_attempts, name)
-    elif row.broken or status in ("skipped", "pending"):
-        message = row.message + where
-        if row.raw:
-            message += f" (status {latest.status}, result type {latest.result_type or 'none'})"
-        if run.failed_attempts and row.broken:
-            message += f" after {len(run.attempts) + 1} attempts"
-        message += texts.preview(latest)
-        trace = texts.trace((latest,), name) if row.broken else ""
-        session = sv.session
-        if row.broken and not latest.error_group_ids and session is not None:
-            trace = NO_TEXT_CHECK_SESSION if session.kind == "check session" else trace
-    else:
-        message, trace = "", ""
+    message, trace = _run_reason(run, name, status, flags, sv, texts)
     if message:
         test["message"] = clean_attr(message, MESSAGE_LIMIT)
     if trace:
@@ -185,6 +170,47 @@ def _run_test(
         rows = (*run.attempts, latest)
         test["retryAttempts"] = [_attempt(n, r, texts) for n, r in enumerate(rows, 1)]
     test["flaky"] = run.category is Category.FLAKY
+    test["extra"] = _run_extra(run, sv, gate, flags)
+    return test
+
+
+def _run_reason(
+    run: Run,
+    name: str,
+    status: str,
+    flags: tuple[str, ...],
+    sv: SessionVerdict,
+    texts: _Texts,
+) -> tuple[str, str]:
+    """The uncut ``(message, trace)`` of a check run: why policy failed it, why it is broken,
+    skipped or pending; both empty for a run that passed."""
+    latest = run.latest
+    row = facts(run.category)
+    where = f" in {latest.run_location}" if latest.run_location else ""
+    if flags:
+        message = f"failed by policy ({', '.join(flags)}): {row.message}{where}"
+        return message, texts.trace(run.failed_attempts, name)
+    if not (row.broken or status in ("skipped", "pending")):
+        return "", ""
+    message = row.message + where
+    if row.raw:
+        message += f" (status {latest.status}, result type {latest.result_type or 'none'})"
+    if run.failed_attempts and row.broken:
+        message += f" after {len(run.attempts) + 1} attempts"
+    message += texts.preview(latest)
+    trace = texts.trace((latest,), name) if row.broken else ""
+    session = sv.session
+    if row.broken and not latest.error_group_ids and session is not None:
+        trace = NO_TEXT_CHECK_SESSION if session.kind == "check session" else trace
+    return message, trace
+
+
+def _run_extra(
+    run: Run, sv: SessionVerdict, gate: GateRun, flags: tuple[str, ...]
+) -> dict[str, Any]:
+    """A check run's ``extra``: category, session id and link, result link, location, check
+    id, evidence names (never their URLs), the policy flags that failed it."""
+    latest = run.latest
     extra: dict[str, Any] = {"category": run.category.value, "sessionId": sv.session_id}
     session_link = sv.session.link if sv.session is not None else None
     for key, value in (
@@ -200,8 +226,7 @@ def _run_test(
         extra["evidence"] = [clean_attr(kind, 100) for kind in evidence]
     if flags:
         extra["policy"] = list(flags)
-    test["extra"] = extra
-    return test
+    return extra
 
 
 def _gate_test(
@@ -226,6 +251,35 @@ def _gate_test(
 def document(run: GateRun) -> dict[str, Any]:
     """The CTRF document of a finished gate run as a JSON-ready dict (pure, deterministic)."""
     verdict = run.verdict
+    tests, sessions = _tests(run)
+    doc: dict[str, Any] = {
+        "reportFormat": "CTRF",
+        "specVersion": SPEC_VERSION,
+    }
+    if run.finished_at is not None:
+        when = run.finished_at
+        when = when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        doc["timestamp"] = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    doc["generatedBy"] = f"{TOOL_NAME} {__version__}"
+    doc["results"] = {
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "summary": _summary(run, tests),
+        "tests": tests,
+        "extra": {
+            "outcome": verdict.outcome.label,
+            "exitCode": verdict.exit_code,
+            "reason": clean_attr(verdict.reason, MESSAGE_LIMIT),
+            "sessions": sessions,
+            "warnings": [clean_attr(w, MESSAGE_LIMIT) for w in verdict.warnings],
+        },
+    }
+    return doc
+
+
+def _tests(run: GateRun) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(tests, sessions)``: one test per check run, a gate test where a session (or the
+    whole gate) is not green but no test of it failed; one ``sessions`` entry per session."""
+    verdict = run.verdict
     texts = _Texts(run)
     tests: list[dict[str, Any]] = []
     sessions: list[dict[str, Any]] = []
@@ -246,7 +300,12 @@ def document(run: GateRun) -> dict[str, Any]:
             tests.append(_gate_test(sv.outcome, sv.outcome.code, sv.reason, suite, run))
     if not tests or (verdict.exit_code != 0 and not any(t["status"] == "failed" for t in tests)):
         tests.append(_gate_test(verdict.outcome, verdict.exit_code, verdict.reason, None, run))
+    return tests, sessions
 
+
+def _summary(run: GateRun, tests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The CTRF summary, counted from ``tests`` (so it cannot disagree with them); times in
+    ms since the epoch, a missing start or stop filled from the other and the duration."""
     start = _ms(run.started_at)
     stop = _ms(run.finished_at)
     if start is None:
@@ -256,35 +315,14 @@ def document(run: GateRun) -> dict[str, Any]:
     summary: dict[str, Any] = {"tests": len(tests)}
     summary.update({s: sum(1 for t in tests if t["status"] == s) for s in STATUSES})
     summary["flaky"] = sum(1 for t in tests if t.get("flaky"))
-    summary["suites"] = len(verdict.sessions)
+    summary["suites"] = len(run.verdict.sessions)
     summary["start"] = start
     summary["stop"] = max(start, stop)
     summary["duration"] = (
         _duration_ms(run.duration_seconds) if run.duration_seconds is not None else stop - start
     )
-    summary["extra"] = {"counts": verdict.counts.as_dict()}
-    doc: dict[str, Any] = {
-        "reportFormat": "CTRF",
-        "specVersion": SPEC_VERSION,
-    }
-    if run.finished_at is not None:
-        when = run.finished_at
-        when = when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
-        doc["timestamp"] = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    doc["generatedBy"] = f"{TOOL_NAME} {__version__}"
-    doc["results"] = {
-        "tool": {"name": TOOL_NAME, "version": __version__},
-        "summary": summary,
-        "tests": tests,
-        "extra": {
-            "outcome": verdict.outcome.label,
-            "exitCode": verdict.exit_code,
-            "reason": clean_attr(verdict.reason, MESSAGE_LIMIT),
-            "sessions": sessions,
-            "warnings": [clean_attr(w, MESSAGE_LIMIT) for w in verdict.warnings],
-        },
-    }
-    return doc
+    summary["extra"] = {"counts": run.verdict.counts.as_dict()}
+    return summary
 
 
 def _text(doc: dict[str, Any]) -> str:

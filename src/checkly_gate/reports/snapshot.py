@@ -200,32 +200,13 @@ def load(text: str) -> GateRun:
     are judged from their bodies (read as the endpoint they came from, ``kind``); a snapshot
     without sessions keeps its stored outcome but never exits 0.
     """
-    try:
-        data = loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise SnapshotError(f"not JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("tool") != "checkly-gate":
-        raise SnapshotError("not a checkly-gate --json snapshot")
-    if data.get("schemaVersion") != SCHEMA_VERSION:
-        raise SnapshotError(f"unsupported snapshot schemaVersion {data.get('schemaVersion')!r}")
+    data = _snapshot(text)
     policy = _policy(_mapping(data.get("policy")))
     signal = _signal(data.get("signal"))
     code = data.get("exitCode")
     if code is not None and (not _is_int(code) or code not in _EXIT_CODES):
         raise SnapshotError(f"exitCode {code!r} is not one the gate documents")
-    raw_sessions = data.get("sessions")
-    if not isinstance(raw_sessions, list):
-        raise SnapshotError("snapshot has no sessions list")
-    observations: list[Observation] = []
-    bodies: dict[str, Any] = {}
-    checks: set[str] = set()
-    for entry in raw_sessions:
-        obs, body, kind = _load_session(entry, signal)
-        observations.append(obs)
-        if body is not None:
-            bodies[obs.session_id] = body
-        if kind == "check":
-            checks.add(obs.session_id)
+    observations, bodies, checks = _sessions(data.get("sessions"), signal)
     if observations:
         verdict = combine([judge_session(o, policy) for o in observations], signal)
     else:
@@ -252,6 +233,39 @@ def load(text: str) -> GateRun:
         would_exit_code=would,
         context=context,
     )
+
+
+def _snapshot(text: str) -> dict[str, Any]:
+    """The top-level object of a snapshot of this schema version, or ``SnapshotError``."""
+    try:
+        data = loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise SnapshotError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("tool") != "checkly-gate":
+        raise SnapshotError("not a checkly-gate --json snapshot")
+    if data.get("schemaVersion") != SCHEMA_VERSION:
+        raise SnapshotError(f"unsupported snapshot schemaVersion {data.get('schemaVersion')!r}")
+    return data
+
+
+def _sessions(
+    raw_sessions: Any, signal: int | None
+) -> tuple[list[Observation], dict[str, Any], set[str]]:
+    """The stored sessions as ``(observations, bodies by session id, ids of check
+    sessions)``, each read by ``_load_session``; ``SnapshotError`` when there is no list."""
+    if not isinstance(raw_sessions, list):
+        raise SnapshotError("snapshot has no sessions list")
+    observations: list[Observation] = []
+    bodies: dict[str, Any] = {}
+    checks: set[str] = set()
+    for entry in raw_sessions:
+        obs, body, kind = _load_session(entry, signal)
+        observations.append(obs)
+        if body is not None:
+            bodies[obs.session_id] = body
+        if kind == "check":
+            checks.add(obs.session_id)
+    return observations, bodies, checks
 
 
 def _in_context(
