@@ -590,7 +590,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
                 "put values that are not secret under 'env-plain'"
             )
         spec = SPEC_BY_KEY.get(key) or RUN_SPEC_BY_KEY.get(key)
-        if spec is None and key in TABLE_BY_KEY:
+        if (spec is None or not spec.file) and key in TABLE_BY_KEY:  # the table's one rule
             raise ConfigError(
                 f"{path}: '{raw_key}' is not a config file option; pass --{key} or set "
                 f"{TABLE_BY_KEY[key].env}"
