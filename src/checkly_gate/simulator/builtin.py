@@ -303,6 +303,11 @@ _DAY = 86400.0
 def _context_builtins() -> list[Scenario]:
     """Scenarios for a verdict that knows its context (issue 21): fail fast, new or known
     failures against the default branch's history, the session's commit and metadata."""
+    return [*_history_scenarios(), *_commit_scenarios()]
+
+
+def _history_scenarios() -> list[Scenario]:
+    """Fail fast, and new or known failures against the default branch's history."""
     pr = {"branchName": "feature/cart", "commitId": PR_COMMIT, "environment": "staging"}
     checkout_known = CheckSpec(
         "Checkout flow",
@@ -364,6 +369,14 @@ def _context_builtins() -> list[Scenario]:
                 main_failing,
             ),
         ),
+    ]
+
+
+def _commit_scenarios() -> list[Scenario]:
+    """Sessions whose metadata names another commit, or nothing."""
+    pr = {"branchName": "feature/cart", "commitId": PR_COMMIT, "environment": "staging"}
+    homepage = CheckSpec("Homepage", type="BROWSER", duration=1.0, tags=CHECK_TAGS["Homepage"])
+    return [
         Scenario(
             name="other-commit",
             description=f"a passing session that tested another commit ({OTHER_COMMIT[:12]})",
