@@ -9,15 +9,21 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from checkly_gate.ci.base import Commit, Integration, commits_from, first, safe_url, unchanged
+from checkly_gate.ci.base import (
+    Basic,
+    Commit,
+    Integration,
+    commits_from,
+    first,
+    safe_url,
+    unchanged,
+)
 from checkly_gate.text import one_line
 
 if TYPE_CHECKING:
-    from checkly_gate.redact import Secrets
-    from checkly_gate.reports import GateRun
+    pass
 
 SECTION = "checkly_gate_wait"
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_.-]")
@@ -50,8 +56,9 @@ def commits(env: Mapping[str, str]) -> tuple[Commit, ...]:
     return commits_from(env, "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", "CI_COMMIT_SHA")
 
 
-class GitLab(Integration):
-    """GitLab CI: the progress output goes into a collapsed section."""
+class GitLab(Basic):
+    """GitLab CI: the progress output goes into a collapsed section; nothing else to protect
+    or publish (``Basic``'s)."""
 
     name = "gitlab"
 
@@ -69,19 +76,6 @@ class GitLab(Integration):
             return []
         self._open = False
         return [section_end(SECTION, int(self._now()))]
-
-    def protect(self, lines: list[str]) -> list[str]:
-        return list(lines)
-
-    def publish(
-        self,
-        run: GateRun,
-        summary_markdown: str,
-        junit: Path | None,
-        summary: Path | None,
-        secrets: Secrets | None = None,
-    ) -> list[str]:
-        return []
 
 
 NAME = "gitlab"

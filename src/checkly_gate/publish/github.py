@@ -25,12 +25,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from checkly_gate import redact
-from checkly_gate.ci.base import env_text, sha_value
+from checkly_gate.ci.base import Commit, env_text
 from checkly_gate.ci.github import PULL_REQUEST_EVENTS, commits, read_event
-from checkly_gate.publish import DEFAULT_CONTEXT, description, report, state
 from checkly_gate.publish import comment as comments
+from checkly_gate.publish import report, state
 from checkly_gate.publish.http import Http, PublishError
+from checkly_gate.publish.review import ReviewPublisher
 from checkly_gate.reports import GateRun
 from checkly_gate.scope import Scope
 from checkly_gate.text import link as text_link
@@ -89,55 +89,24 @@ def pull_request_number(env: Mapping[str, str]) -> tuple[int | None, str]:
     return None, "the event payload has no pull_request.number"
 
 
-class GitHubPublisher:
+class GitHubPublisher(ReviewPublisher):
     """``--comment`` and/or ``--status`` on GitHub (see the module doc). Never raises."""
 
     name = "github"
+    TOKEN_VARIABLE = "GITHUB_TOKEN"
+    PENDING = "pending"
+    DESCRIPTION_MAX = DESCRIPTION_MAX
 
     def __init__(
         self,
         env: Mapping[str, str],
         scope: Scope,
         *,
-        comment: bool = False,
-        comment_key: str | None = None,
-        status: bool = False,
-        context: str = DEFAULT_CONTEXT,
         repository: str | None = None,
-        commit: str | None = None,
-        transport: httpx.BaseTransport | None = None,
-        secrets: redact.Secrets | None = None,
+        **options: Any,
     ) -> None:
-        #: the command's secrets (``context.Command.secrets``); the token joins them here
-        self.secrets = secrets if secrets is not None else redact.Secrets()
-        self.env = env
-        self.scope = scope
-        self.comment = comment
-        self.comment_key = comment_key
-        self.status = status
-        self.context = (context or DEFAULT_CONTEXT)[:255]
+        super().__init__(env, scope, **options)
         self.repository = repository or env_text(env, "GITHUB_REPOSITORY", 300)
-        self.commit = sha_value(commit) if commit else None
-        self.transport = transport
-        self._said: set[str] = set()
-        # a secret from the moment it is known: masked in every output, published or not
-        self.secrets.add([env.get("GITHUB_TOKEN") or None])
-        self._http: Http | None = None
-        self._problem: str | None = None
-
-    def under(self, scope: Scope) -> GitHubPublisher:
-        import copy
-
-        view = copy.copy(self)
-        view.scope = scope
-        if self._http is not None:
-            view._http = self._http.under(scope)
-        return view
-
-    def close(self) -> None:
-        """Close the connection pool (shared by every ``under`` view)."""
-        if self._http is not None:
-            self._http.close()
 
     # -- setup ----------------------------------------------------------------------------------
 
@@ -179,27 +148,14 @@ class GitHubPublisher:
             report(what, self._problem or "", self._said, self.secrets)
         return None
 
-    def _sha(self) -> str | None:
-        if self.commit:
-            return self.commit
-        found = commits(self.env)
-        return found[0].sha if found else None
+    def _commits(self) -> tuple[Commit, ...]:
+        return commits(self.env)
 
-    # -- the seam -------------------------------------------------------------------------------
+    def _final_state(self, run: GateRun) -> str:
+        return state(run)
 
-    def start(self, link: str | None) -> None:
-        if self.status:
-            self._post_status("pending", "Checkly checks are running", link)
-
-    def finish(self, run: GateRun, summary_markdown: str) -> None:
-        if self.comment:
-            self._upsert_comment(run, summary_markdown)
-        if self.status:
-            link = next(
-                (sv.session.link for sv in run.verdict.sessions if sv.session and sv.session.link),
-                None,
-            )
-            self._post_status(state(run), description(run, DESCRIPTION_MAX), link)
+    def _upsert(self, run: GateRun, summary: str) -> None:
+        self._upsert_comment(run, summary)
 
     # -- commit status ----------------------------------------------------------------------------
 

@@ -21,21 +21,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from checkly_gate import redact
-from checkly_gate.ci.base import env_text, sha_value
+from checkly_gate.ci.base import Commit, env_text
 from checkly_gate.ci.gitlab import commits
 from checkly_gate.publish import (
-    DEFAULT_CONTEXT,
     GITLAB_STATE,
-    description,
     gitlab_state,
     report,
 )
 from checkly_gate.publish import comment as comments
 from checkly_gate.publish.github import api_url_problem
 from checkly_gate.publish.http import Http, PublishError
+from checkly_gate.publish.review import ReviewPublisher
 from checkly_gate.reports import GateRun
 from checkly_gate.scope import Scope
 from checkly_gate.text import link as text_link
@@ -53,55 +49,24 @@ HINTS = {
 }
 
 
-class GitLabPublisher:
+class GitLabPublisher(ReviewPublisher):
     """``--comment`` and/or ``--status`` on GitLab (see the module doc). Never raises."""
 
     name = "gitlab"
+    TOKEN_VARIABLE = TOKEN_VARIABLE
+    PENDING = GITLAB_STATE["pending"]
+    DESCRIPTION_MAX = DESCRIPTION_MAX
 
     def __init__(
         self,
         env: Mapping[str, str],
         scope: Scope,
         *,
-        comment: bool = False,
-        comment_key: str | None = None,
-        status: bool = False,
-        context: str = DEFAULT_CONTEXT,
         project: str | None = None,
-        commit: str | None = None,
-        transport: httpx.BaseTransport | None = None,
-        secrets: redact.Secrets | None = None,
+        **options: Any,
     ) -> None:
-        #: the command's secrets (``context.Command.secrets``); the token joins them here
-        self.secrets = secrets if secrets is not None else redact.Secrets()
-        self.env = env
-        self.scope = scope
-        self.comment = comment
-        self.comment_key = comment_key
-        self.status = status
-        self.context = (context or DEFAULT_CONTEXT)[:255]
+        super().__init__(env, scope, **options)
         self.project = project or env_text(env, "CI_PROJECT_ID", 300)
-        self.commit = sha_value(commit) if commit else None
-        self.transport = transport
-        self._said: set[str] = set()
-        # a secret from the moment it is known: masked in every output, published or not
-        self.secrets.add([env.get(TOKEN_VARIABLE) or None])
-        self._http: Http | None = None
-        self._problem: str | None = None
-
-    def under(self, scope: Scope) -> GitLabPublisher:
-        import copy
-
-        view = copy.copy(self)
-        view.scope = scope
-        if self._http is not None:
-            view._http = self._http.under(scope)
-        return view
-
-    def close(self) -> None:
-        """Close the connection pool (shared by every ``under`` view)."""
-        if self._http is not None:
-            self._http.close()
 
     def _project_path(self) -> str:
         return quote(self.project or "", safe="")
@@ -141,25 +106,14 @@ class GitLabPublisher:
             report(what, self._problem or "", self._said, self.secrets)
         return None
 
-    def _sha(self) -> str | None:
-        if self.commit:
-            return self.commit
-        found = commits(self.env)
-        return sha_value(found[0].sha) if found else None
+    def _commits(self) -> tuple[Commit, ...]:
+        return commits(self.env)
 
-    def start(self, link: str | None) -> None:
-        if self.status:
-            self._post_status(GITLAB_STATE["pending"], "Checkly checks are running", link)
+    def _final_state(self, run: GateRun) -> str:
+        return gitlab_state(run)
 
-    def finish(self, run: GateRun, summary_markdown: str) -> None:
-        if self.comment:
-            self._upsert_note(run, summary_markdown)
-        if self.status:
-            link = next(
-                (sv.session.link for sv in run.verdict.sessions if sv.session and sv.session.link),
-                None,
-            )
-            self._post_status(gitlab_state(run), description(run, DESCRIPTION_MAX), link)
+    def _upsert(self, run: GateRun, summary: str) -> None:
+        self._upsert_note(run, summary)
 
     def _post_status(self, value: str, words: str, link: str | None) -> None:
         http = self._client()
