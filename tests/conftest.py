@@ -55,6 +55,7 @@ GROUPS: dict[str, frozenset[str]] = {
             "test_e2e_ctrf",
             "test_e2e_context",
             "test_e2e_discovery",
+            "test_e2e_history_cost",
             "test_e2e_proof",
             "test_e2e_publish",
             "test_e2e_run",

@@ -395,20 +395,6 @@ class Client:
         except Transient as exc:
             raise Ambiguous(exc.message, status) from None
 
-    def error_group_message(self, group_id: str, timeout: float) -> str | None:
-        """``cleanedErrorMessage`` of an error group (best effort, for reports)."""
-        path = f"/v1/test-session-error-groups/{_segment(group_id)}"
-        response = self._request(path, None, timeout)
-        assert response is not None
-        try:
-            body = response.json()
-        except (ValueError, RecursionError):
-            raise Transient("unreadable error-group body", response.status_code) from None
-        if not isinstance(body, dict):
-            return None
-        text = body.get("cleanedErrorMessage") or body.get("rawErrorMessage")
-        return text if isinstance(text, str) and text.strip() else None
-
     def error_group(self, group_id: str, timeout: float) -> dict[str, Any] | None:
         """``GET /v1/test-session-error-groups/{id}``: the decoded ``TestSessionErrorGroup``
         (untrusted: ``firstSeen``, ``lastSeen``, messages...), ``None`` when it is not an

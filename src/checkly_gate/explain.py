@@ -1,7 +1,9 @@
 """Explain failures: error texts and evidence for the reports, in one bounded fetch.
 
-Two things are fetched for the runs that failed the gate: the ``cleanedErrorMessage`` of their
-error groups (``GET /v1/error-groups/{id}``) and the asset types of their failed results
+Two things are fetched for the runs that failed the gate: their error groups
+(``GET /v1/test-session-error-groups/{id}``: the ``cleanedErrorMessage`` for the reports, and
+``firstSeen``/``lastSeen``, which ``history`` labels from the same bodies, so each group is read
+once per command) and the asset types of their failed results
 (``GET /v1/test-sessions/{id}/results/{resultId}/assets``; only test sessions have it, so check
 sessions are skipped). Best effort by design: a few of each, each fetched once, each exchange
 bounded by the scope the client is bound to (``client.scope``: its deadline and stop are the
@@ -14,8 +16,8 @@ are kept (``reports.evidence``): never an asset URL, which would need the API ke
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable
-from typing import TypeVar
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any, TypeVar
 
 from checkly_gate.api import ApiError, Client, Misconfigured, OutOfTime, Stopped, Transient
 from checkly_gate.outcomes import Category
@@ -45,24 +47,52 @@ def failed_group_ids(verdict: Verdict, limit: int | None = MAX_GROUPS) -> list[s
     return list(ids)[:limit]
 
 
-def fetch_error_messages(
+def group_message(body: Mapping[str, Any]) -> str | None:
+    """The text a report shows for a ``TestSessionErrorGroup`` body (untrusted):
+    ``cleanedErrorMessage``, else ``rawErrorMessage``; ``None`` when neither is a non-blank
+    string."""
+    text = body.get("cleanedErrorMessage") or body.get("rawErrorMessage")
+    return text if isinstance(text, str) and text.strip() else None
+
+
+def fetch_error_groups(
     client: Client, verdict: Verdict, missing: dict[str, str] | None = None
-) -> dict[str, str]:
-    """``cleanedErrorMessage`` per error group id, for as many groups as ``client.scope`` and
-    the API allow.
+) -> dict[str, dict[str, Any]]:
+    """The ``TestSessionErrorGroup`` body (decoded, untrusted) per error group id of the runs
+    that failed the gate (``failed_group_ids``), for as many groups as ``client.scope`` and the
+    API allow: at most ``MAX_GROUPS`` requests, one per group.
 
     ``missing``, when given, receives why each failed group has no text (the 20-group budget, a
     rate limit, the deadline, an unreadable answer, no text from Checkly), for the reports.
     """
 
-    def fetch(group_id: str, timeout: float) -> str | None:
-        return client.error_group_message(group_id, timeout=timeout)
+    def fetch(group_id: str, timeout: float) -> dict[str, Any] | None:
+        return client.error_group(group_id, timeout=timeout)
 
     every = failed_group_ids(verdict, limit=None)
     if missing is not None:
         for group_id in every[MAX_GROUPS:]:
             missing[group_id] = f"beyond the budget of {MAX_GROUPS} error groups a run"
-    return fetch_bounded(every[:MAX_GROUPS], fetch, client.scope, "error details", missing)
+    bodies = fetch_bounded(every[:MAX_GROUPS], fetch, client.scope, "error details", missing)
+    if missing is not None:
+        for group_id, body in bodies.items():
+            if group_message(body) is None:
+                missing[group_id] = "Checkly gave no text"
+    return bodies
+
+
+def error_messages(bodies: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """``group_message`` per error group id of ``bodies`` (``fetch_error_groups``'), leaving
+    out the groups without text."""
+    found = {group_id: group_message(body) for group_id, body in bodies.items()}
+    return {group_id: text for group_id, text in found.items() if text is not None}
+
+
+def fetch_error_messages(
+    client: Client, verdict: Verdict, missing: dict[str, str] | None = None
+) -> dict[str, str]:
+    """``error_messages`` of ``fetch_error_groups`` (the texts alone)."""
+    return error_messages(fetch_error_groups(client, verdict, missing))
 
 
 def evidence_targets(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -32,7 +32,12 @@ from checkly_gate.api import CheckSessions, Client, OutOfTime, Stopped
 from checkly_gate.ci import run_commits
 from checkly_gate.config import Options
 from checkly_gate.context import Command
-from checkly_gate.explain import failed_group_ids, fetch_error_messages, fetch_evidence
+from checkly_gate.explain import (
+    error_messages,
+    failed_group_ids,
+    fetch_error_groups,
+    fetch_evidence,
+)
 from checkly_gate.finish import configuration_problem, deferred_signal, finish, shadowed
 from checkly_gate.follow import PollSettings, SessionSource, follow
 from checkly_gate.history import Label
@@ -334,8 +339,12 @@ class Explained:
 
 
 def explain_phase(ctx: Command, refs: list[SessionRef], judged: Judged) -> Explained:
-    """Phase 3: error messages per error group id and asset types per failed result, in one
-    budget of ``EXPLAIN_BUDGET`` seconds (never after a signal; never changes the verdict)."""
+    """Phase 3: error messages per error group id, history labels and asset types per failed
+    result, in one budget of ``EXPLAIN_BUDGET`` seconds (never after a signal; never changes
+    the verdict by itself). In that order: the labels reuse the error group bodies and may
+    decide ``--fail-on new``, so they come before the evidence, which only adds detail; every
+    read shares ``--max-request-rate`` (a burst of 10, then one a second at the default), so
+    with 20 failing checks the evidence is what runs out of time."""
     scope = ctx.scope
     verdict = combine(judged.verdicts)
     if not ctx.options.details or scope.done:
@@ -345,19 +354,27 @@ def explain_phase(ctx: Command, refs: list[SessionRef], judged: Judged) -> Expla
     checks = {ref.id for ref in refs if ref.kind == "check"}  # no assets endpoint for these
     with scope.child(EXPLAIN_BUDGET) as explaining:
         client = ctx.client.under(explaining)
-        found = fetch_error_messages(client, verdict, missing)
+        groups = fetch_error_groups(client, verdict, missing)
+        labels, spent = history_labels(ctx, client, explaining, verdict, checks, groups)
         evidence = fetch_evidence(client, verdict, skip=checks)
-        labels, spent = history_labels(ctx, client, explaining, verdict, checks)
-    messages = {group: ctx.secrets(text) for group, text in found.items()}
+    messages = {group: ctx.secrets(text) for group, text in error_messages(groups).items()}
     return Explained(messages, evidence, missing, labels, spent)
 
 
 def history_labels(
-    ctx: Command, client: Client, explaining: Scope, verdict: Verdict, checks: set[str]
+    ctx: Command,
+    client: Client,
+    explaining: Scope,
+    verdict: Verdict,
+    checks: set[str],
+    groups: Mapping[str, Mapping[str, Any]],
 ) -> tuple[dict[tuple[str, str], Label], int]:
     """New or known (``history.fetch_history``) for each failing run of each test session,
     inside the explain phase's budget (never changes the verdict by itself): labels keyed by
-    (session id, ``Run.latest.result_id``) and the requests spent. Trouble leaves "unknown"."""
+    (session id, ``Run.latest.result_id``) and the requests spent. ``groups``: the error group
+    bodies the phase already read (``explain.fetch_error_groups``), read again by nobody: with
+    them the labels of 20 failing checks cost one request (the default branch's list).
+    Trouble leaves "unknown"."""
     branch, _source = history.default_branch(ctx.env, ctx.options.default_branch or "")
     labels: dict[tuple[str, str], Label] = {}
     spent = 0
@@ -365,9 +382,16 @@ def history_labels(
         if sv.session_id in checks or not sv.failing or sv.session is None or explaining.done:
             continue
         started = sv.session.started_at.timestamp() if sv.session.started_at else None
-        groups = [g for run in sv.failing for g in run.error_group_ids]
+        wanted = [g for run in sv.failing for g in run.error_group_ids]
         found = history.fetch_history(
-            client, groups, sv.session_id, started, branch, explaining.deadline, explaining
+            client,
+            wanted,
+            sv.session_id,
+            started,
+            branch,
+            explaining.deadline,
+            explaining,
+            groups=groups,
         )
         spent += found.requests
         for run in sv.failing:

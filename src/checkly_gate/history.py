@@ -16,9 +16,11 @@ failing on main too if any is, else seen before. "Known" = seen before or failin
 Sources: ``GET /v1/test-session-error-groups/{id}`` (``firstSeen``, ``lastSeen``) and
 ``GET /v1/test-sessions?branches=<default>`` (newest first; entries carry ``status`` and
 ``errorGroupIds``), with ``errorGroupId=<id>`` per group only when the newest main entry has no
-readable ``errorGroupIds``. Cost: at most ``1 + MAX_GROUPS`` requests (``2 * MAX_GROUPS + 1`` in
-the fallback), every one bounded by the client's scope, ``REQUEST_TIMEOUT`` and ``deadline``,
-and the first 429 ends the phase (the rest stays unknown). Pure decisions up top, the bounded
+readable ``errorGroupIds``. Cost: one request (the list) when the caller hands in the error
+group bodies it read (``groups``: the gate's explain phase does), else at most
+``1 + MAX_GROUPS`` requests; ``MAX_GROUPS`` more in the fallback; every one bounded by the
+client's scope, ``REQUEST_TIMEOUT`` and ``deadline``, and the first 429 ends the phase (the
+rest stays unknown). Pure decisions up top, the bounded
 fetch (shell) below; ``default_branch(env)`` reads the CI's word for the default branch.
 """
 
