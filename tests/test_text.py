@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from checkly_gate.text import is_safe_id, line, link, one_line, plain_text
+from checkly_gate.text import duration, is_safe_id, line, link, one_line, plain_text
 
 MARKERS = [
     "::",
@@ -87,3 +88,21 @@ def test_ordinary_ids_and_links_pass() -> None:
         "https://app.checklyhq.com/test-sessions/1"
     )
     assert one_line("Cart → checkout") == "Cart → checkout"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [(0.5, "0.5s"), (120, "120s"), (2000, "33.3 min"), (7200, "2 h"), (172800, "2 days")],
+)
+def test_duration_reads_as_a_person_says_it(seconds: float, said: str) -> None:
+    assert duration(seconds) == said
+
+
+@given(st.floats(min_value=0, max_value=1e300))
+@example(1000 * 86400.0)
+@example(150 * 60.0)
+@example(1e-5)
+def test_duration_never_uses_exponent_notation(seconds: float) -> None:
+    """A far-future ``Retry-After`` (an HTTP date in 2099) once read ``2.29966e+09s``."""
+    said = duration(seconds)
+    assert re.fullmatch(r"(\d+(\.\d+)? (s|min|h|days)|\d+(\.\d+)?s|more than 10 years)", said), said

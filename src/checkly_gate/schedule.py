@@ -51,6 +51,7 @@ from typing import Protocol
 import backoff
 
 from checkly_gate.models import Session
+from checkly_gate.text import duration
 
 #: Gaps between progress reads while nothing changes (seconds); the last one repeats.
 RUNGS: tuple[float, ...] = (10.0, 20.0, 60.0, 150.0)
@@ -263,7 +264,7 @@ def retry_pause(trouble: Trouble, waits: Iterator[float], left: float) -> float:
     if asked is not None and asked > step:
         if asked >= left:
             raise RetryBeyondDeadline(
-                f"{trouble.message}; the API asked to wait {asked:g}s (Retry-After), "
+                f"{trouble.message}; the API asked to wait {duration(asked)} (Retry-After), "
                 f"beyond the deadline ({left:.1f}s left)"
             )
         return asked

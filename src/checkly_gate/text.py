@@ -99,3 +99,20 @@ def signal_name(signum: int) -> str:
         return signal.Signals(signum).name
     except ValueError:
         return f"signal {signum}"
+
+
+_UNITS = ((86400.0, "days"), (3600.0, "h"), (60.0, "min"))
+
+
+def duration(seconds: float) -> str:
+    """A wait or an age as a person reads it: ``0.5s``, ``120s``, ``45 min``, ``3.2 h``,
+    ``27 days``, ``more than 10 years``; up to 300 s in seconds, to a tenth."""
+    if seconds != seconds or seconds < 0:  # NaN or negative: say what it is
+        return f"{seconds:g}s"
+    if seconds <= 300:
+        return f"{round(seconds, 1):g}s"
+    if seconds > 3650 * 86400.0:
+        return "more than 10 years"
+    size, unit = next((s, u) for s, u in _UNITS if seconds >= s * (2 if s == 86400.0 else 1.5))
+    value = seconds / size
+    return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"
