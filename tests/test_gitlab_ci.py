@@ -137,7 +137,9 @@ def test_component_job_publishes_the_reports_on_every_outcome() -> None:
     artifacts = body["artifacts"]
     assert artifacts["when"] == "always"
     assert artifacts["expose_as"]
-    assert "$[[ inputs.summary ]]" in artifacts["paths"]
+    assert {"$[[ inputs.summary ]]", "$[[ inputs.junit ]]", "$[[ inputs.ctrf ]]"} <= set(
+        artifacts["paths"]
+    )
     assert artifacts["reports"] == {
         "junit": "$[[ inputs.junit ]]",
         "dotenv": "$[[ inputs.dotenv ]]",
@@ -160,7 +162,8 @@ def test_both_templates_install_checkly_gate_the_same_way() -> None:
         "junit": plain["variables"]["CHECKLY_GATE_JUNIT"],
         "dotenv": plain["variables"]["CHECKLY_GATE_DOTENV"],
     }
-    assert plain["variables"]["CHECKLY_GATE_SUMMARY"] in plain["artifacts"]["paths"]
+    for report in ("SUMMARY", "JUNIT", "CTRF"):
+        assert plain["variables"][f"CHECKLY_GATE_{report}"] in plain["artifacts"]["paths"]
 
 
 # --- gitlab-ci-local ------------------------------------------------------------------------
@@ -325,6 +328,8 @@ def test_jobs_run_by_gitlab_ci_local(tmp_path: Path, simulators, handover) -> No
         folder = artifacts / job
         assert "<failure" in (folder / "checkly-junit.xml").read_text(encoding="utf-8")
         assert "Checkly: failed" in (folder / "checkly-summary.md").read_text(encoding="utf-8")
+        ctrf = json.loads((folder / "checkly-ctrf.json").read_text(encoding="utf-8"))
+        assert ctrf["results"]["summary"]["failed"] >= 1, ctrf["results"]["summary"]
         dotenv = (folder / ".gitlab-ci-reports" / "dotenv" / "checkly-gate.env").read_text(
             encoding="utf-8"
         )
