@@ -451,7 +451,8 @@ def judging_context(
 ) -> dict[str, Any]:
     """What the verdict is judged against beyond the bodies (``contextual.in_context``'s
     mapping, stored in the snapshot): the deploy expectation (``expect_deploy``: sessions the
-    gate was given), the config file's quarantine entries as of today's UTC date, ``--shadow``."""
+    gate was given), the config file's quarantine entries as of today's UTC date, the
+    ``--fail-fast`` stop; ``--shadow`` is recorded by ``finish.shadowed``, on every path."""
     options = ctx.options
     context: dict[str, Any] = {}
     if expect_deploy:
@@ -461,8 +462,6 @@ def judging_context(
         context["today"] = datetime.now(timezone.utc).date().isoformat()
     if first_failure is not None:
         context["failFast"] = {"sessionId": first_failure[0], "check": first_failure[1]}
-    if options.shadow:
-        context["shadow"] = True
     return context
 
 
