@@ -254,7 +254,9 @@ class _Followers:
 def _ended_fast(obs: Observation, first: tuple[str, str]) -> Observation:
     """A session ``--fail-fast`` stopped following (its follower saw the phase's stop, not a
     signal): cut off before it ended, as at a deadline, saying why (``contextual`` turns the
-    timed-out outcome this gives into a failure)."""
+    timed-out outcome this gives into a failure). Not ``error_is_current``: the API was not
+    failing, and a session without a failure of its own (another of ``run --check-sessions``
+    or of a commit) would be judged unavailable (API trouble) instead of timed out."""
     if obs.stop is not Stop.INTERRUPTED:
         return obs
     return dataclasses.replace(
@@ -262,7 +264,7 @@ def _ended_fast(obs: Observation, first: tuple[str, str]) -> Observation:
         stop=Stop.DEADLINE,
         signal=None,
         error=f"--fail-fast: the wait ended at the first definite failure ({first[1]})",
-        error_is_current=True,
+        error_is_current=False,
     )
 
 
