@@ -310,9 +310,9 @@ def test_fail_fast_over_several_check_sessions_cuts_the_others_as_unfinished(
     gates, tmp_path: Path
 ) -> None:
     """``run --check-sessions`` (one check session per check, ``run_checks.py``): Checkout
-    flow's session fails at 2 s; the other three are cut off by --fail-fast, not by API
-    trouble: failed (never unavailable, never 4 or 6), each listed unfinished, each cancelled
-    through the check-session endpoint with --cancel-on-fail."""
+    flow's session fails at 2 s; the others still running are cut off by --fail-fast, not by
+    API trouble: failed (never unavailable, never 4 or 6), each listed unfinished, each
+    cancelled through the check-session endpoint with --cancel-on-fail."""
     gate = gates("fail-fast", "checks", speed=1.0)
     started = time.monotonic()
     proc = gate("--fail-fast", "--cancel-on-fail", *reports(tmp_path), cwd=tmp_path, timeout="120")
@@ -320,8 +320,13 @@ def test_fail_fast_over_several_check_sessions_cuts_the_others_as_unfinished(
     assert time.monotonic() - started < 40
     assert "unavailable" not in said(proc).lower()
     data = json.loads((tmp_path / "gate.json").read_text())
-    cut = [s for s in data["sessions"] if s["name"] != "Checkout flow"]
-    assert len(cut) == 3 and data["context"]["failFast"]["check"] == "Checkout flow"
+    assert data["context"]["failFast"]["check"] == "Checkout flow"
+    cut = [s for s in data["sessions"] if s["stop"] != "final"]
+    # Homepage and Status page run ~60 s; Search suite (passes at 3 s after two failed
+    # attempts) may have ended first on a slow machine: then it passed, never cut
+    assert {"Homepage", "Status page"} <= {s["name"] for s in cut} and len(data["sessions"]) == 4
+    ended = [s for s in data["sessions"] if s["stop"] == "final" and s["name"] != "Checkout flow"]
+    assert all(s["outcome"] == "passed" for s in ended), ended
     for session in cut:
         assert session["outcome"] == "failed", session
         assert session["unfinished"] == [session["name"]]
