@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from checkly_gate.files import append_text, write_atomic
-from checkly_gate.finish import write_outputs
+from checkly_gate.finish import shadowed, write_outputs
 from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun, snapshot
 from tests import runs
@@ -77,6 +77,18 @@ def test_snapshot_round_trip_gives_the_same_verdict(name: str) -> None:
     assert again.verdict.outcome is run.verdict.outcome
     assert again.verdict.counts == run.verdict.counts
     assert again.requests == run.requests
+
+
+@pytest.mark.parametrize("name", sorted(runs.ALL_OUTCOMES))
+def test_a_shadowed_snapshot_stays_shadowed(name: str) -> None:
+    """--shadow is in the snapshot whichever path wrote it (``finish.shadowed``), a command
+    that ended before any wait included (no session read: unavailable, refused): ``report``
+    exits as the gate did and keeps the code it would have exited with."""
+    run = shadowed(runs.ALL_OUTCOMES[name](), True)
+    again = snapshot.load(snapshot.render(run))
+    assert again.verdict.exit_code == run.verdict.exit_code
+    assert again.would_exit_code == run.would_exit_code
+    assert again.verdict.warnings[:1] == run.verdict.warnings[:1]
 
 
 @pytest.mark.parametrize("text", ["", "[]", '{"tool": "other"}', '{"tool": "checkly-gate"}'])

@@ -95,6 +95,34 @@ def test_known_and_new_error_groups_and_the_main_branch(serve) -> None:
     assert get(sim, "/v1/test-sessions", errorGroupId="").status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("path", "target", "names"),
+    [
+        ("/v1/test-sessions/trigger", {"matchTags": [["web"]]}, {"Homepage"}),
+        ("/v1/test-sessions/trigger", {}, {"Checkout flow", "Search suite", "Homepage"}),
+        ("/v2/check-sessions/trigger", {}, {"Checkout flow", "Search suite", "Homepage"}),
+    ],
+    ids=["by-tag", "all", "check-sessions"],
+)
+def test_a_trigger_on_a_scenario_with_history_starts_its_checks(
+    serve, path: str, target: dict, names: set[str]
+) -> None:
+    """``run`` on a history scenario (known-and-new): a trigger of some of its checks (by tag,
+    or one check session per check) starts them; main's history, registered once for the
+    whole scenario, still shares Checkout flow's error group with the triggered session."""
+    sim = serve(load_scenario("known-and-new"), speed=20)
+    started = httpx.post(sim.url + path, json={"target": target}, headers=HEADERS, timeout=10)
+    assert started.status_code == 201, started.text
+    if path.startswith("/v2"):
+        assert {s["name"] for s in started.json()["sessions"]} == names
+        return
+    body = final_body(sim, started.json()["testSessionId"])
+    assert {r["name"] for r in body["results"]} == names
+    if "Checkout flow" in names:
+        main = get(sim, "/v1/test-sessions", branches="main").json()["entries"]
+        assert groups_of(body)["Checkout flow"] in main[0]["errorGroupIds"]
+
+
 def test_known_only_the_newest_main_session_decides(serve) -> None:
     sim = serve(load_scenario("known-only"), speed=10)
     sid = str(uuid.uuid4())

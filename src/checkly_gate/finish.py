@@ -122,11 +122,14 @@ def shadowed(run: GateRun, shadow: bool) -> GateRun:
     """``--shadow``: ``run`` with exit code 0 and the shadow line among the verdict's warnings
     (so the terminal, summary, JUnit and snapshot say it), the gate's own code kept in
     ``would_exit_code`` (the ``would-exit-code`` output); ``contextual.shadow`` decides.
-    Applied once, before ``finish``, by every path."""
+    Applied once, before ``finish``, by every path, and recorded here, by every path, in the
+    run's ``context`` (``"shadow": True``): a snapshot of a command that ended before any wait
+    (no match, no session, a failed trigger) is shadowed by ``report`` too."""
     if not shadow:
         return run
     verdict, would = contextual.shadow(run.verdict)
-    return dataclasses.replace(run, verdict=verdict, would_exit_code=would)
+    context = {**run.context, "shadow": True}
+    return dataclasses.replace(run, verdict=verdict, would_exit_code=would, context=context)
 
 
 def deferred_signal(run: GateRun, scope: Scope) -> GateRun:

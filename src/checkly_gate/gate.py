@@ -259,7 +259,9 @@ class _Followers:
 def _ended_fast(obs: Observation, first: tuple[str, str]) -> Observation:
     """A session ``--fail-fast`` stopped following (its follower saw the phase's stop, not a
     signal): cut off before it ended, as at a deadline, saying why (``contextual`` turns the
-    timed-out outcome this gives into a failure)."""
+    timed-out outcome this gives into a failure). Not ``error_is_current``: the API was not
+    failing, and a session without a failure of its own (another of ``run --check-sessions``
+    or of a commit) would be judged unavailable (API trouble) instead of timed out."""
     if obs.stop is not Stop.INTERRUPTED:
         return obs
     return dataclasses.replace(
@@ -267,7 +269,7 @@ def _ended_fast(obs: Observation, first: tuple[str, str]) -> Observation:
         stop=Stop.DEADLINE,
         signal=None,
         error=f"--fail-fast: the wait ended at the first definite failure ({first[1]})",
-        error_is_current=True,
+        error_is_current=False,
     )
 
 
@@ -475,7 +477,8 @@ def judging_context(
 ) -> dict[str, Any]:
     """What the verdict is judged against beyond the bodies (``contextual.in_context``'s
     mapping, stored in the snapshot): the deploy expectation (``expect_deploy``: sessions the
-    gate was given), the config file's quarantine entries as of today's UTC date, ``--shadow``."""
+    gate was given), the config file's quarantine entries as of today's UTC date, the
+    ``--fail-fast`` stop; ``--shadow`` is recorded by ``finish.shadowed``, on every path."""
     options = ctx.options
     context: dict[str, Any] = {}
     if expect_deploy:
@@ -485,8 +488,6 @@ def judging_context(
         context["today"] = datetime.now(timezone.utc).date().isoformat()
     if first_failure is not None:
         context["failFast"] = {"sessionId": first_failure[0], "check": first_failure[1]}
-    if options.shadow:
-        context["shadow"] = True
     return context
 
 

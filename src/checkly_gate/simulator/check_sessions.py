@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from checkly_gate.simulator import context
 from checkly_gate.simulator.model import Scenario
 from checkly_gate.simulator.responses import (
     NO_MATCH_MESSAGE,
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 def _check_scenario(scenario: Scenario, index: int = 0) -> Scenario:
     check = scenario.checks[index]
-    return replace(scenario, checks=(check,), session_name=check.name)
+    return context.triggered(scenario, (check,), session_name=check.name)
 
 
 def _start_check_session(sim: Simulator, scenario: Scenario, now: float, sid: str) -> None:

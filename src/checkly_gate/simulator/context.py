@@ -11,13 +11,15 @@ failed shares its error group with the scenario's own check (``CheckSpec.error_g
   with it.
 
 ``register_history`` is called once by ``Simulator`` for its default and per-session
-scenarios; ``history_scenario`` builds the scenario of one history session.
+scenarios; ``history_scenario`` builds the scenario of one history session; ``triggered`` the
+scenario of a session a trigger starts (some of the checks, no history of its own).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from checkly_gate.simulator.model import CheckSpec, HistoryEntry, Scenario
 
@@ -53,6 +55,16 @@ def history_scenario(scenario: Scenario, entry: HistoryEntry) -> Scenario:
         checks=tuple(checks),
         end="never" if entry.running else "auto",
     )
+
+
+def triggered(scenario: Scenario, checks: Sequence[CheckSpec], **changes: Any) -> Scenario:
+    """The scenario of a session a trigger starts: ``scenario`` with only ``checks`` (and
+    ``changes``: name, metadata...), without its ``history``. The history belongs to the whole
+    scenario: ``register_history`` listed its sessions once, and the error groups they share
+    are already set on the checks (``Scenario._share_history_groups``); a subset that left out
+    a check the history failed would otherwise be refused as naming a check not there.
+    Raises ``ScenarioError`` for changes the scenario refuses."""
+    return replace(scenario, checks=tuple(checks), history=(), **changes)
 
 
 def register_history(sim: Simulator, scenario: Scenario) -> list[str]:

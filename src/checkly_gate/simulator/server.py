@@ -728,9 +728,9 @@ class Simulator:
         metadata = dict(base.metadata)
         metadata.update({k: v for k, v in given.items() if k in METADATA_KEYS})
         try:
-            scenario = replace(
+            scenario = context.triggered(
                 base,
-                checks=tuple(checks),
+                checks,
                 session_name=payload.get("name") or base.session_name,
                 metadata=metadata,
             )
