@@ -404,3 +404,37 @@ def test_wait_commit_follows_only_the_sessions_of_that_commit(
     read = [FOLLOWED.match(p) for p in session_requests(gate.sim)]
     assert {m.group(1) for m in read if m} == {expected}  # GET by id and completion only
     report_agrees(proc, tmp_path)
+
+
+@pytest.mark.parametrize(("environment", "code"), [("production", 1), ("staging", 0)])
+def test_wait_commit_checks_the_environment_not_the_commit(
+    gates, tmp_path: Path, environment: str, code: int
+) -> None:
+    """A session found by commit tested that commit, but maybe not in the environment this
+    deploy expects: a pipeline-wide ``CHECKLY_GATE_EXPECT_ENVIRONMENT`` still applies (the
+    session of other-commit ran against staging). The CI's own commit (another one here)
+    is not compared: discovery already matched the one asked for."""
+    gate = gates("other-commit", "commit")
+    proc = gate(
+        *reports(tmp_path),
+        cwd=tmp_path,
+        CHECKLY_GATE_EXPECT_ENVIRONMENT=environment,
+        GITHUB_ACTIONS="true",
+        GITHUB_SHA=PR_COMMIT,
+    )
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    if code:
+        assert "staging" in said(proc) and environment in said(proc)
+    report_agrees(proc, tmp_path)
+
+
+def test_wait_branch_checks_the_commit_too(gates, tmp_path: Path) -> None:
+    """``wait --branch`` finds the newest session of a branch, whatever commit it tested: a
+    session of another commit than the CI's is never green (the deploy check of ``wait ID``)."""
+    gate = gates("other-commit", "commit")
+    gate.command = lambda: ["wait", "--branch", "feature/cart"]  # type: ignore[method-assign]
+    proc = gate(*reports(tmp_path), cwd=tmp_path, GITHUB_ACTIONS="true", GITHUB_SHA=PR_COMMIT)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    text = said(proc)
+    assert OTHER_COMMIT[:12] in text and PR_COMMIT[:12] in text, text
+    report_agrees(proc, tmp_path)

@@ -268,3 +268,27 @@ class Expectation:
                 "context.deploy.expectEnvironment",
             ),
         )
+
+
+#: How a command got its sessions, which decides what the deploy check looks at (§1):
+#: ``wait ID`` and ``wait --branch`` were given them: the commit and the environment;
+GIVEN = "given"
+#: ``wait --commit`` found them by commit (discovery matched it): the environment only;
+BY_COMMIT = "by-commit"
+#: ``run`` started them and sent their metadata itself: nothing.
+STARTED = "started"
+
+
+def narrowed(expectation: Expectation, how: str) -> Expectation | None:
+    """What the deploy check asks of sessions a command got ``how`` (``GIVEN``, ``BY_COMMIT``,
+    ``STARTED``): ``expectation`` itself, the same without the commit, or ``None`` when nothing
+    is left to check (``ValueError`` for another ``how``)."""
+    if how == GIVEN:
+        return expectation
+    if how == BY_COMMIT:
+        if not expectation.environment:
+            return None
+        return Expectation(ExpectCommit(OFF), (), expectation.environment)
+    if how == STARTED:
+        return None
+    raise ValueError(f"how must be {GIVEN}, {BY_COMMIT} or {STARTED}, got {how!r}")

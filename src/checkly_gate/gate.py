@@ -120,13 +120,13 @@ def wait(
     settings: PollSettings | None = None,
     wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     *,
-    expect_deploy: bool = False,
+    got: str = deploy.STARTED,
 ) -> GateRun:
     """Follow, judge, explain and finish ``refs`` (each id once, in order) under ``ctx``;
     returns the run whose ``verdict.exit_code`` to exit with. Outputs are written on every
-    outcome. ``settings``: the follow loop's (default: from the options). ``expect_deploy``:
-    the sessions were given (``wait ID``), so check they tested this deploy (issue 21 §1;
-    ``run`` and ``wait --commit`` already know they did)."""
+    outcome. ``settings``: the follow loop's (default: from the options). ``got``: how the
+    command got the sessions (``deploy.GIVEN``, ``BY_COMMIT``, ``STARTED``), which decides what
+    the deploy check asks of them (issue 21 §1; ``deploy.narrowed``)."""
     refs = list(dict.fromkeys(refs))
     progress = Progress(
         ctx.out, ctx.scope.now, colour=ctx.colour, quiet=ctx.quiet, several=len(refs) > 1
@@ -134,7 +134,7 @@ def wait(
     followed = follow_phase(ctx, refs, progress, settings or poll_settings(ctx.options))
     judged = judge_phase(ctx, followed)
     explained = explain_phase(ctx, refs, judged)
-    return finish_phase(ctx, refs, judged, explained, wall_clock, expect_deploy=expect_deploy)
+    return finish_phase(ctx, refs, judged, explained, wall_clock, got=got)
 
 
 def poll_settings(options: Options) -> PollSettings:
@@ -409,10 +409,10 @@ def finish_phase(
     explained: Explained,
     wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     *,
-    expect_deploy: bool = False,
+    got: str = deploy.STARTED,
 ) -> GateRun:
     """Phase 4: cancel on a signal if asked, combine, apply the context (``contextual.decide``:
-    the deploy check when ``expect_deploy``), write every output, print the verdict; under
+    the deploy check as ``got`` asks), write every output, print the verdict; under
     ``--shadow`` exit 0 saying what the exit would have been (``finish.shadowed``).
 
     A signal that arrives from here on cannot change the reports: they are written in full,
@@ -427,7 +427,7 @@ def finish_phase(
         cancel_sessions(ctx.client, [ref for ref in refs if ref.id not in final])
 
     checks = frozenset(ref.id for ref in refs if ref.kind == "check")
-    context = judging_context(ctx, expect_deploy, judged.first_failure)
+    context = judging_context(ctx, got, judged.first_failure)
     context.update(contextual.labels_context(explained.labels, options.fail_on))
     decision = contextual.in_context(
         combine(judged.verdicts, received), judged.observations, checks, context, received
@@ -473,16 +473,17 @@ def expectation(ctx: Command) -> deploy.Expectation:
 
 
 def judging_context(
-    ctx: Command, expect_deploy: bool, first_failure: tuple[str, str] | None = None
+    ctx: Command, got: str = deploy.STARTED, first_failure: tuple[str, str] | None = None
 ) -> dict[str, Any]:
     """What the verdict is judged against beyond the bodies (``contextual.in_context``'s
-    mapping, stored in the snapshot): the deploy expectation (``expect_deploy``: sessions the
-    gate was given), the config file's quarantine entries as of today's UTC date, the
+    mapping, stored in the snapshot): the deploy expectation (``deploy.narrowed`` for how the
+    command ``got`` the sessions), the config file's quarantine entries as of today's UTC date, the
     ``--fail-fast`` stop; ``--shadow`` is recorded by ``finish.shadowed``, on every path."""
     options = ctx.options
     context: dict[str, Any] = {}
-    if expect_deploy:
-        context["deploy"] = expectation(ctx).as_dict()
+    expect = deploy.narrowed(expectation(ctx), got)
+    if expect is not None:
+        context["deploy"] = expect.as_dict()
     if options.quarantine:
         context["quarantine"] = [entry.as_dict() for entry in options.quarantine]
         context["today"] = datetime.now(timezone.utc).date().isoformat()

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from checkly_gate import gate
+from checkly_gate import deploy, gate
 from checkly_gate.api import ApiError, Client, NotFound, Refused, Stopped, Transient
 from checkly_gate.ci import COMMIT_VARIABLES
 from checkly_gate.config import (
@@ -475,7 +475,9 @@ def find_and_wait(ctx: Command, discovery: DiscoveryOptions) -> int:
             what = " · ".join(b for b in bits if b)
             name = one_line(_text(entry.get("name")) or entry["id"], 120)
             ctx.say(f"Found test session '{name}' ({what}): {entry['id']}")
-    return gate.wait(ctx, gate.test_sessions(found.session_ids)).verdict.exit_code
+    # A session found by commit tested that commit; one found by branch alone may not have.
+    got = deploy.BY_COMMIT if discovery.commit else deploy.GIVEN
+    return gate.wait(ctx, gate.test_sessions(found.session_ids), got=got).verdict.exit_code
 
 
 def _ended(found: Discovery, discovery: DiscoveryOptions, signum: int | None) -> Verdict | None:

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import TextIO
 
-from checkly_gate import gate
+from checkly_gate import deploy, gate
 from checkly_gate.commands import commit
 from checkly_gate.commands.options import ENV, parse_options, resolve_options
 from checkly_gate.config import SESSION_ID_ENVS, ConfigError, parse_session_id
@@ -50,7 +50,7 @@ def main(
     with open_command(options, out, env, secrets, colour=use_colour(out, env)) as ctx:
         if discovery is not None:
             return commit.find_and_wait(ctx, discovery)
-        return gate.wait(ctx, refs, expect_deploy=True).verdict.exit_code
+        return gate.wait(ctx, refs, got=deploy.GIVEN).verdict.exit_code
     raise AssertionError("unreachable")  # pragma: no cover (for type checkers)
 
 
