@@ -382,12 +382,21 @@ def _labels(context: Mapping[str, object]) -> tuple[dict[tuple[str, str], Label]
             raise ContextError("context.labels: an entry without sessionId, resultId or label")
         first, last, why = item.get("firstSeen"), item.get("lastSeen"), item.get("why")
         labels[(sid, rid)] = Label(
-            str(name),
-            float(first) if isinstance(first, (int, float)) else None,
-            float(last) if isinstance(last, (int, float)) else None,
-            why if isinstance(why, str) else "",
+            str(name), _moment(first), _moment(last), why if isinstance(why, str) else ""
         )
     return labels, str(fail_on)
+
+
+#: Unix seconds a stored label time may hold: 1970 up to the year 9999 (a date can say it).
+_LAST_MOMENT = 253402300799.0
+
+
+def _moment(value: object) -> float | None:
+    """A stored ``firstSeen``/``lastSeen`` (Unix seconds) a date can say, else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    seconds = float(value)
+    return seconds if 0.0 <= seconds <= _LAST_MOMENT else None
 
 
 def fail_fast(judged: Verdict, ended: Collection[str], fast: object) -> Verdict:

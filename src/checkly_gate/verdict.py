@@ -350,6 +350,11 @@ class SetAside:
     text: str
     quarantine: Mapping[str, Any] = field(default_factory=dict)
 
+    def says(self) -> str:
+        """The one line every report shows for the run: ``quarantined, owner @payments,
+        expires 2026-12-31: flaky ...`` or ``known failure, seen before (first ...)``."""
+        return f"{mark_facts(self.mark).label}, {self.text}"
+
 
 @dataclass(frozen=True)
 class SessionVerdict:

@@ -63,6 +63,25 @@ class GateRun:
         rid = run.latest.result_id
         return self.labels.get((sv.session_id, rid)) if rid and self.labels else None
 
+    def labelled(self) -> list[tuple[SessionVerdict, Run, Label]]:
+        """Every labelled run (failing or set aside), in session and API order."""
+        found = []
+        for sv in self.verdict.sessions:
+            for run in sv.runs:
+                label = self.label(sv, run)
+                if label is not None:
+                    found.append((sv, run, label))
+        return found
+
+    def label_counts(self) -> dict[str, int]:
+        """How many labelled runs are ``new``, ``known`` (seen before, failing on main too)
+        and ``unknown`` (the history could not tell): what the outputs count."""
+        counts = {"new": 0, "known": 0, "unknown": 0}
+        for _sv, _run, label in self.labelled():
+            key = "known" if label.known else label.label
+            counts[key if key in counts else "unknown"] += 1
+        return counts
+
 
 def session_link(run: GateRun, sv: SessionVerdict) -> str:
     """The session's web link: from the parsed session, else the last raw body; "" if unknown."""

@@ -46,6 +46,7 @@ def variables(run: GateRun) -> dict[str, str]:
     """The report's variables, names without the ``CHECKLY_GATE_`` prefix."""
     verdict = run.verdict
     counts = verdict.counts
+    labels = run.label_counts()  # failing runs by history label, set aside or not
     first = verdict.sessions[0] if verdict.sessions else None
     found = {
         "STATUS": verdict.outcome.label,
@@ -56,6 +57,9 @@ def variables(run: GateRun) -> dict[str, str]:
         "DEGRADED": str(counts.degraded),
         "SKIPPED": str(counts.skipped),
         "TOTAL": str(counts.total),
+        "QUARANTINED": str(counts.quarantined),  # set aside by a quarantine entry
+        "NEW_FAILURES": str(labels["new"]),
+        "KNOWN_FAILURES": str(labels["known"]),
         "SESSION_URL": _url(session_link(run, first)) if first else "",
         "SESSION_ID": _session_id(first.session_id) if first else "",
     }

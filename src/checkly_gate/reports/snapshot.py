@@ -117,6 +117,12 @@ def _session_entry(
         "warnings": list(sv.warnings),
         "counts": sv.counts.as_dict(),
         "unfinished": [run_.name for run_ in sv.unfinished],
+        # Runs the context set aside (what ``report`` decides again from ``context``): for
+        # readers of the file, never read back.
+        "setAside": [
+            {"resultId": a.result_id, "name": r.name, "mark": a.mark.value, "text": a.says()}
+            for r, a in sv.aside_runs
+        ],
         "stop": obs.stop.value if obs else None,
         "error": obs.error if obs else None,
         "errorIsCurrent": obs.error_is_current if obs else False,
