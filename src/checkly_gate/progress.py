@@ -155,7 +155,7 @@ def render_explanations(run: GateRun, limit: int = 10) -> list[str]:
         why = row.message + (f", failed by {' and '.join(flags)}" if flags else "")
         label = run.label(sv, item)
         why += f" · {label.text()}" if label is not None else ""
-        lines += wrap(f"  {row.glyph} {one_line(item.name)}{_where(item)}: {why}", indent="      ")
+        lines += _folded(f"{row.glyph} {one_line(item.name)}{_where(item)}: {why}")
         texts = [run.error_messages[g] for g in item.error_group_ids if g in run.error_messages]
         if texts:
             lines.append(fit(f"{LINK_INDENT}why: {one_line(texts[0], 300)}"))
@@ -167,6 +167,11 @@ def render_explanations(run: GateRun, limit: int = 10) -> list[str]:
     if len(failing) > limit:
         lines.append(f"  … and {len(failing) - limit} more, see the reports")
     return lines + render_set_aside(run, limit)
+
+
+def _folded(text: str) -> list[str]:
+    """``text`` as a run's lines: indented two columns, folded (``wrap``), never cut."""
+    return [f"  {line}" for line in wrap(text, WIDTH - 2, indent="    ")]
 
 
 def _where(run: Run) -> str:
@@ -181,8 +186,7 @@ def render_set_aside(run: GateRun, limit: int = 10) -> list[str]:
     aside = [(sv, item, a) for sv in run.verdict.sessions for item, a in sv.aside_runs]
     for sv, item, found in aside[:limit]:
         row = sv.row(item)
-        text = f"  {row.glyph} {one_line(item.name)}{_where(item)}: {found.says()}"
-        lines += wrap(text, indent="      ")
+        lines += _folded(f"{row.glyph} {one_line(item.name)}{_where(item)}: {found.says()}")
         lines += _link_line(link(item.latest.link))
     if len(aside) > limit:
         lines.append(f"  … and {len(aside) - limit} more set aside, see the reports")

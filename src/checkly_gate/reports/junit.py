@@ -452,7 +452,8 @@ def _set_aside(case: ET.Element, run: Run, name: str, ctx: _Context, what: str, 
     failed = what + after + (f", failed by {' and '.join(flags)}" if flags else "")
     message = f"{aside.says()} ({failed})"
     text = _lines(aside.says(), failed, _history(run, ctx), link)
-    _mark(case, row.junit or "skipped", message, row.label, text)
+    # The type names the mark as pytest's xfail does (``pytest.xfail``): ``gate.quarantined``.
+    _mark(case, row.junit or "skipped", message, f"gate.{aside.mark.value}", text)
     groups = [ctx.texts.groups(a, name, attempt=True) for a in run.failed_attempts]
     if not flags:  # failed by its own facts: the FINAL row's error groups say why
         groups.append(ctx.texts.groups(run.latest, name))
