@@ -54,6 +54,7 @@ GROUPS: dict[str, frozenset[str]] = {
             "test_e2e",
             "test_e2e_ctrf",
             "test_e2e_context",
+            "test_e2e_marks",
             "test_e2e_discovery",
             "test_e2e_proof",
             "test_e2e_publish",
