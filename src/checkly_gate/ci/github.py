@@ -200,10 +200,9 @@ def render_annotations(run: GateRun, limit: int = ANNOTATION_LIMIT) -> list[str]
                 check_errors.append(
                     _run_error(r, run.error_messages, session, run.evidence, sv.policy, kind, said)
                 )
-            elif aside is not None:  # set aside by the context: a warning, never an error
-                warnings.append(_run_warning(r, session, run.evidence, sv.row(r), aside.says()))
-            elif facts(r.category).warned:
-                warnings.append(_run_warning(r, session, run.evidence))
+            elif sv.row(r).warned:  # flaky, degraded, or set aside (``outcomes.MARK``)
+                says = aside.says() if aside is not None else ""
+                warnings.append(_run_warning(r, session, run.evidence, sv.row(r), says))
     if not run.verdict.sessions and run.verdict.exit_code != 0:
         reason = plain_text(run.verdict.reason, MESSAGE_LIMIT)
         errors.append(command("error", reason, title=f"checkly-gate: {run.verdict.outcome.label}"))

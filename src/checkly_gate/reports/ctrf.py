@@ -56,7 +56,7 @@ from typing import Any
 
 from checkly_gate import __version__
 from checkly_gate.models import Result
-from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, Outcome, facts
+from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, Mark, Outcome, facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.junit import case_names, clean_attr, clean_text, suite_names
 from checkly_gate.verdict import Category, Run, SessionVerdict, policy_flags
@@ -80,6 +80,8 @@ STATUS: dict[Category, str] = {
     Category.PENDING: "pending",
     Category.UNKNOWN: "other",
 }
+#: CTRF status of a run the context set aside, whatever its category (the table above).
+MARK_STATUS: dict[Mark, str] = {Mark.QUARANTINED: "skipped", Mark.KNOWN: "skipped"}
 STATUSES = ("passed", "failed", "skipped", "pending", "other")
 
 
@@ -158,9 +160,9 @@ def _run_test(
     flags = policy_flags(run, gate.policy) if status == "passed" else ()
     if flags:
         status = "failed"
-    aside = sv.aside(run)
-    if aside is not None:  # set aside by the context: never red (see the module doc)
-        status = "skipped"
+    mark = sv.mark(run)
+    if mark is not None:  # set aside by the context: never red (see the module doc)
+        status = MARK_STATUS[mark]
     test: dict[str, Any] = {
         "name": name,
         "status": status,

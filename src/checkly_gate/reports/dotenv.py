@@ -57,14 +57,18 @@ def variables(run: GateRun) -> dict[str, str]:
         "DEGRADED": str(counts.degraded),
         "SKIPPED": str(counts.skipped),
         "TOTAL": str(counts.total),
-        "QUARANTINED": str(counts.quarantined),  # set aside by a quarantine entry
-        "NEW_FAILURES": str(labels["new"]),
-        "KNOWN_FAILURES": str(labels["known"]),
         "SESSION_URL": _url(session_link(run, first)) if first else "",
         "SESSION_ID": _session_id(first.session_id) if first else "",
     }
     if run.would_exit_code is not None:  # --shadow: the code the gate would have exited with
         found["WOULD_EXIT_CODE"] = str(run.would_exit_code)
+    # The context's counts (issue 21), only where it applied, as WOULD_EXIT_CODE: a quarantine
+    # configured, history labels read (failing runs by label, set aside or not).
+    if "quarantine" in run.context or counts.quarantined:
+        found["QUARANTINED"] = str(counts.quarantined)
+    if run.labels:
+        found["NEW_FAILURES"] = str(labels["new"])
+        found["KNOWN_FAILURES"] = str(labels["known"])
     return found
 
 
