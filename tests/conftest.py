@@ -55,6 +55,7 @@ GROUPS: dict[str, frozenset[str]] = {
             "test_e2e_ctrf",
             "test_e2e_context",
             "test_e2e_context_commands",
+            "test_e2e_marks",
             "test_e2e_discovery",
             "test_e2e_history_cost",
             "test_e2e_proof",

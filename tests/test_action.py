@@ -51,6 +51,11 @@ GATE_OUTPUTS = [
     "skipped",
     "total",
     "failed-checks",
+    "quarantined",
+    "new-failures",
+    "known-failures",
+    "unknown-failures",
+    "failure-labels",
     "junit",
     "summary",
 ]

@@ -160,7 +160,7 @@ def test_custom_limit_and_warning_notice() -> None:
     lines = render_annotations(flaky(12))
     warnings = [line for line in lines if line.startswith("::warning")]
     assert len(warnings) == 10
-    assert lines[-1].startswith("::notice::2 more flaky or degraded checks")
+    assert lines[-1].startswith("::notice::2 more flaky, degraded or set-aside checks")
     assert len([line for line in render_annotations(failing(3), limit=2) if "::error" in line]) == 2
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import uuid
 from typing import Any
 
 from hypothesis import given, settings
@@ -264,3 +266,114 @@ def test_the_corners_the_property_guards() -> None:
     assert decide(verdict, ended=ended(verdict), applied=applied).exit_code == 0
     labels = label_all(verdict, ON_MAIN)
     assert decide(verdict, ended=ended(verdict), labels=labels, fail_on="new").exit_code == 0
+
+
+# --------------------------------------------------------------------------- set-aside runs
+
+LABELS = st.sampled_from([NEW, SEEN_BEFORE, ON_MAIN, UNKNOWN, None])
+ROW_OUTCOMES = [
+    ("FAILED", "FINAL", {}),
+    ("FAILED", "FINAL", {"hasErrors": True}),
+    ("PASSED", "FINAL", {}),
+    ("PASSED", "FINAL", {"isDegraded": True}),
+    ("RUNNING", "PENDING", {}),
+    ("CANCELLED", "FINAL", {"aborted": True}),
+    ("EXPLODED", "FINAL", {}),  # a status the gate does not know: unknown
+]
+
+
+@st.composite
+def plain_sessions(draw: st.DrawFn) -> Any:
+    """A well-formed session of a few named checks with random outcomes and a random session
+    status (the generated ``sessions()`` bodies rarely hold a definite failure of a named
+    check in a settled session; these often do)."""
+    from tests.bodies import Case
+
+    sid = str(uuid.UUID(int=draw(st.integers(1, 2**64))))
+    results = []
+    for name in draw(st.lists(names, min_size=1, max_size=4)):
+        status, kind, flags = draw(st.sampled_from(ROW_OUTCOMES))
+        results.append(row(name, status, kind, **flags))
+    status = draw(st.sampled_from(["FAILED"] * 4 + ["PASSED", "CANCELLED", "RUNNING", "ODD"]))
+    return Case(sid, session_body(status, results, sid))
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    cases=st.lists(
+        st.one_of(plain_sessions(), plain_sessions(), sessions()), min_size=1, max_size=3
+    ),
+    stops=st.lists(st.sampled_from([*[Stop.FINAL] * 6, *Stop]), min_size=3, max_size=3),
+    checks=st.lists(names, min_size=1, max_size=4),
+    days=st.integers(-3, 30),
+    fail_on=st.sampled_from(["any", "new", "new"]),
+    signal=st.sampled_from([None, None, None, 2]),
+    data=st.data(),
+)
+def test_set_aside_runs_keep_counts_reports_and_exit_code_in_agreement(
+    cases: list[Any],
+    stops: list[Stop],
+    checks: list[str],
+    days: int,
+    fail_on: str,
+    signal: int | None,
+    data: Any,
+) -> None:
+    """Random verdicts, quarantine entries and per-run labels: (1) per session, failed +
+    set aside = the runs that failed before the context, and no run is both; (2) no unknown,
+    unfinished, skipped run, nor any run of a session that did not end PASSED or FAILED, is
+    ever set aside; (3) the JUnit file has a red element (``failure``/``error``) iff the gate
+    exits non-zero, and every set-aside run is ``skipped``; (4) CTRF says the same."""
+    from checkly_gate.outcomes import Mark
+    from checkly_gate.reports import GateRun, ctrf, junit
+    from tests import junit_dialect
+
+    pairs = list(zip(cases, stops[: len(cases)], strict=True))
+    svs = []
+    for case, stop in pairs:
+        try:
+            session = parse_session(case.body)
+        except Exception:
+            session = None
+        svs.append(judge_session(Observation(case.requested_id, stop, session)))
+    verdict = combine(svs, signal)
+    finished = {case.requested_id for case, stop in pairs if stop is Stop.FINAL}
+    applied = apply([entry(c) for c in dict.fromkeys(checks)], svs, TODAY + dt.timedelta(days))
+    labels = {}
+    for sv in svs:
+        for run in sv.failing:
+            label = data.draw(LABELS)
+            if label is not None and run.latest.result_id:
+                labels[(sv.session_id, run.latest.result_id)] = Label(label, 1.0e9, 1.1e9)
+    decision = decide(
+        verdict, ended=finished, applied=applied, labels=labels, fail_on=fail_on, signal=signal
+    )
+    for before, after in zip(verdict.sessions, decision.verdict.sessions, strict=True):
+        counts = after.counts
+        assert counts.failing + counts.quarantined + counts.known == before.counts.failing
+        assert counts.total == before.counts.total
+        assert len(after.failing) + len(after.set_aside) == len(before.failing)
+        status = after.session.status if after.session is not None else None
+        for run, aside in after.aside_runs:
+            assert run in before.failing and not after.fails(run)
+            assert run.final is not None and run.category in (
+                Category.FAILED,
+                Category.ERROR,
+                Category.FLAKY,
+                Category.DEGRADED,
+            )
+            assert status in ("PASSED", "FAILED") and after.session_id in finished
+            if aside.mark is Mark.KNOWN:
+                assert fail_on == "new" and labels[(after.session_id, aside.result_id)].known
+    run = GateRun(
+        verdict=dataclasses.replace(decision.verdict, warnings=decision.notes),
+        labels=decision.labels,
+    )
+    xml = junit.render(run)
+    assert junit_dialect.problems(xml) == []
+    red = decision.exit_code != 0
+    assert junit_dialect.gitlab_red(xml) is red and junit_dialect.dorny_red(xml) is red
+    doc = ctrf.document(run)
+    assert (doc["results"]["summary"]["failed"] > 0) is red
+    marked = sum(len(sv.set_aside) for sv in decision.verdict.sessions)
+    assert xml.count('type="gate.') == marked

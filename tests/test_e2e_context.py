@@ -274,14 +274,20 @@ def test_quarantined_failures_are_green_and_reported(sim_factory, tmp_path: Path
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = " ".join(proc.stdout.split())
     assert "passed with 2 quarantined failures" in out
-    for text in (out, (tmp_path / "summary.md").read_text(), (tmp_path / "junit.xml").read_text()):
-        assert "quarantined: Checkout flow" in text and "@payments" in text
-        assert SOON.isoformat() in text and "PAY-123" in text
+    assert "Checkout flow · eu-west-1: quarantined, owner @payments" in out
+    summary = (tmp_path / "summary.md").read_text()
+    assert "**🔕 Quarantined (2):**" in summary
+    junit = (tmp_path / "junit.xml").read_text()
+    assert junit.count('type="gate.quarantined"') == 2 and "<failure" not in junit
+    for text in (out, summary, junit):
+        assert "@payments" in text and SOON.isoformat() in text and "PAY-123" in text
     assert "'Nope' matched no failing check run" in out
     data = json.loads((tmp_path / "gate.json").read_text())
     assert data["exitCode"] == 0 and data["context"]["today"] == TODAY.isoformat()
+    assert (data["counts"]["failed"], data["counts"]["quarantined"]) == (0, 2)
     again = report_again(tmp_path)
-    assert again.returncode == 0 and "quarantined: Search suite" in " ".join(again.stdout.split())
+    said = " ".join(again.stdout.split())
+    assert again.returncode == 0 and "Search suite · eu-west-1: quarantined, owner" in said
 
 
 def test_an_expired_entry_fails_again_and_says_so(sim_factory, tmp_path: Path) -> None:
@@ -378,10 +384,15 @@ def test_history_labels_in_every_report(sim_factory, tmp_path: Path) -> None:
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     out = " ".join(proc.stdout.split())
-    assert "Checkout flow: failing on main too (first " in out and "Search suite: new" in out
-    for name in ("summary.md", "junit.xml", "gate.json"):
-        text = (tmp_path / name).read_text()
-        assert "Checkout flow: failing on main too" in text and "Search suite: new" in text, name
+    assert "Checkout flow · eu-west-1: an assertion failed · failing on main too (first " in out
+    assert "Search suite · eu-west-1: an assertion failed · new" in out
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| ❌ failed · failing on main too \\(first " in summary
+    assert "| ❌ failed · new | Search suite |" in summary
+    junit = (tmp_path / "junit.xml").read_text()
+    assert "history: failing on main too (first " in junit and "history: new" in junit
+    labels = json.loads((tmp_path / "gate.json").read_text())["context"]["labels"]
+    assert sorted(x["label"] for x in labels) == ["failing on main too", "new"]
 
 
 def test_fail_on_new_with_one_new_failure_is_red(sim_factory, tmp_path: Path) -> None:
@@ -404,8 +415,11 @@ def test_fail_on_new_with_only_known_failures_is_green_and_lists_them(sim_factor
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = " ".join(proc.stdout.split())
     assert "passed with 2 known failures" in out
-    assert "Login API: seen before (first " in out and "Checkout flow: failing on main" in out
-    assert "Login API: seen before" in (tmp_path / "summary.md").read_text()
+    assert "Login API · eu-west-1: known failure, seen before (first " in out
+    assert "Checkout flow · eu-west-1: known failure, failing on main too" in out
+    summary = (tmp_path / "summary.md").read_text()
+    assert "**📌 Known failures (2):**" in summary and "Login API" in summary
+    assert "| 📌 known failure · seen before \\(first " in summary
     assert report_again(tmp_path).returncode == 0
 
 

@@ -343,3 +343,17 @@ def test_location_only_for_checks_run_in_several_locations() -> None:
     rows = [row("Home"), row("Home", location="us-east-1"), row("Login")]
     names = junit.case_names(runs.from_body(session_body("PASSED", rows)).verdict.sessions[0].runs)
     assert names == ["Home [eu-west-1]", "Home [us-east-1]", "Login"]
+
+
+def test_every_mark_has_a_row_that_is_never_red() -> None:
+    """A set-aside run (issue 21) is drawn by its mark's row: every ``Mark`` has one, and it is
+    ``skipped`` in JUnit, never broken, a warning: a green gate with set-aside runs leaves no
+    red element, and a red one is red for its other runs only."""
+    from checkly_gate.outcomes import MARK, Mark, mark_facts
+
+    assert set(MARK) == set(Mark)
+    labels = {facts(c).label for c in Category}
+    for mark in Mark:
+        row = mark_facts(mark)
+        assert row.junit == "skipped" and row.junit not in RED_ELEMENTS
+        assert not row.broken and row.warned and row.label not in labels

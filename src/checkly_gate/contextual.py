@@ -4,11 +4,15 @@
 what the context phases found, and returns the ``Decision`` every report and the exit code
 read:
 
-1. **quarantine** (``quarantine.apply``): a FAILED session whose every failing run is a
-   definite failure covered by an active entry passes ("passed with N quarantined failures");
-2. **--fail-on new** (``history`` labels): a FAILED session whose every remaining failing run is
-   known (seen before, failing on main too) passes ("passed with N known failures"); an unknown
-   label never passes;
+1. **quarantine** (``quarantine.apply``): in a FAILED session the gate saw end, each failing
+   run that is a definite check failure covered by an active entry is set aside as
+   *quarantined* (``verdict.SetAside``, decided once here, ``_marks``);
+2. **--fail-on new** (``history`` labels): each remaining such run whose label is known (seen
+   before, failing on main too) is set aside as a *known failure*; an unknown label never is.
+   Set-aside runs do not fail the gate and are not counted as failed, whether or not their
+   session passes: it passes ("passed with 1 known failure and 1 quarantined failure") only
+   when every other run passes (``quarantine.passes_setting_aside``), else it stays FAILED
+   with the rest named;
 3. **the deploy** (``deploy.check_session``): a session that tested another commit or
    environment (or lacks the metadata an explicit value requires) is FAILED (exit 1) whatever
    1 and 2 said, never 0, 4 or 6; only an interrupt (130) or a usage error (2) stays;
@@ -24,13 +28,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from checkly_gate import deploy, quarantine
-from checkly_gate.outcomes import Outcome
-from checkly_gate.verdict import Run, SessionVerdict, Verdict, combine
+from checkly_gate.outcomes import Mark, Outcome
+from checkly_gate.text import one_line
+from checkly_gate.verdict import (
+    Run,
+    SessionVerdict,
+    SetAside,
+    Verdict,
+    aside_words,
+    combine,
+    with_set_aside,
+)
 
 if TYPE_CHECKING:  # types only: this module stays pure (history is a shell module)
     from checkly_gate.history import Label
@@ -55,8 +69,10 @@ class Decision:
     """What the gate says after its context: ``verdict`` (per-session outcomes and reasons
     rewritten as above), ``exit_code`` (what the process exits with), ``would_exit_code`` (the
     gate's own answer, equal unless ``--shadow``), ``quarantined`` and ``known`` (the failures
-    that did not fail the gate: every report lists them), ``notes`` (one line each: deploy
-    notes and failures, quarantine warnings, the shadow line)."""
+    set aside: ``SessionVerdict.set_aside`` carries them to every report), ``notes`` (one line
+    each: deploy notes and failures, quarantine warnings (unmatched, expired, refused), the
+    shadow line), ``labels`` (the history labels of the failing runs, keyed by (session id,
+    ``Run.latest.result_id``): ``GateRun.labels`` for every report)."""
 
     verdict: Verdict
     exit_code: int
@@ -65,6 +81,7 @@ class Decision:
     quarantined: tuple[quarantine.Match, ...] = ()
     known: tuple[Known, ...] = ()
     notes: tuple[str, ...] = ()
+    labels: Mapping[tuple[str, str], Label] = dataclasses.field(default_factory=dict)
 
     @property
     def shadow_line(self) -> str:
@@ -81,82 +98,61 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-@dataclass(frozen=True)
-class _SetAside:
-    """A FAILED session let pass by rule 1 or 2: its new ``reason``, the ``quarantined``
-    matches and the ``known`` failures set aside (every report lists them)."""
-
-    reason: str
-    quarantined: tuple[quarantine.Match, ...]
-    known: tuple[Known, ...] = ()
-
-
-def _matches(sv: SessionVerdict, applied: quarantine.Applied) -> tuple[quarantine.Match, ...]:
-    """The quarantine matches of ``sv``'s runs, in ``applied``'s order."""
-    return tuple(m for m in applied.quarantined if m.session_id == sv.session_id)
-
-
-def _held(matches: Sequence[quarantine.Match]) -> set[str]:
-    """The ``Run.latest.result_id`` of each quarantined run."""
-    return {m.run.latest.result_id for m in matches}
-
-
 def _settled(sv: SessionVerdict, ended: Collection[str]) -> bool:
     """Whether rules 1 and 2 may look at ``sv``: FAILED, and a session the gate saw end."""
     return sv.outcome is Outcome.FAILED and sv.session_id in ended
 
 
-def _quarantine_phase(
-    sv: SessionVerdict, ended: Collection[str], applied: quarantine.Applied
-) -> _SetAside | None:
-    """Rule 1: ``sv`` passes when its every failing run is covered by an active entry
-    (``quarantine.passes_setting_aside``); ``None`` when it does not."""
-    matches = _matches(sv, applied)
-    held = _held(matches)
-    if not (_settled(sv, ended) and held and quarantine.passes_setting_aside(sv, held)):
-        return None
-    return _SetAside(f"passed with {_plural(len(held), 'quarantined failure')}", matches)
-
-
-def _fail_on_new_phase(
+def _marks(
     sv: SessionVerdict,
     ended: Collection[str],
     applied: quarantine.Applied,
     labels: Mapping[tuple[str, str], Label],
     fail_on: str,
-) -> _SetAside | None:
-    """Rule 2 (``--fail-on new``): ``sv`` passes when its every failing run not quarantined
-    has a known label and the rest passes (``quarantine.passes_setting_aside``); ``None`` when
-    not, as soon as one run is unlabelled or its label is not known."""
-    if fail_on != "new" or not _settled(sv, ended):
-        return None
-    matches = _matches(sv, applied)
-    held = _held(matches)
-    let_pass: dict[str, Known] = {}
+) -> tuple[SetAside, ...]:
+    """Rules 1 and 2 per run, decided once: each failing run of ``sv`` that is a definite
+    check failure (``quarantine.why_not``: never unknown, unfinished, or in a cancelled or
+    unsettled session) is *quarantined* when an active entry covers it, else, under
+    ``--fail-on new``, a *known failure* when its label is known. Whether the session then
+    passes is ``quarantine.passes_setting_aside``'s rule, not this one's. A run whose
+    ``result_id`` is empty or shared by another run is never set aside (marks are keyed by
+    it)."""
+    if not _settled(sv, ended):
+        return ()
+    ids = Counter(run.latest.result_id for run in sv.runs)
+    covered = {id(m.run): m.entry for m in applied.quarantined if m.session_id == sv.session_id}
+    marks: list[SetAside] = []
     for run in sv.failing:
-        key = run.latest.result_id
-        if key in held:
+        rid = run.latest.result_id
+        if not rid or ids[rid] > 1 or quarantine.why_not(sv, run):
             continue
-        label = labels.get((sv.session_id, key))
-        if label is None or not label.known:
-            return None
-        let_pass[key] = Known(sv.session_id, run, label)
-    if not (let_pass and quarantine.passes_setting_aside(sv, held | set(let_pass))):
-        return None
-    parts = [_plural(len(let_pass), "known failure")]
-    if held:
-        parts.append(_plural(len(held), "quarantined failure"))
-    return _SetAside(f"passed with {' and '.join(parts)}", matches, tuple(let_pass.values()))
+        entry = covered.get(id(run))
+        label = labels.get((sv.session_id, rid))
+        if entry is not None:
+            marks.append(SetAside(rid, Mark.QUARANTINED, entry.terms(), entry.as_dict()))
+        elif fail_on == "new" and label is not None and label.known:
+            marks.append(SetAside(rid, Mark.KNOWN, label.text()))
+    return tuple(marks)
 
 
-def _deploy_phase(
-    sv: SessionVerdict, aside: _SetAside | None, own: Sequence[deploy.Finding]
-) -> SessionVerdict:
-    """Rule 3: ``sv`` with what rules 1 and 2 said (``aside``), then FAILED whatever they said
-    when its deploy findings ``own`` fail, unless its outcome is one of ``_KEPT``."""
+def _set_aside(sv: SessionVerdict, marks: Sequence[SetAside]) -> SessionVerdict:
+    """``sv`` with ``marks`` (``verdict.with_set_aside``: counts and reason), PASSED ("passed
+    with 1 known failure and 1 quarantined failure") when every run that is not set aside
+    passes (``quarantine.passes_setting_aside``), else with its outcome."""
+    if not marks:
+        return sv
+    passes = quarantine.passes_setting_aside(sv, {m.result_id for m in marks})
+    marked = with_set_aside(sv, marks)
+    if passes:
+        reason = f"passed with {aside_words(marked.counts)}"
+        marked = dataclasses.replace(marked, outcome=Outcome.PASSED, reason=reason)
+    return marked
+
+
+def _deploy_phase(sv: SessionVerdict, own: Sequence[deploy.Finding]) -> SessionVerdict:
+    """Rule 3: ``sv`` (as rules 1 and 2 left it) FAILED whatever they said when its deploy
+    findings ``own`` fail, unless its outcome is one of ``_KEPT``."""
     outcome, reason = sv.outcome, sv.reason
-    if aside is not None:
-        outcome, reason = Outcome.PASSED, aside.reason
     wrong = deploy.failing(own)
     if wrong and outcome not in _KEPT:
         outcome = Outcome.FAILED
@@ -164,6 +160,38 @@ def _deploy_phase(
     if (outcome, reason) != (sv.outcome, sv.reason):
         sv = dataclasses.replace(sv, outcome=outcome, reason=reason)
     return sv
+
+
+def _refused_notes(applied: quarantine.Applied) -> list[str]:
+    """One line per failing run an entry names that may not be quarantined, with why."""
+    return [
+        f"not quarantined: {one_line(m.run.name, 100)} ({why}): {m.entry.describe()}"
+        for m, why in applied.refused
+    ]
+
+
+def _kept(
+    sv: SessionVerdict, applied: quarantine.Applied, marks: Sequence[SetAside]
+) -> list[quarantine.Match]:
+    """The quarantine matches of ``sv`` that ``marks`` set aside."""
+    held = {m.result_id for m in marks if m.mark is Mark.QUARANTINED}
+    return [
+        m
+        for m in applied.quarantined
+        if m.session_id == sv.session_id and m.run.latest.result_id in held
+    ]
+
+
+def _known(
+    sv: SessionVerdict, labels: Mapping[tuple[str, str], Label], marks: Sequence[SetAside]
+) -> list[Known]:
+    """The known failures of ``sv`` that ``marks`` set aside, with their labels."""
+    held = {m.result_id for m in marks if m.mark is Mark.KNOWN}
+    return [
+        Known(sv.session_id, run, labels[(sv.session_id, run.latest.result_id)])
+        for run in sv.runs
+        if run.latest.result_id in held
+    ]
 
 
 def _combine_phase(
@@ -207,24 +235,28 @@ def decide(
     findings = findings or {}
     applied = applied or quarantine.Applied()
     labels = labels or {}
-    notes: list[str] = list(applied.notes)
+    notes: list[str] = list(applied.warnings) + _refused_notes(applied)
     kept_quarantined: list[quarantine.Match] = []
     known: list[Known] = []
     sessions: list[SessionVerdict] = []
     for sv in judged.sessions:
-        aside = _quarantine_phase(sv, ended, applied) or _fail_on_new_phase(
-            sv, ended, applied, labels, fail_on
-        )
-        if aside is not None:
-            kept_quarantined += aside.quarantined
-            known += aside.known
+        marks = _marks(sv, ended, applied, labels, fail_on)
+        kept_quarantined += _kept(sv, applied, marks)
+        known += _known(sv, labels, marks)
         own = tuple(findings.get(sv.session_id, ()))
         notes += deploy.notes(own)
-        sessions.append(_deploy_phase(sv, aside, own))
+        sessions.append(_deploy_phase(_set_aside(sv, marks), own))
     verdict = _combine_phase(judged, sessions, signal)
     exit_code = _shadow_phase(verdict, shadow)
     decision = Decision(
-        verdict, exit_code, verdict.exit_code, shadow, tuple(kept_quarantined), tuple(known), ()
+        verdict,
+        exit_code,
+        verdict.exit_code,
+        shadow,
+        tuple(kept_quarantined),
+        tuple(known),
+        (),
+        dict(labels),
     )
     if shadow:
         notes.append(decision.shadow_line)
@@ -294,7 +326,7 @@ def in_context(
     fast = context.get("failFast")
     if fast is not None and signal is None:
         judged = fail_fast(judged, ended, fast)
-    decision = decide(
+    return decide(
         judged,
         ended=ended,
         findings=findings,
@@ -303,7 +335,6 @@ def in_context(
         fail_on=fail_on,
         signal=signal,
     )
-    return dataclasses.replace(decision, notes=(*_label_notes(judged, labels), *decision.notes))
 
 
 def labels_context(labels: Mapping[tuple[str, str], Label], fail_on: str) -> dict[str, object]:
@@ -351,23 +382,21 @@ def _labels(context: Mapping[str, object]) -> tuple[dict[tuple[str, str], Label]
             raise ContextError("context.labels: an entry without sessionId, resultId or label")
         first, last, why = item.get("firstSeen"), item.get("lastSeen"), item.get("why")
         labels[(sid, rid)] = Label(
-            str(name),
-            float(first) if isinstance(first, (int, float)) else None,
-            float(last) if isinstance(last, (int, float)) else None,
-            why if isinstance(why, str) else "",
+            str(name), _moment(first), _moment(last), why if isinstance(why, str) else ""
         )
     return labels, str(fail_on)
 
 
-def _label_notes(judged: Verdict, labels: Mapping[tuple[str, str], Label]) -> list[str]:
-    """One line per labelled failing run: ``Checkout flow: seen before (first ..., last ...)``."""
-    lines = []
-    for sv in judged.sessions:
-        for run in sv.failing:
-            label = labels.get((sv.session_id, run.latest.result_id or ""))
-            if label is not None:
-                lines.append(f"{run.name}: {label.text()}")
-    return lines
+#: Unix seconds a stored label time may hold: 1970 up to the year 9999 (a date can say it).
+_LAST_MOMENT = 253402300799.0
+
+
+def _moment(value: object) -> float | None:
+    """A stored ``firstSeen``/``lastSeen`` (Unix seconds) a date can say, else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    seconds = float(value)
+    return seconds if 0.0 <= seconds <= _LAST_MOMENT else None
 
 
 def fail_fast(judged: Verdict, ended: Collection[str], fast: object) -> Verdict:

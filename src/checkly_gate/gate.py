@@ -450,6 +450,7 @@ def finish_phase(
         missing_texts=explained.missing,
         check_session_ids=checks,
         context=context,
+        labels=decision.labels,
     )
     run = shadowed(run, options.shadow)
     finish(

@@ -9,6 +9,11 @@ own, so a new outcome or category cannot be forgotten by one of them:
 - ``Category`` is what one check run amounts to and ``CATEGORY`` holds its ``CategoryFacts``,
   keyed by the member: both live here, and ``tests/test_outcomes.py`` refuses a category
   without a row.
+- ``Mark`` is what the context (issue 21, ``contextual``) made of a failing run that does not
+  fail the gate: *quarantined* (an active ``quarantine:`` entry covers it) or a *known failure*
+  (``--fail-on new``: seen before, failing on main too). ``MARK`` holds its ``CategoryFacts``;
+  a set-aside run is drawn by its mark's row instead of its category's
+  (``verdict.SessionVerdict.row``), in every report.
 
 Facts about consumers, which decide the JUnit elements below:
 
@@ -21,7 +26,10 @@ Facts about consumers, which decide the JUnit elements below:
   run conclude ``failure``.
 
 So: a non-zero exit needs at least one ``<failure>``/``<error>`` in the file, and an exit of 0
-needs none. ``skipped`` is neutral everywhere.
+needs none. ``skipped`` is neutral everywhere. A set-aside run (``Mark``) therefore is
+``<skipped>``, never red, whatever the gate's verdict (pytest writes an xfail the same way:
+``<skipped type="pytest.xfail" message=...>``); its failure text stays in the testcase's
+``system-out``.
 """
 
 from __future__ import annotations
@@ -193,6 +201,27 @@ CATEGORY: dict[Category, CategoryFacts] = {
 # fmt: on
 
 
+class Mark(enum.Enum):
+    """What the context made of a run that failed by its facts but does not fail the gate
+    (``contextual``, decided once; ``verdict.SetAside``). Never given to an unknown,
+    unfinished or cancelled run, nor in a session that did not end PASSED or FAILED."""
+
+    QUARANTINED = "quarantined"  # a definite check failure an active quarantine entry covers
+    KNOWN = "known"  # --fail-on new: its error groups were seen before or fail on main too
+
+
+# fmt: off
+MARK: dict[Mark, CategoryFacts] = {
+    #                 label,           emoji, glyph, ascii, colour, junit,  broken, warned, tier,
+    #                 message
+    Mark.QUARANTINED: _F("quarantined",   "🔕", "◌", "q", "33", "skipped", False, True,  3,
+                         "failed, set aside by a quarantine entry"),
+    Mark.KNOWN:       _F("known failure", "📌", "◌", "k", "33", "skipped", False, True,  3,
+                         "failed, a known failure (--fail-on new)"),
+}
+# fmt: on
+
+
 #: What every report says where a check session's failed run has no error text: Checkly's
 #: check-session API gives none (no error groups), so the reader is sent to the result page.
 NO_TEXT_CHECK_SESSION = "Checkly gives no error text for check sessions; the result page shows it"
@@ -201,6 +230,11 @@ NO_TEXT_CHECK_SESSION = "Checkly gives no error text for check sessions; the res
 def facts(category: Category) -> CategoryFacts:
     """The row of ``category``."""
     return CATEGORY[category]
+
+
+def mark_facts(mark: Mark) -> CategoryFacts:
+    """The row of ``mark``."""
+    return MARK[mark]
 
 
 def gate_element(outcome: Outcome, exit_code: int) -> str:
@@ -245,6 +279,12 @@ class _Counted(Protocol):
     def by_policy(self) -> int: ...
 
     @property
+    def quarantined(self) -> int: ...
+
+    @property
+    def known(self) -> int: ...
+
+    @property
     def failing(self) -> int: ...
 
 
@@ -253,8 +293,10 @@ def count_parts(counts: _Counted) -> list[tuple[CategoryFacts, str]]:
 
     "failed" is ``Counts.failing`` (every run that failed the gate: failed, error, unknown, and
     flaky/degraded runs failed by ``--fail-on-*``; what those were follows in parentheses); then
-    passed (always shown), flaky, degraded, skipped and unfinished, zero parts left out. A flaky
-    or degraded run is counted as flaky or degraded whether or not the policy failed it.
+    the failures set aside (quarantined, known failures: ``MARK``), passed (always shown),
+    flaky, degraded, skipped and unfinished, zero parts left out. A flaky or degraded run is
+    counted as flaky or degraded whether or not the policy failed it; a set-aside run only
+    under its mark.
     """
     parts: list[tuple[CategoryFacts, str]] = []
     if counts.failing:
@@ -269,6 +311,12 @@ def count_parts(counts: _Counted) -> list[tuple[CategoryFacts, str]]:
         ]
         detail = f" ({', '.join(inner)})" if inner else ""
         parts.append((CATEGORY[Category.FAILED], f"{counts.failing} failed{detail}"))
+    for n, mark, plural in (
+        (counts.quarantined, Mark.QUARANTINED, "quarantined"),
+        (counts.known, Mark.KNOWN, "known failures"),
+    ):
+        if n:
+            parts.append((MARK[mark], f"{n} {MARK[mark].label if n == 1 else plural}"))
     parts.append((CATEGORY[Category.PASSED], f"{counts.passed} passed"))
     for n, key in (
         (counts.flaky, Category.FLAKY),

@@ -143,17 +143,19 @@ def render_verdict(verdict: Verdict, colour: bool = False) -> list[str]:
 
 def render_explanations(run: GateRun, limit: int = 10) -> list[str]:
     """Per run that failed the gate (at most ``limit``): its name, location and why in the
-    user's words (``outcomes``), the first line of its error text (or, in a check session,
-    that Checkly gives none), its evidence, and its result link on a line of its own."""
+    user's words (``outcomes``) with its history label (``GateRun.label``), the first line of
+    its error text (or, in a check session, that Checkly gives none), its evidence, and its
+    result link on a line of its own; then per run the context set aside (at most ``limit``)
+    its mark's line (``verdict.SetAside.says``: owner, expiry and reason, or the label)."""
     lines: list[str] = []
     failing = [(sv, item) for sv in run.verdict.sessions for item in sv.failing]
     for sv, item in failing[:limit]:
-        row = facts(item.category)
+        row = sv.row(item)
         flags = sv.policy_hits(item)
         why = row.message + (f", failed by {' and '.join(flags)}" if flags else "")
-        location = item.latest.run_location
-        where = f" · {one_line(location, 40)}" if location else ""
-        lines.append(fit(f"  {row.glyph} {one_line(item.name)}{where}: {why}"))
+        label = run.label(sv, item)
+        why += f" · {label.text()}" if label is not None else ""
+        lines += _folded(f"{row.glyph} {one_line(item.name)}{_where(item)}: {why}")
         texts = [run.error_messages[g] for g in item.error_group_ids if g in run.error_messages]
         if texts:
             lines.append(fit(f"{LINK_INDENT}why: {one_line(texts[0], 300)}"))
@@ -164,6 +166,30 @@ def render_explanations(run: GateRun, limit: int = 10) -> list[str]:
         lines += _link_line(link(item.latest.link))
     if len(failing) > limit:
         lines.append(f"  … and {len(failing) - limit} more, see the reports")
+    return lines + render_set_aside(run, limit)
+
+
+def _folded(text: str) -> list[str]:
+    """``text`` as a run's lines: indented two columns, folded (``wrap``), never cut."""
+    return [f"  {line}" for line in wrap(text, WIDTH - 2, indent="    ")]
+
+
+def _where(run: Run) -> str:
+    location = run.latest.run_location
+    return f" · {one_line(location, 40)}" if location else ""
+
+
+def render_set_aside(run: GateRun, limit: int = 10) -> list[str]:
+    """Per run the context set aside (at most ``limit``): its mark's glyph (``outcomes.MARK``),
+    name, location and ``SetAside.says`` (folded, never cut), and its result link."""
+    lines: list[str] = []
+    aside = [(sv, item, a) for sv in run.verdict.sessions for item, a in sv.aside_runs]
+    for sv, item, found in aside[:limit]:
+        row = sv.row(item)
+        lines += _folded(f"{row.glyph} {one_line(item.name)}{_where(item)}: {found.says()}")
+        lines += _link_line(link(item.latest.link))
+    if len(aside) > limit:
+        lines.append(f"  … and {len(aside) - limit} more set aside, see the reports")
     return lines
 
 

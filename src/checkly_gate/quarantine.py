@@ -103,12 +103,17 @@ class Entry:
             line if isinstance(line, int) and not isinstance(line, bool) else 0,
         )
 
-    def describe(self) -> str:
-        """``'Checkout flow' (owner @payments, until 2026-12-31: flaky since ...)``: clean."""
+    def terms(self) -> str:
+        """``owner @payments, expires 2026-12-31: flaky since ...``: clean, one line (what
+        every report says beside a quarantined run, ``verdict.SetAside.text``)."""
         return (
-            f"{one_line(self.check, 100)!r} (owner {one_line(self.owner, 60)}, until "
-            f"{self.expires.isoformat()}: {one_line(self.reason, 120)})"
+            f"owner {one_line(self.owner, 60)}, expires {self.expires.isoformat()}: "
+            f"{one_line(self.reason, 120)}"
         )
+
+    def describe(self) -> str:
+        """``'Checkout flow' (owner @payments, expires 2026-12-31: flaky since ...)``."""
+        return f"{one_line(self.check, 100)!r} ({self.terms()})"
 
 
 def _fold(text: str) -> str:
@@ -274,9 +279,10 @@ class Applied:
         return any(m.session_id == session_id and m.run is run for m in self.quarantined)
 
 
-def _why_not(sv: SessionVerdict, run: Run) -> str:
+def why_not(sv: SessionVerdict, run: Run) -> str:
     """ "" when ``run`` (failing the gate in ``sv``) is a definite check failure that may be
-    quarantined; else why not."""
+    set aside (quarantined, or a known failure under ``--fail-on new``); else why not: the
+    session was cancelled or did not end PASSED or FAILED, or the run is not definite."""
     status = sv.session.status if sv.session is not None else None
     if status == "CANCELLED":
         return "the session was cancelled"
@@ -307,7 +313,7 @@ def apply(entries: Iterable[Entry], sessions: Sequence[SessionVerdict], today: d
                 expired.append(match)
                 used.add(index)
                 continue
-            why = _why_not(sv, run)
+            why = why_not(sv, run)
             used.add(index)
             if why:
                 refused.append((match, why))

@@ -23,7 +23,7 @@ from checkly_gate.redact import Secrets
 
 # The gate's own non-ASCII glyphs and their plain replacements.
 FANCY = "✓✗…·→"
-ASCII_GLYPHS = str.maketrans({"✓": "+", "✗": "x", "…": "...", "·": "|", "→": "->"})
+ASCII_GLYPHS = str.maketrans({"✓": "+", "✗": "x", "…": "...", "·": "|", "→": "->", "◌": "o"})
 
 
 def can_encode(stream: Any, text: str = FANCY) -> bool:

@@ -11,9 +11,11 @@ the facts it shows, known failures first (``judge_run``); a value the gate does 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from checkly_gate.models import (
     CANCELLED,
@@ -29,7 +31,17 @@ from checkly_gate.models import (
 )
 from checkly_gate.models import FINAL as FINAL_TYPE
 from checkly_gate.models import PENDING as PENDING_TYPE
-from checkly_gate.outcomes import DECIDED, PASSING, Category, Outcome, facts, tally
+from checkly_gate.outcomes import (
+    DECIDED,
+    PASSING,
+    Category,
+    CategoryFacts,
+    Mark,
+    Outcome,
+    facts,
+    mark_facts,
+    tally,
+)
 from checkly_gate.text import signal_name
 
 # Several sessions: the most severe outcome wins. A definite failure outranks "we could not tell"
@@ -225,6 +237,11 @@ class Counts:
     skipped: int = 0
     pending: int = 0
     unknown: int = 0  # runs of Category.UNKNOWN
+    # Failing runs the context set aside (``SetAside``), counted here instead of their category
+    # (a quarantined failed run is not in ``failed``): ``failing`` + these = the runs that
+    # failed by their facts or the policy before the context.
+    quarantined: int = 0
+    known: int = 0
     # Flaky or degraded runs (counted above in their category) that the user's policy
     # (``--fail-on-flaky``/``--fail-on-degraded``) made fail the gate.
     by_policy: int = 0
@@ -270,7 +287,10 @@ _COUNT_FIELDS = (
     "skipped",
     "pending",
     "unknown",
+    "quarantined",
+    "known",
 )
+_MARK_FIELD = {Mark.QUARANTINED: "quarantined", Mark.KNOWN: "known"}
 _CATEGORY_FIELD = {
     Category.PASSED: "passed",
     Category.FAILED: "failed",
@@ -283,12 +303,22 @@ _CATEGORY_FIELD = {
 }
 
 
-def count_runs(runs: Iterable[Run], policy: Policy | None = None) -> Counts:
+def count_runs(
+    runs: Iterable[Run],
+    policy: Policy | None = None,
+    marked: Callable[[Run], Mark | None] | None = None,
+) -> Counts:
     """Runs per category; with a ``policy``, also the flaky/degraded runs it fails
-    (``Counts.by_policy``). Without one (progress while polling) nothing is failed by policy."""
+    (``Counts.by_policy``). Without one (progress while polling) nothing is failed by policy.
+    ``marked`` (``SessionVerdict.mark``) says which runs the context set aside: each is counted
+    under its mark only (neither its category nor ``by_policy``)."""
     tally = dict.fromkeys(_COUNT_FIELDS, 0)
     by_policy = 0
     for run in runs:
+        mark = marked(run) if marked is not None else None
+        if mark is not None:
+            tally[_MARK_FIELD[mark]] += 1
+            continue
         tally[_CATEGORY_FIELD[run.category]] += 1
         if policy is not None and policy_fails(run, policy):
             by_policy += 1
@@ -304,6 +334,29 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class SetAside:
+    """A run that failed by its facts (or the policy) and that the context set aside
+    (``contextual``, issue 21): it does not fail the gate, and every report draws it by its
+    ``mark`` (``outcomes.MARK``), never as failed.
+
+    ``result_id``: the run's ``Run.latest.result_id``; ``mark``: quarantined or known;
+    ``text``: the one line every report shows after the mark's label (``owner @payments, until
+    2026-12-31: flaky since the CDN move`` or ``seen before (first ..., last ...)``);
+    ``quarantine``: the entry that covers it (``quarantine.Entry.as_dict()``: check, owner,
+    reason, expires, line), empty for a known failure."""
+
+    result_id: str
+    mark: Mark
+    text: str
+    quarantine: Mapping[str, Any] = field(default_factory=dict)
+
+    def says(self) -> str:
+        """The one line every report shows for the run: ``quarantined, owner @payments,
+        expires 2026-12-31: flaky ...`` or ``known failure, seen before (first ...)``."""
+        return f"{mark_facts(self.mark).label}, {self.text}"
+
+
+@dataclass(frozen=True)
 class SessionVerdict:
     session_id: str
     outcome: Outcome
@@ -313,6 +366,8 @@ class SessionVerdict:
     counts: Counts = field(default_factory=Counts)
     warnings: tuple[str, ...] = ()
     policy: Policy = field(default_factory=lambda: Policy())
+    # Failing runs the context set aside (``contextual``): they do not fail the gate.
+    set_aside: tuple[SetAside, ...] = ()
 
     @property
     def unfinished(self) -> tuple[Run, ...]:
@@ -328,15 +383,45 @@ class SessionVerdict:
         prints this instead of applying ``--fail-on-*`` itself."""
         return self._policy_hits.get(id(run), ())
 
+    @cached_property
+    def _aside(self) -> dict[str, SetAside]:
+        return {a.result_id: a for a in self.set_aside if a.result_id}
+
+    def aside(self, run: Run) -> SetAside | None:
+        """What the context set ``run`` (one of ``runs``) aside as; ``None`` when it did not."""
+        if not self.set_aside:
+            return None
+        return self._aside.get(run.latest.result_id or "")
+
+    def mark(self, run: Run) -> Mark | None:
+        """``aside(run)``'s mark, or ``None``."""
+        found = self.aside(run)
+        return found.mark if found is not None else None
+
+    def row(self, run: Run) -> CategoryFacts:
+        """The facts row every report draws ``run`` with: its mark's (``outcomes.MARK``) when
+        the context set it aside, else its category's."""
+        found = self.aside(run)
+        return mark_facts(found.mark) if found is not None else facts(run.category)
+
     def fails(self, run: Run) -> bool:
         """Whether ``run`` (one of ``runs``) failed the gate: by its own facts
-        (``CategoryFacts.broken``) or by a policy hit (``policy_hits``)."""
+        (``CategoryFacts.broken``) or by a policy hit (``policy_hits``), and the context did
+        not set it aside (``aside``)."""
+        if self.aside(run) is not None:
+            return False
         return facts(run.category).broken or bool(self.policy_hits(run))
 
     @property
     def failing(self) -> tuple[Run, ...]:
         """The runs that failed the gate, in API order: every report names exactly these."""
         return tuple(r for r in self.runs if self.fails(r))
+
+    @property
+    def aside_runs(self) -> tuple[tuple[Run, SetAside], ...]:
+        """The runs the context set aside, with what it said, in API order."""
+        found = ((r, self.aside(r)) for r in self.runs)
+        return tuple((r, a) for r, a in found if a is not None)
 
 
 @dataclass(frozen=True)
@@ -359,6 +444,43 @@ class Verdict:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def with_set_aside(sv: SessionVerdict, marks: Sequence[SetAside]) -> SessionVerdict:
+    """``sv`` with the runs ``marks`` name set aside (``contextual`` decides which, once): its
+    counts counted again (each such run under its mark, ``count_runs``) and, for a FAILED
+    session, its reason said again without them (``_reason_aside``). The outcome is not
+    touched: whether the session passes is ``contextual``'s rule."""
+    if not marks:
+        return sv
+    marked = dataclasses.replace(sv, set_aside=tuple(marks))
+    counts = count_runs(sv.runs, sv.policy, marked.mark)
+    reason = _reason_aside(marked, counts) if sv.outcome is Outcome.FAILED else sv.reason
+    return dataclasses.replace(marked, counts=counts, reason=reason)
+
+
+def aside_words(counts: Counts) -> str:
+    """``1 quarantined failure and 2 known failures`` (``""`` when none was set aside)."""
+    said = ((counts.known, "known failure"), (counts.quarantined, "quarantined failure"))
+    parts = [_plural(n, word) for n, word in said if n]
+    return " and ".join(parts)
+
+
+def _reason_aside(sv: SessionVerdict, counts: Counts) -> str:
+    """The reason of a FAILED session with set-aside runs: what still fails, named as
+    ``_failed_runs`` names it, then what was set aside (``1 check failed: Search (an assertion
+    failed); set aside: 1 quarantined failure``)."""
+    failing = sv.failing
+    broken = [r for r in failing if r.category in _FAILED]
+    if broken:
+        base = f"{_plural(len(broken), 'check')} failed: {_names(broken)}"
+    elif failing:
+        base = f"{_plural(len(failing), 'check run')} failed the gate: {_names(failing)}"
+    else:
+        rest = [r for r in sv.runs if sv.aside(r) is None and r.category not in PASSING]
+        status = sv.session.status if sv.session is not None else None
+        base = f"not proven passed: {_names(rest)}" if rest else f"session status is {status!r}"
+    return f"{base}; set aside: {aside_words(counts)}"
 
 
 def _names(runs: Sequence[Run], limit: int = 5, why: bool = True) -> str:

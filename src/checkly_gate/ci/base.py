@@ -264,8 +264,9 @@ class Basic(Integration):
 
 
 def failure_messages(run: GateRun, limit: int = 10) -> list[str]:
-    """One line per failed check run (name, location, first error message), at most ``limit``
-    and then a line saying how many more; else one line naming the gate's non-zero outcome.
+    """One line per failed check run (name, location, its history label, first error
+    message), at most ``limit`` and then a line saying how many more; else one line naming the
+    gate's non-zero outcome. Runs the context set aside are not failed (``set_aside_messages``).
     Source: the runs that failed the gate (``SessionVerdict.failing``: a ``--fail-on-*`` policy
     hit included) and ``GateRun.error_messages`` (a flaky run's: of its failed attempts)."""
     from checkly_gate.text import one_line
@@ -281,8 +282,10 @@ def failure_messages(run: GateRun, limit: int = 10) -> list[str]:
             )
             flags = policy_flags(r, sv.policy)
             policy = f" (failed by {' and '.join(flags)})" if flags else ""
+            found = run.label(sv, r)
+            history = f" · {found.text()}" if found is not None else ""
             lines.append(
-                f"{one_line(r.name)}{where} {r.category.value}{policy}"
+                f"{one_line(r.name)}{where} {r.category.value}{policy}{history}"
                 + (f": {one_line(message, 300)}" if message else "")
             )
     if len(lines) > limit:
@@ -290,4 +293,20 @@ def failure_messages(run: GateRun, limit: int = 10) -> list[str]:
     if not lines and run.verdict.exit_code != 0:
         label = run.verdict.outcome.label
         lines.append(f"checkly-gate {label}: {one_line(run.verdict.reason, 500)}")
+    return lines
+
+
+def set_aside_messages(run: GateRun, limit: int = 10) -> list[str]:
+    """One line per run the context set aside (``verdict.SetAside.says``: quarantined with
+    its owner, expiry and reason, or a known failure with its label), at most ``limit`` and
+    then a line saying how many more."""
+    from checkly_gate.text import one_line
+
+    lines = [
+        f"{one_line(r.name)}: {one_line(aside.says(), 300)}"
+        for sv in run.verdict.sessions
+        for r, aside in sv.aside_runs
+    ]
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"{len(lines) - limit} more set aside: see the summary"]
     return lines

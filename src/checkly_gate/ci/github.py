@@ -27,7 +27,7 @@ from checkly_gate.ci.base import (
     unchanged,
 )
 from checkly_gate.files import append_text
-from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, facts
+from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, CategoryFacts, facts
 from checkly_gate.redact import Secrets
 from checkly_gate.reports import GateRun, session_link
 from checkly_gate.reports.evidence import Evidence, evidence_line
@@ -101,7 +101,9 @@ def _run_error(
     evidence: Evidence | None = None,
     policy: Policy | None = None,
     check_session: bool = False,
+    label: str = "",
 ) -> str:
+    """The ``::error`` of a run that failed the gate; ``label``: its history label's text."""
     name = one_line(run.name, NAME_LIMIT)
     title = f"{name} failed"
     flags = policy_flags(run, policy) if policy is not None else ()
@@ -110,6 +112,8 @@ def _run_error(
         tries = len(run.failed_attempts)
         after = f" ({tries} failed attempt{'s' * (tries != 1)})" if tries else ""
         why = f"{why}{after}; failed by {' and '.join(flags)}"
+    if label:
+        why = f"{why} · {label}"
     lines = [f"{name}{_where(run)}: {why}{session}"]
     seen: set[str] = set()
     for group in run.error_group_ids:
@@ -125,16 +129,27 @@ def _run_error(
     return command("error", "\n".join(lines), title=title)
 
 
-def _run_warning(run: Run, session: str, evidence: Evidence | None = None) -> str:
+def _run_warning(
+    run: Run,
+    session: str,
+    evidence: Evidence | None = None,
+    row: CategoryFacts | None = None,
+    said: str = "",
+) -> str:
+    """The ``::warning`` of a flaky or degraded run, or of a run the context set aside: then
+    ``row`` is its mark's (``SessionVerdict.row``) and ``said`` its ``SetAside.says``."""
     name = one_line(run.name, NAME_LIMIT)
-    row = facts(run.category)
+    row = row or facts(run.category)
     tries = len(run.failed_attempts)
     after = f" ({tries} failed attempt{'s' * (tries != 1)})" if tries else ""
     lines = [f"{name}{_where(run)}: {row.message}{after}{session}"]
+    if said:
+        lines.append(one_line(said, MESSAGE_LIMIT))
     lines += [line for line in (evidence_line(evidence or {}, run),) if line]
     if run.latest.link:
         lines.append(f"Result: {one_line(run.latest.link, 500)}")
-    return command("warning", "\n".join(lines), title=f"{name} is {row.label}")
+    title = f"{name}: {row.label}" if said else f"{name} is {row.label}"
+    return command("warning", "\n".join(lines), title=title)
 
 
 def _session_label(sv: SessionVerdict) -> str:
@@ -178,18 +193,22 @@ def render_annotations(run: GateRun, limit: int = ANNOTATION_LIMIT) -> list[str]
         if trouble:
             errors.append(trouble)
         for r in sv.runs:
+            label = run.label(sv, r)
+            said = label.text() if label is not None else ""
+            aside = sv.aside(r)
             if sv.fails(r):  # the one decision: failed, error, unknown or the user's policy
                 check_errors.append(
-                    _run_error(r, run.error_messages, session, run.evidence, sv.policy, kind)
+                    _run_error(r, run.error_messages, session, run.evidence, sv.policy, kind, said)
                 )
-            elif facts(r.category).warned:
-                warnings.append(_run_warning(r, session, run.evidence))
+            elif sv.row(r).warned:  # flaky, degraded, or set aside (``outcomes.MARK``)
+                says = aside.says() if aside is not None else ""
+                warnings.append(_run_warning(r, session, run.evidence, sv.row(r), says))
     if not run.verdict.sessions and run.verdict.exit_code != 0:
         reason = plain_text(run.verdict.reason, MESSAGE_LIMIT)
         errors.append(command("error", reason, title=f"checkly-gate: {run.verdict.outcome.label}"))
     return [
         *_capped(errors + check_errors, limit, "failed checks"),
-        *_capped(warnings, limit, "flaky or degraded checks"),
+        *_capped(warnings, limit, "flaky, degraded or set-aside checks"),
     ]
 
 
@@ -224,9 +243,38 @@ def outputs(run: GateRun, junit: Path | None, summary: Path | None) -> dict[str,
     if len(links) > 1:
         values["session-urls"] = json.dumps(links)
     values["failed-checks"] = json.dumps(failed, ensure_ascii=False)
+    values.update(history_outputs(run))
     values["junit"] = str(junit) if junit else ""
     values["summary"] = str(summary) if summary else ""
     return values
+
+
+#: Labelled runs listed in the ``failure-labels`` output (the counts count them all).
+LABELS_LISTED = 50
+
+
+def history_outputs(run: GateRun) -> dict[str, str]:
+    """The outputs of the context (issue 21): ``quarantined`` (runs set aside by an entry),
+    ``new-failures``, ``known-failures`` and ``unknown-failures`` (failing runs by history
+    label, set aside or not: ``GateRun.label_counts``), and ``failure-labels``: a JSON list of
+    ``{"check", "label", "mark"}`` (``mark``: ``quarantined``, ``known`` or null), the first
+    ``LABELS_LISTED`` labelled runs."""
+    counts = run.label_counts()
+    listed = [
+        {
+            "check": one_line(r.name, NAME_LIMIT),
+            "label": label.label,
+            "mark": mark.value if (mark := sv.mark(r)) is not None else None,
+        }
+        for sv, r, label in run.labelled()[:LABELS_LISTED]
+    ]
+    return {
+        "quarantined": str(run.verdict.counts.quarantined),
+        "new-failures": str(counts["new"]),
+        "known-failures": str(counts["known"]),
+        "unknown-failures": str(counts["unknown"]),
+        "failure-labels": json.dumps(listed, ensure_ascii=False),
+    }
 
 
 def render_outputs(values: Mapping[str, str], delimiter: Callable[[], str] = new_delimiter) -> str:

@@ -1,7 +1,9 @@
 """``--notify URL`` (repeatable): POST the verdict as JSON to a webhook.
 
 The body carries the facts a bot needs (``outcome``, ``exitCode``, ``reason``, ``counts``,
-``failedChecks`` with their error text and labels, ``sessions`` with their links,
+``failedChecks`` with their error text and labels (``history``: the history label),
+``setAside`` (the quarantined and known failures, with mark, owner, reason, expiry, label),
+``sessions`` with their links,
 ``ciRunLink``) and a ``text`` field with the headline and the failed checks, which Slack and
 Microsoft Teams incoming webhooks render as the message. ``--notify-on``: ``failures`` (the
 default: only when the gate exits non-zero), ``always``, ``never``.
@@ -21,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from checkly_gate import ci, redact
-from checkly_gate.ci.base import failure_messages
+from checkly_gate.ci.base import failure_messages, set_aside_messages
 from checkly_gate.publish import NOTIFY_ON, report
 from checkly_gate.publish.http import Http, PublishError
 from checkly_gate.redact import url_secrets as url_secrets
@@ -71,6 +73,8 @@ def payload(
             labels = {"category": r.category.value, "checkType": r.latest.check_type.lower()}
             if r.latest.run_location:
                 labels["location"] = one_line(r.latest.run_location, 100)
+            if (label := run.label(sv, r)) is not None:
+                labels["history"] = label.label
             failed.append(
                 {
                     "name": one_line(r.name),
@@ -80,12 +84,14 @@ def payload(
                     "link": one_line(r.latest.link, 2000) if r.latest.link else None,
                 }
             )
+    aside = _set_aside(run)
     ci_link = ci_run_link(env)
     head = (
         f"{verdict.outcome.emoji} checkly-gate {verdict.outcome.label} (exit {verdict.exit_code})"
     )
     lines = [f"{head}: {one_line(verdict.reason, 500)}"]
     lines += [f"• {line}" for line in failure_messages(run, TEXT_FAILED_LIMIT) if failed]
+    lines += [f"◦ {line}" for line in set_aside_messages(run, TEXT_FAILED_LIMIT)]
     lines += [s["link"] for s in sessions if s["link"]]
     if ci_link:
         lines.append(f"CI run: {ci_link}")
@@ -97,11 +103,37 @@ def payload(
         "counts": verdict.counts.as_dict(),
         "failedChecks": failed[:FAILED_LIMIT],
         "failedChecksLeftOut": max(0, len(failed) - FAILED_LIMIT),
+        "setAside": aside[:FAILED_LIMIT],
+        "setAsideLeftOut": max(0, len(aside) - FAILED_LIMIT),
         "sessions": sessions,
         "ciRunLink": ci_link,
     }
     scrubbed: dict[str, Any] = (secrets or redact.Secrets()).scrub(body)
     return scrubbed
+
+
+def _set_aside(run: GateRun) -> list[dict[str, Any]]:
+    """The runs the context set aside (``verdict.SetAside``): name, session, ``mark``
+    (``quarantined``/``known``), ``text`` (owner, expiry and reason, or the label), the
+    quarantine entry's ``owner``/``reason``/``expires`` and the history ``label``, link."""
+    found: list[dict[str, Any]] = []
+    for sv in run.verdict.sessions:
+        name = sv.session.display_name if sv.session else sv.session_id
+        for r, aside in sv.aside_runs:
+            label = run.label(sv, r)
+            item: dict[str, Any] = {
+                "name": one_line(r.name),
+                "session": one_line(name),
+                "mark": aside.mark.value,
+                "text": one_line(aside.says(), 500),
+                "history": label.label if label is not None else None,
+                "link": one_line(r.latest.link, 2000) if r.latest.link else None,
+            }
+            for key in ("owner", "reason", "expires"):
+                if key in aside.quarantine:
+                    item[key] = one_line(str(aside.quarantine[key]), 300)
+            found.append(item)
+    return found
 
 
 class Notifier:

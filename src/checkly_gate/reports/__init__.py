@@ -7,13 +7,17 @@ from the snapshot alone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checkly_gate.models import Observation
 from checkly_gate.text import link as text_link
-from checkly_gate.verdict import Policy, SessionVerdict, Verdict
+from checkly_gate.verdict import Policy, Run, SessionVerdict, Verdict
+
+if TYPE_CHECKING:  # types only: renderers stay pure (history is a shell module)
+    from checkly_gate.history import Label
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,35 @@ class GateRun:
     # so ``report`` judges the same way: ``{"deploy": deploy.Expectation.as_dict(),
     # "shadow": bool}``; ``{}`` when nothing applied.
     context: dict[str, Any] = field(default_factory=dict)
+    # History labels (issue 21 §2: new, seen before, failing on main too, unknown) of the runs
+    # that failed before the context set any aside, keyed by (session id,
+    # ``Run.latest.result_id``): ``contextual.Decision.labels``, the one reading of the
+    # context, for ``wait`` (``gate.finish_phase``) and ``report`` (the snapshot) alike.
+    labels: Mapping[tuple[str, str], Label] = field(default_factory=dict)
+
+    def label(self, sv: SessionVerdict, run: Run) -> Label | None:
+        """The history label of ``run`` of ``sv``, or ``None`` (not labelled)."""
+        rid = run.latest.result_id
+        return self.labels.get((sv.session_id, rid)) if rid and self.labels else None
+
+    def labelled(self) -> list[tuple[SessionVerdict, Run, Label]]:
+        """Every labelled run (failing or set aside), in session and API order."""
+        found = []
+        for sv in self.verdict.sessions:
+            for run in sv.runs:
+                label = self.label(sv, run)
+                if label is not None:
+                    found.append((sv, run, label))
+        return found
+
+    def label_counts(self) -> dict[str, int]:
+        """How many labelled runs are ``new``, ``known`` (seen before, failing on main too)
+        and ``unknown`` (the history could not tell): what the outputs count."""
+        counts = {"new": 0, "known": 0, "unknown": 0}
+        for _sv, _run, label in self.labelled():
+            key = "known" if label.known else label.label
+            counts[key if key in counts else "unknown"] += 1
+        return counts
 
 
 def session_link(run: GateRun, sv: SessionVerdict) -> str:

@@ -15,7 +15,17 @@ flaky/degraded failed by ``--fail-on``  failed     failure
 cancelled (skipped)                    skipped    skipped
 unfinished (pending)                   pending    skipped
 unknown (a result the gate can't read) other      error
+set aside: quarantined, known failure  skipped    skipped
 =====================================  =========  ===================================
+
+A run the context set aside (``verdict.SetAside``: an active quarantine entry, or a known
+failure under ``--fail-on new``) is ``skipped`` whatever the verdict, as in JUnit: it does not
+fail the gate, and a consumer calls a report red when ``failed`` > 0, so a green gate must
+have no failed test. ``rawStatus`` keeps Checkly's status (``FAILED``), ``message`` names the
+mark with the entry's owner, expiry and reason or the history label, ``trace`` keeps the
+failure's error text, and ``extra`` holds ``mark``, ``quarantine`` (``check``, ``owner``,
+``reason``, ``expires``) for a quarantined run and ``history`` (``label``, ``firstSeen``,
+``lastSeen``, ``why``: ISO times or null) for every labelled run, failed or set aside.
 
 ``flaky`` is true for a run that passed after failed attempts; ``retries`` is the number of
 earlier attempts (ATTEMPT rows), ``retryAttempts`` lists every try. ``message`` is the one-line
@@ -46,7 +56,7 @@ from typing import Any
 
 from checkly_gate import __version__
 from checkly_gate.models import Result
-from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, Outcome, facts
+from checkly_gate.outcomes import NO_TEXT_CHECK_SESSION, Mark, Outcome, facts
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.junit import case_names, clean_attr, clean_text, suite_names
 from checkly_gate.verdict import Category, Run, SessionVerdict, policy_flags
@@ -70,6 +80,8 @@ STATUS: dict[Category, str] = {
     Category.PENDING: "pending",
     Category.UNKNOWN: "other",
 }
+#: CTRF status of a run the context set aside, whatever its category (the table above).
+MARK_STATUS: dict[Mark, str] = {Mark.QUARANTINED: "skipped", Mark.KNOWN: "skipped"}
 STATUSES = ("passed", "failed", "skipped", "pending", "other")
 
 
@@ -148,6 +160,9 @@ def _run_test(
     flags = policy_flags(run, gate.policy) if status == "passed" else ()
     if flags:
         status = "failed"
+    mark = sv.mark(run)
+    if mark is not None:  # set aside by the context: never red (see the module doc)
+        status = MARK_STATUS[mark]
     test: dict[str, Any] = {
         "name": name,
         "status": status,
@@ -187,6 +202,11 @@ def _run_reason(
     latest = run.latest
     row = facts(run.category)
     where = f" in {latest.run_location}" if latest.run_location else ""
+    aside = sv.aside(run)
+    if aside is not None:
+        failed = f"failed by policy ({', '.join(flags)})" if flags else row.message
+        rows = run.failed_attempts if flags else (*run.failed_attempts, latest)
+        return f"{aside.says()} ({failed}{where})", texts.trace(rows, name)
     if flags:
         message = f"failed by policy ({', '.join(flags)}): {row.message}{where}"
         return message, texts.trace(run.failed_attempts, name)
@@ -226,7 +246,34 @@ def _run_extra(
         extra["evidence"] = [clean_attr(kind, 100) for kind in evidence]
     if flags:
         extra["policy"] = list(flags)
+    aside = sv.aside(run)
+    if aside is not None:
+        extra["mark"] = aside.mark.value
+        if aside.quarantine:
+            extra["quarantine"] = {
+                key: clean_attr(aside.quarantine.get(key, ""), 300)
+                for key in ("check", "owner", "reason", "expires")
+            }
+    label = gate.label(sv, run)
+    if label is not None:
+        extra["history"] = {
+            "label": label.label,
+            "firstSeen": _iso(label.first_seen),
+            "lastSeen": _iso(label.last_seen),
+            "why": clean_attr(label.why, 300) or None,
+        }
     return extra
+
+
+def _iso(unix: float | None) -> str | None:
+    """Unix seconds as ``2026-12-03T10:00:00Z``, or None."""
+    if unix is None or not math.isfinite(unix):
+        return None
+    try:
+        moment = datetime.fromtimestamp(unix, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):  # a snapshot's number no date can hold
+        return None
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _gate_test(

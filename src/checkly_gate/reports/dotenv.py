@@ -46,6 +46,7 @@ def variables(run: GateRun) -> dict[str, str]:
     """The report's variables, names without the ``CHECKLY_GATE_`` prefix."""
     verdict = run.verdict
     counts = verdict.counts
+    labels = run.label_counts()  # failing runs by history label, set aside or not
     first = verdict.sessions[0] if verdict.sessions else None
     found = {
         "STATUS": verdict.outcome.label,
@@ -61,6 +62,13 @@ def variables(run: GateRun) -> dict[str, str]:
     }
     if run.would_exit_code is not None:  # --shadow: the code the gate would have exited with
         found["WOULD_EXIT_CODE"] = str(run.would_exit_code)
+    # The context's counts (issue 21), only where it applied, as WOULD_EXIT_CODE: a quarantine
+    # configured, history labels read (failing runs by label, set aside or not).
+    if "quarantine" in run.context or counts.quarantined:
+        found["QUARANTINED"] = str(counts.quarantined)
+    if run.labels:
+        found["NEW_FAILURES"] = str(labels["new"])
+        found["KNOWN_FAILURES"] = str(labels["known"])
     return found
 
 

@@ -352,6 +352,9 @@ class _Context:
 
     def __init__(self, run: GateRun, sv: SessionVerdict, stop: Stop | None, texts: _Texts) -> None:
         self.policy_hits = sv.policy_hits
+        self.aside = sv.aside  # what the context set a run aside as (``verdict.SetAside``)
+        self.row = sv.row  # the facts row a run is drawn with (its mark's or its category's)
+        self.label = lambda r: run.label(sv, r)  # its history label (``GateRun.labels``)
         self.texts = texts
         self.passing_out = texts.level.passing_out
         self.evidence = run.evidence
@@ -393,6 +396,12 @@ def _retries(case: ET.Element, prefix: str, run: Run, ctx: _Context, name: str) 
         _out(element, _lines(f"result: {attempt.link}" if attempt.link else None, where))
 
 
+def _history(run: Run, ctx: _Context) -> str:
+    """``history: seen before (first ..., last ...)`` for a labelled run, else ""."""
+    label = ctx.label(run)
+    return f"history: {label.text()}" if label is not None else ""
+
+
 def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
     """The testcase of one check run; its single failure/error/skipped child decides its count."""
     latest = run.latest
@@ -402,7 +411,11 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
     what = row.message + _where(latest)
     if row.raw:  # the value the gate did not know, and the field that decided it
         what += f" (status {latest.status}, result type {latest.result_type or 'none'}; {run.why})"
-    if row.broken:
+    failure_text = ""
+    aside = ctx.aside(run)
+    if aside is not None:
+        failure_text = _set_aside(case, run, name, ctx, what, link)
+    elif row.broken:
         _broken(case, run, name, ctx, what, link)
     elif row.junit == "skipped":
         reason = f"{what} ({ctx.why})" if run.unfinished else what
@@ -420,9 +433,31 @@ def _run_case(run: Run, name: str, ctx: _Context) -> ET.Element:
                 f"status: {latest.status}" if run.final is not None else "status: unfinished",
                 f"failed attempts: {len(run.failed_attempts)}" if run.failed_attempts else None,
                 f"degraded: {DEGRADED_NOTE}" if run.degraded else None,
+                failure_text,
             ),
         )
     return case
+
+
+def _set_aside(case: ET.Element, run: Run, name: str, ctx: _Context, what: str, link: str) -> str:
+    """A failing run the context set aside (``verdict.SetAside``): ``<skipped>`` whatever the
+    verdict (``outcomes.MARK``: never red, so an exit of 0 leaves no red element), its
+    message naming the mark with the owner, expiry and reason or the history label; returns
+    the failure's own text (why it failed, its error groups) for the testcase's system-out."""
+    aside = ctx.aside(run)
+    assert aside is not None
+    row = ctx.row(run)
+    after = f" after {len(run.attempts) + 1} attempts" if run.failed_attempts else ""
+    flags = ctx.policy_hits(run)
+    failed = what + after + (f", failed by {' and '.join(flags)}" if flags else "")
+    message = f"{aside.says()} ({failed})"
+    text = _lines(aside.says(), failed, _history(run, ctx), link)
+    # The type names the mark as pytest's xfail does (``pytest.xfail``): ``gate.quarantined``.
+    _mark(case, row.junit or "skipped", message, f"gate.{aside.mark.value}", text)
+    groups = [ctx.texts.groups(a, name, attempt=True) for a in run.failed_attempts]
+    if not flags:  # failed by its own facts: the FINAL row's error groups say why
+        groups.append(ctx.texts.groups(run.latest, name))
+    return _lines(f"failure set aside: {failed}", evidence_line(ctx.evidence, run), *groups)
 
 
 def _broken(case: ET.Element, run: Run, name: str, ctx: _Context, what: str, link: str) -> None:
@@ -431,9 +466,15 @@ def _broken(case: ET.Element, run: Run, name: str, ctx: _Context, what: str, lin
     latest = run.latest
     row = facts(run.category)
     after = f" after {len(run.attempts) + 1} attempts" if run.failed_attempts else ""
-    message = what + after + ctx.texts.preview(latest)
+    label = ctx.label(run)
+    said = f" [{label.text()}]" if label is not None else ""
+    message = what + after + said + ctx.texts.preview(latest)
     text = _lines(
-        what + after, link, evidence_line(ctx.evidence, run), ctx.texts.groups(latest, name)
+        what + after,
+        _history(run, ctx),
+        link,
+        evidence_line(ctx.evidence, run),
+        ctx.texts.groups(latest, name),
     )
     if ctx.check_session and not latest.error_group_ids:  # nothing to fetch: say so
         text = _lines(text, NO_TEXT_CHECK_SESSION)
@@ -459,7 +500,8 @@ def _policy_hit(case: ET.Element, run: Run, name: str, ctx: _Context, link: str)
     # The error text of what failed: a flaky run's failed attempts (fetched for it).
     texts = _lines(*(ctx.texts.groups(a, name) for a in run.failed_attempts))
     where = _where(run.latest)
-    _mark(case, "failure", message, hits[0][0], _lines(message + where, link, texts or None))
+    text = _lines(message + where, _history(run, ctx), link, texts or None)
+    _mark(case, "failure", message, hits[0][0], text)
 
 
 # --- suites -------------------------------------------------------------------------------------

@@ -17,7 +17,16 @@ from urllib.parse import quote
 
 from checkly_gate import __version__
 from checkly_gate.models import Observation, Session
-from checkly_gate.outcomes import CATEGORY, NO_TEXT_CHECK_SESSION, Category, count_parts, facts
+from checkly_gate.outcomes import (
+    CATEGORY,
+    MARK,
+    NO_TEXT_CHECK_SESSION,
+    Category,
+    CategoryFacts,
+    Mark,
+    count_parts,
+    facts,
+)
 from checkly_gate.reports import GateRun
 from checkly_gate.reports.evidence import Evidence, evidence_line
 from checkly_gate.text import strip_ansi
@@ -250,28 +259,43 @@ def _session_duration(session: Session) -> float | None:
     return None
 
 
-def _row(run: Run, evidence: Evidence | None = None, flags: Sequence[str] = ()) -> str:
+def _row(
+    run: Run,
+    evidence: Evidence | None = None,
+    flags: Sequence[str] = (),
+    drawn: CategoryFacts | None = None,
+    note: str = "",
+) -> str:
+    """One table row: ``drawn`` is the facts row of the run (``SessionVerdict.row``: its
+    mark's when set aside), ``note`` what follows it (the history label, the mark's text)."""
     latest = run.latest
+    drawn = drawn or facts(run.category)
+    policy = f", failed by {' and '.join(flags)}" if flags and drawn.broken else ""
     cells = (
-        _cell(run.category) + (f", failed by {' and '.join(flags)}" if flags else ""),
+        f"{drawn.emoji} {drawn.label}{policy}" + (f" · {_text(note)}" if note else ""),
         _code(run.name, cell=True),
         _text(latest.check_type),
         _text(latest.run_location),
         _duration(latest.duration_seconds),
         str(1 + len(run.failed_attempts)),
-        _link("result", latest.link, fallback="–") + _note(evidence_line(evidence or {}, run)),
+        _link("result", latest.link, fallback="–") + _after(evidence_line(evidence or {}, run)),
     )
     return "| " + " | ".join(cells) + " |"
 
 
-def _cell(category: Category) -> str:
-    row = facts(category)
-    return f"{row.emoji} {row.label}"
-
-
-def _note(text: str) -> str:
+def _after(text: str) -> str:
     """`` · text`` after a table cell's link, or ""."""
     return f" · {_text(text)}" if text else ""
+
+
+def _note(gate: GateRun, sv: SessionVerdict, run: Run) -> str:
+    """What follows a run's Result words: the text of its mark when the context set it aside
+    (owner, expiry; the history label), else its history label, else ""."""
+    aside = sv.aside(run)
+    if aside is not None:
+        return aside.text
+    label = gate.label(sv, run)
+    return label.text() if label is not None else ""
 
 
 def _more_rows(n: int) -> str:
@@ -290,6 +314,8 @@ class _Row:
     run: Run
     fails: bool  # failed the gate (``SessionVerdict.fails``): shown first, never folded away
     flags: tuple[str, ...]  # the policy flags that failed it (``SessionVerdict.policy_hits``)
+    drawn: CategoryFacts  # ``SessionVerdict.row``: its mark's row when the context set it aside
+    note: str = ""  # the history label or the mark's text, after the Result cell's words
     line: str = ""  # rendered by ``_render_rows``: only rows that can fit the budget are
 
 
@@ -387,7 +413,8 @@ def _model(run: GateRun) -> _Document:
     several = len(verdict.sessions) > 1
     head = [
         f"## {verdict.outcome.emoji} Checkly: {verdict.outcome.label} (exit {verdict.exit_code})",
-        _headline(verdict.reason, [(sv, r) for sv in verdict.sessions for r in sv.failing]),
+        _headline(run, [(sv, r) for sv in verdict.sessions for r in sv.failing]),
+        *_set_aside_lists(verdict.sessions),
     ]
     if several:
         head.append(f"{_status_line(verdict.counts)} · {len(verdict.sessions)} sessions")
@@ -438,7 +465,18 @@ def _session_section(
     if session is None or sv.outcome.partial:
         block.append(_unknown_section(sv, obs))
     runs = sorted(sv.runs, key=lambda r: (not sv.fails(r), _ORDER[r.category]))
-    rows = [_Row(next(row_keys), r.category, r, sv.fails(r), sv.policy_hits(r)) for r in runs]
+    rows = [
+        _Row(
+            next(row_keys),
+            r.category,
+            r,
+            sv.fails(r),
+            sv.policy_hits(r),
+            sv.row(r),
+            _note(run, sv, r),
+        )
+        for r in runs
+    ]
     errors = _error_blocks(sv, runs, run.error_messages, row_keys)
     passed_total = sum(1 for row in rows if _folds(row))
     return _Section(block, rows, errors, passed_total)
@@ -455,16 +493,16 @@ def _folds(row: _Row) -> bool:
     return not row.fails and row.category is Category.PASSED
 
 
-def _headline(reason: str, failing: Sequence[tuple[SessionVerdict, Run]]) -> str:
+def _headline(gate: GateRun, failing: Sequence[tuple[SessionVerdict, Run]]) -> str:
     """Under the heading, on the first screen: what made the gate fail and why. With runs that
-    failed the gate, a list of them (name as written, why in the user's words, result link);
-    else the verdict's reason."""
+    failed the gate, a list of them (name as written, why in the user's words, the history
+    label, result link); else the verdict's reason."""
     if not failing:
-        return _paragraph(reason)
+        return _paragraph(gate.verdict.reason)
     lines = [f"**{_plural(len(failing), 'check run')} failed the gate:**", ""]
     for sv, run in failing[:FIRST_SCREEN]:
         link = _link("result", run.latest.link, fallback="")
-        why = _why_failed(run, sv.policy_hits(run))
+        why = _why_failed(run, sv.policy_hits(run)) + _after(_note(gate, sv, run))
         lines.append(
             f"- {facts(run.category).emoji} {_run_name(run)}: {why}"
             + (f" · {link}" if link else "")
@@ -478,6 +516,34 @@ def _headline(reason: str, failing: Sequence[tuple[SessionVerdict, Run]]) -> str
     ):
         lines += ["", f"_{NO_TEXT_CHECK_SESSION}._"]
     return "\n".join(lines)
+
+
+#: The lists of set-aside runs, one per mark, in this order: heading and what it means.
+_ASIDE_LISTS = (
+    (Mark.QUARANTINED, "Quarantined", "failed, do not fail the gate until their entry expires"),
+    (Mark.KNOWN, "Known failures", "failed before this session, do not fail it (--fail-on new)"),
+)
+
+
+def _set_aside_lists(sessions: Sequence[SessionVerdict]) -> list[str]:
+    """On the first screen, one list per mark (``outcomes.MARK``) of the runs the context set
+    aside: name, location, then the owner, expiry and reason of the quarantine entry or the
+    history label (``SetAside.text``), and the result link; at most ``FIRST_SCREEN`` each."""
+    blocks = []
+    for mark, title, meaning in _ASIDE_LISTS:
+        found = [(r, a) for sv in sessions for r, a in sv.aside_runs if a.mark is mark]
+        if not found:
+            continue
+        row = MARK[mark]
+        lines = [f"**{row.emoji} {title} ({len(found)}):** {_text(meaning)}", ""]
+        for run, aside in found[:FIRST_SCREEN]:
+            link = _link("result", run.latest.link, fallback="")
+            said = f"- {_run_name(run)}: {_text(aside.text, TEXT_LIMIT)}"
+            lines.append(said + (f" · {link}" if link else ""))
+        if len(found) > FIRST_SCREEN:
+            lines.append(f"- and {len(found) - FIRST_SCREEN} more, in the table below")
+        blocks.append("\n".join(lines))
+    return blocks
 
 
 def _join(blocks: Sequence[str | list[str]]) -> str:
@@ -538,7 +604,7 @@ def _drop_order(doc: _Document) -> list[int]:
     top = max(row.tier for row in CATEGORY.values())
     for section in doc.sections:
         for row in section.rows:
-            items.append((top if row.fails else facts(row.category).tier, -position, row.key))
+            items.append((top if row.fails else row.drawn.tier, -position, row.key))
             position += 1
         for key, _block in section.errors:
             items.append((_ERROR_BLOCK_TIER, -position, key))
@@ -555,7 +621,7 @@ def _render_rows(doc: _Document, order: list[int], evidence: Evidence, budget: i
         row = rows.get(order[index])
         if row is None:  # an error block: rendered already
             continue
-        row.line = _row(row.run, evidence, row.flags)
+        row.line = _row(row.run, evidence, row.flags, row.drawn, row.note)
         size += len(row.line)
         if size > budget:
             return index + 1

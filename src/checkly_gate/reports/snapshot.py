@@ -15,6 +15,7 @@ import dataclasses
 import json
 import signal as signals
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -116,6 +117,12 @@ def _session_entry(
         "warnings": list(sv.warnings),
         "counts": sv.counts.as_dict(),
         "unfinished": [run_.name for run_ in sv.unfinished],
+        # Runs the context set aside (what ``report`` decides again from ``context``): for
+        # readers of the file, never read back.
+        "setAside": [
+            {"resultId": a.result_id, "name": r.name, "mark": a.mark.value, "text": a.says()}
+            for r, a in sv.aside_runs
+        ],
         "stop": obs.stop.value if obs else None,
         "error": obs.error if obs else None,
         "errorIsCurrent": obs.error_is_current if obs else False,
@@ -213,7 +220,7 @@ def load(text: str) -> GateRun:
         verdict = _stored_verdict(data, signal)
     verdict = _never_greener_than_bodies(verdict, observations, policy)
     context = _mapping(data.get("context"))
-    verdict, would = _in_context(verdict, observations, checks, context, signal)
+    verdict, would, labels = _in_context(verdict, observations, checks, context, signal)
     timings = _mapping(data.get("timings"))
     duration = timings.get("durationSeconds")
     return GateRun(
@@ -232,6 +239,7 @@ def load(text: str) -> GateRun:
         check_session_ids=frozenset(checks),
         would_exit_code=would,
         context=context,
+        labels=labels,
     )
 
 
@@ -274,11 +282,13 @@ def _in_context(
     checks: set[str],
     context: dict[str, Any],
     signal: int | None,
-) -> tuple[Verdict, int | None]:
+) -> tuple[Verdict, int | None, Mapping[tuple[str, str], Any]]:
     """The stored ``context`` (issue 21: the deploy expectation, the quarantine entries and
-    the date they were applied on, ``--shadow``) re-applied to the verdict judged from the
-    bodies, by the same ``contextual.in_context`` as ``wait``; a context this version cannot
-    read is a ``SnapshotError``."""
+    the date they were applied on, the history labels and ``--fail-on``, ``--shadow``)
+    re-applied to the verdict judged from the bodies, by the same ``contextual.in_context`` as
+    ``wait``: (the verdict, the exit code ``--shadow`` kept, the labels for ``GateRun.labels``).
+    A context this version cannot read is a ``SnapshotError``."""
+    labels: Mapping[tuple[str, str], Any] = {}
     if context.keys() & {"deploy", "quarantine", "failFast", "labels", "failOn"}:
         try:
             decision = contextual.in_context(verdict, observations, checks, context, signal)
@@ -287,9 +297,10 @@ def _in_context(
         verdict = dataclasses.replace(
             decision.verdict, warnings=(*decision.verdict.warnings, *decision.notes)
         )
+        labels = decision.labels
     if context.get("shadow") is True:
-        return contextual.shadow(verdict)
-    return verdict, None
+        return (*contextual.shadow(verdict), labels)
+    return verdict, None, labels
 
 
 def _load_session(entry: Any, signal: int | None) -> tuple[Observation, Any, str | None]:
