@@ -348,13 +348,16 @@ def test_fail_on_new(gates, tmp_path: Path, mode: str, scenario: str, code: int)
     proc = gate("--fail-on", "new", "--default-branch", "main", *reports(tmp_path), cwd=tmp_path)
     assert proc.returncode == code, proc.stdout + proc.stderr
     out = said(proc)
-    assert "Checkout flow: failing on main too" in out
+    assert "Checkout flow · eu-west-1: known failure, failing on main too (first " in out, out
     if code:
-        assert "Search suite: new" in out
+        assert "Search suite · eu-west-1: an assertion failed · new" in out, out
     else:
-        assert "passed with 2 known failures" in out and "Login API: seen before" in out
+        assert "passed with 2 known failures" in out, out
+        assert "Login API · eu-west-1: known failure, seen before (first " in out, out
         summary = (tmp_path / "summary.md").read_text()
-        assert "Checkout flow" in summary and "Login API: seen before" in summary
+        assert (
+            "Checkout flow" in summary and "| 📌 known failure · seen before \\(first " in summary
+        )
     report_agrees(proc, tmp_path)
 
 

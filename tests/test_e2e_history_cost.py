@@ -5,6 +5,7 @@ checks costs one request beyond the error texts (the default branch's session li
 from __future__ import annotations
 
 import collections
+import json
 from pathlib import Path
 
 from checkly_gate.simulator import CheckSpec, Scenario, Simulator
@@ -31,12 +32,13 @@ def test_labels_of_20_failing_checks_cost_one_request_beyond_the_error_texts(
     tmp_path: Path,
 ) -> None:
     with Simulator(twenty_failing(), api_key=KEY, speed=10, rate_limit=None) as sim:
-        proc = run_gate(sim, extra=("--default-branch", "main"), cwd=tmp_path)
+        snapshot = tmp_path / "gate.json"
+        proc = run_gate(sim, extra=("--default-branch", "main", "--json", str(snapshot)))
         paths = [r.path for r in sim.requests if r.method == "GET"]
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    out = " ".join(proc.stdout.split())
-    assert out.count(": failing on main too (first ") == 10, out
-    assert out.count(": new") >= 10, out
+    labels = json.loads(snapshot.read_text())["context"]["labels"]
+    said = collections.Counter(label["label"] for label in labels)
+    assert said == {"failing on main too": 10, "new": 10}, labels
     group_reads = collections.Counter(p for p in paths if "/test-session-error-groups/" in p)
     assert len(group_reads) == 20 and set(group_reads.values()) == {1}, group_reads
     listed = [p for p in paths if p.split("?")[0] == "/v1/test-sessions"]
