@@ -300,6 +300,9 @@ def test_fail_fast_ends_at_the_first_definite_failure(
     assert "Homepage" in data["sessions"][0]["unfinished"]
     for name in ("junit.xml", "summary.md"):
         assert "Homepage" in (tmp_path / name).read_text(), name
+    junit = (tmp_path / "junit.xml").read_text()
+    assert "still running when the gate stopped in eu-west-1 (--fail-fast)" in junit
+    assert "(timed out)" not in junit  # the deadline did not end the wait
     sid = gate.session_id()
     cancels = [r.path for r in gate.sim.requests if r.method == "POST" and "cancel" in r.path]
     assert cancels == ([f"/v1/test-sessions/{sid}/cancel"] if cancel else [])

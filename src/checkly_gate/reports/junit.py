@@ -366,6 +366,8 @@ def _why_unfinished(run: GateRun, sv: SessionVerdict, stop: Stop | None) -> str:
     outcome = sv.outcome
     if Outcome.INTERRUPTED in (run.verdict.outcome, outcome) or stop is Stop.INTERRUPTED:
         outcome = Outcome.INTERRUPTED
+    elif stop is Stop.DEADLINE and "failFast" in run.context:  # cut off as at a deadline
+        return "--fail-fast"
     elif stop is Stop.DEADLINE and not outcome.partial:
         outcome = Outcome.TIMED_OUT
     elif stop is Stop.FINAL and sv.session is not None:
