@@ -228,6 +228,8 @@ def test_quarantined_failures_are_green_and_reported_with_their_owner(
         (tmp_path / "junit.xml").read_text(),
     ):
         assert "quarantined" in text and "@payments" in text and "PAY-123" in text
+    # the verdict line says what passed it, one session or several (check sessions)
+    assert re.search(r"PASSED \(exit 0\): .*with 2 quarantined failures", said(proc)), said(proc)
     assert json.loads((tmp_path / "gate.json").read_text())["exitCode"] == 0
     assert "@payments" in report_agrees(proc, tmp_path)
 

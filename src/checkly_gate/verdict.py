@@ -847,6 +847,8 @@ def combine(verdicts: Sequence[SessionVerdict], signal: int | None = None) -> Ve
             reason = f"session {worst.session_id}: {worst.reason}"
         if worst.outcome is Outcome.PASSED:
             reason = f"all {len(verdicts)} sessions passed"
+            aside = aside_words(sum((v.counts for v in verdicts), Counts()))
+            reason += f" with {aside}" if aside else ""
     return Verdict(
         outcome=worst.outcome,
         exit_code=worst.outcome.value,
