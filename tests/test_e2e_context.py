@@ -364,6 +364,24 @@ def test_fail_fast_ends_at_the_first_definite_failure_and_cancels(sim_factory, t
     assert report_again(tmp_path).returncode == 1
 
 
+def test_fail_fast_does_not_stop_at_a_quarantined_failure(sim_factory, tmp_path) -> None:
+    """fail-fast with Checkout flow (its only failure) quarantined, as the recipe configures
+    it: that failure does not fail the gate, so it is no reason to end the wait or cancel the
+    session; the session ends and passes with 1 quarantined failure (was: stopped, cancelled,
+    'not quarantined: the session did not end', exit 1)."""
+    sim = sim_factory("fail-fast", speed=10.0)
+    quarantine_file(tmp_path, ("Checkout flow", SOON))
+    proc = run_gate(
+        sim, extra=("--fail-fast", "--cancel-on-fail", *reports(tmp_path)), cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "passed with 1 quarantined failure" in out, out
+    assert "first definite failure" not in out and "not quarantined" not in out
+    assert not [r for r in sim.requests if r.path.endswith("/cancel")]
+    assert "failFast" not in json.loads((tmp_path / "gate.json").read_text())["context"]
+
+
 def test_without_cancel_on_fail_nothing_is_cancelled(sim_factory, tmp_path) -> None:
     sim = sim_factory("fail-fast", speed=1.0)
     proc = run_gate(sim, extra=("--timeout", "120"), CHECKLY_GATE_FAIL_FAST="true")

@@ -10,11 +10,18 @@ The follow phase calls ``definite_failures`` on every body it reads (the poller'
 callback); the first non-empty answer stops following (a ``Stop`` of its own, e.g.
 ``Stop.FAIL_FAST``) and the judge phase then judges the bodies as read: the unfinished runs are
 listed as such, exit 1.
+
+A failure an active quarantine entry covers does not fail the gate, so it is no reason to stop
+(``set_aside``): the wait goes on, and the judge phase sets it aside once the session ended.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
+
 from checkly_gate.models import Session
+from checkly_gate.quarantine import Entry
 from checkly_gate.verdict import Category, Run, group_runs
 
 #: Categories of a run that has definitely failed once it has a FINAL row.
@@ -26,9 +33,24 @@ def is_definite_failure(run: Run) -> bool:
     return run.final is not None and run.category in DEFINITE
 
 
-def definite_failures(session: Session | None) -> tuple[Run, ...]:
+def definite_failures(
+    session: Session | None, quarantined: Iterable[Entry] = (), today: dt.date | None = None
+) -> tuple[Run, ...]:
     """The runs of ``session`` (a body as read, any status) that definitely failed, in API
-    order; ``()`` for no body. Pure: the caller decides what to do with them."""
+    order, but those an entry of ``quarantined`` active on ``today`` covers; ``()`` for no
+    body. Pure: the caller decides what to do with them."""
     if session is None:
         return ()
-    return tuple(run for run in group_runs(session.results) if is_definite_failure(run))
+    entries = tuple(quarantined)
+    return tuple(
+        run
+        for run in group_runs(session.results)
+        if is_definite_failure(run) and not set_aside(run, entries, today)
+    )
+
+
+def set_aside(run: Run, entries: tuple[Entry, ...], today: dt.date | None) -> bool:
+    """The first entry naming ``run``'s check is active on ``today`` (``quarantine.apply``'s
+    rule: the first matching entry decides, an expired one fails the run again)."""
+    entry = next((e for e in entries if e.matches(run)), None)
+    return entry is not None and today is not None and entry.active(today)

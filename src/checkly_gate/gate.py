@@ -204,8 +204,11 @@ class _Followers:
 
     def check_fail_fast(self, ref: SessionRef, session: Session) -> None:
         """``--fail-fast``: the first definite failure read (``failfast.definite_failures``: a
-        FINAL failed or errored row; a flaky retry in progress is not one) ends the phase."""
-        failed = failfast.definite_failures(session)
+        FINAL failed or errored row; a flaky retry in progress is not one; a quarantined check's
+        is not one either) ends the phase."""
+        options = self.ctx.options
+        today = datetime.now(timezone.utc).date()
+        failed = failfast.definite_failures(session, options.quarantine, today)
         if not failed:
             return
         with self.lock:
