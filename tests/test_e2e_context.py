@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from checkly_gate.simulator import Simulator, load_scenario
+from checkly_gate.simulator import CheckSpec, Scenario, Simulator, load_scenario
 from checkly_gate.simulator.builtin import OTHER_COMMIT, PR_COMMIT
+from checkly_gate.simulator.model import HistoryEntry
 from tests.test_e2e import KEY, gate_env, run_gate
 
 
@@ -448,3 +449,49 @@ def test_fail_on_new_without_history_fails(sim_factory, tmp_path: Path) -> None:
         sim_factory("known-only"), extra=("--fail-on", "new", "--no-details"), cwd=tmp_path
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
+
+
+def known_first(new_at: float | None) -> Scenario:
+    """Checkout flow fails at once with an error group failing on main too (known); Homepage
+    runs 40 scenario seconds; with ``new_at``, Search suite fails then with a new group."""
+    checks = [
+        CheckSpec("Checkout flow", duration=0.5, outcome="failed", error_group="co",
+                  first_seen_ago=3 * 86400.0),
+        CheckSpec("Homepage", duration=40.0),
+    ]  # fmt: skip
+    if new_at is not None:
+        checks.append(CheckSpec("Search suite", start=new_at, duration=0.5, outcome="failed"))
+    main = HistoryEntry(branch="main", age=86400.0, failing=("Checkout flow",))
+    return Scenario(name="known-first", checks=tuple(checks), history=(main,))
+
+
+@pytest.mark.parametrize(("new_at", "code"), [(None, 0), (4.0, 1)])
+def test_fail_fast_with_fail_on_new_stops_only_at_a_new_failure(
+    tmp_path: Path, new_at: float | None, code: int
+) -> None:
+    """``--fail-fast --fail-on new``: a known failure fails nothing, so it does not end the wait
+    (the session runs to its end and passes with 1 known failure); a new one does, at once."""
+    with Simulator(known_first(new_at), api_key=KEY, speed=2, rate_limit=None) as sim:
+        started = time.monotonic()
+        proc = run_gate(
+            sim,
+            extra=(
+                "--fail-fast",
+                "--fail-on",
+                "new",
+                "--default-branch",
+                "main",
+                "--timeout",
+                "90",
+            ),
+            cwd=tmp_path,
+        )
+        took = time.monotonic() - started
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    out = " ".join(proc.stdout.split())
+    if code:
+        assert "first definite failure (Search suite)" in out, out
+        assert took < 15, took  # Homepage runs 20 s of real time
+    else:
+        assert "passed with 1 known failure" in out, out
+        assert "--fail-fast" not in out, out

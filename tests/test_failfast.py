@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
+
 from checkly_gate.api import Client
 from checkly_gate.failfast import definite_failures
 from checkly_gate.models import parse_session
@@ -52,3 +54,18 @@ def test_a_flaky_retry_in_progress_is_not_definite_and_the_failure_at_2s_is(serv
     client.close()
     assert [run.name for run in found] == ["Checkout flow"]
     assert retrying_seen
+
+
+@pytest.mark.parametrize(("given", "fail_fast", "widest"), [
+    (150.0, True, 5.0), (2.0, True, 2.0), (150.0, False, 150.0),
+])  # fmt: skip
+def test_fail_fast_reads_progress_at_least_every_5_seconds(
+    given: float, fail_fast: bool, widest: float
+) -> None:
+    """The long-poll answers only when the session ends, so a failure is seen at the next
+    progress read: within 5 s under --fail-fast, not within --poll-interval's 150 s."""
+    from checkly_gate.config import Options
+    from checkly_gate.gate import poll_settings
+
+    options = Options(session_ids=(), api_key="k", poll_interval=given, fail_fast=fail_fast)
+    assert poll_settings(options).poll_interval == widest

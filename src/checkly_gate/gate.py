@@ -51,6 +51,7 @@ from checkly_gate.scope import Scope
 from checkly_gate.text import link as text_link
 from checkly_gate.verdict import (
     Policy,
+    Run,
     SessionVerdict,
     Verdict,
     combine,
@@ -70,6 +71,9 @@ EXPLAIN_BUDGET = 15.0
 # The cancel request after a signal, counted from the signal: short enough that the gate
 # exits within 2 s of it.
 CANCEL_BUDGET = 1.5
+# --fail-fast: the widest gap between progress reads (seconds): 12 reads a minute a session,
+# inside --max-request-rate (the request budget spaces them further when many sessions share it).
+FAIL_FAST_POLL = 5.0
 # How often the main thread wakes while followers run, to print the heartbeat when it is due.
 HEARTBEAT_TICK = 0.25
 
@@ -138,8 +142,14 @@ def wait(
 
 
 def poll_settings(options: Options) -> PollSettings:
+    """The follow loop's settings from the options; ``--fail-fast`` narrows the widest gap
+    between progress reads to ``FAIL_FAST_POLL`` (a failure is seen within it, not within
+    ``--poll-interval``'s 150 s; the long-poll answers only when the session ends)."""
+    widest = options.poll_interval
+    if options.fail_fast:
+        widest = min(widest, FAIL_FAST_POLL)
     return PollSettings(
-        poll_interval=options.poll_interval,
+        poll_interval=widest,
         long_poll=options.long_poll,
         not_found_grace=options.not_found_grace,
         start_jitter=START_JITTER,
@@ -162,6 +172,8 @@ class _Followers:
         # signal, the reports and the cancel still run under the command's).
         self.following = following
         self.first_failure: tuple[str, str] | None = None  # (session id, run name)
+        # --fail-fast --fail-on new: the label of each definite failure looked up so far
+        self.labels: dict[tuple[str, str], Label] = {}
         self.lock = threading.Lock()
         self.latest: dict[str, tuple[Session, bytes]] = {}
         self.done: dict[str, Observation] = {}
@@ -209,6 +221,8 @@ class _Followers:
         options = self.ctx.options
         today = datetime.now(timezone.utc).date()
         failed = failfast.definite_failures(session, options.quarantine, today)
+        if options.fail_on == "new":
+            failed = tuple(run for run in failed if not self.known(ref, session, run))
         if not failed:
             return
         with self.lock:
@@ -219,6 +233,32 @@ class _Followers:
             "--fail-fast: %s failed definitively; ending the wait", self.ctx.secrets(failed[0].name)
         )
         self.following.stop()
+
+    def known(self, ref: SessionRef, session: Session, run: Run) -> bool:
+        """``--fail-fast --fail-on new``: whether a definite failure is known (seen before or
+        failing on main too: ``history``), so it fails nothing and is no reason to stop.
+        Looked up once per run (its error groups and the default branch's list, under the
+        follow phase's scope); a check session's run or a label that cannot be read is not
+        known (it would fail ``--fail-on new``, so the wait may end at it)."""
+        key = (ref.id, run.latest.result_id or "")
+        if key in self.labels:
+            return self.labels[key].known
+        label = Label(history.UNKNOWN, why="a check session has no error groups")
+        if ref.kind == "test" and run.error_group_ids:
+            started = session.started_at.timestamp() if session.started_at else None
+            branch, _ = history.default_branch(self.ctx.env, self.ctx.options.default_branch or "")
+            client = self.ctx.client.under(self.following)
+            found = history.fetch_history(
+                client, run.error_group_ids, ref.id, started, branch,
+                self.following.deadline, self.following,
+            )  # fmt: skip
+            label = found.label_of(run.error_group_ids)
+        self.labels[key] = label
+        if label.known:
+            log.info(
+                "--fail-fast: %s is a known failure (%s)", self.ctx.secrets(run.name), label.text()
+            )
+        return label.known
 
     def internal_error(self, ref: SessionRef, exc: Exception) -> Observation:
         log.error("internal error following %s: %s", ref.id, self.ctx.secrets(repr(exc)))
