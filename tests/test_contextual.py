@@ -7,11 +7,12 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate import deploy
-from checkly_gate.contextual import decide
+from checkly_gate.contextual import ContextError, decide, in_context
 from checkly_gate.history import NEW, ON_MAIN, SEEN_BEFORE, UNKNOWN, Label
 from checkly_gate.models import parse_session
 from checkly_gate.outcomes import Outcome
@@ -170,7 +171,7 @@ def test_no_option_turns_unknown_cancelled_or_api_trouble_into_exit_0(
     """Must show (issue 21): whatever quarantine, labels, --fail-on and --expect-commit say, a
     verdict with an unknown value, a cancelled session or API trouble (timeouts, refusals,
     unavailable, an interrupt) never exits 0 unless --shadow is set; with --shadow it exits 0
-    (and says what it would have done)."""
+    (and says what it would have done), but for an interrupt, which keeps 128 + N."""
     svs = []
     pairs = list(zip(cases, stops[: len(cases)], strict=True))
     finished = {case.requested_id for case, stop in pairs if stop is Stop.FINAL}
@@ -207,7 +208,10 @@ def test_no_option_turns_unknown_cancelled_or_api_trouble_into_exit_0(
             shadow=shadow,
             signal=signal,
         )
-        if shadow:
+        if shadow and decision.verdict.outcome is Outcome.INTERRUPTED:  # not the gate's verdict
+            assert decision.exit_code == decision.verdict.exit_code != 0
+            assert not decision.shadow_line
+        elif shadow:
             assert decision.exit_code == 0
             assert (
                 decision.would_exit_code
@@ -377,3 +381,13 @@ def test_set_aside_runs_keep_counts_reports_and_exit_code_in_agreement(
     assert (doc["results"]["summary"]["failed"] > 0) is red
     marked = sum(len(sv.set_aside) for sv in decision.verdict.sessions)
     assert xml.count('type="gate.') == marked
+
+
+@pytest.mark.parametrize("today", ["2026-02-30", "2026-2-3", 20261206, None, "2026-12-06T00:00"])
+def test_a_stored_date_that_is_no_date_names_context_today(today: object) -> None:
+    """A snapshot's ``context.today`` is untrusted: anything but a real ``YYYY-MM-DD`` is one
+    line naming the field (``report`` exits 2 with it), never Python's own words."""
+    entry = {"check": "Checkout", "owner": "@o", "reason": "r", "expires": "2026-12-31", "line": 3}
+    judged = Verdict(Outcome.FAILED, 1, "failed")
+    with pytest.raises(ContextError, match=r"^context\.today: expected a date YYYY-MM-DD"):
+        in_context(judged, [], (), {"quarantine": [entry], "today": today})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ import pytest
 from checkly_gate.simulator import CheckSpec, Scenario, Simulator, load_scenario
 from checkly_gate.simulator.builtin import OTHER_COMMIT, PR_COMMIT
 from checkly_gate.simulator.model import HistoryEntry
-from tests.test_e2e import KEY, gate_env, run_gate
+from tests.test_e2e import KEY, gate_cmd, gate_env, run_gate
 
 
 @pytest.fixture
@@ -221,6 +222,31 @@ def test_shadow_from_the_environment_and_the_deploy_check(sim_factory, tmp_path)
 def test_shadow_keeps_usage_errors_at_2(sim_factory, tmp_path: Path) -> None:
     proc = run_gate(sim_factory("failing"), extra=("--shadow", "--timeout", "-1"), cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
+
+
+def test_shadow_keeps_an_interrupt_at_130(sim_factory, tmp_path: Path) -> None:
+    """A stop (Ctrl-C, a runner's cancel) is not the gate's verdict: under --shadow too the
+    gate exits 128 + N, so a script does not carry on as if the gate had run."""
+    sim = sim_factory("fail-fast", speed=1.0)  # runs 60 s
+    proc = subprocess.Popen(
+        [*gate_cmd(sim, extra=("--shadow", *reports(tmp_path)))],
+        env=gate_env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the gate is following: stop it
+            if "RUNNING" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, out + err
+    assert json.loads((tmp_path / "gate.json").read_text())["exitCode"] == 130
 
 
 def test_shadow_on_api_trouble_exits_0_and_says_6(tmp_path: Path) -> None:

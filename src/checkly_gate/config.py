@@ -149,8 +149,8 @@ SPECS: tuple[Spec, ...] = (
          default_text="the CI's (pull request target, repository default)",
          help="the branch whose newest finished session 'failing on main too' compares with"),
     Spec("shadow", bool, "CHECKLY_GATE_SHADOW", False,
-         help="try the gate without blocking: write everything, exit 0 (usage errors stay 2), "
-         "say what the exit code would have been"),
+         help="try the gate without blocking: write everything, exit 0 (usage errors stay 2, "
+         "an interrupt 128+N), say what the exit code would have been"),
 )  # fmt: skip
 SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 # ``run``'s own options in the config file, in the flags' spelling (``wait`` ignores them).

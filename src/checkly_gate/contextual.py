@@ -205,9 +205,15 @@ def _combine_phase(
     return dataclasses.replace(verdict, warnings=judged.warnings or verdict.warnings)
 
 
+#: Outcomes ``--shadow`` leaves alone: a usage error (a gate that cannot run is not being
+#: tried) and an interrupt (the runner's or the user's stop, not the gate's verdict: a script
+#: ``checkly-gate --shadow ...; next`` must not carry on after Ctrl-C).
+NOT_SHADOWED = (Outcome.USAGE, Outcome.INTERRUPTED)
+
+
 def _shadow_phase(verdict: Verdict, shadow: bool) -> int:
-    """Rule 5: the exit code, 0 under ``--shadow`` unless a usage error (2 stays)."""
-    if shadow and verdict.outcome is not Outcome.USAGE:
+    """Rule 5: the exit code, 0 under ``--shadow`` unless ``NOT_SHADOWED``."""
+    if shadow and verdict.outcome not in NOT_SHADOWED:
         return 0
     return verdict.exit_code
 
@@ -248,6 +254,7 @@ def decide(
         sessions.append(_deploy_phase(_set_aside(sv, marks), own))
     verdict = _combine_phase(judged, sessions, signal)
     exit_code = _shadow_phase(verdict, shadow)
+    shadow = shadow and verdict.outcome not in NOT_SHADOWED
     decision = Decision(
         verdict,
         exit_code,
@@ -270,9 +277,9 @@ def shadow_line(exit_code: int, outcome: Outcome) -> str:
 
 def shadow(verdict: Verdict) -> tuple[Verdict, int | None]:
     """``--shadow`` applied to a final verdict: (the verdict with exit code 0 and the shadow
-    line first among its warnings, the code it would have exited with). A usage error stays
-    as it is (exit 2; ``None``): a gate that cannot run is not being tried."""
-    if verdict.outcome is Outcome.USAGE:
+    line first among its warnings, the code it would have exited with). A usage error or an
+    interrupt (``NOT_SHADOWED``) stays as it is (exit 2, 128 + N; ``None``)."""
+    if verdict.outcome in NOT_SHADOWED:
         return verdict, None
     line = shadow_line(verdict.exit_code, verdict.outcome)
     shown = dataclasses.replace(verdict, exit_code=0, warnings=(line, *verdict.warnings))
@@ -315,11 +322,8 @@ def in_context(
         if raw:
             if not isinstance(raw, list):
                 raise ContextError("context.quarantine: expected a list of entries")
-            today = context.get("today")
-            if not isinstance(today, str):
-                raise ContextError("context.today: expected a date YYYY-MM-DD")
             entries = [quarantine.Entry.from_dict(e) for e in raw]
-            applied = quarantine.apply(entries, judged.sessions, dt.date.fromisoformat(today))
+            applied = quarantine.apply(entries, judged.sessions, _today(context.get("today")))
     except (deploy.ExpectError, quarantine.QuarantineError, ValueError) as exc:
         raise ContextError(str(exc)) from None
     labels, fail_on = _labels(context)
@@ -335,6 +339,16 @@ def in_context(
         fail_on=fail_on,
         signal=signal,
     )
+
+
+def _today(value: object) -> dt.date:
+    """``context.today`` read back (untrusted): a real date ``YYYY-MM-DD``; ``ContextError``."""
+    try:
+        if isinstance(value, str) and len(value) == 10:
+            return dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ContextError(f"context.today: expected a date YYYY-MM-DD, got {str(value)[:40]!r}")
 
 
 def labels_context(labels: Mapping[tuple[str, str], Label], fail_on: str) -> dict[str, object]:
