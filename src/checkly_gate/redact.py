@@ -31,6 +31,31 @@ README):
   one- or two-letter tokens and words of the gate's and the API's own vocabulary
   (``VOCABULARY``: ``false``, ``passed``, ``FINAL``, ``checkly-gate``, ...). Such a value is not
   a secret, and masking it would rewrite the report.
+**Runs of a secret** (``_Partial``): a server may echo MOST of a secret (cut, from its 5th
+character on, upper-cased, with a character inserted, wrapped, partly escaped). Every run of at
+least ``threshold(secret)`` consecutive characters of a secret (half of it, never fewer than
+``SECRET_LENGTH``: blanks inside it dropped) is masked wherever it stands, case-insensitively,
+with the whole stretch the overlapping runs cover. Runs are looked for in two views of the
+text, each with runs of up to ``_MAX_BLANKS`` blanks and zero-width characters dropped (a line
+wrap): the text as written, and (when it holds ``\\``, ``%`` or ``&``) the text with its
+escapes decoded (percent once or twice, ``\\uXXXX``, ``\\xXX``, two-letter and markdown
+backslash escapes, XML references); and in the UTF-8 of the secret as written, upper- and
+lower-cased, in hex, base32 (five alignments) and base64 / URL-safe base64 (three alignments),
+as many encoded characters as spell ``threshold`` bytes. The rule applies only to secrets of
+``SECRET_LENGTH`` characters or more: a plain value (4-7 characters) is masked only whole, as
+a token, and a common one never, as before, so a 1-3 character ``--env`` value never turns a
+text into asterisks. A run whose whole word is made of ``VOCABULARY`` words
+(``PROGRESS_DEGRADED``, ``checkResultId``) is not masked: a status or a field name of a body
+``report`` judges again is never rewritten. Runs are found by one trie regex per family (the
+secret's characters; hex and base32; base64), tried only inside stretches of its alphabet,
+so the cost grows linearly with the text (``benchmarks/redact.py``). ``finds`` and
+``scrub_json``'s raw look decode a body ``PARTIAL_CHUNK`` bytes at a time, overlapping by
+more than a run can span.
+
+Not covered: base64 of a case-mixed secret (only as written, upper- and lower-cased); a run
+across a backslash *inside* the secret when it is escaped (the secret's own ``\\`` is read as
+an escape); a run split by more than ``_MAX_BLANKS`` blanks; encodings stacked more than the
+ones named (base64 of the hex, percent-encoding three times).
 """
 
 from __future__ import annotations
