@@ -305,18 +305,28 @@ def encoded_forms(secret: str) -> list[str]:
 # zero-width characters dropped from both; and every run of its UTF-8's hex, base64, URL-safe
 # base64 and base32 long enough to spell ``threshold`` bytes.
 
-PARTIAL_CHUNK = 1 << 20  # characters of a raw body decoded at a time by the byte-level checks
+PARTIAL_CHUNK = 1 << 15  # bytes of a raw body decoded at a time by the byte-level checks
 _MAX_BLANKS = 16  # a longer run of blanks between two characters ends a run of a secret
 # Bytes one character of a secret spans at most in a view: its longest escape (``%25XX`` four
 # times, eight backslashes and a surrogate pair) and a run of escaped blanks before the next.
 _MAX_UNIT = 300
 _SEPARATOR_CLASS = "[" + "".join(re.escape(c) for c in (*_BLANKS, *_ZERO_WIDTH)) + "]"
-# A run of up to ``_MAX_BLANKS`` blanks, dropped from a view; a longer one stays, and ends a run
-# (no run holds a blank).
-_SHORT_BLANKS = re.compile(
-    f"(?<!{_SEPARATOR_CLASS}){_SEPARATOR_CLASS}{{1,{_MAX_BLANKS}}}(?!{_SEPARATOR_CLASS})"
-)
 _BLANK_RUN = re.compile(_SEPARATOR_CLASS + "+")
+_LONG_BLANKS = re.compile(_SEPARATOR_CLASS + f"{{{_MAX_BLANKS + 1},}}")
+_BREAK = "\0"  # stands for a longer run of blanks in a view: it ends a run (no secret holds it)
+_DROP_BLANKS = dict.fromkeys(map(ord, (*_BLANKS, *_ZERO_WIDTH)))
+
+
+def _squeeze(match: re.Match[str]) -> str:
+    """A run of up to ``_MAX_BLANKS`` blanks is dropped from a view, a longer one ends a run."""
+    return "" if len(match.group()) <= _MAX_BLANKS else _BREAK
+
+
+def _squeezed(text: str) -> str:
+    """``_BLANK_RUN.sub(_squeeze, text)`` without a piece per blank (a view of a big body)."""
+    return _LONG_BLANKS.sub(_BREAK, text).translate(_DROP_BLANKS)
+
+
 # The escapes the decoded view undoes: percent (once or twice, UTF-8 bytes in a row), JSON /
 # repr / JavaScript (``\\uXXXX`` with surrogate pairs, ``\\UXXXXXXXX``, ``\\xXX``, two-letter
 # escapes, a backslash before punctuation: markdown), XML / HTML character references. Any
@@ -365,9 +375,10 @@ class _Rewrite:
     back from a span of ``target`` to the span of ``source`` it came from (built on first use:
     the rewrite itself runs in C but for the escapes)."""
 
-    def __init__(self, source: str, pattern: re.Pattern[str], repl: Any) -> None:
+    def __init__(self, source: str, pattern: re.Pattern[str], repl: Any, fast: Any = None) -> None:
         self.source, self._pattern, self._repl = source, pattern, repl
-        self.target = pattern.sub(repl, source)
+        # ``fast(source)``: the same target, cheaper than a ``sub`` with a piece per match.
+        self.target = fast(source) if fast is not None else pattern.sub(repl, source)
         self._units: list[tuple[int, int, int, int]] | None = None  # source and target spans
 
     def _build(self) -> list[tuple[int, int, int, int]]:
@@ -403,10 +414,10 @@ class _Rewrite:
 def _views(text: str) -> list[list[_Rewrite]]:
     """The two views of ``text`` runs are looked for in (each a chain of rewrites): the text
     and, if it holds an escape, the text decoded; short runs of blanks dropped from both."""
-    views = [[_Rewrite(text, _SHORT_BLANKS, "")]]
+    views = [[_Rewrite(text, _BLANK_RUN, _squeeze, _squeezed)]]
     if _HAS_ESCAPE.search(text):
         decoded = _Rewrite(text, _ESCAPE, _unescape)
-        views.append([decoded, _Rewrite(decoded.target, _SHORT_BLANKS, "")])
+        views.append([decoded, _Rewrite(decoded.target, _BLANK_RUN, _squeeze, _squeezed)])
     return views
 
 
@@ -536,7 +547,7 @@ class _Partial:
         """Whether ``spans`` finds anything in the text whose UTF-8 is ``utf8``, decoded a piece
         (``PARTIAL_CHUNK`` bytes, overlapping by more than a run can span) at a time."""
         data = memoryview(utf8)
-        step = max(PARTIAL_CHUNK, 4 * self.span)
+        step = max(PARTIAL_CHUNK, 2 * self.span)
         for start in range(0, max(len(data), 1), step):
             piece = bytes(data[start : start + step + self.span])
             text = piece.decode("utf-8", "ignore")  # a character cut at either end: dropped
