@@ -112,7 +112,8 @@ def test_text_without_a_run_of_a_secret_is_unchanged(secret: str, text: str, esc
     k = threshold(secret)
     near = secret[: k - 1] + "~" + secret[k - 1 :] if "~" not in secret else text
     for said in (text + escape + text, f"{text} {near[: k - 1]} {escape}"):
-        if _has_run(_unescaped(said), secret, k):
+        views = (said, _unescaped(said))  # as written and decoded, blanks dropped from both
+        if any(_has_run(re.sub(r"\s", "", view), secret, k) for view in views):
             continue
         redactor = Secrets([secret])
         assert redactor(said) == said

@@ -305,7 +305,7 @@ def encoded_forms(secret: str) -> list[str]:
 # zero-width characters dropped from both; and every run of its UTF-8's hex, base64, URL-safe
 # base64 and base32 long enough to spell ``threshold`` bytes.
 
-PARTIAL_CHUNK = 1 << 15  # bytes of a raw body decoded at a time by the byte-level checks
+PARTIAL_CHUNK = 1 << 13  # bytes of a raw body decoded at a time by the byte-level checks
 _MAX_BLANKS = 16  # a longer run of blanks between two characters ends a run of a secret
 # Bytes one character of a secret spans at most in a view: its longest escape (``%25XX`` four
 # times, eight backslashes and a surrogate pair) and a run of escaped blanks before the next.
