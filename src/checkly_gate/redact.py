@@ -46,9 +46,9 @@ as many encoded characters as spell ``threshold`` bytes. The rule applies only t
 a token, and a common one never, as before, so a 1-3 character ``--env`` value never turns a
 text into asterisks. A run whose whole word is made of ``VOCABULARY`` words
 (``PROGRESS_DEGRADED``, ``checkResultId``) is not masked: a status or a field name of a body
-``report`` judges again is never rewritten. Runs are found by one trie regex per family (the
-secret's characters; hex and base32; base64), tried only inside stretches of its alphabet,
-so the cost grows linearly with the text (``benchmarks/redact.py``). ``finds`` and
+``report`` judges again is never rewritten. Runs are looked up in a set per family (the secret's
+characters; hex and base32; base64), only inside stretches of its alphabet, so the cost
+grows linearly with the text (``benchmarks/redact.py``). ``finds`` and
 ``scrub_json``'s raw look decode a body ``PARTIAL_CHUNK`` bytes at a time, overlapping by
 more than a run can span.
 
@@ -456,28 +456,6 @@ def _encoded_grams(secret: str, k: int) -> tuple[set[str], set[str]]:
     return folded_forms, exact
 
 
-def _trie_pattern(words: Iterable[str]) -> str:
-    """One regex alternation of ``words``, factored as a trie (a branch per distinct next
-    character: linear time over a text whatever the number of words)."""
-    trie: dict[str, Any] = {}
-    for word in words:
-        node = trie
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = {}
-
-    def emit(node: dict[str, Any]) -> str:
-        alternatives = [re.escape(c) + emit(child) for c, child in sorted(node.items()) if c]
-        if not alternatives:
-            return ""
-        body = "|".join(alternatives)
-        if "" in node:
-            return f"(?:{body})?"
-        return body if len(alternatives) == 1 else f"(?:{body})"
-
-    return emit(trie)
-
-
 def _is_words(text: str) -> bool:
     """Whether ``text`` is one word made of ``VOCABULARY`` words (``PROGRESS_DEGRADED``,
     ``checkResultId``): the gate's and the API's own, never masked for a partial run."""
@@ -494,8 +472,8 @@ class _Partial:
     ``threshold`` and the module docs."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        # Families of runs: (lower-cased?, the runs); each family's runs are found by a trie
-        # regex, tried only where its alphabet stands long enough (``_Family``).
+        # Families of runs: (lower-cased?, the runs); each family looks its runs up in a set,
+        # only where its alphabet stands long enough (``_Family``).
         families: dict[str, set[str]] = {"chars": set(), "encoded": set(), "base64": set()}
         self.span = 0  # bytes a run spans at most in a raw body
         for secret in secrets:
@@ -557,32 +535,40 @@ class _Partial:
 
 
 class _Family:
-    """Runs (``words``, lower-cased when ``lowered``) found by one trie regex, tried only inside
-    a stretch of ``words``' alphabet as long as the shortest word: a text of ordinary words
-    and ids costs one pass of a character class, not a trie branch at every character."""
+    """Runs (``words``, lower-cased when ``lowered``) looked up in a set, only inside a stretch
+    of ``words``' alphabet as long as the shortest word: a text of ordinary words and ids costs
+    one pass of a character class. (A set, not a regex of the words: compiling one for a long
+    secret's hundreds of encoded runs costs more memory than a big body's masking.)"""
 
     def __init__(self, words: set[str], lowered: bool) -> None:
         self.lowered = lowered
-        self._trie = re.compile(_trie_pattern(words))
+        self._words = frozenset(words)
+        self._lengths = sorted({len(w) for w in words}, reverse=True)
         alphabet = "".join(re.escape(c) for c in sorted({c for w in words for c in w}))
-        shortest = min(len(w) for w in words)
-        self._stretch = re.compile(f"(?<![{alphabet}])[{alphabet}]{{{shortest},}}")
+        self._stretch = re.compile(f"(?<![{alphabet}])[{alphabet}]{{{self._lengths[-1]},}}")
+
+    def _end(self, view: str, at: int, stop: int) -> int:
+        """Where the longest word at ``at`` ends (``at`` if none does)."""
+        for n in self._lengths:
+            if at + n <= stop and view[at : at + n] in self._words:
+                return at + n
+        return at
 
     def runs(self, view: str) -> Iterator[tuple[int, int]]:
         """The spans of ``view`` covered by the words, each as long as overlapping words carry
         it: a longer run is one span, never a masked head and a visible tail."""
         for stretch in self._stretch.finditer(view):
-            pos, stop = stretch.span()
-            while found := self._trie.search(view, pos, stop):
-                start, end = found.span()
-                at = start + 1
+            at, stop = stretch.span()
+            while at < stop:
+                end = self._end(view, at, stop)
+                if end == at:
+                    at += 1
+                    continue
+                start, at = at, at + 1
                 while at < end:
-                    more = self._trie.match(view, at, stop)
-                    if more is not None:
-                        end = max(end, more.end())
+                    end = max(end, self._end(view, at, stop))
                     at += 1
                 yield start, end
-                pos = end
 
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
