@@ -67,7 +67,8 @@ def test_scrub_json_masks_decoded_strings_and_keeps_json(key: str) -> None:
 def test_nothing_to_mask_costs_no_copy() -> None:
     raw = b'{"name": "plain"}'
     assert Secrets(["cu_secret_1"]).scrub_json(raw) == (raw, None)
-    escaped = b'{"name": "a \\"quoted\\" \\u0063u_secret_2 name"}'  # escapes, no secret
+    # Escapes, and less of the secret than ``threshold`` (8): "cu_secr" is 7 characters of it.
+    escaped = b'{"name": "a \\"quoted\\" \\u0063u_secrXt_2 name"}'
     assert Secrets(["cu_secret_1"]).scrub_json(escaped) == (escaped, None)
 
 

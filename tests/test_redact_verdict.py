@@ -279,3 +279,35 @@ def test_every_word_the_gate_writes_is_in_its_vocabulary() -> None:
                     continue
                 unknown.add(token)
     assert not unknown, sorted(unknown)
+
+
+def _runs_of(text: str, secret: str, k: int) -> list[str]:
+    folded = text.casefold()
+    return [
+        secret[i : i + k]
+        for i in range(len(secret) - k + 1)
+        if secret[i : i + k].casefold() in folded
+    ]
+
+
+def test_a_server_echoing_most_of_the_key_leaves_no_run_of_it(tmp_path: Path) -> None:
+    """A 401 whose body and header echo the key cut, shifted, upper-cased and base32-encoded:
+    the terminal, the log (``-v``), JUnit, markdown, the JSON snapshot and the CI outputs hold
+    no run of ``redact.threshold`` characters of the key, in any case."""
+    from checkly_gate.redact import threshold
+
+    key = "cu_0f3a9b2c7d1e4f5a6b7c8d9e0f1a2b3c"
+    said = f"bad key {key[:-3]} / {key[4:].upper()} / {base64.b32encode(key.encode()).decode()}"
+
+    def handler(method: str, path: str, headers: dict[str, str]) -> Answer:
+        return json_answer({"message": said}, status=401, **{"X-Echo": key[2:].upper()})
+
+    with canned(handler) as url:
+        proc, outputs = gate(url, "wait", str(uuid.uuid4()), "-v", tmp=tmp_path, key=key)
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert MASK in proc.stdout + proc.stderr
+    k = threshold(key)
+    b32 = base64.b32encode(key.encode()).decode()
+    for where, text in outputs.items():
+        assert not _runs_of(text, key, k), where
+        assert not _runs_of(text, b32, 8 * k // 5 - 1), where

@@ -31,17 +31,44 @@ README):
   one- or two-letter tokens and words of the gate's and the API's own vocabulary
   (``VOCABULARY``: ``false``, ``passed``, ``FINAL``, ``checkly-gate``, ...). Such a value is not
   a secret, and masking it would rewrite the report.
+**Runs of a secret** (``_Partial``): a server may echo MOST of a secret (cut, from its 5th
+character on, upper-cased, with a character inserted, wrapped, partly escaped). Every run of at
+least ``threshold(secret)`` consecutive characters of a secret (half of it, never fewer than
+``SECRET_LENGTH``: blanks inside it dropped) is masked wherever it stands, case-insensitively,
+with the whole stretch the overlapping runs cover. Runs are looked for in two views of the
+text, each with runs of up to ``_MAX_BLANKS`` blanks and zero-width characters dropped (a line
+wrap): the text as written, and (when it holds ``\\``, ``%`` or ``&``) the text with its
+escapes decoded (percent once or twice, ``\\uXXXX``, ``\\xXX``, two-letter and markdown
+backslash escapes, XML references); and in the UTF-8 of the secret as written, upper- and
+lower-cased, in hex, base32 (five alignments) and base64 / URL-safe base64 (three alignments),
+as many encoded characters as spell ``threshold`` bytes. The rule applies only to secrets of
+``SECRET_LENGTH`` characters or more: a plain value (4-7 characters) is masked only whole, as
+a token, and a common one never, as before, so a 1-3 character ``--env`` value never turns a
+text into asterisks. A run whose whole word is made of ``VOCABULARY`` words
+(``PROGRESS_DEGRADED``, ``checkResultId``) is not masked: a status or a field name of a body
+``report`` judges again is never rewritten. Runs are looked up in a set per family (the secret's
+characters; hex and base32; base64), only inside stretches of its alphabet, so the cost
+grows linearly with the text (``benchmarks/redact.py``). ``finds`` and
+``scrub_json``'s raw look decode a body ``PARTIAL_CHUNK`` bytes at a time, overlapping by
+more than a run can span.
+
+Not covered: base64 of a case-mixed secret (only as written, upper- and lower-cased); a run
+across a backslash *inside* the secret when it is escaped (the secret's own ``\\`` is read as
+an escape); a run split by more than ``_MAX_BLANKS`` blanks; encodings stacked more than the
+ones named (base64 of the hex, percent-encoding three times).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 import re
+import string
 import threading
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, TextIO, cast
 
 MASK = "***"
@@ -83,6 +110,11 @@ VOCABULARY = frozenset(
     interrupted received stopping writing what cancelled cancelling because why reason
     assertion could not assertion checklyhq app www max request rate minute later each about
     every within so sessions bad classname
+    checkresultid checkresultlink checksessionlink testsessionlink testsessionresultid
+    testsessionresultlink checktype errorgroupids errorisc erroriscurrent firstseen lastseen
+    finishedat runlocation runlocations responsetime timeelapsed failfast failondegraded
+    failonflaky bypolicy exitcode commitid commitmessage commitowner branchname resultid
+    hasfailures haserrors missingerrormessages
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 
@@ -265,6 +297,306 @@ def encoded_forms(secret: str) -> list[str]:
     return [f for f in dict.fromkeys(forms) if f and f != secret]
 
 
+# --- Partial runs ------------------------------------------------------------------------------
+# A server may echo MOST of a secret: cut, from its 5th character on, upper-cased, with a
+# character inserted, wrapped over lines, some characters escaped. ``_Partial`` masks every run
+# of at least ``threshold`` consecutive characters of a secret, case-insensitively, in two views
+# of the text (the text as written, and the text with every escape decoded), blanks and
+# zero-width characters dropped from both; and every run of its UTF-8's hex, base64, URL-safe
+# base64 and base32 long enough to spell ``threshold`` bytes.
+
+PARTIAL_CHUNK = 1 << 13  # bytes of a raw body decoded at a time by the byte-level checks
+_MAX_BLANKS = 16  # a longer run of blanks between two characters ends a run of a secret
+# Bytes one character of a secret spans at most in a view: its longest escape (``%25XX`` four
+# times, eight backslashes and a surrogate pair) and a run of escaped blanks before the next.
+_MAX_UNIT = 300
+_SEPARATOR_CLASS = "[" + "".join(re.escape(c) for c in (*_BLANKS, *_ZERO_WIDTH)) + "]"
+_BLANK_RUN = re.compile(_SEPARATOR_CLASS + "+")
+_LONG_BLANKS = re.compile(_SEPARATOR_CLASS + f"{{{_MAX_BLANKS + 1},}}")
+_BREAK = "\0"  # stands for a longer run of blanks in a view: it ends a run (no secret holds it)
+_DROP_BLANKS = dict.fromkeys(map(ord, (*_BLANKS, *_ZERO_WIDTH)))
+
+
+def _squeeze(match: re.Match[str]) -> str:
+    """A run of up to ``_MAX_BLANKS`` blanks is dropped from a view, a longer one ends a run."""
+    return "" if len(match.group()) <= _MAX_BLANKS else _BREAK
+
+
+def _squeezed(text: str) -> str:
+    """``_BLANK_RUN.sub(_squeeze, text)`` without a piece per blank (a view of a big body)."""
+    return _LONG_BLANKS.sub(_BREAK, text).translate(_DROP_BLANKS)
+
+
+# The escapes the decoded view undoes: percent (once or twice, UTF-8 bytes in a row), JSON /
+# repr / JavaScript (``\\uXXXX`` with surrogate pairs, ``\\UXXXXXXXX``, ``\\xXX``, two-letter
+# escapes, a backslash before punctuation: markdown), XML / HTML character references. Any
+# number (up to 8) of backslashes introduces a backslash escape: a JSON text inside a string.
+_ESCAPE = re.compile(
+    r"(?P<pct>(?:%(?:25)?[0-9A-Fa-f]{2})+)"
+    r"|\\{1,8}(?:u(?P<hi>[dD][89abAB][0-9A-Fa-f]{2})\\{1,8}u(?P<lo>[dD][c-fC-F][0-9A-Fa-f]{2})"
+    r"|u(?P<u>[0-9A-Fa-f]{4})|U(?P<U>[0-9A-Fa-f]{8})|x(?P<x>[0-9A-Fa-f]{2})"
+    r"|(?P<ctl>[nrtbf])|(?P<punct>[!-/:-@\[\]-`{-~]))"
+    r"|&#(?:[xX](?P<xref>[0-9A-Fa-f]{1,8})|(?P<dref>[0-9]{1,10}));"
+    r"|&(?P<entity>amp|lt|gt|quot|apos);"
+)
+_PERCENT_BYTE = re.compile(r"%(?:25([0-9A-Fa-f]{2})|([0-9A-Fa-f]{2}))")
+_CONTROLS = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}
+_NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+_HAS_ESCAPE = re.compile(r"[\\%&]")
+
+
+def _char(code: int) -> str:
+    return chr(code) if code <= 0x10FFFF else "\ufffd"
+
+
+def _unescape(match: re.Match[str]) -> str:
+    """What one escape (``_ESCAPE``) stands for."""
+    group = match.lastgroup
+    value = match.group(group) if group else ""
+    if group == "pct":  # "%2541" is "%41" percent-encoded again: "A"
+        pairs = _PERCENT_BYTE.findall(value)
+        return bytes.fromhex("".join(a or b for a, b in pairs)).decode("utf-8", "replace")
+    if group in ("lo", "hi"):
+        high, low = int(match.group("hi"), 16), int(match.group("lo"), 16)
+        return chr(0x10000 + (high - 0xD800) * 0x400 + (low - 0xDC00))
+    if group in ("u", "U", "x", "xref"):
+        return _char(int(value, 16))
+    if group == "dref":
+        return _char(int(value))
+    if group == "ctl":
+        return _CONTROLS[value]
+    if group == "entity":
+        return _NAMED[value]
+    return value  # punctuation after a backslash
+
+
+class _Rewrite:
+    """``target``: ``source`` with every match of ``pattern`` replaced (``repl``), and the way
+    back from a span of ``target`` to the span of ``source`` it came from (built on first use:
+    the rewrite itself runs in C but for the escapes)."""
+
+    def __init__(self, source: str, pattern: re.Pattern[str], repl: Any, fast: Any = None) -> None:
+        self.source, self._pattern, self._repl = source, pattern, repl
+        # ``fast(source)``: the same target, cheaper than a ``sub`` with a piece per match.
+        self.target = fast(source) if fast is not None else pattern.sub(repl, source)
+        self._units: list[tuple[int, int, int, int]] | None = None  # source and target spans
+
+    def _build(self) -> list[tuple[int, int, int, int]]:
+        units: list[tuple[int, int, int, int]] = []
+        src_end = dst_end = 0
+        for m in self._pattern.finditer(self.source):
+            out = self._repl if isinstance(self._repl, str) else self._repl(m)
+            dst_start = dst_end + m.start() - src_end
+            src_end, dst_end = m.end(), dst_start + len(out)
+            units.append((m.start(), src_end, dst_start, dst_end))
+        return units
+
+    def back(self, start: int, end: int) -> tuple[int, int]:
+        """The span of ``source`` the ``target`` span ``[start, end)`` (not empty) came from."""
+        if self._units is None:
+            self._units = self._build()
+            self._starts = [u[2] for u in self._units]
+        return self._locate(start)[0], self._locate(end - 1)[1]
+
+    def _locate(self, index: int) -> tuple[int, int]:
+        """The span of ``source`` the character at ``index`` of ``target`` came from: its escape,
+        or itself (counted from the nearest rewrite before it)."""
+        assert self._units is not None
+        at = bisect.bisect_right(self._starts, index) - 1
+        if at < 0:
+            return index, index + 1
+        src_start, src_end, dst_start, dst_end = self._units[at]
+        if dst_start <= index < dst_end:
+            return src_start, src_end
+        return src_end + index - dst_end, src_end + index - dst_end + 1
+
+
+def _views(text: str) -> list[list[_Rewrite]]:
+    """The two views of ``text`` runs are looked for in (each a chain of rewrites): the text
+    and, if it holds an escape, the text decoded; short runs of blanks dropped from both."""
+    views = [[_Rewrite(text, _BLANK_RUN, _squeeze, _squeezed)]]
+    if _HAS_ESCAPE.search(text):
+        decoded = _Rewrite(text, _ESCAPE, _unescape)
+        views.append([decoded, _Rewrite(decoded.target, _BLANK_RUN, _squeeze, _squeezed)])
+    return views
+
+
+def threshold(secret: str) -> int:
+    """How many consecutive characters of ``secret`` (blanks dropped) are masked wherever they
+    stand: half of it, and never fewer than ``SECRET_LENGTH``."""
+    return max(SECRET_LENGTH, -(-len(_BLANK_RUN.sub("", secret)) // 2))
+
+
+def _grams(text: str, k: int) -> set[str]:
+    return {text[i : i + k] for i in range(len(text) - k + 1)} if k > 0 else set()
+
+
+def _stable(encode: Any, raw: bytes, bits: int, align: int) -> str:
+    """The characters of ``encode(bytes(align) + raw + padding)`` that only ``raw``'s bits decide
+    (``bits`` per character: 4 hex, 5 base32, 6 base64)."""
+    group = {4: 1, 5: 5, 6: 3}[bits]
+    padded = bytes(align) + raw + bytes(group)
+    text = encode(padded).decode()
+    return text[-(-8 * align // bits) : (8 * align + 8 * len(raw)) // bits]
+
+
+def _encoded_grams(secret: str, k: int) -> tuple[set[str], set[str]]:
+    """The runs of ``secret``'s encodings (of it as written, upper- and lower-cased) that spell
+    ``k`` bytes: (lower-cased hex and base32, base64 and URL-safe base64 as written)."""
+    folded_forms: set[str] = set()
+    exact: set[str] = set()
+    for variant in dict.fromkeys((secret, secret.upper(), secret.lower())):
+        raw = variant.encode("utf-8", "surrogatepass")
+        folded_forms |= _grams(raw.hex(), 2 * k)
+        for align in range(5):
+            folded_forms |= _grams(_stable(base64.b32encode, raw, 5, align).lower(), 8 * k // 5 - 1)
+        for align in range(3):
+            for encode in (base64.b64encode, base64.urlsafe_b64encode):
+                exact |= _grams(_stable(encode, raw, 6, align), 4 * k // 3 - 1)
+    return folded_forms, exact
+
+
+def _is_words(text: str) -> bool:
+    """Whether ``text`` is one word made of ``VOCABULARY`` words (``PROGRESS_DEGRADED``,
+    ``checkResultId``): the gate's and the API's own, never masked for a partial run."""
+    tokens = _TOKEN.findall(text.casefold())
+    return bool(tokens) and bool(_ONE_WORD.fullmatch(text)) and all(t in VOCABULARY for t in tokens)
+
+
+_ONE_WORD = re.compile(r"[\w.-]+")
+_WORD_CHAR = re.compile(r"[\w.-]")
+
+
+class _Partial:
+    """The runs of ``secrets`` (each of ``SECRET_LENGTH`` characters or more) to mask: see
+    ``threshold`` and the module docs."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Families of runs: (lower-cased?, the runs); each family looks its runs up in a set,
+        # only where its alphabet stands long enough (``_Family``).
+        families: dict[str, set[str]] = {"chars": set(), "encoded": set(), "base64": set()}
+        self.span = 0  # bytes a run spans at most in a raw body
+        for secret in secrets:
+            k = threshold(secret)
+            self.span = max(self.span, k * _MAX_UNIT)
+            chars = _BLANK_RUN.sub("", secret)
+            families["chars"] |= _grams(chars.lower(), k) | _grams(chars.upper().lower(), k)
+            hexes, b64 = _encoded_grams(secret, k)
+            families["encoded"] |= hexes
+            families["base64"] |= b64
+        self._families = [
+            _Family(words, lowered=name != "base64") for name, words in families.items() if words
+        ]
+
+    def _found(self, view: str) -> Iterator[tuple[int, int]]:
+        lowered = _lower(view) if any(f.lowered for f in self._families) else view
+        for family in self._families:
+            yield from family.runs(lowered if family.lowered else view)
+
+    def spans(self, text: str, guard: bool = True) -> list[tuple[int, int]]:
+        """The spans of ``text`` to mask, sorted and merged; a span that only touches words of
+        the gate's and the API's vocabulary is kept (``guard``: masking never rewrites a status
+        or a field name)."""
+        found = []
+        for chain in _views(text):
+            for start, end in self._found(chain[-1].target):
+                for rewrite in reversed(chain):
+                    start, end = rewrite.back(start, end)
+                found.append((start, end))
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(found):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        return [s for s in merged if not guard or not _is_words(_word_around(text, *s))]
+
+    def mask(self, text: str) -> str:
+        spans = self.spans(text)
+        if not spans:
+            return text
+        pieces, at = [], 0
+        for start, end in spans:
+            pieces += [text[at:start], MASK]
+            at = end
+        return "".join([*pieces, text[at:]])
+
+    def finds(self, utf8: bytes | memoryview, guard: bool = True) -> bool:
+        """Whether ``spans`` finds anything in the text whose UTF-8 is ``utf8``, decoded a piece
+        (``PARTIAL_CHUNK`` bytes, overlapping by more than a run can span) at a time."""
+        data = memoryview(utf8)
+        step = max(PARTIAL_CHUNK, 2 * self.span)
+        for start in range(0, max(len(data), 1), step):
+            piece = bytes(data[start : start + step + self.span])
+            text = piece.decode("utf-8", "ignore")  # a character cut at either end: dropped
+            if self.spans(text, guard):
+                return True
+        return False
+
+
+class _Family:
+    """Runs (``words``, lower-cased when ``lowered``) looked up in a set, only inside a stretch
+    of ``words``' alphabet as long as the shortest word: a text of ordinary words and ids costs
+    one pass of a character class. (A set, not a regex of the words: compiling one for a long
+    secret's hundreds of encoded runs costs more memory than a big body's masking.)"""
+
+    def __init__(self, words: set[str], lowered: bool) -> None:
+        self.lowered = lowered
+        self._words = frozenset(words)
+        self._lengths = sorted({len(w) for w in words}, reverse=True)
+        alphabet = "".join(re.escape(c) for c in sorted({c for w in words for c in w}))
+        self._stretch = re.compile(f"(?<![{alphabet}])[{alphabet}]{{{self._lengths[-1]},}}")
+
+    def _end(self, view: str, at: int, stop: int) -> int:
+        """Where the longest word at ``at`` ends (``at`` if none does)."""
+        for n in self._lengths:
+            if at + n <= stop and view[at : at + n] in self._words:
+                return at + n
+        return at
+
+    def runs(self, view: str) -> Iterator[tuple[int, int]]:
+        """The spans of ``view`` covered by the words, each as long as overlapping words carry
+        it: a longer run is one span, never a masked head and a visible tail."""
+        for stretch in self._stretch.finditer(view):
+            at, stop = stretch.span()
+            while at < stop:
+                end = self._end(view, at, stop)
+                if end == at:
+                    at += 1
+                    continue
+                start, at = at, at + 1
+                while at < end:
+                    end = max(end, self._end(view, at, stop))
+                    at += 1
+                yield start, end
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _lower(text: str) -> str:
+    """``text`` lower-cased character by character, its length kept (``"İ".lower()`` is two
+    characters: such a character stays as it is)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return re.sub(r"[^\x00-\x7f]", _lower_one, text).translate(_ASCII_LOWER)
+
+
+def _lower_one(match: re.Match[str]) -> str:
+    lowered = match.group().lower()
+    return lowered if len(lowered) == 1 else match.group()
+
+
+def _word_around(text: str, start: int, end: int) -> str:
+    """``text[start:end]`` grown to the whole words it touches."""
+    while start > 0 and _WORD_CHAR.match(text, start - 1):
+        start -= 1
+    while end < len(text) and _WORD_CHAR.match(text, end):
+        end += 1
+    return text[start:end]
+
+
 class Secrets:
     """A command's secrets; calling it replaces every one, in any written form, with ``***``.
 
@@ -332,6 +664,16 @@ class Secrets:
         self._split_json: list[re.Pattern[bytes]] | None = None
         self._byte_patterns: list[re.Pattern[bytes]] | None = None
         self._split_bytes: list[re.Pattern[bytes]] = []
+        self._partial_runs: _Partial | None = None  # built on first use
+
+    def _partial(self) -> _Partial | None:
+        """The partial-run masker of the secrets long enough to have one (``threshold``)."""
+        if self._partial_runs is None:
+            long = [s for s in self._secrets if len(_BLANK_RUN.sub("", s)) >= SECRET_LENGTH]
+            if not long:
+                return None
+            self._partial_runs = _Partial(long)
+        return self._partial_runs
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -350,6 +692,9 @@ class Secrets:
             text = self._encoded_pattern.sub(MASK, text)
         if self._plain_pattern is not None:
             text = self._plain_pattern.sub(MASK, text)
+        partial = self._partial()
+        if partial is not None:
+            text = partial.mask(text)
         if self._secrets and CUT in text:
             text = self._cut_prefixes(text)
         return text
@@ -441,9 +786,12 @@ class Secrets:
             return True
         if any(p.search(utf8) for p in self._split_bytes):  # split over lines or by blanks
             return True
-        if not any(p.search(utf8) for p in _INTRODUCER_BYTES):  # every other form needs one
-            return False
-        return any(p.search(utf8) for p in self._byte_patterns)
+        if any(p.search(utf8) for p in _INTRODUCER_BYTES) and any(  # other forms need one
+            p.search(utf8) for p in self._byte_patterns
+        ):
+            return True
+        partial = self._partial()
+        return partial is not None and partial.finds(utf8)
 
     def _may_spell_a_secret(self, raw: bytes) -> bool:
         """False only when no string of the JSON text ``raw`` can decode to one holding a secret:
@@ -456,8 +804,12 @@ class Secrets:
             self._split_json = [
                 _json_pattern(s, _between(s, "json").encode("latin-1")) for s in self._secrets
             ]
-        # Any JSON spelling of a secret, whole or split up (``_split_json`` covers both).
-        return any(p.search(raw) for p in self._split_json)
+        # Any JSON spelling of a secret, whole or split up (``_split_json`` covers both), or a
+        # run of one (``_Partial``: its decoded view undoes JSON's escapes).
+        if any(p.search(raw) for p in self._split_json):
+            return True
+        partial = self._partial()
+        return partial is not None and partial.finds(raw, guard=False)
 
 
 def _is_hex(text: str) -> bool:
