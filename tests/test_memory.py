@@ -69,9 +69,13 @@ def test_big_reports_are_written_without_copies_of_the_body(
     XML was built as one tree, joined, copied and encoded: about 3 times the body each. Now the
     raw body is written as it is (0.1: not even decoded) and testcases one by one (1.0)."""
     path = tmp_path / kind
-    used = peak(lambda: write_outputs(run, {kind: path}, Secrets(["cu_key_123456"])))
+    secrets = Secrets(["cu_key_123456"])
+    # Warm up on a small run: the renderer module is imported on first use and the masker
+    # builds its tables once; neither is a copy of the body, which is what is measured.
+    write_outputs(GateRun(verdict=run.verdict), {kind: tmp_path / "warm"}, secrets)
+    used = peak(lambda: write_outputs(run, {kind: path}, secrets))
     assert path.stat().st_size > 0.4 * len(raw)  # a report of the whole session was written
-    assert used < bound * len(raw)
+    assert used < bound * len(raw), used / len(raw)
 
 
 def test_a_summary_renders_only_what_fits_its_budget(

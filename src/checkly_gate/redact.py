@@ -115,6 +115,8 @@ VOCABULARY = frozenset(
     finishedat runlocation runlocations responsetime timeelapsed failfast failondegraded
     failonflaky bypolicy exitcode commitid commitmessage commitowner branchname resultid
     hasfailures haserrors missingerrormessages
+    new seen quarantine quarantined owner expires expired expiry mark known set aside labels
+    label history shadow would fail-fast fail-on setaside
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 
