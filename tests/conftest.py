@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from checkly_gate import tls
 from checkly_gate.simulator import Scenario, Simulator
 
 # One Hypothesis profile for the whole suite: no per-example deadline and no "too slow" health
@@ -110,3 +111,23 @@ def serve(request: pytest.FixtureRequest) -> Iterator[Callable[..., Simulator]]:
     yield _serve
     for sim in started:
         sim.stop()
+
+
+@pytest.fixture
+def certifi_context_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tls.ssl_context`` built once for the default trust (certifi's bundle, no
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR``), then reused: ``config.resolve`` checks the TLS settings
+    of an https:// API URL by building the context, about 20 ms of CPU each time, which a
+    property test resolving options hundreds of times does not test. Any CA variable still
+    builds (and checks) a fresh context."""
+    build = tls.ssl_context
+    default: list[object] = []
+
+    def once(env: Mapping[str, str]) -> object:
+        if env.get("SSL_CERT_FILE") or env.get("SSL_CERT_DIR"):
+            return build(env)
+        if not default:
+            default.append(build(env))
+        return default[0]
+
+    monkeypatch.setattr(tls, "ssl_context", once)

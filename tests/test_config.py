@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkly_gate.config import ConfigError, check_url, parse_session_id, resolve
+from checkly_gate.simulator import Simulator
 from tests.fakes import SID
 
 ENV = {"CHECKLY_API_KEY": "k-123456"}
@@ -134,7 +136,7 @@ def test_http_to_the_loopback_needs_no_opt_in(tmp_path: Path, url: str) -> None:
 
 @pytest.mark.parametrize("command", ["wait", "run"])
 def test_the_config_help_names_exactly_the_options_a_file_refuses(
-    tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch, serve: Callable[..., Simulator]
 ) -> None:
     """``--config``'s help said "any option but the API key" while the file refuses --env and
     wait --commit's options: the help names what the file refuses, as the file itself does."""
@@ -155,7 +157,9 @@ def test_the_config_help_names_exactly_the_options_a_file_refuses(
     env = {
         **clean_env(),
         "CHECKLY_API_KEY": "k",
-        "CHECKLY_API_URL": "http://127.0.0.1:9",  # nothing listens: a valid file ends at once
+        # A simulator that refuses the key: a valid file ends at its first request, instead of
+        # retrying a closed port until the timeout.
+        "CHECKLY_API_URL": serve(api_key="another-key").url,
         "CHECKLY_GATE_TIMEOUT": "1",
     }
     refused = set()
@@ -189,6 +193,7 @@ _NUMBER_WORDS = st.one_of(
     key=st.sampled_from(["timeout", "poll-interval", "not-found-grace", "max-request-rate"]),
     word=_NUMBER_WORDS,
 )
+@pytest.mark.usefixtures("certifi_context_once")
 def test_a_number_in_the_config_file_means_what_the_same_word_means_as_a_variable(
     tmp_path_factory: pytest.TempPathFactory, key: str, word: str
 ) -> None:

@@ -32,6 +32,8 @@ def test_labels_of_20_failing_checks_cost_one_request_beyond_the_error_texts(
     tmp_path: Path,
 ) -> None:
     with Simulator(twenty_failing(), api_key=KEY, speed=10, rate_limit=None) as sim:
+        # At the default --max-request-rate (a burst of 10, then one a second), as users run
+        # it: the 20 error texts and the list fit the 15 s explain budget, the evidence waits.
         snapshot = tmp_path / "gate.json"
         proc = run_gate(sim, extra=("--default-branch", "main", "--json", str(snapshot)))
         paths = [r.path for r in sim.requests if r.method == "GET"]
@@ -43,3 +45,6 @@ def test_labels_of_20_failing_checks_cost_one_request_beyond_the_error_texts(
     assert len(group_reads) == 20 and set(group_reads.values()) == {1}, group_reads
     listed = [p for p in paths if p.split("?")[0] == "/v1/test-sessions"]
     assert len(listed) == 1, listed
+    # the labels (which may decide --fail-on new) before the evidence (which only adds detail)
+    assets = [i for i, p in enumerate(paths) if p.endswith("/assets")]
+    assert all(paths.index(listed[0]) < i for i in assets), paths

@@ -131,6 +131,7 @@ TABLE_VALUES = st.one_of(
     deadline=None, max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(TABLE_VALUES)
+@pytest.mark.usefixtures("certifi_context_once")
 def test_flag_env_and_file_give_the_same_options(
     tmp_path: Path, case: tuple[str, str, Any]
 ) -> None:
