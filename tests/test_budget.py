@@ -77,7 +77,8 @@ def test_at_the_default_share_many_sessions_are_slower_and_say_so(tmp_path: Path
     """400 sessions at the default 60 a minute: the gate says in one line that progress and
     the verdict come later, spends at most the burst plus one read a second, and at its
     deadline is not green: the sessions it read are judged, the ones its share left unread
-    are "could not read before the deadline" naming the share (exit 6)."""
+    are "could not read before the deadline" naming the share (exit 6, or 1 when a failing
+    one was read in time)."""
     seconds = 12.0
     figures, proc, snap = measure(400, seconds, None, check_seconds=1.0, workdir=tmp_path)
     said = [
@@ -85,10 +86,14 @@ def test_at_the_default_share_many_sessions_are_slower_and_say_so(tmp_path: Path
     ]
     assert len(said) == 1 and "--max-request-rate 60 a minute" in said[0], proc.stdout[-3000:]
     assert "every 400s" in said[0]
-    assert proc.returncode in (4, 6), proc.stdout[-2000:]
+    # Never green. Usually 6; 1 when the share happened to read one of the 8 failing sessions
+    # before the deadline (a real failure outranks what could not be read): either way the
+    # sessions the share left unread say why, naming it.
+    assert proc.returncode in (1, 4, 6), proc.stdout[-2000:]
     stored = json.loads(snap.read_text())
-    assert stored["outcome"] in ("timed-out", "unavailable")
-    assert "--max-request-rate 60" in stored["reason"]
+    assert stored["outcome"] in ("failed", "timed-out", "unavailable")
+    unread = [s for s in stored["sessions"] if s["outcome"] in ("timed-out", "unavailable")]
+    assert unread and all("--max-request-rate 60" in s["reason"] for s in unread), unread[:3]
     assert figures.reads <= REQUEST_BURST + seconds + 1, figures
 
 
