@@ -60,6 +60,22 @@ def test_label_group() -> None:
     assert text.startswith("seen before (first ") and "last " in text
 
 
+@pytest.mark.parametrize(
+    "moment",
+    ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+00:01"],
+)
+def test_a_moment_no_utc_date_can_hold_is_unreadable(moment: str) -> None:
+    """A timestamp valid as written but outside the years 1-9999 once in UTC is no time: the
+    label is unknown (a firstSeen) or leaves the time out (a lastSeen), and its text never
+    raises (it did: "year 0 is out of range" ended a ``--fail-fast --fail-on new`` wait as an
+    internal error)."""
+    assert history.parse_time(moment) is None
+    assert label_group({"firstSeen": moment}, T0, False).label == UNKNOWN
+    seen = label_group({"firstSeen": iso(T0 - DAY), "lastSeen": moment}, T0, False)
+    assert seen.label == SEEN_BEFORE and seen.last_seen is None
+    assert seen.text().startswith("seen before (first ")
+
+
 def test_run_label_combines_groups() -> None:
     new, known = Label(NEW), Label(SEEN_BEFORE, T0 - DAY, T0)
     main, unknown = Label(ON_MAIN), Label(UNKNOWN, why="429")

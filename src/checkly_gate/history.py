@@ -56,7 +56,9 @@ _NOT_READ = "not read"
 
 
 def parse_time(value: Any) -> float | None:
-    """An API timestamp (``2026-12-06T19:30:00.123Z``) as Unix seconds; ``None`` otherwise."""
+    """An API timestamp (``2026-12-06T19:30:00.123Z``) as Unix seconds; ``None`` otherwise,
+    also for a moment outside the years 1-9999 once in UTC (``0001-01-01T00:00+14:00``: no
+    date can say it, so ``Label.text`` could not)."""
     if not isinstance(value, str) or not 10 <= len(value) <= 40:
         return None
     text = value.strip()
@@ -68,7 +70,10 @@ def parse_time(value: Any) -> float | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    try:
+        return moment.astimezone(timezone.utc).timestamp()
+    except OverflowError:
+        return None
 
 
 def _iso(unix: float) -> str:
