@@ -172,3 +172,19 @@ def test_a_checkly_key_echoed_the_ways_a_hostile_server_did() -> None:
         masked = Secrets([key])(f"401: we got {echoed}!")
         assert masked.startswith("401: we got ") and MASK in masked, masked
         assert not _has_run(_unescaped(re.sub(r"\s", "", masked)), key, threshold(key)), masked
+
+
+def test_a_stretch_too_long_to_scan_is_masked_whole() -> None:
+    """A 10 MB hex ``commitId`` cost a second a MB to scan, after the deadline; a stretch of a
+    secret's alphabet longer than ``MAX_STRETCH`` is masked whole instead (a blob, never a word
+    a reader needs), so a key hidden in it never shows, and shorter text keeps its rule."""
+    from checkly_gate.redact import MAX_STRETCH
+
+    key = "cu_0123456789abcdef0123456789abcdef"
+    secrets = Secrets([key])
+    blob = "4f2a9c1e" * (MAX_STRETCH // 8) + key[10:30] + "9e" * 100
+    masked = secrets(f"commit: {blob}; ok")
+    assert masked.startswith("commit: ") and masked.endswith("; ok"), masked[:80]
+    assert key[10:30] not in masked and "4f2a9c1e4f2a" not in masked
+    short = "4f2a9c1e" * 8
+    assert secrets(f"commit: {short}; ok") == f"commit: {short}; ok"

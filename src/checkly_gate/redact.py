@@ -75,6 +75,9 @@ MASK = "***"
 CUT = "…"  # what every length cap (``text.one_line``, ``api.error_message``) ends a cut text with
 MIN_LENGTH = 4  # shorter values would mask innocent text and are not secrets worth the name
 SECRET_LENGTH = 8  # from this length on a value is masked everywhere and in every form
+#: The longest unbroken stretch of a secret's alphabet that is scanned for runs of it (chars);
+#: a longer one is masked whole (``_Family.runs``), so masking stays far below a second a MB.
+MAX_STRETCH = 4096
 
 # Words the gate writes and the API's enums and field names (casefolded): a value made only of
 # these (and numbers, punctuation, one- or two-letter tokens) is never masked, or masking it
@@ -558,9 +561,15 @@ class _Family:
 
     def runs(self, view: str) -> Iterator[tuple[int, int]]:
         """The spans of ``view`` covered by the words, each as long as overlapping words carry
-        it: a longer run is one span, never a masked head and a visible tail."""
+        it: a longer run is one span, never a masked head and a visible tail. A stretch longer
+        than ``MAX_STRETCH`` is one span whole, unread: scanning it costs about a second a
+        megabyte after the deadline (a 10 MB hex ``commitId``), and a token that long is a
+        blob (an embedded image, garbage), never a word a reader needs."""
         for stretch in self._stretch.finditer(view):
             at, stop = stretch.span()
+            if stop - at > MAX_STRETCH:
+                yield at, stop
+                continue
             while at < stop:
                 end = self._end(view, at, stop)
                 if end == at:
