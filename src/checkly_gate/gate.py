@@ -74,6 +74,9 @@ CANCEL_BUDGET = 1.5
 # --fail-fast: the widest gap between progress reads (seconds): 12 reads a minute a session,
 # inside --max-request-rate (the request budget spaces them further when many sessions share it).
 FAIL_FAST_POLL = 5.0
+# --fail-fast --fail-on new: the most one failure's label lookup may hold up its follower (s);
+# what it cannot read in time is unknown, which --fail-on new fails, so the wait ends there.
+FAIL_FAST_LABEL_BUDGET = 10.0
 # How often the main thread wakes while followers run, to print the heartbeat when it is due.
 HEARTBEAT_TICK = 0.25
 
@@ -238,8 +241,9 @@ class _Followers:
         """``--fail-fast --fail-on new``: whether a definite failure is known (seen before or
         failing on main too: ``history``), so it fails nothing and is no reason to stop.
         Looked up once per run (its error groups and the default branch's list, under the
-        follow phase's scope); a check session's run or a label that cannot be read is not
-        known (it would fail ``--fail-on new``, so the wait may end at it)."""
+        follow phase's scope, at most ``FAIL_FAST_LABEL_BUDGET`` s); a check session's run or
+        a label that cannot be read is not known (it would fail ``--fail-on new``, so the wait
+        may end at it)."""
         key = (ref.id, run.latest.result_id or "")
         if key in self.labels:
             return self.labels[key].known
@@ -247,11 +251,11 @@ class _Followers:
         if ref.kind == "test" and run.error_group_ids:
             started = session.started_at.timestamp() if session.started_at else None
             branch, _ = history.default_branch(self.ctx.env, self.ctx.options.default_branch or "")
-            client = self.ctx.client.under(self.following)
-            found = history.fetch_history(
-                client, run.error_group_ids, ref.id, started, branch,
-                self.following.deadline, self.following,
-            )  # fmt: skip
+            with self.following.child(FAIL_FAST_LABEL_BUDGET) as looking:
+                found = history.fetch_history(
+                    self.ctx.client.under(looking), run.error_group_ids, ref.id, started,
+                    branch, looking.deadline, looking,
+                )  # fmt: skip
             label = found.label_of(run.error_group_ids)
         self.labels[key] = label
         if label.known:
