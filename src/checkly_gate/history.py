@@ -34,6 +34,7 @@ from functools import partial
 from typing import Any
 
 from checkly_gate.api import ApiError, Client, Misconfigured, OutOfTime, Stopped, Transient
+from checkly_gate.models import unix_time as parse_time  # firstSeen, lastSeen
 from checkly_gate.scope import Clock
 from checkly_gate.text import one_line
 
@@ -53,27 +54,6 @@ _NOT_READ = "not read"
 
 
 # --------------------------------------------------------------------------- pure decisions
-
-
-def parse_time(value: Any) -> float | None:
-    """An API timestamp (``2026-12-06T19:30:00.123Z``) as Unix seconds; ``None`` otherwise,
-    also for a moment outside the years 1-9999 once in UTC (``0001-01-01T00:00+14:00``: no
-    date can say it, so ``Label.text`` could not)."""
-    if not isinstance(value, str) or not 10 <= len(value) <= 40:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"  # Python 3.10's fromisoformat has no "Z"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    try:
-        return moment.astimezone(timezone.utc).timestamp()
-    except OverflowError:
-        return None
 
 
 def _iso(unix: float) -> str:

@@ -250,6 +250,21 @@ def parse_time(value: Any) -> datetime | None:
     return parsed
 
 
+def unix_time(value: Any) -> float | None:
+    """An API timestamp (``2026-12-06T19:30:00.123Z``, 10 to 40 characters) as Unix seconds;
+    ``None`` for anything else, also for a moment outside the years 1-9999 once in UTC
+    (``0001-01-01T00:00+14:00``: no date can say it)."""
+    if not isinstance(value, str) or not 10 <= len(value) <= 40:
+        return None
+    moment = parse_time(value)
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(timezone.utc).timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 # One copy of each of the few values that every row repeats (statuses, types, locations):
 # 30,000 rows otherwise hold 120,000 copies of a handful of words (~6 MiB). Bounded, so a
 # body of ever-new values costs no more than before.

@@ -27,7 +27,6 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from checkly_gate import deploy, gate
@@ -37,6 +36,7 @@ from checkly_gate.config import (
     TABLE_BY_KEY,
 )
 from checkly_gate.context import Command
+from checkly_gate.models import unix_time
 from checkly_gate.schedule import Backoff, RetryBeyondDeadline
 from checkly_gate.scope import Scope
 from checkly_gate.sha import MIN_SHA, commit_matches
@@ -110,33 +110,13 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def parse_time(value: Any) -> float | None:
-    """An ISO 8601 timestamp of the API (``2026-12-06T19:30:00.123Z``) as Unix seconds;
-    ``None`` when it is not one."""
-    if not isinstance(value, str) or not 10 <= len(value) <= 40:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"  # Python 3.10's fromisoformat has no "Z"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    try:
-        return moment.timestamp()
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
 def created(entry: Any) -> float | None:
     """When the listed session was created by the API's clock: ``created_at``, else
     ``startedAt``; ``None`` when neither is readable."""
     if not isinstance(entry, dict):
         return None
     for key in ("created_at", "createdAt", "startedAt"):
-        moment = parse_time(entry.get(key))
+        moment = unix_time(entry.get(key))
         if moment is not None:
             return moment
     return None
