@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from checkly_gate import tls
-from checkly_gate.simulator import Scenario, Simulator
+from checkly_gate.simulator import Scenario, Simulator, load_scenario
 
 # One Hypothesis profile for the whole suite: no per-example deadline and no "too slow" health
 # check, since a busy 2-core CI machine (a load of 8) stretches single examples far past
@@ -131,3 +131,25 @@ def certifi_context_once(monkeypatch: pytest.MonkeyPatch) -> None:
         return default[0]
 
     monkeypatch.setattr(tls, "ssl_context", once)
+
+
+@pytest.fixture
+def sim_factory() -> Iterator[Callable[..., Simulator]]:
+    """``start(scenario="passing", speed=10.0, **simulator_options)``: a started simulator of
+    a built-in scenario (by name) or a ``Scenario``, keyed with ``tests.test_e2e.KEY``;
+    every one started is stopped after the test."""
+    from tests.test_e2e import KEY
+
+    started: list[Simulator] = []
+
+    def start(
+        scenario: str | Scenario = "passing", speed: float = 10.0, **kwargs: object
+    ) -> Simulator:
+        sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        sim = Simulator(scenario=sc, api_key=KEY, speed=speed, **kwargs).start()  # type: ignore[arg-type]
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()

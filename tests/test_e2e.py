@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,21 +21,6 @@ from tests import junit_dialect
 from tests.tools import clean_env, terminate_when_seen
 
 KEY = "cu_e2e_" + "s3cr3t" * 4
-
-
-@pytest.fixture
-def sim_factory() -> Iterator:
-    started: list[Simulator] = []
-
-    def start(scenario: str = "passing", speed: float = 10.0, **kwargs: object) -> Simulator:
-        sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
-        sim = Simulator(scenario=sc, api_key=KEY, speed=speed, **kwargs).start()
-        started.append(sim)
-        return sim
-
-    yield start
-    for sim in started:
-        sim.stop()
 
 
 def gate_cmd(sim: Simulator, *ids: str, extra: tuple[str, ...] = ()) -> list[str]:

@@ -12,29 +12,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from checkly_gate.simulator import CheckSpec, Scenario, Simulator, load_scenario
+from checkly_gate.simulator import CheckSpec, Scenario, Simulator
 from checkly_gate.simulator.builtin import OTHER_COMMIT, PR_COMMIT
 from checkly_gate.simulator.model import HistoryEntry
 from tests.test_e2e import KEY, gate_cmd, gate_env, run_gate
-
-
-@pytest.fixture
-def sim_factory() -> Iterator[Callable[..., Simulator]]:
-    started: list[Simulator] = []
-
-    def start(scenario: str, speed: float = 10.0) -> Simulator:
-        sim = Simulator(scenario=load_scenario(scenario), api_key=KEY, speed=speed).start()
-        started.append(sim)
-        return sim
-
-    yield start
-    for sim in started:
-        sim.stop()
 
 
 def reports(tmp_path: Path) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ import pytest
 from checkly_gate.ci import COMMIT_VARIABLES
 from checkly_gate.simulator import Simulator, load_scenario
 from checkly_gate.simulator.builtin import OTHER_COMMIT, PR_COMMIT
+from tests.test_e2e_context import reports
 from tests.tools import clean_env, unfolded
 
 KEY = "cu_e2e_ctx_cmd_" + "s3cr3t" * 4
@@ -91,19 +92,6 @@ def gates() -> Iterator[Callable[..., Gate]]:
     yield start
     for sim in started:
         sim.stop()
-
-
-def reports(tmp_path: Path) -> tuple[str, ...]:
-    return (
-        "--json",
-        str(tmp_path / "gate.json"),
-        "--junit",
-        str(tmp_path / "junit.xml"),
-        "--summary",
-        str(tmp_path / "summary.md"),
-        "--dotenv",
-        str(tmp_path / "gate.env"),
-    )
 
 
 def said(proc: subprocess.CompletedProcess[str]) -> str:

@@ -14,35 +14,20 @@ import datetime as dt
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from checkly_gate.simulator import Simulator, load_scenario
+from checkly_gate.simulator import Simulator
 from tests import junit_dialect
 from tests.ctrf_consumer import consumer_command, read_with_consumer, validate_ctrf
-from tests.test_e2e import KEY, gate_env, run_gate
+from tests.test_e2e import gate_env, run_gate
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 SOON = TODAY + dt.timedelta(days=30)
 SHARED_JUNIT = Path(__file__).resolve().parents[1].parent / "shared" / "junit"
 JENKINS_XSD = SHARED_JUNIT / "jenkins-xunit-junit-10.xsd"
-
-
-@pytest.fixture
-def sim_factory() -> Iterator[Callable[[str], Simulator]]:
-    started: list[Simulator] = []
-
-    def start(scenario: str) -> Simulator:
-        sim = Simulator(scenario=load_scenario(scenario), api_key=KEY, speed=10.0).start()
-        started.append(sim)
-        return sim
-
-    yield start
-    for sim in started:
-        sim.stop()
 
 
 def quarantine(tmp_path: Path, check: str, expires: dt.date = SOON) -> None:
