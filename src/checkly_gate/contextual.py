@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING
 
 from checkly_gate import deploy, quarantine
 from checkly_gate.outcomes import Mark, Outcome
-from checkly_gate.text import one_line
 from checkly_gate.verdict import (
     Run,
     SessionVerdict,
@@ -92,10 +91,6 @@ class Decision:
             f"shadow: the gate would have exited {self.would_exit_code} "
             f"({self.verdict.outcome.label})"
         )
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _settled(sv: SessionVerdict, ended: Collection[str]) -> bool:
@@ -160,14 +155,6 @@ def _deploy_phase(sv: SessionVerdict, own: Sequence[deploy.Finding]) -> SessionV
     if (outcome, reason) != (sv.outcome, sv.reason):
         sv = dataclasses.replace(sv, outcome=outcome, reason=reason)
     return sv
-
-
-def _refused_notes(applied: quarantine.Applied) -> list[str]:
-    """One line per failing run an entry names that may not be quarantined, with why."""
-    return [
-        f"not quarantined: {one_line(m.run.name, 100)} ({why}): {m.entry.describe()}"
-        for m, why in applied.refused
-    ]
 
 
 def _kept(
@@ -241,7 +228,7 @@ def decide(
     findings = findings or {}
     applied = applied or quarantine.Applied()
     labels = labels or {}
-    notes: list[str] = list(applied.warnings) + _refused_notes(applied)
+    notes: list[str] = [*applied.warnings, *applied.refusals]
     kept_quarantined: list[quarantine.Match] = []
     known: list[Known] = []
     sessions: list[SessionVerdict] = []

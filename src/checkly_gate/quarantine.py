@@ -261,18 +261,12 @@ class Applied:
         return tuple(lines)
 
     @property
-    def notes(self) -> tuple[str, ...]:
-        """What every report says: each quarantined failure with its owner, reason and expiry,
-        each refused one with why, then ``warnings``."""
-        lines = [
-            f"quarantined: {one_line(m.run.name, 100)} failed, set aside by {m.entry.describe()}"
-            for m in self.quarantined
-        ]
-        lines += [
+    def refusals(self) -> tuple[str, ...]:
+        """One line per failing run an entry names that may not be quarantined, with why."""
+        return tuple(
             f"not quarantined: {one_line(m.run.name, 100)} ({why}): {m.entry.describe()}"
             for m, why in self.refused
-        ]
-        return (*lines, *self.warnings)
+        )
 
     def is_quarantined(self, session_id: str, run: Run) -> bool:
         """Whether that run of that session is covered by an active entry."""
