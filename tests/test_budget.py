@@ -92,8 +92,10 @@ def test_at_the_default_share_many_sessions_are_slower_and_say_so(tmp_path: Path
     assert proc.returncode in (1, 4, 6), proc.stdout[-2000:]
     stored = json.loads(snap.read_text())
     assert stored["outcome"] in ("failed", "timed-out", "unavailable")
-    unread = [s for s in stored["sessions"] if s["outcome"] in ("timed-out", "unavailable")]
-    assert unread and all("--max-request-rate 60" in s["reason"] for s in unread), unread[:3]
+    # (a session read once and still running at the deadline is timed out, saying so)
+    unread = [s for s in stored["sessions"] if s["outcome"] == "unavailable"]
+    assert len(unread) >= 400 - REQUEST_BURST - seconds - 1
+    assert all("--max-request-rate 60" in s["reason"] for s in unread), unread[:3]
     assert figures.reads <= REQUEST_BURST + seconds + 1, figures
 
 
